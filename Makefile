@@ -1,0 +1,49 @@
+# Face search: `make run` to start everything, `make test` to run the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test browser serve stop lint clean-data
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Start embedded PostgreSQL+pgvector and Redis (unless DATABASE_URL/REDIS_URL are set),
+## migrate, create the first admin, then web + Celery worker + beat. Ctrl-C stops it all.
+run: install
+	$(BIN)/python -m config.runner
+
+## Browser tests drive Debian's chromium; install it when missing and we may (root).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: the browser test will be skipped (apt-get install chromium)"; fi; \
+	fi
+
+test: install browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Production: gunicorn against real servers (DATABASE_URL, REDIS_URL, DJANGO_* set).
+serve: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput
+	$(BIN)/gunicorn config.wsgi:application --bind $${BIND:-0.0.0.0:8000} --workers $${WEB_CONCURRENCY:-3} --access-logfile -
+
+## Stop embedded services left running by ad-hoc manage.py commands.
+stop: install
+	$(BIN)/python -c 'from config import devservices; devservices.stop_all()'
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+	$(BIN)/mypy .

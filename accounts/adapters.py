@@ -1,0 +1,48 @@
+"""django-allauth adapter: signup is open only to holders of a valid invitation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.http import HttpRequest
+
+from accounts import services
+
+INVITATION_SESSION_KEY = "accounts.invitation_id"
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        invitation_id = request.session.get(INVITATION_SESSION_KEY)
+        if not invitation_id:
+            return False
+        from accounts.models import Invitation
+
+        invitation = Invitation.objects.filter(pk=invitation_id).first()
+        return invitation is not None and invitation.is_usable
+
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        # Enrolling a first second factor right after a password login needs no second
+        # password prompt: it only adds protection. Changing or removing an existing
+        # factor still asks to reauthenticate.
+        from allauth.core import context
+        from allauth.mfa.models import Authenticator
+
+        request = context.request
+        if app.endswith("mfa") and request is not None and request.user.is_authenticated:
+            if not Authenticator.objects.filter(user=request.user).exists():
+                return False
+        return bool(super().is_reauthentication_required(app=app, **kwargs))
+
+    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+        user = super().save_user(request, user, form, commit=commit)
+        invitation_id = request.session.pop(INVITATION_SESSION_KEY, None)
+        if commit and invitation_id:
+            services.invitation_accept(invitation_id=invitation_id, user=user, ip=client_ip(request))
+        return user
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client address as Django sees it (proxies must set REMOTE_ADDR correctly)."""
+    return request.META.get("REMOTE_ADDR") or None

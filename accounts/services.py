@@ -1,0 +1,221 @@
+"""Writes for accounts: organisations, memberships, invitations, the first admin."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import Invitation, Membership, Organisation, Role, User
+from compliance.services import audit_record
+
+
+def invitation_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def organisation_create(*, name: str, actor: User | None = None, admin_email: str | None = None) -> Organisation:
+    """Create a customer organisation (optionally inviting its first org admin)."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("An organisation needs a name.")
+    base = slugify(name)[:70] or "org"
+    slug, n = base, 1
+    while Organisation.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    org = Organisation.objects.create(name=name, slug=slug)
+    audit_record(actor=actor, action="accounts.organisation.created", target=org, outcome="success")
+    if admin_email:
+        invitation_create(organisation=org, email=admin_email, role=Role.ORG_ADMIN, invited_by=actor)
+    return org
+
+
+@dataclass(frozen=True)
+class InvitationSent:
+    invitation: Invitation
+    url: str
+
+
+@transaction.atomic
+def invitation_create(
+    *, organisation: Organisation, email: str, role: str, invited_by: User | None, ip: str | None = None
+) -> InvitationSent:
+    """Invite ``email`` to ``organisation`` and email the single-use signup link."""
+    email = User.objects.normalize_email(email.strip()).lower()
+    if role not in Role.values:
+        raise ValidationError(f"Unknown role {role!r}.")
+    if User.objects.filter(email__iexact=email, membership__isnull=False).exists():
+        raise ValidationError("This person already belongs to an organisation.")
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    Invitation.objects.filter(
+        organisation=organisation, email__iexact=email, status=Invitation.Status.PENDING
+    ).update(status=Invitation.Status.REVOKED)
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                organisation=organisation,
+                email=email,
+                role=role,
+                token_hash=invitation_token_hash(token),
+                invited_by=invited_by,
+                expires_at=now + timedelta(days=settings.INVITATION_VALID_DAYS),
+            )
+    except IntegrityError as exc:  # a concurrent duplicate submission
+        raise ValidationError("An invitation for this address is already pending.") from exc
+    url = settings.SITE_URL.rstrip("/") + reverse("accounts:invitation_accept", args=[token])
+    audit_record(
+        actor=invited_by,
+        action="accounts.invitation.created",
+        target=invitation,
+        outcome="success",
+        ip=ip,
+        details={"organisation": organisation.pk, "role": role},
+    )
+    context = {"invitation": invitation, "url": url, "days": settings.INVITATION_VALID_DAYS}
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}You are invited to {organisation.name}",
+            message=render_to_string("accounts/email/invitation.txt", context),
+            from_email=None,
+            recipient_list=[email],
+        )
+    )
+    return InvitationSent(invitation=invitation, url=url)
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User, ip: str | None = None) -> Invitation:
+    """Revoke a pending invitation; its link stops working."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != Invitation.Status.PENDING:
+        raise ValidationError("Only a pending invitation can be revoked.")
+    invitation.status = Invitation.Status.REVOKED
+    invitation.save(update_fields=["status"])
+    audit_record(actor=actor, action="accounts.invitation.revoked", target=invitation, outcome="success", ip=ip)
+    return invitation
+
+
+def invitation_get_usable(*, token: str) -> Invitation | None:
+    """The pending, unexpired invitation for a link's token, or None."""
+    invitation = Invitation.objects.select_related("organisation").filter(token_hash=invitation_token_hash(token)).first()
+    if invitation is None or not invitation.is_usable:
+        return None
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, invitation_id: int, user: User, ip: str | None = None) -> Membership:
+    """Turn an invitation into a membership for the user who signed up with it."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation_id)
+    if not invitation.is_usable:
+        raise ValidationError("This invitation is no longer valid.")
+    if invitation.email.lower() != user.email.lower():
+        raise ValidationError("This invitation was sent to another address.")
+    membership = Membership.objects.create(user=user, organisation=invitation.organisation, role=invitation.role)
+    invitation.status = Invitation.Status.ACCEPTED
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["status", "accepted_at", "accepted_by"])
+    audit_record(
+        actor=user,
+        action="accounts.invitation.accepted",
+        target=invitation,
+        outcome="success",
+        ip=ip,
+        details={"organisation": invitation.organisation_id, "role": invitation.role},
+    )
+    return membership
+
+
+@transaction.atomic
+def invitations_expire() -> int:
+    """Mark pending invitations past their expiry as expired. Idempotent."""
+    expired = list(
+        Invitation.objects.select_for_update().filter(status=Invitation.Status.PENDING, expires_at__lte=timezone.now())
+    )
+    for invitation in expired:
+        invitation.status = Invitation.Status.EXPIRED
+        invitation.save(update_fields=["status"])
+        audit_record(actor=None, action="accounts.invitation.expired", target=invitation, outcome="success")
+    return len(expired)
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: str, actor: User, ip: str | None = None) -> Membership:
+    """Change a member's role; an organisation always keeps at least one org admin."""
+    if role not in Role.values:
+        raise ValidationError(f"Unknown role {role!r}.")
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.ORG_ADMIN and role != Role.ORG_ADMIN:
+        admins = Membership.objects.select_for_update().filter(organisation=membership.organisation_id, role=Role.ORG_ADMIN)
+        if admins.count() <= 1:
+            raise ValidationError("An organisation needs at least one org admin.")
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        actor=actor,
+        action="accounts.membership.role_changed",
+        target=membership,
+        outcome="success",
+        ip=ip,
+        details={"from": old, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User, ip: str | None = None) -> None:
+    """Remove a member from their organisation and deactivate their login."""
+    membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+    if membership.role == Role.ORG_ADMIN:
+        admins = Membership.objects.filter(organisation=membership.organisation_id, role=Role.ORG_ADMIN).count()
+        if admins <= 1:
+            raise ValidationError("An organisation needs at least one org admin.")
+    user = membership.user
+    audit_record(
+        actor=actor,
+        action="accounts.membership.removed",
+        target=membership,
+        outcome="success",
+        ip=ip,
+        details={"organisation": membership.organisation_id},
+    )
+    membership.delete()
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+@dataclass(frozen=True)
+class AdminEnsured:
+    user: User
+    created: bool
+    password: str | None
+
+
+@transaction.atomic
+def admin_ensure(*, email: str, password: str | None) -> AdminEnsured:
+    """Create the first superuser if no superuser exists; a generated password is returned once."""
+    existing = User.objects.filter(is_superuser=True).order_by("pk").first()
+    if existing is not None:
+        return AdminEnsured(user=existing, created=False, password=None)
+    generated = password or secrets.token_urlsafe(18)
+    user = User.objects.create_superuser(email=email, password=generated)
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    audit_record(actor=None, action="accounts.admin.created", target=user, outcome="success")
+    return AdminEnsured(user=user, created=True, password=None if password else generated)

@@ -1,0 +1,112 @@
+"""HTML views for accounts: landing page, members and invitations (org admins)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.adapters import INVITATION_SESSION_KEY, client_ip
+from accounts.forms import InvitationForm, RoleForm
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    membership = selectors.membership_for(user=request.user)  # type: ignore[arg-type]
+    return render(request, "accounts/home.html", {"membership": membership})
+
+
+@login_required
+def members(request: HttpRequest) -> HttpResponse:
+    admin = selectors.access_org_admin_membership(user=request.user)  # type: ignore[arg-type]
+    form = InvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sent = services.invitation_create(
+                organisation=admin.organisation,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                invited_by=request.user,  # type: ignore[arg-type]
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            form.add_error("email", exc)
+        else:
+            messages.success(request, f"Invitation sent to {sent.invitation.email}.")
+            return redirect("accounts:members")
+    context = {
+        "organisation": admin.organisation,
+        "members": selectors.member_list(user=request.user),  # type: ignore[arg-type]
+        "invitations": selectors.invitation_list(user=request.user),  # type: ignore[arg-type]
+        "form": form,
+    }
+    return render(request, "accounts/members.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def member_detail(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = selectors.access_membership_by_id(user=request.user, membership_id=membership_id)  # type: ignore[arg-type]
+    form = RoleForm(request.POST or None, initial={"role": membership.role})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.membership_set_role(
+                membership=membership, role=form.cleaned_data["role"], actor=request.user, ip=client_ip(request)  # type: ignore[arg-type]
+            )
+        except ValidationError as exc:
+            form.add_error("role", exc)
+        else:
+            messages.success(request, f"{membership.user.email} is now {membership.get_role_display().lower()}.")
+            return redirect("accounts:members")
+    return render(request, "accounts/member_detail.html", {"member": membership, "form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = selectors.access_membership_by_id(user=request.user, membership_id=membership_id)  # type: ignore[arg-type]
+    try:
+        services.membership_remove(membership=membership, actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user.email} was removed.")
+    return redirect("accounts:members")
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = selectors.access_invitation_by_id(user=request.user, invitation_id=invitation_id)  # type: ignore[arg-type]
+    try:
+        services.invitation_revoke(invitation=invitation, actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The invitation for {invitation.email} was revoked.")
+    return redirect("accounts:members")
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in the invitation email: remember the invitation and go to signup."""
+    invitation = services.invitation_get_usable(token=token)
+    if invitation is None:
+        return render(request, "accounts/invitation_invalid.html", status=404)
+    if request.user.is_authenticated:
+        messages.info(request, "Log out first to accept an invitation for another account.")
+        return redirect("home")
+    request.session[INVITATION_SESSION_KEY] = invitation.pk
+    # The link reached this address's inbox, so the address counts as verified.
+    from allauth.account.adapter import get_adapter
+
+    get_adapter(request).stash_verified_email(request, invitation.email)
+    return redirect(f"{_signup_url()}?email={invitation.email}")
+
+
+def _signup_url() -> str:
+    from django.urls import reverse
+
+    return reverse("account_signup")

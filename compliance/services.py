@@ -1,0 +1,136 @@
+"""Writes for compliance. ``audit_record`` is called by every app, inside its own transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from compliance.models import AuditEvent
+
+GENESIS_HASH = "0" * 64
+# Serialises writers so that the chain never forks (pg_advisory_xact_lock key).
+AUDIT_CHAIN_LOCK = 0x5A5D17
+# Keys that would put biometric data, images or secrets into the log: refused outright.
+FORBIDDEN_DETAIL_KEYS = {"embedding", "embeddings", "vector", "image", "selfie", "photo", "token", "password", "secret"}
+
+
+class AuditDetailsError(ValueError):
+    pass
+
+
+def subject_pseudonym(value: str) -> str:
+    """Keyed pseudonym for a data subject (an email address, say) as it appears in the log."""
+    key = settings.SECRET_KEY.encode()
+    return "subj_" + hmac.new(key, value.strip().lower().encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _check_details(details: Any, path: str = "details") -> None:
+    if isinstance(details, dict):
+        for key, value in details.items():
+            if str(key).lower() in FORBIDDEN_DETAIL_KEYS:
+                raise AuditDetailsError(f"{path}.{key} must not be written to the audit log")
+            _check_details(value, f"{path}.{key}")
+    elif isinstance(details, list | tuple):
+        for i, value in enumerate(details):
+            _check_details(value, f"{path}[{i}]")
+    elif isinstance(details, bytes | bytearray | memoryview):
+        raise AuditDetailsError(f"{path} holds binary data; the audit log takes none")
+
+
+def canonical_payload(event: AuditEvent) -> bytes:
+    """The bytes a row's hash covers: every field but the hash itself, as canonical JSON."""
+    payload = {
+        "seq": event.seq,
+        "created_at": event.created_at.isoformat(),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "actor_role": event.actor_role,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "organisation_id": event.organisation_id,
+        "outcome": event.outcome,
+        "ip": event.ip,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def row_hash_for(event: AuditEvent) -> str:
+    return hashlib.sha256(canonical_payload(event)).hexdigest()
+
+
+def _actor_fields(actor: Any) -> tuple[int | None, str, str, int | None]:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None, "system" if actor is None else "anonymous", "", None
+    from accounts.selectors import membership_for, user_staff_groups
+
+    roles = sorted(user_staff_groups(user=actor))
+    membership = membership_for(user=actor)
+    if membership is not None:
+        roles.append(membership.role)
+    if actor.is_superuser:
+        roles.append("admin")
+    org_id = membership.organisation_id if membership is not None else None
+    return actor.pk, actor.email, ",".join(roles), org_id
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    target: models.Model | str | None,
+    outcome: str,
+    ip: str | None = None,
+    details: dict[str, Any] | None = None,
+    organisation_id: int | None = None,
+) -> AuditEvent:
+    """Append one event to the hash-chained audit log, in the caller's transaction.
+
+    ``action`` is a dotted code (``subjects.erasure.completed``). ``target`` is a model
+    instance (recorded as type and primary key, never its contents) or a label.
+    """
+    details = details or {}
+    _check_details(details)
+    if "." not in action:
+        raise ValueError("audit action codes are dotted: app.object.verb")
+    actor_id, actor_label, actor_role, actor_org = _actor_fields(actor)
+    if isinstance(target, models.Model):
+        target_type, target_id = target._meta.label_lower, str(target.pk)
+        if organisation_id is None:
+            organisation_id = getattr(target, "organisation_id", None)
+    elif target is None:
+        target_type, target_id = "", ""
+    else:
+        target_type, target_id = str(target), ""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
+            cursor.execute("SELECT nextval(pg_get_serial_sequence('compliance_auditevent', 'seq'))")
+            (seq,) = cursor.fetchone()
+        last = AuditEvent.objects.order_by("-seq").values_list("row_hash", flat=True).first()
+        event = AuditEvent(
+            seq=seq,
+            created_at=timezone.now(),
+            actor_id=actor_id,
+            actor_label=actor_label,
+            actor_role=actor_role,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            organisation_id=organisation_id if organisation_id is not None else actor_org,
+            outcome=outcome,
+            ip=ip,
+            details=json.loads(json.dumps(details, default=str)),
+            prev_hash=last or GENESIS_HASH,
+        )
+        event.row_hash = row_hash_for(event)
+        event.save(force_insert=True)
+    return event

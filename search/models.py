@@ -1,0 +1,1 @@
+"""Models for search (see the design; they land with their issue)."""

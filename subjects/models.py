@@ -1,0 +1,1 @@
+"""Models for subjects (see the design; they land with their issue)."""

@@ -1,0 +1,138 @@
+"""Shared fixtures: personas, a real Celery worker process, a throwaway Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from accounts.models import Role
+from tests.accounts import factories
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ARTIFACTS = BASE_DIR / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    """Rate-limit counters live in the (real, Redis) cache: start every test clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+# --- Personas -----------------------------------------------------------------
+
+
+@pytest.fixture
+def org(db):
+    return factories.organisation("Acme Investigations")
+
+
+@pytest.fixture
+def other_org(db):
+    return factories.organisation("Other Corp")
+
+
+@pytest.fixture
+def owner(org):
+    """Org admin of ``org``, with TOTP enrolled."""
+    u = factories.member(org, role=Role.ORG_ADMIN, email="owner@acme.example")
+    u.totp_secret = factories.with_totp(u)
+    return u
+
+
+@pytest.fixture
+def teammate(org):
+    return factories.member(org, role=Role.ANALYST, email="analyst@acme.example")
+
+
+@pytest.fixture
+def stranger(other_org):
+    """Org admin of another organisation, with TOTP enrolled."""
+    u = factories.member(other_org, role=Role.ORG_ADMIN, email="admin@other.example")
+    factories.with_totp(u)
+    return u
+
+
+@pytest.fixture
+def dpo(db):
+    u = factories.staff("dpo", email="dpo@facesearch.example")
+    factories.with_totp(u)
+    return u
+
+
+@pytest.fixture
+def auditor(db):
+    u = factories.staff("auditor", email="auditor@facesearch.example")
+    factories.with_totp(u)
+    return u
+
+
+# --- Real services --------------------------------------------------------------
+
+
+def _celery_app():
+    from config.celery import app
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """A real ``celery worker`` process on all queues, on the test database and test broker."""
+    from config import devservices
+
+    app = _celery_app()
+    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": devservices.database_url(settings.DATABASES["default"]),
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONUNBUFFERED": "1",
+    }
+    app.control.purge()
+    log = open(BASE_DIR / ".data" / "test-worker.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,gpu,crawl",
+         "--pool", "solo", "-n", name, "-l", "INFO"],
+        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 90
+    while True:
+        replies = app.control.ping(destination=[name], timeout=1.0)
+        if replies:
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"Celery worker did not start; see {log.name}")
+    yield name
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path) -> Iterator[str]:
+    """A separate, real redis-server the test may stop."""
+    from config import devservices
+
+    port = devservices.free_port()
+    devservices.start_redis_daemon(tmp_path / "redis", port)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        yield url
+    finally:
+        devservices.stop_redis_daemon(tmp_path / "redis", port)
