@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from accounts import services
@@ -30,10 +31,32 @@ class AccountAdapter(DefaultAccountAdapter):
         from allauth.mfa.models import Authenticator
 
         request = context.request
-        if app.endswith("mfa") and request is not None and request.user.is_authenticated:
-            if not Authenticator.objects.filter(user=request.user).exists():
-                return False
+        if (
+            app.endswith("mfa")
+            and request is not None
+            and request.user.is_authenticated
+            and not Authenticator.objects.filter(user=request.user).exists()
+        ):
+            return False
         return bool(super().is_reauthentication_required(app=app, **kwargs))
+
+    def clean_email(self, email: str) -> str:
+        email = super().clean_email(email)
+        invitation = self._session_invitation()
+        if invitation is not None and invitation.email.lower() != email.strip().lower():
+            raise ValidationError(f"Use the address the invitation was sent to ({invitation.email}).")
+        return email
+
+    def _session_invitation(self) -> Any:
+        from allauth.core import context
+
+        from accounts.models import Invitation
+
+        request = context.request
+        if request is None or not hasattr(request, "session"):
+            return None
+        invitation_id = request.session.get(INVITATION_SESSION_KEY)
+        return Invitation.objects.filter(pk=invitation_id).first() if invitation_id else None
 
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
         user = super().save_user(request, user, form, commit=commit)

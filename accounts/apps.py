@@ -1,7 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
     verbose_name = "Accounts and organisations"
+
+    def ready(self) -> None:
+        from accounts.staff import staff_groups_sync
+
+        post_migrate.connect(staff_groups_sync, sender=self, dispatch_uid="accounts.staff_groups_sync")

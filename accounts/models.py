@@ -44,9 +44,9 @@ class User(AbstractUser):
     name = models.CharField(max_length=150, blank=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []  # type: ignore[misc]
 
-    objects = UserManager()  # type: ignore[misc]
+    objects = UserManager()  # type: ignore[assignment,misc]
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique")]
@@ -153,3 +153,6 @@ class StaffPermissions(models.Model):
             ("export_audit_log", "Export the audit log"),
             ("view_reports", "Read compliance reports and the Art 30 record"),
         ]
+
+    def __str__(self) -> str:
+        return "staff permissions"

@@ -60,9 +60,9 @@ def invitation_create(
         raise ValidationError("This person already belongs to an organisation.")
     token = secrets.token_urlsafe(32)
     now = timezone.now()
-    Invitation.objects.filter(
-        organisation=organisation, email__iexact=email, status=Invitation.Status.PENDING
-    ).update(status=Invitation.Status.REVOKED)
+    Invitation.objects.filter(organisation=organisation, email__iexact=email, status=Invitation.Status.PENDING).update(
+        status=Invitation.Status.REVOKED
+    )
     try:
         with transaction.atomic():
             invitation = Invitation.objects.create(

@@ -12,17 +12,18 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.adapters import INVITATION_SESSION_KEY, client_ip
 from accounts.forms import InvitationForm, RoleForm
+from accounts.http import AuthenticatedHttpRequest
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    membership = selectors.membership_for(user=request.user)  # type: ignore[arg-type]
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    membership = selectors.membership_for(user=request.user)
     return render(request, "accounts/home.html", {"membership": membership})
 
 
 @login_required
-def members(request: HttpRequest) -> HttpResponse:
-    admin = selectors.access_org_admin_membership(user=request.user)  # type: ignore[arg-type]
+def members(request: AuthenticatedHttpRequest) -> HttpResponse:
+    admin = selectors.access_org_admin_membership(user=request.user)
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -30,7 +31,7 @@ def members(request: HttpRequest) -> HttpResponse:
                 organisation=admin.organisation,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
-                invited_by=request.user,  # type: ignore[arg-type]
+                invited_by=request.user,
                 ip=client_ip(request),
             )
         except ValidationError as exc:
@@ -40,36 +41,41 @@ def members(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:members")
     context = {
         "organisation": admin.organisation,
-        "members": selectors.member_list(user=request.user),  # type: ignore[arg-type]
-        "invitations": selectors.invitation_list(user=request.user),  # type: ignore[arg-type]
+        "members": selectors.member_list(user=request.user),
+        "invitations": selectors.invitation_list(user=request.user),
         "form": form,
     }
     return render(request, "accounts/members.html", context, status=400 if form.errors else 200)
 
 
 @login_required
-def member_detail(request: HttpRequest, membership_id: int) -> HttpResponse:
-    membership = selectors.access_membership_by_id(user=request.user, membership_id=membership_id)  # type: ignore[arg-type]
+def member_detail(request: AuthenticatedHttpRequest, membership_id: int) -> HttpResponse:
+    membership = selectors.access_membership_by_id(user=request.user, membership_id=membership_id)
     form = RoleForm(request.POST or None, initial={"role": membership.role})
     if request.method == "POST" and form.is_valid():
         try:
             services.membership_set_role(
-                membership=membership, role=form.cleaned_data["role"], actor=request.user, ip=client_ip(request)  # type: ignore[arg-type]
+                membership=membership,
+                role=form.cleaned_data["role"],
+                actor=request.user,
+                ip=client_ip(request),
             )
         except ValidationError as exc:
             form.add_error("role", exc)
         else:
             messages.success(request, f"{membership.user.email} is now {membership.get_role_display().lower()}.")
             return redirect("accounts:members")
-    return render(request, "accounts/member_detail.html", {"member": membership, "form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "accounts/member_detail.html", {"member": membership, "form": form}, status=400 if form.errors else 200
+    )
 
 
 @login_required
 @require_POST
-def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
-    membership = selectors.access_membership_by_id(user=request.user, membership_id=membership_id)  # type: ignore[arg-type]
+def member_remove(request: AuthenticatedHttpRequest, membership_id: int) -> HttpResponse:
+    membership = selectors.access_membership_by_id(user=request.user, membership_id=membership_id)
     try:
-        services.membership_remove(membership=membership, actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+        services.membership_remove(membership=membership, actor=request.user, ip=client_ip(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -79,10 +85,10 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    invitation = selectors.access_invitation_by_id(user=request.user, invitation_id=invitation_id)  # type: ignore[arg-type]
+def invitation_revoke(request: AuthenticatedHttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = selectors.access_invitation_by_id(user=request.user, invitation_id=invitation_id)
     try:
-        services.invitation_revoke(invitation=invitation, actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+        services.invitation_revoke(invitation=invitation, actor=request.user, ip=client_ip(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -45,7 +45,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     db_ok, vector_ok, vector_detail = _check_database()
     redis_ok, redis_detail = _check_redis()
     worker_ok, worker_detail = _check_worker() if redis_ok else (False, "broker unreachable")
-    checks = {
+    checks: dict[str, dict[str, bool | str]] = {
         "database": {"ok": db_ok},
         "pgvector": {"ok": vector_ok, "detail": vector_detail},
         "redis": {"ok": redis_ok, "detail": redis_detail},

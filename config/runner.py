@@ -51,8 +51,18 @@ def main() -> int:
     celery = [python, "-m", "celery", "-A", "config"]
     commands = {
         "web": [python, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"],
-        "worker": [*celery, "worker", "-Q", "default,gpu,crawl", "-l", "INFO", "-n", "worker@%h",
-                   "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")],
+        "worker": [
+            *celery,
+            "worker",
+            "-Q",
+            "default,gpu,crawl",
+            "-l",
+            "INFO",
+            "-n",
+            "worker@%h",
+            "--concurrency",
+            os.environ.get("WORKER_CONCURRENCY", "2"),
+        ],
         "beat": [*celery, "beat", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
     }
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

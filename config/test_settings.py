@@ -7,6 +7,7 @@ their own Redis logical databases, so a running ``make run`` worker never takes 
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 from config.settings import *  # noqa: F403
 from config.settings import CACHES, REDIS_URL, STORAGES, redis_db_url
@@ -19,5 +20,5 @@ CACHES["default"]["KEY_PREFIX"] = "test"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = tempfile.mkdtemp(prefix="facesearch-test-media-")
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="facesearch-test-media-"))
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -103,9 +103,26 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[str]:
     app.control.purge()
     log = open(BASE_DIR / ".data" / "test-worker.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,gpu,crawl",
-         "--pool", "solo", "-n", name, "-l", "INFO"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default,gpu,crawl",
+            "--pool",
+            "solo",
+            "-n",
+            name,
+            "-l",
+            "INFO",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 90
     while True:

@@ -9,7 +9,10 @@ from accounts.services import admin_ensure
 
 
 class Command(BaseCommand):
-    help = "Create the first admin if no superuser exists (DJANGO_ADMIN_EMAIL / DJANGO_ADMIN_PASSWORD, or a generated password printed once)."
+    help = (
+        "Create the first admin if no superuser exists "
+        "(DJANGO_ADMIN_EMAIL / DJANGO_ADMIN_PASSWORD, or a generated password printed once)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         email = os.environ.get("DJANGO_ADMIN_EMAIL", "admin@example.com")
@@ -19,4 +22,6 @@ class Command(BaseCommand):
             return
         self.stdout.write(self.style.SUCCESS(f"Created the first admin: {result.user.email}"))
         if result.password:
-            self.stdout.write(self.style.WARNING(f"Generated password (shown once, change it after logging in): {result.password}"))
+            self.stdout.write(
+                self.style.WARNING(f"Generated password (shown once, change it after logging in): {result.password}")
+            )

@@ -1,0 +1,55 @@
+"""Org scoping: a user of another organisation gets 404 on our objects."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts import services
+from accounts.models import Invitation, Membership, Role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_stranger_gets_404_on_our_members_and_invitations(client, owner, teammate, stranger):
+    invitation = services.invitation_create(
+        organisation=owner.membership.organisation, email="x@example.com", role=Role.ANALYST, invited_by=owner
+    ).invitation
+    client.force_login(stranger)
+    membership = teammate.membership
+    assert client.get(reverse("accounts:member_detail", args=[membership.pk])).status_code == 404
+    assert client.post(reverse("accounts:member_detail", args=[membership.pk]), {"role": Role.ORG_ADMIN}).status_code == 404
+    assert client.post(reverse("accounts:member_remove", args=[membership.pk])).status_code == 404
+    assert client.post(reverse("accounts:invitation_revoke", args=[invitation.pk])).status_code == 404
+    membership.refresh_from_db()
+    assert membership.role == Role.ANALYST
+    assert Invitation.objects.get(pk=invitation.pk).status == Invitation.Status.PENDING
+    # And the stranger's member list shows only their own organisation.
+    page = client.get(reverse("accounts:members"))
+    assert teammate.email.encode() not in page.content
+
+
+def test_owner_manages_own_members(client, owner, teammate):
+    client.force_login(owner)
+    membership = teammate.membership
+    assert client.get(reverse("accounts:member_detail", args=[membership.pk])).status_code == 200
+    assert client.post(reverse("accounts:member_detail", args=[membership.pk]), {"role": Role.ORG_ADMIN}).status_code == 302
+    membership.refresh_from_db()
+    assert membership.role == Role.ORG_ADMIN
+    assert client.post(reverse("accounts:member_remove", args=[membership.pk])).status_code == 302
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    teammate.refresh_from_db()
+    assert teammate.is_active is False
+
+
+def test_analyst_gets_404_on_member_pages(client, owner, teammate):
+    client.force_login(teammate)
+    assert client.get(reverse("accounts:members")).status_code == 404
+    assert client.get(reverse("accounts:member_detail", args=[owner.membership.pk])).status_code == 404
+
+
+def test_user_without_organisation_gets_404_on_search(client, db):
+    from tests.accounts import factories
+
+    client.force_login(factories.user())
+    assert client.get(reverse("search:index")).status_code == 404
