@@ -8,8 +8,9 @@ from django.db import models
 class AuditEvent(models.Model):
     """One audited action. Append-only: a database trigger refuses UPDATE and DELETE.
 
-    ``row_hash`` is SHA-256 over the canonical JSON of this row's fields and ``prev_hash``,
-    so editing or removing any row breaks the chain from that row on.
+    ``row_hash`` is SHA-256 over the canonical JSON of this row's fields (with the details as
+    a digest) and ``prev_hash``, so editing or removing any row breaks the chain from that
+    row on. Redaction (``compliance_audit_redact``) may blank ``details`` only.
     """
 
     seq = models.BigAutoField(primary_key=True)
@@ -24,6 +25,10 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=40)
     ip = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # The row hash covers this digest, not the details themselves, so that erasure can redact
+    # personal details later without breaking the chain.
+    details_digest = models.CharField(max_length=64)
+    redacted_at = models.DateTimeField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     row_hash = models.CharField(max_length=64, unique=True)
 

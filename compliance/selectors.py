@@ -1,14 +1,130 @@
-"""Reads for compliance."""
+"""Reads for compliance: the audit log, its verification and its anchors."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
 from django.db.models import QuerySet
 
 from compliance.models import AuditEvent
+from compliance.services import GENESIS_HASH, REDACTED, details_digest_for, row_hash_for
 
 
-def audit_event_list(*, action_prefix: str | None = None, limit: int = 100) -> QuerySet[AuditEvent]:
-    events = AuditEvent.objects.order_by("-seq")
-    if action_prefix:
-        events = events.filter(action__startswith=action_prefix)
-    return events[:limit]
+@dataclass(frozen=True)
+class AuditFilters:
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    action: str | None = None
+    organisation_id: int | None = None
+    target: str | None = None
+
+
+def audit_event_list(*, filters: AuditFilters | None = None) -> QuerySet[AuditEvent]:
+    """Events matching ``filters``, oldest first (callers slice or reverse)."""
+    f = filters or AuditFilters()
+    events = AuditEvent.objects.order_by("seq")
+    if f.since:
+        events = events.filter(created_at__gte=f.since)
+    if f.until:
+        events = events.filter(created_at__lt=f.until)
+    if f.actor:
+        events = events.filter(actor_label__icontains=f.actor)
+    if f.action:
+        events = events.filter(action__startswith=f.action)
+    if f.organisation_id is not None:
+        events = events.filter(organisation_id=f.organisation_id)
+    if f.target:
+        target_type, _, target_id = f.target.partition(":")
+        events = events.filter(target_type=target_type)
+        if target_id:
+            events = events.filter(target_id=target_id)
+    return events
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    count: int
+    last_seq: int | None
+    last_hash: str
+    broken_seq: int | None = None
+    reason: str = ""
+    anchors_checked: int = 0
+
+
+def audit_chain_verify(*, chunk_size: int = 5000) -> ChainReport:
+    """Recompute every row's hash in order and check each links to the one before.
+
+    Then check the anchors written outside the database: each anchored row must still exist
+    with the same hash and the same number of rows up to it (catches deletion and truncation).
+    """
+    prev = GENESIS_HASH
+    count = 0
+    last_seq: int | None = None
+    rows = AuditEvent.objects.order_by("seq").iterator(chunk_size=chunk_size)
+    for event in rows:
+        if event.prev_hash != prev:
+            return ChainReport(
+                False, count, last_seq, prev, event.seq, "previous-hash link broken (a row before it was removed or changed)"
+            )
+        if row_hash_for(event) != event.row_hash:
+            return ChainReport(False, count, last_seq, prev, event.seq, "row content does not match its hash")
+        if event.redacted_at is None and details_digest_for(event.details) != event.details_digest:
+            return ChainReport(False, count, last_seq, prev, event.seq, "details do not match their digest")
+        if event.redacted_at is not None and event.details != REDACTED:
+            return ChainReport(False, count, last_seq, prev, event.seq, "redacted row holds details")
+        prev = event.row_hash
+        count += 1
+        last_seq = event.seq
+    return _check_anchors(ChainReport(True, count, last_seq, prev))
+
+
+def audit_anchor_list() -> list[dict[str, Any]]:
+    directory = Path(settings.AUDIT_ANCHOR_DIR)
+    if not directory.exists():
+        return []
+    anchors = []
+    for path in sorted(directory.glob("anchor-*.json")):
+        try:
+            anchors.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            anchors.append({"file": path.name, "unreadable": True})
+    return anchors
+
+
+def _check_anchors(report: ChainReport) -> ChainReport:
+    anchors = audit_anchor_list()
+    for anchor in anchors:
+        if anchor.get("unreadable"):
+            return ChainReport(
+                False, report.count, report.last_seq, report.last_hash, None, f"anchor {anchor['file']} is unreadable"
+            )
+        seq = anchor.get("last_seq")
+        if seq is None:
+            continue
+        row = AuditEvent.objects.filter(seq=seq).values_list("row_hash", flat=True).first()
+        if row != anchor["last_hash"]:
+            return ChainReport(
+                False,
+                report.count,
+                report.last_seq,
+                report.last_hash,
+                seq,
+                f"anchored row #{seq} of {anchor['at']} is missing or changed",
+            )
+        if AuditEvent.objects.filter(seq__lte=seq).count() != anchor["count"]:
+            return ChainReport(
+                False,
+                report.count,
+                report.last_seq,
+                report.last_hash,
+                seq,
+                f"rows up to anchored #{seq} of {anchor['at']} were removed",
+            )
+    return ChainReport(True, report.count, report.last_seq, report.last_hash, anchors_checked=len(anchors))

@@ -57,10 +57,15 @@ def canonical_payload(event: AuditEvent) -> bytes:
         "organisation_id": event.organisation_id,
         "outcome": event.outcome,
         "ip": event.ip,
-        "details": event.details,
+        "details_digest": event.details_digest,
         "prev_hash": event.prev_hash,
     }
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def details_digest_for(details: dict[str, Any]) -> str:
+    canonical = json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def row_hash_for(event: AuditEvent) -> str:
@@ -110,6 +115,7 @@ def audit_record(
         target_type, target_id = "", ""
     else:
         target_type, target_id = str(target), ""
+    stored_details = json.loads(json.dumps(details, default=str))
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
@@ -128,9 +134,51 @@ def audit_record(
             organisation_id=organisation_id if organisation_id is not None else actor_org,
             outcome=outcome,
             ip=ip,
-            details=json.loads(json.dumps(details, default=str)),
+            details=stored_details,
+            details_digest=details_digest_for(stored_details),
             prev_hash=last or GENESIS_HASH,
         )
         event.row_hash = row_hash_for(event)
         event.save(force_insert=True)
     return event
+
+
+REDACTED = {"redacted": True}
+
+
+@transaction.atomic
+def audit_event_redact(*, seq: int, actor: Any, reason: str) -> AuditEvent:
+    """Blank one event's details (erasure of personal data); the chain stays verifiable.
+
+    The row keeps its details digest and hashes; the redaction itself is audited.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT compliance_audit_redact(%s, %s)", [seq, json.dumps(REDACTED)])
+    audit_record(
+        actor=actor,
+        action="compliance.audit_event.redacted",
+        target=f"compliance.auditevent:{seq}",
+        outcome="success",
+        details={"seq": seq, "reason": reason},
+    )
+    return AuditEvent.objects.get(seq=seq)
+
+
+def audit_anchor_write() -> dict[str, Any]:
+    """Write today's anchor (count, last sequence number and hash) outside the database."""
+    from pathlib import Path
+
+    last = AuditEvent.objects.order_by("-seq").values("seq", "row_hash").first()
+    anchor = {
+        "at": timezone.now().isoformat(),
+        "count": AuditEvent.objects.count(),
+        "last_seq": last["seq"] if last else None,
+        "last_hash": last["row_hash"] if last else GENESIS_HASH,
+    }
+    directory = Path(settings.AUDIT_ANCHOR_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"anchor-{timezone.now():%Y-%m-%d}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(anchor, indent=2))
+    tmp.replace(path)
+    return anchor

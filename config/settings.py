@@ -306,3 +306,10 @@ if not PRODUCTION:
 
     # whitenoise warns while `collectstatic` has not run; in development the finders serve.
     warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+
+# --- Compliance -------------------------------------------------------------------
+
+# Daily audit anchors (last hash and count) are written here, outside the database. In
+# production point this at storage the database administrators cannot rewrite (WORM bucket
+# mount, another host's share).
+AUDIT_ANCHOR_DIR = Path(env.str("AUDIT_ANCHOR_DIR", default=str(BASE_DIR / ".data" / "audit-anchors")))
