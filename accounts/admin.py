@@ -31,6 +31,7 @@ class OrganisationAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "is_active", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ["created_at"]
     inlines = [MembershipInline]
 
 
