@@ -1,29 +1,76 @@
-"""Staff pages (DPO and auditor). Read-only for auditors."""
+"""Staff pages (DPO and auditor). The audit pages are read-only."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
 
-from compliance import selectors
+from accounts.adapters import client_ip
+from accounts.http import AuthenticatedHttpRequest
+from compliance import selectors, services
+from compliance.exports import FORMATS, audit_export_lines
+from compliance.forms import AuditFilterForm
 
 
-def _require_any(request: HttpRequest, *perms: str) -> None:
+def _require_any(request: AuthenticatedHttpRequest, *perms: str) -> None:
     if not any(request.user.has_perm(p) for p in perms):
         raise PermissionDenied
 
 
 @login_required
-def staff_home(request: HttpRequest) -> HttpResponse:
+@require_GET
+def staff_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_any(request, "accounts.dpo_access", "accounts.auditor_access")
     return render(request, "compliance/staff_home.html")
 
 
 @login_required
-def audit_log(request: HttpRequest) -> HttpResponse:
+@require_GET
+def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_any(request, "accounts.view_audit_log")
-    action = request.GET.get("action", "").strip()[:120] or None
-    events = selectors.audit_event_list(action_prefix=action)
-    return render(request, "compliance/audit_log.html", {"events": events, "action": action or ""})
+    form = AuditFilterForm(request.GET or None)
+    filters = form.filters() if form.is_valid() else selectors.AuditFilters()
+    events = selectors.audit_event_list(filters=filters).order_by("-seq")
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode(), "formats": FORMATS}
+    return render(request, "compliance/audit_log.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def audit_export(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Stream the filtered log as CSV or JSON Lines; the export itself is audited first."""
+    _require_any(request, "accounts.export_audit_log")
+    fmt = request.GET.get("format", "csv")
+    form = AuditFilterForm(request.GET)
+    if fmt not in FORMATS or not form.is_valid():
+        return HttpResponse("Unknown format or invalid filters.", status=400, content_type="text/plain")
+    filters = form.filters()
+    services.audit_record(
+        actor=request.user,
+        action="compliance.audit_log.exported",
+        target="compliance.auditevent",
+        outcome="success",
+        ip=client_ip(request),
+        details={"format": fmt, "filters": {k: str(v) for k, v in form.cleaned_data.items() if v not in (None, "")}},
+    )
+    response = StreamingHttpResponse(audit_export_lines(filters=filters, fmt=fmt), content_type=FORMATS[fmt])
+    response["Content-Disposition"] = f'attachment; filename="audit-{timezone.now():%Y%m%dT%H%M%SZ}.{fmt}"'
+    return response
+
+
+@login_required
+@require_GET
+def audit_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Verify the whole chain and the anchors now, and show where it breaks if it does."""
+    _require_any(request, "accounts.view_audit_log")
+    report = selectors.audit_chain_verify()
+    anchors = selectors.audit_anchor_list()
+    return render(request, "compliance/audit_verify.html", {"report": report, "anchors": anchors}, status=200)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -48,7 +49,7 @@ def test_chain_links_and_verifies():
         events[0].prev_hash == services.GENESIS_HASH
         or events[0].prev_hash == AuditEvent.objects.filter(seq__lt=events[0].seq).last().row_hash
     )
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.row_hash
     report = audit_chain_verify()
     assert report.ok

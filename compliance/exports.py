@@ -1,0 +1,61 @@
+"""Streamed audit exports (CSV and JSON Lines): rows are read in chunks, never all at once."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from compliance.models import AuditEvent
+from compliance.selectors import AuditFilters, audit_event_list
+
+FIELDS = [
+    "seq", "created_at", "actor_id", "actor_label", "actor_role", "action", "target_type", "target_id",
+    "organisation_id", "outcome", "ip", "details", "details_digest", "redacted_at", "prev_hash", "row_hash",
+]  # fmt: skip
+FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+def _row(event: AuditEvent) -> dict[str, object]:
+    return {
+        "seq": event.seq,
+        "created_at": event.created_at.isoformat(),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "actor_role": event.actor_role,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "organisation_id": event.organisation_id,
+        "outcome": event.outcome,
+        "ip": event.ip,
+        "details": event.details,
+        "details_digest": event.details_digest,
+        "redacted_at": event.redacted_at.isoformat() if event.redacted_at else None,
+        "prev_hash": event.prev_hash,
+        "row_hash": event.row_hash,
+    }
+
+
+def audit_export_lines(*, filters: AuditFilters, fmt: str, chunk_size: int = 2000) -> Iterator[str]:
+    """Yield the export line by line (CSV with a header row, or one JSON object per line)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"Unknown export format {fmt!r}; use csv or jsonl.")
+    events = audit_event_list(filters=filters).iterator(chunk_size=chunk_size)
+    if fmt == "jsonl":
+        for event in events:
+            yield json.dumps(_row(event), ensure_ascii=False, separators=(",", ":")) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+    writer.writeheader()
+    for event in events:
+        row = _row(event)
+        row["details"] = json.dumps(row["details"], ensure_ascii=False, sort_keys=True)
+        writer.writerow(row)
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
