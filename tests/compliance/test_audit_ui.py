@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from compliance import services
 from compliance.models import AuditEvent
-from tests.accounts import factories
 
 pytestmark = pytest.mark.django_db
 
