@@ -45,7 +45,7 @@ def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def audit_export(request: AuthenticatedHttpRequest) -> HttpResponse:
+def audit_export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Stream the filtered log as CSV or JSON Lines; the export itself is audited first."""
     _require_any(request, "accounts.export_audit_log")
     fmt = request.GET.get("format", "csv")
