@@ -139,3 +139,28 @@ def test_api_request_without_mfa_gets_403_json(client, org):
     response = client.get("/api/schema/")
     assert response.status_code == 403
     assert "Two-factor" in response.json()["detail"]
+
+
+def test_security_events_are_audited_without_the_login_in_clear(client, org, teammate):
+    from compliance.models import AuditEvent
+
+    login(client, "nobody@example.com", "wrong password")
+    failed = AuditEvent.objects.get(action="accounts.login.failed")
+    assert failed.outcome == "failure"
+    assert "nobody@example.com" not in str(failed.details)
+    assert failed.details["login_pseudonym"].startswith("subj_")
+
+    login(client, teammate.email)
+    assert AuditEvent.objects.filter(action="accounts.login.succeeded", actor_id=teammate.pk).exists()
+
+    admin = factories.member(org, role=Role.ORG_ADMIN, email="audit-admin@acme.example")
+    client.logout()
+    assert AuditEvent.objects.filter(action="accounts.logout.succeeded", actor_id=teammate.pk).exists()
+    login(client, admin.email)
+    client.get(reverse("mfa_activate_totp"))
+    client.post(reverse("mfa_activate_totp"), {"code": factories.totp_code(client.session["mfa.totp.secret"])})
+    added = AuditEvent.objects.filter(action="accounts.mfa.added", actor_id=admin.pk)
+    assert added.exists()
+    # The TOTP secret never reaches the log.
+    secret_free = all("secret" not in str(e.details).lower() for e in AuditEvent.objects.all())
+    assert secret_free
