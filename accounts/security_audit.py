@@ -27,27 +27,25 @@ def _on(action: str, outcome: str = "success") -> Any:
     return handler
 
 
+def _audit_mfa(authenticator: Any, action: str) -> None:
+    audit_record(
+        actor=authenticator.user,
+        action=action,
+        target=authenticator.user,
+        outcome="success",
+        details={"type": authenticator.type},
+    )
+
+
 def _on_authenticator_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
     # allauth announces MFA changes only after commit; the model signals fire inside the
     # transaction that makes the change, so the audit row commits (or rolls back) with it.
     if created:
-        audit_record(
-            actor=instance.user,
-            action="accounts.mfa.added",
-            target=instance.user,
-            outcome="success",
-            details={"type": instance.type},
-        )
+        _audit_mfa(instance, "accounts.mfa.added")
 
 
 def _on_authenticator_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
-    audit_record(
-        actor=instance.user,
-        action="accounts.mfa.removed",
-        target=instance.user,
-        outcome="success",
-        details={"type": instance.type},
-    )
+    _audit_mfa(instance, "accounts.mfa.removed")
 
 
 def _on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:

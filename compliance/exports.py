@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from compliance.models import AuditEvent
 from compliance.selectors import AuditFilters, audit_event_list
+from compliance.services import audit_event_hashed_fields
 
 FIELDS = [
     "seq", "created_at", "actor_id", "actor_label", "actor_role", "action", "target_type", "target_id",
@@ -18,24 +19,11 @@ FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 def _row(event: AuditEvent) -> dict[str, object]:
-    return {
-        "seq": event.seq,
-        "created_at": event.created_at.isoformat(),
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "actor_role": event.actor_role,
-        "action": event.action,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "organisation_id": event.organisation_id,
-        "outcome": event.outcome,
-        "ip": event.ip,
-        "details": event.details,
-        "details_digest": event.details_digest,
-        "redacted_at": event.redacted_at.isoformat() if event.redacted_at else None,
-        "prev_hash": event.prev_hash,
-        "row_hash": event.row_hash,
-    }
+    row = audit_event_hashed_fields(event)
+    row["details"] = event.details
+    row["redacted_at"] = event.redacted_at.isoformat() if event.redacted_at else None
+    row["row_hash"] = event.row_hash
+    return row
 
 
 def audit_export_lines(*, filters: AuditFilters, fmt: str, chunk_size: int = 2000) -> Iterator[str]:

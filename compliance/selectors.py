@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -102,29 +102,15 @@ def _check_anchors(report: ChainReport) -> ChainReport:
     anchors = audit_anchor_list()
     for anchor in anchors:
         if anchor.get("unreadable"):
-            return ChainReport(
-                False, report.count, report.last_seq, report.last_hash, None, f"anchor {anchor['file']} is unreadable"
-            )
+            return replace(report, ok=False, reason=f"anchor {anchor['file']} is unreadable")
         seq = anchor.get("last_seq")
         if seq is None:
             continue
         row = AuditEvent.objects.filter(seq=seq).values_list("row_hash", flat=True).first()
         if row != anchor["last_hash"]:
-            return ChainReport(
-                False,
-                report.count,
-                report.last_seq,
-                report.last_hash,
-                seq,
-                f"anchored row #{seq} of {anchor['at']} is missing or changed",
+            return replace(
+                report, ok=False, broken_seq=seq, reason=f"anchored row #{seq} of {anchor['at']} is missing or changed"
             )
         if AuditEvent.objects.filter(seq__lte=seq).count() != anchor["count"]:
-            return ChainReport(
-                False,
-                report.count,
-                report.last_seq,
-                report.last_hash,
-                seq,
-                f"rows up to anchored #{seq} of {anchor['at']} were removed",
-            )
-    return ChainReport(True, report.count, report.last_seq, report.last_hash, anchors_checked=len(anchors))
+            return replace(report, ok=False, broken_seq=seq, reason=f"rows up to anchored #{seq} of {anchor['at']} were removed")
+    return replace(report, anchors_checked=len(anchors))

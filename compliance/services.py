@@ -43,9 +43,9 @@ def _check_details(details: Any, path: str = "details") -> None:
         raise AuditDetailsError(f"{path} holds binary data; the audit log takes none")
 
 
-def canonical_payload(event: AuditEvent) -> bytes:
-    """The bytes a row's hash covers: every field but the hash itself, as canonical JSON."""
-    payload = {
+def audit_event_hashed_fields(event: AuditEvent) -> dict[str, Any]:
+    """The fields a row's hash covers (details only as their digest), JSON-ready."""
+    return {
         "seq": event.seq,
         "created_at": event.created_at.isoformat(),
         "actor_id": event.actor_id,
@@ -60,6 +60,11 @@ def canonical_payload(event: AuditEvent) -> bytes:
         "details_digest": event.details_digest,
         "prev_hash": event.prev_hash,
     }
+
+
+def canonical_payload(event: AuditEvent) -> bytes:
+    """The bytes a row's hash covers: every field but the hash itself, as canonical JSON."""
+    payload = audit_event_hashed_fields(event)
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 

@@ -161,6 +161,8 @@ def test_security_events_are_audited_without_the_login_in_clear(client, org, tea
     client.post(reverse("mfa_activate_totp"), {"code": factories.totp_code(client.session["mfa.totp.secret"])})
     added = AuditEvent.objects.filter(action="accounts.mfa.added", actor_id=admin.pk)
     assert added.exists()
+    Authenticator.objects.filter(user=admin, type=Authenticator.Type.TOTP).delete()
+    assert AuditEvent.objects.filter(action="accounts.mfa.removed", actor_id=admin.pk, details__type="totp").exists()
     # The TOTP secret never reaches the log.
     secret_free = all("secret" not in str(e.details).lower() for e in AuditEvent.objects.all())
     assert secret_free
