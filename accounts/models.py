@@ -61,6 +61,9 @@ class Organisation(models.Model):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
     is_active = models.BooleanField(default=True)
+    monthly_search_quota = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Searches allowed per calendar month; empty uses the site default."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -313,3 +313,26 @@ if not PRODUCTION:
 # production point this at storage the database administrators cannot rewrite (WORM bucket
 # mount, another host's share).
 AUDIT_ANCHOR_DIR = Path(env.str("AUDIT_ANCHOR_DIR", default=str(BASE_DIR / ".data" / "audit-anchors")))
+
+# --- Face pipeline ------------------------------------------------------------------
+
+FACE_MODEL = env.str("FACE_MODEL", default="Dlib")
+FACE_DETECTOR = env.str("FACE_DETECTOR", default="dlib")
+# deepface looks for weights in $DEEPFACE_HOME/.deepface/weights; the project copies the
+# packaged Dlib weights there, so nothing is downloaded at run time.
+DEEPFACE_HOME = Path(env.str("DEEPFACE_HOME", default=str(BASE_DIR / ".data" / "deepface")))
+FACE_DETECT_MAX_SIDE = env.int("FACE_DETECT_MAX_SIDE", default=800)
+FACE_MIN_SIZE_PX = env.int("FACE_MIN_SIZE_PX", default=40)
+FACE_IMAGE_MAX_BYTES = env.int("FACE_IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
+FACE_IMAGE_MAX_PIXELS = env.int("FACE_IMAGE_MAX_PIXELS", default=40_000_000)
+FACE_BATCH_SIZE = env.int("FACE_BATCH_SIZE", default=8)
+# Countries whose residents' faces we must not process (UK enforcement notice). The DPO edits it.
+EXCLUDED_JURISDICTIONS: list[str] = env.list("EXCLUDED_JURISDICTIONS", default=["GB"])
+SEARCH_TOP_K = env.int("SEARCH_TOP_K", default=20)
+SEARCH_EF_SEARCH = env.int("SEARCH_EF_SEARCH", default=100)
+SEARCH_RATE_LIMIT_PER_MINUTE = env.int("SEARCH_RATE_LIMIT_PER_MINUTE", default=10)
+SEARCH_DEFAULT_MONTHLY_QUOTA = env.int("SEARCH_DEFAULT_MONTHLY_QUOTA", default=1000)
+PROBE_EMBEDDING_RETENTION_DAYS = env.int("PROBE_EMBEDDING_RETENTION_DAYS", default=30)
+FACE_RETENTION_DAYS = env.int("FACE_RETENTION_DAYS", default=365)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -1,1 +1,163 @@
-"""Models for search (see the design; they land with their issue)."""
+"""The face store: source images, faces with embeddings, customer searches and their hits.
+
+Embeddings live in ``search_face`` apart from image metadata; they are never logged and never
+returned to customers. The embedding column has no fixed dimension so that several models can
+coexist; each model has its own partial HNSW index over ``embedding::vector(<dims>)``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from pgvector.django import VectorField
+
+
+class SourceImage(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the face model"
+        PROCESSING = "processing", "Being analysed"
+        DONE = "done", "Faces indexed"
+        NO_FACE = "no_face", "No usable face"
+        FAILED = "failed", "Failed"
+
+    file = models.FileField(upload_to="sources/%Y/%m/", max_length=300)
+    sha256 = models.CharField(max_length=64, unique=True)
+    perceptual_hash = models.CharField(max_length=16, blank=True, db_index=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=10)
+    byte_size = models.PositiveIntegerField()
+    # Provenance (the crawler fills these; an import names its folder as the source).
+    source_label = models.CharField(max_length=200)
+    page_url = models.URLField(max_length=2000, blank=True)
+    image_url = models.URLField(max_length=2000, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    jurisdiction = models.CharField(max_length=10, blank=True, help_text="ISO 3166 code, e.g. FR or US-IL")
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "status_changed_at"])]
+
+    def __str__(self) -> str:
+        return f"image {self.pk} ({self.source_label})"
+
+
+class Face(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RESTRICTED = "restricted", "Restricted (Art 18): kept, never returned"
+        SUPPRESSED = "suppressed", "Suppressed (objection)"
+
+    image = models.ForeignKey(SourceImage, on_delete=models.CASCADE, related_name="faces")
+    box_x = models.PositiveIntegerField()
+    box_y = models.PositiveIntegerField()
+    box_w = models.PositiveIntegerField()
+    box_h = models.PositiveIntegerField()
+    detection_score = models.FloatField()
+    crop = models.FileField(upload_to="crops/%Y/%m/", max_length=300)
+    embedding = VectorField()
+    model = models.CharField(max_length=40)
+    detector = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    jurisdiction = models.CharField(max_length=10, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "status"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=["active", "restricted", "suppressed"]), name="search_face_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"face {self.pk} in image {self.image_id}"
+
+
+class LawfulBasis(models.TextChoices):
+    """Art 6 bases a customer may rely on for a search; the Art 9 condition is the customer's contract."""
+
+    LEGAL_OBLIGATION = "legal_obligation", "Legal obligation (Art 6(1)(c))"
+    PUBLIC_TASK = "public_task", "Public task (Art 6(1)(e))"
+    LEGITIMATE_INTERESTS = "legitimate_interests", "Legitimate interests (Art 6(1)(f))"
+    VITAL_INTERESTS = "vital_interests", "Vital interests (Art 6(1)(d))"
+
+
+class SearchRequest(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the face model"
+        CHOOSE_FACE = "choose_face", "Several faces: choose one"
+        SEARCHING = "searching", "Searching"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="searches")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="searches")
+    purpose = models.CharField(max_length=500)
+    lawful_basis = models.CharField(max_length=40, choices=LawfulBasis.choices)
+    case_reference = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    error = models.CharField(max_length=300, blank=True)
+    # The probe photo exists only until it is embedded; then the file is deleted.
+    probe = models.FileField(upload_to="probes/", max_length=300, blank=True)
+    probe_embedding = VectorField(null=True, blank=True)
+    model = models.CharField(max_length=40, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(purpose=""), name="search_request_purpose_required"),
+            models.CheckConstraint(condition=~models.Q(case_reference=""), name="search_request_case_reference_required"),
+        ]
+
+    def __str__(self) -> str:
+        return f"search {self.pk} ({self.case_reference})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class ProbeFace(models.Model):
+    """A face found in a probe with several faces, kept only until the analyst picks one."""
+
+    search = models.ForeignKey(SearchRequest, on_delete=models.CASCADE, related_name="probe_faces")
+    index = models.PositiveSmallIntegerField()
+    box = models.JSONField()
+    thumbnail = models.BinaryField()
+    embedding = VectorField()
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["search", "index"], name="search_probeface_unique_index")]
+
+    def __str__(self) -> str:
+        return f"probe face {self.index} of search {self.search_id}"
+
+
+class SearchHit(models.Model):
+    search = models.ForeignKey(SearchRequest, on_delete=models.CASCADE, related_name="hits")
+    face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="hits")
+    distance = models.FloatField()
+    confidence = models.FloatField()
+    rank = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["search", "rank"]
+        constraints = [models.UniqueConstraint(fields=["search", "rank"], name="search_hit_unique_rank")]
+
+    def __str__(self) -> str:
+        return f"hit {self.rank} of search {self.search_id}"

