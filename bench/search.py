@@ -35,7 +35,7 @@ DIM = 128
 SAMPLES_PER_IDENTITY = 10
 RESTRICTED_SHARE = 0.10
 K = 10
-EF_VALUES = (40, 64, 100, 200)
+EF_VALUES = (40, 64, 100, 200, 400)
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 # Per-coordinate noise: two samples of one identity then sit at cosine distance

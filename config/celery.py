@@ -36,6 +36,7 @@ app.conf.update(
     task_default_queue="default",
     task_queues=(Queue("default"), Queue("gpu"), Queue("crawl")),
     task_routes={
+        "search.tasks.requeue_stuck": {"queue": "default"},
         "search.tasks.*": {"queue": "gpu"},
         "crawling.tasks.*": {"queue": "crawl"},
     },
@@ -50,6 +51,12 @@ app.conf.beat_schedule = {
     "accounts-expire-invitations": {
         "task": "accounts.tasks.invitations_expire",
         "schedule": crontab(minute=7),
+    },
+    # A lost face task (Redis flushed, worker killed) leaves a row waiting; analysts watch
+    # searches live, so look every two minutes (rows stuck for five are re-enqueued).
+    "search-requeue-stuck": {
+        "task": "search.tasks.requeue_stuck",
+        "schedule": crontab(minute="*/2"),
     },
     # An anchor a day bounds how much of the log could be rewritten unnoticed to one day, and
     # a day is what auditors compare against; just after midnight UTC, when the day is closed.

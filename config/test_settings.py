@@ -6,6 +6,7 @@ their own Redis logical databases, so a running ``make run`` worker never takes 
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -20,5 +21,8 @@ CACHES["default"]["KEY_PREFIX"] = "test"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="facesearch-test-media-"))
+# Shared with the worker processes the tests start (they inherit the environment).
+MEDIA_ROOT = Path(os.environ.setdefault("TEST_MEDIA_ROOT", tempfile.mkdtemp(prefix="facesearch-test-media-")))
+DEEPFACE_HOME = BASE_DIR / ".data" / "deepface"  # noqa: F405
+SEARCH_RATE_LIMIT_PER_MINUTE = 1000
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"

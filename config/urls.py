@@ -22,6 +22,7 @@ urlpatterns = [
     path("sources/", include("crawling.urls")),
     path("rights/", include("subjects.urls")),
     path("staff/", include("compliance.urls")),
+    path("api/v1/", include("search.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

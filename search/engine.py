@@ -94,7 +94,9 @@ def _sniff(data: bytes) -> None:
         raise ImageRejected("svg", "SVG drawings are not accepted: upload a photo (JPEG, PNG or WebP).")
     if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"heif", b"avif"}:
         kind = "AVIF" if head[8:12] == b"avif" else "HEIC"
-        raise ImageRejected("unsupported_format", f"{kind} photos are not supported: export the photo as JPEG or PNG and try again.")
+        raise ImageRejected(
+            "unsupported_format", f"{kind} photos are not supported: export the photo as JPEG or PNG and try again."
+        )
 
 
 def decode_image(data: bytes) -> DecodedImage:
@@ -103,9 +105,7 @@ def decode_image(data: bytes) -> DecodedImage:
         raise ImageRejected("empty", "The file is empty.")
     max_bytes = settings.FACE_IMAGE_MAX_BYTES
     if len(data) > max_bytes:
-        raise ImageRejected(
-            "too_large", f"The file is {len(data) / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB."
-        )
+        raise ImageRejected("too_large", f"The file is {len(data) / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
     _sniff(data)
     max_pixels = settings.FACE_IMAGE_MAX_PIXELS
     try:
@@ -113,12 +113,14 @@ def decode_image(data: bytes) -> DecodedImage:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.format not in ACCEPTED_FORMATS:
-                raise ImageRejected("unsupported_format", f"{image.format} images are not accepted: upload a JPEG, PNG or WebP photo.")
+                raise ImageRejected(
+                    "unsupported_format", f"{image.format} images are not accepted: upload a JPEG, PNG or WebP photo."
+                )
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageRejected(
                     "too_many_pixels",
-                    f"The image is {width}×{height} pixels; at most {max_pixels / 1e6:.0f} megapixels are accepted.",
+                    f"The image is {width}×{height} pixels; at most {max_pixels / 1e6:.0f} megapixels are accepted.",  # noqa: RUF001
                 )
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # animations: the first frame

@@ -74,7 +74,9 @@ class Face(models.Model):
     class Meta:
         indexes = [models.Index(fields=["model", "status"])]
         constraints = [
-            models.CheckConstraint(condition=models.Q(status__in=["active", "restricted", "suppressed"]), name="search_face_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["active", "restricted", "suppressed"]), name="search_face_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -161,3 +163,8 @@ class SearchHit(models.Model):
 
     def __str__(self) -> str:
         return f"hit {self.rank} of search {self.search_id}"
+
+    @property
+    def similarity(self) -> float:
+        """Cosine similarity (1 is identical)."""
+        return 1.0 - self.distance

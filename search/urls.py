@@ -3,4 +3,11 @@ from django.urls import path
 from search import views
 
 app_name = "search"
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<int:search_id>/", views.detail, name="detail"),
+    path("<int:search_id>/status/", views.status, name="status"),
+    path("<int:search_id>/choose/", views.choose_face, name="choose_face"),
+    path("<int:search_id>/probe-faces/<int:index>.jpg", views.probe_face_thumbnail, name="probe_face"),
+    path("<int:search_id>/faces/<int:face_id>.jpg", views.hit_thumbnail, name="hit_thumbnail"),
+]

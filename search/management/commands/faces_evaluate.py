@@ -114,8 +114,15 @@ class Command(BaseCommand):
         return hits / total if total else 0.0
 
     @staticmethod
-    def _write(model: str, threshold: float, slope: float, midpoint: float, result: dict[str, Any],
-               same: np.ndarray, different: np.ndarray) -> None:
+    def _write(
+        model: str,
+        threshold: float,
+        slope: float,
+        midpoint: float,
+        result: dict[str, Any],
+        same: np.ndarray,
+        different: np.ndarray,
+    ) -> None:
         data = json.loads(calibration.CALIBRATION_FILE.read_text()) if calibration.CALIBRATION_FILE.exists() else {}
         data[model] = {
             "threshold": round(threshold, 5),

@@ -1,0 +1,85 @@
+"""Reads for search: face matching (the only raw pgvector SQL), access checks, usage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import Organisation, User
+from accounts.selectors import membership_for
+from search.engine import MODEL_DIMENSIONS
+from search.models import SearchHit, SearchRequest
+
+
+@dataclass(frozen=True)
+class FaceMatch:
+    face_id: int
+    distance: float
+
+
+def face_match_list(*, embedding: Sequence[float], model: str, limit: int, max_distance: float | None = None) -> list[FaceMatch]:
+    """Nearest active, unexpired faces of ``model`` outside excluded jurisdictions.
+
+    The filters sit inside the index scan: pgvector's iterative scan keeps walking the HNSW
+    graph until ``limit`` rows pass them, so top-k still returns k when k qualify.
+    """
+    if model not in MODEL_DIMENSIONS:
+        raise ValueError(f"unknown model {model!r}")
+    dims = MODEL_DIMENSIONS[model]
+    vector = "[" + ",".join(f"{float(v):.7g}" for v in embedding) + "]"
+    # The model name and dimension come from the fixed table above, never from input, and are
+    # literals so that the planner matches the partial index of that model.
+    sql = f"""
+        SELECT f.id, (f.embedding::vector({dims})) <=> %s::vector({dims}) AS distance
+        FROM search_face f
+        WHERE f.model = '{model}'
+          AND f.status = 'active'
+          AND (f.expires_at IS NULL OR f.expires_at > %s)
+          AND NOT (f.jurisdiction = ANY(%s::text[]))
+        ORDER BY (f.embedding::vector({dims})) <=> %s::vector({dims})
+        LIMIT %s
+    """  # noqa: S608
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+        cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(settings.SEARCH_EF_SEARCH, limit)])
+        cursor.execute(sql, [vector, timezone.now(), list(settings.EXCLUDED_JURISDICTIONS), vector, limit])
+        rows = cursor.fetchall()
+    matches = [FaceMatch(face_id=r[0], distance=float(r[1])) for r in rows]
+    if max_distance is not None:
+        matches = [m for m in matches if m.distance <= max_distance]
+    return matches
+
+
+def access_search_by_id(*, user: User, search_id: int) -> SearchRequest:
+    """A search of the user's own organisation; 404 for anyone else."""
+    membership = membership_for(user=user)
+    if membership is None:
+        raise Http404
+    search = SearchRequest.objects.select_related("organisation", "user").filter(pk=search_id).first()
+    if search is None:
+        raise Http404
+    if search.organisation_id != membership.organisation_id:
+        raise Http404
+    return search
+
+
+def search_list(*, user: User) -> QuerySet[SearchRequest]:
+    membership = membership_for(user=user)
+    if membership is None:
+        raise Http404
+    return SearchRequest.objects.filter(organisation=membership.organisation_id).select_related("user")
+
+
+def search_hit_list(*, search: SearchRequest) -> QuerySet[SearchHit]:
+    return search.hits.select_related("face", "face__image").order_by("rank")
+
+
+def searches_this_month(*, organisation: Organisation) -> int:
+    start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return SearchRequest.objects.filter(organisation=organisation, created_at__gte=start).count()

@@ -1,0 +1,437 @@
+"""Writes for search: indexing source images, customer searches, their results.
+
+Every change that touches faces or searches writes an audit event in the same transaction.
+Probe photos are deleted as soon as they are embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.selectors import membership_for
+from compliance.services import audit_record
+from search import engine, selectors
+from search.calibration import calibration_for
+from search.models import Face, LawfulBasis, ProbeFace, SearchHit, SearchRequest, SourceImage
+
+logger = logging.getLogger(__name__)
+
+
+def _excluded(jurisdiction: str) -> bool:
+    code = (jurisdiction or "").upper()
+    excluded = {c.upper() for c in settings.EXCLUDED_JURISDICTIONS}
+    return bool(code) and (code in excluded or code.split("-")[0] in excluded)
+
+
+# --- Indexing source images ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    image: SourceImage | None
+    created: bool
+    skipped: str = ""  # reason code when not stored
+
+
+def source_image_store(
+    *,
+    data: bytes,
+    source_label: str,
+    page_url: str = "",
+    image_url: str = "",
+    jurisdiction: str = "",
+    fetched_at: Any = None,
+    http_status: int | None = None,
+    actor: Any = None,
+) -> StoreResult:
+    """Validate and store one source image (deduplicated by SHA-256), pending face analysis.
+
+    Raises ImageRejected for files that are not usable photos; nothing is written then.
+    """
+    decoded = engine.decode_image(data)
+    if _excluded(jurisdiction):
+        return StoreResult(image=None, created=False, skipped="excluded_jurisdiction")
+    digest = hashlib.sha256(data).hexdigest()
+    now = timezone.now()
+    with transaction.atomic():
+        existing = SourceImage.objects.select_for_update().filter(sha256=digest).first()
+        if existing is not None:
+            existing.last_seen = now
+            existing.save(update_fields=["last_seen"])
+            return StoreResult(image=existing, created=False, skipped="duplicate")
+        image = SourceImage(
+            sha256=digest,
+            width=decoded.width,
+            height=decoded.height,
+            format=decoded.format,
+            byte_size=len(data),
+            source_label=source_label,
+            page_url=page_url,
+            image_url=image_url,
+            jurisdiction=jurisdiction.upper(),
+            fetched_at=fetched_at,
+            http_status=http_status,
+            first_seen=now,
+            last_seen=now,
+        )
+        image.file.save(f"{digest[:2]}/{digest}.{decoded.format.lower()}", ContentFile(data), save=False)
+        try:
+            image.save()
+            audit_record(
+                actor=actor,
+                action="search.source_image.stored",
+                target=image,
+                outcome="success",
+                details={"source": source_label, "jurisdiction": image.jurisdiction, "bytes": len(data)},
+            )
+        except Exception:
+            default_storage.delete(image.file.name)
+            raise
+    return StoreResult(image=image, created=True)
+
+
+@dataclass
+class AnalyseCounts:
+    images: int = 0
+    faces: int = 0
+    no_face: int = 0
+    failed: int = 0
+    rejected_faces: int = 0
+
+
+def source_images_analyse(*, image_ids: list[int]) -> AnalyseCounts:
+    """Detect and embed the faces of pending images, in one model batch. Idempotent.
+
+    Images already analysed are skipped; a retry after a crash replaces partial results.
+    """
+    counts = AnalyseCounts()
+    with transaction.atomic():
+        claimed = list(
+            SourceImage.objects.select_for_update(skip_locked=True).filter(
+                pk__in=image_ids, status__in=[SourceImage.Status.PENDING, SourceImage.Status.PROCESSING]
+            )
+        )
+        for image in claimed:
+            image.status = SourceImage.Status.PROCESSING
+            image.status_changed_at = timezone.now()
+            image.attempts += 1
+            image.save(update_fields=["status", "status_changed_at", "attempts"])
+    decoded: list[tuple[SourceImage, engine.DecodedImage]] = []
+    for image in claimed:
+        try:
+            with image.file.open("rb") as fh:
+                decoded.append((image, engine.decode_image(fh.read())))
+        except (engine.ImageRejected, OSError) as exc:
+            _image_finish(image, status=SourceImage.Status.FAILED, error=str(exc)[:300], faces=[], decoded=None)
+            counts.failed += 1
+    analyses = engine.analyse_many([d for _, d in decoded]) if decoded else []
+    for (image, pixels), analysis in zip(decoded, analyses, strict=True):
+        counts.images += 1
+        counts.rejected_faces += len(analysis.rejected)
+        if analysis.faces:
+            _image_finish(image, status=SourceImage.Status.DONE, error="", faces=analysis.faces, decoded=pixels)
+            counts.faces += len(analysis.faces)
+        else:
+            reason = analysis.rejected[0][1] if analysis.rejected else "no face found"
+            _image_finish(image, status=SourceImage.Status.NO_FACE, error=reason, faces=[], decoded=pixels)
+            counts.no_face += 1
+    return counts
+
+
+def _image_finish(
+    image: SourceImage, *, status: str, error: str, faces: list[engine.DetectedFace], decoded: engine.DecodedImage | None
+) -> None:
+    written: list[str] = []
+    expires = timezone.now() + timedelta(days=settings.FACE_RETENTION_DAYS)
+    try:
+        with transaction.atomic():
+            locked = SourceImage.objects.select_for_update().get(pk=image.pk)
+            old = list(locked.faces.all())
+            for face in old:  # a retry replaces what a crashed attempt left
+                face.crop.delete(save=False)
+            locked.faces.all().delete()
+            for face in faces:
+                assert decoded is not None
+                row = Face(
+                    image=locked,
+                    box_x=face.box[0],
+                    box_y=face.box[1],
+                    box_w=face.box[2],
+                    box_h=face.box[3],
+                    detection_score=face.score,
+                    embedding=face.embedding.tolist(),
+                    model=face.model,
+                    detector=face.detector,
+                    jurisdiction=locked.jurisdiction,
+                    expires_at=expires,
+                )
+                row.crop.save(
+                    f"{locked.sha256[:2]}/{locked.sha256}-{face.box[0]}-{face.box[1]}.jpg",
+                    ContentFile(face.crop_jpeg(decoded)),
+                    save=False,
+                )
+                written.append(row.crop.name)
+                row.save()
+            locked.status = status
+            locked.error = error
+            locked.status_changed_at = timezone.now()
+            locked.save(update_fields=["status", "error", "status_changed_at"])
+            audit_record(
+                actor=None,
+                action="search.faces.indexed",
+                target=locked,
+                outcome="success" if status == SourceImage.Status.DONE else status,
+                details={"faces": len(faces), "replaced": len(old), "model": engine.model_name()},
+            )
+    except Exception:
+        for name in written:
+            default_storage.delete(name)
+        raise
+
+
+# --- Customer searches ----------------------------------------------------------------
+
+
+class SearchLimitExceeded(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _check_limits(*, organisation: Any) -> None:
+    quota = organisation.monthly_search_quota or settings.SEARCH_DEFAULT_MONTHLY_QUOTA
+    used = selectors.searches_this_month(organisation=organisation)
+    if used >= quota:
+        raise SearchLimitExceeded(f"Monthly search quota reached ({used} of {quota}); it resets on the 1st.")
+    key = f"search-rate:{organisation.pk}:{timezone.now():%Y%m%d%H%M}"
+    count = cache.get_or_set(key, 0, timeout=120)
+    limit = settings.SEARCH_RATE_LIMIT_PER_MINUTE
+    if count is not None and count >= limit:
+        raise SearchLimitExceeded(f"Too many searches: at most {limit} a minute per organisation. Try again shortly.")
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=120)
+
+
+def search_create(
+    *,
+    user: User,
+    image_data: bytes,
+    purpose: str,
+    lawful_basis: str,
+    case_reference: str,
+    ip: str | None = None,
+) -> SearchRequest:
+    """Accept a search: validate the photo and the legal fields, store the probe, queue it.
+
+    Raises ValidationError, engine.ImageRejected or SearchLimitExceeded; nothing is written then.
+    """
+    membership = membership_for(user=user)
+    if membership is None:
+        raise ValidationError("Only members of a customer organisation can search.")
+    purpose, case_reference = purpose.strip(), case_reference.strip()
+    errors = {}
+    if not purpose:
+        errors["purpose"] = "State the purpose of this search."
+    if lawful_basis not in LawfulBasis.values:
+        errors["lawful_basis"] = "Choose the lawful basis for this search."
+    if not case_reference:
+        errors["case_reference"] = "Give the case reference this search belongs to."
+    if errors:
+        raise ValidationError(errors)
+    engine.decode_image(image_data)  # reject unusable photos before anything is stored
+    _check_limits(organisation=membership.organisation)
+    with transaction.atomic():
+        search = SearchRequest(
+            organisation=membership.organisation,
+            user=user,
+            purpose=purpose[:500],
+            lawful_basis=lawful_basis,
+            case_reference=case_reference[:100],
+            model=engine.model_name(),
+            expires_at=timezone.now() + timedelta(days=settings.PROBE_EMBEDDING_RETENTION_DAYS),
+        )
+        search.probe.save(f"{hashlib.sha256(image_data).hexdigest()}.img", ContentFile(image_data), save=False)
+        try:
+            search.save()
+            audit_record(
+                actor=user,
+                action="search.search.created",
+                target=search,
+                outcome="success",
+                ip=ip,
+                details={"purpose": search.purpose, "lawful_basis": lawful_basis, "case_reference": search.case_reference},
+            )
+        except Exception:
+            default_storage.delete(search.probe.name)
+            raise
+        from search.tasks import search_process
+
+        transaction.on_commit(lambda: search_process.delay(search.pk))
+    return search
+
+
+def _probe_delete(search: SearchRequest) -> None:
+    if search.probe:
+        search.probe.delete(save=False)
+        search.probe = ""
+
+
+def search_process_probe(*, search_id: int) -> SearchRequest | None:
+    """Embed the probe (then delete it); search at once, or ask which face when there are several."""
+    with transaction.atomic():
+        search = SearchRequest.objects.select_for_update().filter(pk=search_id).first()
+        if search is None or search.status != SearchRequest.Status.PENDING:
+            return search  # done already, or chosen: a retry changes nothing
+        search.attempts += 1
+        search.save(update_fields=["attempts"])
+        if not search.probe:
+            return _search_fail(search, "The photo is no longer available; start a new search.")
+        try:
+            with search.probe.open("rb") as fh:
+                decoded = engine.decode_image(fh.read())
+        except engine.ImageRejected as exc:
+            _probe_delete(search)
+            return _search_fail(search, exc.message)
+        analysis = engine.analyse(decoded)
+        _probe_delete(search)
+        audit_record(
+            actor=None,
+            action="search.probe.embedded",
+            target=search,
+            outcome="success",
+            details={"faces": len(analysis.faces), "rejected_faces": len(analysis.rejected), "probe_deleted": True},
+        )
+        if not analysis.faces:
+            reason = analysis.rejected[0][1] if analysis.rejected else "no face found in the photo"
+            return _search_fail(search, f"No usable face: {reason}.")
+        if len(analysis.faces) == 1:
+            search.probe_embedding = analysis.faces[0].embedding.tolist()
+            search.model = analysis.faces[0].model
+            return _search_run(search)
+        ordered = sorted(analysis.faces, key=lambda f: (f.box[0], f.box[1]))
+        for index, face in enumerate(ordered):
+            ProbeFace.objects.create(
+                search=search,
+                index=index,
+                box=list(face.box),
+                thumbnail=face.crop_jpeg(decoded, size=120),
+                embedding=face.embedding.tolist(),
+            )
+        search.model = ordered[0].model
+        _search_set_status(search, SearchRequest.Status.CHOOSE_FACE)
+        return search
+
+
+@transaction.atomic
+def search_choose_face(*, search: SearchRequest, index: int, user: User, ip: str | None = None) -> SearchRequest:
+    """The analyst picked one of several faces in the probe: search with that one."""
+    search = SearchRequest.objects.select_for_update().get(pk=search.pk)
+    if search.status != SearchRequest.Status.CHOOSE_FACE:
+        raise ValidationError("This search is not waiting for a face to be chosen.")
+    chosen = search.probe_faces.filter(index=index).first()
+    if chosen is None:
+        raise ValidationError("Choose one of the faces shown.")
+    search.probe_embedding = list(chosen.embedding)
+    search.probe_faces.all().delete()  # the other faces (and all thumbnails) go now
+    audit_record(actor=user, action="search.probe.face_chosen", target=search, outcome="success", ip=ip, details={"index": index})
+    return _search_run(search)
+
+
+def _search_set_status(search: SearchRequest, status: str, *, error: str = "") -> None:
+    search.status = status
+    search.error = error
+    search.status_changed_at = timezone.now()
+    if status in (SearchRequest.Status.DONE, SearchRequest.Status.FAILED):
+        search.completed_at = search.status_changed_at
+    search.save()
+
+
+def _search_fail(search: SearchRequest, reason: str) -> SearchRequest:
+    _search_set_status(search, SearchRequest.Status.FAILED, error=reason[:300])
+    audit_record(actor=None, action="search.search.failed", target=search, outcome="failure", details={"reason": reason[:300]})
+    return search
+
+
+def _search_run(search: SearchRequest) -> SearchRequest:
+    calibration = calibration_for(search.model)
+    matches = selectors.face_match_list(
+        embedding=search.probe_embedding, model=search.model, limit=settings.SEARCH_TOP_K, max_distance=calibration.threshold
+    )
+    search.hits.all().delete()
+    SearchHit.objects.bulk_create(
+        [
+            SearchHit(
+                search=search, face_id=m.face_id, distance=m.distance, confidence=calibration.confidence(m.distance), rank=i + 1
+            )
+            for i, m in enumerate(matches)
+        ]
+    )
+    _search_set_status(search, SearchRequest.Status.DONE)
+    audit_record(
+        actor=None,
+        action="search.search.completed",
+        target=search,
+        outcome="success",
+        details={"hits": len(matches), "faces": [m.face_id for m in matches]},
+    )
+    return search
+
+
+def search_results_viewed(*, search: SearchRequest, user: User, ip: str | None = None, via: str = "web") -> None:
+    """Record that someone looked at a search's results (who received which faces, and when)."""
+    audit_record(
+        actor=user,
+        action="search.results.viewed",
+        target=search,
+        outcome="success",
+        ip=ip,
+        details={"via": via, "hits": search.hits.count()},
+    )
+
+
+def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5), max_attempts: int = 5) -> dict[str, int]:
+    """Re-enqueue work whose task was lost (Redis flushed, worker killed); fail it after enough tries."""
+    from search.tasks import search_process, source_images_analyse
+
+    cutoff = timezone.now() - older_than
+    counts = {"searches": 0, "images": 0, "failed": 0}
+    for search in SearchRequest.objects.filter(status=SearchRequest.Status.PENDING, status_changed_at__lt=cutoff):
+        if search.attempts >= max_attempts:
+            with transaction.atomic():
+                locked = SearchRequest.objects.select_for_update().get(pk=search.pk)
+                _probe_delete(locked)
+                _search_fail(locked, "The face model could not process this photo.")
+            counts["failed"] += 1
+            continue
+        SearchRequest.objects.filter(pk=search.pk).update(status_changed_at=timezone.now())
+        search_process.delay(search.pk)
+        counts["searches"] += 1
+    stuck = SourceImage.objects.filter(
+        status__in=[SourceImage.Status.PENDING, SourceImage.Status.PROCESSING], status_changed_at__lt=cutoff
+    )
+    too_many = stuck.filter(attempts__gte=max_attempts)
+    counts["failed"] += too_many.update(
+        status=SourceImage.Status.FAILED, error="gave up after repeated failures", status_changed_at=timezone.now()
+    )
+    ids = list(stuck.exclude(attempts__gte=max_attempts).values_list("pk", flat=True))
+    for start in range(0, len(ids), settings.FACE_BATCH_SIZE):
+        batch = ids[start : start + settings.FACE_BATCH_SIZE]
+        SourceImage.objects.filter(pk__in=batch).update(status_changed_at=timezone.now())
+        source_images_analyse.delay(batch)
+    counts["images"] = len(ids)
+    return counts
