@@ -128,7 +128,9 @@ def decode_image(data: bytes) -> DecodedImage:
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected("too_many_pixels", "The image has too many pixels to process.") from exc
+        raise ImageRejected(
+            "too_many_pixels", f"The image has too many pixels: at most {max_pixels / 1e6:.0f} megapixels are accepted."
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ImageRejected("not_an_image", "This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF).") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
