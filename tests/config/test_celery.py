@@ -33,6 +33,7 @@ def test_routing_and_durability_settings():
     assert router.route({}, "search.tasks.embed_faces")["queue"].name == "gpu"
     assert router.route({}, "crawling.tasks.crawl_page")["queue"].name == "crawl"
     assert router.route({}, "subjects.tasks.send_digest")["queue"].name == "default"
+    assert router.route({}, "search.tasks.requeue_stuck")["queue"].name == "default"
 
 
 def test_beat_schedule_tasks_exist():
