@@ -219,3 +219,26 @@ def admin_ensure(*, email: str, password: str | None) -> AdminEnsured:
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     audit_record(actor=None, action="accounts.admin.created", target=user, outcome="success")
     return AdminEnsured(user=user, created=True, password=None if password else generated)
+
+
+@transaction.atomic
+def api_token_rotate(*, user: User, ip: str | None = None) -> str:
+    """Create (or replace) the user's API token; the key is shown once to its owner."""
+    from rest_framework.authtoken.models import Token
+
+    replaced = Token.objects.filter(user=user).delete()[0] > 0
+    token = Token.objects.create(user=user)
+    audit_record(
+        actor=user, action="accounts.api_token.created", target=user, outcome="success", ip=ip, details={"replaced": replaced}
+    )
+    return str(token.key)
+
+
+@transaction.atomic
+def api_token_revoke(*, user: User, ip: str | None = None) -> bool:
+    from rest_framework.authtoken.models import Token
+
+    revoked = Token.objects.filter(user=user).delete()[0] > 0
+    if revoked:
+        audit_record(actor=user, action="accounts.api_token.revoked", target=user, outcome="success", ip=ip)
+    return revoked

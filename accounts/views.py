@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -116,3 +116,21 @@ def _signup_url() -> str:
     from django.urls import reverse
 
     return reverse("account_signup")
+
+
+@login_required
+def api_token(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Members create, rotate or revoke their own API token; the key is shown once."""
+    from rest_framework.authtoken.models import Token
+
+    if selectors.membership_for(user=request.user) is None:
+        raise Http404
+    key = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            services.api_token_revoke(user=request.user, ip=client_ip(request))
+            messages.success(request, "Your API token was revoked.")
+            return redirect("accounts:api_token")
+        key = services.api_token_rotate(user=request.user, ip=client_ip(request))
+    token = Token.objects.filter(user=request.user).first()
+    return render(request, "accounts/api_token.html", {"key": key, "token": token})

@@ -136,8 +136,8 @@ def decode_image(data: bytes) -> DecodedImage:
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageRejected("damaged", "The image file is damaged or incomplete.") from exc
     fmt = "JPEG" if image.format == "MPO" else str(image.format)
-    image = ImageOps.exif_transpose(image) or image
-    pixels = _to_rgb(image)
+    upright: Image.Image = ImageOps.exif_transpose(image) or image
+    pixels = _to_rgb(upright)
     return DecodedImage(pixels=pixels, format=fmt, width=pixels.shape[1], height=pixels.shape[0])
 
 

@@ -98,7 +98,7 @@ def source_image_store(
                 details={"source": source_label, "jurisdiction": image.jurisdiction, "bytes": len(data)},
             )
         except Exception:
-            default_storage.delete(image.file.name)
+            default_storage.delete(str(image.file.name))
             raise
     return StoreResult(image=image, created=True)
 
@@ -160,9 +160,7 @@ def _image_finish(
         with transaction.atomic():
             locked = SourceImage.objects.select_for_update().get(pk=image.pk)
             old = list(locked.faces.all())
-            for face in old:  # a retry replaces what a crashed attempt left
-                face.crop.delete(save=False)
-            locked.faces.all().delete()
+            locked.faces.all().delete()  # a retry replaces what a crashed attempt left
             for face in faces:
                 assert decoded is not None
                 row = Face(
@@ -183,12 +181,15 @@ def _image_finish(
                     ContentFile(face.crop_jpeg(decoded)),
                     save=False,
                 )
-                written.append(row.crop.name)
+                written.append(str(row.crop.name))
                 row.save()
             locked.status = status
             locked.error = error
             locked.status_changed_at = timezone.now()
             locked.save(update_fields=["status", "error", "status_changed_at"])
+            stale_crops = [str(f.crop.name) for f in old if f.crop]
+            # Old crops go only once the new rows are committed.
+            transaction.on_commit(lambda: _files_delete(stale_crops))
             audit_record(
                 actor=None,
                 action="search.faces.indexed",
@@ -200,6 +201,11 @@ def _image_finish(
         for name in written:
             default_storage.delete(name)
         raise
+
+
+def _files_delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
 
 
 # --- Customer searches ----------------------------------------------------------------
@@ -277,7 +283,7 @@ def search_create(
                 details={"purpose": search.purpose, "lawful_basis": lawful_basis, "case_reference": search.case_reference},
             )
         except Exception:
-            default_storage.delete(search.probe.name)
+            default_storage.delete(str(search.probe.name))
             raise
         from search.tasks import search_process
 
@@ -370,7 +376,10 @@ def _search_fail(search: SearchRequest, reason: str) -> SearchRequest:
 def _search_run(search: SearchRequest) -> SearchRequest:
     calibration = calibration_for(search.model)
     matches = selectors.face_match_list(
-        embedding=search.probe_embedding, model=search.model, limit=settings.SEARCH_TOP_K, max_distance=calibration.threshold
+        embedding=list(search.probe_embedding) if search.probe_embedding is not None else [],
+        model=search.model,
+        limit=settings.SEARCH_TOP_K,
+        max_distance=calibration.threshold,
     )
     search.hits.all().delete()
     SearchHit.objects.bulk_create(

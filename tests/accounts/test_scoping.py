@@ -53,3 +53,22 @@ def test_user_without_organisation_gets_404_on_search(client, db):
 
     client.force_login(factories.user())
     assert client.get(reverse("search:index")).status_code == 404
+
+
+def test_member_creates_rotates_and_revokes_an_api_token(client, teammate):
+    from rest_framework.authtoken.models import Token
+
+    from compliance.models import AuditEvent
+
+    client.force_login(teammate)
+    first = client.post(reverse("accounts:api_token"), {"action": "rotate"})
+    key = Token.objects.get(user=teammate).key
+    assert key.encode() in first.content
+    assert key.encode() not in client.get(reverse("accounts:api_token")).content  # shown once
+    client.post(reverse("accounts:api_token"), {"action": "rotate"})
+    assert Token.objects.get(user=teammate).key != key
+    client.post(reverse("accounts:api_token"), {"action": "revoke"})
+    assert not Token.objects.filter(user=teammate).exists()
+    actions = list(AuditEvent.objects.filter(actor_id=teammate.pk).values_list("action", flat=True))
+    assert actions.count("accounts.api_token.created") == 2 and "accounts.api_token.revoked" in actions
+    assert all(key not in str(e.details) for e in AuditEvent.objects.all())

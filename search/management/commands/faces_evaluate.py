@@ -56,7 +56,8 @@ class Command(BaseCommand):
         names = sorted(embeddings)
         matrix = np.stack([embeddings[n] for n in names])
         distances = 1.0 - matrix @ matrix.T
-        same, different = [], []
+        same: list[float] = []
+        different: list[float] = []
         for i, j in combinations(range(len(names)), 2):
             (same if labels[names[i]] == labels[names[j]] else different).append(distances[i, j])
         same_arr, diff_arr = np.array(same), np.array(different)
