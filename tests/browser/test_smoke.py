@@ -60,3 +60,30 @@ def test_login_and_landing_page_screenshot(live_server, browser_page):
     shot = ARTIFACTS / "landing.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 5000
+
+
+@pytest.mark.worker
+def test_search_with_live_progress_and_results(live_server, browser_page, celery_worker_process):
+    """An analyst uploads a photo; htmx shows progress and swaps in the results from the worker."""
+    from tests.search import photos
+    from tests.search.conftest import index_photos
+
+    index_photos("img1.jpg", "img3.jpg")
+    org = factories.organisation("Acme Investigations")
+    analyst = factories.member(org, role=Role.ANALYST, email="browser-search@acme.example")
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(analyst.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+    page.goto(f"{live_server.url}/search/")
+    page.get_by_label("Photo").set_input_files(str(photos.IMAGES / "img2.jpg"))
+    page.get_by_label("Purpose").fill("Identify a fraud suspect")
+    page.get_by_label("Lawful basis").select_option("legitimate_interests")
+    page.get_by_label("Case reference").fill("CASE-7")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.get_by_role("heading", name="1 match").wait_for(timeout=60_000)
+    assert page.locator("img[alt='Matching face 1']").evaluate("img => img.naturalWidth") > 0
+    page.screenshot(path=str(ARTIFACTS / "search-results.png"), full_page=True)
