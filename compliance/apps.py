@@ -38,7 +38,12 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from compliance.retention import retention_policies_ensure
+
         _wrap_admin_logging()
+        post_migrate.connect(retention_policies_ensure, sender=self, dispatch_uid="compliance.retention_policies_ensure")
 
 
 def _wrap_admin_logging() -> None:

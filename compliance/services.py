@@ -152,20 +152,28 @@ REDACTED = {"redacted": True}
 
 
 @transaction.atomic
-def audit_event_redact(*, seq: int, actor: Any, reason: str) -> AuditEvent:
-    """Blank one event's details (erasure of personal data); the chain stays verifiable.
+def audit_events_redact(*, seqs: list[int], actor: Any, reason: str) -> int:
+    """Blank the details of these events (erasure, retention); the chain stays verifiable.
 
-    The row keeps its details digest and hashes; the redaction itself is audited.
+    The rows keep their details digests and hashes. One audit row records the redaction.
     """
+    if not seqs:
+        return 0
     with connection.cursor() as cursor:
-        cursor.execute("SELECT compliance_audit_redact(%s, %s)", [seq, json.dumps(REDACTED)])
+        for seq in seqs:
+            cursor.execute("SELECT compliance_audit_redact(%s, %s)", [seq, json.dumps(REDACTED)])
     audit_record(
         actor=actor,
         action="compliance.audit_event.redacted",
-        target=f"compliance.auditevent:{seq}",
+        target="compliance.auditevent",
         outcome="success",
-        details={"seq": seq, "reason": reason},
+        details={"count": len(seqs), "first_seq": min(seqs), "last_seq": max(seqs), "reason": reason},
     )
+    return len(seqs)
+
+
+def audit_event_redact(*, seq: int, actor: Any, reason: str) -> AuditEvent:
+    audit_events_redact(seqs=[seq], actor=actor, reason=reason)
     return AuditEvent.objects.get(seq=seq)
 
 

@@ -189,7 +189,7 @@ def _image_finish(
             locked.save(update_fields=["status", "error", "status_changed_at"])
             stale_crops = [str(f.crop.name) for f in old if f.crop]
             # Old crops go only once the new rows are committed.
-            transaction.on_commit(lambda: _files_delete(stale_crops))
+            transaction.on_commit(lambda: storage_files_delete(stale_crops))
             audit_record(
                 actor=None,
                 action="search.faces.indexed",
@@ -203,7 +203,8 @@ def _image_finish(
         raise
 
 
-def _files_delete(names: list[str]) -> None:
+def storage_files_delete(names: list[str]) -> None:
+    """Delete files from media storage (call after the rows that named them are committed)."""
     for name in names:
         default_storage.delete(name)
 

@@ -1,0 +1,220 @@
+"""Retention sweeps for the face store (called by compliance.retention, one data class each).
+
+Each sweep works in chunks, each chunk in its own transaction with its audit event; files are
+deleted only after the chunk's rows are committed. Rows under a legal hold are skipped and
+counted. Running a sweep twice deletes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from compliance.models import DataClass
+from compliance.retention import ActiveHolds, SweepOutcome
+from compliance.services import audit_record
+from search.models import Face, SearchHit, SearchRequest, SourceImage
+from search.services import storage_files_delete
+
+
+def _files_delete_on_commit(names: list[str]) -> int:
+    names = [n for n in names if n]
+    transaction.on_commit(lambda: storage_files_delete(names))
+    return len(names)
+
+
+def _held_images(holds: ActiveHolds) -> Q:
+    return (
+        Q(source_label__in=holds.source_labels)
+        | Q(faces__id__in=holds.face_ids)
+        | Q(faces__hits__search__organisation_id__in=holds.organisation_ids)
+    )
+
+
+def _held_faces(holds: ActiveHolds) -> Q:
+    return (
+        Q(id__in=holds.face_ids)
+        | Q(image__source_label__in=holds.source_labels)
+        | Q(hits__search__organisation_id__in=holds.organisation_ids)
+    )
+
+
+def _chunked(
+    queryset: QuerySet[Any], *, held: Q, chunk_size: int, when: str, apply: Callable[[list[Any]], int], action: str
+) -> SweepOutcome:
+    outcome = SweepOutcome()
+    outcome.held = queryset.filter(held).distinct().count()
+    # exclude() on related rows becomes a NOT EXISTS subquery: no duplicates, so rows can be locked.
+    candidates = queryset.exclude(held).order_by("pk")
+    while True:
+        with transaction.atomic():
+            rows = list(candidates.select_for_update(skip_locked=True, of=("self",))[:chunk_size])
+            if not rows:
+                return outcome
+            files = apply(rows)
+            ids = [r.pk for r in rows]
+            audit_record(
+                actor=None,
+                action=f"search.retention.{action}",
+                target=rows[0]._meta.label_lower,
+                outcome="success",
+                details={"count": len(ids), "first_id": ids[0], "last_id": ids[-1], "files": files},
+            )
+            outcome.add(ids, [getattr(r, when) for r in rows], files)
+
+
+def _delete_images(rows: list[SourceImage]) -> int:
+    names = [str(r.file.name) for r in rows]
+    names += [str(n) for n in Face.objects.filter(image__in=rows).values_list("crop", flat=True)]
+    SourceImage.objects.filter(pk__in=[r.pk for r in rows]).delete()  # faces and hits cascade
+    return _files_delete_on_commit(names)
+
+
+def sweep_source_images(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+    """Images not seen at their source since the cutoff go, with their faces, crops and hits."""
+    return _chunked(
+        SourceImage.objects.filter(last_seen__lt=cutoff),
+        held=_held_images(holds),
+        chunk_size=chunk_size,
+        when="last_seen",
+        apply=_delete_images,
+        action="source_images_deleted",
+    )
+
+
+def _delete_faces(rows: list[Face]) -> int:
+    names = [str(r.crop.name) for r in rows]
+    Face.objects.filter(pk__in=[r.pk for r in rows]).delete()
+    return _files_delete_on_commit(names)
+
+
+def sweep_faces(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+    """Faces older than the period, or past their own expiry (their photo left its source)."""
+    expired = Face.objects.filter(Q(created_at__lt=cutoff) | Q(expires_at__lte=timezone.now()))
+    return _chunked(
+        expired, held=_held_faces(holds), chunk_size=chunk_size, when="created_at", apply=_delete_faces, action="faces_deleted"
+    )
+
+
+def _delete_crops(rows: list[Face]) -> int:
+    names = [str(r.crop.name) for r in rows]
+    Face.objects.filter(pk__in=[r.pk for r in rows]).update(crop="")
+    return _files_delete_on_commit(names)
+
+
+def sweep_face_crops(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+    return _chunked(
+        Face.objects.filter(created_at__lt=cutoff).exclude(crop=""),
+        held=_held_faces(holds),
+        chunk_size=chunk_size,
+        when="created_at",
+        apply=_delete_crops,
+        action="face_crops_deleted",
+    )
+
+
+def _held_searches(holds: ActiveHolds) -> Q:
+    return Q(organisation_id__in=holds.organisation_ids)
+
+
+def _delete_probes(rows: list[SearchRequest]) -> int:
+    names = [str(r.probe.name) for r in rows]
+    SearchRequest.objects.filter(pk__in=[r.pk for r in rows]).update(probe="")
+    return _files_delete_on_commit(names)
+
+
+def sweep_probe_images(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+    """Probe photos are deleted when embedded; this catches any a failure left behind."""
+    return _chunked(
+        SearchRequest.objects.filter(created_at__lt=cutoff).exclude(probe=""),
+        held=_held_searches(holds),
+        chunk_size=chunk_size,
+        when="created_at",
+        apply=_delete_probes,
+        action="probe_images_deleted",
+    )
+
+
+def _clear_probe_embeddings(rows: list[SearchRequest]) -> int:
+    SearchRequest.objects.filter(pk__in=[r.pk for r in rows]).update(probe_embedding=None)
+    return 0
+
+
+def sweep_probe_embeddings(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+    """The probe embedding goes; the search record (who, why, when) stays."""
+    return _chunked(
+        SearchRequest.objects.filter(created_at__lt=cutoff, probe_embedding__isnull=False),
+        held=_held_searches(holds),
+        chunk_size=chunk_size,
+        when="created_at",
+        apply=_clear_probe_embeddings,
+        action="probe_embeddings_removed",
+    )
+
+
+def _delete_hits(rows: list[SearchHit]) -> int:
+    SearchHit.objects.filter(pk__in=[r.pk for r in rows]).delete()
+    return 0
+
+
+def sweep_search_results(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+    return _chunked(
+        SearchHit.objects.filter(created_at__lt=cutoff),
+        held=Q(search__organisation_id__in=holds.organisation_ids),
+        chunk_size=chunk_size,
+        when="created_at",
+        apply=_delete_hits,
+        action="search_results_deleted",
+    )
+
+
+def _excluded_q(codes: list[str]) -> Q:
+    q = Q(jurisdiction__in=codes)
+    for code in codes:
+        if "-" not in code:
+            q |= Q(jurisdiction__startswith=f"{code}-")  # GB covers GB-SCT
+    return q
+
+
+def purge_jurisdictions(*, codes: list[str], holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+    """Delete every image and face tied to an excluded jurisdiction (faces first, then images)."""
+    if not codes:
+        return SweepOutcome()
+    faces = _chunked(
+        Face.objects.filter(_excluded_q(codes)),
+        held=_held_faces(holds),
+        chunk_size=chunk_size,
+        when="created_at",
+        apply=_delete_faces,
+        action="excluded_jurisdiction_faces_deleted",
+    )
+    images = _chunked(
+        SourceImage.objects.filter(_excluded_q(codes)),
+        held=_held_images(holds),
+        chunk_size=chunk_size,
+        when="first_seen",
+        apply=_delete_images,
+        action="excluded_jurisdiction_images_deleted",
+    )
+    faces.add(images.ids, [t for t in (images.oldest, images.newest) if t], images.files_deleted)
+    faces.held += images.held
+    return faces
+
+
+_BACKLOG: dict[str, Callable[[datetime], QuerySet[Any]]] = {
+    DataClass.SOURCE_IMAGES: lambda c: SourceImage.objects.filter(last_seen__lt=c),
+    DataClass.FACES: lambda c: Face.objects.filter(Q(created_at__lt=c) | Q(expires_at__lte=timezone.now())),
+    DataClass.FACE_CROPS: lambda c: Face.objects.filter(created_at__lt=c).exclude(crop=""),
+    DataClass.PROBE_IMAGES: lambda c: SearchRequest.objects.filter(created_at__lt=c).exclude(probe=""),
+    DataClass.PROBE_EMBEDDINGS: lambda c: SearchRequest.objects.filter(created_at__lt=c, probe_embedding__isnull=False),
+    DataClass.SEARCH_RESULTS: lambda c: SearchHit.objects.filter(created_at__lt=c),
+}
+
+
+def backlog_count(*, data_class: str, cutoff: datetime) -> int:
+    return _BACKLOG[data_class](cutoff).count()
