@@ -24,20 +24,20 @@ def _error(code: str, message: str, http_status: int, **extra: object) -> Respon
 class SearchCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer):
+    class SearchCreateInputSerializer(serializers.Serializer):
         image = serializers.FileField()
         purpose = serializers.CharField(max_length=500)
         lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices)
         case_reference = serializers.CharField(max_length=100)
 
-    class OutputSerializer(serializers.Serializer):
+    class SearchAcceptedSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         status = serializers.CharField()
         url = serializers.CharField()
 
-    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={202: OutputSerializer})
+    @extend_schema(request={"multipart/form-data": SearchCreateInputSerializer}, responses={202: SearchAcceptedSerializer})
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.SearchCreateInputSerializer(data=request.data)
         if not serializer.is_valid():
             return _error("invalid", "Some fields are missing or invalid.", status.HTTP_400_BAD_REQUEST, fields=serializer.errors)
         data = serializer.validated_data
@@ -64,7 +64,7 @@ class SearchCreateApi(APIView):
         except ValidationError as exc:
             return _error("invalid", " ".join(exc.messages), status.HTTP_400_BAD_REQUEST)
         url = request.build_absolute_uri(reverse("api-search-detail", args=[search.pk]))
-        out = self.OutputSerializer({"id": search.pk, "status": search.status, "url": url})
+        out = self.SearchAcceptedSerializer({"id": search.pk, "status": search.status, "url": url})
         return Response(out.data, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
@@ -83,7 +83,7 @@ class HitSerializer(serializers.Serializer):
 
 
 class SearchDetailApi(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class SearchDetailSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         status = serializers.CharField()
         error = serializers.CharField()
@@ -95,7 +95,7 @@ class SearchDetailApi(APIView):
         faces_to_choose = serializers.ListField(child=serializers.DictField())
         hits = HitSerializer(many=True)
 
-    @extend_schema(responses={200: OutputSerializer})
+    @extend_schema(responses={200: SearchDetailSerializer})
     def get(self, request: Request, search_id: int) -> Response:
         search = selectors.access_search_by_id(user=request.user, search_id=search_id)  # type: ignore[arg-type]
         hits = []
@@ -115,7 +115,7 @@ class SearchDetailApi(APIView):
              "thumbnail_url": request.build_absolute_uri(reverse("search:probe_face", args=[search.pk, pf.index]))}
             for pf in search.probe_faces.all()
         ]  # fmt: skip
-        out = self.OutputSerializer({
+        out = self.SearchDetailSerializer({
             "id": search.pk, "status": search.status, "error": search.error, "purpose": search.purpose,
             "lawful_basis": search.lawful_basis, "case_reference": search.case_reference,
             "created_at": search.created_at, "completed_at": search.completed_at, "faces_to_choose": faces, "hits": hits,
@@ -124,13 +124,13 @@ class SearchDetailApi(APIView):
 
 
 class SearchChooseFaceApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ChooseFaceInputSerializer(serializers.Serializer):
         face = serializers.IntegerField(min_value=0)
 
-    @extend_schema(request=InputSerializer, responses={200: SearchDetailApi.OutputSerializer})
+    @extend_schema(request=ChooseFaceInputSerializer, responses={200: SearchDetailApi.SearchDetailSerializer})
     def post(self, request: Request, search_id: int) -> Response:
         search = selectors.access_search_by_id(user=request.user, search_id=search_id)  # type: ignore[arg-type]
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.ChooseFaceInputSerializer(data=request.data)
         if not serializer.is_valid():
             return _error(
                 "invalid", "Give the index of one of faces_to_choose.", status.HTTP_400_BAD_REQUEST, fields=serializer.errors

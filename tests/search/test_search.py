@@ -353,3 +353,25 @@ def test_sweeper_requeues_an_image_whose_worker_died(celery_worker_process):
         time.sleep(0.3)
     assert image.status == SourceImage.Status.DONE
     assert image.faces.count() == 1
+
+
+@pytest.mark.django_db
+def test_openapi_schema_documents_the_search_endpoints(client, teammate):
+    client.force_login(teammate)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert "/api/v1/searches/" in schema["paths"]
+    assert "/api/v1/searches/{search_id}/" in schema["paths"]
+    assert client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_api_choose_a_face(api, indexed):
+    index_photos("couple.jpg")
+    created = api.post(reverse("api-search-create"), {**FIELDS, "image": upload("couple.jpg")}, format="multipart").json()
+    run(SearchRequest.objects.get(pk=created["id"]))
+    detail = api.get(reverse("api-search-detail", args=[created["id"]])).json()
+    assert detail["status"] == "choose_face" and len(detail["faces_to_choose"]) == 2
+    assert api.post(reverse("api-search-choose", args=[created["id"]]), {"face": 9}, format="json").status_code == 409
+    chosen = api.post(reverse("api-search-choose", args=[created["id"]]), {"face": 0}, format="json")
+    assert chosen.status_code == 200 and chosen.json()["status"] == "done"
+    assert api.post(reverse("api-search-choose", args=[created["id"]]), {"face": 0}, format="json").status_code == 409
