@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from compliance.models import AuditEvent
+from compliance.models import AuditEvent, Dpia, LegalHold, RetentionPolicy, SweepReceipt
 
 
 @admin.register(AuditEvent)
@@ -24,3 +24,54 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Dpia)
+class DpiaAdmin(admin.ModelAdmin):
+    list_display = ["reference", "title", "status", "approved_at", "review_due"]
+    list_filter = ["status"]
+    search_fields = ["reference", "title"]
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(admin.ModelAdmin):
+    """Edits go through the DPO's retention page (validated, audited with before/after); admin only reads."""
+
+    list_display = ["data_class", "period_days", "action", "updated_at", "updated_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "scope",
+        "organisation",
+        "source_label",
+        "face_id_held",
+        "request_reference",
+        "created_at",
+        "released_at",
+    ]
+    list_filter = ["scope"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SweepReceipt)
+class SweepReceiptAdmin(AuditEventAdmin):
+    list_display = ["started_at", "kind", "data_class", "action", "affected", "files_deleted", "held"]
+    list_filter = ["kind", "data_class"]
+    search_fields = ["data_class"]

@@ -215,3 +215,84 @@ def backlog_count(*, data_class: str, cutoff: datetime) -> int:
     if data_class != DataClass.AUDIT_EVENTS:
         raise ValueError(data_class)
     return AuditEvent.objects.filter(created_at__lt=cutoff, redacted_at__isnull=True).exclude(details={}).count()
+
+
+@transaction.atomic
+def retention_policy_update(
+    *, policy: RetentionPolicy, period_days: int, action: str, reason: str, actor: Any, ip: str | None = None
+) -> RetentionPolicy:
+    """The DPO changes a policy; before and after are audited."""
+    from django.core.exceptions import ValidationError
+
+    if policy.data_class == DataClass.AUDIT_EVENTS and action != RetentionAction.ANONYMISE:
+        raise ValidationError("Audit events are never deleted: their details can only be redacted (anonymise).")
+    if not reason.strip():
+        raise ValidationError("Give the reason for this period.")
+    policy = RetentionPolicy.objects.select_for_update().get(pk=policy.pk)
+    before = {"period_days": policy.period_days, "action": policy.action}
+    policy.period_days, policy.action, policy.reason, policy.updated_by = period_days, action, reason.strip(), actor
+    policy.save()
+    audit_record(
+        actor=actor,
+        action="compliance.retention_policy.changed",
+        target=policy,
+        outcome="success",
+        ip=ip,
+        details={"data_class": policy.data_class, "before": before, "after": {"period_days": period_days, "action": action}},
+    )
+    return policy
+
+
+@transaction.atomic
+def legal_hold_create(
+    *,
+    scope: str,
+    reason: str,
+    actor: Any,
+    ip: str | None = None,
+    organisation: Any = None,
+    source_label: str = "",
+    face_id: int | None = None,
+    request_reference: str = "",
+) -> LegalHold:
+    """Place a legal hold; deletion of what it covers stops at the next sweep."""
+    from django.core.exceptions import ValidationError
+
+    hold = LegalHold(
+        scope=scope,
+        reason=reason.strip(),
+        created_by=actor,
+        organisation=organisation,
+        source_label=source_label.strip(),
+        face_id_held=face_id,
+        request_reference=request_reference.strip(),
+    )
+    if not hold.reason:
+        raise ValidationError("Give the reason for the hold.")
+    try:
+        with transaction.atomic():
+            hold.save()
+    except Exception as exc:  # the check constraint: the target does not match the scope
+        raise ValidationError("Name what the hold covers: the organisation, source, face or request of its scope.") from exc
+    audit_record(
+        actor=actor,
+        action="compliance.legal_hold.placed",
+        target=hold,
+        outcome="success",
+        ip=ip,
+        details={"scope": scope, "reason": hold.reason[:200]},
+    )
+    return hold
+
+
+@transaction.atomic
+def legal_hold_release(*, hold: LegalHold, actor: Any, ip: str | None = None) -> LegalHold:
+    from django.core.exceptions import ValidationError
+
+    hold = LegalHold.objects.select_for_update().get(pk=hold.pk)
+    if hold.released_at is not None:
+        raise ValidationError("This hold was already released.")
+    hold.released_at, hold.released_by = timezone.now(), actor
+    hold.save(update_fields=["released_at", "released_by"])
+    audit_record(actor=actor, action="compliance.legal_hold.released", target=hold, outcome="success", ip=ip)
+    return hold

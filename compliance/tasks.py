@@ -11,3 +11,21 @@ from compliance import services
 def audit_anchor_write() -> dict[str, Any]:
     """Write the daily audit anchor outside the database."""
     return services.audit_anchor_write()
+
+
+@shared_task(name="compliance.tasks.retention_sweep_all")
+def retention_sweep_all() -> list[int]:
+    """Apply every retention policy; returns the receipt ids."""
+    from compliance.retention import retention_sweep_all as sweep
+
+    return [r.pk for r in sweep()]
+
+
+@shared_task(name="compliance.tasks.jurisdiction_sweep")
+def jurisdiction_sweep(actor_id: int | None = None) -> int:
+    """Purge data tied to excluded jurisdictions; returns the receipt id."""
+    from accounts.models import User
+    from compliance.retention import jurisdiction_sweep as sweep
+
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    return sweep(actor=actor).pk

@@ -58,6 +58,18 @@ app.conf.beat_schedule = {
         "task": "search.tasks.requeue_stuck",
         "schedule": crontab(minute="*/2"),
     },
+    # Retention is counted in days, so a daily sweep keeps every class within a day of its
+    # policy; at 02:30 UTC, off-peak for European customers.
+    "compliance-retention-sweep": {
+        "task": "compliance.tasks.retention_sweep_all",
+        "schedule": crontab(minute=30, hour=2),
+    },
+    # Anything tied to an excluded country that slipped in (a source re-classified, the list
+    # extended) is purged the same day.
+    "compliance-jurisdiction-sweep": {
+        "task": "compliance.tasks.jurisdiction_sweep",
+        "schedule": crontab(minute=45, hour=2),
+    },
     # An anchor a day bounds how much of the log could be rewritten unnoticed to one day, and
     # a day is what auditors compare against; just after midnight UTC, when the day is closed.
     "compliance-audit-anchor": {

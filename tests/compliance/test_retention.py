@@ -189,3 +189,21 @@ def test_backlog_counts_what_is_past_its_period():
     make_image(1, age_days=400)
     make_image(2, age_days=5)
     assert retention.retention_backlog()["source_images"] == 1
+
+
+@pytest.mark.worker
+def test_dpo_runs_the_sweep_through_a_real_worker(client, dpo, celery_worker_process):
+    import time
+
+    from django.urls import reverse
+
+    make_image(1, age_days=400)
+    client.force_login(dpo)
+    assert client.post(reverse("compliance:sweep_now"), {"kind": "retention"}).status_code == 302
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not SweepReceipt.objects.filter(data_class="source_images").exists():
+        time.sleep(0.3)
+    receipt = SweepReceipt.objects.get(data_class="source_images")
+    assert receipt.affected == 1
+    assert not SourceImage.objects.exists()
+    assert AuditEvent.objects.filter(action="compliance.retention_sweep.requested", actor_id=dpo.pk).exists()

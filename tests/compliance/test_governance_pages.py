@@ -1,0 +1,129 @@
+"""DPO and auditor pages: retention policies, legal holds, receipts, Art 30 record, dashboard."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from compliance import retention
+from compliance.models import AuditEvent, Dpia, LegalHold, RetentionPolicy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _policies():
+    retention.retention_policies_ensure()
+
+
+def test_dpo_changes_a_policy_and_it_is_audited(client, dpo):
+    client.force_login(dpo)
+    policy = RetentionPolicy.objects.get(data_class="faces")
+    assert client.get(reverse("compliance:retention")).status_code == 200
+    response = client.post(
+        reverse("compliance:retention_edit", args=[policy.pk]),
+        {"period_days": 180, "action": "delete", "reason": "Shorter after the 2026 DPIA review."},
+    )
+    assert response.status_code == 302
+    policy.refresh_from_db()
+    assert policy.period_days == 180 and policy.updated_by == dpo
+    event = AuditEvent.objects.get(action="compliance.retention_policy.changed")
+    assert event.details["before"]["period_days"] == 365 and event.details["after"]["period_days"] == 180
+
+
+@pytest.mark.parametrize(
+    ("data", "label"),
+    [
+        ({"period_days": -1, "action": "delete", "reason": "x"}, "negative period"),
+        ({"period_days": 10, "action": "shred", "reason": "x"}, "unknown action"),
+        ({"period_days": 10, "action": "delete", "reason": ""}, "no reason"),
+    ],
+)
+def test_malformed_policy_edits_are_refused(client, dpo, data, label):
+    client.force_login(dpo)
+    policy = RetentionPolicy.objects.get(data_class="faces")
+    assert client.post(reverse("compliance:retention_edit", args=[policy.pk]), data).status_code == 400, label
+    policy.refresh_from_db()
+    assert policy.period_days == 365
+
+
+def test_audit_events_can_only_be_anonymised(client, dpo):
+    client.force_login(dpo)
+    policy = RetentionPolicy.objects.get(data_class="audit_events")
+    response = client.post(
+        reverse("compliance:retention_edit", args=[policy.pk]), {"period_days": 10, "action": "delete", "reason": "space"}
+    )
+    assert response.status_code == 400 and b"never deleted" in response.content
+    assert RetentionPolicy.objects.get(pk=policy.pk).action == "anonymise"
+
+
+def test_dpo_places_and_releases_a_legal_hold(client, dpo, org):
+    client.force_login(dpo)
+    bad = client.post(reverse("compliance:legal_holds"), {"scope": "organisation", "reason": "litigation"})
+    assert bad.status_code == 400 and not LegalHold.objects.exists()
+    ok = client.post(reverse("compliance:legal_holds"), {"scope": "organisation", "organisation": org.pk, "reason": "litigation"})
+    assert ok.status_code == 302
+    hold = LegalHold.objects.get()
+    assert client.post(reverse("compliance:legal_hold_release", args=[hold.pk])).status_code == 302
+    hold.refresh_from_db()
+    assert hold.released_by == dpo
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"compliance.legal_hold.placed", "compliance.legal_hold.released"} <= actions
+
+
+def test_auditor_reads_but_cannot_change_anything(client, auditor, org):
+    client.force_login(auditor)
+    policy = RetentionPolicy.objects.get(data_class="faces")
+    for name in ("retention", "receipts", "legal_holds", "art30", "dashboard"):
+        assert client.get(reverse(f"compliance:{name}")).status_code == 200, name
+    assert client.get(reverse("compliance:retention_edit", args=[policy.pk])).status_code == 403
+    assert (
+        client.post(
+            reverse("compliance:retention_edit", args=[policy.pk]), {"period_days": 1, "action": "delete", "reason": "x"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            reverse("compliance:legal_holds"), {"scope": "organisation", "organisation": org.pk, "reason": "x"}
+        ).status_code
+        == 403
+    )
+    assert client.post(reverse("compliance:sweep_now"), {"kind": "retention"}).status_code == 403
+    hold = LegalHold.objects.create(scope="organisation", organisation=org, reason="x")
+    assert client.post(reverse("compliance:legal_hold_release", args=[hold.pk])).status_code == 403
+    assert RetentionPolicy.objects.get(pk=policy.pk).period_days == 365
+    assert LegalHold.objects.get(pk=hold.pk).released_at is None
+
+
+def test_customers_get_403_on_governance_pages(client, owner):
+    client.force_login(owner)
+    for name in ("retention", "receipts", "legal_holds", "art30", "dashboard"):
+        assert client.get(reverse(f"compliance:{name}")).status_code == 403, name
+
+
+def test_art30_record_reflects_live_configuration(client, auditor, org, settings):
+    settings.EXCLUDED_JURISDICTIONS = ["GB", "IT"]
+    Dpia.objects.create(reference="DPIA-7", title="Face search", scope="all", status="approved")
+    RetentionPolicy.objects.filter(data_class="faces").update(period_days=200)
+    client.force_login(auditor)
+    page = client.get(reverse("compliance:art30")).content.decode()
+    for expected in ("Acme Investigations", "DPIA-7", "GB, IT", "200 days", "Legitimate interests", "Two-factor"):
+        assert expected in page, expected
+
+
+def test_dashboard_charts_searches_per_organisation(client, dpo, teammate):
+    from search.models import SearchRequest
+
+    for _ in range(3):
+        SearchRequest.objects.create(
+            organisation=teammate.membership.organisation,
+            user=teammate,
+            purpose="p",
+            lawful_basis="public_task",
+            case_reference="c",
+        )
+    client.force_login(dpo)
+    page = client.get(reverse("compliance:dashboard")).content.decode()
+    assert "<svg" in page and "Acme Investigations" in page
+    assert "3 searches in the last eight weeks" in page
