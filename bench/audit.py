@@ -190,9 +190,8 @@ def main() -> None:
         print(f"append, chained, 1 writer:     {single:8.0f} events/s  ({single / plain:.2f}x plain)")
         print(f"append, chained, 4 writers:    {four:8.0f} events/s  ({four / single:.2f}x one writer)")
         print(f"verify chain ({report.count} events): {verify_rate:8.0f} events/s (1M events ≈ {1_000_000 / verify_rate:.0f} s)")
-        print(
-            f"retention sweep, {sweep_n} expired images + {files} files: {sweep_n / sweep_seconds:8.0f} images/s ({sweep_seconds:.1f} s)"
-        )
+        what = f"{sweep_n} expired images + {files} files"
+        print(f"retention sweep, {what}: {sweep_n / sweep_seconds:8.0f} images/s ({sweep_seconds:.1f} s)")
     finally:
         connection.creation.destroy_test_db("bench_audit", verbosity=0)
 
