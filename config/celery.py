@@ -37,6 +37,7 @@ app.conf.update(
     task_queues=(Queue("default"), Queue("gpu"), Queue("crawl")),
     task_routes={
         "search.tasks.requeue_stuck": {"queue": "default"},
+        "crawling.tasks.requeue_stalled": {"queue": "default"},
         "search.tasks.*": {"queue": "gpu"},
         "crawling.tasks.*": {"queue": "crawl"},
     },
@@ -69,6 +70,11 @@ app.conf.beat_schedule = {
     "compliance-jurisdiction-sweep": {
         "task": "compliance.tasks.jurisdiction_sweep",
         "schedule": crontab(minute=45, hour=2),
+    },
+    # A crawl job whose worker died has no heartbeat; five minutes of silence re-enqueues it.
+    "crawling-requeue-stalled": {
+        "task": "crawling.tasks.requeue_stalled",
+        "schedule": crontab(minute="*/5"),
     },
     # An anchor a day bounds how much of the log could be rewritten unnoticed to one day, and
     # a day is what auditors compare against; just after midnight UTC, when the day is closed.

@@ -339,3 +339,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 CONTROLLER_NAME = env.str("CONTROLLER_NAME", default="Face search (set CONTROLLER_NAME)")
 CONTROLLER_ADDRESS = env.str("CONTROLLER_ADDRESS", default="(set CONTROLLER_ADDRESS)")
 INTERNATIONAL_TRANSFERS: list[str] = env.list("INTERNATIONAL_TRANSFERS", default=["None outside the EEA"])
+
+# --- Crawler ----------------------------------------------------------------------------
+
+CRAWL_TIMEOUT_SECONDS = env.float("CRAWL_TIMEOUT_SECONDS", default=10.0)
+CRAWL_MAX_BYTES = env.int("CRAWL_MAX_BYTES", default=20 * 1024 * 1024)
+# Only the test suite may fetch from loopback (its local test site); never in production.
+CRAWL_ALLOW_LOOPBACK = env.bool("CRAWL_ALLOW_LOOPBACK", default=False) and not PRODUCTION
+# Benchmarks switch politeness off with a very high rate; 0 means "use each source's rate".
+CRAWL_RATE_OVERRIDE = env.float("CRAWL_RATE_OVERRIDE", default=0.0)

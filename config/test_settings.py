@@ -26,3 +26,5 @@ MEDIA_ROOT = Path(os.environ.setdefault("TEST_MEDIA_ROOT", tempfile.mkdtemp(pref
 DEEPFACE_HOME = BASE_DIR / ".data" / "deepface"  # noqa: F405
 SEARCH_RATE_LIMIT_PER_MINUTE = 1000
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
+CRAWL_ALLOW_LOOPBACK = True
+CRAWL_TIMEOUT_SECONDS = 2.0

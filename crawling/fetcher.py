@@ -1,0 +1,208 @@
+"""HTTP for the crawler: SSRF guard, robots.txt, opt-out signals, size and time limits.
+
+No cookies, no logins, no JavaScript. Redirects are followed by hand, one hop at a time, and
+only while they stay inside the source's scope; every hop passes the SSRF guard.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from django.conf import settings
+from protego import Protego
+
+OPT_OUT_TOKENS = {"noimageindex", "noai", "noimageai"}
+
+
+class FetchRefused(Exception):
+    """Not fetched, for a reason recorded as a skip reason (``code``)."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+def user_agent() -> str:
+    return f"FaceSearchBot/1.0 (+{settings.SITE_URL.rstrip('/')}/rights/)"
+
+
+def check_address(url: str) -> None:
+    """Refuse URLs whose host resolves to private, loopback, link-local, multicast or reserved addresses."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FetchRefused("bad_scheme", parts.scheme)
+    if parts.username or parts.password:
+        raise FetchRefused("credentials_in_url")
+    host = parts.hostname
+    if not host:
+        raise FetchRefused("bad_url")
+    try:
+        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchRefused("dns_failed", host) from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if address.is_loopback and settings.CRAWL_ALLOW_LOOPBACK:
+            continue
+        if address.is_loopback:
+            raise FetchRefused("loopback_address", str(address))
+        if address.is_link_local:
+            raise FetchRefused("link_local_address", str(address))
+        if address.is_multicast:
+            raise FetchRefused("multicast_address", str(address))
+        if address.is_private or address.is_reserved or address.is_unspecified:
+            raise FetchRefused("private_address", str(address))
+
+
+def in_scope(url: str, scope: list[str]) -> bool:
+    return any(url.startswith(prefix) for prefix in scope)
+
+
+@dataclass
+class Response:
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def robots_tokens(self) -> set[str]:
+        values = self.headers.get_list("x-robots-tag")
+        return {t.strip().lower() for v in values for t in v.replace(";", ",").split(",")}
+
+
+@dataclass
+class Fetcher:
+    """One per crawl job: per-host politeness, robots.txt and TDM reservations cached per host."""
+
+    scope: list[str]
+    rate: float = 1.0
+    timeout: float = 10.0
+    max_bytes: int = 20 * 1024 * 1024
+    _client: httpx.Client = field(init=False)
+    _robots: dict[str, Protego | None] = field(default_factory=dict, init=False)
+    _tdm: dict[str, list[dict[str, object]]] = field(default_factory=dict, init=False)
+    _last: dict[str, float] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        # One connection per host (politeness); no cookies are sent back.
+        self._client = httpx.Client(
+            headers={"User-Agent": user_agent()},
+            timeout=httpx.Timeout(self.timeout, connect=self.timeout),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _wait_turn(self, host: str) -> None:
+        if self.rate <= 0:
+            return
+        gap = 1.0 / self.rate
+        last = self._last.get(host)
+        if last is not None:
+            delay = last + gap - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        self._last[host] = time.monotonic()
+
+    def _get(self, url: str, *, max_bytes: int | None = None) -> Response:
+        limit = max_bytes or self.max_bytes
+        for _hop in range(6):
+            check_address(url)
+            host = urlsplit(url).netloc
+            self._wait_turn(host)
+            self._client.cookies.clear()
+            deadline = time.monotonic() + self.timeout * 3
+            try:
+                with self._client.stream("GET", url) as response:
+                    if response.is_redirect:
+                        target = urljoin(url, response.headers.get("location", ""))
+                        if not in_scope(target, self.scope):
+                            raise FetchRefused("redirect_out_of_scope", target)
+                        url = target
+                        continue
+                    declared = response.headers.get("content-length")
+                    if declared and declared.isdigit() and int(declared) > limit:
+                        raise FetchRefused("too_large", declared)
+                    chunks, size = [], 0
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > limit:
+                            raise FetchRefused("too_large", f">{limit}")
+                        if time.monotonic() > deadline:
+                            raise FetchRefused("timeout", "response too slow")
+                        chunks.append(chunk)
+                    return Response(url=url, status=response.status_code, headers=response.headers, body=b"".join(chunks))
+            except httpx.TimeoutException as exc:
+                raise FetchRefused("timeout", url) from exc
+            except httpx.HTTPError as exc:
+                raise FetchRefused("http_error", type(exc).__name__) from exc
+        raise FetchRefused("too_many_redirects", url)
+
+    # --- robots.txt and TDM reservation -------------------------------------------
+
+    def _robots_for(self, url: str) -> Protego | None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._robots:
+            try:
+                response = self._get(origin + "/robots.txt", max_bytes=512 * 1024)
+                text = response.body.decode("utf-8", "replace") if response.status == 200 else ""
+                # 4xx: no rules; 5xx: be careful and treat everything as disallowed.
+                self._robots[origin] = (
+                    Protego.parse(text) if response.status < 500 else Protego.parse("User-agent: *\nDisallow: /")
+                )
+            except FetchRefused:
+                self._robots[origin] = None
+        return self._robots[origin]
+
+    def allowed_by_robots(self, url: str) -> bool:
+        robots = self._robots_for(url)
+        return robots is None or robots.can_fetch(url, user_agent())
+
+    def tdm_reserved(self, url: str) -> bool:
+        """A TDM reservation in /.well-known/tdmrep.json covering this URL's path."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._tdm:
+            rules: list[dict[str, object]] = []
+            try:
+                response = self._get(origin + "/.well-known/tdmrep.json", max_bytes=256 * 1024)
+                if response.status == 200:
+                    data = json.loads(response.body)
+                    rules = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+            except (FetchRefused, ValueError):
+                rules = []
+            self._tdm[origin] = rules
+        for rule in self._tdm[origin]:
+            location = str(rule.get("location", ""))
+            pattern = location.rstrip("*")
+            if str(rule.get("tdm-reservation")) == "1" and parts.path.startswith(pattern or "/"):
+                return True
+        return False
+
+    def fetch(self, url: str, *, max_bytes: int | None = None) -> Response:
+        """Fetch ``url`` if robots.txt allows it and no TDM reservation covers it."""
+        if not in_scope(url, self.scope):
+            raise FetchRefused("out_of_scope", url)
+        check_address(url)
+        if not self.allowed_by_robots(url):
+            raise FetchRefused("robots_disallow", url)
+        if self.tdm_reserved(url):
+            raise FetchRefused("tdm_reservation", url)
+        response = self._get(url, max_bytes=max_bytes)
+        if response.headers.get("tdm-reservation", "").strip() == "1":
+            raise FetchRefused("tdm_reservation", url)
+        return response

@@ -1,0 +1,26 @@
+"""The suppression list as other apps see it (crawler, import)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from subjects.models import Suppression
+
+
+def suppression_hash(value: str) -> str:
+    return hashlib.sha256(value.strip().encode()).hexdigest()
+
+
+def suppression_match(*, page_url: str = "", image_url: str = "", image_sha256: str = "") -> str | None:
+    """The kind of suppression entry that covers this image, or None."""
+    wanted = []
+    if page_url:
+        wanted.append((Suppression.Kind.PAGE_URL, suppression_hash(page_url)))
+    if image_url:
+        wanted.append((Suppression.Kind.IMAGE_URL, suppression_hash(image_url)))
+    if image_sha256:
+        wanted.append((Suppression.Kind.IMAGE, image_sha256))
+    for kind, digest in wanted:
+        if Suppression.objects.filter(kind=kind, value_sha256=digest).exists():
+            return str(kind)
+    return None
