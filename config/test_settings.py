@@ -28,3 +28,4 @@ SEARCH_RATE_LIMIT_PER_MINUTE = 1000
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
 CRAWL_ALLOW_LOOPBACK = True
 CRAWL_TIMEOUT_SECONDS = 2.0
+CRAWL_RATE_OVERRIDE = 1000.0

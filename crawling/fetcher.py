@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from django.conf import settings
+from django.core.cache import cache
 from protego import Protego
 
 OPT_OUT_TOKENS = {"noimageindex", "noai", "noimageai"}
@@ -177,14 +178,18 @@ class Fetcher:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._tdm:
-            rules: list[dict[str, object]] = []
-            try:
-                response = self._get(origin + "/.well-known/tdmrep.json", max_bytes=256 * 1024)
-                if response.status == 200:
-                    data = json.loads(response.body)
-                    rules = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
-            except (FetchRefused, ValueError):
+            key = f"crawl:tdmrep:{origin}"
+            rules: list[dict[str, object]] | None = cache.get(key)
+            if rules is None:
                 rules = []
+                try:
+                    response = self._get(origin + "/.well-known/tdmrep.json", max_bytes=256 * 1024)
+                    if response.status == 200:
+                        data = json.loads(response.body)
+                        rules = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+                except (FetchRefused, ValueError):
+                    rules = []
+                cache.set(key, rules, timeout=3600)
             self._tdm[origin] = rules
         for rule in self._tdm[origin]:
             location = str(rule.get("location", ""))

@@ -134,21 +134,32 @@ def crawl_gate(source: Source) -> None:
 # --- Jobs ---------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def crawl_job_create(*, source: Source, actor: Any = None, ip: str | None = None) -> CrawlJob:
-    try:
-        crawl_gate(source)
-    except CrawlRefused as exc:
-        audit_record(
-            actor=actor, action="crawling.job.refused", target=source, outcome="refused", ip=ip, details={"reason": exc.reason}
-        )
-        raise
-    job = CrawlJob.objects.create(source=source, requested_by=actor)
-    CrawlItem.objects.bulk_create([CrawlItem(job=job, kind=CrawlItem.Kind.PAGE, url=u, depth=0) for u in source.scope])
-    audit_record(actor=actor, action="crawling.job.created", target=job, outcome="success", ip=ip)
-    from crawling.tasks import crawl_job_run
+    """Start a crawl if the lawfulness gate lets it; a refusal is audited (and committed) too."""
+    refusal = ""
+    with transaction.atomic():
+        source = Source.objects.select_for_update().get(pk=source.pk)  # the gate reads the current state
+        try:
+            crawl_gate(source)
+        except CrawlRefused as exc:
+            refusal = exc.reason
+            audit_record(
+                actor=actor,
+                action="crawling.job.refused",
+                target=source,
+                outcome="refused",
+                ip=ip,
+                details={"reason": exc.reason},
+            )
+        else:
+            job = CrawlJob.objects.create(source=source, requested_by=actor)
+            CrawlItem.objects.bulk_create([CrawlItem(job=job, kind=CrawlItem.Kind.PAGE, url=u, depth=0) for u in source.scope])
+            audit_record(actor=actor, action="crawling.job.created", target=job, outcome="success", ip=ip)
+            from crawling.tasks import crawl_job_run
 
-    transaction.on_commit(lambda: crawl_job_run.delay(job.pk))
+            transaction.on_commit(lambda: crawl_job_run.delay(job.pk))
+    if refusal:
+        raise CrawlRefused(refusal)
     return job
 
 

@@ -1,11 +1,107 @@
+"""DPO pages for sources and crawl jobs (live progress, pause, resume, cancel)."""
+
 from __future__ import annotations
 
-from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.adapters import client_ip
+from accounts.http import AuthenticatedHttpRequest
+from crawling import services
+from crawling.models import CrawlJob, Source
 
 
-@permission_required("accounts.approve_sources", raise_exception=True)
-def index(request: HttpRequest) -> HttpResponse:
-    """Crawl sources awaiting the DPO's review."""
-    return render(request, "crawling/index.html")
+def _require_dpo(request: AuthenticatedHttpRequest) -> None:
+    if not request.user.has_perm("accounts.approve_sources"):
+        raise PermissionDenied
+
+
+@login_required
+@require_GET
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Sources awaiting review, approved and suspended, with their latest jobs."""
+    _require_dpo(request)
+    sources = Source.objects.select_related("approved_by").prefetch_related("jobs")
+    return render(request, "crawling/index.html", {"sources": sources})
+
+
+def _source(source_id: int) -> Source:
+    source = Source.objects.filter(pk=source_id).first()
+    if source is None:
+        raise Http404
+    return source
+
+
+@login_required
+@require_POST
+def source_approve(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
+    _require_dpo(request)
+    try:
+        services.source_approve(source=_source(source_id), actor=request.user, ip=client_ip(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Source approved.")
+    return redirect("crawling:index")
+
+
+@login_required
+@require_POST
+def source_suspend(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
+    _require_dpo(request)
+    try:
+        services.source_suspend(source=_source(source_id), actor=request.user, reason=request.POST.get("reason", ""),
+                                ip=client_ip(request))  # fmt: skip
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Source suspended; its running crawls were cancelled.")
+    return redirect("crawling:index")
+
+
+@login_required
+@require_POST
+def crawl_start(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
+    _require_dpo(request)
+    try:
+        job = services.crawl_job_create(source=_source(source_id), actor=request.user, ip=client_ip(request))
+    except services.CrawlRefused as exc:
+        messages.error(request, f"Crawl refused: {exc.reason}")
+        return redirect("crawling:index")
+    return redirect("crawling:job", job_id=job.pk)
+
+
+def _job(job_id: int) -> CrawlJob:
+    job = CrawlJob.objects.select_related("source").filter(pk=job_id).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+@login_required
+@require_GET
+def job_detail(request: AuthenticatedHttpRequest, job_id: int) -> HttpResponse:
+    _require_dpo(request)
+    job = _job(job_id)
+    template = "crawling/_job_progress.html" if request.htmx else "crawling/job.html"  # type: ignore[attr-defined]
+    return render(request, template, {"job": job, "counts": services.crawl_job_counts(job), "Status": CrawlJob.Status})
+
+
+@login_required
+@require_POST
+def job_control(request: AuthenticatedHttpRequest, job_id: int) -> HttpResponse:
+    _require_dpo(request)
+    status = {"pause": CrawlJob.Status.PAUSED, "resume": CrawlJob.Status.QUEUED, "cancel": CrawlJob.Status.CANCELLED}.get(
+        request.POST.get("action", "")
+    )
+    if status is None:
+        return HttpResponse("Unknown action.", status=400)
+    try:
+        services.crawl_job_set_status(job=_job(job_id), status=status, actor=request.user, ip=client_ip(request))
+    except (ValidationError, services.CrawlRefused) as exc:
+        messages.error(request, str(exc))
+    return redirect("crawling:job", job_id=job_id)
