@@ -413,8 +413,6 @@ def _process_image(job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Cou
     import hashlib
 
     digest = hashlib.sha256(response.body).hexdigest()
-    if suppression_match(image_sha256=digest):
-        return skip("suppressed", response.status)
     found = jurisdiction.signals(declared=job.source.jurisdictions, page_url=item.referrer or item.url, lang=item.lang,
                                  image_bytes=response.body)  # fmt: skip
     if jurisdiction.excluded_by(found):

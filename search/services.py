@@ -61,10 +61,14 @@ def source_image_store(
 
     Raises ImageRejected for files that are not usable photos; nothing is written then.
     """
+    from subjects.selectors import suppression_match
+
     decoded = engine.decode_image(data)
     if _excluded(jurisdiction):
         return StoreResult(image=None, created=False, skipped="excluded_jurisdiction")
     digest = hashlib.sha256(data).hexdigest()
+    if suppression_match(page_url=page_url, image_url=image_url, image_sha256=digest):
+        return StoreResult(image=None, created=False, skipped="suppressed")  # an objector: never indexed again
     now = timezone.now()
     with transaction.atomic():
         existing = SourceImage.objects.select_for_update().filter(sha256=digest).first()

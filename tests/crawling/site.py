@@ -85,7 +85,7 @@ def serve() -> Iterator[Site]:
         def log_message(self, *args: object) -> None:  # quiet
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path = self.path.split("?")[0]
             site.hits[path] += 1
             if path == "/big.html":  # 50 MB, no Content-Length: the crawler must stop reading

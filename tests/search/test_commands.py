@@ -72,3 +72,15 @@ def test_faces_evaluate_rejects_a_bad_identities_file(tmp_path):
     bad.write_text("name,person\nimg1.jpg,a\n")
     with pytest.raises(CommandError, match="file,identity"):
         call_command("faces_evaluate", "--images", str(photos.IMAGES), "--identities", str(bad))
+
+
+@pytest.mark.django_db
+def test_import_images_skips_an_objector(tmp_path):
+    from subjects.services import suppression_add
+
+    shutil.copy(photos.IMAGES / "img1.jpg", tmp_path / "img1.jpg")
+    suppression_add(actor=None, request_reference="OBJ-9", images=[photos.photo("img1.jpg")])
+    out = StringIO()
+    call_command("import_images", str(tmp_path), "--source", "press kit", stdout=out)
+    assert json.loads(out.getvalue())["skipped"] == {"suppressed": 1}
+    assert not SourceImage.objects.exists()
