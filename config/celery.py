@@ -76,6 +76,21 @@ app.conf.beat_schedule = {
         "task": "crawling.tasks.requeue_stalled",
         "schedule": crontab(minute="*/5"),
     },
+    # The DPO starts the day with what is overdue or due within a week.
+    "subjects-dpo-digest": {
+        "task": "subjects.tasks.dpo_digest",
+        "schedule": crontab(minute=0, hour=7),
+    },
+    # Unconfirmed requests lapse by the day; hourly keeps the notice timely.
+    "subjects-requests-lapse": {
+        "task": "subjects.tasks.requests_lapse",
+        "schedule": crontab(minute=20),
+    },
+    # A download link's expiry is to the hour: the package goes within the hour after.
+    "subjects-access-packages-expire": {
+        "task": "subjects.tasks.access_packages_expire",
+        "schedule": crontab(minute=40),
+    },
     # An anchor a day bounds how much of the log could be rewritten unnoticed to one day, and
     # a day is what auditors compare against; just after midnight UTC, when the day is closed.
     "compliance-audit-anchor": {

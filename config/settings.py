@@ -350,3 +350,18 @@ CRAWL_MAX_BYTES = env.int("CRAWL_MAX_BYTES", default=20 * 1024 * 1024)
 CRAWL_ALLOW_LOOPBACK = env.bool("CRAWL_ALLOW_LOOPBACK", default=False) and not PRODUCTION
 # Benchmarks switch politeness off with a very high rate; 0 means "use each source's rate".
 CRAWL_RATE_OVERRIDE = env.float("CRAWL_RATE_OVERRIDE", default=0.0)
+
+# --- Data-subject requests ----------------------------------------------------------------
+
+REGULATOR_COMPLAINTS = env.str(
+    "REGULATOR_COMPLAINTS", default="your national data-protection authority (in the UK: ico.org.uk/make-a-complaint)"
+)
+SUBJECT_VERIFICATION_HOURS = env.int("SUBJECT_VERIFICATION_HOURS", default=72)
+SUBJECT_VERIFICATION_LAPSE_DAYS = env.int("SUBJECT_VERIFICATION_LAPSE_DAYS", default=14)
+SUBJECT_REQUESTS_PER_IP_PER_HOUR = env.int("SUBJECT_REQUESTS_PER_IP_PER_HOUR", default=20)
+SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR = env.int("SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR", default=5)
+# Selfie matches: under threshold x strict are candidates; up to threshold x borderline are flagged.
+SUBJECT_STRICT_FACTOR = env.float("SUBJECT_STRICT_FACTOR", default=0.85)
+SUBJECT_BORDERLINE_FACTOR = env.float("SUBJECT_BORDERLINE_FACTOR", default=1.2)
+SUBJECT_SELFIE_MAX_BYTES = env.int("SUBJECT_SELFIE_MAX_BYTES", default=10 * 1024 * 1024)
+ACCESS_PACKAGE_DAYS = env.int("ACCESS_PACKAGE_DAYS", default=30)

@@ -1,26 +1,28 @@
-"""Data-subject requests land here with their issue; the suppression list is defined now.
-
-The crawler and the import check it before any face is stored, so an objector is never
-indexed again.
-"""
+"""Data-subject requests (access, erasure, objection, restriction, rectification, complaints),
+their verification, candidates, access packages, and the suppression list of objectors."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from pgvector.django import VectorField
 
 
 class Suppression(models.Model):
-    """One objector's entry. Only hashes of URLs and images are kept, unless the person
-    explicitly consented to keep a face template (``template``)."""
+    """One objector's entry: hashes of URLs and image content, or a face template kept only with
+    the person's explicit consent. The crawler and the import check it before storing anything."""
 
     class Kind(models.TextChoices):
         PAGE_URL = "page_url", "Page URL (SHA-256)"
         IMAGE_URL = "image_url", "Image URL (SHA-256)"
         IMAGE = "image", "Image content (SHA-256)"
+        TEMPLATE = "template", "Face template (with explicit consent)"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     value_sha256 = models.CharField(max_length=64)
+    template = VectorField(null=True, blank=True)
+    model = models.CharField(max_length=40, blank=True)
     request_reference = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -29,3 +31,147 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"suppression {self.kind}"
+
+
+class RequestType(models.TextChoices):
+    ACCESS = "access", "Access to my data (Art 15)"
+    ERASURE = "erasure", "Erase my data (Art 17)"
+    OBJECTION = "objection", "Object: stop processing and never collect me again (Art 21)"
+    RESTRICTION = "restriction", "Restrict: keep but do not use (Art 18)"
+    RECTIFICATION = "rectification", "Correct my data (Art 16)"
+    COMPLAINT = "complaint", "Complaint"
+
+
+class SubjectRequest(models.Model):
+    class Status(models.TextChoices):
+        AWAITING_VERIFICATION = "awaiting_verification", "Waiting for email confirmation"
+        VERIFIED = "verified", "Email confirmed"
+        IN_REVIEW = "in_review", "In review"
+        AWAITING_CLARIFICATION = "awaiting_clarification", "Waiting for your reply (clock paused)"
+        APPROVED = "approved", "Approved"
+        PROCESSING = "processing", "Being carried out"
+        COMPLETED = "completed", "Completed"
+        DENIED = "denied", "Refused"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        LAPSED = "lapsed", "Lapsed (email never confirmed)"
+
+    reference = models.CharField(max_length=20, unique=True)
+    type = models.CharField(max_length=20, choices=RequestType.choices)
+    email = models.EmailField()
+    details = models.TextField(blank=True)
+    urls = models.JSONField(default=list, blank=True, help_text="page or image URLs the person gave to locate their photos")
+    correction = models.TextField(blank=True, help_text="rectification: what is wrong and what it should say")
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.AWAITING_VERIFICATION, db_index=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    due_date = models.DateField()
+    original_due_date = models.DateField()
+    extended = models.BooleanField(default=False)
+    extension_reason = models.TextField(blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.TextField(blank=True)
+    paused_days = models.PositiveIntegerField(default=0)
+    decision_reason = models.TextField(blank=True)
+    consent_keep_template = models.BooleanField(default=False)
+    # Only with explicit consent (objection): the selfie's face template, kept to suppress it.
+    template = VectorField(null=True, blank=True)
+    template_model = models.CharField(max_length=40, blank=True)
+    selfie_faces = models.PositiveSmallIntegerField(default=0)
+    status_token_hash = models.CharField(max_length=64)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["due_date", "received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.get_type_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (self.Status.COMPLETED, self.Status.DENIED, self.Status.WITHDRAWN, self.Status.LAPSED)
+
+    @property
+    def days_left(self) -> int:
+        return (self.due_date - timezone.localdate()).days
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.status != self.Status.AWAITING_CLARIFICATION and self.days_left < 0
+
+
+class VerificationToken(models.Model):
+    """A single-use, expiring email link (only its SHA-256 is stored)."""
+
+    request = models.ForeignKey(SubjectRequest, on_delete=models.CASCADE, related_name="tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"verification for {self.request_id}"
+
+
+class Candidate(models.Model):
+    """A face that may be the requester's, found by selfie or URL; the DPO confirms or rejects it."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        CONFIRMED = "confirmed", "Confirmed"
+        REJECTED = "rejected", "Rejected"
+
+    request = models.ForeignKey(SubjectRequest, on_delete=models.CASCADE, related_name="candidates")
+    face = models.ForeignKey("search.Face", null=True, on_delete=models.SET_NULL, related_name="+")
+    face_ref = models.BigIntegerField(help_text="the face id, kept after erasure for the record")
+    distance = models.FloatField(null=True, blank=True)
+    borderline = models.BooleanField(default=False)
+    found_by = models.CharField(max_length=20, choices=[("selfie", "Selfie"), ("url", "URL")])
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "face_ref"], name="subjects_candidate_unique")]
+
+    def __str__(self) -> str:
+        return f"candidate face {self.face_ref} for {self.request_id}"
+
+
+class AccessPackage(models.Model):
+    request = models.ForeignKey(SubjectRequest, on_delete=models.CASCADE, related_name="packages")
+    file = models.FileField(upload_to="access-packages/", max_length=300, blank=True)
+    sha256 = models.CharField(max_length=64)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    downloads = models.PositiveIntegerField(default=0)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"access package for {self.request_id}"
+
+
+class ErasureReceipt(models.Model):
+    request = models.OneToOneField(SubjectRequest, on_delete=models.PROTECT, related_name="erasure_receipt")
+    counts = models.JSONField(default=dict)
+    organisations_notified = models.JSONField(default=list)
+    verified_clean = models.BooleanField(default=False)
+    verification = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"erasure receipt for {self.request_id}"
+
+
+class OrganisationNotice(models.Model):
+    """In-app notice to a customer organisation (Art 19: an erasure touched their results)."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.CASCADE, related_name="notices")
+    message = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"notice to {self.organisation_id}"

@@ -1,26 +1,631 @@
-"""Writes for subjects. The request workflow lands with its issue; suppression entries now."""
+"""Writes for data-subject requests: intake, verification, locating faces, the DPO's workflow,
+and carrying out access, erasure, objection, restriction, rectification and complaints.
+
+Every transition is audited (the requester appears only as a keyed pseudonym). Selfies are
+processed in memory and never stored or logged.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import secrets
+import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.mail import send_mail
+from django.core.validators import URLValidator, validate_email
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
 
-from compliance.services import audit_record
-from subjects.models import Suppression
+from compliance.services import audit_record, subject_pseudonym
+from subjects import clock
+from subjects.models import (
+    AccessPackage,
+    Candidate,
+    ErasureReceipt,
+    OrganisationNotice,
+    RequestType,
+    SubjectRequest,
+    Suppression,
+    VerificationToken,
+)
 from subjects.selectors import suppression_hash
+
+S = SubjectRequest.Status
+
+
+class RequestRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _url(name: str, *args: object) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse(name, args=args)
+
+
+def _email(request: SubjectRequest, template: str, subject: str, **context: Any) -> None:
+    body = render_to_string(
+        f"subjects/email/{template}.txt",
+        {"req": request, "dpo_email": settings.DPO_EMAIL, "regulator": settings.REGULATOR_COMPLAINTS, **context},
+    )
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"[{request.reference}] {subject}", message=body, from_email=None, recipient_list=[request.email]
+        )
+    )
+
+
+def _audit(request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any) -> None:
+    audit_record(
+        actor=actor,
+        action=f"subjects.request.{action}",
+        target=request,
+        outcome="success",
+        ip=ip,
+        details={
+            "reference": request.reference,
+            "type": request.type,
+            "subject": subject_pseudonym(request.email),
+            "status": request.status,
+            **details,
+        },
+    )
+
+
+def _rate_limit(*, ip: str | None, email: str) -> None:
+    for key, limit in (
+        (f"dsr-ip:{ip}", settings.SUBJECT_REQUESTS_PER_IP_PER_HOUR),
+        (f"dsr-email:{subject_pseudonym(email)}", settings.SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR),
+    ):
+        count = cache.get_or_set(key, 0, timeout=3600) or 0
+        if count >= limit:
+            raise RequestRefused(
+                "Too many requests from here in the last hour. Please try again later, or write to "
+                f"{settings.DPO_EMAIL}; the deadline runs from when we receive your message."
+            )
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout=3600)
+
+
+# --- Intake and verification --------------------------------------------------------------
+
+
+def request_submit(
+    *, type: str, email: str, details: str = "", urls: Sequence[str] = (), correction: str = "", selfie: bytes | None = None,
+    consent_keep_template: bool = False, ip: str | None = None,
+) -> tuple[SubjectRequest, str]:  # fmt: skip
+    """File a request (no account). The clock starts now; a confirmation link is emailed.
+
+    Returns the request and the secret for its status page. The selfie, if any, is analysed in
+    memory to find candidate faces, then dropped (kept as a template only with explicit consent).
+    """
+    errors: dict[str, str] = {}
+    if type not in RequestType.values:
+        errors["type"] = "Choose the kind of request."
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = "Give an email address where we can reach you."
+    clean_urls = [u.strip() for u in urls if u.strip()]
+    for u in clean_urls:
+        try:
+            URLValidator(schemes=["http", "https"])(u)
+        except ValidationError:
+            errors["urls"] = f"Not a web address: {u[:100]}"
+    if type == RequestType.RECTIFICATION and not correction.strip():
+        errors["correction"] = "Say what is wrong and what it should say."
+    if errors:
+        raise ValidationError(errors)
+    _rate_limit(ip=ip, email=email)
+    analysis = None
+    if selfie:
+        from search import engine
+
+        analysis = engine.analyse(engine.decode_image(selfie))  # ImageRejected propagates: nothing written yet
+    status_token, verify_token = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
+    today = timezone.localdate()
+    with transaction.atomic():
+        request = SubjectRequest.objects.create(
+            reference="R-" + secrets.token_hex(4).upper(), type=type, email=email.strip().lower(), details=details.strip()[:5000],
+            urls=clean_urls[:20], correction=correction.strip()[:2000], due_date=clock.due_on_receipt(today),
+            original_due_date=clock.due_on_receipt(today), status_token_hash=_hash(status_token),
+            consent_keep_template=consent_keep_template and type == RequestType.OBJECTION,
+        )  # fmt: skip
+        VerificationToken.objects.create(
+            request=request,
+            token_hash=_hash(verify_token),
+            expires_at=timezone.now() + timedelta(hours=settings.SUBJECT_VERIFICATION_HOURS),
+        )
+        _audit(request, "received", ip=ip, selfie=bool(selfie), urls=len(clean_urls))
+        _locate(request, analysis)
+        _email(
+            request,
+            "verify",
+            "Please confirm your request",
+            link=_url("subjects:verify", verify_token),
+            status_link=_url("subjects:status", request.reference, status_token),
+        )
+    del selfie, analysis  # nothing of the photo outlives this call
+    return request, status_token
+
+
+def _locate(request: SubjectRequest, analysis: Any) -> int:
+    """Candidates from the selfie's main face (strict and borderline bands) and from the URLs given."""
+    from search.calibration import calibration_for
+    from search.models import Face
+    from search.selectors import face_match_list
+
+    count = 0
+    if analysis is not None and analysis.faces:
+        face = max(analysis.faces, key=lambda f: f.box[2] * f.box[3])
+        request.selfie_faces = len(analysis.faces)
+        threshold = calibration_for(face.model).threshold
+        strict, loose = threshold * settings.SUBJECT_STRICT_FACTOR, threshold * settings.SUBJECT_BORDERLINE_FACTOR
+        for match in face_match_list(embedding=face.embedding.tolist(), model=face.model, limit=100, max_distance=loose):
+            Candidate.objects.get_or_create(
+                request=request,
+                face_ref=match.face_id,
+                defaults={
+                    "face_id": match.face_id,
+                    "distance": match.distance,
+                    "borderline": match.distance > strict,
+                    "found_by": "selfie",
+                },
+            )
+            count += 1
+        if request.consent_keep_template:
+            request.template, request.template_model = face.embedding.tolist(), face.model
+        request.save(update_fields=["selfie_faces", "template", "template_model"])
+    if request.urls:
+        faces = Face.objects.filter(image__page_url__in=request.urls) | Face.objects.filter(image__image_url__in=request.urls)
+        for face in faces.distinct():
+            # A photo at that URL may show several people: each face is a borderline candidate for the DPO.
+            Candidate.objects.get_or_create(
+                request=request, face_ref=face.pk, defaults={"face": face, "borderline": True, "found_by": "url"}
+            )
+            count += 1
+    if count:
+        _audit(request, "candidates_found", candidates=count)
+    return count
+
+
+def request_verify(*, token: str, ip: str | None = None) -> SubjectRequest:
+    """The emailed link: single use, expiring. Moves the request into the DPO's review."""
+    with transaction.atomic():
+        row = VerificationToken.objects.select_for_update().select_related("request").filter(token_hash=_hash(token)).first()
+        if row is None or row.used_at is not None or row.expires_at <= timezone.now():
+            raise RequestRefused("This link has expired or was already used.")
+        request = SubjectRequest.objects.select_for_update().get(pk=row.request_id)
+        if request.status != S.AWAITING_VERIFICATION:
+            raise RequestRefused("This request was already confirmed or has closed.")
+        row.used_at = timezone.now()
+        row.save(update_fields=["used_at"])
+        request.status, request.verified_at = S.IN_REVIEW, timezone.now()
+        if request.type == RequestType.COMPLAINT:
+            request.acknowledged_at = timezone.now()
+        request.save()
+        _audit(request, "verified", ip=ip, method="email_link")
+        _email(request, "received", "We have your request")
+    return request
+
+
+def requests_lapse(*, now: Any = None) -> int:
+    """Requests never confirmed lapse after SUBJECT_VERIFICATION_LAPSE_DAYS, with a notice."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.SUBJECT_VERIFICATION_LAPSE_DAYS)
+    lapsed = 0
+    for request in SubjectRequest.objects.filter(status=S.AWAITING_VERIFICATION, received_at__lt=cutoff):
+        with transaction.atomic():
+            request.status = S.LAPSED
+            request.save(update_fields=["status"])
+            request.candidates.all().delete()
+            request.template = None
+            request.save(update_fields=["template"])
+            _audit(request, "lapsed")
+            _email(request, "lapsed", "Your request was not confirmed")
+        lapsed += 1
+    return lapsed
+
+
+def access_request_by_token(*, reference: str, token: str) -> SubjectRequest:
+    """The requester's own request (reference plus the secret from their email); 404 otherwise."""
+    from django.http import Http404
+
+    request = SubjectRequest.objects.filter(reference=reference).first()
+    if request is None or not secrets.compare_digest(request.status_token_hash, _hash(token)):
+        raise Http404
+    return request
+
+
+# --- The DPO's workflow -------------------------------------------------------------------
+
+
+TRANSITIONS: dict[str, tuple[set[str], str]] = {
+    "ask_clarification": ({S.IN_REVIEW}, S.AWAITING_CLARIFICATION),
+    "resume": ({S.AWAITING_CLARIFICATION}, S.IN_REVIEW),
+    "approve": ({S.IN_REVIEW}, S.APPROVED),
+    "deny": ({S.IN_REVIEW, S.APPROVED}, S.DENIED),
+    "withdraw": ({S.AWAITING_VERIFICATION, S.VERIFIED, S.IN_REVIEW, S.AWAITING_CLARIFICATION, S.APPROVED}, S.WITHDRAWN),
+}
+
+
+@transaction.atomic
+def request_transition(
+    *, request: SubjectRequest, action: str, actor: Any, reason: str = "", ip: str | None = None
+) -> SubjectRequest:
+    """Move a request along its state machine; illegal transitions are refused."""
+    if action not in TRANSITIONS:
+        raise ValidationError(f"Unknown action {action!r}.")
+    request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
+    sources, target = TRANSITIONS[action]
+    if request.status not in sources:
+        raise ValidationError(f"A request that is '{request.get_status_display()}' cannot be {action.replace('_', ' ')}d.")
+    if action in ("ask_clarification", "deny") and not reason.strip():
+        raise ValidationError("Give the reason; the requester receives it.")
+    before = request.status
+    if action == "ask_clarification":
+        request.paused_at, request.pause_reason = timezone.now(), reason.strip()
+        _email(request, "clarification", "We need a detail from you", question=reason.strip())
+    if action == "resume":
+        paused = max(0, (timezone.localdate() - timezone.localdate(request.paused_at)).days) if request.paused_at else 0
+        request.paused_days += paused
+        request.due_date = clock.after_pause(request.due_date, paused)
+        request.paused_at = None
+    if action == "deny":
+        request.decision_reason, request.completed_at = reason.strip(), timezone.now()
+        _email(request, "denied", "Decision on your request", reason=reason.strip())
+    request.status = target
+    request.handled_by = actor if getattr(actor, "is_authenticated", False) else request.handled_by
+    request.save()
+    _audit(request, action, actor=actor, ip=ip, before=before, reason=reason.strip()[:500])
+    return request
+
+
+@transaction.atomic
+def request_extend(*, request: SubjectRequest, months: int, reason: str, actor: Any, ip: str | None = None) -> SubjectRequest:
+    """Extend by one or two further months; only once, with reasons, told before the first month ends."""
+    request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
+    if request.extended:
+        raise ValidationError("This request was already extended.")
+    if not request.is_open:
+        raise ValidationError("Only an open request can be extended.")
+    if timezone.localdate() > request.original_due_date:
+        raise ValidationError("Too late: an extension must be sent to the requester before the first month ends.")
+    if not reason.strip():
+        raise ValidationError("Give the reasons for the extension; the requester receives them.")
+    request.extended, request.extension_reason = True, reason.strip()
+    request.due_date = clock.after_pause(clock.extended_due(timezone.localdate(request.received_at), months), request.paused_days)
+    request.save()
+    _email(request, "extended", "We need more time for your request", reason=reason.strip())
+    _audit(request, "extended", actor=actor, ip=ip, months=months, due=str(request.due_date))
+    return request
+
+
+@transaction.atomic
+def candidate_decide(*, candidate: Candidate, confirm: bool, actor: Any, ip: str | None = None) -> Candidate:
+    candidate = Candidate.objects.select_for_update().select_related("request").get(pk=candidate.pk)
+    if not candidate.request.is_open:
+        raise ValidationError("The request is closed.")
+    candidate.status = Candidate.Status.CONFIRMED if confirm else Candidate.Status.REJECTED
+    candidate.save(update_fields=["status"])
+    _audit(
+        candidate.request, "candidate_confirmed" if confirm else "candidate_rejected", actor=actor, ip=ip, face=candidate.face_ref
+    )
+    return candidate
+
+
+def request_execute(
+    *, request: SubjectRequest, actor: Any, ip: str | None = None, rectified_jurisdiction: str = ""
+) -> SubjectRequest:
+    """Carry out an approved request (processing → completed)."""
+    with transaction.atomic():
+        request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
+        if request.status != S.APPROVED:
+            raise ValidationError("Only an approved request can be carried out.")
+        request.status = S.PROCESSING
+        request.save(update_fields=["status"])
+        _audit(request, "processing", actor=actor, ip=ip)
+    handler = {
+        RequestType.ACCESS: _do_access,
+        RequestType.ERASURE: _do_erasure,
+        RequestType.OBJECTION: _do_objection,
+        RequestType.RESTRICTION: _do_restriction,
+        RequestType.RECTIFICATION: _do_rectification,
+        RequestType.COMPLAINT: _do_complaint,
+    }[RequestType(request.type)]
+    with transaction.atomic():
+        outcome = handler(request, actor=actor, rectified_jurisdiction=rectified_jurisdiction)
+        request.status, request.completed_at = S.COMPLETED, timezone.now()
+        request.template = None  # a consented template now lives in the suppression list only
+        request.save()
+        _audit(request, "completed", actor=actor, ip=ip, **outcome)
+    return request
+
+
+def _confirmed_faces(request: SubjectRequest) -> Any:
+    from search.models import Face
+
+    return Face.objects.filter(pk__in=request.candidates.filter(status=Candidate.Status.CONFIRMED).values("face_ref"))
+
+
+# --- Access -----------------------------------------------------------------------------------
+
+
+def _do_access(request: SubjectRequest, **_: Any) -> dict[str, Any]:
+    package, token = access_package_build(request=request)
+    _email(
+        request,
+        "access_ready",
+        "Your data is ready to download",
+        link=_url("subjects:package", token),
+        expires=package.expires_at,
+    )
+    return {"package_sha256": package.sha256, "faces": len(json.loads(_package_json(request))["images"])}
+
+
+def _package_json(request: SubjectRequest) -> str:
+    from compliance.models import RetentionPolicy
+    from crawling.models import Source
+    from search.models import SearchHit
+
+    images = []
+    for face in _confirmed_faces(request).select_related("image"):
+        hits = SearchHit.objects.filter(face=face).select_related("search__organisation")
+        images.append({
+            "face": face.pk, "thumbnail": f"faces/{face.pk}.jpg", "page_url": face.image.page_url,
+            "image_url": face.image.image_url, "source": face.image.source_label,
+            "first_seen": face.image.first_seen.isoformat(), "last_seen": face.image.last_seen.isoformat(),
+            "status": face.status,
+            "recipients": [{"organisation": h.search.organisation.name, "when": h.created_at.isoformat()} for h in hits],
+        })  # fmt: skip
+    return json.dumps({
+        "request": request.reference, "generated_at": timezone.now().isoformat(), "confirmation": bool(images),
+        "images": images,
+        "purposes": ["Face search for customer organisations' stated cases (purpose, lawful basis and case reference recorded "
+                     "for every search)"],
+        "categories": ["photos from public web pages", "face crops", "biometric templates (embeddings) derived from them",
+                       "page and image addresses and dates"],
+        "recipients": sorted({r["organisation"] for i in images for r in i["recipients"]}),
+        "retention": [{"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
+                      for p in RetentionPolicy.objects.all()],
+        "sources": [s.name for s in Source.objects.filter(status=Source.Status.APPROVED)],
+        "rights": ["rectification (Art 16)", "erasure (Art 17)", "restriction (Art 18)", "objection (Art 21)",
+                   f"complain to the regulator: {settings.REGULATOR_COMPLAINTS}"],
+        "automated_decisions": "None: matches are suggestions reviewed by people; no decision about you is made automatically.",
+        "dpo": settings.DPO_EMAIL,
+    }, indent=2)  # fmt: skip
+
+
+def access_package_build(*, request: SubjectRequest) -> tuple[AccessPackage, str]:
+    """A ZIP with report.html (to read), data.json (for machines) and the face crops (only the person's)."""
+    data = _package_json(request)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data.json", data)
+        archive.writestr("report.html", render_to_string("subjects/access_report.html", {"data": json.loads(data)}))
+        for face in _confirmed_faces(request):
+            if face.crop:
+                with face.crop.open("rb") as fh:
+                    archive.writestr(f"faces/{face.pk}.jpg", fh.read())
+    content = buffer.getvalue()
+    token = secrets.token_urlsafe(32)
+    package = AccessPackage(
+        request=request,
+        sha256=hashlib.sha256(content).hexdigest(),
+        token_hash=_hash(token),
+        expires_at=timezone.now() + timedelta(days=settings.ACCESS_PACKAGE_DAYS),
+    )
+    package.file.save(f"{request.reference}-{secrets.token_hex(6)}.zip", ContentFile(content), save=False)
+    package.save()
+    return package, token
+
+
+def access_package_download(*, token: str, ip: str | None = None) -> AccessPackage:
+    with transaction.atomic():
+        package = AccessPackage.objects.select_for_update().select_related("request").filter(token_hash=_hash(token)).first()
+        if package is None or package.deleted_at is not None or package.expires_at <= timezone.now():
+            raise RequestRefused("This download link has expired.")
+        package.downloads += 1
+        package.save(update_fields=["downloads"])
+        _audit(package.request, "package_downloaded", ip=ip, downloads=package.downloads)
+    return package
+
+
+def _deleter(name: str) -> Any:
+    return lambda: default_storage.delete(name)
+
+
+def _mailer(subject: str, message: str, recipients: list[str]) -> Any:
+    return lambda: send_mail(subject=subject, message=message, from_email=None, recipient_list=recipients)
+
+
+def access_packages_expire() -> int:
+    """Delete packages whose link expired (files first kept until the row commits)."""
+    expired = list(AccessPackage.objects.filter(deleted_at__isnull=True, expires_at__lte=timezone.now()))
+    for package in expired:
+        with transaction.atomic():
+            name = str(package.file.name)
+            AccessPackage.objects.filter(pk=package.pk).update(deleted_at=timezone.now(), file="")
+            _audit(package.request, "package_deleted")
+            transaction.on_commit(_deleter(name))
+    return len(expired)
+
+
+# --- Erasure and objection -----------------------------------------------------------------------
+
+
+def _do_erasure(request: SubjectRequest, **_: Any) -> dict[str, Any]:
+    receipt, _erased = erase_confirmed(request=request)
+    _email(request, "erased", "Your photos have been erased", counts=receipt.counts)
+    return {"erased": receipt.counts, "verified_clean": receipt.verified_clean}
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What an erasure removed, for the objection's suppression entries (hashed there)."""
+
+    page_urls: list[str]
+    image_urls: list[str]
+    hashes: list[str]
+
+
+def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]:
+    """Delete every image holding a confirmed face, with its faces, crops, embeddings, hits and files;
+    tell the organisations that received them (Art 19); then check nothing remains."""
+    from accounts.models import Membership, Role
+    from search.models import Face, SearchHit, SourceImage
+
+    faces = list(_confirmed_faces(request).select_related("image"))
+    image_ids = sorted({f.image_id for f in faces})
+    images = list(SourceImage.objects.filter(pk__in=image_ids))
+    all_faces = list(Face.objects.filter(image_id__in=image_ids))
+    files = [str(i.file.name) for i in images] + [str(f.crop.name) for f in all_faces if f.crop]
+    hits = SearchHit.objects.filter(face__in=all_faces).select_related("search__organisation")
+    organisations: dict[int, tuple[str, set[str]]] = {}
+    for hit in hits:
+        org = hit.search.organisation
+        organisations.setdefault(org.pk, (org.name, set()))[1].add(hit.search.case_reference)
+    counts = {"images": len(images), "faces": len(all_faces), "embeddings": len(all_faces),
+              "crops": sum(1 for f in all_faces if f.crop), "search_hits": hits.count(), "files": len(files)}  # fmt: skip
+    erased = Erased(page_urls=[i.page_url for i in images if i.page_url], image_urls=[i.image_url for i in images if i.image_url],
+                    hashes=[i.sha256 for i in images])  # fmt: skip
+    SourceImage.objects.filter(pk__in=image_ids).delete()  # faces, hits cascade
+    for name in files:
+        default_storage.delete(name)
+    for org_id, (_name, cases) in organisations.items():
+        OrganisationNotice.objects.create(
+            organisation_id=org_id,
+            message=(
+                f"A person exercised their right to erasure ({request.reference}). Faces of theirs that appeared in your results "
+                f"for case(s) {', '.join(sorted(cases))} have been erased. Delete any copies you kept (Art 17 and 19 GDPR)."
+            ),
+        )
+        admins = list(
+            Membership.objects.filter(organisation_id=org_id, role=Role.ORG_ADMIN).values_list("user__email", flat=True)
+        )
+        if admins:
+            message = render_to_string(
+                "subjects/email/recipient_notice.txt", {"reference": request.reference, "cases": sorted(cases)}
+            )
+            transaction.on_commit(_mailer("Erasure notice: results you received", message, admins))
+    verification = {
+        "faces_left": Face.objects.filter(pk__in=[f.pk for f in all_faces]).count(),
+        "images_left": SourceImage.objects.filter(pk__in=image_ids).count(),
+        "hits_left": SearchHit.objects.filter(face_id__in=[f.pk for f in all_faces]).count(),
+        "files_left": sum(1 for n in files if default_storage.exists(n)),
+        "vectors_left": Face.objects.filter(pk__in=[f.pk for f in all_faces], embedding__isnull=False).count(),
+    }
+    receipt = ErasureReceipt.objects.create(
+        request=request,
+        counts=counts,
+        organisations_notified=sorted(n for n, _ in organisations.values()),
+        verified_clean=not any(verification.values()),
+        verification=verification,
+    )
+    audit_record(
+        actor=None,
+        action="subjects.erasure.verified",
+        target=receipt,
+        outcome="success" if receipt.verified_clean else "failure",
+        details={"reference": request.reference, **verification},
+    )
+    return receipt, erased
+
+
+def _do_objection(request: SubjectRequest, **_: Any) -> dict[str, Any]:
+    receipt, erased = erase_confirmed(request=request)
+    entries = 0
+    for kind, values in (
+        (Suppression.Kind.PAGE_URL, erased.page_urls + list(request.urls)),
+        (Suppression.Kind.IMAGE_URL, erased.image_urls),
+        (Suppression.Kind.IMAGE, erased.hashes),
+    ):
+        for value in values:
+            digest = value if kind == Suppression.Kind.IMAGE else suppression_hash(value)
+            entries += Suppression.objects.get_or_create(
+                kind=kind, value_sha256=digest, defaults={"request_reference": request.reference}
+            )[1]
+    if request.consent_keep_template and request.template is not None:
+        digest = hashlib.sha256(f"template:{request.reference}".encode()).hexdigest()
+        Suppression.objects.get_or_create(kind=Suppression.Kind.TEMPLATE, value_sha256=digest,
+                                          defaults={"template": list(request.template), "model": request.template_model,
+                                                    "request_reference": request.reference})  # fmt: skip
+        entries += 1
+    _email(request, "objection_done", "We will not collect your photos again", counts=receipt.counts)
+    return {"erased": receipt.counts, "suppression_entries": entries, "template_kept": request.consent_keep_template}
+
+
+# --- Restriction, rectification, complaint ---------------------------------------------------------
+
+
+def _do_restriction(request: SubjectRequest, **_: Any) -> dict[str, Any]:
+    from search.models import Face
+
+    restricted = _confirmed_faces(request).update(status=Face.Status.RESTRICTED)
+    _email(request, "restricted", "Your photos are restricted", count=restricted)
+    return {"restricted": restricted}
+
+
+@transaction.atomic
+def restriction_lift(*, request: SubjectRequest, actor: Any, reason: str, ip: str | None = None) -> int:
+    """Lift a restriction: the requester is told first (Art 18(3)), then the faces become searchable."""
+    from search.models import Face
+
+    if request.type != RequestType.RESTRICTION or request.status != S.COMPLETED:
+        raise ValidationError("Only a completed restriction can be lifted.")
+    if not reason.strip():
+        raise ValidationError("Give the reason; the requester is told before the restriction is lifted.")
+    _email(request, "restriction_lifted", "Your restriction is being lifted", reason=reason.strip())
+    lifted = _confirmed_faces(request).filter(status=Face.Status.RESTRICTED).update(status=Face.Status.ACTIVE)
+    _audit(request, "restriction_lifted", actor=actor, ip=ip, faces=lifted, reason=reason.strip()[:300])
+    return lifted
+
+
+def _do_rectification(request: SubjectRequest, *, rectified_jurisdiction: str = "", **_: Any) -> dict[str, Any]:
+    from search.models import SourceImage
+
+    code = rectified_jurisdiction.strip().upper()
+    if not code:
+        raise ValidationError("Give the corrected jurisdiction (ISO 3166 code).")
+    faces = _confirmed_faces(request)
+    image_ids = list(faces.values_list("image_id", flat=True))
+    changed = faces.update(jurisdiction=code)
+    SourceImage.objects.filter(pk__in=image_ids).update(jurisdiction=code)
+    _email(request, "rectified", "Your data has been corrected", code=code)
+    return {"rectified_faces": changed, "jurisdiction": code}
+
+
+def _do_complaint(request: SubjectRequest, **_: Any) -> dict[str, Any]:
+    _email(request, "complaint_done", "Our answer to your complaint")
+    return {"acknowledged_at": request.acknowledged_at.isoformat() if request.acknowledged_at else None}
+
+
+# --- Suppression (used by objection, also directly by the DPO) -------------------------------------------
 
 
 @transaction.atomic
 def suppression_add(
-    *,
-    actor: object,
-    request_reference: str,
-    page_urls: Sequence[str] = (),
-    image_urls: Sequence[str] = (),
+    *, actor: object, request_reference: str, page_urls: Sequence[str] = (), image_urls: Sequence[str] = (),
     images: Sequence[bytes] = (),
-) -> int:
+) -> int:  # fmt: skip
     """Record an objector's pages and images (hashed) so they are never collected again."""
     entries = [(Suppression.Kind.PAGE_URL, suppression_hash(u)) for u in page_urls]
     entries += [(Suppression.Kind.IMAGE_URL, suppression_hash(u)) for u in image_urls]
@@ -39,3 +644,21 @@ def suppression_add(
         details={"request": request_reference, "entries": created},
     )
     return created
+
+
+def dpo_digest() -> int:
+    """Email the DPO the requests due within a week and those overdue (daily)."""
+    today = timezone.localdate()
+    open_requests = list(SubjectRequest.objects.exclude(status__in=[S.COMPLETED, S.DENIED, S.WITHDRAWN, S.LAPSED]))
+    overdue = [r for r in open_requests if r.is_overdue]
+    soon = [r for r in open_requests if not r.is_overdue and (r.due_date - today).days <= 7]
+    if not overdue and not soon:
+        return 0
+    body = render_to_string("subjects/email/dpo_digest.txt", {"overdue": overdue, "soon": soon, "queue": _url("subjects:queue")})
+    send_mail(
+        subject=f"Subject requests: {len(overdue)} overdue, {len(soon)} due within 7 days",
+        message=body,
+        from_email=None,
+        recipient_list=[settings.DPO_EMAIL],
+    )
+    return len(overdue) + len(soon)

@@ -3,4 +3,13 @@ from django.urls import path
 from subjects import views
 
 app_name = "subjects"
-urlpatterns = [path("", views.notice, name="notice")]
+urlpatterns = [
+    path("", views.notice, name="notice"),
+    path("request/<slug:kind>/", views.request_form, name="request"),
+    path("verify/<str:token>/", views.verify, name="verify"),
+    path("requests/<str:reference>/<str:token>/", views.status, name="status"),
+    path("package/<str:token>/", views.package, name="package"),
+    path("dpo/", views.queue, name="queue"),
+    path("dpo/<str:reference>/", views.detail, name="detail"),
+    path("dpo/<str:reference>/candidates/<int:candidate_id>.jpg", views.candidate_thumbnail, name="candidate_thumbnail"),
+]

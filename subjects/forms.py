@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django import forms
+
+from subjects.models import RequestType
+
+
+class SubjectRequestForm(forms.Form):
+    email = forms.EmailField(
+        label="Your email address", help_text="We send a confirmation link here. No account, no ID document."
+    )
+    details = forms.CharField(
+        label="Anything that helps us", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    urls = forms.CharField(
+        label="Web pages or image addresses showing you (optional, one per line)",
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    selfie = forms.FileField(
+        label="A photo of your face (optional)",
+        required=False,
+        help_text="Used only to find your photos, in memory; it is never stored.",
+    )
+    # Honeypot: hidden from people, filled by bots.
+    website = forms.CharField(
+        required=False, label="Leave this empty", widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"})
+    )
+
+    def __init__(self, *args: object, request_type: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.request_type = request_type
+        if request_type == RequestType.RECTIFICATION:
+            self.fields["correction"] = forms.CharField(
+                label="What is wrong, and what should it say?", max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+            )
+        if request_type == RequestType.OBJECTION:
+            self.fields["consent_keep_template"] = forms.BooleanField(
+                label="Keep a template of my face so you never collect new photos of me (optional)",
+                required=False,
+                help_text="Without this we keep only scrambled (hashed) addresses of the pages and images.",
+            )
+        if request_type == RequestType.COMPLAINT:
+            self.fields["details"].required = True
+            self.fields["details"].label = "Your complaint"
+
+    def url_list(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data.get("urls", "").splitlines() if line.strip()]
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="Reason (sent to the requester)", max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ExtendForm(ReasonForm):
+    months = forms.TypedChoiceField(label="Extend by", choices=[(1, "one month"), (2, "two months")], coerce=int)

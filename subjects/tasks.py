@@ -1,0 +1,25 @@
+"""Subject-request housekeeping (default queue)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from subjects import services
+
+
+@shared_task(name="subjects.tasks.requests_lapse")
+def requests_lapse() -> int:
+    """Close requests whose email was never confirmed, with a notice."""
+    return services.requests_lapse()
+
+
+@shared_task(name="subjects.tasks.access_packages_expire")
+def access_packages_expire() -> int:
+    """Delete access packages whose download link expired."""
+    return services.access_packages_expire()
+
+
+@shared_task(name="subjects.tasks.dpo_digest")
+def dpo_digest() -> int:
+    """Email the DPO the overdue and soon-due requests."""
+    return services.dpo_digest()
