@@ -155,7 +155,7 @@ def request_submit(
             token_hash=_hash(verify_token),
             expires_at=timezone.now() + timedelta(hours=settings.SUBJECT_VERIFICATION_HOURS),
         )
-        _audit(request, "received", ip=ip, selfie=bool(selfie), urls=len(clean_urls))
+        _audit(request, "received", ip=ip, with_selfie=bool(selfie), urls=len(clean_urls))
         _locate(request, analysis)
         _email(
             request,
@@ -503,7 +503,7 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
     for hit in hits:
         org = hit.search.organisation
         organisations.setdefault(org.pk, (org.name, set()))[1].add(hit.search.case_reference)
-    counts = {"images": len(images), "faces": len(all_faces), "embeddings": len(all_faces),
+    counts = {"images": len(images), "faces": len(all_faces), "vectors": len(all_faces),
               "crops": sum(1 for f in all_faces if f.crop), "search_hits": hits.count(), "files": len(files)}  # fmt: skip
     erased = Erased(page_urls=[i.page_url for i in images if i.page_url], image_urls=[i.image_url for i in images if i.image_url],
                     hashes=[i.sha256 for i in images])  # fmt: skip
