@@ -114,6 +114,7 @@ class AnalyseCounts:
     no_face: int = 0
     failed: int = 0
     rejected_faces: int = 0
+    suppressed_faces: int = 0
 
 
 def source_images_analyse(*, image_ids: list[int]) -> AnalyseCounts:
@@ -142,8 +143,14 @@ def source_images_analyse(*, image_ids: list[int]) -> AnalyseCounts:
             _image_finish(image, status=SourceImage.Status.FAILED, error=str(exc)[:300], faces=[], decoded=None)
             counts.failed += 1
     analyses = engine.analyse_many([d for _, d in decoded]) if decoded else []
+    from subjects.selectors import template_suppresses
+
     for (image, pixels), analysis in zip(decoded, analyses, strict=True):
         counts.images += 1
+        # An objector who let us keep their face template is never indexed again, whatever the photo.
+        kept = [f for f in analysis.faces if not template_suppresses(embedding=f.embedding.tolist(), model=f.model)]
+        counts.suppressed_faces += len(analysis.faces) - len(kept)
+        analysis.faces = kept
         counts.rejected_faces += len(analysis.rejected)
         if analysis.faces:
             _image_finish(image, status=SourceImage.Status.DONE, error="", faces=analysis.faces, decoded=pixels)

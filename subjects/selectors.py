@@ -24,3 +24,16 @@ def suppression_match(*, page_url: str = "", image_url: str = "", image_sha256: 
         if Suppression.objects.filter(kind=kind, value_sha256=digest).exists():
             return str(kind)
     return None
+
+
+def template_suppresses(*, embedding: list[float], model: str) -> bool:
+    """Whether a face matches an objector's template (kept only with their explicit consent)."""
+    from pgvector.django import CosineDistance
+
+    from search.calibration import calibration_for
+
+    templates = Suppression.objects.filter(kind=Suppression.Kind.TEMPLATE, model=model)
+    if not templates.exists():
+        return False
+    threshold = calibration_for(model).threshold
+    return templates.annotate(distance=CosineDistance("template", embedding)).filter(distance__lte=threshold).exists()

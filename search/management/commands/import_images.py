@@ -57,6 +57,7 @@ class Command(BaseCommand):
             skipped["no_face"] += counts.no_face
             skipped["failed"] += counts.failed
             skipped["face_too_small"] += counts.rejected_faces
+            skipped["suppressed_face"] += counts.suppressed_faces
         summary = {
             "images": len(files),
             "stored": len(stored),
