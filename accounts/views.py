@@ -17,8 +17,11 @@ from accounts.http import AuthenticatedHttpRequest
 
 @login_required
 def home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    from subjects.selectors import organisation_notice_list
+
     membership = selectors.membership_for(user=request.user)
-    return render(request, "accounts/home.html", {"membership": membership})
+    notices = organisation_notice_list(organisation_id=membership.organisation_id) if membership else []
+    return render(request, "accounts/home.html", {"membership": membership, "notices": notices})
 
 
 @login_required

@@ -48,7 +48,8 @@ SWEEPERS: dict[str, str] = {
     DataClass.PROBE_EMBEDDINGS: "search.retention.sweep_probe_embeddings",
     DataClass.SEARCH_RESULTS: "search.retention.sweep_search_results",
     DataClass.AUDIT_EVENTS: "compliance.retention.sweep_audit_events",
-    # subject_requests and access_packages: swept by subjects/ once it stores them.
+    DataClass.SUBJECT_REQUESTS: "subjects.retention.sweep_subject_requests",
+    DataClass.ACCESS_PACKAGES: "subjects.retention.sweep_access_packages",
 }
 
 

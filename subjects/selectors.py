@@ -37,3 +37,10 @@ def template_suppresses(*, embedding: list[float], model: str) -> bool:
         return False
     threshold = calibration_for(model).threshold
     return templates.annotate(distance=CosineDistance("template", embedding)).filter(distance__lte=threshold).exists()
+
+
+def organisation_notice_list(*, organisation_id: int, limit: int = 10) -> list[object]:
+    """Art 19 notices for a customer organisation, newest first."""
+    from subjects.models import OrganisationNotice
+
+    return list(OrganisationNotice.objects.filter(organisation_id=organisation_id)[:limit])

@@ -140,6 +140,8 @@ def test_erasure_removes_everything_and_tells_the_recipients(client, store, dpo,
     assert receipt.verified_clean and receipt.counts["images"] == 1 and receipt.organisations_notified == ["Acme Investigations"]
     assert OrganisationNotice.objects.filter(organisation=owner.membership.organisation, message__contains="CASE-9").exists()
     assert any(owner.email in m.to and "Erasure notice" in m.subject for m in mail.outbox)
+    client.force_login(owner)
+    assert b"Notices for your organisation" in client.get(reverse("home")).content
     assert Candidate.objects.get(request=req).face is None  # the record keeps the id only
 
 
@@ -341,3 +343,19 @@ def test_dpo_confirms_candidates_on_the_detail_page(client, store, dpo):
     client.post(reverse("subjects:detail", args=[req.reference]), {"action": "approve", "reason": ""})
     client.post(reverse("subjects:detail", args=[req.reference]), {"action": "execute"})
     assert SubjectRequest.objects.get(pk=req.pk).status == S.COMPLETED
+
+
+def test_retention_anonymises_old_closed_requests(client, db):
+    from compliance import retention
+
+    retention.retention_policies_ensure()
+    old = submit(client, "erasure", email="old@example.net", details="my name is Jo")
+    SubjectRequest.objects.filter(pk=old.pk).update(status=S.COMPLETED, received_at=timezone.now() - timedelta(days=2000))
+    recent = submit(client, "erasure", email="new@example.net")
+    SubjectRequest.objects.filter(pk=recent.pk).update(status=S.COMPLETED)
+    receipt = retention.retention_sweep(data_class="subject_requests")
+    assert receipt.affected == 1
+    old.refresh_from_db()
+    assert "old@example.net" not in old.email and old.details == "" and old.status == S.COMPLETED
+    assert SubjectRequest.objects.get(pk=recent.pk).email == "new@example.net"
+    assert retention.retention_sweep(data_class="subject_requests").affected == 0
