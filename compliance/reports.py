@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -97,7 +98,23 @@ def dashboard_data() -> dict[str, Any]:
         counts = {row["week"]: row["n"] for row in weekly if row["organisation"] == org_id}
         per_org[names.get(org_id, str(org_id))] = [(f"{w:%d %b}", counts.get(w, 0)) for w in weeks]
     backlog = retention_backlog()
+    from subjects.models import SubjectRequest
+
+    requests = list(SubjectRequest.objects.values("type", "status", "due_date", "completed_at", "extended"))
+    by_type = Counter(r["type"] for r in requests)
+    by_status = Counter(r["status"] for r in requests)
+    closed = [r for r in requests if r["completed_at"] is not None and r["status"] in ("completed", "denied")]
+    on_time = sum(1 for r in closed if timezone.localdate(r["completed_at"]) <= r["due_date"])
+    overdue = [
+        r for r in SubjectRequest.objects.exclude(status__in=["completed", "denied", "withdrawn", "lapsed"]) if r.is_overdue
+    ]
     return {
+        "requests_by_type": _bars(sorted(by_type.items())),
+        "requests_by_status": _bars(sorted(by_status.items())),
+        "requests_total": len(requests),
+        "on_time_rate": round(100 * on_time / len(closed)) if closed else None,
+        "extended": sum(1 for r in requests if r["extended"]),
+        "overdue": overdue,
         "search_charts": {org: _bars(series) for org, series in per_org.items()},
         "backlog_chart": _bars([(k.replace("_", " "), v) for k, v in backlog.items()]),
         "backlog": backlog,

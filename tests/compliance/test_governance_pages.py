@@ -127,3 +127,29 @@ def test_dashboard_charts_searches_per_organisation(client, dpo, teammate):
     page = client.get(reverse("compliance:dashboard")).content.decode()
     assert "<svg" in page and "Acme Investigations" in page
     assert "3 searches in the last eight weeks" in page
+
+
+def test_dashboard_shows_subject_requests_and_on_time_rate(client, auditor):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from subjects.models import SubjectRequest
+
+    today = timezone.localdate()
+    common = {"email": "x@example.net", "status_token_hash": "-", "original_due_date": today}
+    SubjectRequest.objects.create(
+        reference="R-1",
+        type="erasure",
+        status="completed",
+        due_date=today,
+        completed_at=timezone.now() - timedelta(days=1),
+        **common,
+    )
+    SubjectRequest.objects.create(
+        reference="R-2", type="access", status="in_review", due_date=today - timedelta(days=3), **common
+    )
+    client.force_login(auditor)
+    page = client.get(reverse("compliance:dashboard")).content.decode()
+    assert "2 requests" in page and "answered on time: 100 %" in page and "overdue now: 1" in page
+    assert "R-2" in page
