@@ -7,6 +7,8 @@ coexist; each model has its own partial HNSW index over ``embedding::vector(<dim
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -28,10 +30,11 @@ class SourceImage(models.Model):
     height = models.PositiveIntegerField()
     format = models.CharField(max_length=10)
     byte_size = models.PositiveIntegerField()
-    # Provenance (the crawler fills these; an import names its folder as the source).
+    # Provenance (the crawler fills the URLs; an import records the file's own name, never a server path).
     source_label = models.CharField(max_length=200)
     page_url = models.URLField(max_length=2000, blank=True)
     image_url = models.URLField(max_length=2000, blank=True)
+    original_name = models.CharField(max_length=255, blank=True, help_text="file name of an imported photo")
     fetched_at = models.DateTimeField(null=True, blank=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     jurisdiction = models.CharField(max_length=10, blank=True, help_text="ISO 3166 code, e.g. FR or US-IL")
@@ -48,6 +51,31 @@ class SourceImage(models.Model):
 
     def __str__(self) -> str:
         return f"image {self.pk} ({self.source_label})"
+
+    @property
+    def provenance(self) -> Provenance:
+        """Where the photo came from, fit to show anyone: web links only, never a server path."""
+        return Provenance(
+            source=self.source_label,
+            page_url=_web_url(self.page_url),
+            image_url=_web_url(self.image_url),
+            file_name=self.original_name,
+        )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    source: str
+    page_url: str
+    image_url: str
+    file_name: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"source": self.source, "page_url": self.page_url, "image_url": self.image_url, "file_name": self.file_name}
+
+
+def _web_url(url: str) -> str:
+    return url if url.lower().startswith(("http://", "https://")) else ""
 
 
 class Face(models.Model):

@@ -38,7 +38,7 @@ class Command(BaseCommand):
                 result = services.source_image_store(
                     data=path.read_bytes(),
                     source_label=options["source"],
-                    image_url=path.resolve().as_uri(),
+                    original_name=path.name,
                     jurisdiction=options["jurisdiction"],
                 )
             except engine.ImageRejected as exc:
