@@ -60,5 +60,5 @@ class PrivateFileEmailBackend(BaseEmailBackend):
         path = self.directory / f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(message.message().as_bytes(linesep="\n"))
+            fh.write(message.message().as_bytes())
         return path

@@ -1,19 +1,34 @@
-"""``make run``: services, migrations, first admin, then web + worker + beat in the foreground.
+"""``make run``: services, migrations, first admin, then web + worker + beat, supervised.
 
-Ctrl-C stops every process this started, and the embedded services if this run started them.
+A child that dies (crash, OOM, ``kill -9``) is restarted after a back-off (1 s, doubling to
+30 s; back to 1 s once it has stayed up for a minute), and the restart is logged. Only Ctrl-C
+or SIGTERM stops everything: web and beat get SIGTERM, the worker a cold shutdown (SIGQUIT: it
+hands tasks it has not finished back to Redis), stragglers SIGKILL after a few seconds, then
+the embedded services if this run started them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from types import FrameType
 
 HOST = os.environ.get("RUN_HOST", "127.0.0.1")
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
+STABLE_AFTER_S = 60.0
+# Ctrl-C: children get this long after SIGTERM/SIGQUIT before SIGKILL; the whole stop stays under 5 s.
+STOP_GRACE_S = 2.5
+
+
+def _say(message: str) -> None:
+    print(f"[run {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def _port_free(port: int) -> bool:
@@ -33,8 +48,91 @@ def _pick_port() -> int:
     raise SystemExit(f"No free port between {port} and {port + 49}; set RUN_PORT.")
 
 
+def site_url_for(host: str, port: int) -> str:
+    """The address people open; a wildcard bind is reached on loopback."""
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+@dataclass
+class Child:
+    """One supervised process: its command, the live process and its restart back-off."""
+
+    name: str
+    cmd: list[str]
+    stop_signal: int = signal.SIGTERM
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    backoff: float = BACKOFF_FIRST_S
+    restart_at: float | None = None
+    restarts: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        # Its own process group: the terminal's Ctrl-C reaches only the runner, which then stops
+        # the children in order; and a dead child's own children (Celery's pool) can be reaped.
+        self.proc = subprocess.Popen(self.cmd, env=self.env, process_group=0)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        _say(f"started {self.name} (pid {self.proc.pid})")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill_group(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
+
+    def check(self, now: float) -> None:
+        """Notice a death and schedule the restart; start it when its back-off is over."""
+        if self.proc is None:
+            return
+        if self.restart_at is None and self.proc.poll() is not None:
+            up_for = now - self.started_at
+            if up_for >= STABLE_AFTER_S:
+                self.backoff = BACKOFF_FIRST_S
+            self.kill_group(signal.SIGKILL)  # leftovers of the dead process (pool children)
+            self.restart_at = now + self.backoff
+            _say(
+                f"{self.name} (pid {self.proc.pid}) exited with status {self.proc.returncode} after "
+                f"{up_for:.1f} s; restarting it in {self.backoff:.0f} s"
+            )
+            self.backoff = min(self.backoff * 2, BACKOFF_MAX_S)
+        elif self.restart_at is not None and now >= self.restart_at:
+            self.restarts += 1
+            self.start()
+            _say(f"restarted {self.name} (restart #{self.restarts}, pid {self.proc.pid})")
+
+
+def stop_children(children: list[Child], grace: float = STOP_GRACE_S) -> None:
+    """Signal all at once, wait at most ``grace`` seconds, then SIGKILL what is left."""
+    for child in children:
+        if child.alive():
+            child.kill_group(child.stop_signal)
+    deadline = time.monotonic() + grace
+    for child in children:
+        if child.proc is None:
+            continue
+        try:
+            child.proc.wait(timeout=max(0.05, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _say(f"{child.name} did not stop within {grace:.1f} s; killing it")
+        child.kill_group(signal.SIGKILL)  # stragglers, and the group's leftovers
+        if child.proc.poll() is None:
+            child.proc.wait()
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    port = _pick_port()
+    # Links in emails point at the address actually served, unless set explicitly.
+    if not os.environ.get("SITE_URL"):
+        os.environ["SITE_URL"] = site_url_for(HOST, port)
     import django
 
     started_at = time.monotonic()
@@ -46,71 +144,65 @@ def main() -> int:
     call_command("migrate", interactive=False, verbosity=1)
     call_command("ensure_admin")
 
-    port = _pick_port()
     python = sys.executable
     celery = [python, "-m", "celery", "-A", "config"]
-    commands = {
-        "web": [python, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"],
-        "worker": [
-            *celery,
-            "worker",
-            "-Q",
-            "default,gpu,crawl",
-            "-l",
-            "INFO",
-            "-n",
-            "worker@%h",
-            "--concurrency",
-            os.environ.get("WORKER_CONCURRENCY", "2"),
-        ],
-        "beat": [*celery, "beat", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
-    }
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    procs: dict[str, subprocess.Popen[bytes]] = {}
+    worker_cmd = [
+        *celery,
+        "worker",
+        "-Q",
+        "default,gpu,crawl",
+        "-l",
+        "INFO",
+        "-n",
+        "worker@%h",
+        "--concurrency",
+        os.environ.get("WORKER_CONCURRENCY", "2"),
+    ]
+    beat_cmd = [*celery, "beat", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
+    children = [
+        Child("web", [python, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"], env=env),
+        # SIGQUIT = Celery's cold shutdown: running tasks are cancelled and, being acks_late and
+        # unacknowledged, go back to the queue at once (a warm shutdown would wait for them).
+        Child("worker", worker_cmd, stop_signal=signal.SIGQUIT, env=env),
+        Child("beat", beat_cmd, env=env),
+    ]
     stopping = False
 
-    def stop(signum: int | None = None, frame: FrameType | None = None) -> None:
+    def request_stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
-        if stopping:
-            return
         stopping = True
-        print("\nStopping web, worker and beat…", flush=True)
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for name, proc in procs.items():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                print(f"{name} did not stop in time; killing it.", flush=True)
-                proc.kill()
-                proc.wait()
-        devservices.stop_started()
-        print("Stopped.", flush=True)
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    for name, cmd in commands.items():
-        procs[name] = subprocess.Popen(cmd, env=env)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    for child in children:
+        child.start()
 
     deadline = time.monotonic() + 60
     while _port_free(port) and time.monotonic() < deadline and not stopping:
         time.sleep(0.2)
     if not stopping:
+        from django.conf import settings
+
+        url = os.environ["SITE_URL"]
+        mail = getattr(settings, "EMAIL_FILE_PATH", None) if "EMAIL_URL" not in os.environ else None
         print(
-            f"\n  Face search is running: open http://{HOST}:{port}/  (ready in {time.monotonic() - started_at:.1f} s)\n"
-            f"  Admin: http://{HOST}:{port}/admin/  ·  Health: http://{HOST}:{port}/healthz\n"
+            f"\n  Face search is running: open {url}/  (ready in {time.monotonic() - started_at:.1f} s)\n"
+            f"  Admin: {url}/admin/  ·  Health: {url}/healthz" + (f"  ·  Emails: {mail}/" if mail else "") + "\n"
             "  Press Ctrl-C to stop everything.\n",
             flush=True,
         )
     while not stopping:
-        for name, proc in procs.items():
-            if proc.poll() is not None and not stopping:
-                print(f"{name} exited with status {proc.returncode}; stopping the rest.", flush=True)
-                stop()
-                return 1
-        time.sleep(0.5)
+        now = time.monotonic()
+        for child in children:
+            child.check(now)
+        time.sleep(0.2)
+
+    stop_began = time.monotonic()
+    _say("stopping web, worker and beat…")
+    stop_children(children)
+    devservices.stop_started()
+    _say(f"stopped in {time.monotonic() - stop_began:.1f} s")
     return 0
 
 

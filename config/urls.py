@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
 from django.urls import include, path
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 
@@ -35,6 +36,7 @@ class DocsView(SpectacularSwaggerSplitView):
 
     permission_classes = [AllowAny]  # get() decides: a person gets the login page, not a 403
 
+    @extend_schema(exclude=True)
     def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
         if not settings.API_DOCS_PUBLIC and not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())

@@ -35,6 +35,9 @@ def good_env() -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "faces.example.org",
         "DATABASE_URL": devservices.database_url(settings.DATABASES["default"]),
         "REDIS_URL": settings.REDIS_URL,
+        "SITE_URL": "https://faces.example.org",
+        "CONTROLLER_NAME": "Acme Faces Ltd",
+        "CONTROLLER_ADDRESS": "10 High Street, Leeds LS1 1AA",
     }
 
 
@@ -47,12 +50,38 @@ def good_env() -> dict[str, str]:
         ({"DJANGO_DEBUG": "true", "DJANGO_ENV": "production"}, "DEBUG is on"),
         ({"DATABASE_URL": ""}, "DATABASE_URL must be set"),
         ({"REDIS_URL": ""}, "REDIS_URL must be set"),
+        # Emailed links would point at a development default (issue: links to port 8000).
+        ({"SITE_URL": ""}, "SITE_URL is unset"),
+        ({"SITE_URL": "faces.example.org"}, "SITE_URL is unset or not an http(s) URL"),
+        ({"SITE_URL": "ftp://faces.example.org"}, "SITE_URL is unset or not an http(s) URL"),
+        # The notice and the Art 30 record would name a placeholder controller.
+        ({"CONTROLLER_NAME": ""}, "CONTROLLER_NAME is unset or a placeholder"),
+        ({"CONTROLLER_NAME": "Face search demo controller"}, "CONTROLLER_NAME is unset or a placeholder"),
+        ({"CONTROLLER_NAME": "Face search (set CONTROLLER_NAME)"}, "CONTROLLER_NAME is unset or a placeholder"),
+        ({"CONTROLLER_ADDRESS": "   "}, "CONTROLLER_ADDRESS is unset or a placeholder"),
+        ({"CONTROLLER_ADDRESS": "1 Example Street, Example City"}, "CONTROLLER_ADDRESS is unset or a placeholder"),
     ],
 )
 def test_production_refuses_bad_configuration(change, message):
     result = run_manage("check", **{**good_env(), **change})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_development_gets_demo_controller_and_local_site_url():
+    """Development needs no configuration: demo controller values, a local SITE_URL."""
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup();"
+        "from django.conf import settings as s; print(s.SITE_URL); print(s.CONTROLLER_NAME); print(s.CONTROLLER_ADDRESS)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "CONTROLLER_NAME", "CONTROLLER_ADDRESS")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "http://127.0.0.1:8000",
+        "Face search demo controller",
+        "1 Example Street, Example City",
+    ]
 
 
 def test_check_deploy_is_clean_in_production(db):
