@@ -317,12 +317,18 @@ def stop_redis_daemon(directory: Path, port: int, *, password: str | None = None
     except (ValueError, ProcessLookupError):
         return
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
+    while time.monotonic() < deadline and _process_alive(pid):
         time.sleep(0.02)
+
+
+def _process_alive(pid: int) -> bool:
+    """Running, and not a zombie (a daemon's exit is reaped by init, sometimes a second later)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _secure_unprotected_redis(port: int, password: str) -> None:
@@ -368,6 +374,7 @@ def ensure_redis() -> str:
 
 def _port_free_loopback(port: int) -> bool:
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as redis-server binds it
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

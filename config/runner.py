@@ -57,6 +57,15 @@ def site_url_for(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM us if the runner dies (even by SIGKILL), Linux only."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 @dataclass
 class Child:
     """One supervised process: its command, the live process and its restart back-off."""
@@ -74,7 +83,7 @@ class Child:
     def start(self) -> None:
         # Its own process group: the terminal's Ctrl-C reaches only the runner, which then stops
         # the children in order; and a dead child's own children (Celery's pool) can be reaped.
-        self.proc = subprocess.Popen(self.cmd, env=self.env, process_group=0)
+        self.proc = subprocess.Popen(self.cmd, env=self.env, process_group=0, preexec_fn=_die_with_parent)
         self.started_at = time.monotonic()
         self.restart_at = None
         _say(f"started {self.name} (pid {self.proc.pid})")
