@@ -306,7 +306,7 @@ def start_redis_daemon(directory: Path, port: int, *, password: str | None = Non
         time.sleep(0.05)
 
 
-def stop_redis_daemon(directory: Path, port: int, *, password: str | None = None) -> None:
+def stop_redis_daemon(directory: Path, port: int) -> None:
     """SIGTERM the daemon (Redis then fsyncs its append-only file) and wait until it is gone."""
     pidfile = directory / "redis.pid"
     if not pidfile.exists():

@@ -101,6 +101,49 @@ def test_queued_tasks_survive_a_redis_restart(protected_redis, how):
     assert sorted(received) == sorted(ids)
 
 
+def test_ctrl_c_hands_an_in_flight_task_back_to_the_queue(protected_redis, tmp_path):
+    """The runner stops the worker with SIGQUIT (cold shutdown) mid-task: the task is not lost.
+
+    acks_late: the message is unacknowledged while the task runs; the cold shutdown cancels it
+    and puts the message back at the head of its queue, where the next worker takes it.
+    """
+    _directory, port, password = protected_redis
+    url = devservices.redis_url(port, password)
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": devservices.database_url(settings.DATABASES["default"]),
+        "REDIS_URL": url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    cmd = [sys.executable, "-m", "celery", "-A", "tests.reliability.slow_tasks", "worker", "-Q", "slow", "-c", "1",
+           "-n", f"slow-{port}@localhost", "-l", "INFO"]  # fmt: skip
+    marker = tmp_path / "marker"
+    app = Celery("slow-probe", broker=devservices.redis_url(port, password, db=2))
+    app.send_task("tests.reliability.sleep_then_mark", args=[6, str(marker)], queue="slow")
+    db2 = redis.Redis(port=port, password=password, db=2)  # config.test_settings: the broker on db 2
+    assert db2.llen("slow") == 1
+    log = tmp_path / "worker.log"
+    with open(log, "w") as out:
+        worker = subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, process_group=0)
+    try:
+        _wait_for(lambda: db2.llen("slow") == 0 and db2.hlen("unacked") == 1, 60, "the worker to take the task")
+        time.sleep(1.0)  # the task is running (it sleeps 6 s)
+        started = time.monotonic()
+        os.killpg(worker.pid, signal.SIGQUIT)  # what the runner sends on Ctrl-C
+        worker.wait(timeout=10)
+        assert time.monotonic() - started < 2.5
+        assert not marker.exists()  # it did not finish...
+        assert db2.llen("slow") == 1  # ...and it is queued again, not lost
+        assert db2.hlen("unacked") == 0
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
 def test_ensure_redis_starts_with_a_generated_password(tmp_path, monkeypatch):
     """A fresh data folder: the embedded Redis gets a password (0600 file) and the URL carries it."""
     monkeypatch.setenv("DEV_DATA_DIR", str(tmp_path))
