@@ -121,8 +121,8 @@ class Child:
 def stop_children(children: list[Child], grace: float = STOP_GRACE_S) -> None:
     """Signal all at once, wait at most ``grace`` seconds, then SIGKILL what is left."""
     for child in children:
-        if child.alive():
-            child.kill_group(child.stop_signal)
+        if child.alive() and child.proc is not None:
+            child.proc.send_signal(child.stop_signal)  # the main process: Celery stops its own pool
     deadline = time.monotonic() + grace
     for child in children:
         if child.proc is None:
