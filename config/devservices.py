@@ -326,6 +326,14 @@ def stop_redis_daemon(directory: Path, port: int) -> None:
         time.sleep(0.02)
 
 
+def _redis_pid_alive() -> bool:
+    try:
+        pid = int((_redis_dir() / "redis.pid").read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return pid > 0 and _process_alive(pid)
+
+
 def _process_alive(pid: int) -> bool:
     """Running, and not a zombie (a daemon's exit is reaped by init, sometimes a second later)."""
     import psutil
@@ -368,6 +376,13 @@ def ensure_redis() -> str:
         if port and _port_answers(port):
             _secure_unprotected_redis(port, password)
             return redis_url(port, password)
+        if port and _redis_pid_alive():
+            # Ours, running, but refusing the stored password: a second server on the same
+            # append-only file would fork the data, so stop here and say how to recover.
+            raise RuntimeError(
+                f"The bundled Redis on port {port} refuses the password in {_redis_dir() / 'password'}; "
+                "stop it with `make stop` and start again."
+            )
         if not port or not _port_free_loopback(port):
             port = free_port()
             (_redis_dir() / "state.json").write_text(json.dumps({"port": port}))

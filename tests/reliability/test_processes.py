@@ -356,3 +356,18 @@ def _pgid(pid: int) -> int | None:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+def test_a_redis_refusing_the_stored_password_is_not_doubled(tmp_path, monkeypatch):
+    """The password file was replaced while our Redis runs: refuse clearly, never start a second one on its data."""
+    monkeypatch.setenv("DEV_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(devservices, "STARTED", devservices.Started())
+    devservices.ensure_redis()
+    try:
+        (tmp_path / "redis" / "password").write_text("a-different-password\n")
+        with pytest.raises(RuntimeError, match="refuses the password"):
+            devservices.ensure_redis()
+        redis_servers = [p for p in psutil.process_iter(["name", "cwd"]) if p.info["name"] == "redis-server"]
+        assert sum(1 for p in redis_servers if p.info["cwd"] == str(tmp_path / "redis")) == 1
+    finally:
+        devservices.stop_redis()
