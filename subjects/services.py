@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -30,6 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.services import audit_record, subject_pseudonym
+from config import ratelimit
 from subjects import clock
 from subjects.models import (
     AccessPackage,
@@ -94,16 +94,11 @@ def _rate_limit(*, ip: str | None, email: str) -> None:
         (f"dsr-ip:{ip}", settings.SUBJECT_REQUESTS_PER_IP_PER_HOUR),
         (f"dsr-email:{subject_pseudonym(email)}", settings.SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR),
     ):
-        count = cache.get_or_set(key, 0, timeout=3600) or 0
-        if count >= limit:
+        if not ratelimit.hit(key=key, limit=limit, window_seconds=3600):
             raise RequestRefused(
                 "Too many requests from here in the last hour. Please try again later, or write to "
                 f"{settings.DPO_EMAIL}; the deadline runs from when we receive your message."
             )
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout=3600)
 
 
 # --- Intake and verification --------------------------------------------------------------
