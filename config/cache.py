@@ -126,13 +126,8 @@ class RedisWithDatabaseFallback(BaseCache):
         self._call("delete_many", keys, version=version)
 
     def clear(self) -> None:
-        """Clear both stores (the database one is small: it only holds what was written during an outage)."""
-        if self.redis_available():
-            try:
-                self.redis.clear()
-            except REDIS_ERRORS as exc:
-                self._mark_down(exc)
-        self.database.clear()
+        """Clear the store in use (Redis; the database table only while Redis is down)."""
+        self._call("clear")
 
     def close(self, **kwargs: Any) -> None:
         try:

@@ -104,16 +104,13 @@ class ServiceUnavailableMiddleware:
 UPLOAD_OVERHEAD = 256 * 1024  # multipart boundaries and the other form fields
 
 
-def body_limit_for(path: str) -> tuple[int, str]:
-    """The largest body accepted on ``path`` and what the limit is about."""
-    if path.startswith("/api/v1/searches/") or path.startswith("/search/"):
-        return settings.FACE_IMAGE_MAX_BYTES + UPLOAD_OVERHEAD, f"photo (at most {settings.FACE_IMAGE_MAX_BYTES // 2**20} MB)"
+def body_limit_for(path: str) -> tuple[int, int, str]:
+    """The largest body accepted on ``path``, the limit stated to the user, and what it limits."""
+    if path.startswith(("/api/v1/searches/", "/search/")):
+        return settings.FACE_IMAGE_MAX_BYTES + UPLOAD_OVERHEAD, settings.FACE_IMAGE_MAX_BYTES, "photo"
     if path.startswith("/rights/request/"):
-        return (
-            settings.SUBJECT_SELFIE_MAX_BYTES + UPLOAD_OVERHEAD,
-            f"photo (at most {settings.SUBJECT_SELFIE_MAX_BYTES // 2**20} MB)",
-        )
-    return settings.REQUEST_BODY_MAX_BYTES, f"request (at most {settings.REQUEST_BODY_MAX_BYTES // 2**20} MB)"
+        return settings.SUBJECT_SELFIE_MAX_BYTES + UPLOAD_OVERHEAD, settings.SUBJECT_SELFIE_MAX_BYTES, "photo"
+    return settings.REQUEST_BODY_MAX_BYTES, settings.REQUEST_BODY_MAX_BYTES, "request"
 
 
 def _refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
@@ -142,8 +139,8 @@ class RequestSizeLimitMiddleware:
                 raise ValueError
         except ValueError:
             return _refuse(request, 400, "bad_request", "The Content-Length header is not a valid size.")
-        limit, what = body_limit_for(request.path)
+        limit, stated, what = body_limit_for(request.path)
         if length > limit:
-            message = f"The {what} is too large: {length / 2**20:.1f} MB sent."
+            message = f"The {what} is too large: {length / 2**20:.1f} MB sent; the limit is {stated / 2**20:.0f} MB."
             return _refuse(request, 413, "too_large", message)
         return self.get_response(request)

@@ -22,8 +22,8 @@ class SelfieMemoryHandler(MemoryFileUploadHandler):
         self.activated = True
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
         self.too_large = False
+        super().new_file(*args, **kwargs)  # raises StopFutureHandlers: keep this last
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         if self.too_large or start + len(raw_data) > settings.SUBJECT_SELFIE_MAX_BYTES:
