@@ -21,6 +21,7 @@ from accounts.models import Role
 from search.models import SearchRequest
 from subjects.models import SubjectRequest
 from tests.accounts import factories
+from tests.reliability.faults import redis_stop
 from tests.search import photos
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,29 +98,10 @@ def test_parallel_searches_with_redis_down_use_the_database_counter(live_server,
     """Bad input: the same burst while the cache's Redis is stopped: still exactly 10, via the database table."""
     settings.SEARCH_RATE_LIMIT_PER_MINUTE = LIMIT
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": throwaway_redis}}
-    stop_throwaway(throwaway_redis)
+    redis_stop(throwaway_redis)
     codes = search_burst(live_server, token)
     assert codes == Counter({202: LIMIT, 429: PARALLEL - LIMIT})
     assert SearchRequest.objects.count() == LIMIT
-
-
-def stop_throwaway(url: str) -> None:
-    """Stop the throwaway redis-server (a real process) with SHUTDOWN NOSAVE."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.shutdown(nosave=True)
-    except redis.exceptions.ConnectionError:
-        pass  # the server closes the connection as it exits
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            client.ping()
-        except redis.exceptions.ConnectionError:
-            return
-        time.sleep(0.1)
-    raise AssertionError("redis-server did not stop")
 
 
 def test_parallel_public_requests_exactly_the_limit_passes(live_server, settings):
