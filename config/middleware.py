@@ -120,9 +120,7 @@ def _refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpR
         template = "413.html" if status == 413 else "400.html"
         body = loader.get_template(template).render({"message": message})
         response = HttpResponse(body, status=status, content_type="text/html; charset=utf-8")
-    # The body is not read: the client must not reuse the connection for another request.
-    response["Connection"] = "close"
-    return response
+    return response  # the server closes or drains the connection (WSGI apps may not set Connection)
 
 
 class RequestSizeLimitMiddleware:
