@@ -28,6 +28,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from compliance.outbox import email_enqueue
 from compliance.services import audit_record, subject_pseudonym
 from config import ratelimit
 from subjects import clock
@@ -65,11 +66,7 @@ def _email(request: SubjectRequest, template: str, subject: str, **context: Any)
         f"subjects/email/{template}.txt",
         {"req": request, "dpo_email": settings.DPO_EMAIL, "regulator": settings.REGULATOR_COMPLAINTS, **context},
     )
-    transaction.on_commit(
-        lambda: send_mail(
-            subject=f"[{request.reference}] {subject}", message=body, from_email=None, recipient_list=[request.email]
-        )
-    )
+    email_enqueue(to=[request.email], subject=f"[{request.reference}] {subject}", body=body)
 
 
 def _audit(request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any) -> None:
@@ -448,10 +445,6 @@ def _deleter(name: str) -> Any:
     return lambda: default_storage.delete(name)
 
 
-def _mailer(subject: str, message: str, recipients: list[str]) -> Any:
-    return lambda: send_mail(subject=subject, message=message, from_email=None, recipient_list=recipients)
-
-
 def access_packages_expire() -> int:
     """Delete packages whose link expired (files first kept until the row commits)."""
     expired = list(AccessPackage.objects.filter(deleted_at__isnull=True, expires_at__lte=timezone.now()))
@@ -520,7 +513,7 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
             message = render_to_string(
                 "subjects/email/recipient_notice.txt", {"reference": request.reference, "cases": sorted(cases)}
             )
-            transaction.on_commit(_mailer("Erasure notice: results you received", message, admins))
+            email_enqueue(to=admins, subject="Erasure notice: results you received", body=message)
     verification = {
         "faces_left": Face.objects.filter(pk__in=[f.pk for f in all_faces]).count(),
         "images_left": SourceImage.objects.filter(pk__in=image_ids).count(),

@@ -216,3 +216,35 @@ def test_postgres_down_for_10_seconds_gives_503_then_recovers(live_server, analy
         assert client.get("/rights/").status_code == 200
         assert people.get("/search/").status_code == 200
         people.close()
+
+
+# --- mail server down: the durable outbox ------------------------------------------------------
+
+
+def test_mail_server_down_request_is_filed_and_its_email_sent_later(live_server, settings):
+    """Bad input: a public request while the SMTP server refuses connections: filed, email kept, sent once it is back."""
+    from compliance.models import OutboundEmail
+    from compliance.outbox import emails_send_pending
+    from config import devservices
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", devservices.free_port(), 2
+    url = f"{live_server.url}/rights/request/erasure/"
+    client, csrf = csrf_client(url)
+    try:
+        response = client.post(url, data={"email": "later@example.net", "csrfmiddlewaretoken": csrf}, headers={"Referer": url})
+    finally:
+        client.close()
+    assert response.status_code == 200, response.text[:1000]
+    request = SubjectRequest.objects.get(email="later@example.net")
+    queued = OutboundEmail.objects.get()
+    assert queued.to == ["later@example.net"] and request.reference in queued.subject and queued.attempts == 1
+    assert emails_send_pending() == 0  # still down: kept, counted
+    assert OutboundEmail.objects.get().attempts == 2
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # the mail server is back
+    mail.outbox.clear()
+    assert emails_send_pending() == 1
+    assert emails_send_pending() == 0  # idempotent: nothing sent twice
+    assert [m.to for m in mail.outbox] == [["later@example.net"]]
+    assert "/rights/verify/" in mail.outbox[0].body
+    assert not OutboundEmail.objects.exists()
