@@ -71,7 +71,7 @@ class RedisWithDatabaseFallback(BaseCache):
         """Increment under a row lock, keeping the entry's expiry (DatabaseCache's incr is get + set)."""
         db = router.db_for_write(self.database.cache_model_class)
         connection = connections[db]
-        table = connection.ops.quote_name(self.database._table)
+        table = connection.ops.quote_name(self.database._table)  # type: ignore[attr-defined]
         with transaction.atomic(using=db):
             with connection.cursor() as cursor:
                 cursor.execute(

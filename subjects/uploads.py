@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import InMemoryUploadedFile
+from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import MemoryFileUploadHandler
 
 
@@ -33,7 +33,7 @@ class SelfieMemoryHandler(MemoryFileUploadHandler):
             return None
         return super().receive_data_chunk(raw_data, start)
 
-    def file_complete(self, file_size: int) -> InMemoryUploadedFile | None:
+    def file_complete(self, file_size: int) -> UploadedFile | None:
         if not self.too_large:
             return super().file_complete(file_size)
         upload = InMemoryUploadedFile(
