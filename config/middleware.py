@@ -56,6 +56,11 @@ def _mark_unavailable(sender: Any, request: HttpRequest | None = None, **kwargs:
         setattr(request, _UNAVAILABLE_ATTR, service)
 
 
+def _area(request: HttpRequest) -> str:
+    """The first path segment only: paths can hold one-time tokens (verification, status links)."""
+    return "/" + request.path.lstrip("/").split("/", 1)[0]
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
@@ -87,14 +92,14 @@ class ServiceUnavailableMiddleware:
         response = self.get_response(request)
         service = getattr(request, _UNAVAILABLE_ATTR, "")
         if service and response.status_code >= 500:
-            logger.warning("503 for %s %s: %s unavailable", request.method, request.path, service)
+            logger.warning("503 for %s %s: %s unavailable", request.method, _area(request), service)
             return unavailable_response(request, service)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         service = is_unavailable_error(exception)
         if service:
-            logger.warning("503 for %s %s: %s unavailable", request.method, request.path, service)
+            logger.warning("503 for %s %s: %s unavailable", request.method, _area(request), service)
             return unavailable_response(request, service)
         return None
 
