@@ -29,3 +29,11 @@ def jurisdiction_sweep(actor_id: int | None = None) -> int:
 
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     return sweep(actor=actor).pk
+
+
+@shared_task(name="compliance.tasks.emails_send_pending")
+def emails_send_pending() -> int:
+    """Send emails left in the outbox (mail server or queue was down); returns how many went."""
+    from compliance.outbox import emails_send_pending as send
+
+    return send()

@@ -91,6 +91,11 @@ app.conf.beat_schedule = {
         "task": "subjects.tasks.access_packages_expire",
         "schedule": crontab(minute=40),
     },
+    # Emails whose sending failed (mail server down) stay in the outbox; retry every minute.
+    "compliance-emails-send-pending": {
+        "task": "compliance.tasks.emails_send_pending",
+        "schedule": crontab(minute="*"),
+    },
     # An anchor a day bounds how much of the log could be rewritten unnoticed to one day, and
     # a day is what auditors compare against; just after midnight UTC, when the day is closed.
     "compliance-audit-anchor": {

@@ -113,6 +113,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: turns a 500 caused by an unreachable database/Redis into a 503 (config/middleware.py).
+    "config.middleware.ServiceUnavailableMiddleware",
+    # Refuses oversized bodies from Content-Length before anything reads them.
+    "config.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -177,11 +181,18 @@ def redis_db_url(url: str, db: int) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
 
 
+# Redis, falling back to the database table ``cache_fallback`` while Redis is unreachable, so
+# rate limits (login included) keep working during a Redis outage (config/cache.py).
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisWithDatabaseFallback",
         "LOCATION": env.str("CACHE_URL", default=redis_db_url(REDIS_URL, 1)),
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="facesearch"),
+        "OPTIONS": {
+            "RETRY_SECONDS": env.float("CACHE_REDIS_RETRY_SECONDS", default=5.0),
+            "socket_connect_timeout": 1.0,
+            "socket_timeout": 2.0,
+        },
     }
 }
 
@@ -380,6 +391,10 @@ SEARCH_DEFAULT_MONTHLY_QUOTA = env.int("SEARCH_DEFAULT_MONTHLY_QUOTA", default=1
 PROBE_EMBEDDING_RETENTION_DAYS = env.int("PROBE_EMBEDDING_RETENTION_DAYS", default=30)
 FACE_RETENTION_DAYS = env.int("FACE_RETENTION_DAYS", default=365)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Largest body on paths without a photo upload (uploads: FACE_IMAGE_MAX_BYTES, SUBJECT_SELFIE_MAX_BYTES).
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=5 * 1024 * 1024)
+# Seconds a 503 (database or Redis unreachable) asks clients to wait.
+SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=30)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 INTERNATIONAL_TRANSFERS: list[str] = env.list("INTERNATIONAL_TRANSFERS", default=["None outside the EEA"])
 

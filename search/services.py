@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -23,6 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import membership_for
 from compliance.services import audit_record
+from config import ratelimit
 from search import engine, selectors
 from search.calibration import calibration_for
 from search.models import Face, LawfulBasis, ProbeFace, SearchHit, SearchRequest, SourceImage
@@ -236,15 +236,9 @@ def _check_limits(*, organisation: Any) -> None:
     used = selectors.searches_this_month(organisation=organisation)
     if used >= quota:
         raise SearchLimitExceeded(f"Monthly search quota reached ({used} of {quota}); it resets on the 1st.")
-    key = f"search-rate:{organisation.pk}:{timezone.now():%Y%m%d%H%M}"
-    count = cache.get_or_set(key, 0, timeout=120)
     limit = settings.SEARCH_RATE_LIMIT_PER_MINUTE
-    if count is not None and count >= limit:
+    if not ratelimit.hit(key=f"search-rate:{organisation.pk}", limit=limit, window_seconds=60):
         raise SearchLimitExceeded(f"Too many searches: at most {limit} a minute per organisation. Try again shortly.")
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=120)
 
 
 def search_create(
@@ -299,10 +293,20 @@ def search_create(
         except Exception:
             default_storage.delete(str(search.probe.name))
             raise
-        from search.tasks import search_process
-
-        transaction.on_commit(lambda: search_process.delay(search.pk))
+        transaction.on_commit(lambda: _search_enqueue(search.pk))
     return search
+
+
+def _search_enqueue(search_id: int) -> None:
+    """Queue the search; if the broker is unreachable the row stays pending and the sweeper queues it."""
+    from kombu.exceptions import OperationalError
+
+    from search.tasks import search_process
+
+    try:
+        search_process.delay(search_id)
+    except (OperationalError, OSError) as exc:
+        logger.warning("search %s not queued (%s); searches_requeue_stuck will queue it", search_id, type(exc).__name__)
 
 
 def _probe_delete(search: SearchRequest) -> None:

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from subjects.models import RequestType
 
 
 class SubjectRequestForm(forms.Form):
     email = forms.EmailField(
-        label="Your email address", help_text="We send a confirmation link here. No account, no ID document."
+        label="Your email address",
+        help_text="We send a confirmation link here. No account, no ID document.",
+        max_length=254,  # the column's length (RFC 5321 path limit); Django's default 320 would reach the database
+        error_messages={"max_length": "An email address has at most 254 characters."},
     )
     details = forms.CharField(
         label="Anything that helps us", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
@@ -44,6 +48,15 @@ class SubjectRequestForm(forms.Form):
         if request_type == RequestType.COMPLAINT:
             self.fields["details"].required = True
             self.fields["details"].label = "Your complaint"
+
+    def clean_selfie(self) -> object:
+        selfie = self.cleaned_data.get("selfie")
+        limit = settings.SUBJECT_SELFIE_MAX_BYTES
+        if selfie and (getattr(selfie, "too_large", False) or selfie.size > limit):
+            raise forms.ValidationError(
+                f"The photo is {selfie.size / 2**20:.1f} MB; the limit is {limit // 2**20} MB. Choose a smaller photo."
+            )
+        return selfie
 
     def url_list(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data.get("urls", "").splitlines() if line.strip()]

@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -29,7 +28,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from compliance.outbox import email_enqueue
 from compliance.services import audit_record, subject_pseudonym
+from config import ratelimit
 from subjects import clock
 from subjects.models import (
     AccessPackage,
@@ -65,11 +66,7 @@ def _email(request: SubjectRequest, template: str, subject: str, **context: Any)
         f"subjects/email/{template}.txt",
         {"req": request, "dpo_email": settings.DPO_EMAIL, "regulator": settings.REGULATOR_COMPLAINTS, **context},
     )
-    transaction.on_commit(
-        lambda: send_mail(
-            subject=f"[{request.reference}] {subject}", message=body, from_email=None, recipient_list=[request.email]
-        )
-    )
+    email_enqueue(to=[request.email], subject=f"[{request.reference}] {subject}", body=body)
 
 
 def _audit(request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any) -> None:
@@ -94,16 +91,11 @@ def _rate_limit(*, ip: str | None, email: str) -> None:
         (f"dsr-ip:{ip}", settings.SUBJECT_REQUESTS_PER_IP_PER_HOUR),
         (f"dsr-email:{subject_pseudonym(email)}", settings.SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR),
     ):
-        count = cache.get_or_set(key, 0, timeout=3600) or 0
-        if count >= limit:
+        if not ratelimit.hit(key=key, limit=limit, window_seconds=3600):
             raise RequestRefused(
                 "Too many requests from here in the last hour. Please try again later, or write to "
                 f"{settings.DPO_EMAIL}; the deadline runs from when we receive your message."
             )
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout=3600)
 
 
 # --- Intake and verification --------------------------------------------------------------
@@ -453,10 +445,6 @@ def _deleter(name: str) -> Any:
     return lambda: default_storage.delete(name)
 
 
-def _mailer(subject: str, message: str, recipients: list[str]) -> Any:
-    return lambda: send_mail(subject=subject, message=message, from_email=None, recipient_list=recipients)
-
-
 def access_packages_expire() -> int:
     """Delete packages whose link expired (files first kept until the row commits)."""
     expired = list(AccessPackage.objects.filter(deleted_at__isnull=True, expires_at__lte=timezone.now()))
@@ -525,7 +513,7 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
             message = render_to_string(
                 "subjects/email/recipient_notice.txt", {"reference": request.reference, "cases": sorted(cases)}
             )
-            transaction.on_commit(_mailer("Erasure notice: results you received", message, admins))
+            email_enqueue(to=admins, subject="Erasure notice: results you received", body=message)
     verification = {
         "faces_left": Face.objects.filter(pk__in=[f.pk for f in all_faces]).count(),
         "images_left": SourceImage.objects.filter(pk__in=image_ids).count(),
