@@ -328,6 +328,9 @@ FACE_MIN_SIZE_PX = env.int("FACE_MIN_SIZE_PX", default=40)
 FACE_IMAGE_MAX_BYTES = env.int("FACE_IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 FACE_IMAGE_MAX_PIXELS = env.int("FACE_IMAGE_MAX_PIXELS", default=40_000_000)
 FACE_BATCH_SIZE = env.int("FACE_BATCH_SIZE", default=8)
+# A search or source photo whose task started this many times without finishing (the worker
+# died on it) is quarantined: failed, with the reason shown, and never retried.
+FACE_TASK_MAX_ATTEMPTS = env.int("FACE_TASK_MAX_ATTEMPTS", default=3)
 # Countries whose residents' faces we must not process (UK enforcement notice). The DPO edits it.
 EXCLUDED_JURISDICTIONS: list[str] = env.list("EXCLUDED_JURISDICTIONS", default=["GB"])
 SEARCH_TOP_K = env.int("SEARCH_TOP_K", default=20)
