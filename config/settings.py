@@ -220,8 +220,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A role that requires two-factor authentication gets no API access until it is enrolled.
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "accounts.api_auth.MFAEnrolled"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every API error is {"error": {"code", "message"}}; a missing or bad token is 401.
+    "EXCEPTION_HANDLER": "accounts.api_auth.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Face search API",
