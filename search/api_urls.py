@@ -1,6 +1,15 @@
-from django.urls import path
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from search import apis
+
+
+@csrf_exempt  # it changes nothing; an API client sends no CSRF token
+def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Anything else under the API answers 404 in the API's error shape, never an HTML page."""
+    return JsonResponse({"error": {"code": "not_found", "message": "There is no such API endpoint."}}, status=404)
+
 
 urlpatterns = [
     path("searches/", apis.SearchCreateApi.as_view(), name="api-search-create"),
@@ -12,4 +21,5 @@ urlpatterns = [
         apis.SearchFaceThumbnailApi.as_view(),
         name="api-search-face-thumbnail",
     ),
+    re_path(r"^(?P<rest>.*)$", api_not_found),
 ]

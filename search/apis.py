@@ -70,9 +70,10 @@ class SearchCreateApi(APIView):
 
     class SearchCreateInputSerializer(serializers.Serializer):
         image = serializers.FileField()
-        purpose = serializers.CharField(max_length=500)
+        # Not blank (the pattern tells the schema so: at least one non-space character).
+        purpose = serializers.RegexField(r"\S", max_length=500)
         lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices)
-        case_reference = serializers.CharField(max_length=100)
+        case_reference = serializers.RegexField(r"\S", max_length=100)
 
     class SearchAcceptedSerializer(serializers.Serializer):
         id = serializers.IntegerField()
