@@ -549,7 +549,7 @@ def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5)) -> d
             if image.status in (SourceImage.Status.PENDING, SourceImage.Status.PROCESSING):
                 _image_quarantine(image)
                 counts["failed"] += 1
-    ids = list(stuck.exclude(attempts__gte=max_attempts).values_list("pk", flat=True))
+    ids = list(stuck.exclude(attempts__gte=max_attempts).order_by("pk").values_list("pk", flat=True))
     # An image that was tried before goes alone, so that one poison photo cannot sink a batch.
     retried = set(SourceImage.objects.filter(pk__in=ids, attempts__gt=0).values_list("pk", flat=True))
     batches = [[pk] for pk in ids if pk in retried]
