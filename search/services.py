@@ -119,10 +119,13 @@ class AnalyseCounts:
     suppressed_faces: int = 0
 
 
-def source_images_analyse(*, image_ids: list[int]) -> AnalyseCounts:
+def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False) -> AnalyseCounts:
     """Detect and embed the faces of pending images, in one model batch. Idempotent.
 
-    Images already analysed are skipped; a retry after a crash replaces partial results.
+    Images already analysed are skipped; a retry after a crash replaces partial results. Each
+    image's attempt is committed before the work; one at ``FACE_TASK_MAX_ATTEMPTS`` is quarantined
+    instead. With ``isolate_retried`` (the task), a batch holding an image tried before is re-queued
+    as one task per image instead of being run.
     """
     counts = AnalyseCounts()
     claimed: list[SourceImage] = []
@@ -134,7 +137,7 @@ def source_images_analyse(*, image_ids: list[int]) -> AnalyseCounts:
                 pk__in=image_ids, status__in=[SourceImage.Status.PENDING, SourceImage.Status.PROCESSING]
             )
         )
-        if len(rows) > 1 and any(row.attempts > 0 for row in rows):
+        if isolate_retried and len(rows) > 1 and any(row.attempts > 0 for row in rows):
             # A batch with these images died before: one task each, so that one poison photo
             # is quarantined alone instead of taking the whole batch with it.
             from search.tasks import source_images_analyse as analyse_task
