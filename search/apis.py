@@ -77,7 +77,7 @@ class SearchCreateApi(APIView):
 
     class SearchAcceptedSerializer(serializers.Serializer):
         id = serializers.IntegerField()
-        status = serializers.CharField()
+        status = serializers.ChoiceField(choices=SearchRequest.Status.choices)
         url = serializers.CharField()
 
     @extend_schema(
@@ -140,7 +140,7 @@ class ProbeFaceSerializer(serializers.Serializer):
 class SearchDetailApi(APIView):
     class SearchDetailSerializer(serializers.Serializer):
         id = serializers.IntegerField()
-        status = serializers.CharField()
+        status = serializers.ChoiceField(choices=SearchRequest.Status.choices)
         error = serializers.CharField()
         purpose = serializers.CharField()
         lawful_basis = serializers.CharField()
