@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 
+from accounts.adapters import client_ip
 from accounts.models import Invitation, Membership, Organisation, User
+from accounts.services import api_tokens_revoke_on_change
 
 
 @admin.register(User)
@@ -19,6 +24,22 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        was = User.objects.filter(pk=obj.pk).values("is_active", "is_staff", "is_superuser").first() if change else None
+        super().save_model(request, obj, form, change)
+        if was is None:
+            return
+        if was["is_active"] and not obj.is_active:
+            api_tokens_revoke_on_change(user=obj, reason="deactivated", actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+        elif (was["is_staff"], was["is_superuser"]) != (obj.is_staff, obj.is_superuser):
+            api_tokens_revoke_on_change(user=obj, reason="role_changed", actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        before = set(form.instance.groups.values_list("pk", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        if change and set(form.instance.groups.values_list("pk", flat=True)) != before:
+            api_tokens_revoke_on_change(user=form.instance, reason="role_changed", actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+
 
 class MembershipInline(admin.TabularInline):
     model = Membership
@@ -33,6 +54,20 @@ class OrganisationAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ["created_at"]
     inlines = [MembershipInline]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """A membership removed or re-roled here revokes that user's API token, as the org admin's pages do."""
+        if formset.model is not Membership:
+            super().save_formset(request, form, formset, change)
+            return
+        roles = dict(Membership.objects.filter(organisation=form.instance.pk).values_list("user_id", "role")) if change else {}
+        super().save_formset(request, form, formset, change)
+        now = dict(Membership.objects.filter(organisation=form.instance.pk).values_list("user_id", "role"))
+        actor, ip = request.user, client_ip(request)
+        for user_id, role in roles.items():
+            if user_id not in now or now[user_id] != role:
+                reason = "removed_from_organisation" if user_id not in now else "role_changed"
+                api_tokens_revoke_on_change(user=User.objects.get(pk=user_id), reason=reason, actor=actor, ip=ip)  # type: ignore[arg-type]
 
 
 @admin.register(Invitation)

@@ -166,6 +166,8 @@ def membership_set_role(*, membership: Membership, role: str, actor: User, ip: s
     old = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    if old != role:
+        api_tokens_revoke_on_change(user=membership.user, reason="role_changed", actor=actor, ip=ip)
     audit_record(
         actor=actor,
         action="accounts.membership.role_changed",
@@ -197,6 +199,7 @@ def membership_remove(*, membership: Membership, actor: User, ip: str | None = N
     membership.delete()
     user.is_active = False
     user.save(update_fields=["is_active"])
+    api_tokens_revoke_on_change(user=user, reason="removed_from_organisation", actor=actor, ip=ip)
 
 
 @dataclass(frozen=True)
@@ -241,4 +244,36 @@ def api_token_revoke(*, user: User, ip: str | None = None) -> bool:
     revoked = Token.objects.filter(user=user).delete()[0] > 0
     if revoked:
         audit_record(actor=user, action="accounts.api_token.revoked", target=user, outcome="success", ip=ip)
+    return revoked
+
+
+TOKEN_REVOCATION_REASONS = {
+    "deactivated": "the user was deactivated",
+    "removed_from_organisation": "the user was removed from the organisation",
+    "role_changed": "the user's role changed",
+}
+
+
+@transaction.atomic
+def api_tokens_revoke_on_change(*, user: User, reason: str, actor: User | None, ip: str | None = None) -> bool:
+    """Delete the user's API token because their access changed; audited in the same transaction.
+
+    Called by every path that deactivates a user, removes them from their organisation or
+    changes their role (the org admin's pages and the Django admin). A new token must be
+    created by the user afterwards, under the access they now have.
+    """
+    from rest_framework.authtoken.models import Token
+
+    if reason not in TOKEN_REVOCATION_REASONS:
+        raise ValueError(f"Unknown revocation reason {reason!r}.")
+    revoked = Token.objects.filter(user=user).delete()[0] > 0
+    if revoked:
+        audit_record(
+            actor=actor,
+            action="accounts.api_token.revoked",
+            target=user,
+            outcome="success",
+            ip=ip,
+            details={"reason": reason},
+        )
     return revoked

@@ -265,8 +265,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A role that requires two-factor authentication gets no API access until it is enrolled.
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "accounts.api_auth.MFAEnrolled"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every API error is {"error": {"code", "message"}}; a missing or bad token is 401.
+    "EXCEPTION_HANDLER": "accounts.api_auth.api_exception_handler",
 }
 # /api/schema/ and /api/docs/: open in development; in production only to signed-in users
 # (session or API token) unless API_DOCS_PUBLIC=true.
@@ -382,6 +385,9 @@ FACE_MIN_SIZE_PX = env.int("FACE_MIN_SIZE_PX", default=40)
 FACE_IMAGE_MAX_BYTES = env.int("FACE_IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 FACE_IMAGE_MAX_PIXELS = env.int("FACE_IMAGE_MAX_PIXELS", default=40_000_000)
 FACE_BATCH_SIZE = env.int("FACE_BATCH_SIZE", default=8)
+# A search or source photo whose task started this many times without finishing (the worker
+# died on it) is quarantined: failed, with the reason shown, and never retried.
+FACE_TASK_MAX_ATTEMPTS = env.int("FACE_TASK_MAX_ATTEMPTS", default=3)
 # Countries whose residents' faces we must not process (UK enforcement notice). The DPO edits it.
 EXCLUDED_JURISDICTIONS: list[str] = env.list("EXCLUDED_JURISDICTIONS", default=["GB"])
 SEARCH_TOP_K = env.int("SEARCH_TOP_K", default=20)

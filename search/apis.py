@@ -1,24 +1,68 @@
-"""Search API: POST /api/v1/searches/ (202), GET /api/v1/searches/{id}/, choose a face."""
+"""Search API: POST /api/v1/searches/ (202), GET /api/v1/searches/{id}/, choose a face, face crops.
+
+Every error is ``{"error": {"code", "message"}}`` (see accounts.api_auth); the schema lists
+each status code an operation can answer.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.adapters import client_ip
-from search import engine, selectors, services
+from search import engine, selectors, services, views
 from search.models import LawfulBasis, SearchRequest
+
+_MAX_ID = 2**63 - 1
 
 
 def _error(code: str, message: str, http_status: int, **extra: object) -> Response:
     return Response({"error": {"code": code, "message": message, **extra}}, status=http_status)
+
+
+class ErrorSerializer(serializers.Serializer):
+    class ErrorBodySerializer(serializers.Serializer):
+        code = serializers.CharField()
+        message = serializers.CharField()
+        fields = serializers.JSONField(required=False, help_text="per-field messages, for invalid input")
+
+    error = ErrorBodySerializer()
+
+
+_ERROR_MEANINGS = {
+    400: "Invalid input: a field is missing or wrong, or the photo is unusable.",
+    401: "No API token, or one that is not valid (revoked, deleted).",
+    403: "Not allowed: e.g. the role requires two-factor authentication, which is not set up.",
+    404: "No such search in your organisation.",
+    405: "Method not allowed.",
+    409: "The search is not in a state that allows this.",
+    413: "The upload is larger than the limit.",
+    415: "Unsupported request body type.",
+    429: "Rate limit or monthly quota reached.",
+    503: "Temporarily unavailable (database or queue down); retry after the Retry-After seconds.",
+}
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer, description=_ERROR_MEANINGS[code]) for code in codes}
+
+
+def _access_search(request: Request, search_id: int) -> SearchRequest:
+    if not 0 < search_id <= _MAX_ID:
+        raise Http404
+    return selectors.access_search_by_id(user=request.user, search_id=search_id)  # type: ignore[arg-type]
 
 
 class SearchCreateApi(APIView):
@@ -26,16 +70,20 @@ class SearchCreateApi(APIView):
 
     class SearchCreateInputSerializer(serializers.Serializer):
         image = serializers.FileField()
-        purpose = serializers.CharField(max_length=500)
+        # Not blank (the pattern tells the schema so: at least one non-space character).
+        purpose = serializers.RegexField(r"\S", max_length=500)
         lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices)
-        case_reference = serializers.CharField(max_length=100)
+        case_reference = serializers.RegexField(r"\S", max_length=100)
 
     class SearchAcceptedSerializer(serializers.Serializer):
         id = serializers.IntegerField()
-        status = serializers.CharField()
+        status = serializers.ChoiceField(choices=SearchRequest.Status.choices)
         url = serializers.CharField()
 
-    @extend_schema(request={"multipart/form-data": SearchCreateInputSerializer}, responses={202: SearchAcceptedSerializer})
+    @extend_schema(
+        request={"multipart/form-data": SearchCreateInputSerializer},
+        responses={202: SearchAcceptedSerializer, **_errors(400, 401, 403, 405, 413, 415, 429, 503)},
+    )
     def post(self, request: Request) -> Response:
         serializer = self.SearchCreateInputSerializer(data=request.data)
         if not serializer.is_valid():
@@ -74,30 +122,37 @@ class HitSerializer(serializers.Serializer):
     similarity = serializers.FloatField()
     distance = serializers.FloatField()
     confidence = serializers.FloatField()
-    thumbnail_url = serializers.CharField()
-    page_url = serializers.CharField()
-    image_url = serializers.CharField()
-    source = serializers.CharField()
+    thumbnail_url = serializers.CharField(help_text="the face crop (JPEG), fetched with the same token")
+    source = serializers.CharField(help_text="the source the photo came from")
+    page_url = serializers.CharField(help_text="web page the photo was found on (http/https), or empty")
+    image_url = serializers.CharField(help_text="web address of the photo (http/https), or empty")
+    file_name = serializers.CharField(help_text="original file name of an imported photo, or empty")
     first_seen = serializers.DateTimeField()
     last_seen = serializers.DateTimeField()
+
+
+class ProbeFaceSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    box = serializers.ListField(child=serializers.IntegerField())
+    thumbnail_url = serializers.CharField()
 
 
 class SearchDetailApi(APIView):
     class SearchDetailSerializer(serializers.Serializer):
         id = serializers.IntegerField()
-        status = serializers.CharField()
+        status = serializers.ChoiceField(choices=SearchRequest.Status.choices)
         error = serializers.CharField()
         purpose = serializers.CharField()
         lawful_basis = serializers.CharField()
         case_reference = serializers.CharField()
         created_at = serializers.DateTimeField()
         completed_at = serializers.DateTimeField(allow_null=True)
-        faces_to_choose = serializers.ListField(child=serializers.DictField())
+        faces_to_choose = ProbeFaceSerializer(many=True)
         hits = HitSerializer(many=True)
 
-    @extend_schema(responses={200: SearchDetailSerializer})
+    @extend_schema(responses={200: SearchDetailSerializer, **_errors(401, 403, 404, 405, 503)})
     def get(self, request: Request, search_id: int) -> Response:
-        search = selectors.access_search_by_id(user=request.user, search_id=search_id)  # type: ignore[arg-type]
+        search = _access_search(request, search_id)
         hits = []
         if search.status == SearchRequest.Status.DONE:
             services.search_results_viewed(search=search, user=request.user, ip=client_ip(request._request), via="api")  # type: ignore[arg-type]
@@ -106,13 +161,13 @@ class SearchDetailApi(APIView):
                 hits.append({
                     "rank": hit.rank, "face_id": hit.face_id, "similarity": round(hit.similarity, 4),
                     "distance": round(hit.distance, 4), "confidence": round(hit.confidence, 4),
-                    "thumbnail_url": request.build_absolute_uri(reverse("search:hit_thumbnail", args=[search.pk, hit.face_id])),
-                    "page_url": image.page_url, "image_url": image.image_url, "source": image.source_label,
+                    "thumbnail_url": request.build_absolute_uri(reverse("api-search-hit-crop", args=[search.pk, hit.face_id])),
+                    **image.provenance.as_dict(),
                     "first_seen": image.first_seen, "last_seen": image.last_seen,
                 })  # fmt: skip
         faces = [
             {"index": pf.index, "box": pf.box,
-             "thumbnail_url": request.build_absolute_uri(reverse("search:probe_face", args=[search.pk, pf.index]))}
+             "thumbnail_url": request.build_absolute_uri(reverse("api-search-face-thumbnail", args=[search.pk, pf.index]))}
             for pf in search.probe_faces.all()
         ]  # fmt: skip
         out = self.SearchDetailSerializer({
@@ -124,12 +179,17 @@ class SearchDetailApi(APIView):
 
 
 class SearchChooseFaceApi(APIView):
-    class ChooseFaceInputSerializer(serializers.Serializer):
-        face = serializers.IntegerField(min_value=0)
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
-    @extend_schema(request=ChooseFaceInputSerializer, responses={200: SearchDetailApi.SearchDetailSerializer})
+    class ChooseFaceInputSerializer(serializers.Serializer):
+        face = serializers.IntegerField(min_value=0, max_value=1000)
+
+    @extend_schema(
+        request=ChooseFaceInputSerializer,
+        responses={200: SearchDetailApi.SearchDetailSerializer, **_errors(400, 401, 403, 404, 405, 409, 413, 415, 503)},
+    )
     def post(self, request: Request, search_id: int) -> Response:
-        search = selectors.access_search_by_id(user=request.user, search_id=search_id)  # type: ignore[arg-type]
+        search = _access_search(request, search_id)
         serializer = self.ChooseFaceInputSerializer(data=request.data)
         if not serializer.is_valid():
             return _error(
@@ -145,3 +205,36 @@ class SearchChooseFaceApi(APIView):
         except ValidationError as exc:
             return _error("invalid", " ".join(exc.messages), status.HTTP_409_CONFLICT)
         return SearchDetailApi().get(request, search_id)
+
+
+class _JpegApi(APIView):
+    """A face image over the API, with the same token as the rest; errors stay JSON."""
+
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return super().perform_content_negotiation(request, force=True)  # an image client may accept only image/*
+
+
+class SearchHitCropApi(_JpegApi):
+    @extend_schema(
+        responses={(200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="the face crop")}
+        | _errors(401, 403, 404, 405, 503)
+    )
+    def get(self, request: Request, search_id: int, face_id: int) -> HttpResponse:
+        """The crop of one face that this search returned; 404 for anything else."""
+        search = _access_search(request, search_id)
+        if not 0 < face_id <= _MAX_ID:
+            raise Http404
+        return views.private_jpeg(views.hit_crop_bytes(search=search, face_id=face_id))
+
+
+class SearchFaceThumbnailApi(_JpegApi):
+    @extend_schema(
+        responses={(200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="one face of the probe")}
+        | _errors(401, 403, 404, 405, 503)
+    )
+    def get(self, request: Request, search_id: int, index: int) -> HttpResponse:
+        """One of the faces found in a probe with several, while the search waits for a choice."""
+        search = _access_search(request, search_id)
+        return views.private_jpeg(views.probe_face_bytes(search=search, index=index))

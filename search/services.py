@@ -119,28 +119,49 @@ class AnalyseCounts:
     suppressed_faces: int = 0
 
 
-def source_images_analyse(*, image_ids: list[int]) -> AnalyseCounts:
+def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False) -> AnalyseCounts:
     """Detect and embed the faces of pending images, in one model batch. Idempotent.
 
-    Images already analysed are skipped; a retry after a crash replaces partial results.
+    Images already analysed are skipped; a retry after a crash replaces partial results. Each
+    image's attempt is committed before the work; one at ``FACE_TASK_MAX_ATTEMPTS`` is quarantined
+    instead. With ``isolate_retried`` (the task), a batch holding an image tried before is re-queued
+    as one task per image instead of being run.
     """
     counts = AnalyseCounts()
+    claimed: list[SourceImage] = []
+    # The attempt is counted and committed before the work, so a worker that dies mid-batch
+    # (the face model crashed, OOM, SIGKILL) still leaves the count behind.
     with transaction.atomic():
-        claimed = list(
+        rows = list(
             SourceImage.objects.select_for_update(skip_locked=True).filter(
                 pk__in=image_ids, status__in=[SourceImage.Status.PENDING, SourceImage.Status.PROCESSING]
             )
         )
-        for image in claimed:
+        if isolate_retried and len(rows) > 1 and any(row.attempts > 0 for row in rows):
+            # A batch with these images died before: one task each, so that one poison photo
+            # is quarantined alone instead of taking the whole batch with it.
+            from search.tasks import source_images_analyse as analyse_task
+
+            ids = [row.pk for row in rows]
+            transaction.on_commit(lambda: [analyse_task.delay([pk]) for pk in ids])
+            return counts
+        for image in rows:
+            if image.attempts >= settings.FACE_TASK_MAX_ATTEMPTS:
+                _image_quarantine(image)
+                counts.failed += 1
+                continue
             image.status = SourceImage.Status.PROCESSING
             image.status_changed_at = timezone.now()
             image.attempts += 1
             image.save(update_fields=["status", "status_changed_at", "attempts"])
+            claimed.append(image)
     decoded: list[tuple[SourceImage, engine.DecodedImage]] = []
     for image in claimed:
         try:
             with image.file.open("rb") as fh:
-                decoded.append((image, engine.decode_image(fh.read())))
+                data = fh.read()
+            _test_fault_hook(data)
+            decoded.append((image, engine.decode_image(data)))
         except (engine.ImageRejected, OSError) as exc:
             _image_finish(image, status=SourceImage.Status.FAILED, error=str(exc)[:300], faces=[], decoded=None)
             counts.failed += 1
@@ -220,6 +241,48 @@ def storage_files_delete(names: list[str]) -> None:
     """Delete files from media storage (call after the rows that named them are committed)."""
     for name in names:
         default_storage.delete(name)
+
+
+def quarantine_reason(attempts: int) -> str:
+    """What the user is told about a photo that kept killing the face model."""
+    return f"This photo could not be processed: it stopped the face model {attempts} times."
+
+
+def _image_quarantine(image: SourceImage) -> None:
+    """Give up on a source image that crashed the worker too often (caller holds its row lock)."""
+    image.status = SourceImage.Status.FAILED
+    image.error = quarantine_reason(image.attempts)
+    image.status_changed_at = timezone.now()
+    image.save(update_fields=["status", "error", "status_changed_at"])
+    audit_record(
+        actor=None,
+        action="search.source_image.quarantined",
+        target=image,
+        outcome="failure",
+        details={"attempts": image.attempts, "reason": image.error},
+    )
+
+
+def _test_fault_hook(data: bytes) -> None:
+    """Test hook: make the worker die on a marker photo, as a photo that crashes the face model would.
+
+    Only ``config.test_settings`` reads ``FACE_TEST_CRASH_SHA256`` (SHA-256 digests, comma
+    separated) from the environment; elsewhere the setting does not exist and this does nothing.
+    ``FACE_TEST_HOLD_FILE`` makes the worker wait while that file exists (to kill it mid-task).
+    """
+    crash = getattr(settings, "FACE_TEST_CRASH_SHA256", "")
+    hold = getattr(settings, "FACE_TEST_HOLD_FILE", "")
+    if not crash and not hold:
+        return
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    if crash and hashlib.sha256(data).hexdigest() in crash.split(","):
+        os.kill(os.getpid(), signal.SIGKILL)
+    while hold and Path(hold).exists():
+        time.sleep(0.1)
 
 
 # --- Customer searches ----------------------------------------------------------------
@@ -310,26 +373,41 @@ def _search_enqueue(search_id: int) -> None:
 
 
 def _probe_delete(search: SearchRequest) -> None:
+    """Forget the probe photo; the file goes once the transaction commits (a rollback keeps both)."""
     if search.probe:
-        search.probe.delete(save=False)
+        name = str(search.probe.name)
         search.probe = ""
+        transaction.on_commit(lambda: storage_files_delete([name]))
 
 
 def search_process_probe(*, search_id: int) -> SearchRequest | None:
-    """Embed the probe (then delete it); search at once, or ask which face when there are several."""
+    """Embed the probe (then delete it); search at once, or ask which face when there are several.
+
+    The attempt is counted in its own committed step before the work: a worker that dies on
+    this photo still leaves the count, and after ``FACE_TASK_MAX_ATTEMPTS`` the search is failed
+    (quarantined) with a reason the analyst sees, and its probe photo deleted.
+    """
     with transaction.atomic():
         search = SearchRequest.objects.select_for_update().filter(pk=search_id).first()
         if search is None or search.status != SearchRequest.Status.PENDING:
             return search  # done already, or chosen: a retry changes nothing
+        if search.attempts >= settings.FACE_TASK_MAX_ATTEMPTS:
+            return _search_quarantine(search)
         search.attempts += 1
-        search.save(update_fields=["attempts"])
+        search.status_changed_at = timezone.now()
+        search.save(update_fields=["attempts", "status_changed_at"])
+    with transaction.atomic():
+        search = SearchRequest.objects.select_for_update().filter(pk=search_id).first()
+        if search is None or search.status != SearchRequest.Status.PENDING:
+            return search  # a duplicate delivery finished it meanwhile
         if not search.probe:
             return _search_fail(search, "The photo is no longer available; start a new search.")
         try:
             with search.probe.open("rb") as fh:
-                decoded = engine.decode_image(fh.read())
+                data = fh.read()
+            _test_fault_hook(data)
+            decoded = engine.decode_image(data)
         except engine.ImageRejected as exc:
-            _probe_delete(search)
             return _search_fail(search, exc.message)
         analysis = engine.analyse(decoded)
         _probe_delete(search)
@@ -361,6 +439,11 @@ def search_process_probe(*, search_id: int) -> SearchRequest | None:
         return search
 
 
+def _search_quarantine(search: SearchRequest) -> SearchRequest:
+    """Fail a search whose photo stopped the face model too often (caller holds its row lock)."""
+    return _search_fail(search, quarantine_reason(search.attempts), action="search.search.quarantined")
+
+
 @transaction.atomic
 def search_choose_face(*, search: SearchRequest, index: int, user: User, ip: str | None = None) -> SearchRequest:
     """The analyst picked one of several faces in the probe: search with that one."""
@@ -385,9 +468,20 @@ def _search_set_status(search: SearchRequest, status: str, *, error: str = "") -
     search.save()
 
 
-def _search_fail(search: SearchRequest, reason: str) -> SearchRequest:
+def _search_fail(search: SearchRequest, reason: str, *, action: str = "search.search.failed") -> SearchRequest:
+    """Fail a search with a reason the analyst sees; its probe photo is deleted once this commits."""
+    probe = str(search.probe.name) if search.probe else ""
+    search.probe = ""
     _search_set_status(search, SearchRequest.Status.FAILED, error=reason[:300])
-    audit_record(actor=None, action="search.search.failed", target=search, outcome="failure", details={"reason": reason[:300]})
+    audit_record(
+        actor=None,
+        action=action,
+        target=search,
+        outcome="failure",
+        details={"reason": reason[:300], "attempts": search.attempts, "probe_deleted": bool(probe)},
+    )
+    if probe:
+        transaction.on_commit(lambda: storage_files_delete([probe]))
     return search
 
 
@@ -431,19 +525,24 @@ def search_results_viewed(*, search: SearchRequest, user: User, ip: str | None =
     )
 
 
-def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5), max_attempts: int = 5) -> dict[str, int]:
-    """Re-enqueue work whose task was lost (Redis flushed, worker killed); fail it after enough tries."""
+def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5)) -> dict[str, int]:
+    """Re-enqueue work whose task was lost (Redis flushed, worker killed); quarantine it after enough tries.
+
+    Only pending (and, for images, processing) rows are looked at: a failed or quarantined item
+    is never brought back.
+    """
     from search.tasks import search_process, source_images_analyse
 
+    max_attempts = settings.FACE_TASK_MAX_ATTEMPTS
     cutoff = timezone.now() - older_than
     counts = {"searches": 0, "images": 0, "failed": 0}
     for search in SearchRequest.objects.filter(status=SearchRequest.Status.PENDING, status_changed_at__lt=cutoff):
         if search.attempts >= max_attempts:
             with transaction.atomic():
                 locked = SearchRequest.objects.select_for_update().get(pk=search.pk)
-                _probe_delete(locked)
-                _search_fail(locked, "The face model could not process this photo.")
-            counts["failed"] += 1
+                if locked.status == SearchRequest.Status.PENDING:
+                    _search_quarantine(locked)
+                    counts["failed"] += 1
             continue
         SearchRequest.objects.filter(pk=search.pk).update(status_changed_at=timezone.now())
         search_process.delay(search.pk)
@@ -451,13 +550,19 @@ def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5), max_
     stuck = SourceImage.objects.filter(
         status__in=[SourceImage.Status.PENDING, SourceImage.Status.PROCESSING], status_changed_at__lt=cutoff
     )
-    too_many = stuck.filter(attempts__gte=max_attempts)
-    counts["failed"] += too_many.update(
-        status=SourceImage.Status.FAILED, error="gave up after repeated failures", status_changed_at=timezone.now()
-    )
-    ids = list(stuck.exclude(attempts__gte=max_attempts).values_list("pk", flat=True))
-    for start in range(0, len(ids), settings.FACE_BATCH_SIZE):
-        batch = ids[start : start + settings.FACE_BATCH_SIZE]
+    for pk in stuck.filter(attempts__gte=max_attempts).values_list("pk", flat=True):
+        with transaction.atomic():
+            image = SourceImage.objects.select_for_update().get(pk=pk)
+            if image.status in (SourceImage.Status.PENDING, SourceImage.Status.PROCESSING):
+                _image_quarantine(image)
+                counts["failed"] += 1
+    ids = list(stuck.exclude(attempts__gte=max_attempts).order_by("pk").values_list("pk", flat=True))
+    # An image that was tried before goes alone, so that one poison photo cannot sink a batch.
+    retried = set(SourceImage.objects.filter(pk__in=ids, attempts__gt=0).values_list("pk", flat=True))
+    batches = [[pk] for pk in ids if pk in retried]
+    fresh = [pk for pk in ids if pk not in retried]
+    batches += [fresh[i : i + settings.FACE_BATCH_SIZE] for i in range(0, len(fresh), settings.FACE_BATCH_SIZE)]
+    for batch in batches:
         SourceImage.objects.filter(pk__in=batch).update(status_changed_at=timezone.now())
         source_images_analyse.delay(batch)
     counts["images"] = len(ids)

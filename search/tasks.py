@@ -30,8 +30,12 @@ def search_process(search_id: int) -> str | None:
 
 @shared_task(name="search.tasks.source_images_analyse", autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
 def source_images_analyse(image_ids: list[int]) -> dict[str, int]:
-    """Detect and embed the faces of a batch of source images (idempotent)."""
-    return asdict(services.source_images_analyse(image_ids=image_ids))
+    """Detect and embed the faces of a batch of source images (idempotent).
+
+    A batch that a dead worker left behind is split into one task per image, so that one poison
+    photo is quarantined alone.
+    """
+    return asdict(services.source_images_analyse(image_ids=image_ids, isolate_retried=True))
 
 
 @shared_task(name="search.tasks.requeue_stuck")

@@ -101,10 +101,7 @@ def choose_face(request: AuthenticatedHttpRequest, search_id: int) -> HttpRespon
 @require_GET
 def probe_face_thumbnail(request: AuthenticatedHttpRequest, search_id: int, index: int) -> HttpResponse:
     search = selectors.access_search_by_id(user=request.user, search_id=search_id)
-    face = search.probe_faces.filter(index=index).first()
-    if face is None:
-        raise Http404
-    return _private_jpeg(bytes(face.thumbnail))
+    return private_jpeg(probe_face_bytes(search=search, index=index))
 
 
 @login_required
@@ -112,14 +109,32 @@ def probe_face_thumbnail(request: AuthenticatedHttpRequest, search_id: int, inde
 def hit_thumbnail(request: AuthenticatedHttpRequest, search_id: int, face_id: int) -> HttpResponse:
     """A result's face crop, only to the organisation whose search returned it."""
     search = selectors.access_search_by_id(user=request.user, search_id=search_id)
+    return private_jpeg(hit_crop_bytes(search=search, face_id=face_id))
+
+
+def probe_face_bytes(*, search: SearchRequest, index: int) -> bytes:
+    """One face of a probe with several (the caller checked access to the search); 404 otherwise."""
+    face = search.probe_faces.filter(index=index).first() if 0 <= index < 2**15 else None
+    if face is None:
+        raise Http404
+    return bytes(face.thumbnail)
+
+
+def hit_crop_bytes(*, search: SearchRequest, face_id: int) -> bytes:
+    """The crop of a face this search returned (the caller checked access to the search); 404 otherwise."""
     if not search.hits.filter(face_id=face_id).exists():
         raise Http404
-    face = Face.objects.get(pk=face_id)
-    with face.crop.open("rb") as fh:
-        return _private_jpeg(fh.read())
+    face = Face.objects.filter(pk=face_id).first()
+    if face is None or not face.crop:
+        raise Http404
+    try:
+        with face.crop.open("rb") as fh:
+            return fh.read()
+    except OSError as exc:  # erased meanwhile
+        raise Http404 from exc
 
 
-def _private_jpeg(data: bytes) -> HttpResponse:
+def private_jpeg(data: bytes) -> HttpResponse:
     response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response

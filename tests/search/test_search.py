@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -32,8 +33,9 @@ def upload(name: str, data: bytes | None = None) -> SimpleUploadedFile:
 
 
 def run(search: SearchRequest) -> SearchRequest:
-    """What the gpu worker does, in this process."""
-    services.search_process_probe(search_id=search.pk)
+    """What the gpu worker does, in this process (with its after-commit steps: deleting the probe)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.search_process_probe(search_id=search.pk)
     search.refresh_from_db()
     return search
 
