@@ -326,18 +326,23 @@ def _seed_sitemaps(job: CrawlJob, fetcher: Fetcher, skipped: Counter[str]) -> No
             response = fetcher.fetch(origin + "/sitemap.xml", max_bytes=5 * 1024 * 1024)
         except FetchRefused:
             continue
-        if response.status == 200:
-            for url in extract.sitemap_urls(response.body):
-                if in_scope(url, job.source.scope):
-                    _enqueue(
-                        job,
-                        kind=CrawlItem.Kind.PAGE,
-                        url=url,
-                        depth=1,
-                        referrer=origin + "/sitemap.xml",
-                        lang="",
-                        skipped=skipped,
-                    )
+        if response.status != 200:
+            continue
+        try:
+            urls = extract.sitemap_urls(response.body)
+        except extract.SitemapRejected as exc:
+            # Recorded like any refused URL: the sitemap itself, skipped, with the reason.
+            created = CrawlItem.objects.get_or_create(
+                job=job, kind=CrawlItem.Kind.PAGE, url=(origin + "/sitemap.xml")[:2000],
+                defaults={"status": CrawlItem.Status.SKIPPED, "reason": exc.code, "http_status": response.status},
+            )[1]  # fmt: skip
+            if created:
+                skipped[exc.code] += 1
+            continue
+        for url in urls:
+            if in_scope(url, job.source.scope):
+                _enqueue(job, kind=CrawlItem.Kind.PAGE, url=url, depth=1, referrer=origin + "/sitemap.xml", lang="",
+                         skipped=skipped)  # fmt: skip
 
 
 def _process_page(job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Counter[str], skipped: Counter[str]) -> None:

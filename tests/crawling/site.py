@@ -68,6 +68,7 @@ def routes() -> dict[str, tuple[int, dict[str, str], bytes]]:
 class Site:
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
+        self.hosts: list[str] = []  # the Host header of every request, in order
         self.routes = routes()
         self.server: ThreadingHTTPServer | None = None
 
@@ -88,6 +89,7 @@ def serve() -> Iterator[Site]:
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
             site.hits[path] += 1
+            site.hosts.append(self.headers.get("Host", ""))
             if path == "/big.html":  # 50 MB, no Content-Length: the crawler must stop reading
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
