@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
@@ -116,22 +117,29 @@ class Fetcher:
     rate: float = 1.0
     timeout: float = 10.0
     max_bytes: int = 20 * 1024 * 1024
-    _client: httpx.Client = field(init=False)
+    verify: ssl.SSLContext | bool = True  # certificate verification (the tests pass their own CA)
+    _clients: dict[str, httpx.Client] = field(default_factory=dict, init=False)
     _robots: dict[str, Protego | None] = field(default_factory=dict, init=False)
     _tdm: dict[str, list[dict[str, object]]] = field(default_factory=dict, init=False)
     _last: dict[str, float] = field(default_factory=dict, init=False)
 
-    def __post_init__(self) -> None:
-        # One connection per host (politeness); no cookies are sent back.
-        self._client = httpx.Client(
-            headers={"User-Agent": user_agent()},
-            timeout=httpx.Timeout(self.timeout, connect=self.timeout),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
-        )
+    def _client_for(self, host: str) -> httpx.Client:
+        """One client per host name: connections go to an IP, so a pooled connection (and its TLS session,
+        verified for one name) must never carry another name's requests."""
+        if host not in self._clients:
+            self._clients[host] = httpx.Client(
+                headers={"User-Agent": user_agent()},
+                timeout=httpx.Timeout(self.timeout, connect=self.timeout),
+                follow_redirects=False,
+                verify=self.verify,
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+            )
+        return self._clients[host]
 
     def close(self) -> None:
-        self._client.close()
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
     def _wait_turn(self, host: str) -> None:
         if self.rate <= 0:
@@ -150,11 +158,12 @@ class Fetcher:
             address = check_address(url)
             host = urlsplit(url).netloc
             self._wait_turn(host)
-            self._client.cookies.clear()
+            client = self._client_for(host)
+            client.cookies.clear()  # no cookies are sent back
             deadline = time.monotonic() + self.timeout * 3
             target, headers, extensions = pinned_request(url, address)
             try:
-                with self._client.stream("GET", target, headers=headers, extensions=extensions) as response:
+                with client.stream("GET", target, headers=headers, extensions=extensions) as response:
                     if response.is_redirect:
                         target = urljoin(url, response.headers.get("location", ""))
                         if not in_scope(target, self.scope):

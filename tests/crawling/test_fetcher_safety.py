@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 
 import pytest
 
@@ -157,3 +158,65 @@ def test_check_refuses_loopback_answers(settings, monkeypatch, answer):
     with pytest.raises(FetchRefused) as exc:
         fetcher_module.check_address("http://innocent.example/")
     assert exc.value.code == "loopback_address"
+
+
+def _tls_contexts(name: str, tmp_path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A throwaway CA and a certificate for ``name`` only: (server context, client context trusting the CA)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(1).not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    leaf = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    pem = serialization.Encoding.PEM
+    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(pem))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp_path / "leaf.pem", tmp_path / "key.pem")
+    client = ssl.create_default_context(cadata=ca.public_bytes(pem).decode())
+    return server, client
+
+
+def test_https_is_pinned_too_with_sni_and_the_certificate_checked_against_the_name(monkeypatch, tmp_path):
+    """Over https the fetcher connects to the approved IP, sends the name as SNI and Host, and verifies the
+    certificate against the name (not the IP). A certificate for another name is refused."""
+    server_ctx, client_ctx = _tls_contexts("rebind.test", tmp_path)
+    names: list[str | None] = []
+    server_ctx.sni_callback = lambda sock, name, ctx: names.append(name)
+    monkeypatch.setattr(fetcher_module, "resolve", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
+    monkeypatch.setattr(socket, "getaddrinfo", _only("rebind.test", "169.254.169.254"))
+    with serve(tls=server_ctx) as site:
+        port = site.server.server_address[1]
+        crawler = Fetcher(scope=[f"https://rebind.test:{port}/"], rate=0, timeout=2, verify=client_ctx)
+        other = Fetcher(scope=[f"https://other.test:{port}/"], rate=0, timeout=2, verify=client_ctx)
+        try:
+            response = crawler.fetch(f"https://rebind.test:{port}/img/a.jpg")
+            with pytest.raises(FetchRefused) as exc:  # bad input: a name the certificate does not cover
+                other._get(f"https://other.test:{port}/img/a.jpg")
+        finally:
+            crawler.close()
+            other.close()
+    assert response.status == 200 and response.body[:2] == b"\xff\xd8"
+    assert set(names) == {"rebind.test", "other.test"}  # the name, never the IP, in each TLS handshake
+    assert site.hosts == [f"rebind.test:{port}"] * len(site.hosts) and site.hits["/img/a.jpg"] == 1
+    assert exc.value.code == "http_error"
