@@ -157,9 +157,10 @@ def import_source_open(*, name: str, actor: Any = None) -> Source:
 
     A refusal is audited (and committed) and raised as CrawlRefused with what to do next.
     """
+    approve = "a data-protection officer approves it at /sources/ or with `manage.py source_approve --name NAME --as DPO_EMAIL`"
     how = (
         "Register it with `manage.py source_add --local --name NAME --jurisdiction CC --lawful-basis B --art9 C "
-        "--dpia REF`, then have a data-protection officer approve it at /sources/ (or add --approve-as DPO_EMAIL)."
+        f"--dpia REF` (add --approve-as DPO_EMAIL to approve it at once); otherwise {approve}."
     )
     with transaction.atomic():
         source = Source.objects.select_for_update().filter(name=name.strip()).first()
@@ -169,7 +170,7 @@ def import_source_open(*, name: str, actor: Any = None) -> Source:
             try:
                 crawl_gate(source)
             except CrawlRefused as exc:
-                reason = f"{exc.reason} {how}" if source.status == Source.Status.PROPOSED else exc.reason
+                reason = f"{exc.reason} To import into it, {approve}." if source.status == Source.Status.PROPOSED else exc.reason
             else:
                 reason = "" if source.kind == Source.Kind.LOCAL else (
                     f"{source.name!r} is a web source (crawled, not imported). Import into a local source. {how}"

@@ -123,3 +123,23 @@ def test_the_readme_import_example_works_as_written_on_a_fresh_database(client, 
     assert SourceImage.objects.filter(source=demo).count() == summary["stored"] == SourceImage.objects.count()
     page = client.get(reverse("subjects:notice")).content.decode()
     assert "demo: photos we imported from files we hold" in page
+
+
+@pytest.mark.django_db
+def test_source_approve_command(dpo, teammate):
+    """Bad input: an unknown source, an approver who is not a DPO; then a DPO approves (audited)."""
+    from django.core.management.base import CommandError
+
+    from compliance.models import AuditEvent
+
+    with pytest.raises(CommandError, match="No source named 'Files'"):
+        call_command("source_approve", "--name", "Files", "--as", dpo.email)
+    source = _source("Files")
+    with pytest.raises(CommandError, match="not an active data-protection officer"):
+        call_command("source_approve", "--name", "Files", "--as", teammate.email)
+    out = StringIO()
+    call_command("source_approve", "--name", "Files", "--as", dpo.email, stdout=out)
+    assert json.loads(out.getvalue())["status"] == "approved"
+    source.refresh_from_db()
+    assert source.status == Source.Status.APPROVED and source.approved_by == dpo
+    assert AuditEvent.objects.filter(action="crawling.source.approved", target_id=str(source.pk)).exists()

@@ -68,7 +68,7 @@ def test_import_images_walks_subfolders_into_an_approved_local_source_and_report
     ("setup", "message"),
     [
         pytest.param("missing", "No source named 'press kit'.*source_add --local.*approve", id="unknown-source-name"),
-        pytest.param("proposed", "not been approved.*source_add --local", id="source-not-yet-approved"),
+        pytest.param("proposed", "not been approved.*source_approve --name", id="source-not-yet-approved"),
         pytest.param("suspended", "suspended: complaint", id="suspended-source"),
         pytest.param("web", "web source", id="a-crawled-web-source"),
         pytest.param("excluded", "not been approved", id="excluded-jurisdiction-cannot-be-approved"),
