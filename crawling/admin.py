@@ -12,8 +12,8 @@ from crawling.models import CrawlJob, Source
 class SourceAdmin(admin.ModelAdmin):
     """Approval and suspension go through the DPO's page (audited, gated); admin edits the rest."""
 
-    list_display = ["name", "status", "lawful_basis", "art9_condition", "dpia_reference", "approved_at"]
-    list_filter = ["status", "lawful_basis"]
+    list_display = ["name", "kind", "status", "lawful_basis", "art9_condition", "dpia_reference", "approved_at"]
+    list_filter = ["kind", "status", "lawful_basis"]
     readonly_fields = ["status", "status_reason", "approved_by", "approved_at", "created_at"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
@@ -34,8 +35,20 @@ def user_agent() -> str:
     return f"FaceSearchBot/1.0 (+{settings.SITE_URL.rstrip('/')}/rights/)"
 
 
-def check_address(url: str) -> None:
-    """Refuse URLs whose host resolves to private, loopback, link-local, multicast or reserved addresses."""
+def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address ``host`` resolves to: the one lookup the SSRF check trusts."""
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    # Drop an IPv6 zone ("fe80::1%eth0"): the address itself is what is checked.
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+def check_address(url: str) -> str:
+    """Refuse URLs whose host resolves to private, loopback, link-local, multicast or reserved addresses.
+
+    Returns the address the connection must go to: the fetcher connects to it rather than looking the
+    name up again, so a DNS answer that changes between the check and the connection (DNS rebinding)
+    cannot steer the crawler to an address the check never saw.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise FetchRefused("bad_scheme", parts.scheme)
@@ -45,11 +58,14 @@ def check_address(url: str) -> None:
     if not host:
         raise FetchRefused("bad_url")
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
+        addresses = resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except (OSError, UnicodeError) as exc:
         raise FetchRefused("dns_failed", host) from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
+    if not addresses:
+        raise FetchRefused("dns_failed", host)
+    for address in addresses:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
         if address.is_loopback and settings.CRAWL_ALLOW_LOOPBACK:
             continue
         if address.is_loopback:
@@ -60,6 +76,17 @@ def check_address(url: str) -> None:
             raise FetchRefused("multicast_address", str(address))
         if address.is_private or address.is_reserved or address.is_unspecified:
             raise FetchRefused("private_address", str(address))
+    return str(addresses[0])
+
+
+def pinned_request(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, object]]:
+    """The URL to connect to ``address`` (the one the SSRF check approved), with the original name sent as
+    the Host header and, for https, as the TLS server name (SNI, which the certificate is verified against)."""
+    original = httpx.URL(url)
+    target = original.copy_with(host=address, fragment=None)
+    headers = {"Host": original.netloc.decode("ascii")}
+    extensions: dict[str, object] = {"sni_hostname": original.raw_host.decode("ascii")} if original.scheme == "https" else {}
+    return target, headers, extensions
 
 
 def in_scope(url: str, scope: list[str]) -> bool:
@@ -90,22 +117,29 @@ class Fetcher:
     rate: float = 1.0
     timeout: float = 10.0
     max_bytes: int = 20 * 1024 * 1024
-    _client: httpx.Client = field(init=False)
+    verify: ssl.SSLContext | bool = True  # certificate verification (the tests pass their own CA)
+    _clients: dict[str, httpx.Client] = field(default_factory=dict, init=False)
     _robots: dict[str, Protego | None] = field(default_factory=dict, init=False)
     _tdm: dict[str, list[dict[str, object]]] = field(default_factory=dict, init=False)
     _last: dict[str, float] = field(default_factory=dict, init=False)
 
-    def __post_init__(self) -> None:
-        # One connection per host (politeness); no cookies are sent back.
-        self._client = httpx.Client(
-            headers={"User-Agent": user_agent()},
-            timeout=httpx.Timeout(self.timeout, connect=self.timeout),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
-        )
+    def _client_for(self, host: str) -> httpx.Client:
+        """One client per host name: connections go to an IP, so a pooled connection (and its TLS session,
+        verified for one name) must never carry another name's requests."""
+        if host not in self._clients:
+            self._clients[host] = httpx.Client(
+                headers={"User-Agent": user_agent()},
+                timeout=httpx.Timeout(self.timeout, connect=self.timeout),
+                follow_redirects=False,
+                verify=self.verify,
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+            )
+        return self._clients[host]
 
     def close(self) -> None:
-        self._client.close()
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
     def _wait_turn(self, host: str) -> None:
         if self.rate <= 0:
@@ -121,13 +155,15 @@ class Fetcher:
     def _get(self, url: str, *, max_bytes: int | None = None) -> Response:
         limit = max_bytes or self.max_bytes
         for _hop in range(6):
-            check_address(url)
+            address = check_address(url)
             host = urlsplit(url).netloc
             self._wait_turn(host)
-            self._client.cookies.clear()
+            client = self._client_for(host)
+            client.cookies.clear()  # no cookies are sent back
             deadline = time.monotonic() + self.timeout * 3
+            target, headers, extensions = pinned_request(url, address)
             try:
-                with self._client.stream("GET", url) as response:
+                with client.stream("GET", target, headers=headers, extensions=extensions) as response:
                     if response.is_redirect:
                         target = urljoin(url, response.headers.get("location", ""))
                         if not in_scope(target, self.scope):

@@ -27,8 +27,15 @@ class Source(models.Model):
         APPROVED = "approved", "Approved"
         SUSPENDED = "suspended", "Suspended"
 
+    class Kind(models.TextChoices):
+        WEB = "web", "Web pages, crawled"
+        LOCAL = "local", "Files we hold, imported"
+
     name = models.CharField(max_length=200, unique=True)
-    scope = models.JSONField(help_text="URL prefixes the crawler may visit (and starts from)")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEB)
+    scope = models.JSONField(
+        default=list, blank=True, help_text="URL prefixes the crawler may visit (and starts from); none for a local source"
+    )
     jurisdictions = models.JSONField(default=list, help_text="ISO 3166 codes, e.g. ['FR'] or ['US-IL']")
     lawful_basis = models.CharField(max_length=40, choices=Art6Basis.choices)
     art9_condition = models.CharField(max_length=40, choices=Art9Condition.choices)

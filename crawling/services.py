@@ -31,12 +31,23 @@ class CrawlRefused(Exception):
 @transaction.atomic
 def source_add(
     *, name: str, scope: list[str], jurisdictions: list[str], lawful_basis: str, art9_condition: str, dpia_reference: str,
-    crawl_rate: float = 1.0, page_limit: int = 500, max_depth: int = 3, actor: Any = None,
+    crawl_rate: float = 1.0, page_limit: int = 500, max_depth: int = 3, actor: Any = None, kind: str = Source.Kind.WEB,
 ) -> Source:  # fmt: skip
-    """Register a source, proposed until a DPO approves it."""
+    """Register a source, proposed until a DPO approves it.
+
+    A web source is crawled inside its URL scope; a local source (``kind="local"``) has no scope and
+    receives files imported with ``import_images``. Both declare the same basis, condition,
+    jurisdictions and DPIA, and pass the same gate.
+    """
     errors: dict[str, str] = {}
     scope = [s.strip() for s in scope if s.strip()]
-    if not scope or any(urlsplit(s).scheme not in ("http", "https") or not urlsplit(s).hostname for s in scope):
+    if kind not in Source.Kind.values:
+        errors["kind"] = f"Choose one of {', '.join(Source.Kind.values)}."
+    elif kind == Source.Kind.LOCAL and scope:
+        errors["scope"] = "A local source has no URL scope: its photos are imported, not crawled."
+    elif kind == Source.Kind.WEB and (
+        not scope or any(urlsplit(s).scheme not in ("http", "https") or not urlsplit(s).hostname for s in scope)
+    ):
         errors["scope"] = "Give one or more http(s) URL prefixes."
     if lawful_basis not in Art6Basis.values:
         errors["lawful_basis"] = f"Choose one of {', '.join(Art6Basis.values)}."
@@ -54,8 +65,9 @@ def source_add(
     try:
         with transaction.atomic():
             source = Source.objects.create(
-                name=name.strip(), scope=scope, jurisdictions=codes, lawful_basis=lawful_basis, art9_condition=art9_condition,
-                dpia_reference=dpia_reference.strip(), crawl_rate=crawl_rate, page_limit=page_limit, max_depth=max_depth,
+                name=name.strip(), kind=kind, scope=scope, jurisdictions=codes, lawful_basis=lawful_basis,
+                art9_condition=art9_condition, dpia_reference=dpia_reference.strip(), crawl_rate=crawl_rate,
+                page_limit=page_limit, max_depth=max_depth,
             )  # fmt: skip
     except IntegrityError as exc:
         raise ValidationError({"name": "A source with this name exists."}) from exc
@@ -64,7 +76,7 @@ def source_add(
         action="crawling.source.added",
         target=source,
         outcome="success",
-        details={"scope": scope, "jurisdictions": codes, "lawful_basis": lawful_basis, "art9": art9_condition},
+        details={"kind": kind, "scope": scope, "jurisdictions": codes, "lawful_basis": lawful_basis, "art9": art9_condition},
     )
     return source
 
@@ -131,6 +143,61 @@ def crawl_gate(source: Source) -> None:
         raise CrawlRefused("The source has no recorded lawful basis, Art 9 condition or DPIA.")
 
 
+def _crawl_gate(source: Source) -> None:
+    crawl_gate(source)
+    if source.kind != Source.Kind.WEB:
+        raise CrawlRefused("This is a local source: its photos are imported with import_images, not crawled.")
+
+
+# --- Imports --------------------------------------------------------------------------
+
+
+def import_source_open(*, name: str, actor: Any = None) -> Source:
+    """The approved local source an import goes into: the same lawfulness gate as a crawl.
+
+    A refusal is audited (and committed) and raised as CrawlRefused with what to do next.
+    """
+    approve = "a data-protection officer approves it at /sources/ or with `manage.py source_approve --name NAME --as DPO_EMAIL`"
+    how = (
+        "Register it with `manage.py source_add --local --name NAME --jurisdiction CC --lawful-basis B --art9 C "
+        f"--dpia REF` (add --approve-as DPO_EMAIL to approve it at once); otherwise {approve}."
+    )
+    with transaction.atomic():
+        source = Source.objects.select_for_update().filter(name=name.strip()).first()
+        if source is None:
+            reason = f"No source named {name!r}. {how}"
+        else:
+            try:
+                crawl_gate(source)
+            except CrawlRefused as exc:
+                reason = f"{exc.reason} To import into it, {approve}." if source.status == Source.Status.PROPOSED else exc.reason
+            else:
+                reason = "" if source.kind == Source.Kind.LOCAL else (
+                    f"{source.name!r} is a web source (crawled, not imported). Import into a local source. {how}"
+                )  # fmt: skip
+        if reason:
+            audit_record(actor=actor, action="crawling.import.refused", target=source, outcome="refused",
+                         details={"source": name, "reason": reason})  # fmt: skip
+    if reason or source is None:
+        raise CrawlRefused(reason)
+    return source
+
+
+def import_file_store(*, source: Source, data: bytes, original_name: str, actor: Any = None) -> Any:
+    """Store one imported photo into ``source`` (its own file name only, never a server path)."""
+    from search.services import source_image_store
+
+    return source_image_store(
+        data=data, source_label=source.name, source=source, original_name=original_name.replace("\\", "/").split("/")[-1],
+        jurisdiction=(source.jurisdictions or [""])[0], actor=actor,
+    )  # fmt: skip
+
+
+def import_recorded(*, source: Source, summary: dict[str, Any], actor: Any = None) -> None:
+    """The import's counts, on the audit log with the source (no file names or paths)."""
+    audit_record(actor=actor, action="crawling.import.completed", target=source, outcome="success", details=summary)
+
+
 # --- Jobs ---------------------------------------------------------------------------------
 
 
@@ -140,7 +207,7 @@ def crawl_job_create(*, source: Source, actor: Any = None, ip: str | None = None
     with transaction.atomic():
         source = Source.objects.select_for_update().get(pk=source.pk)  # the gate reads the current state
         try:
-            crawl_gate(source)
+            _crawl_gate(source)
         except CrawlRefused as exc:
             refusal = exc.reason
             audit_record(
@@ -175,7 +242,7 @@ def crawl_job_set_status(*, job: CrawlJob, status: str, actor: Any, ip: str | No
     if status not in allowed or job.status not in allowed[status]:
         raise ValidationError(f"A {job.get_status_display().lower()} job cannot become {status}.")
     if status == CrawlJob.Status.QUEUED:
-        crawl_gate(job.source)
+        _crawl_gate(job.source)
     job.status = status
     if status == CrawlJob.Status.CANCELLED:
         job.finished_at = timezone.now()
@@ -219,7 +286,7 @@ def crawl_job_run(*, job_id: int, budget_seconds: float = 60.0) -> bool:
         if job.status not in (CrawlJob.Status.QUEUED, CrawlJob.Status.RUNNING):
             return False
         try:
-            crawl_gate(job.source)
+            _crawl_gate(job.source)
         except CrawlRefused as exc:
             job.status, job.error, job.finished_at = CrawlJob.Status.CANCELLED, exc.reason[:300], timezone.now()
             job.save()
@@ -326,18 +393,23 @@ def _seed_sitemaps(job: CrawlJob, fetcher: Fetcher, skipped: Counter[str]) -> No
             response = fetcher.fetch(origin + "/sitemap.xml", max_bytes=5 * 1024 * 1024)
         except FetchRefused:
             continue
-        if response.status == 200:
-            for url in extract.sitemap_urls(response.body):
-                if in_scope(url, job.source.scope):
-                    _enqueue(
-                        job,
-                        kind=CrawlItem.Kind.PAGE,
-                        url=url,
-                        depth=1,
-                        referrer=origin + "/sitemap.xml",
-                        lang="",
-                        skipped=skipped,
-                    )
+        if response.status != 200:
+            continue
+        try:
+            urls = extract.sitemap_urls(response.body)
+        except extract.SitemapRejected as exc:
+            # Recorded like any refused URL: the sitemap itself, skipped, with the reason.
+            created = CrawlItem.objects.get_or_create(
+                job=job, kind=CrawlItem.Kind.PAGE, url=(origin + "/sitemap.xml")[:2000],
+                defaults={"status": CrawlItem.Status.SKIPPED, "reason": exc.code, "http_status": response.status},
+            )[1]  # fmt: skip
+            if created:
+                skipped[exc.code] += 1
+            continue
+        for url in urls:
+            if in_scope(url, job.source.scope):
+                _enqueue(job, kind=CrawlItem.Kind.PAGE, url=url, depth=1, referrer=origin + "/sitemap.xml", lang="",
+                         skipped=skipped)  # fmt: skip
 
 
 def _process_page(job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Counter[str], skipped: Counter[str]) -> None:
@@ -421,7 +493,7 @@ def _process_image(job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Cou
         return skip("near_duplicate", response.status)
     try:
         result = source_image_store(
-            data=response.body, source_label=job.source.name, page_url=item.referrer, image_url=item.url,
+            data=response.body, source_label=job.source.name, source=job.source, page_url=item.referrer, image_url=item.url,
             jurisdiction=(job.source.jurisdictions or [""])[0], fetched_at=timezone.now(), http_status=response.status,
         )  # fmt: skip
     except engine.ImageRejected as exc:

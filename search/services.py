@@ -57,8 +57,12 @@ def source_image_store(
     fetched_at: Any = None,
     http_status: int | None = None,
     actor: Any = None,
+    source: Any = None,
 ) -> StoreResult:
     """Validate and store one source image (deduplicated by SHA-256), pending face analysis.
+
+    ``source`` is the approved crawling ``Source`` whose declarations cover the image; an existing copy
+    that no source covered yet is linked to it.
 
     Raises ImageRejected for files that are not usable photos; nothing is written then.
     """
@@ -75,7 +79,13 @@ def source_image_store(
         existing = SourceImage.objects.select_for_update().filter(sha256=digest).first()
         if existing is not None:
             existing.last_seen = now
-            existing.save(update_fields=["last_seen"])
+            fields = ["last_seen"]
+            if source is not None and existing.source_id is None:
+                existing.source = source
+                fields.append("source")
+                audit_record(actor=actor, action="search.source_image.linked", target=existing, outcome="success",
+                             details={"source": source.name})  # fmt: skip
+            existing.save(update_fields=fields)
             return StoreResult(image=existing, created=False, skipped="duplicate")
         image = SourceImage(
             sha256=digest,
@@ -84,6 +94,7 @@ def source_image_store(
             format=decoded.format,
             byte_size=len(data),
             source_label=source_label,
+            source=source,
             page_url=page_url,
             image_url=image_url,
             original_name=original_name[:255],

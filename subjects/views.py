@@ -23,14 +23,15 @@ from subjects.uploads import SelfieMemoryHandler
 def notice(request: HttpRequest) -> HttpResponse:
     """The transparency notice, generated from live configuration, and the ways to use one's rights."""
     from compliance.models import RetentionPolicy
-    from crawling.models import Source
+    from crawling.selectors import sources_with_data, undeclared_labels
     from search.models import LawfulBasis
 
     context = {
         "dpo_email": settings.DPO_EMAIL,
         "controller": settings.CONTROLLER_NAME,
         "regulator": settings.REGULATOR_COMPLAINTS,
-        "sources": Source.objects.filter(status=Source.Status.APPROVED).order_by("name"),
+        "sources": sources_with_data(),
+        "undeclared": undeclared_labels(),
         "retention": RetentionPolicy.objects.all(),
         "bases": LawfulBasis.choices,
         "excluded": settings.EXCLUDED_JURISDICTIONS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections import Counter
@@ -66,20 +67,23 @@ def routes() -> dict[str, tuple[int, dict[str, str], bytes]]:
 
 
 class Site:
-    def __init__(self) -> None:
+    def __init__(self, scheme: str = "http") -> None:
+        self.scheme = scheme
         self.hits: Counter[str] = Counter()
+        self.hosts: list[str] = []  # the Host header of every request, in order
         self.routes = routes()
         self.server: ThreadingHTTPServer | None = None
 
     @property
     def base(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
 
 @contextmanager
-def serve() -> Iterator[Site]:
-    site = Site()
+def serve(tls: ssl.SSLContext | None = None) -> Iterator[Site]:
+    """Serve the site on loopback; with ``tls``, over https with that server context."""
+    site = Site(scheme="https" if tls else "http")
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:  # quiet
@@ -88,6 +92,7 @@ def serve() -> Iterator[Site]:
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
             site.hits[path] += 1
+            site.hosts.append(self.headers.get("Host", ""))
             if path == "/big.html":  # 50 MB, no Content-Length: the crawler must stop reading
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
@@ -118,6 +123,8 @@ def serve() -> Iterator[Site]:
 
     site.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     site.server.daemon_threads = True
+    if tls is not None:
+        site.server.socket = tls.wrap_socket(site.server.socket, server_side=True)
     thread = threading.Thread(target=site.server.serve_forever, daemon=True)
     thread.start()
     try:

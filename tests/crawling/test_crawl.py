@@ -83,7 +83,7 @@ def test_crawl_through_a_real_worker_stores_the_right_images_with_provenance(sit
     assert not SourceImage.objects.filter(sha256=hashlib.sha256(photos.photo("img6.jpg")).hexdigest()).exists()
     # Provenance.
     image = SourceImage.objects.get(image_url=f"{site.base}/img/three.jpg")
-    assert image.page_url == f"{site.base}/page1.html"
+    assert image.page_url == f"{site.base}/page1.html" and image.source.name == "Test site"
     assert image.http_status == 200 and image.fetched_at and image.jurisdiction == "FR" and image.perceptual_hash
     assert image.source_label == "Test site"
     assert {e.action for e in AuditEvent.objects.all()} >= {
@@ -176,6 +176,7 @@ def test_a_crawl_interrupted_half_way_resumes_without_duplicates(site, dpo):
     job.refresh_from_db()
     assert job.status == CrawlJob.Status.DONE
     assert SourceImage.objects.count() == 7  # nobody objected here, so suppressed.jpg is stored too
+    assert SourceImage.objects.filter(source=source).count() == 7  # each linked to the source that declared it
     # (/page1.html is also reached through /redirect-in, so it is fetched twice by design.)
     for path in ("/img/a.jpg", "/img/couple.jpg", "/img/three.jpg", "/from-sitemap.html", "/"):
         assert site.hits[path] == 1, (path, site.hits[path])

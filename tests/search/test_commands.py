@@ -1,4 +1,4 @@
-"""import_images and faces_evaluate with the real model on the shared photos."""
+"""import_images (through the lawfulness gate) and faces_evaluate with the real model on the shared photos."""
 
 from __future__ import annotations
 
@@ -7,21 +7,38 @@ import shutil
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from compliance.models import AuditEvent
 from search.models import Face, SourceImage
 from tests.search import photos
 
 
+def local_source(*, name="press kit", approve_as=None, jurisdictions=("FR",)):
+    from crawling import services as crawling
+
+    source = crawling.source_add(
+        name=name, scope=[], jurisdictions=list(jurisdictions), lawful_basis="legitimate_interests",
+        art9_condition="manifestly_public", dpia_reference="DPIA-3", kind="local",
+    )  # fmt: skip
+    return crawling.source_approve(source=source, actor=approve_as) if approve_as is not None else source
+
+
 @pytest.mark.django_db
-def test_import_images_indexes_a_folder_and_reports_skips(tmp_path):
-    for name in ("img1.jpg", "couple.jpg", "img47.jpg"):
+def test_import_images_walks_subfolders_into_an_approved_local_source_and_reports_skips(tmp_path, dpo):
+    source = local_source(approve_as=dpo)
+    nested = tmp_path / "2024" / "march"
+    nested.mkdir(parents=True)
+    for name in ("img1.jpg", "couple.jpg"):
         shutil.copy(photos.IMAGES / name, tmp_path / name)
-    (tmp_path / "notes.jpg").write_bytes(photos.NOT_AN_IMAGE)
-    (tmp_path / "drawing.svg").write_bytes(photos.SVG)
+    shutil.copy(photos.IMAGES / "img47.jpg", nested / "img47.jpg")
+    (nested / "notes.jpg").write_bytes(photos.NOT_AN_IMAGE)
+    (tmp_path / "2024" / "drawing.svg").write_bytes(photos.SVG)
     (tmp_path / "empty.png").write_bytes(photos.no_face_png())
-    (tmp_path / "copy-of-img1.jpg").write_bytes(photos.photo("img1.jpg"))
+    (nested / "copy-of-img1.jpg").write_bytes(photos.photo("img1.jpg"))
+    (nested / "readme.txt").write_text("not a photo: not counted")
     out = StringIO()
     call_command("import_images", str(tmp_path), "--source", "press kit", stdout=out, stderr=StringIO())
     summary = json.loads(out.getvalue())
@@ -29,21 +46,81 @@ def test_import_images_indexes_a_folder_and_reports_skips(tmp_path):
     assert summary["stored"] == 4
     assert summary["faces"] == Face.objects.count() >= 4
     assert summary["skipped"] == {"duplicate": 1, "no_face": 1, "not_an_image": 1, "svg": 1}
-    assert set(SourceImage.objects.values_list("source_label", flat=True)) == {"press kit"}
+    # Every image is linked to the source, with its own file name and no server path.
+    assert set(SourceImage.objects.values_list("source_id", "source_label", "jurisdiction")) == {(source.pk, "press kit", "FR")}
+    names = set(SourceImage.objects.values_list("original_name", flat=True))
+    assert names == {"copy-of-img1.jpg", "couple.jpg", "img47.jpg", "empty.png"}  # the first of two copies is kept
+    assert not any(str(tmp_path) in str(v) for v in SourceImage.objects.values_list("original_name", "page_url", "image_url"))
+    assert AuditEvent.objects.filter(action="crawling.import.completed", target_id=str(source.pk)).count() == 1
     # Running it again adds nothing.
     again = StringIO()
     call_command("import_images", str(tmp_path), "--source", "press kit", stdout=again, stderr=StringIO())
     assert json.loads(again.getvalue())["stored"] == 0
     assert SourceImage.objects.count() == 4
+    # --no-recursive reads only the top folder.
+    top = StringIO()
+    call_command("import_images", str(tmp_path), "--source", "press kit", "--no-recursive", stdout=top, stderr=StringIO())
+    assert json.loads(top.getvalue())["images"] == 3
 
 
 @pytest.mark.django_db
-def test_import_images_refuses_an_excluded_jurisdiction(tmp_path):
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        pytest.param("missing", "No source named 'press kit'.*source_add --local.*approve", id="unknown-source-name"),
+        pytest.param("proposed", "not been approved.*source_approve --name", id="source-not-yet-approved"),
+        pytest.param("suspended", "suspended: complaint", id="suspended-source"),
+        pytest.param("web", "web source", id="a-crawled-web-source"),
+        pytest.param("excluded", "not been approved", id="excluded-jurisdiction-cannot-be-approved"),
+    ],
+)
+def test_import_images_refuses_without_an_approved_local_source(tmp_path, dpo, setup, message):
+    from crawling import services as crawling
+
     shutil.copy(photos.IMAGES / "img1.jpg", tmp_path / "img1.jpg")
-    out = StringIO()
-    call_command("import_images", str(tmp_path), "--source", "uk", "--jurisdiction", "GB", stdout=out)
-    assert json.loads(out.getvalue())["skipped"] == {"excluded_jurisdiction": 1}
+    if setup == "proposed":
+        local_source()
+    elif setup == "suspended":
+        crawling.source_suspend(source=local_source(approve_as=dpo), actor=dpo, reason="complaint received")
+    elif setup == "web":
+        web = crawling.source_add(
+            name="press kit", scope=["https://example.org/"], jurisdictions=["FR"], lawful_basis="legitimate_interests",
+            art9_condition="manifestly_public", dpia_reference="D-1",
+        )  # fmt: skip
+        crawling.source_approve(source=web, actor=dpo)
+    elif setup == "excluded":
+        with pytest.raises(ValidationError, match="excluded jurisdiction"):
+            local_source(jurisdictions=["GB"], approve_as=dpo)  # registered, but never approvable
+    with pytest.raises(CommandError, match=message):
+        call_command("import_images", str(tmp_path), "--source", "press kit", stdout=StringIO())
     assert not SourceImage.objects.exists()
+    assert AuditEvent.objects.filter(action="crawling.import.refused", outcome="refused").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        pytest.param({}, "no photo .* found in .* or its subfolders", id="empty-folder"),
+        pytest.param({"notes.txt": b"hello"}, "no photo", id="only-non-photo-files"),
+        pytest.param({"a/broken.jpg": photos.NOT_AN_IMAGE}, "none of the 1 files .* is a usable photo", id="only-broken-jpgs"),
+    ],
+)
+def test_import_images_with_nothing_importable_exits_non_zero(tmp_path, dpo, files, message):
+    local_source(approve_as=dpo)
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    with pytest.raises(CommandError, match=message):
+        call_command("import_images", str(tmp_path), "--source", "press kit", stdout=StringIO(), stderr=StringIO())
+    assert not SourceImage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_import_images_into_a_missing_folder_is_a_clear_error(tmp_path, dpo):
+    local_source(approve_as=dpo)
+    with pytest.raises(CommandError, match="is not a folder"):
+        call_command("import_images", str(tmp_path / "nope"), "--source", "press kit")
 
 
 def test_faces_evaluate_prints_the_metrics(tmp_path):
@@ -75,9 +152,10 @@ def test_faces_evaluate_rejects_a_bad_identities_file(tmp_path):
 
 
 @pytest.mark.django_db
-def test_import_images_skips_an_objector(tmp_path):
+def test_import_images_skips_an_objector(tmp_path, dpo):
     from subjects.services import suppression_add
 
+    local_source(approve_as=dpo)
     shutil.copy(photos.IMAGES / "img1.jpg", tmp_path / "img1.jpg")
     suppression_add(actor=None, request_reference="OBJ-9", images=[photos.photo("img1.jpg")])
     out = StringIO()

@@ -8,15 +8,21 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from crawling import services
-from crawling.models import Art6Basis, Art9Condition
+from crawling.models import Art6Basis, Art9Condition, Source
 
 
 class Command(BaseCommand):
-    help = "Register a crawl source (proposed until a DPO approves it; --approve-as EMAIL approves it as that DPO)."
+    help = (
+        "Register a source: a web site to crawl (--scope URL…) or, with --local, a collection of files you hold, "
+        "for import_images. It is proposed until a DPO approves it (--approve-as EMAIL approves it as that DPO)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True)
-        parser.add_argument("--scope", action="append", required=True, help="URL prefix; repeat for several")
+        parser.add_argument("--scope", action="append", default=[], help="URL prefix; repeat for several (web sources)")
+        parser.add_argument(
+            "--local", action="store_true", help="a local source: photos are imported with import_images, not crawled"
+        )
         parser.add_argument("--jurisdiction", action="append", required=True, help="ISO 3166 code; repeat for several")
         parser.add_argument("--lawful-basis", required=True, choices=Art6Basis.values)
         parser.add_argument("--art9", required=True, choices=Art9Condition.values)
@@ -37,9 +43,10 @@ class Command(BaseCommand):
                 name=options["name"], scope=options["scope"], jurisdictions=options["jurisdiction"],
                 lawful_basis=options["lawful_basis"], art9_condition=options["art9"], dpia_reference=options["dpia"],
                 crawl_rate=options["rate"], page_limit=options["page_limit"], max_depth=options["max_depth"],
+                kind=Source.Kind.LOCAL if options["local"] else Source.Kind.WEB,
             )  # fmt: skip
             if dpo is not None:
                 source = services.source_approve(source=source, actor=dpo)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
-        self.stdout.write(json.dumps({"source": source.name, "id": source.pk, "status": source.status}))
+        self.stdout.write(json.dumps({"source": source.name, "id": source.pk, "kind": source.kind, "status": source.status}))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
 from pathlib import Path
@@ -8,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from crawling import services as crawling_services
 from search import engine, services
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".svg"}
@@ -15,36 +17,49 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".ti
 
 class Command(BaseCommand):
     help = (
-        "Index a folder of photos you hold lawfully through the face pipeline, then print a JSON summary "
-        "(images, faces, skipped by reason)."
+        "Index a folder of photos you hold lawfully (and its subfolders) into an approved local source "
+        "(source_add --local), through the face pipeline, then print a JSON summary "
+        "(images, stored, faces, skipped by reason). Exits non-zero when nothing importable was found."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("directory")
-        parser.add_argument("--source", required=True, help="name recorded as each image's source")
-        parser.add_argument("--jurisdiction", default="", help="ISO 3166 code of the people shown, if known")
-        parser.add_argument("--recursive", action="store_true")
+        parser.add_argument(
+            "--source", required=True, help="name of an approved local source (source_add --local …, approved by a DPO)"
+        )
+        parser.add_argument(
+            "--recursive",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="walk subfolders too (the default); --no-recursive reads only the folder itself",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         folder = Path(options["directory"])
         if not folder.is_dir():
-            raise CommandError(f"{folder} is not a folder")
+            raise CommandError(f"{folder} is not a folder.")
+        try:
+            source = crawling_services.import_source_open(name=options["source"])
+        except crawling_services.CrawlRefused as exc:
+            raise CommandError(f"Import refused: {exc.reason}") from exc
         pattern = "**/*" if options["recursive"] else "*"
-        files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(
+            p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        )
+        if not files:
+            where = "in it or its subfolders" if options["recursive"] else "in it (subfolders not searched)"
+            raise CommandError(f"Nothing to import: no photo ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {folder} {where}.")
         skipped: Counter[str] = Counter()
         stored: list[int] = []
+        usable = 0
         for path in files:
             try:
-                result = services.source_image_store(
-                    data=path.read_bytes(),
-                    source_label=options["source"],
-                    original_name=path.name,
-                    jurisdiction=options["jurisdiction"],
-                )
+                result = crawling_services.import_file_store(source=source, data=path.read_bytes(), original_name=path.name)
             except engine.ImageRejected as exc:
                 skipped[exc.code] += 1
                 self.stderr.write(f"{path.name}: {exc.message}")
                 continue
+            usable += 1
             if result.skipped:
                 skipped[result.skipped] += 1
             if result.created and result.image is not None:
@@ -59,9 +74,13 @@ class Command(BaseCommand):
             skipped["face_too_small"] += counts.rejected_faces
             skipped["suppressed_face"] += counts.suppressed_faces
         summary = {
+            "source": source.name,
             "images": len(files),
             "stored": len(stored),
             "faces": faces,
             "skipped": {k: v for k, v in sorted(skipped.items()) if v},
         }
+        crawling_services.import_recorded(source=source, summary=summary)
         self.stdout.write(json.dumps(summary))
+        if not usable:
+            raise CommandError(f"Nothing to import: none of the {len(files)} files in {folder} is a usable photo.")
