@@ -57,13 +57,17 @@ def submit(client, kind: str, *, selfie: bytes | None = None, **data) -> Subject
     if selfie is not None:
         payload["selfie"] = SimpleUploadedFile("me.jpg", selfie, content_type="image/jpeg")
     response = client.post(reverse("subjects:request", args=[kind]), payload)
-    assert response.status_code == 200, response.content.decode()[:1500]
-    return SubjectRequest.objects.latest("received_at")
+    assert response.status_code == 302, response.content.decode()[:1500]  # redirect after POST: no resubmit on refresh
+    req = SubjectRequest.objects.latest("received_at")
+    assert response["Location"].startswith(f"/rights/requests/{req.reference}/")
+    return req
 
 
 def verify(client) -> None:
-    response = client.get(link(mail.outbox[-1], "verify"))
-    assert response.status_code == 200
+    path = link(mail.outbox[-1], "verify")
+    assert client.get(path).status_code == 200  # a page with a button; GET changes nothing
+    response = client.post(path)
+    assert response.status_code == 302 and response["Location"] == path
 
 
 def approve_all(req: SubjectRequest, dpo) -> SubjectRequest:
@@ -195,13 +199,14 @@ def test_complaint_is_acknowledged_and_tracked(client, db):
 def test_links_are_single_use_and_expire(client, db):
     submit(client, "access")
     path = link(mail.outbox[-1], "verify")
-    assert client.get(path).status_code == 200
-    assert client.get(path).status_code == 404  # reused
+    assert client.post(path).status_code == 302
+    assert client.post(path).status_code == 404  # reused
     submit(client, "access", email="other@example.net")
     from subjects.models import VerificationToken
 
     VerificationToken.objects.filter(used_at__isnull=True).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert client.get(link(mail.outbox[-1], "verify")).status_code == 404  # expired
+    assert client.post(link(mail.outbox[-1], "verify")).status_code == 404
 
 
 def test_another_persons_request_gives_404(client, db):
@@ -216,8 +221,14 @@ def test_another_persons_request_gives_404(client, db):
 def test_requester_can_withdraw(client, db):
     submit(client, "erasure")
     status_path = link(mail.outbox[-1], "requests")
-    client.post(status_path, {"action": "withdraw"})
+    confirm = client.get(status_path + "withdraw/")
+    assert confirm.status_code == 200 and b"Are you sure" in confirm.content
+    assert SubjectRequest.objects.get().status == S.AWAITING_VERIFICATION  # asking changes nothing
+    response = client.post(status_path + "withdraw/")
+    assert response.status_code == 302 and response["Location"] == status_path
     assert SubjectRequest.objects.get().status == S.WITHDRAWN
+    page = client.get(status_path).content.decode()
+    assert "You withdrew your request" in page and "Withdraw my request" not in page
 
 
 def test_illegal_transitions_and_missing_reasons_are_refused(client, db, dpo):
@@ -269,7 +280,7 @@ def test_unverified_requests_lapse_with_a_notice(client, db):
 
 def test_honeypot_and_rate_limit(client, db, settings):
     response = client.post(reverse("subjects:request", args=["access"]), {"email": "bot@example.net", "website": "spam"})
-    assert response.status_code == 200 and not SubjectRequest.objects.exists()
+    assert response.status_code == 302 and not SubjectRequest.objects.exists()
     settings.SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR = 2
     for _ in range(2):
         submit(client, "access", email="same@example.net")
@@ -340,7 +351,7 @@ def test_dpo_confirms_candidates_on_the_detail_page(client, store, dpo):
     client.post(reverse("subjects:detail", args=[req.reference]), {"action": "confirm", "candidate": candidate.pk})
     candidate.refresh_from_db()
     assert candidate.status == Candidate.Status.CONFIRMED
-    client.post(reverse("subjects:detail", args=[req.reference]), {"action": "approve", "reason": ""})
+    client.post(reverse("subjects:detail", args=[req.reference]), {"action": "approve"})
     client.post(reverse("subjects:detail", args=[req.reference]), {"action": "execute"})
     assert SubjectRequest.objects.get(pk=req.pk).status == S.COMPLETED
 
