@@ -173,6 +173,10 @@ def answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
 @csrf_protect
 def _answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     subject_request = services.access_request_by_token(reference=reference, token=token)
+    if subject_request.status != SubjectRequest.Status.AWAITING_CLARIFICATION:
+        # A page left open, or sent twice: say so on the status page rather than on a form that is gone.
+        messages.error(request, "This request is not waiting for an answer from you; nothing was sent.")
+        return redirect("subjects:status", reference=reference, token=token)
     form = ClarificationAnswerForm(request.POST, request.FILES)
     if form.is_valid():
         selfie = form.cleaned_data.get("selfie")
