@@ -78,8 +78,10 @@ def test_status_page_shows_a_timeline_in_words(client, db, dpo):
     page = client.get(status_path).content.decode()
     assert "Waiting for your reply" in page and "Which photo?" in page and 'id="answer"' in page
     assert "requester" not in page  # worded for the person reading it
-    client.post(reverse("subjects:answer", args=[req.reference, status_path.split("/")[-2]]), {"answer": "The one on the news site"})
-    req = services.request_extend(request=SubjectRequest.objects.get(pk=req.pk), months=2, reason="Several sources to check", actor=dpo)
+    token = status_path.split("/")[-2]
+    client.post(reverse("subjects:answer", args=[req.reference, token]), {"answer": "The one on the news site"})
+    req = SubjectRequest.objects.get(pk=req.pk)
+    req = services.request_extend(request=req, months=2, reason="Several sources to check", actor=dpo)
     req = services.request_transition(request=req, action="approve", actor=dpo)
     services.request_execute(request=req, actor=dpo)
     page = client.get(status_path).content.decode()
@@ -113,8 +115,11 @@ def test_clarification_is_answered_on_the_status_page_with_a_selfie(client, dpo)
     verify(client)
     assert not req.candidates.exists()
     client.force_login(dpo)
-    asked = client.post(reverse("subjects:detail", args=[req.reference]),
-                        {"action": "ask_clarification", "ask_clarification-reason": "We found nothing: can you send a photo?"})  # fmt: skip
+    question = "We found nothing: can you send a photo?"
+    asked = client.post(
+        reverse("subjects:detail", args=[req.reference]),
+        {"action": "ask_clarification", "ask_clarification-reason": question},
+    )
     assert asked.status_code == 302
     req.refresh_from_db()
     assert req.status == S.AWAITING_CLARIFICATION
