@@ -410,7 +410,9 @@ def clarification_answer(
             raise ValidationError("This request is not waiting for an answer from you.")
         question = request.clarifications.filter(answered_at__isnull=True).last()
         if question is None:  # asked before answers were recorded in the app
-            question = Clarification.objects.create(request=request, question=request.pause_reason, asked_at=request.paused_at)
+            question = Clarification.objects.create(
+                request=request, question=request.pause_reason, asked_at=request.paused_at or timezone.now()
+            )
         found = _locate(request, analysis, urls=clean_urls, found_by="answer") if (analysis or clean_urls) else 0
         question.answer, question.answer_urls = answer.strip()[:5000], clean_urls[:20]
         question.answer_selfie_faces = len(analysis.faces) if analysis is not None else None

@@ -294,20 +294,21 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
             messages.success(request, done.strip())
         return redirect("subjects:detail", reference=reference)
     candidates = list(subject_request.candidates.select_related("face__image").order_by("status", "borderline", "distance", "pk"))
+    clarify_form, lift_form = ReasonForm(prefix="ask_clarification"), ReasonForm(prefix="lift_restriction")
+    clarify_form.fields["reason"].label = "Your question (sent to the requester; the clock pauses)"
+    lift_form.fields["reason"].label = "Reason (the requester is told before the restriction is lifted)"
     context = {
         "req": subject_request,
         "candidates": candidates,
         "proposed": [c for c in candidates if c.status == Candidate.Status.PROPOSED and c.face_id],
         "clarifications": subject_request.clarifications.all(),
         "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
-        "clarify_form": ReasonForm(prefix="ask_clarification"),
+        "clarify_form": clarify_form,
         "deny_form": ReasonForm(prefix="deny"),
-        "lift_form": ReasonForm(prefix="lift_restriction"),
+        "lift_form": lift_form,
         "extend_form": ExtendForm(prefix="extend"),
         "S": SubjectRequest.Status,
     }
-    context["clarify_form"].fields["reason"].label = "Your question (sent to the requester; the clock pauses)"
-    context["lift_form"].fields["reason"].label = "Reason (the requester is told before the restriction is lifted)"
     return render(request, "subjects/detail.html", context)
 
 
