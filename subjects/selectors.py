@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from subjects.models import SubjectRequest, Suppression
+from subjects.models import AccessPackage, SubjectRequest, Suppression
 
 
 def suppression_hash(value: str) -> str:
@@ -114,3 +114,15 @@ def verification_by_token(*, token: str) -> tuple[SubjectRequest | None, bool]:
         return None, False
     usable = row.used_at is None and row.expires_at > timezone.now()
     return row.request, usable and row.request.status == SubjectRequest.Status.AWAITING_VERIFICATION
+
+
+def access_package_by_token(*, token: str) -> AccessPackage | None:
+    """The package behind a download link, if the link still works (read-only: GET counts nothing)."""
+    from django.utils import timezone
+
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    return (
+        AccessPackage.objects.select_related("request")
+        .filter(token_hash=digest, deleted_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )

@@ -227,7 +227,7 @@ def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | Non
                     "found_by": found_by,
                 },
             )[1]
-        if request.consent_keep_template:
+        if request.consent_keep_template and request.template is None:  # the intake selfie's; answers add candidates
             request.template, request.template_model = face.embedding.tolist(), face.model
         request.save(update_fields=["selfie_faces", "template", "template_model"])
     urls = request.urls if urls is None else urls

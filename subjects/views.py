@@ -202,8 +202,15 @@ def _answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     return render(request, "subjects/status.html", context, status=400)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def package(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
+    """GET shows what the download holds and a button; the POST downloads and is counted (audited), so a mail
+    scanner following the link neither fetches the person's photos nor counts as a download."""
+    if request.method == "GET":
+        found = selectors.access_package_by_token(token=token)
+        if found is None:
+            return render(request, "subjects/link_invalid.html", {"reason": "This download link has expired."}, status=404)
+        return render(request, "subjects/package.html", {"package": found, "req": found.request})
     try:
         pkg = services.access_package_download(token=token, ip=client_ip(request))
     except services.RequestRefused as exc:

@@ -39,7 +39,7 @@ def test_report_is_readable_and_shows_no_server_path(client, dpo, owner):
     verify(client)
     req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
     services.request_execute(request=req, actor=dpo)
-    download = client.get(link(mail.outbox[-1], "package"))
+    download = client.post(link(mail.outbox[-1], "package"))
     archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
     report, data = archive.read("report.html").decode(), archive.read("data.json").decode()
     for text in (report, data):

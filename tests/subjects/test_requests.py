@@ -106,8 +106,11 @@ def test_access_package_holds_exactly_the_persons_images(client, store, dpo):
     verify(client)
     req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
     services.request_execute(request=req, actor=dpo)
-    download = client.get(link(mail.outbox[-1], "package"))
-    assert download.status_code == 200
+    page = client.get(link(mail.outbox[-1], "package"))  # a mail scanner's GET: a page, nothing counted
+    assert page.status_code == 200 and b"Download my data" in page.content
+    assert AccessPackage.objects.get().downloads == 0
+    download = client.post(link(mail.outbox[-1], "package"))
+    assert download.status_code == 200 and AccessPackage.objects.get().downloads == 1
     archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
     data = json.loads(archive.read("data.json"))
     mine = store["img1.jpg"]
@@ -122,6 +125,7 @@ def test_access_package_holds_exactly_the_persons_images(client, store, dpo):
     package = AccessPackage.objects.get()
     AccessPackage.objects.filter(pk=package.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
     assert client.get(link(mail.outbox[-1], "package")).status_code == 404
+    assert client.post(link(mail.outbox[-1], "package")).status_code == 404
     assert services.access_packages_expire() == 1
     assert not (Path(settings.MEDIA_ROOT) / package.file.name).exists()
 
