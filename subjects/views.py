@@ -304,6 +304,9 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
     clarify_form, lift_form = ReasonForm(prefix="ask_clarification"), ReasonForm(prefix="lift_restriction")
     clarify_form.fields["reason"].label = "Your question (sent to the requester; the clock pauses)"
     lift_form.fields["reason"].label = "Reason (the requester is told before the restriction is lifted)"
+    deny_form, extend_form = ReasonForm(prefix="deny"), ExtendForm(prefix="extend")
+    deny_form.fields["reason"].label = "Reasons for refusing (sent to the requester)"
+    extend_form.fields["reason"].label = "Reasons for the extension (sent to the requester)"
     context = {
         "req": subject_request,
         "candidates": candidates,
@@ -311,9 +314,9 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
         "clarifications": subject_request.clarifications.all(),
         "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
         "clarify_form": clarify_form,
-        "deny_form": ReasonForm(prefix="deny"),
+        "deny_form": deny_form,
         "lift_form": lift_form,
-        "extend_form": ExtendForm(prefix="extend"),
+        "extend_form": extend_form,
         "S": SubjectRequest.Status,
     }
     return render(request, "subjects/detail.html", context)
