@@ -327,7 +327,11 @@ def access_request_by_token(*, reference: str, token: str) -> SubjectRequest:
     from django.http import Http404
 
     request = SubjectRequest.objects.filter(reference=reference).first()
-    if request is None or not secrets.compare_digest(request.status_token_hash, _hash(token)):
+    if request is None:
+        raise Http404
+    # Requests filed before the secret was derived from the reference keep their random one; both open the page.
+    stored = secrets.compare_digest(request.status_token_hash, _hash(token))
+    if not stored and not secrets.compare_digest(_status_token(reference), token):
         raise Http404
     return request
 

@@ -178,3 +178,14 @@ def test_selfie_without_a_usable_face_is_refused_on_the_form(client, db, setting
     )
     assert response.status_code == 400 and message in response.content
     assert not SubjectRequest.objects.exists() and not mail.outbox
+
+
+def test_status_link_in_later_emails_opens_the_page_of_older_requests(client, db, dpo):
+    """A request filed with a random status secret (before secrets were derived) is reachable from later emails,
+    and a guessed token still gives 404."""
+    req = submit(client, "access")
+    SubjectRequest.objects.filter(pk=req.pk).update(status_token_hash="0" * 64)
+    verify(client)
+    status_path = link(mail.outbox[-1], "requests")  # the "we have your request" email
+    assert client.get(status_path).status_code == 200
+    assert client.get(reverse("subjects:status", args=[req.reference, "0" * 40])).status_code == 404
