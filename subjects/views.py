@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadhandler import StopUpload
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -167,6 +168,16 @@ def withdraw(request: HttpRequest, reference: str, token: str) -> HttpResponse:
 @require_POST
 def answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     request.upload_handlers = [SelfieMemoryHandler(request)]
+    try:
+        request.POST  # noqa: B018 - parse now, with the memory-only handler, to catch an oversized body here
+    except StopUpload:
+        subject_request = services.access_request_by_token(reference=reference, token=token)
+        form = ClarificationAnswerForm(data={})
+        form.is_valid()  # bound and cleaned, so that the error can be attached
+        limit = settings.SUBJECT_SELFIE_MAX_BYTES / 1e6
+        form.add_error("selfie", f"This photo is too large: at most {limit:.0f} MB. Send a smaller photo.")
+        return render(request, "subjects/status.html", _status_context(subject_request, token=token, answer_form=form),
+                      status=413)  # fmt: skip
     return _answer(request, reference, token)
 
 

@@ -189,3 +189,17 @@ def test_status_link_in_later_emails_opens_the_page_of_older_requests(client, db
     status_path = link(mail.outbox[-1], "requests")  # the "we have your request" email
     assert client.get(status_path).status_code == 200
     assert client.get(reverse("subjects:status", args=[req.reference, "0" * 40])).status_code == 404
+
+
+def test_an_oversized_photo_with_an_answer_gets_a_message_not_an_error(client, db, dpo):
+    """12 MB (over SUBJECT_SELFIE_MAX_BYTES): refused with the limit named; the request still waits for an answer."""
+    req = submit(client, "access")
+    status_path = link(mail.outbox[-1], "requests")
+    verify(client)
+    services.request_transition(request=req, action="ask_clarification", actor=dpo, reason="Which site?")
+    response = client.post(
+        status_path + "answer/", {"answer": "x", "selfie": SimpleUploadedFile("big.jpg", photos.huge_jpeg(12))}
+    )
+    assert response.status_code == 413 and b"too large" in response.content and b"Which site?" in response.content
+    assert SubjectRequest.objects.get(pk=req.pk).status == S.AWAITING_CLARIFICATION
+    assert not Clarification.objects.filter(request=req, answered_at__isnull=False).exists()
