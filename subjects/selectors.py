@@ -84,7 +84,9 @@ def request_timeline(*, request: SubjectRequest) -> list[TimelineStep]:
         events.append(TimelineStep("waiting", "We asked you a question (the deadline is paused)", question.asked_at,
                                    question.question, current=question.answered_at is None and request.is_open))  # fmt: skip
         if question.answered_at:
-            events.append(TimelineStep("answered", "You answered; the deadline runs again", question.answered_at))
+            answered_here = bool(question.answer or question.answer_urls or question.answer_selfie_faces is not None)
+            label = "You answered; the deadline runs again" if answered_here else "The deadline runs again"
+            events.append(TimelineStep("answered", label, question.answered_at))
     if request.extended:
         events.append(TimelineStep("extended", "We extended the deadline", request.extended_at, request.extension_reason))
     steps += sorted(events, key=lambda s: s.when or request.received_at)

@@ -368,8 +368,9 @@ def request_transition(
             request=request, question=reason.strip(), asked_by=actor if getattr(actor, "is_authenticated", False) else None
         )
         _email(request, "clarification", "We need a detail from you", question=reason.strip())
-    if action == "resume":
+    if action == "resume":  # the answer came another way (email to the DPO, post): the question is closed
         _resume_clock(request)
+        request.clarifications.filter(answered_at__isnull=True).update(answered_at=timezone.now())
     if action == "withdraw":
         request.completed_at = timezone.now()
     if action == "deny":

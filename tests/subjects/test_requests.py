@@ -260,6 +260,7 @@ def test_clarification_pauses_and_extension_is_told_in_time(client, db, dpo):
     due = SubjectRequest.objects.get(pk=req.pk).due_date
     req = services.request_transition(request=req, action="resume", actor=dpo)
     assert req.due_date == due + timedelta(days=3) and req.paused_days == 3
+    assert not req.clarifications.filter(answered_at__isnull=True).exists()  # closed: not shown as still waiting
     req = services.request_extend(request=req, months=2, reason="Many photos across sources", actor=dpo)
     assert req.extended and "Many photos" in mail.outbox[-1].body
     from django.core.exceptions import ValidationError
