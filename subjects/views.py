@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadhandler import StopUpload
+from django.db.models import Case, Value, When
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -311,7 +312,11 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
         else:
             messages.success(request, done.strip())
         return redirect("subjects:detail", reference=reference)
-    candidates = list(subject_request.candidates.select_related("face__image").order_by("status", "borderline", "distance", "pk"))
+    # Proposals to judge first (likely ones before borderline), then what was decided.
+    undecided = Case(When(status=Candidate.Status.PROPOSED, then=Value(0)), default=Value(1))
+    candidates = list(
+        subject_request.candidates.select_related("face__image").order_by(undecided, "borderline", "distance", "pk")
+    )
     clarify_form, lift_form = ReasonForm(prefix="ask_clarification"), ReasonForm(prefix="lift_restriction")
     clarify_form.fields["reason"].label = "Your question (sent to the requester; the clock pauses)"
     lift_form.fields["reason"].label = "Reason (the requester is told before the restriction is lifted)"
