@@ -425,5 +425,8 @@ SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR = env.int("SUBJECT_REQUESTS_PER_EMAIL_PER_HO
 # Selfie matches: under threshold x strict are candidates; up to threshold x borderline are flagged.
 SUBJECT_STRICT_FACTOR = env.float("SUBJECT_STRICT_FACTOR", default=0.85)
 SUBJECT_BORDERLINE_FACTOR = env.float("SUBJECT_BORDERLINE_FACTOR", default=1.2)
+# Candidates near faces the DPO confirmed: at most this many rounds and candidates per request.
+SUBJECT_EXPANSION_MAX_ROUNDS = env.int("SUBJECT_EXPANSION_MAX_ROUNDS", default=5)
+SUBJECT_EXPANSION_MAX_CANDIDATES = env.int("SUBJECT_EXPANSION_MAX_CANDIDATES", default=500)
 SUBJECT_SELFIE_MAX_BYTES = env.int("SUBJECT_SELFIE_MAX_BYTES", default=10 * 1024 * 1024)
 ACCESS_PACKAGE_DAYS = env.int("ACCESS_PACKAGE_DAYS", default=30)

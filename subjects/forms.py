@@ -62,7 +62,29 @@ class SubjectRequestForm(forms.Form):
         return [line.strip() for line in self.cleaned_data.get("urls", "").splitlines() if line.strip()]
 
 
+class ClarificationAnswerForm(forms.Form):
+    """The requester's answer to the DPO's question, on their status page."""
+
+    answer = forms.CharField(label="Your answer", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
+    urls = forms.CharField(
+        label="Web pages or image addresses showing you (optional, one per line)",
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    selfie = forms.FileField(
+        label="Another photo of your face (optional)",
+        required=False,
+        help_text="Used only to find your photos, in memory; it is never stored.",
+    )
+
+    def url_list(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data.get("urls", "").splitlines() if line.strip()]
+
+
 class ReasonForm(forms.Form):
+    """A reason that is sent to the requester (or recorded for them). Use a prefix per action so ids stay unique."""
+
     reason = forms.CharField(label="Reason (sent to the requester)", max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
 
 

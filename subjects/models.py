@@ -47,7 +47,7 @@ class SubjectRequest(models.Model):
         AWAITING_VERIFICATION = "awaiting_verification", "Waiting for email confirmation"
         VERIFIED = "verified", "Email confirmed"
         IN_REVIEW = "in_review", "In review"
-        AWAITING_CLARIFICATION = "awaiting_clarification", "Waiting for your reply (clock paused)"
+        AWAITING_CLARIFICATION = "awaiting_clarification", "Waiting for the requester's reply (clock paused)"
         APPROVED = "approved", "Approved"
         PROCESSING = "processing", "Being carried out"
         COMPLETED = "completed", "Completed"
@@ -68,6 +68,7 @@ class SubjectRequest(models.Model):
     original_due_date = models.DateField()
     extended = models.BooleanField(default=False)
     extension_reason = models.TextField(blank=True)
+    extended_at = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     pause_reason = models.TextField(blank=True)
     paused_days = models.PositiveIntegerField(default=0)
@@ -77,6 +78,9 @@ class SubjectRequest(models.Model):
     template = VectorField(null=True, blank=True)
     template_model = models.CharField(max_length=40, blank=True)
     selfie_faces = models.PositiveSmallIntegerField(default=0)
+    expansion_rounds = models.PositiveSmallIntegerField(
+        default=0, help_text="rounds of candidates proposed near confirmed faces (bounded)"
+    )
     status_token_hash = models.CharField(max_length=64)
     completed_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -95,6 +99,15 @@ class SubjectRequest(models.Model):
     @property
     def days_left(self) -> int:
         return (self.due_date - timezone.localdate()).days
+
+    @property
+    def public_status(self) -> str:
+        """The status worded for the requester (the DPO sees ``get_status_display``)."""
+        if self.status == self.Status.AWAITING_CLARIFICATION:
+            return "Waiting for your reply (the deadline is paused)"
+        if self.status == self.Status.AWAITING_VERIFICATION:
+            return "Waiting for you to confirm your email address"
+        return str(self.get_status_display())
 
     @property
     def is_overdue(self) -> bool:
@@ -126,7 +139,12 @@ class Candidate(models.Model):
     face_ref = models.BigIntegerField(help_text="the face id, kept after erasure for the record")
     distance = models.FloatField(null=True, blank=True)
     borderline = models.BooleanField(default=False)
-    found_by = models.CharField(max_length=20, choices=[("selfie", "Selfie"), ("url", "URL")])
+    found_by = models.CharField(
+        max_length=20,
+        choices=[("selfie", "Selfie"), ("url", "URL"), ("expansion", "Near a confirmed face"), ("answer", "Requester's answer")],
+    )
+    near_face_ref = models.BigIntegerField(null=True, blank=True, help_text="expansion: the confirmed face it is near")
+    expanded = models.BooleanField(default=False, help_text="a confirmed face whose neighbours were already looked up")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
 
     class Meta:
@@ -134,6 +152,28 @@ class Candidate(models.Model):
 
     def __str__(self) -> str:
         return f"candidate face {self.face_ref} for {self.request_id}"
+
+
+class Clarification(models.Model):
+    """The DPO's question while the clock is paused, and the requester's answer given on the status page."""
+
+    request = models.ForeignKey(SubjectRequest, on_delete=models.CASCADE, related_name="clarifications")
+    question = models.TextField()
+    asked_at = models.DateTimeField(default=timezone.now)
+    asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    answer = models.TextField(blank=True)
+    answer_urls = models.JSONField(default=list, blank=True)
+    answer_selfie_faces = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="faces found in a selfie sent with the answer (the photo is never stored)"
+    )
+    answer_candidates = models.PositiveIntegerField(default=0)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["asked_at"]
+
+    def __str__(self) -> str:
+        return f"clarification for {self.request_id}"
 
 
 class AccessPackage(models.Model):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from subjects.models import Suppression
+from subjects.models import AccessPackage, SubjectRequest, Suppression
 
 
 def suppression_hash(value: str) -> str:
@@ -44,3 +46,85 @@ def organisation_notice_list(*, organisation_id: int, limit: int = 10) -> list[o
     from subjects.models import OrganisationNotice
 
     return list(OrganisationNotice.objects.filter(organisation_id=organisation_id)[:limit])
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """One line of the requester's timeline: what happened (or is due) and when."""
+
+    key: str
+    label: str
+    when: datetime | date | None
+    detail: str = ""
+    current: bool = False
+
+
+_OUTCOMES = {
+    "access": "Your copy of the data we hold about you was prepared; the download link was emailed to you.",
+    "erasure": "Your photos were erased, with every copy and derived template.",
+    "objection": "Your photos were erased and put on our do-not-collect list.",
+    "restriction": "Your photos are restricted: kept, but never shown in any search.",
+    "rectification": "Your data was corrected.",
+    "complaint": "We answered your complaint by email.",
+}
+
+
+def request_timeline(*, request: SubjectRequest) -> list[TimelineStep]:
+    """The public status page's timeline: received, confirmed, in review, each question asked and answered,
+    an extension with its reason, and the end (completed, refused, withdrawn or lapsed)."""
+    S = SubjectRequest.Status
+    steps = [TimelineStep("received", "We received your request", request.received_at)]
+    if request.verified_at:
+        steps.append(TimelineStep("confirmed", "You confirmed your email address", request.verified_at))
+        steps.append(TimelineStep("in_review", "Our data-protection officer is reviewing it", request.verified_at))
+    elif request.status == S.AWAITING_VERIFICATION:
+        steps.append(TimelineStep("confirm", "Waiting for you to confirm: open the link we emailed you", None, current=True))
+    events: list[TimelineStep] = []
+    for question in request.clarifications.all():
+        events.append(TimelineStep("waiting", "We asked you a question (the deadline is paused)", question.asked_at,
+                                   question.question, current=question.answered_at is None and request.is_open))  # fmt: skip
+        if question.answered_at:
+            answered_here = bool(question.answer or question.answer_urls or question.answer_selfie_faces is not None)
+            label = "You answered; the deadline runs again" if answered_here else "The deadline runs again"
+            events.append(TimelineStep("answered", label, question.answered_at))
+    if request.extended:
+        events.append(TimelineStep("extended", "We extended the deadline", request.extended_at, request.extension_reason))
+    steps += sorted(events, key=lambda s: s.when or request.received_at)
+    end = {
+        S.COMPLETED: ("completed", "Completed", _OUTCOMES.get(request.type, "")),
+        S.DENIED: ("denied", "We refused your request", request.decision_reason),
+        S.WITHDRAWN: ("withdrawn", "You withdrew your request", ""),
+        S.LAPSED: ("lapsed", "Closed: the email address was never confirmed", ""),
+    }.get(S(request.status))
+    if end:
+        steps.append(TimelineStep(end[0], end[1], request.completed_at, end[2]))
+    elif request.status in (S.APPROVED, S.PROCESSING):
+        steps.append(TimelineStep("approved", "Approved: we are carrying it out", None, current=True))
+    return steps
+
+
+def verification_by_token(*, token: str) -> tuple[SubjectRequest | None, bool]:
+    """Read-only look-up of an emailed confirmation link: (request, still usable). A GET on the link
+    must change nothing (mail scanners follow links), so this only reads."""
+    from django.utils import timezone
+
+    from subjects.models import VerificationToken
+
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    row = VerificationToken.objects.select_related("request").filter(token_hash=digest).first()
+    if row is None:
+        return None, False
+    usable = row.used_at is None and row.expires_at > timezone.now()
+    return row.request, usable and row.request.status == SubjectRequest.Status.AWAITING_VERIFICATION
+
+
+def access_package_by_token(*, token: str) -> AccessPackage | None:
+    """The package behind a download link, if the link still works (read-only: GET counts nothing)."""
+    from django.utils import timezone
+
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    return (
+        AccessPackage.objects.select_related("request")
+        .filter(token_hash=digest, deleted_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )

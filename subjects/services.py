@@ -27,6 +27,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from compliance.outbox import email_enqueue
 from compliance.services import audit_record, subject_pseudonym
@@ -35,6 +36,7 @@ from subjects import clock
 from subjects.models import (
     AccessPackage,
     Candidate,
+    Clarification,
     ErasureReceipt,
     OrganisationNotice,
     RequestType,
@@ -61,11 +63,22 @@ def _url(name: str, *args: object) -> str:
     return settings.SITE_URL.rstrip("/") + reverse(name, args=args)
 
 
+def _status_token(reference: str) -> str:
+    """The secret of a request's status page, derived from the reference with the secret key, so that
+    every email (not only the first) can carry the link; only its SHA-256 is stored."""
+    return salted_hmac("subjects.status-page", reference, algorithm="sha256").hexdigest()[:40]
+
+
+def status_link(request: SubjectRequest) -> str:
+    return _url("subjects:status", request.reference, _status_token(request.reference))
+
+
 def _email(request: SubjectRequest, template: str, subject: str, **context: Any) -> None:
     body = render_to_string(
         f"subjects/email/{template}.txt",
-        {"req": request, "dpo_email": settings.DPO_EMAIL, "regulator": settings.REGULATOR_COMPLAINTS, **context},
-    )
+        {"req": request, "dpo_email": settings.DPO_EMAIL, "regulator": settings.REGULATOR_COMPLAINTS,
+         "status_link": status_link(request), "notice_link": _url("subjects:notice"), **context},
+    )  # fmt: skip
     email_enqueue(to=[request.email], subject=f"[{request.reference}] {subject}", body=body)
 
 
@@ -128,16 +141,13 @@ def request_submit(
     if errors:
         raise ValidationError(errors)
     _rate_limit(ip=ip, email=email)
-    analysis = None
-    if selfie:
-        from search import engine
-
-        analysis = engine.analyse(engine.decode_image(selfie))  # ImageRejected propagates: nothing written yet
-    status_token, verify_token = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
+    analysis = selfie_analyse(selfie=selfie) if selfie else None  # ImageRejected propagates: nothing written yet
+    reference = "R-" + secrets.token_hex(4).upper()
+    status_token, verify_token = _status_token(reference), secrets.token_urlsafe(32)
     today = timezone.localdate()
     with transaction.atomic():
         request = SubjectRequest.objects.create(
-            reference="R-" + secrets.token_hex(4).upper(), type=type, email=email.strip().lower(), details=details.strip()[:5000],
+            reference=reference, type=type, email=email.strip().lower(), details=details.strip()[:5000],
             urls=clean_urls[:20], correction=correction.strip()[:2000], due_date=clock.due_on_receipt(today),
             original_due_date=clock.due_on_receipt(today), status_token_hash=_hash(status_token),
             consent_keep_template=consent_keep_template and type == RequestType.OBJECTION,
@@ -154,15 +164,42 @@ def request_submit(
             "verify",
             "Please confirm your request",
             link=_url("subjects:verify", verify_token),
-            status_link=_url("subjects:status", request.reference, status_token),
         )
     del selfie, analysis  # nothing of the photo outlives this call
     return request, status_token
 
 
-def _locate(request: SubjectRequest, analysis: Any) -> int:
-    """Candidates from the selfie's main face (strict and borderline bands) and from the URLs given."""
+def selfie_analyse(*, selfie: bytes) -> Any:
+    """Decode and analyse a selfie in memory. A photo without one usable face is refused with a reason the
+    person can act on (ImageRejected), so that no request is filed on a selfie that can find nothing."""
+    from search import engine
+
+    analysis = engine.analyse(engine.decode_image(selfie))
+    if not analysis.faces:
+        if analysis.rejected:
+            raise engine.ImageRejected(
+                "face_too_small",
+                "The face in this photo is too small for us to use. Send a closer photo where your face fills more "
+                "of the picture, or leave the photo out and give the addresses of pages showing you.",
+            )
+        raise engine.ImageRejected(
+            "no_face",
+            "We found no face in this photo. Send a clear photo of your face, looking at the camera, or leave the "
+            "photo out and give the addresses of pages showing you.",
+        )
+    return analysis
+
+
+def _match_bands(model: str) -> tuple[float, float]:
+    """The candidate thresholds: strict (likely the person) and loose (borderline, a careful look)."""
     from search.calibration import calibration_for
+
+    threshold = calibration_for(model).threshold
+    return threshold * settings.SUBJECT_STRICT_FACTOR, threshold * settings.SUBJECT_BORDERLINE_FACTOR
+
+
+def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | None = None, found_by: str = "selfie") -> int:
+    """Candidates from the selfie's main face (strict and borderline bands) and from the URLs given."""
     from search.models import Face
     from search.selectors import face_match_list
 
@@ -170,34 +207,74 @@ def _locate(request: SubjectRequest, analysis: Any) -> int:
     if analysis is not None and analysis.faces:
         face = max(analysis.faces, key=lambda f: f.box[2] * f.box[3])
         request.selfie_faces = len(analysis.faces)
-        threshold = calibration_for(face.model).threshold
-        strict, loose = threshold * settings.SUBJECT_STRICT_FACTOR, threshold * settings.SUBJECT_BORDERLINE_FACTOR
+        strict, loose = _match_bands(face.model)
         for match in face_match_list(embedding=face.embedding.tolist(), model=face.model, limit=100, max_distance=loose):
-            Candidate.objects.get_or_create(
+            count += Candidate.objects.get_or_create(
                 request=request,
                 face_ref=match.face_id,
                 defaults={
                     "face_id": match.face_id,
                     "distance": match.distance,
                     "borderline": match.distance > strict,
-                    "found_by": "selfie",
+                    "found_by": found_by,
                 },
-            )
-            count += 1
-        if request.consent_keep_template:
+            )[1]
+        if request.consent_keep_template and request.template is None:  # the intake selfie's; answers add candidates
             request.template, request.template_model = face.embedding.tolist(), face.model
         request.save(update_fields=["selfie_faces", "template", "template_model"])
-    if request.urls:
-        faces = Face.objects.filter(image__page_url__in=request.urls) | Face.objects.filter(image__image_url__in=request.urls)
+    urls = request.urls if urls is None else urls
+    if urls:
+        faces = Face.objects.filter(image__page_url__in=urls) | Face.objects.filter(image__image_url__in=urls)
         for face in faces.distinct():
             # A photo at that URL may show several people: each face is a borderline candidate for the DPO.
-            Candidate.objects.get_or_create(
-                request=request, face_ref=face.pk, defaults={"face": face, "borderline": True, "found_by": "url"}
-            )
-            count += 1
+            count += Candidate.objects.get_or_create(
+                request=request,
+                face_ref=face.pk,
+                defaults={"face": face, "borderline": True, "found_by": "url" if found_by == "selfie" else found_by},
+            )[1]
     if count:
-        _audit(request, "candidates_found", candidates=count)
+        _audit(request, "candidates_found", candidates=count, found_by=found_by)
     return count
+
+
+def candidates_expand(*, request: SubjectRequest) -> int:
+    """Propose further candidates near every confirmed face not looked at yet (same bands as the selfie).
+
+    Called whenever the DPO confirms faces, so the search repeats as they confirm what it found, until a
+    round finds nothing new, within SUBJECT_EXPANSION_MAX_ROUNDS rounds and SUBJECT_EXPANSION_MAX_CANDIDATES
+    candidates per request. Only confirmed faces seed a round: a proposal never proposes on its own.
+    """
+    from search.models import Face
+    from search.selectors import face_match_list
+
+    request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
+    seeds = list(request.candidates.filter(status=Candidate.Status.CONFIRMED, expanded=False, face__isnull=False))
+    if not seeds or request.expansion_rounds >= settings.SUBJECT_EXPANSION_MAX_ROUNDS:
+        return 0
+    room = settings.SUBJECT_EXPANSION_MAX_CANDIDATES - request.candidates.count()
+    faces = {f.pk: f for f in Face.objects.filter(pk__in=[c.face_ref for c in seeds], embedding__isnull=False)}
+    added = 0
+    for seed in seeds:
+        face = faces.get(seed.face_ref)
+        if face is not None and room > 0:
+            strict, loose = _match_bands(face.model)
+            for match in face_match_list(embedding=list(face.embedding), model=face.model, limit=100, max_distance=loose):
+                if room <= 0:
+                    break
+                _, new = Candidate.objects.get_or_create(
+                    request=request, face_ref=match.face_id,
+                    defaults={"face_id": match.face_id, "distance": match.distance, "borderline": match.distance > strict,
+                              "found_by": "expansion", "near_face_ref": seed.face_ref},
+                )  # fmt: skip
+                added += new
+                room -= new
+        seed.expanded = True
+        seed.save(update_fields=["expanded"])
+    if added:
+        request.expansion_rounds += 1
+        request.save(update_fields=["expansion_rounds"])
+        _audit(request, "candidates_expanded", candidates=added, seeds=len(seeds), round=request.expansion_rounds)
+    return added
 
 
 def request_verify(*, token: str, ip: str | None = None) -> SubjectRequest:
@@ -226,8 +303,8 @@ def requests_lapse(*, now: Any = None) -> int:
     lapsed = 0
     for request in SubjectRequest.objects.filter(status=S.AWAITING_VERIFICATION, received_at__lt=cutoff):
         with transaction.atomic():
-            request.status = S.LAPSED
-            request.save(update_fields=["status"])
+            request.status, request.completed_at = S.LAPSED, timezone.now()
+            request.save(update_fields=["status", "completed_at"])
             request.candidates.all().delete()
             request.template = None
             request.save(update_fields=["template"])
@@ -242,7 +319,11 @@ def access_request_by_token(*, reference: str, token: str) -> SubjectRequest:
     from django.http import Http404
 
     request = SubjectRequest.objects.filter(reference=reference).first()
-    if request is None or not secrets.compare_digest(request.status_token_hash, _hash(token)):
+    if request is None:
+        raise Http404
+    # Requests filed before the secret was derived from the reference keep their random one; both open the page.
+    stored = secrets.compare_digest(request.status_token_hash, _hash(token))
+    if not stored and not secrets.compare_digest(_status_token(reference), token):
         raise Http404
     return request
 
@@ -275,12 +356,15 @@ def request_transition(
     before = request.status
     if action == "ask_clarification":
         request.paused_at, request.pause_reason = timezone.now(), reason.strip()
+        Clarification.objects.create(
+            request=request, question=reason.strip(), asked_by=actor if getattr(actor, "is_authenticated", False) else None
+        )
         _email(request, "clarification", "We need a detail from you", question=reason.strip())
-    if action == "resume":
-        paused = max(0, (timezone.localdate() - timezone.localdate(request.paused_at)).days) if request.paused_at else 0
-        request.paused_days += paused
-        request.due_date = clock.after_pause(request.due_date, paused)
-        request.paused_at = None
+    if action == "resume":  # the answer came another way (email to the DPO, post): the question is closed
+        _resume_clock(request)
+        request.clarifications.filter(answered_at__isnull=True).update(answered_at=timezone.now())
+    if action == "withdraw":
+        request.completed_at = timezone.now()
     if action == "deny":
         request.decision_reason, request.completed_at = reason.strip(), timezone.now()
         _email(request, "denied", "Decision on your request", reason=reason.strip())
@@ -289,6 +373,58 @@ def request_transition(
     request.save()
     _audit(request, action, actor=actor, ip=ip, before=before, reason=reason.strip()[:500])
     return request
+
+
+def _resume_clock(request: SubjectRequest) -> int:
+    """End a pause: the due date moves by the days the clock stood still."""
+    paused = max(0, (timezone.localdate() - timezone.localdate(request.paused_at)).days) if request.paused_at else 0
+    request.paused_days += paused
+    request.due_date = clock.after_pause(request.due_date, paused)
+    request.paused_at = None
+    return paused
+
+
+def clarification_answer(
+    *, request: SubjectRequest, answer: str = "", urls: Sequence[str] = (), selfie: bytes | None = None, ip: str | None = None
+) -> Clarification:
+    """The requester answers the DPO's question on their status page, with text, a new selfie (in memory
+    only, processed like the intake selfie) or addresses. The pause ends by itself, audited."""
+    clean_urls = [u.strip() for u in urls if u.strip()]
+    errors: dict[str, str] = {}
+    for u in clean_urls:
+        try:
+            URLValidator(schemes=["http", "https"])(u)
+        except ValidationError:
+            errors["urls"] = f"Not a web address: {u[:100]}"
+    if not answer.strip() and not clean_urls and not selfie:
+        errors["answer"] = "Write your answer, send a photo of your face or give the addresses of pages showing you."
+    if errors:
+        raise ValidationError(errors)
+    analysis = selfie_analyse(selfie=selfie) if selfie else None  # ImageRejected propagates: nothing written yet
+    with transaction.atomic():
+        request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
+        if request.status != S.AWAITING_CLARIFICATION:
+            raise ValidationError("This request is not waiting for an answer from you.")
+        question = request.clarifications.filter(answered_at__isnull=True).last()
+        if question is None:  # asked before answers were recorded in the app
+            question = Clarification.objects.create(
+                request=request, question=request.pause_reason, asked_at=request.paused_at or timezone.now()
+            )
+        found = _locate(request, analysis, urls=clean_urls, found_by="answer") if (analysis or clean_urls) else 0
+        question.answer, question.answer_urls = answer.strip()[:5000], clean_urls[:20]
+        question.answer_selfie_faces = len(analysis.faces) if analysis is not None else None
+        question.answer_candidates, question.answered_at = found, timezone.now()
+        question.save()
+        request.urls = list(dict.fromkeys([*request.urls, *clean_urls]))[:40]
+        before = request.status
+        paused = _resume_clock(request)
+        request.status = S.IN_REVIEW
+        request.save()
+        _audit(request, "clarification_answered", ip=ip, before=before, with_selfie=analysis is not None,
+               urls=len(clean_urls), candidates=found)  # fmt: skip
+        _audit(request, "resume", ip=ip, before=before, paused_days=paused, by="requester_answer")
+    del selfie, analysis  # nothing of the photo outlives this call
+    return question
 
 
 @transaction.atomic
@@ -303,7 +439,7 @@ def request_extend(*, request: SubjectRequest, months: int, reason: str, actor: 
         raise ValidationError("Too late: an extension must be sent to the requester before the first month ends.")
     if not reason.strip():
         raise ValidationError("Give the reasons for the extension; the requester receives them.")
-    request.extended, request.extension_reason = True, reason.strip()
+    request.extended, request.extension_reason, request.extended_at = True, reason.strip(), timezone.now()
     request.due_date = clock.after_pause(clock.extended_due(timezone.localdate(request.received_at), months), request.paused_days)
     request.save()
     _email(request, "extended", "We need more time for your request", reason=reason.strip())
@@ -313,6 +449,7 @@ def request_extend(*, request: SubjectRequest, months: int, reason: str, actor: 
 
 @transaction.atomic
 def candidate_decide(*, candidate: Candidate, confirm: bool, actor: Any, ip: str | None = None) -> Candidate:
+    """Confirm or reject one candidate; a confirmation looks for further candidates near that face."""
     candidate = Candidate.objects.select_for_update().select_related("request").get(pk=candidate.pk)
     if not candidate.request.is_open:
         raise ValidationError("The request is closed.")
@@ -321,7 +458,30 @@ def candidate_decide(*, candidate: Candidate, confirm: bool, actor: Any, ip: str
     _audit(
         candidate.request, "candidate_confirmed" if confirm else "candidate_rejected", actor=actor, ip=ip, face=candidate.face_ref
     )
+    if confirm:
+        candidates_expand(request=candidate.request)
     return candidate
+
+
+@transaction.atomic
+def candidates_decide(
+    *, request: SubjectRequest, candidate_ids: Sequence[int], confirm: bool, actor: Any, ip: str | None = None
+) -> int:
+    """ "Confirm all shown" / "reject all shown": the proposals the DPO saw on the page, in one step."""
+    request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
+    if not request.is_open:
+        raise ValidationError("The request is closed.")
+    shown = request.candidates.select_for_update().filter(pk__in=list(candidate_ids), face__isnull=False)
+    rows = list(shown.filter(status=Candidate.Status.PROPOSED))
+    if not rows:
+        raise ValidationError("No proposed candidate was shown; nothing changed.")
+    status = Candidate.Status.CONFIRMED if confirm else Candidate.Status.REJECTED
+    Candidate.objects.filter(pk__in=[c.pk for c in rows]).update(status=status)
+    action = "candidate_confirmed" if confirm else "candidate_rejected"
+    _audit(request, action, actor=actor, ip=ip, faces=sorted(c.face_ref for c in rows), bulk=True)
+    if confirm:
+        candidates_expand(request=request)
+    return len(rows)
 
 
 def request_execute(
@@ -381,9 +541,9 @@ def _package_json(request: SubjectRequest) -> str:
     images = []
     for face in _confirmed_faces(request).select_related("image"):
         hits = SearchHit.objects.filter(face=face).select_related("search__organisation")
+        # Provenance shows web links and an import's own file name, never a server path.
         images.append({
-            "face": face.pk, "thumbnail": f"faces/{face.pk}.jpg", "page_url": face.image.page_url,
-            "image_url": face.image.image_url, "source": face.image.source_label,
+            "face": face.pk, "thumbnail": f"faces/{face.pk}.jpg", **face.image.provenance.as_dict(),
             "first_seen": face.image.first_seen.isoformat(), "last_seen": face.image.last_seen.isoformat(),
             "status": face.status,
             "recipients": [{"organisation": h.search.organisation.name, "when": h.created_at.isoformat()} for h in hits],
@@ -406,13 +566,28 @@ def _package_json(request: SubjectRequest) -> str:
     }, indent=2)  # fmt: skip
 
 
+def _report_context(data: dict[str, Any]) -> dict[str, Any]:
+    """data.json's content with its timestamps as dates, for the report a person reads."""
+    from datetime import datetime
+
+    def when(value: str) -> Any:
+        return datetime.fromisoformat(value) if value else None
+
+    images = [
+        {**image, "first_seen": when(image["first_seen"]), "last_seen": when(image["last_seen"]),
+         "recipients": [{**r, "when": when(r["when"])} for r in image["recipients"]]}
+        for image in data["images"]
+    ]  # fmt: skip
+    return {"data": {**data, "images": images, "generated_at": when(data["generated_at"])}}
+
+
 def access_package_build(*, request: SubjectRequest) -> tuple[AccessPackage, str]:
     """A ZIP with report.html (to read), data.json (for machines) and the face crops (only the person's)."""
     data = _package_json(request)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", data)
-        archive.writestr("report.html", render_to_string("subjects/access_report.html", {"data": json.loads(data)}))
+        archive.writestr("report.html", render_to_string("subjects/access_report.html", _report_context(json.loads(data))))
         for face in _confirmed_faces(request):
             if face.crop:
                 with face.crop.open("rb") as fh:
@@ -539,6 +714,13 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
 
 
 def _do_objection(request: SubjectRequest, **_: Any) -> dict[str, Any]:
+    # With consent, every confirmed face's template is kept (not only the selfie's): photos of the person
+    # unlike the selfie are then refused too. Read them before the erasure deletes the faces.
+    templates: list[tuple[str, list[float]]] = []
+    if request.consent_keep_template:
+        templates = [(f.model, list(f.embedding)) for f in _confirmed_faces(request).filter(embedding__isnull=False)]
+        if request.template is not None:
+            templates.insert(0, (request.template_model, list(request.template)))
     receipt, erased = erase_confirmed(request=request)
     entries = 0
     for kind, values in (
@@ -551,14 +733,14 @@ def _do_objection(request: SubjectRequest, **_: Any) -> dict[str, Any]:
             entries += Suppression.objects.get_or_create(
                 kind=kind, value_sha256=digest, defaults={"request_reference": request.reference}
             )[1]
-    if request.consent_keep_template and request.template is not None:
-        digest = hashlib.sha256(f"template:{request.reference}".encode()).hexdigest()
-        Suppression.objects.get_or_create(kind=Suppression.Kind.TEMPLATE, value_sha256=digest,
-                                          defaults={"template": list(request.template), "model": request.template_model,
-                                                    "request_reference": request.reference})  # fmt: skip
-        entries += 1
+    for index, (model, template) in enumerate(templates):
+        digest = hashlib.sha256(f"template:{request.reference}:{index}".encode()).hexdigest()
+        entries += Suppression.objects.get_or_create(
+            kind=Suppression.Kind.TEMPLATE, value_sha256=digest,
+            defaults={"template": template, "model": model, "request_reference": request.reference},
+        )[1]  # fmt: skip
     _email(request, "objection_done", "We will not collect your photos again", counts=receipt.counts)
-    return {"erased": receipt.counts, "suppression_entries": entries, "template_kept": request.consent_keep_template}
+    return {"erased": receipt.counts, "suppression_entries": entries, "templates_kept": len(templates)}
 
 
 # --- Restriction, rectification, complaint ---------------------------------------------------------

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadhandler import StopUpload
+from django.db.models import Case, Value, When
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
-from subjects import services
-from subjects.forms import ExtendForm, ReasonForm, SubjectRequestForm
-from subjects.models import Candidate, RequestType, SubjectRequest
+from subjects import selectors, services
+from subjects.forms import ClarificationAnswerForm, ExtendForm, ReasonForm, SubjectRequestForm
+from subjects.models import Candidate, ErasureReceipt, RequestType, SubjectRequest
 from subjects.uploads import SelfieMemoryHandler
 
 
@@ -48,6 +52,20 @@ def request_form(request: HttpRequest, kind: str) -> HttpResponse:
     return _request_form(request, kind)
 
 
+def _add_errors(form: Any, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def _image_rejected(exc: Exception) -> str | None:
+    from search.engine import ImageRejected
+
+    return exc.message if isinstance(exc, ImageRejected) else None
+
+
 @csrf_protect
 def _request_form(request: HttpRequest, kind: str) -> HttpResponse:
     form = SubjectRequestForm(request.POST or None, request.FILES or None, request_type=kind)
@@ -55,10 +73,10 @@ def _request_form(request: HttpRequest, kind: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if form.cleaned_data.get("website"):
             # A bot filled the hidden field: act as if all went well, store nothing.
-            return render(request, "subjects/submitted.html", {"email": form.cleaned_data["email"]})
+            return redirect("subjects:submitted")
         selfie = form.cleaned_data.get("selfie")
         try:
-            subject_request, _token = services.request_submit(
+            subject_request, token = services.request_submit(
                 type=kind, email=form.cleaned_data["email"], details=form.cleaned_data.get("details", ""),
                 urls=form.url_list(), correction=form.cleaned_data.get("correction", ""),
                 selfie=selfie.read() if selfie else None,
@@ -68,18 +86,21 @@ def _request_form(request: HttpRequest, kind: str) -> HttpResponse:
             form.add_error(None, exc.reason)
             status = 429
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            _add_errors(form, exc)
         except Exception as exc:
-            from search.engine import ImageRejected
-
-            if not isinstance(exc, ImageRejected):
+            message = _image_rejected(exc)
+            if message is None:
                 raise
-            form.add_error("selfie", exc.message)
+            form.add_error("selfie", message)
         finally:
             selfie = None
         if not form.errors:
-            return render(request, "subjects/submitted.html", {"email": subject_request.email, "req": subject_request})
+            messages.success(
+                request,
+                f"We received your request and sent a link to {subject_request.email}. Open it to confirm the request. "
+                "Keep this page's address: it shows where your request stands.",
+            )
+            return redirect("subjects:status", reference=subject_request.reference, token=token)
     if form.errors and status == 200:
         status = 400
     return render(request, "subjects/request_form.html", {"form": form, "kind": kind, "label": RequestType(kind).label},
@@ -87,27 +108,122 @@ def _request_form(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 @require_GET
+def submitted(request: HttpRequest) -> HttpResponse:
+    return render(request, "subjects/submitted.html")
+
+
+@require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        subject_request = services.request_verify(token=token, ip=client_ip(request))
-    except services.RequestRefused as exc:
-        return render(request, "subjects/link_invalid.html", {"reason": exc.reason}, status=404)
-    return render(request, "subjects/verified.html", {"req": subject_request})
+    """GET shows a button; only the POST confirms (mail scanners follow links with GET)."""
+    subject_request, usable = selectors.verification_by_token(token=token)
+    if request.method == "POST":
+        try:
+            services.request_verify(token=token, ip=client_ip(request))
+        except services.RequestRefused as exc:
+            return render(request, "subjects/link_invalid.html", {"reason": exc.reason}, status=404)
+        return redirect("subjects:verify", token=token)
+    if subject_request is None or (not usable and subject_request.verified_at is None):
+        reason = "This link has expired or was already used."
+        return render(request, "subjects/link_invalid.html", {"reason": reason}, status=404)
+    context = {"req": subject_request, "confirmed": not usable, "status_link": services.status_link(subject_request)}
+    return render(request, "subjects/verified.html", context)
 
 
+def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[str, object]:
+    question = subject_request.clarifications.filter(answered_at__isnull=True).last()
+    return {
+        "req": subject_request,
+        "timeline": selectors.request_timeline(request=subject_request),
+        "question": (question.question if question else subject_request.pause_reason),
+        "answer_form": ClarificationAnswerForm(),
+        "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
+        "regulator": settings.REGULATOR_COMPLAINTS,
+        **extra,
+    }
+
+
+@require_GET
 def status(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     subject_request = services.access_request_by_token(reference=reference, token=token)
-    if request.method == "POST" and request.POST.get("action") == "withdraw":
+    return render(request, "subjects/status.html", _status_context(subject_request, token=token))
+
+
+@require_http_methods(["GET", "POST"])
+def withdraw(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    """ "Are you sure?" on GET; the POST withdraws, then back to the status page."""
+    subject_request = services.access_request_by_token(reference=reference, token=token)
+    if request.method == "POST":
         try:
             services.request_transition(request=subject_request, action="withdraw", actor=None, ip=client_ip(request))
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Your request is withdrawn. Nothing more will be done with it.")
         return redirect("subjects:status", reference=reference, token=token)
-    return render(request, "subjects/status.html", {"req": subject_request})
+    if not subject_request.is_open or subject_request.status == SubjectRequest.Status.PROCESSING:
+        messages.error(request, "This request can no longer be withdrawn.")
+        return redirect("subjects:status", reference=reference, token=token)
+    return render(request, "subjects/withdraw.html", {"req": subject_request, "token": token})
 
 
-@require_GET
+@csrf_exempt  # the selfie stays in memory: handlers are set before CSRF reads the body; csrf_protect runs below
+@require_POST
+def answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    request.upload_handlers = [SelfieMemoryHandler(request)]
+    try:
+        request.POST  # noqa: B018 - parse now, with the memory-only handler, to catch an oversized body here
+    except StopUpload:
+        subject_request = services.access_request_by_token(reference=reference, token=token)
+        form = ClarificationAnswerForm(data={})
+        form.is_valid()  # bound and cleaned, so that the error can be attached
+        limit = settings.SUBJECT_SELFIE_MAX_BYTES / 1e6
+        form.add_error("selfie", f"This photo is too large: at most {limit:.0f} MB. Send a smaller photo.")
+        return render(request, "subjects/status.html", _status_context(subject_request, token=token, answer_form=form),
+                      status=413)  # fmt: skip
+    return _answer(request, reference, token)
+
+
+@csrf_protect
+def _answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+    subject_request = services.access_request_by_token(reference=reference, token=token)
+    if subject_request.status != SubjectRequest.Status.AWAITING_CLARIFICATION:
+        # A page left open, or sent twice: say so on the status page rather than on a form that is gone.
+        messages.error(request, "This request is not waiting for an answer from you; nothing was sent.")
+        return redirect("subjects:status", reference=reference, token=token)
+    form = ClarificationAnswerForm(request.POST, request.FILES)
+    if form.is_valid():
+        selfie = form.cleaned_data.get("selfie")
+        try:
+            services.clarification_answer(
+                request=subject_request, answer=form.cleaned_data.get("answer", ""), urls=form.url_list(),
+                selfie=selfie.read() if selfie else None, ip=client_ip(request),
+            )  # fmt: skip
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except Exception as exc:
+            message = _image_rejected(exc)
+            if message is None:
+                raise
+            form.add_error("selfie", message)
+        finally:
+            selfie = None
+        if not form.errors:
+            messages.success(request, "Thank you: we have your answer, and the deadline runs again.")
+            return redirect("subjects:status", reference=reference, token=token)
+    subject_request.refresh_from_db()
+    context = _status_context(subject_request, token=token, answer_form=form)
+    return render(request, "subjects/status.html", context, status=400)
+
+
+@require_http_methods(["GET", "POST"])
 def package(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
+    """GET shows what the download holds and a button; the POST downloads and is counted (audited), so a mail
+    scanner following the link neither fetches the person's photos nor counts as a download."""
+    if request.method == "GET":
+        found = selectors.access_package_by_token(token=token)
+        if found is None:
+            return render(request, "subjects/link_invalid.html", {"reason": "This download link has expired."}, status=404)
+        return render(request, "subjects/package.html", {"package": found, "req": found.request})
     try:
         pkg = services.access_package_download(token=token, ip=client_ip(request))
     except services.RequestRefused as exc:
@@ -144,6 +260,14 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "subjects/queue.html", {"requests": requests[:500], "show": show})
 
 
+# Actions whose reason is sent to the requester or recorded for a purpose; each has its own form prefix.
+REASONED = ("ask_clarification", "deny", "lift_restriction")
+
+
+def _candidate_ids(request: HttpRequest) -> list[int]:
+    return [int(v) for v in request.POST.getlist("shown") if v.isdigit()]
+
+
 @login_required
 def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
     _require_dpo(request)
@@ -151,12 +275,13 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action", "")
         ip = client_ip(request)
+        reason = request.POST.get(f"{action}-reason", "") if action in REASONED else ""
+        done = "Done."
         try:
             if action in services.TRANSITIONS:
-                services.request_transition(request=subject_request, action=action, actor=request.user,
-                                            reason=request.POST.get("reason", ""), ip=ip)  # fmt: skip
+                services.request_transition(request=subject_request, action=action, actor=request.user, reason=reason, ip=ip)
             elif action == "extend":
-                form = ExtendForm(request.POST)
+                form = ExtendForm(request.POST, prefix="extend")
                 if not form.is_valid():
                     raise ValidationError("Choose one or two months and give the reasons.")
                 services.request_extend(request=subject_request, months=form.cleaned_data["months"],
@@ -166,24 +291,59 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
                 candidate = subject_request.candidates.filter(pk=int(candidate_id)).first() if candidate_id.isdigit() else None
                 if candidate is None:
                     raise Http404
+                before = subject_request.candidates.count()
                 services.candidate_decide(candidate=candidate, confirm=action == "confirm", actor=request.user, ip=ip)
+                done = _found_more(subject_request, before)
+            elif action in ("confirm_all", "reject_all"):
+                before = subject_request.candidates.count()
+                count = services.candidates_decide(request=subject_request, candidate_ids=_candidate_ids(request),
+                                                   confirm=action == "confirm_all", actor=request.user, ip=ip)  # fmt: skip
+                verb = "Confirmed" if action == "confirm_all" else "Rejected"
+                done = f"{verb} {count} candidate{'s' if count != 1 else ''}. " + _found_more(subject_request, before)
             elif action == "execute":
                 services.request_execute(request=subject_request, actor=request.user, ip=ip,
                                          rectified_jurisdiction=request.POST.get("jurisdiction", ""))  # fmt: skip
             elif action == "lift_restriction":
-                services.restriction_lift(
-                    request=subject_request, actor=request.user, reason=request.POST.get("reason", ""), ip=ip
-                )
+                services.restriction_lift(request=subject_request, actor=request.user, reason=reason, ip=ip)
             else:
-                return HttpResponse("Unknown action.", status=400)
+                messages.error(request, "Unknown action.")
+                return redirect("subjects:detail", reference=reference)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, "Done.")
+            messages.success(request, done.strip())
         return redirect("subjects:detail", reference=reference)
-    context = {"req": subject_request, "candidates": subject_request.candidates.select_related("face__image"),
-               "reason_form": ReasonForm(), "extend_form": ExtendForm(), "S": SubjectRequest.Status}  # fmt: skip
+    # Proposals to judge first (likely ones before borderline), then what was decided.
+    undecided = Case(When(status=Candidate.Status.PROPOSED, then=Value(0)), default=Value(1))
+    candidates = list(
+        subject_request.candidates.select_related("face__image").order_by(undecided, "borderline", "distance", "pk")
+    )
+    clarify_form, lift_form = ReasonForm(prefix="ask_clarification"), ReasonForm(prefix="lift_restriction")
+    clarify_form.fields["reason"].label = "Your question (sent to the requester; the clock pauses)"
+    lift_form.fields["reason"].label = "Reason (the requester is told before the restriction is lifted)"
+    deny_form, extend_form = ReasonForm(prefix="deny"), ExtendForm(prefix="extend")
+    deny_form.fields["reason"].label = "Reasons for refusing (sent to the requester)"
+    extend_form.fields["reason"].label = "Reasons for the extension (sent to the requester)"
+    context = {
+        "req": subject_request,
+        "candidates": candidates,
+        "proposed": [c for c in candidates if c.status == Candidate.Status.PROPOSED and c.face_id],
+        "clarifications": subject_request.clarifications.all(),
+        "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
+        "clarify_form": clarify_form,
+        "deny_form": deny_form,
+        "lift_form": lift_form,
+        "extend_form": extend_form,
+        "S": SubjectRequest.Status,
+    }
     return render(request, "subjects/detail.html", context)
+
+
+def _found_more(subject_request: SubjectRequest, before: int) -> str:
+    added = subject_request.candidates.count() - before
+    if added <= 0:
+        return "Done."
+    return f"{added} further candidate{'s' if added != 1 else ''} found near the confirmed faces: please review them."
 
 
 @login_required

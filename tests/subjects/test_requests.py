@@ -57,13 +57,17 @@ def submit(client, kind: str, *, selfie: bytes | None = None, **data) -> Subject
     if selfie is not None:
         payload["selfie"] = SimpleUploadedFile("me.jpg", selfie, content_type="image/jpeg")
     response = client.post(reverse("subjects:request", args=[kind]), payload)
-    assert response.status_code == 200, response.content.decode()[:1500]
-    return SubjectRequest.objects.latest("received_at")
+    assert response.status_code == 302, response.content.decode()[:1500]  # redirect after POST: no resubmit on refresh
+    req = SubjectRequest.objects.latest("received_at")
+    assert response["Location"].startswith(f"/rights/requests/{req.reference}/")
+    return req
 
 
 def verify(client) -> None:
-    response = client.get(link(mail.outbox[-1], "verify"))
-    assert response.status_code == 200
+    path = link(mail.outbox[-1], "verify")
+    assert client.get(path).status_code == 200  # a page with a button; GET changes nothing
+    response = client.post(path)
+    assert response.status_code == 302 and response["Location"] == path
 
 
 def approve_all(req: SubjectRequest, dpo) -> SubjectRequest:
@@ -102,8 +106,11 @@ def test_access_package_holds_exactly_the_persons_images(client, store, dpo):
     verify(client)
     req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
     services.request_execute(request=req, actor=dpo)
-    download = client.get(link(mail.outbox[-1], "package"))
-    assert download.status_code == 200
+    page = client.get(link(mail.outbox[-1], "package"))  # a mail scanner's GET: a page, nothing counted
+    assert page.status_code == 200 and b"Download my data" in page.content
+    assert AccessPackage.objects.get().downloads == 0
+    download = client.post(link(mail.outbox[-1], "package"))
+    assert download.status_code == 200 and AccessPackage.objects.get().downloads == 1
     archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
     data = json.loads(archive.read("data.json"))
     mine = store["img1.jpg"]
@@ -118,6 +125,7 @@ def test_access_package_holds_exactly_the_persons_images(client, store, dpo):
     package = AccessPackage.objects.get()
     AccessPackage.objects.filter(pk=package.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
     assert client.get(link(mail.outbox[-1], "package")).status_code == 404
+    assert client.post(link(mail.outbox[-1], "package")).status_code == 404
     assert services.access_packages_expire() == 1
     assert not (Path(settings.MEDIA_ROOT) / package.file.name).exists()
 
@@ -195,13 +203,14 @@ def test_complaint_is_acknowledged_and_tracked(client, db):
 def test_links_are_single_use_and_expire(client, db):
     submit(client, "access")
     path = link(mail.outbox[-1], "verify")
-    assert client.get(path).status_code == 200
-    assert client.get(path).status_code == 404  # reused
+    assert client.post(path).status_code == 302
+    assert client.post(path).status_code == 404  # reused
     submit(client, "access", email="other@example.net")
     from subjects.models import VerificationToken
 
     VerificationToken.objects.filter(used_at__isnull=True).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert client.get(link(mail.outbox[-1], "verify")).status_code == 404  # expired
+    assert client.post(link(mail.outbox[-1], "verify")).status_code == 404
 
 
 def test_another_persons_request_gives_404(client, db):
@@ -216,8 +225,14 @@ def test_another_persons_request_gives_404(client, db):
 def test_requester_can_withdraw(client, db):
     submit(client, "erasure")
     status_path = link(mail.outbox[-1], "requests")
-    client.post(status_path, {"action": "withdraw"})
+    confirm = client.get(status_path + "withdraw/")
+    assert confirm.status_code == 200 and b"Are you sure" in confirm.content
+    assert SubjectRequest.objects.get().status == S.AWAITING_VERIFICATION  # asking changes nothing
+    response = client.post(status_path + "withdraw/")
+    assert response.status_code == 302 and response["Location"] == status_path
     assert SubjectRequest.objects.get().status == S.WITHDRAWN
+    page = client.get(status_path).content.decode()
+    assert "You withdrew your request" in page and "Withdraw my request" not in page
 
 
 def test_illegal_transitions_and_missing_reasons_are_refused(client, db, dpo):
@@ -245,6 +260,7 @@ def test_clarification_pauses_and_extension_is_told_in_time(client, db, dpo):
     due = SubjectRequest.objects.get(pk=req.pk).due_date
     req = services.request_transition(request=req, action="resume", actor=dpo)
     assert req.due_date == due + timedelta(days=3) and req.paused_days == 3
+    assert not req.clarifications.filter(answered_at__isnull=True).exists()  # closed: not shown as still waiting
     req = services.request_extend(request=req, months=2, reason="Many photos across sources", actor=dpo)
     assert req.extended and "Many photos" in mail.outbox[-1].body
     from django.core.exceptions import ValidationError
@@ -269,7 +285,7 @@ def test_unverified_requests_lapse_with_a_notice(client, db):
 
 def test_honeypot_and_rate_limit(client, db, settings):
     response = client.post(reverse("subjects:request", args=["access"]), {"email": "bot@example.net", "website": "spam"})
-    assert response.status_code == 200 and not SubjectRequest.objects.exists()
+    assert response.status_code == 302 and not SubjectRequest.objects.exists()
     settings.SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR = 2
     for _ in range(2):
         submit(client, "access", email="same@example.net")
@@ -340,7 +356,7 @@ def test_dpo_confirms_candidates_on_the_detail_page(client, store, dpo):
     client.post(reverse("subjects:detail", args=[req.reference]), {"action": "confirm", "candidate": candidate.pk})
     candidate.refresh_from_db()
     assert candidate.status == Candidate.Status.CONFIRMED
-    client.post(reverse("subjects:detail", args=[req.reference]), {"action": "approve", "reason": ""})
+    client.post(reverse("subjects:detail", args=[req.reference]), {"action": "approve"})
     client.post(reverse("subjects:detail", args=[req.reference]), {"action": "execute"})
     assert SubjectRequest.objects.get(pk=req.pk).status == S.COMPLETED
 
