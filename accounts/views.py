@@ -7,12 +7,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.adapters import INVITATION_SESSION_KEY, client_ip
 from accounts.forms import InvitationForm, RoleForm
 from accounts.http import AuthenticatedHttpRequest
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on their own: send them to the shipped icon."""
+    return redirect(static("favicon.ico"), permanent=True)
 
 
 @login_required

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.views import home
+from accounts.views import favicon, home
 from config.health import healthz
 
 # The admin logs in through allauth, so its MFA stage applies to admins too.
@@ -15,6 +15,8 @@ admin.site.site_header = "Face search administration"
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on their own; answer with the shipped icon.
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("org/", include("accounts.urls")),

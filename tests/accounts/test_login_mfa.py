@@ -138,7 +138,9 @@ def test_api_request_without_mfa_gets_403_json(client, org):
     client.force_login(admin)
     response = client.get("/api/schema/")
     assert response.status_code == 403
-    assert "Two-factor" in response.json()["detail"]
+    # The API's documented error shape, not DRF's {"detail": ...}.
+    assert response.json()["error"]["code"] == "mfa_required"
+    assert "Two-factor" in response.json()["error"]["message"]
 
 
 def test_security_events_are_audited_without_the_login_in_clear(client, org, teammate):
