@@ -29,7 +29,12 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
 
     membership = selectors.membership_for(user=request.user)
     notices = organisation_notice_list(organisation_id=membership.organisation_id) if membership else []
-    return render(request, "accounts/home.html", {"membership": membership, "notices": notices})
+    context: dict[str, object] = {"membership": membership, "notices": notices}
+    if membership is None and (request.user.is_staff or selectors.user_staff_groups(user=request.user)):
+        from compliance.reports import staff_home_data
+
+        context["summary"] = staff_home_data(user=request.user)
+    return render(request, "accounts/home.html", context)
 
 
 @login_required
