@@ -73,7 +73,7 @@ class MaskedTokenAdmin(admin.ModelAdmin):
     search_fields = ["user__email"]
     ordering = ["user__email"]
     fields = ["masked_key", "user", "created"]
-    readonly_fields = fields
+    readonly_fields = ["masked_key", "user", "created"]
     actions = None
     # The token's primary key is the key itself: no links, so it never appears in a URL.
     list_display_links = None

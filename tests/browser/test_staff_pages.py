@@ -105,7 +105,8 @@ def test_staff_pages_fit_the_screen_at_1280_and_375_px(live_server, browser):
                         const r = svg.getBoundingClientRect();
                         const out = [...svg.querySelectorAll('rect, text')].filter(el => {
                             const b = el.getBoundingClientRect();
-                            return b.width && (b.left < r.left - 1 || b.right > r.right + 1 || b.top < r.top - 1 || b.bottom > r.bottom + 1);
+                            const outside = b.left < r.left - 1 || b.right > r.right + 1;
+                            return b.width && (outside || b.top < r.top - 1 || b.bottom > r.bottom + 1);
                         }).map(el => el.textContent || el.tagName);
                         return out;
                     })"""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.urls import reverse
 
@@ -181,7 +183,7 @@ def test_chart_geometry_keeps_bars_values_and_labels_inside(series):
         assert chart["top"] <= bar["y"] and bar["y"] + bar["h"] <= chart["base"]
         assert len(bar["short"]) <= CHART_LABEL_CHARS
     rows = [b["y"] for b in chart["bars"]]
-    assert all(b - a >= CHART_BAR for a, b in zip(rows, rows[1:], strict=False)), "rows overlap"
+    assert all(b - a >= CHART_BAR for a, b in itertools.pairwise(rows)), "rows overlap"
 
 
 def test_dashboard_status_labels_are_words_not_codes(client, auditor):
