@@ -51,6 +51,9 @@ def _login(page, base: str, user, secret: str) -> None:
     page.wait_for_url("**/accounts/2fa/authenticate/")
     page.get_by_label("Code").fill(factories.totp_code(secret))
     page.get_by_role("button", name="Sign In").click()
+    page.wait_for_load_state()
+    if page.url != f"{base}/":
+        page.screenshot(path=str(ARTIFACTS / f"staff-login-failed-{user.pk}.png"), full_page=True)
     page.wait_for_url(f"{base}/")
 
 
@@ -96,6 +99,12 @@ def test_staff_pages_fit_the_screen_at_1280_and_375_px(live_server, browser):
             for path in paths:
                 response = page.goto(f"{live_server.url}{path}")
                 assert response is not None and response.status == 200, (path, response and response.status)
+                if path == "/":
+                    # Each home page shows something useful, not just a link onwards.
+                    assert page.get_by_text("Go to the staff pages").count() == 0
+                    assert page.get_by_text("Chain verified just now").count() == 1
+                    if user == dpo:
+                        assert page.get_by_role("link", name="R-0").is_visible()
                 scroll_width = page.evaluate("document.documentElement.scrollWidth")
                 if scroll_width > width:
                     problems.append(f"{path} at {width}px is {scroll_width}px wide")
