@@ -126,3 +126,41 @@ def test_staff_pages_fit_the_screen_at_1280_and_375_px(live_server, browser):
                 page.screenshot(path=str(ARTIFACTS / f"staff-{user.email.split('@')[0]}-{slug}-{width}.png"), full_page=True)
             context.close()
     assert not problems, "\n".join(problems)
+
+
+def test_search_results_fit_a_phone_screen(live_server, browser):
+    """Bad input: a result whose source page URL and source label are very long, on a 375 px screen."""
+    from accounts.models import Role
+    from search.models import Face, SearchHit, SearchRequest, SourceImage
+
+    org = factories.organisation("Acme Investigations")
+    analyst = factories.member(org, role=Role.ANALYST, email="layout-analyst@acme.example")
+    search = SearchRequest.objects.create(
+        organisation=org, user=analyst, purpose="Identify a fraud suspect", lawful_basis="legitimate_interests",
+        case_reference="CASE-2026-000000000000000001", status="done", completed_at=timezone.now(),
+    )  # fmt: skip
+    for rank in range(1, 4):
+        image = SourceImage.objects.create(
+            file=f"sources/2026/11/{rank}.jpg", sha256=f"{rank:064d}", width=640, height=480, format="JPEG",
+            byte_size=1000, source_label="regional-newspaper-archive-with-a-very-long-source-name-2026",
+            page_url="https://news.example/" + "a-very-long-article-slug-" * 8 + f"{rank}.html",
+            image_url=f"https://news.example/images/{'x' * 120}{rank}.jpg", status="done",
+        )  # fmt: skip
+        face = Face.objects.create(
+            image=image, box_x=1, box_y=1, box_w=100, box_h=100, detection_score=0.99, crop=f"crops/{rank}.jpg",
+            embedding=[0.1, 0.2, 0.3], model="test", detector="test",
+        )  # fmt: skip
+        SearchHit.objects.create(search=search, face=face, distance=0.1 * rank, confidence=0.9, rank=rank)
+
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(analyst.email)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/search/{search.pk}/")
+    page.get_by_role("heading", name="3 matches").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "search-results-375.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    context.close()
