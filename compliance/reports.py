@@ -85,14 +85,14 @@ def _short(label: str, limit: int) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
 
-CHART_WIDTH = 640
-CHART_LABEL_WIDTH = 180  # label column, left of the bars
+CHART_WIDTH = 680
+CHART_LABEL_WIDTH = 220  # label column, left of the bars
 CHART_RIGHT_PAD = 56  # room for the value printed after the longest bar
 CHART_ROW = 30
 CHART_BAR = 18  # bar thickness is fixed: one bar never fills the chart
 CHART_TOP = 8
 CHART_AXIS = 26
-CHART_LABEL_CHARS = 26
+CHART_LABEL_CHARS = 32
 
 
 def _bars(series: list[tuple[str, int]]) -> dict[str, Any]:
