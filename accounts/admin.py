@@ -4,11 +4,15 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
 from django.http import HttpRequest
+from rest_framework.authtoken.models import TokenProxy
 
 from accounts.adapters import client_ip
 from accounts.models import Invitation, Membership, Organisation, User
+from accounts.selectors import user_requires_mfa
 from accounts.services import api_tokens_revoke_on_change
+from accounts.staff import staff_email_mark_verified
 
 
 @admin.register(User)
@@ -35,10 +39,16 @@ class UserAdmin(BaseUserAdmin):
             api_tokens_revoke_on_change(user=obj, reason="role_changed", actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Groups are saved here, after the user. Staff are made by an admin, not by signup:
+        # their address counts as verified, so they can log in (and enrol MFA) at once.
         before = set(form.instance.groups.values_list("pk", flat=True)) if change else set()
-        super().save_related(request, form, formsets, change)
-        if change and set(form.instance.groups.values_list("pk", flat=True)) != before:
-            api_tokens_revoke_on_change(user=form.instance, reason="role_changed", actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+        with transaction.atomic():
+            super().save_related(request, form, formsets, change)
+            user = form.instance
+            if change and set(user.groups.values_list("pk", flat=True)) != before:
+                api_tokens_revoke_on_change(user=user, reason="role_changed", actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+            if user.is_active and user_requires_mfa(user=user):
+                staff_email_mark_verified(user=user, actor=request.user, ip=client_ip(request))
 
 
 class MembershipInline(admin.TabularInline):
@@ -76,3 +86,35 @@ class InvitationAdmin(admin.ModelAdmin):
     list_filter = ["status", "role"]
     search_fields = ["email"]
     readonly_fields = ["token_hash", "accepted_at", "accepted_by"]
+
+
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class MaskedTokenAdmin(admin.ModelAdmin):
+    """API tokens, key masked. Tokens are made and revoked by their owner (API token page) and
+    revoked when a user is deactivated; admin only lists them."""
+
+    list_display = ["masked_key", "user", "created"]
+    list_filter = ["created"]
+    search_fields = ["user__email"]
+    ordering = ["user__email"]
+    fields = ["masked_key", "user", "created"]
+    readonly_fields = ["masked_key", "user", "created"]
+    actions = None
+    # The token's primary key is the key itself: no links, so it never appears in a URL.
+    list_display_links = None
+
+    @admin.display(description="Key")
+    def masked_key(self, obj: Any) -> str:
+        return f"{obj.key[:4]}…" if obj.key else ""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

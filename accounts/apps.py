@@ -8,9 +8,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and organisations"
 
     def ready(self) -> None:
-        from accounts import security_audit
+        from accounts import mfa, security_audit
         from accounts.staff import staff_groups_sync
 
         security_audit.connect()
+        mfa.connect()
 
         post_migrate.connect(staff_groups_sync, sender=self, dispatch_uid="accounts.staff_groups_sync")

@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
@@ -15,13 +17,24 @@ from accounts.forms import InvitationForm, RoleForm
 from accounts.http import AuthenticatedHttpRequest
 
 
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on their own: send them to the shipped icon."""
+    return redirect(static("favicon.ico"), permanent=True)
+
+
 @login_required
 def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     from subjects.selectors import organisation_notice_list
 
     membership = selectors.membership_for(user=request.user)
     notices = organisation_notice_list(organisation_id=membership.organisation_id) if membership else []
-    return render(request, "accounts/home.html", {"membership": membership, "notices": notices})
+    context: dict[str, object] = {"membership": membership, "notices": notices}
+    if membership is None and (request.user.is_staff or selectors.user_staff_groups(user=request.user)):
+        from compliance.reports import staff_home_data
+
+        context["summary"] = staff_home_data(user=request.user)
+    return render(request, "accounts/home.html", context)
 
 
 @login_required

@@ -62,11 +62,16 @@ class LegalHoldAdmin(admin.ModelAdmin):
         "released_at",
     ]
     list_filter = ["scope"]
+    actions = None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Holds are released on the DPO's page (audited); deleting one would hide that it existed.
         return False
 
 

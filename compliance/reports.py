@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -85,16 +86,62 @@ def _art30_sources() -> list[dict[str, Any]]:
     return rows
 
 
-def _bars(series: list[tuple[str, int]], *, width: int = 560, height: int = 160) -> dict[str, Any]:
-    """Geometry for a plain SVG bar chart (rendered server-side, no script)."""
-    peak = max((v for _, v in series), default=0) or 1
-    slot = width / max(1, len(series))
+def _nice_scale(peak: int, *, max_ticks: int = 5) -> tuple[int, int]:
+    """(axis maximum, tick step): a 1-2-5 step so the axis ends at or above ``peak``."""
+    if peak <= 0:
+        return 1, 1
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            step = factor * magnitude
+            if peak / step <= max_ticks:
+                return step * math.ceil(peak / step), step
+        magnitude *= 10
+
+
+def _short(label: str, limit: int) -> str:
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
+CHART_WIDTH = 680
+CHART_LABEL_WIDTH = 220  # label column, left of the bars
+CHART_RIGHT_PAD = 56  # room for the value printed after the longest bar
+CHART_ROW = 30
+CHART_BAR = 18  # bar thickness is fixed: one bar never fills the chart
+CHART_TOP = 8
+CHART_AXIS = 26
+CHART_LABEL_CHARS = 32
+
+
+def _bars(series: list[tuple[str, int]]) -> dict[str, Any]:
+    """Geometry for a horizontal SVG bar chart (rendered server-side, no script).
+
+    Labels sit in their own column beside the bars (never overlapping), the value axis has a
+    rounded maximum with ticks, and every value is printed inside the drawing area.
+    """
+    x0 = CHART_LABEL_WIDTH
+    plot = CHART_WIDTH - CHART_LABEL_WIDTH - CHART_RIGHT_PAD
+    axis_max, step = _nice_scale(max((v for _, v in series), default=0))
+    base = CHART_TOP + CHART_ROW * max(1, len(series))
     bars = []
     for i, (label, value) in enumerate(series):
-        h = round((height - 20) * value / peak)
-        bars.append({"x": round(i * slot + slot * 0.15), "y": height - 20 - h, "w": round(slot * 0.7), "h": h,
-                     "label": label, "value": value, "tx": round(i * slot + slot / 2)})  # fmt: skip
-    return {"bars": bars, "width": width, "height": height, "base": height - 20}
+        w = round(plot * value / axis_max)
+        y = CHART_TOP + i * CHART_ROW + (CHART_ROW - CHART_BAR) // 2
+        bars.append({"x": x0, "y": y, "w": w, "h": CHART_BAR, "label": label, "short": _short(label, CHART_LABEL_CHARS),
+                     "value": value, "ty": y + CHART_BAR // 2 + 4, "vx": x0 + w + 6})  # fmt: skip
+    ticks = [{"x": x0 + round(plot * v / axis_max), "value": v} for v in range(0, axis_max + 1, step)]
+    return {
+        "bars": bars,
+        "ticks": ticks,
+        "width": CHART_WIDTH,
+        "height": base + CHART_AXIS,
+        "x0": x0,
+        "top": CHART_TOP,
+        "base": base,
+        "label_x": x0 - 8,
+        "tick_y": base + 16,
+        "empty": not series,
+    }
 
 
 def dashboard_data() -> dict[str, Any]:
@@ -116,7 +163,7 @@ def dashboard_data() -> dict[str, Any]:
         counts = {row["week"]: row["n"] for row in weekly if row["organisation"] == org_id}
         per_org[names.get(org_id, str(org_id))] = [(f"{w:%d %b}", counts.get(w, 0)) for w in weeks]
     backlog = retention_backlog()
-    from subjects.models import SubjectRequest
+    from subjects.models import RequestType, SubjectRequest
 
     requests = list(SubjectRequest.objects.values("type", "status", "due_date", "completed_at", "extended"))
     by_type = Counter(r["type"] for r in requests)
@@ -127,8 +174,8 @@ def dashboard_data() -> dict[str, Any]:
         r for r in SubjectRequest.objects.exclude(status__in=["completed", "denied", "withdrawn", "lapsed"]) if r.is_overdue
     ]
     return {
-        "requests_by_type": _bars(sorted(by_type.items())),
-        "requests_by_status": _bars(sorted(by_status.items())),
+        "requests_by_type": _bars(sorted((_label(RequestType, k), v) for k, v in by_type.items())),
+        "requests_by_status": _bars(sorted((_label(SubjectRequest.Status, k), v) for k, v in by_status.items())),
         "requests_total": len(requests),
         "on_time_rate": round(100 * on_time / len(closed)) if closed else None,
         "extended": sum(1 for r in requests if r["extended"]),
@@ -139,3 +186,71 @@ def dashboard_data() -> dict[str, Any]:
         "sweeps": SweepReceipt.objects.all()[:10],
         "searches_total": SearchRequest.objects.filter(created_at__gte=since).count(),
     }
+
+
+OPEN_REQUEST_EXCLUDED = ("completed", "denied", "withdrawn", "lapsed")
+DUE_SOON_DAYS = 7
+
+
+def staff_home_data(*, user: Any) -> dict[str, Any]:
+    """What each staff role checks first: the DPO's deadlines and pending sources, the auditor's
+    chain check and recent exports, the admin's counts. Only what ``user`` may see."""
+    from compliance.models import AuditEvent
+    from compliance.selectors import audit_anchor_list, audit_chain_verify
+    from crawling.models import Source
+    from subjects.models import SubjectRequest
+
+    data: dict[str, Any] = {}
+    if user.has_perm("accounts.work_subject_requests"):
+        today = timezone.localdate()
+        open_requests = SubjectRequest.objects.exclude(status__in=OPEN_REQUEST_EXCLUDED).order_by("due_date")
+        waiting = open_requests.exclude(status=SubjectRequest.Status.AWAITING_CLARIFICATION)
+        data["dpo"] = {
+            "open": open_requests.count(),
+            "overdue": list(waiting.filter(due_date__lt=today)[:10]),
+            "overdue_count": waiting.filter(due_date__lt=today).count(),
+            "due_soon": list(waiting.filter(due_date__gte=today, due_date__lte=today + timedelta(days=DUE_SOON_DAYS))[:10]),
+            "due_soon_days": DUE_SOON_DAYS,
+            "awaiting_reply": open_requests.filter(status=SubjectRequest.Status.AWAITING_CLARIFICATION).count(),
+        }
+    if user.has_perm("accounts.approve_sources"):
+        data["sources_pending"] = list(Source.objects.filter(status=Source.Status.PROPOSED).order_by("created_at")[:10])
+    if user.has_perm("accounts.auditor_access"):
+        # Recomputes the whole chain: shown to auditors (and admins), whose page this is.
+        anchors = audit_anchor_list()
+        data["auditor"] = {
+            "chain": audit_chain_verify(),
+            "last_anchor_at": _anchor_time(anchors[-1]) if anchors else None,
+            "exports": list(AuditEvent.objects.filter(action="compliance.audit_log.exported").order_by("-seq")[:5]),
+        }
+    if user.is_staff:
+        from accounts.models import Organisation, User
+        from search.models import Face, SourceImage
+
+        data["admin"] = [
+            ("Organisations", Organisation.objects.count(), "admin:accounts_organisation_changelist"),
+            ("Users", User.objects.count(), "admin:accounts_user_changelist"),
+            ("Sources", Source.objects.count(), "admin:crawling_source_changelist"),
+            ("Photos indexed", SourceImage.objects.count(), "admin:search_sourceimage_changelist"),
+            ("Faces", Face.objects.count(), "admin:search_face_changelist"),
+            ("Open subject requests", SubjectRequest.objects.exclude(status__in=OPEN_REQUEST_EXCLUDED).count(),
+             "admin:subjects_subjectrequest_changelist"),
+        ]  # fmt: skip
+    return data
+
+
+def _anchor_time(anchor: dict[str, Any]) -> Any:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(anchor.get("at")))
+    except ValueError:
+        return None
+
+
+def _label(choices: Any, value: str) -> str:
+    """A choice's human label (falls back to the stored value)."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value.replace("_", " ")

@@ -121,6 +121,8 @@ def audit_record(
     else:
         target_type, target_id = str(target), ""
     stored_details = json.loads(json.dumps(details, default=str))
+    # Hash the address as the database will return it (IPv6 compressed), or the chain breaks.
+    ip = AuditEvent._meta.get_field("ip").to_python(ip) or None
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])

@@ -26,7 +26,9 @@ def _require_any(request: AuthenticatedHttpRequest, *perms: str) -> None:
 @require_GET
 def staff_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_any(request, "accounts.dpo_access", "accounts.auditor_access")
-    return render(request, "compliance/staff_home.html")
+    from compliance.reports import staff_home_data
+
+    return render(request, "compliance/staff_home.html", {"summary": staff_home_data(user=request.user)})
 
 
 @login_required

@@ -244,6 +244,8 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Face search")
 # One 30-second step either side: phones drift, and a code typed at the turn of a step still works.
 MFA_TOTP_TOLERANCE = 1
+# The pending TOTP secret survives page reloads until activated (accounts/mfa.py).
+MFA_FORMS = {"activate_totp": "accounts.mfa.StableActivateTOTPForm"}
 INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
 
 # --- Email --------------------------------------------------------------------

@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 
-from accounts.views import home
+from accounts.views import favicon, home
 from config.health import healthz
 
 # The admin logs in through allauth, so its MFA stage applies to admins too.
@@ -46,6 +46,8 @@ class DocsView(SpectacularSwaggerSplitView):
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on their own; answer with the shipped icon.
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("org/", include("accounts.urls")),

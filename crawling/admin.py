@@ -15,12 +15,21 @@ class SourceAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "status", "lawful_basis", "art9_condition", "dpia_reference", "approved_at"]
     list_filter = ["kind", "status", "lawful_basis"]
     readonly_fields = ["status", "status_reason", "approved_by", "approved_at", "created_at"]
+    actions = None
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A source is suspended on the DPO's page, never deleted: its record of lawfulness stays.
+        return False
 
 
 @admin.register(CrawlJob)
 class CrawlJobAdmin(admin.ModelAdmin):
     list_display = ["id", "source", "status", "pages", "images_seen", "stored", "created_at", "finished_at"]
     list_filter = ["status"]
+    actions = None
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -9,10 +9,21 @@ from search.models import Face, SearchHit, SearchRequest, SourceImage
 
 
 class NoEmbeddingAdmin(admin.ModelAdmin):
-    """Biometric vectors are never shown or edited in admin."""
+    """Biometric vectors are never shown or edited in admin, and personal data is never deleted
+    here: deletion goes through an erasure request (audited, with a receipt) or the retention sweeps."""
+
+    change_list_template = "admin/personal_data_change_list.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 @admin.register(SourceImage)

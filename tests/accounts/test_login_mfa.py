@@ -138,7 +138,9 @@ def test_api_request_without_mfa_gets_403_json(client, org):
     client.force_login(admin)
     response = client.get("/api/schema/")
     assert response.status_code == 403
-    assert "Two-factor" in response.json()["detail"]
+    # The API's documented error shape, not DRF's {"detail": ...}.
+    assert response.json()["error"]["code"] == "mfa_required"
+    assert "Two-factor" in response.json()["error"]["message"]
 
 
 def test_security_events_are_audited_without_the_login_in_clear(client, org, teammate):
@@ -166,3 +168,57 @@ def test_security_events_are_audited_without_the_login_in_clear(client, org, tea
     # The TOTP secret never reaches the log.
     secret_free = all("secret" not in str(e.details).lower() for e in AuditEvent.objects.all())
     assert secret_free
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/favicon.ico", {}),
+        ("/static/css/app.css", {}),
+        ("/", {"HTTP_ACCEPT": "application/json"}),
+        ("/", {"HTTP_HX_REQUEST": "true", "HTTP_ACCEPT": "text/html"}),
+        ("/", {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}),
+    ],
+    ids=["favicon", "static", "json-accept", "htmx", "xhr"],
+)
+def test_background_requests_never_open_the_enrolment_page(client, org, path, headers):
+    """Bad input: the requests a browser makes on its own while the enrolment page is open."""
+    admin = factories.member(org, role=Role.ORG_ADMIN, email="bg-admin@acme.example")
+    login(client, admin.email)
+    client.get(reverse("mfa_activate_totp"))
+    secret = client.session["mfa.totp.secret"]
+    response = client.get(path, **headers)
+    assert response.get("Location") != reverse("mfa_activate_totp")
+    if path == "/":
+        assert response.status_code == 403
+    # The pending secret is the one on screen, still.
+    again = client.get(reverse("mfa_activate_totp"))
+    assert again.status_code == 200
+    assert client.session["mfa.totp.secret"] == secret
+    assert secret in again.content.decode()
+
+
+def test_favicon_is_served(client):
+    from django.contrib.staticfiles import finders
+    from django.templatetags.static import static
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == static("favicon.ico")
+    icon = finders.find("favicon.ico")
+    assert icon is not None
+    with open(icon, "rb") as f:
+        assert f.read(4) == b"\x00\x00\x01\x00", "not an ICO file"
+
+
+@pytest.mark.parametrize("url_name", ["account_login", "account_reset_password", "account_signup"])
+def test_account_pages_use_the_product_layout(client, url_name):
+    page = client.get(reverse(url_name))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "css/app.css" in html and 'class="brand"' in html
+
+
+def test_login_page_has_one_forgotten_password_link(client):
+    html = client.get(reverse("account_login")).content.decode()
+    assert html.count(reverse("account_reset_password")) == 1

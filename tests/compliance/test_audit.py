@@ -182,3 +182,17 @@ def test_chain_verifies_after_concurrent_writes_from_several_processes():
     # No fork: every prev_hash is used by exactly one row.
     prevs = list(AuditEvent.objects.values_list("prev_hash", flat=True))
     assert len(prevs) == len(set(prevs))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "ip",
+    ["2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.0.2.1", "2001:DB8::1", "192.0.2.7"],
+    ids=["ipv6-uncompressed", "ipv4-mapped", "ipv6-uppercase", "ipv4"],
+)
+def test_chain_verifies_whatever_form_the_client_address_takes(ip):
+    """Bad input: IPv6 addresses the database stores in another form than given (used to break the chain)."""
+    event = services.audit_record(actor=None, action="test.ip.recorded", target=None, outcome="success", ip=ip)
+    event.refresh_from_db()
+    assert services.row_hash_for(event) == event.row_hash
+    assert audit_chain_verify().ok

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.urls import reverse
 
@@ -153,3 +155,102 @@ def test_dashboard_shows_subject_requests_and_on_time_rate(client, auditor):
     page = client.get(reverse("compliance:dashboard")).content.decode()
     assert "2 requests" in page and "answered on time: 100 %" in page and "overdue now: 1" in page
     assert "R-2" in page
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        [("one week", 1)],
+        [("a", 0), ("b", 0)],
+        [("expired access packages", 7), ("subject request records and their selfies", 1234), ("x", 3)],
+        [(f"{d:02d} Nov", d * 97) for d in range(1, 9)],
+    ],
+    ids=["single-bar", "all-zero", "long-labels-and-big-values", "eight-weeks"],
+)
+def test_chart_geometry_keeps_bars_values_and_labels_inside(series):
+    """Bad input: one bar (used to fill the whole width), zeros, labels longer than the label column."""
+    from compliance.reports import CHART_BAR, CHART_LABEL_CHARS, CHART_RIGHT_PAD, _bars
+
+    chart = _bars(series)
+    assert chart["ticks"][-1]["value"] >= max(v for _, v in series)
+    assert chart["ticks"][0]["x"] == chart["x0"]
+    plot_end = chart["width"] - CHART_RIGHT_PAD
+    for bar in chart["bars"]:
+        assert bar["h"] == CHART_BAR, "bar thickness is fixed"
+        assert chart["x0"] <= bar["x"] + bar["w"] <= plot_end
+        # The value after the bar (at most 6 digits of ~7 px) stays inside the drawing.
+        assert bar["vx"] + 7 * len(str(bar["value"])) <= chart["width"]
+        assert chart["top"] <= bar["y"] and bar["y"] + bar["h"] <= chart["base"]
+        assert len(bar["short"]) <= CHART_LABEL_CHARS
+    rows = [b["y"] for b in chart["bars"]]
+    assert all(b - a >= CHART_BAR for a, b in itertools.pairwise(rows)), "rows overlap"
+
+
+def test_dashboard_status_labels_are_words_not_codes(client, auditor):
+    from django.utils import timezone
+
+    from subjects.models import SubjectRequest
+
+    today = timezone.localdate()
+    SubjectRequest.objects.create(
+        reference="R-9", type="erasure", status="awaiting_verification", due_date=today,
+        email="x@example.net", status_token_hash="-", original_due_date=today,
+    )  # fmt: skip
+    client.force_login(auditor)
+    page = client.get(reverse("compliance:dashboard")).content.decode()
+    assert "Waiting for email confirmation" in page
+    assert ">awaiting_verification<" not in page
+
+
+def _request(reference: str, due_in_days: int, status: str = "in_review"):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from subjects.models import SubjectRequest
+
+    today = timezone.localdate()
+    return SubjectRequest.objects.create(
+        reference=reference, type="access", status=status, due_date=today + timedelta(days=due_in_days),
+        email="p@example.net", status_token_hash="-", original_due_date=today,
+    )  # fmt: skip
+
+
+def test_dpo_home_shows_overdue_due_soon_and_pending_sources(client, dpo):
+    from crawling.models import Source
+
+    _request("R-LATE", -2)
+    _request("R-SOON", 3)
+    _request("R-LATER", 25)
+    Source.objects.create(
+        name="Pending press site", scope=["https://press.example/"], lawful_basis="legitimate_interests",
+        art9_condition="made_public", dpia_reference="DPIA-1",
+    )  # fmt: skip
+    client.force_login(dpo)
+    for url in (reverse("home"), reverse("compliance:staff_home")):
+        page = client.get(url).content.decode()
+        assert "Go to the staff pages" not in page
+        assert "R-LATE" in page and "(overdue)" in page
+        assert "R-SOON" in page
+        assert "R-LATER" not in page, "only what is due within a week"
+        assert "Pending press site" in page
+
+
+def test_auditor_home_shows_chain_check_and_recent_exports(client, auditor):
+    client.force_login(auditor)
+    assert client.get(reverse("compliance:audit_export") + "?format=csv").status_code == 200
+    page = client.get(reverse("home")).content.decode()
+    assert "Chain verified just now" in page
+    assert "No export yet" not in page
+    assert "Requests due" not in page, "the auditor does not work requests"
+
+
+def test_admin_home_shows_counts_and_links(client):
+    from tests.accounts import factories
+
+    admin = factories.user(email="root@facesearch.example", is_staff=True, is_superuser=True)
+    factories.with_totp(admin)
+    client.force_login(admin)
+    page = client.get(reverse("home")).content.decode()
+    assert "Open Django admin" in page
+    assert "/admin/accounts/organisation/" in page and "Photos indexed" in page
