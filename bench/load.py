@@ -174,7 +174,7 @@ class SearchRecord:
 @dataclass
 class PublicRecord:
     email: str
-    outcome: str = "posting"  # filed | refused:<status> | error
+    outcome: str = "posting"  # filed | refused:<status> | no_answer
 
 
 @dataclass
@@ -232,6 +232,8 @@ def phase_run(args: argparse.Namespace) -> int:
         def on_start(self) -> None:
             self.token = state.tokens.pop()
             self.client.headers["Authorization"] = f"Token {self.token}"
+            if not args.keepalive:
+                self.client.headers["Connection"] = "close"
 
         def _poll(self, record: SearchRecord) -> None:
             while time.monotonic() < state.settle_deadline:
@@ -241,11 +243,10 @@ def phase_run(args: argparse.Namespace) -> int:
                 ) as resp:
                     state.statuses[resp.status_code] += 1
                     if resp.status_code != 200:
-                        resp.failure(f"{resp.status_code}: {resp.text[:200]}")
+                        resp.failure(_why(resp))
                         continue
                     body = resp.json()
-                if body["status"] == "choose_face" and not record.chose_face:
-                    record.chose_face = True
+                if body["status"] == "choose_face":  # several faces: take the first (again, if that failed)
                     with self.client.post(
                         f"/api/v1/searches/{record.id}/choose/",
                         data={"face": 0},
@@ -254,7 +255,9 @@ def phase_run(args: argparse.Namespace) -> int:
                     ) as resp:
                         state.statuses[resp.status_code] += 1
                         if resp.status_code != 200:
-                            resp.failure(f"{resp.status_code}: {resp.text[:200]}")
+                            resp.failure(_why(resp))
+                        else:
+                            record.chose_face = True
                     continue
                 if body["status"] in FINAL_SEARCH_STATES:
                     record.status, record.error, record.hits = body["status"], body["error"], len(body["hits"])
@@ -281,7 +284,7 @@ def phase_run(args: argparse.Namespace) -> int:
                 state.statuses[resp.status_code] += 1
                 if resp.status_code != 202:
                     state.search_refused[resp.status_code] += 1
-                    resp.failure(f"{resp.status_code}: {resp.text[:200]}")
+                    resp.failure(_why(resp))
                     return
                 record = SearchRecord(id=resp.json()["id"], token=self.token, submitted=time.monotonic(), photo=name)
             state.searches[record.id] = record
@@ -298,12 +301,14 @@ def phase_run(args: argparse.Namespace) -> int:
             if state.draining:
                 raise StopUser()
             self.client.cookies.clear()  # a new visitor each time
+            if not args.keepalive:
+                self.client.headers["Connection"] = "close"
             csrf = None
             for path in ("/rights/", "/rights/request/access/"):
                 with self.client.get(path, name=f"GET {path}", catch_response=True) as resp:
                     state.statuses[resp.status_code] += 1
                     if resp.status_code != 200:
-                        resp.failure(f"{resp.status_code}: {resp.text[:200]}")
+                        resp.failure(_why(resp))
                         return
                     csrf = self.client.cookies.get("csrftoken")
                     if path.endswith("access/") and not csrf:
@@ -328,8 +333,8 @@ def phase_run(args: argparse.Namespace) -> int:
                 if resp.status_code == 200 and "We received your request" in resp.text:
                     record.outcome = "filed"
                 else:
-                    record.outcome = f"refused:{resp.status_code}"
-                    resp.failure(f"{resp.status_code}: not received")
+                    record.outcome = f"refused:{resp.status_code}" if resp.status_code else "no_answer"
+                    resp.failure(_why(resp))
 
     env = Environment(user_classes=[Analyst, MemberOfPublic], host=host)
     runner = env.create_local_runner()
@@ -415,6 +420,8 @@ def phase_run(args: argparse.Namespace) -> int:
         "filed": len(answered),
         "refused": dict(Counter(r.outcome for r in state.public if r.outcome.startswith("refused"))),
         "unanswered": sum(1 for r in state.public if r.outcome == "posting"),
+        "no_answer": sum(1 for r in state.public if r.outcome == "no_answer"),
+        "no_answer_but_filed": sum(1 for r in state.public if r.outcome == "no_answer" and r.email in found),
         "lost": sum(1 for r in answered if r.email not in found),
         "rows_found": len(found),
     }
@@ -427,7 +434,8 @@ def phase_run(args: argparse.Namespace) -> int:
     )
     print(
         f"Public requests: {public['attempted']} posted, {public['filed']} filed, {public['lost']} lost "
-        f"(answered but no row), {sum(public['refused'].values())} refused, {public['unanswered']} unanswered."
+        f"(answered but no row), {sum(public['refused'].values())} refused, {public['no_answer']} without an answer "
+        f"({public['no_answer_but_filed']} of them filed all the same), {public['unanswered']} unfinished."
     )
     print(f"Status codes: {dict(sorted(state.statuses.items()))}; 5xx or no answer: {server_errors}.")
     print(f"Rate limits: {limits}.")
@@ -452,6 +460,13 @@ def phase_run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary))
     return 0 if ok else 1
+
+
+def _why(resp: Any) -> str:
+    """A failed answer in one line: the status and the start of the body, or the connection error."""
+    if not resp.status_code:
+        return f"no answer: {resp.error!r}"[:300]
+    return f"{resp.status_code}: {' '.join(resp.text[:300].split())}"
 
 
 def _round(value: float | None) -> float | None:
@@ -489,6 +504,9 @@ def main() -> int:
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls of a search")
     parser.add_argument("--analyst-think", type=float, default=2.0, help="mean pause between an analyst's searches (s)")
     parser.add_argument("--public-think", type=float, default=10.0, help="mean pause between a visitor's requests (s)")
+    parser.add_argument(
+        "--no-keepalive", dest="keepalive", action="store_false", help="a new connection for every request (Connection: close)"
+    )
     parser.add_argument("--min-faces", type=int, default=20, help="import ../shared/faces when fewer faces are indexed")
     parser.add_argument("--phase", choices=["run", "setup", "verify"], default="run", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
