@@ -344,9 +344,12 @@ def phase_run(args: argparse.Namespace) -> int:
         + " (429 answers count as failures)"
     )
     print(f"Rate limits: {limits}.", flush=True)
-    print(f"Load: {args.analysts} analysts + {args.public} members of the public against {host} for {args.duration:.0f} s…")
+    print(
+        f"Load: {args.analysts} analysts + {args.public} members of the public against {host} for {args.duration:.0f} s "
+        f"({args.spawn_rate:g} users started a second)…"
+    )
     started = time.monotonic()
-    runner.start(args.analysts + args.public, spawn_rate=args.analysts + args.public)
+    runner.start(args.analysts + args.public, spawn_rate=args.spawn_rate)
 
     def progress() -> None:
         total = env.stats.total
@@ -427,8 +430,9 @@ def phase_run(args: argparse.Namespace) -> int:
     }
     server_errors = sum(v for k, v in state.statuses.items() if k >= 500 or k == 0)
     print(
-        f"\nSearches: {searches['accepted']} accepted, {searches['done']} done, {searches['failed']} failed "
-        f"{dict(fail_reasons) or ''}, {searches['lost']} lost (not final {args.settle:.0f} s after the run), "
+        f"\nSearches: {searches['accepted']} accepted, {searches['done']} done, {searches['failed']} failed"
+        f"{' ' + str(dict(fail_reasons)) if fail_reasons else ''}, "
+        f"{searches['lost']} lost (not final {args.settle:.0f} s after the run), "
         f"{sum(state.search_refused.values())} refused; end to end p50 {searches['end_to_end_p50_s']} s, "
         f"p95 {searches['end_to_end_p95_s']} s; {searches['completed_per_min']} completed a minute."
     )
@@ -448,6 +452,8 @@ def phase_run(args: argparse.Namespace) -> int:
         "analysts": args.analysts,
         "public": args.public,
         "organisations": args.orgs,
+        "spawn_rate": args.spawn_rate,
+        "keepalive": args.keepalive,
         "indexed_faces": setup["faces"],
         "total": total,
         "endpoints": rows,
@@ -500,6 +506,12 @@ def main() -> int:
     parser.add_argument("--analysts", type=int, default=20)
     parser.add_argument("--public", type=int, default=5, help="members of the public filing access requests")
     parser.add_argument("--orgs", type=int, default=1, help="spread the analysts over this many organisations")
+    parser.add_argument(
+        "--spawn-rate",
+        type=float,
+        default=5.0,
+        help="users started per second (default 5; `make run`'s development server queues only 10 new connections)",
+    )
     parser.add_argument("--settle", type=float, default=180.0, help="seconds after the run for accepted searches to finish")
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls of a search")
     parser.add_argument("--analyst-think", type=float, default=2.0, help="mean pause between an analyst's searches (s)")
