@@ -88,7 +88,7 @@ def _analyst(*, organisation: Any, email: str) -> Any:
 
 def _index_photos(*, min_faces: int) -> dict[str, Any]:
     """Import ../shared/faces unless the index already holds ``min_faces`` faces."""
-    from django.core.management import call_command
+    from django.core.management import CommandError, call_command
 
     from search.models import Face
 
@@ -97,7 +97,14 @@ def _index_photos(*, min_faces: int) -> dict[str, Any]:
         return {"faces": faces, "imported": False}
     if not FACES_DIR.is_dir():
         raise SystemExit(f"No photos to index: {FACES_DIR} is missing.")
-    call_command("import_images", str(FACES_DIR / "images"), source=SOURCE_NAME, recursive=True)
+    try:
+        call_command("import_images", str(FACES_DIR / "images"), source=SOURCE_NAME, recursive=True)
+    except CommandError as exc:
+        raise SystemExit(
+            f"Importing {FACES_DIR} into source {SOURCE_NAME!r} failed: {exc}\n"
+            "Index some photos first as the README shows (import_images into an approved source), "
+            "or run with --min-faces 0 to search an empty index."
+        ) from exc
     return {"faces": Face.objects.filter(status=Face.Status.ACTIVE).count(), "imported": True}
 
 
