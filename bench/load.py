@@ -240,7 +240,7 @@ def phase_run(args: argparse.Namespace) -> int:
             self.token = state.tokens.pop()
             self.client.headers["Authorization"] = f"Token {self.token}"
             if not args.keepalive:
-                self.client.headers["Connection"] = "close"
+                _one_connection_per_request(self.client)
 
         def _poll(self, record: SearchRecord) -> None:
             while time.monotonic() < state.settle_deadline:
@@ -303,13 +303,15 @@ def phase_run(args: argparse.Namespace) -> int:
         connection_timeout = 10.0
         network_timeout = 120.0
 
+        def on_start(self) -> None:
+            if not args.keepalive:
+                _one_connection_per_request(self.client)
+
         @task
         def file_access_request(self) -> None:
             if state.draining:
                 raise StopUser()
             self.client.cookies.clear()  # a new visitor each time
-            if not args.keepalive:
-                self.client.headers["Connection"] = "close"
             csrf = None
             for path in ("/rights/", "/rights/request/access/"):
                 with self.client.get(path, name=f"GET {path}", catch_response=True) as resp:
@@ -473,6 +475,18 @@ def phase_run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary))
     return 0 if ok else 1
+
+
+def _one_connection_per_request(session: Any) -> None:
+    """Ask for ``Connection: close`` and never reuse a connection.
+
+    The server closes after answering such a request, but without saying so in the response, so
+    the client's pool would otherwise hand the closed socket to the next request.
+    """
+    session.headers["Connection"] = "close"
+    # Hooks run before the body is read: the pools are dropped, and the connection in use is
+    # discarded, not pooled, once its body has been read.
+    session.hooks["response"].append(lambda resp, *args, **kwargs: session.close())
 
 
 def _why(resp: Any) -> str:
