@@ -214,7 +214,24 @@ def _percentile(values: list[float], pct: int) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
+def _server_up(host: str) -> None:
+    """Stop early, with the command to run, when nothing answers at ``host``."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"{host}/healthz", timeout=10).close()  # noqa: S310 - the URL the user gave
+    except urllib.error.HTTPError:
+        pass  # it answers (503 when a check fails): the run shows the rest
+    except OSError as exc:
+        raise SystemExit(
+            f"No server answers at {host} ({exc}). Start it first:\n"
+            "  SEARCH_RATE_LIMIT_PER_MINUTE=100000 SUBJECT_REQUESTS_PER_IP_PER_HOUR=100000 RUN_PORT=8150 make run"
+        ) from exc
+
+
 def phase_run(args: argparse.Namespace) -> int:
+    _server_up(args.host.rstrip("/"))
     print(f"Setting up {args.analysts} analysts in {args.orgs} organisation(s) and the photo index…", flush=True)
     setup = _phase("setup", args)
     print(f"Setup done: {len(setup['tokens'])} API tokens, {setup['faces']} indexed faces.", flush=True)
