@@ -155,6 +155,17 @@ class Journey:
         raw = RAW_TIMESTAMP.findall(self.visible_text())
         assert not raw, f"{self.page.url} shows raw timestamps: {raw[:5]}"
 
+    def assert_fits(self, width: int = 375) -> None:
+        """The page reads on a phone: nothing sticks out sideways at ``width`` pixels."""
+        self.page.set_viewport_size({"width": width, "height": 800})
+        try:
+            scroll = self.page.evaluate("document.documentElement.scrollWidth")
+            if scroll > width:
+                self.page.screenshot(path=str(ARTIFACTS / self.name / f"overflow-{width}px.png"), full_page=True)
+            assert scroll <= width, f"{self.page.url} is {scroll} px wide on a {width} px screen"
+        finally:
+            self.page.set_viewport_size({"width": 1280, "height": 800})
+
     def assert_no_password_prompt(self, when: str) -> None:
         assert "/accounts/reauthenticate/" not in self.page.url, f"asked for the password again {when}"
 
@@ -166,6 +177,7 @@ class Journey:
         assert response.headers.get("content-type", "").startswith("image/"), response.headers.get("content-type")
 
     def assert_images_load(self) -> None:
+        self.page.wait_for_function("[...document.images].every(i => i.complete)")
         broken = self.page.evaluate(
             "[...document.images].filter(i => i.complete && i.naturalWidth === 0).map(i => i.getAttribute('src'))"
         )
