@@ -241,16 +241,19 @@ class Journey:
         self.page.get_by_role("button", name=re.compile("^Log out")).click()
         self.page.wait_for_load_state("load")
 
-    def email_link(self, to: str, path_prefix: str) -> str:
-        """The link to ``path_prefix`` in the newest email sent to ``to``: it must point at this server."""
+    def email_link(self, to: str, path_prefix: str, *, subject: str = "") -> str:
+        """The link to ``path_prefix`` in the newest email to ``to`` (whose subject holds ``subject``).
+
+        The link must point at this server: a person clicks it as it is.
+        """
         for message in reversed(mail.outbox):
-            if to in message.to:
+            if to in message.to and subject in message.subject:
                 links = re.findall(r"https?://[^\s<>\"']+", message.body)
                 wanted = [u for u in links if urlsplit(u).path.startswith(path_prefix)]
                 if wanted:
                     assert wanted[0].startswith(self.base + "/"), f"the emailed link {wanted[0]} does not open this site"
                     return wanted[0]
-        bodies = "\n---\n".join(m.body for m in mail.outbox if to in m.to)
+        bodies = "\n---\n".join(f"{m.subject}\n{m.body}" for m in mail.outbox if to in m.to)
         raise AssertionError(f"no email to {to} links to {path_prefix}:\n{bodies}")
 
     # --- the end -----------------------------------------------------------------------
