@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -285,6 +286,7 @@ def journey_factory(live_server, settings) -> Iterator[Callable[[str], Journey]]
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
         def make(name: str) -> Journey:
+            shutil.rmtree(ARTIFACTS / name, ignore_errors=True)  # only this run's screenshots
             context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
             context.set_default_timeout(30_000)
             page = context.new_page()
