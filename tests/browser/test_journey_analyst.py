@@ -1,4 +1,5 @@
-"""The analyst's journey: search by photo in the UI, choosing the right face in a photo of two people,
+"""The analyst's journey: search by photo in the UI (one of the person's photos imported from a folder, one
+crawled from the web), choosing the right face in a photo of two people,
 then the same over the API with a token made on the API-token page, fetching the crops with that token.
 
 Bad things it would catch: results of the wrong person, crops that do not load, server paths in results
@@ -8,15 +9,20 @@ another shape than {"error": {"code", "message"}}.
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import shutil
 import time
 
 import httpx
 import pytest
+from django.core.management import call_command
 from PIL import Image
 
 from accounts.models import Role
-from search.models import ProbeFace, SearchRequest
+from crawling.models import Art6Basis, Art9Condition, Source
+from search.models import ProbeFace, SearchRequest, SourceImage
 from tests.accounts import factories
 from tests.browser.conftest import requires_chromium, server_path_markers
 from tests.search import photos
@@ -26,6 +32,24 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(tra
 
 PERSON01 = ("img1.jpg", "img4.jpg")  # the person on the left of the probe (img2.jpg)
 PERSON02 = ("img3.jpg", "img53.jpg")  # the person on the right (img12.jpg)
+IMPORTED = "img1.jpg"  # imported from a folder as the README shows; the others come from the web
+
+
+def _import(tmp_path) -> SourceImage:
+    """`import_images FOLDER --source NAME` into an approved source, the photo one folder down."""
+    Source.objects.create(
+        name="Demo archive", scope=["https://archive.example/"], jurisdictions=["FR"],
+        lawful_basis=Art6Basis.LEGITIMATE_INTERESTS, art9_condition=Art9Condition.MANIFESTLY_PUBLIC,
+        dpia_reference="DPIA-2026-01", status=Source.Status.APPROVED,
+    )  # fmt: skip
+    folder = tmp_path / "archive" / "2024"
+    folder.mkdir(parents=True)
+    shutil.copy(photos.IMAGES / IMPORTED, folder / IMPORTED)  # a temporary copy, outside the repository
+    out = io.StringIO()
+    call_command("import_images", str(tmp_path / "archive"), "--source", "Demo archive", stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert summary["faces"] == 1, summary
+    return SourceImage.objects.get(original_name=IMPORTED)
 
 
 def _two_people(tmp_path) -> tuple[str, int]:
@@ -53,7 +77,7 @@ def _no_server_paths(payload: str) -> None:
 
 
 def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_process, tmp_path):
-    indexed = index_photos(*PERSON01, *PERSON02)
+    indexed = {IMPORTED: _import(tmp_path), **index_photos(*(n for n in PERSON01 + PERSON02 if n != IMPORTED))}
     faces = {name: image.faces.get().pk for name, image in indexed.items()}
     mine = {faces[n] for n in PERSON01}
     others = {faces[n] for n in PERSON02}
@@ -93,12 +117,18 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
     assert shown == mine, f"results show someone else: faces {shown - mine} (the person is {mine}, the other {others})"
     for i in range(page.locator("#search-status img").count()):
         assert page.locator("#search-status img").nth(i).evaluate("img => img.naturalWidth") > 0
-    results = page.locator("#search-status table").inner_text()
-    assert "test photos" in results  # the source's name, not a file path
     for link in page.locator("#search-status a").evaluate_all("as => as.map(a => a.getAttribute('href'))"):
         assert link and link.startswith(("https://", "http://")), f"a source link is {link!r}"
+    # Where each photo comes from: the imported one by source and file name, with no empty "page" link;
+    # the crawled one by its web page and image.
+    imported = page.locator("#search-status tr").filter(has=page.locator(f"img[src*='/faces/{faces[IMPORTED]}.jpg']"))
+    assert "Demo archive" in imported.inner_text() and IMPORTED in imported.inner_text(), imported.inner_text()
+    assert imported.get_by_role("link").count() == 0, "an imported photo has a web link"
+    crawled = page.locator("#search-status tr").filter(has=page.locator(f"img[src*='/faces/{faces['img4.jpg']}.jpg']"))
+    assert "test photos" in crawled.inner_text()
+    assert crawled.get_by_role("link", name="page").get_attribute("href") == "https://example.org/img4.jpg.html"
     j.step("results for the chosen face")
-    j.assert_fits(375)
+    results_url = page.url
 
     # The API: a token made on the API-token page, as the documentation says.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Search").click()
@@ -132,7 +162,11 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
         api_faces = {hit["face_id"] for hit in detail["hits"]}
         assert api_faces == shown, f"the API found {api_faces}, the UI showed {shown}"
         for hit in detail["hits"]:
-            assert hit["page_url"].startswith("https://") and hit["image_url"].startswith("https://"), hit
+            if hit["face_id"] == faces[IMPORTED]:
+                assert not hit["page_url"] and not hit["image_url"], hit  # no link to a server file
+                assert hit["source"] == "Demo archive", hit
+            else:
+                assert hit["page_url"].startswith("https://") and hit["image_url"].startswith("https://"), hit
             crop = api.get(hit["thumbnail_url"])
             assert crop.status_code == 200, f"the crop {hit['thumbnail_url']} answers {crop.status_code} to the token"
             assert crop.headers["content-type"] == "image/jpeg"
@@ -147,6 +181,10 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
     assert refused.status_code in (401, 403), refused.status_code
     body = refused.json()
     assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
+
+    # The results read on a phone.
+    j.goto(results_url)
+    j.assert_fits(375)
     j.finish()
 
 
