@@ -167,6 +167,16 @@ class Journey:
         finally:
             self.page.set_viewport_size({"width": 1280, "height": 800})
 
+    def assert_secret_stable(self, secret: str) -> None:
+        """The secret the person scans stays the one to activate, whatever else the browser loads."""
+        self.page.reload()
+        again = self.page.locator("#authenticator_secret").input_value()
+        assert again == secret, "the pending secret changed when the page was loaded again"
+
+    def assert_login_page(self) -> None:
+        forgot = self.page.get_by_role("link", name=re.compile("forgot", re.I)).count()
+        assert forgot == 1, f"the login page has {forgot} forgotten-password links"
+
     def assert_no_password_prompt(self, when: str) -> None:
         assert "/accounts/reauthenticate/" not in self.page.url, f"asked for the password again {when}"
 
@@ -211,6 +221,7 @@ class Journey:
     def log_in(self, email: str, password: str = factories.PASSWORD, *, totp_secret: str | None = None) -> None:
         page = self.page
         self.goto("/accounts/login/")
+        self.assert_login_page()
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Log in").click()
@@ -229,6 +240,8 @@ class Journey:
             self.goto("/accounts/2fa/totp/activate/")
         secret = page.locator("#authenticator_secret").input_value()
         assert re.fullmatch(r"[A-Z2-7]{16,}", secret), secret
+        self.assert_secret_stable(secret)
+        secret = page.locator("#authenticator_secret").input_value()
         self.step("two-factor setup page", check_links=False)  # a GET of the page must not matter, but keep it clean
         page.get_by_label(re.compile("Authenticator code", re.I)).fill(self.totp_code(secret))
         page.get_by_role("button", name="Activate").click()

@@ -39,12 +39,23 @@ def test_admin_enrols_two_factor_and_opens_the_admin(journey):
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin").click()
     page.get_by_role("heading", name="Site administration").wait_for()
     assert page.get_by_role("link", name="Face search administration").is_visible()
+    # Subject requests and the suppression list are there to read.
+    index = page.locator("#content-main").inner_text()
+    assert re.search("Subject requests", index, re.I), "subject requests are not in the admin"
+    assert re.search("Suppression", index, re.I), "the suppression list is not in the admin"
     j.step("admin index")
 
     page.get_by_role("link", name="Users", exact=True).click()
     page.get_by_role("heading", name=re.compile("Select user", re.I)).wait_for()
     assert page.get_by_role("link", name=analyst.email).is_visible()
     j.step("users")
+
+    # Faces cannot be bulk-deleted outside the erasure process (no receipt, no audit).
+    page.get_by_role("link", name="Faces", exact=True).click()
+    page.get_by_role("heading", name=re.compile("Select face", re.I)).wait_for()
+    actions = page.locator("select[name=action] option").evaluate_all("os => os.map(o => o.value)")
+    assert "delete_selected" not in actions, "faces can be bulk-deleted in the admin"
+    j.step("faces")
 
     page.get_by_role("link", name="Tokens", exact=True).click()
     page.get_by_role("heading", name=re.compile("Select token", re.I)).wait_for()
