@@ -167,6 +167,30 @@ class Journey:
         finally:
             self.page.set_viewport_size({"width": 1280, "height": 800})
 
+    def assert_charts_readable(self) -> None:
+        """Chart labels and values sit inside their chart and do not overlap one another."""
+        problems = self.page.evaluate(
+            """() => {
+              const out = [];
+              for (const svg of document.querySelectorAll('svg')) {
+                const box = svg.getBoundingClientRect();
+                const texts = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim())
+                  .map(t => ({t: t.textContent.trim(), r: t.getBoundingClientRect()}));
+                for (const {t, r} of texts) {
+                  if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1)
+                    out.push(`"${t}" sticks out of its chart`);
+                }
+                for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+                  const a = texts[i].r, b = texts[j].r;
+                  if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
+                    out.push(`"${texts[i].t}" overlaps "${texts[j].t}"`);
+                }
+              }
+              return out;
+            }"""
+        )
+        assert not problems, f"{self.page.url}: " + "; ".join(problems[:10])
+
     def assert_secret_stable(self, secret: str) -> None:
         """The secret the person scans stays the one to activate, whatever else the browser loads."""
         self.page.reload()

@@ -56,6 +56,7 @@ def test_auditor_exports_and_verifies(journey, settings, tmp_path):
 
     j.log_in(auditor.email, totp_secret=secret)
     j.step("logged in")
+    assert "Go to the staff pages" not in j.visible_text(), "the auditor's home page shows nothing useful"
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Staff").click()
     page.get_by_role("link", name="Audit log").click()
     page.get_by_role("heading", name="Audit log").wait_for()
@@ -90,9 +91,17 @@ def test_auditor_exports_and_verifies(journey, settings, tmp_path):
         assert exported_last_hash in j.visible_text()
     j.step("chain verified")
 
+    # The dashboard's charts can be read, on a laptop and on a phone.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Staff").click()
+    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("heading", level=1).wait_for()
+    j.step("dashboard")
+    j.assert_charts_readable()
+    j.assert_fits(1280)
+    j.assert_fits(375)
+
     # The audit table fits the screen, a laptop's and a phone's.
-    page.go_back()
-    page.get_by_role("heading", name="Audit log").wait_for()
+    j.goto("/staff/audit/")
     j.assert_fits(1280)
     j.assert_fits(375)
     j.finish()

@@ -76,6 +76,7 @@ def test_dpo_works_the_queue(journey):
 
     j.log_in(dpo.email, totp_secret=secret)
     j.step("logged in")
+    assert "Go to the staff pages" not in j.visible_text(), "the DPO's home page shows nothing useful"
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Requests").click()
     page.get_by_role("heading", name="Subject requests").wait_for()
     queue = page.get_by_role("table").inner_text()
