@@ -211,8 +211,15 @@ class Journey:
         assert response.status == 200, f"the favicon {href} answers {response.status}"
         assert response.headers.get("content-type", "").startswith("image/"), response.headers.get("content-type")
 
+    def wait_for_images(self, seconds: float = 30) -> None:
+        """Until every image has loaded or failed (polled from here: the site's CSP forbids eval in the page)."""
+        deadline = time.monotonic() + seconds
+        while not self.page.evaluate("() => [...document.images].every(i => i.complete)"):
+            assert time.monotonic() < deadline, f"images on {self.page.url} still loading after {seconds} s"
+            time.sleep(0.1)
+
     def assert_images_load(self) -> None:
-        self.page.wait_for_function("[...document.images].every(i => i.complete)")
+        self.wait_for_images()
         broken = self.page.evaluate(
             "[...document.images].filter(i => i.complete && i.naturalWidth === 0).map(i => i.getAttribute('src'))"
         )

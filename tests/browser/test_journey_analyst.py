@@ -21,7 +21,6 @@ from django.core.management import call_command
 from PIL import Image
 
 from accounts.models import Role
-from crawling.models import Art6Basis, Art9Condition, Source
 from search.models import ProbeFace, SearchRequest, SourceImage
 from tests.accounts import factories
 from tests.browser.conftest import requires_chromium, server_path_markers
@@ -36,11 +35,12 @@ IMPORTED = "img1.jpg"  # imported from a folder as the README shows; the others 
 
 
 def _import(tmp_path) -> SourceImage:
-    """`import_images FOLDER --source NAME` into an approved source, the photo one folder down."""
-    Source.objects.create(
-        name="Demo archive", scope=["https://archive.example/"], jurisdictions=["FR"],
-        lawful_basis=Art6Basis.LEGITIMATE_INTERESTS, art9_condition=Art9Condition.MANIFESTLY_PUBLIC,
-        dpia_reference="DPIA-2026-01", status=Source.Status.APPROVED,
+    """As the README shows: a local source approved by a DPO, then `import_images FOLDER --source NAME`,
+    with the photo one folder down."""
+    dpo = factories.staff("dpo", email="dpo@facesearch.example")
+    call_command(
+        "source_add", "--local", "--name", "Demo archive", "--jurisdiction", "FR", "--lawful-basis", "legitimate_interests",
+        "--art9", "manifestly_public", "--dpia", "DPIA-2026-01", "--approve-as", dpo.email, stdout=io.StringIO(),
     )  # fmt: skip
     folder = tmp_path / "archive" / "2024"
     folder.mkdir(parents=True)
@@ -110,7 +110,7 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
     page.get_by_role("button", name="Search for this face").click()
     heading = page.get_by_role("heading", name=re.compile(r"^\d+ match"))
     heading.wait_for(timeout=90_000)
-    page.wait_for_function("[...document.images].every(i => i.complete)")
+    j.wait_for_images()
     srcs = page.locator("#search-status img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
     shown = _face_ids(srcs)
     assert shown, "no result shown for the person on the left"
