@@ -133,7 +133,8 @@ class Journey:
         if not self.steps:
             self.assert_favicon()
         now = time.monotonic()
-        self.steps.append(Step(number, name, now - self._last, page.url.removeprefix(self.base)))
+        where = re.sub(r"/[\w-]{20,}", "/…", page.url.removeprefix(self.base))  # no secrets from links in the log
+        self.steps.append(Step(number, name, now - self._last, where))
         self._last = time.monotonic()
 
     # --- what the eyes check -----------------------------------------------------------

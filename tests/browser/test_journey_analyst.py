@@ -173,7 +173,7 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
             assert crop.content[:2] == b"\xff\xd8"
     j.goto("/search/")
     assert "CASE-43" in j.visible_text()  # the API search is the analyst's, listed with the others
-    j.step("api search listed")
+    j.step("api search done, crops fetched with the token, search listed")
 
     # Without a token the API answers in its documented error shape.
     with httpx.Client(base_url=j.base, timeout=30) as anonymous:
