@@ -239,6 +239,13 @@ class Journey:
 
     # --- people's actions ----------------------------------------------------------------
 
+    @staticmethod
+    def found(pattern: str, text: str, group: int = 0) -> str:
+        """The part of ``text`` that ``pattern`` finds; fails saying what was expected where."""
+        match = re.search(pattern, text)
+        assert match, f"{pattern!r} not found in: {text[:500]}"
+        return match.group(group)
+
     def totp_code(self, secret: str) -> str:
         """A code from the authenticator app: never one the server has already taken."""
         used = self.used_codes.setdefault(secret, set())
@@ -294,7 +301,7 @@ class Journey:
         """
         for message in reversed(mail.outbox):
             if to in message.to and subject in message.subject:
-                links = re.findall(r"https?://[^\s<>\"']+", message.body)
+                links = re.findall(r"https?://[^\s<>\"']+", str(message.body))
                 wanted = [u for u in links if urlsplit(u).path.startswith(path_prefix)]
                 if wanted:
                     assert wanted[0].startswith(self.base + "/"), f"the emailed link {wanted[0]} does not open this site"

@@ -18,7 +18,7 @@ from search.models import SourceImage
 from subjects import services
 from subjects.models import Candidate, SubjectRequest
 from tests.accounts import factories
-from tests.browser.conftest import requires_chromium
+from tests.browser.conftest import Journey, requires_chromium
 from tests.search import photos
 from tests.search.conftest import index_photos
 
@@ -30,8 +30,8 @@ S = SubjectRequest.Status
 def _filed_and_confirmed(kind: str, email: str) -> SubjectRequest:
     """A request as the public files it (their journey drives this in the browser)."""
     req, _ = services.request_submit(type=kind, email=email, selfie=photos.photo("img2.jpg"))
-    body = next(m.body for m in reversed(mail.outbox) if req.reference in m.subject)
-    token = re.search(r"/rights/verify/([^/\s]+)/", body).group(1)
+    body = next(str(m.body) for m in reversed(mail.outbox) if req.reference in m.subject)
+    token = Journey.found(r"/rights/verify/([^/\s]+)/", body, 1)
     return services.request_verify(token=token)
 
 
