@@ -309,6 +309,20 @@ class Journey:
         bodies = "\n---\n".join(f"{m.subject}\n{m.body}" for m in mail.outbox if to in m.to)
         raise AssertionError(f"no email to {to} links to {path_prefix}:\n{bodies}")
 
+    def assert_emails_fit(self, to: str) -> None:
+        """Every email to ``to``: its links to this site open this site, and none asks for a reply by email."""
+        messages = [m for m in mail.outbox if to in m.to]
+        assert messages, f"no email was sent to {to}"
+        here = urlsplit(self.base).netloc
+        for message in messages:
+            body = str(message.body)
+            for link in re.findall(r"https?://[^\s<>\"']+", body):
+                host = urlsplit(link).hostname or ""
+                if host in ("localhost", "127.0.0.1", "testserver") or host.endswith(".local"):
+                    assert urlsplit(link).netloc == here, f"{message.subject!r} links to {link}, not to {self.base}"
+            asks_reply = re.search(r"reply to (this|the|our) (e-?mail|message)", body, re.I)
+            assert not asks_reply, f"{message.subject!r} asks for a reply by email"
+
     # --- the end -----------------------------------------------------------------------
 
     def finish(self) -> None:

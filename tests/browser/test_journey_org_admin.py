@@ -74,5 +74,7 @@ def test_org_admin_is_invited_enrols_and_invites_an_analyst(journey_factory, cap
     assert ANALYST in members and OWNER in members
     assert Membership.objects.get(user__email=ANALYST).role == Role.ANALYST
     owner.step("members list with the analyst")
+    owner.assert_emails_fit(OWNER)
+    owner.assert_emails_fit(ANALYST)
     analyst.finish()
     owner.finish()

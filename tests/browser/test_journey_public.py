@@ -141,4 +141,5 @@ def test_public_files_confirms_answers_and_downloads(journey, dpo, tmp_path):
     due = page.locator("dl.facts").inner_text()
     assert re.search(r"by \w+day \d{1,2} \w+ \d{4}", due), due
     j.step("objection in review")
+    j.assert_emails_fit(EMAIL)
     j.finish()
