@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
 
 from compliance.models import AuditEvent
 from compliance.services import GENESIS_HASH, REDACTED, details_digest_for, row_hash_for
@@ -92,9 +93,13 @@ def audit_anchor_list() -> list[dict[str, Any]]:
     anchors = []
     for path in sorted(directory.glob("anchor-*.json")):
         try:
-            anchors.append(json.loads(path.read_text()))
+            anchor = json.loads(path.read_text())
         except (OSError, ValueError):
             anchors.append({"file": path.name, "unreadable": True})
+            continue
+        # The file keeps ISO text; the page shows a date.
+        anchor["at_time"] = parse_datetime(str(anchor.get("at", "")))
+        anchors.append(anchor)
     return anchors
 
 

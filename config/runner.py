@@ -170,7 +170,13 @@ def main() -> int:
     ]
     beat_cmd = [*celery, "beat", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
     children = [
-        Child("web", [python, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"], env=env),
+        # runserver starts a thread per connection; persistent connections would outlive the threads
+        # and exhaust PostgreSQL's connection slots under load (Django advises against them there).
+        Child(
+            "web",
+            [python, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"],
+            env={**env, "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "0")},
+        ),
         # SIGQUIT = Celery's cold shutdown: running tasks are cancelled and, being acks_late and
         # unacknowledged, go back to the queue at once (a warm shutdown would wait for them).
         Child("worker", worker_cmd, stop_signal=signal.SIGQUIT, env=env),

@@ -33,3 +33,5 @@ CRAWL_RATE_OVERRIDE = 1000.0
 # the worker SIGKILLs itself on photos with these SHA-256 digests, or waits while this file exists.
 FACE_TEST_CRASH_SHA256 = os.environ.get("FACE_TEST_CRASH_SHA256", "")
 FACE_TEST_HOLD_FILE = os.environ.get("FACE_TEST_HOLD_FILE", "")
+# Audit anchors of the test run go to a throwaway folder, never into the development data.
+AUDIT_ANCHOR_DIR = Path(os.environ.setdefault("TEST_AUDIT_ANCHOR_DIR", tempfile.mkdtemp(prefix="facesearch-test-anchors-")))
