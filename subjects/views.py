@@ -172,7 +172,10 @@ def answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     request.upload_handlers = [SelfieMemoryHandler(request)]
     try:
         request.POST  # noqa: B018 - parse now, with the memory-only handler, to catch an oversized body here
+        too_large = getattr(request.FILES.get("selfie"), "too_large", False)
     except StopUpload:
+        too_large = True
+    if too_large:  # the handler dropped the photo in memory; say so beside the question
         subject_request = services.access_request_by_token(reference=reference, token=token)
         form = ClarificationAnswerForm(data={})
         form.is_valid()  # bound and cleaned, so that the error can be attached
