@@ -17,6 +17,13 @@ from accounts.models import Role
 from tests.accounts import factories
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The live test server listens with Django's backlog of 10 connections; the parallel-request tests open
+# 30 at the same instant, and on a loaded machine the kernel would reset the surplus before the server
+# accepts them. Production runs gunicorn, whose backlog is 2048.
+from django.core.servers.basehttp import WSGIServer  # noqa: E402
+
+WSGIServer.request_queue_size = 128
 ARTIFACTS = BASE_DIR / "test-artifacts"
 
 

@@ -123,9 +123,7 @@ CASES = [
     Case("api-search-id-not-a-number", lambda api, web: api.get("/api/v1/searches/abc/"), 404, ""),
     Case("api-someone-elses-or-missing-search", lambda api, web: api.get("/api/v1/searches/987654/"), 404, ""),
     Case("api-no-token", lambda api, web: APIClient().post(API, FIELDS, format="multipart"), 401, "API token"),
-    Case(
-        "api-bad-token", lambda api, web: APIClient(HTTP_AUTHORIZATION="Token nonsense").post(API, FIELDS), 401, "not valid"
-    ),
+    Case("api-bad-token", lambda api, web: APIClient(HTTP_AUTHORIZATION="Token nonsense").post(API, FIELDS), 401, "not valid"),
     Case("api-bad-host-header", lambda api, web: api.get("/api/v1/searches/1/", HTTP_HOST="evil.example"), 400, "Bad request"),
     # --- the public request form (no account) ---
     Case("form-email-300-chars", form_post({"email": "a" * 288 + "@example.net"}), 400, "at most 254 characters"),

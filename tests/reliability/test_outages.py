@@ -28,7 +28,7 @@ from search import services as search_services
 from search.models import SearchRequest
 from subjects.models import SubjectRequest
 from tests.accounts import factories
-from tests.reliability.faults import redis_port, redis_stop
+from tests.reliability.faults import fallback_cache_clear, redis_port, redis_stop
 from tests.search import photos
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,6 +64,7 @@ def redis_down(settings, throwaway_redis, tmp_path) -> Iterator[str]:
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": throwaway_redis}}
     with celery_broker(throwaway_redis):
         redis_stop(throwaway_redis)
+        fallback_cache_clear()
         yield throwaway_redis
 
 

@@ -134,7 +134,7 @@ def test_ctrl_c_hands_an_in_flight_task_back_to_the_queue(protected_redis, tmp_p
         started = time.monotonic()
         worker.send_signal(signal.SIGQUIT)  # what the runner sends on Ctrl-C
         worker.wait(timeout=10)
-        assert time.monotonic() - started < 2.5
+        assert time.monotonic() - started < 4.5  # before the task (5 s left) could finish: a cold shutdown, not a wait
         assert not marker.exists()  # it did not finish...
         assert db2.llen("slow") == 1  # ...and it is queued again, not lost
         assert db2.hlen("unacked") == 0

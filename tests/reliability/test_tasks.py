@@ -30,6 +30,7 @@ from rest_framework.test import APIClient
 from compliance.models import AuditEvent
 from search import services
 from search.models import SearchRequest, SourceImage
+from tests.reliability.faults import face_workers_paused
 from tests.search import photos
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -95,11 +96,6 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 @pytest.fixture
 def workers(tmp_path) -> Iterator[Callable[..., Worker]]:
     """Start fault-injected workers; other test workers stop taking face tasks meanwhile."""
-    app = _app()
-    others = [name for reply in app.control.ping(timeout=1.0) for name in reply]
-    if others:
-        app.control.cancel_consumer("gpu", destination=others, reply=True)
-    app.control.purge()
     started: list[Worker] = []
 
     def start(**env: str) -> Worker:
@@ -107,11 +103,10 @@ def workers(tmp_path) -> Iterator[Callable[..., Worker]]:
         started.append(worker)
         return worker
 
-    yield start
-    for worker in started:
-        worker.stop()
-    if others:
-        app.control.add_consumer("gpu", destination=others, reply=True)
+    with face_workers_paused():
+        yield start
+        for worker in started:
+            worker.stop()
 
 
 def probes_on_disk() -> list[Path]:
