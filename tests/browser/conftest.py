@@ -24,6 +24,7 @@ from django.conf import settings as django_settings
 from django.core import mail
 
 from tests.accounts import factories
+from tests.browser import django_connections_checked
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -349,6 +350,7 @@ def journey_factory(live_server, settings) -> Iterator[Callable[[str], Journey]]
 
     journeys: list[Journey] = []
     with sync_playwright() as pw:
+        django_connections_checked()
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
         def make(name: str) -> Journey:

@@ -9,6 +9,7 @@ import pytest
 
 from accounts.models import Role
 from tests.accounts import factories
+from tests.browser import django_connections_checked
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -28,6 +29,7 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
+        django_connections_checked()
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from compliance.services import audit_record
 from tests.accounts import factories
+from tests.browser import django_connections_checked
 from tests.browser.test_smoke import ARTIFACTS, CHROMIUM
 
 pytestmark = [
@@ -62,6 +63,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
+        django_connections_checked()
         b = pw.chromium.launch(
             executable_path=str(CHROMIUM),
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],

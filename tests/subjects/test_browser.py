@@ -16,6 +16,7 @@ from django.core import mail
 
 from subjects import services
 from subjects.models import Candidate, SubjectRequest
+from tests.browser import django_connections_checked
 from tests.search import photos
 from tests.search.conftest import index_photos
 
@@ -37,6 +38,7 @@ def page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
+        django_connections_checked()
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
