@@ -13,6 +13,7 @@ from accounts.models import Invitation, Membership, Organisation, User
 from accounts.selectors import user_requires_mfa
 from accounts.services import api_tokens_revoke_on_change
 from accounts.staff import staff_email_mark_verified
+from compliance.admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -92,7 +93,7 @@ admin.site.unregister(TokenProxy)
 
 
 @admin.register(TokenProxy)
-class MaskedTokenAdmin(admin.ModelAdmin):
+class MaskedTokenAdmin(ReadOnlyAdmin):
     """API tokens, key masked. Tokens are made and revoked by their owner (API token page) and
     revoked when a user is deactivated; admin only lists them."""
 
@@ -109,12 +110,3 @@ class MaskedTokenAdmin(admin.ModelAdmin):
     @admin.display(description="Key")
     def masked_key(self, obj: Any) -> str:
         return f"{obj.key[:4]}…" if obj.key else ""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -8,13 +8,10 @@ from django.http import HttpRequest
 from compliance.models import AuditEvent, Dpia, LegalHold, RetentionPolicy, SweepReceipt
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: the audit log is append-only and written only by ``audit_record``."""
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records that only services write (audited): admins may read them, never add, change or delete."""
 
-    list_display = ["seq", "created_at", "actor_label", "action", "target_type", "target_id", "outcome"]
-    list_filter = ["outcome", "action"]
-    search_fields = ["action", "actor_label", "target_id"]
+    actions = None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -24,6 +21,15 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Read-only: the audit log is append-only and written only by ``audit_record``."""
+
+    list_display = ["seq", "created_at", "actor_label", "action", "target_type", "target_id", "outcome"]
+    list_filter = ["outcome", "action"]
+    search_fields = ["action", "actor_label", "target_id"]
 
 
 @admin.register(Dpia)

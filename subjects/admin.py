@@ -5,25 +5,10 @@ They are worked on the DPO's request pages, where every step is audited and the 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from compliance.admin import ReadOnlyAdmin
 from subjects.models import ErasureReceipt, SubjectRequest, Suppression
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    actions = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(SubjectRequest)
