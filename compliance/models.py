@@ -41,6 +41,26 @@ class AuditEvent(models.Model):
         return f"#{self.seq} {self.action} {self.outcome}"
 
 
+class AuditChainHead(models.Model):
+    """The chain's head: the last event's sequence number and hash, in one row.
+
+    Writers lock this row (``SELECT … FOR UPDATE``) for the rest of their transaction, number and
+    hash their events from it, and move it on in the same statement as the insert. A rolled-back
+    transaction rolls the head back too, so sequence numbers have no gaps and the chain never forks.
+    The head is not evidence: verification recomputes the chain from the events themselves.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_seq = models.BigIntegerField()
+    last_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="compliance_auditchainhead_one_row")]
+
+    def __str__(self) -> str:
+        return f"audit chain head #{self.last_seq}"
+
+
 class DataClass(models.TextChoices):
     SOURCE_IMAGES = "source_images", "Source images"
     FACES = "faces", "Faces and embeddings"
