@@ -210,10 +210,10 @@ def main() -> None:
 
         batches = max(1, n // args.batch)
         start = time.perf_counter()
-        for b in range(batches):
+        for k in range(batches):
             entries = [
                 AuditEntry(actor=None, action="bench.append.batch", target="bench", outcome="success", details={"i": i})
-                for i in range(b * args.batch, (b + 1) * args.batch)
+                for i in range(k * args.batch, (k + 1) * args.batch)
             ]
             with transaction.atomic():
                 audit_record_many(entries=entries)
