@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from compliance.outbox import email_enqueue
-from compliance.services import audit_record, subject_pseudonym
+from compliance.services import AuditEntry, audit_record, audit_record_many, subject_pseudonym
 from config import ratelimit
 from subjects import clock
 from subjects.models import (
@@ -82,8 +82,8 @@ def _email(request: SubjectRequest, template: str, subject: str, **context: Any)
     email_enqueue(to=[request.email], subject=f"[{request.reference}] {subject}", body=body)
 
 
-def _audit(request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any) -> None:
-    audit_record(
+def _audit_entry(request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any) -> AuditEntry:
+    return AuditEntry(
         actor=actor,
         action=f"subjects.request.{action}",
         target=request,
@@ -97,6 +97,10 @@ def _audit(request: SubjectRequest, action: str, actor: Any = None, ip: str | No
             **details,
         },
     )
+
+
+def _audit(request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any) -> None:
+    audit_record_many(entries=[_audit_entry(request, action, actor, ip, **details)])
 
 
 def _rate_limit(*, ip: str | None, email: str) -> None:
@@ -621,14 +625,20 @@ def _deleter(name: str) -> Any:
 
 
 def access_packages_expire() -> int:
-    """Delete packages whose link expired (files first kept until the row commits)."""
-    expired = list(AccessPackage.objects.filter(deleted_at__isnull=True, expires_at__lte=timezone.now()))
-    for package in expired:
-        with transaction.atomic():
-            name = str(package.file.name)
-            AccessPackage.objects.filter(pk=package.pk).update(deleted_at=timezone.now(), file="")
-            _audit(package.request, "package_deleted")
-            transaction.on_commit(_deleter(name))
+    """Delete packages whose link expired: one transaction, their audit events appended together,
+    each file deleted once the rows have committed."""
+    with transaction.atomic():
+        expired = list(
+            AccessPackage.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("request")
+            .filter(deleted_at__isnull=True, expires_at__lte=timezone.now())
+        )
+        if not expired:
+            return 0
+        AccessPackage.objects.filter(pk__in=[p.pk for p in expired]).update(deleted_at=timezone.now(), file="")
+        audit_record_many(entries=[_audit_entry(p.request, "package_deleted") for p in expired])
+        for package in expired:
+            transaction.on_commit(_deleter(str(package.file.name)))
     return len(expired)
 
 
