@@ -30,22 +30,34 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-# A writer process: connect, say so, wait for the go line, append n events (one transaction each).
-WRITER = """
-import django, sys, time
+# The peer: the same row in the same kind of transaction, without the chain (no head lock, no hash).
+PLAIN_INSERT = (
+    "INSERT INTO compliance_auditevent (created_at, actor_label, actor_role, action, target_type, target_id,"
+    " outcome, details, details_digest, prev_hash, row_hash) VALUES (now(), 'system', '', 'bench.plain',"
+    " 'bench', '', 'success', %s::jsonb, %s, %s, md5(random()::text) || md5(random()::text))"
+)
+
+# A writer process: connect, say so, wait for the go line, append n events (one transaction each),
+# chained (audit_record) or plain (the peer).
+WRITER = f"""
+import django, json, sys, time
 django.setup()
 from django.conf import settings
 settings.DEBUG = False
 from django.db import connection, transaction
 from compliance.services import audit_record
-n = int(sys.argv[1])
+n, mode = int(sys.argv[1]), sys.argv[2]
 connection.ensure_connection()
 print("ready", flush=True)
 sys.stdin.readline()
 start = time.perf_counter()
 for i in range(n):
     with transaction.atomic():
-        audit_record(actor=None, action="bench.append.concurrent", target="bench", outcome="success", details={"i": i})
+        if mode == "plain":
+            with connection.cursor() as cursor:
+                cursor.execute({PLAIN_INSERT!r}, [json.dumps({{"i": i}}), "0" * 64, "0" * 64])
+        else:
+            audit_record(actor=None, action="bench.append.concurrent", target="bench", outcome="success", details={{"i": i}})
 print(time.perf_counter() - start, flush=True)
 """
 
@@ -116,9 +128,9 @@ def _sweep_images(n: int) -> tuple[int, float, int]:
     return n, seconds, receipt.files_deleted
 
 
-def _four_writers(per_writer: int, env: dict[str, str]) -> tuple[float, list[float]]:
+def _four_writers(per_writer: int, env: dict[str, str], mode: str) -> tuple[float, list[float]]:
     """4 writer processes, each connected before the clock starts; events/s in total, each one's seconds."""
-    command = [sys.executable, "-c", WRITER, str(per_writer)]
+    command = [sys.executable, "-c", WRITER, str(per_writer), mode]
     pipe = subprocess.PIPE
     procs = [subprocess.Popen(command, cwd=BASE_DIR, env=env, text=True, stdin=pipe, stdout=pipe) for _ in range(4)]
     for p in procs:
@@ -173,17 +185,17 @@ def main() -> None:
 
     try:
         n = args.events
-        # Peer: the same row, one transaction each, without the chain (no head lock, no hash).
+        env = {
+            **os.environ,
+            "DATABASE_URL": devservices.database_url(settings.DATABASES["default"]),
+            "REDIS_URL": settings.REDIS_URL,
+        }
         start = time.perf_counter()
         for i in range(n):
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    "INSERT INTO compliance_auditevent (created_at, actor_label, actor_role, action, target_type, target_id,"
-                    " outcome, details, details_digest, prev_hash, row_hash) VALUES (now(), 'system', '', 'bench.plain',"
-                    " 'bench', '', 'success', %s::jsonb, %s, %s, md5(random()::text) || md5(random()::text))",
-                    [json.dumps({"i": i}), "0" * 64, "0" * 64],
-                )
+                cursor.execute(PLAIN_INSERT, [json.dumps({"i": i}), "0" * 64, "0" * 64])
         plain = n / (time.perf_counter() - start)
+        plain_four, _ = _four_writers(n // 4, env, "plain")
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_no_update_delete")
             cursor.execute("DELETE FROM compliance_auditevent")
@@ -195,16 +207,12 @@ def main() -> None:
                 audit_record(actor=None, action="bench.append.single", target="bench", outcome="success", details={"i": i})
         single = n / (time.perf_counter() - start)
 
-        env = {
-            **os.environ,
-            "DATABASE_URL": devservices.database_url(settings.DATABASES["default"]),
-            "REDIS_URL": settings.REDIS_URL,
-        }
-        four, own = _four_writers(n // 4, env)
+        four, own = _four_writers(n // 4, env, "chained")
         report = audit_chain_verify()
         assert report.ok, report
         emit(
-            "append", events=n, plain_insert_per_s=round(plain), events_per_s_1_writer=round(single),
+            "append", events=n, plain_insert_per_s=round(plain), plain_insert_per_s_4_writers=round(plain_four),
+            events_per_s_1_writer=round(single),
             events_per_s_4_writers=round(four), writer_seconds=[round(s, 2) for s in own], chain_ok=report.ok,
         )  # fmt: skip
 
@@ -254,7 +262,7 @@ def main() -> None:
         return
     by = {f["figure"]: f for f in figures}
     a, b, e, v, sw = by["append"], by["batch"], by["export"], by["verify"], by["sweep"]
-    print(f"append, plain insert (peer):   {a['plain_insert_per_s']:8} events/s")
+    print(f"append, plain insert (peer):   {a['plain_insert_per_s']:8} events/s, 4 writers {a['plain_insert_per_s_4_writers']}")
     print(f"append, chained, 1 writer:     {a['events_per_s_1_writer']:8} events/s")
     print(f"append, chained, 4 writers:    {a['events_per_s_4_writers']:8} events/s in total (chain verified)")
     print(f"append, batches of {b['batch_size']}:       {b['batch_events_per_s']:8} events/s")
