@@ -270,7 +270,8 @@ def audit_record(
 
 
 def audit_record_many(*, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
-    """Append several events in order, in the caller's transaction, in one round trip per 1,000.
+    """Append several events in order, in the caller's transaction: one statement per 1,000 rows,
+    plus one to lock the head and one to move it.
 
     Every entry is checked before anything is written: one bad entry refuses them all. The
     events hash exactly as the same entries appended one by one with ``audit_record`` would.
