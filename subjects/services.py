@@ -693,7 +693,7 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
         "faces_left": Face.objects.filter(pk__in=[f.pk for f in all_faces]).count(),
         "images_left": SourceImage.objects.filter(pk__in=image_ids).count(),
         "hits_left": SearchHit.objects.filter(face_id__in=[f.pk for f in all_faces]).count(),
-        "files_left": sum(1 for n in files if default_storage.exists(n)),
+        "files_left": len(storage_objects_left(names=files, sha256s=erased.hashes)),
         "vectors_left": Face.objects.filter(pk__in=[f.pk for f in all_faces], embedding__isnull=False).count(),
     }
     receipt = ErasureReceipt.objects.create(
@@ -711,6 +711,24 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
         details={"reference": request.reference, **verification},
     )
     return receipt, erased
+
+
+def storage_objects_left(*, names: list[str], sha256s: list[str]) -> list[str]:
+    """List the storage itself (disk or S3 bucket) where the erased files lived: every object still there
+    under a recorded name, or under any name of an erased image (crops of an earlier attempt, a copy
+    saved under a suffixed name). One listing per folder, so a thousand crops cost a few requests."""
+    import posixpath
+
+    folders = sorted({posixpath.dirname(n) for n in names if n})
+    prefixes, recorded = tuple(sha256s), set(names)
+    left = []
+    for folder in folders:
+        try:
+            _dirs, listed = default_storage.listdir(folder)
+        except FileNotFoundError:
+            continue  # the folder went with its last file (local disk)
+        left += [posixpath.join(folder, f) for f in listed if f.startswith(prefixes) or posixpath.join(folder, f) in recorded]
+    return sorted(set(left))
 
 
 def _do_objection(request: SubjectRequest, **_: Any) -> dict[str, Any]:
