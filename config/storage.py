@@ -67,7 +67,9 @@ def parse_storage_url(url: str) -> dict[str, str]:
     parts = urlsplit(url)
     schemes = {"s3": "https", "s3+https": "https", "s3+http": "http"}
     if parts.scheme not in schemes:
-        raise ImproperlyConfigured("STORAGE_URL must start with s3://, s3+https:// or s3+http:// (KEY:SECRET@HOST:PORT/BUCKET).")
+        raise ImproperlyConfigured(
+            "STORAGE_URL must look like s3://KEY:SECRET@HOST:PORT/BUCKET (s3+http:// for a server without TLS)."
+        )
     bucket = parts.path.strip("/")
     if not (parts.hostname and parts.username and parts.password and bucket) or "/" in bucket:
         raise ImproperlyConfigured("STORAGE_URL needs a key, a secret, a host and one bucket: s3://KEY:SECRET@HOST:PORT/BUCKET.")
