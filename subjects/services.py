@@ -673,6 +673,12 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
     SourceImage.objects.filter(pk__in=image_ids).delete()  # faces, hits cascade
     for name in files:
         default_storage.delete(name)
+    # Copies no row recorded (a crop of an earlier attempt, an object a failed deletion left) are the
+    # same person's photo: the folders are listed and everything named after an erased photo goes too.
+    strays = storage_objects_left(names=files, sha256s=erased.hashes)
+    for name in strays:
+        default_storage.delete(name)
+    counts["files"] += len(strays)
     for org_id, (_name, cases) in organisations.items():
         OrganisationNotice.objects.create(
             organisation_id=org_id,

@@ -125,6 +125,9 @@ def test_a_real_worker_reads_the_probe_from_s3_and_deletes_it_there(s3_storage, 
 def test_erasure_deletes_the_objects_and_verifies_by_listing_the_bucket(client, s3_storage, owner, dpo):
     store = index_photos("img1.jpg", "img3.jpg")
     mine, other = store["img1.jpg"], store["img3.jpg"]
+    # Bad state: a crop of an earlier attempt that no row recorded, beside the recorded one.
+    folder = mine.faces.get().crop.name.rsplit("/", 1)[0]
+    stray = default_storage.save(f"{folder}/{mine.sha256}-7-7.jpg", ContentFile(b"old crop"))
     req = submit(client, "erasure", selfie=photos.photo("img2.jpg"))
     verify(client)
     req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
@@ -132,6 +135,8 @@ def test_erasure_deletes_the_objects_and_verifies_by_listing_the_bucket(client, 
     req.refresh_from_db()
     receipt = req.erasure_receipt
     assert receipt.verified_clean and receipt.verification["files_left"] == 0
+    assert receipt.counts["files"] == 3  # the photo, its crop, and the stray crop found by listing
+    assert stray not in s3_storage.objects()
     assert [k for k in s3_storage.objects() if mine.sha256 in k] == []
     assert [k for k in s3_storage.objects() if other.sha256 in k]  # someone else's photo stays
 
