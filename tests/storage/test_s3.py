@@ -6,11 +6,14 @@ worker is a real ``celery worker`` process that reads the probe through ``STORAG
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
 from datetime import timedelta
 
 import environ
 import pytest
+from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -25,13 +28,13 @@ from config.storage import S3_BACKEND, StorageUnavailable, media_storage, parse_
 from search import services
 from search.models import SearchRequest, SourceImage
 from subjects import services as subject_services
-from subjects.models import SubjectRequest
+from subjects.models import AccessPackage, SubjectRequest
 from tests.compliance.test_retention import make_image
 from tests.reliability.test_tasks import Worker, wait_for
 from tests.search import photos
 from tests.search.conftest import index_photos
 from tests.search.test_search import upload
-from tests.subjects.test_requests import approve_all, submit, verify
+from tests.subjects.test_requests import approve_all, link, submit, verify
 
 FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-S3"}
 
@@ -139,6 +142,24 @@ def test_erasure_deletes_the_objects_and_verifies_by_listing_the_bucket(client, 
     assert stray not in s3_storage.objects()
     assert [k for k in s3_storage.objects() if mine.sha256 in k] == []
     assert [k for k in s3_storage.objects() if other.sha256 in k]  # someone else's photo stays
+
+
+@pytest.mark.django_db(transaction=True)
+def test_access_package_is_stored_streamed_and_expired_in_the_bucket(client, s3_storage, owner, dpo):
+    index_photos("img1.jpg", "img3.jpg")
+    req = submit(client, "access", selfie=photos.photo("img2.jpg"))
+    verify(client)
+    req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
+    subject_services.request_execute(request=req, actor=dpo)
+    package = AccessPackage.objects.get()
+    assert s3_storage.objects("access-packages/") == [package.file.name]
+    download = client.post(link(mail.outbox[-1], "package"))
+    assert download.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))  # streamed from S3 by the view
+    assert "data.json" in archive.namelist() and any(n.startswith("faces/") for n in archive.namelist())
+    AccessPackage.objects.filter(pk=package.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert subject_services.access_packages_expire() == 1
+    assert s3_storage.objects("access-packages/") == []
 
 
 @pytest.mark.django_db
