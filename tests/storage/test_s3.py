@@ -258,3 +258,19 @@ def test_storage_down_mid_search_retries_without_counting_and_loses_nothing(s3_s
     assert search.attempts == 1 and search.hits.count() == 1
     assert s3_storage.objects("probes/") == []
     assert not SourceImage.objects.filter(status=SourceImage.Status.FAILED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_storage_down_while_indexing_leaves_the_photos_to_retry_not_failed(s3_storage):
+    """Fault: SeaweedFS stops between storing source photos and analysing them (no photo is at fault)."""
+    results = [services.source_image_store(data=photos.photo(n), source_label="photos") for n in ("img1.jpg", "img3.jpg")]
+    ids = [r.image.pk for r in results if r.image is not None]
+    s3_storage.stop()
+    with pytest.raises(StorageUnavailable):
+        services.source_images_analyse(image_ids=ids)
+    rows = list(SourceImage.objects.filter(pk__in=ids))
+    assert [r.attempts for r in rows] == [0, 0]  # the outage is not counted towards quarantine
+    assert all(r.status in (SourceImage.Status.PENDING, SourceImage.Status.PROCESSING) for r in rows)  # the sweeper retries
+    s3_storage.start()
+    counts = services.source_images_analyse(image_ids=ids)
+    assert (counts.images, counts.faces, counts.failed) == (2, 2, 0)
