@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 ## Start embedded PostgreSQL+pgvector and Redis (unless DATABASE_URL/REDIS_URL are set),
 ## migrate, create the first admin, then web + Celery worker + beat. Ctrl-C stops it all.
+## `make run STORAGE=s3` keeps media in an embedded SeaweedFS (S3) instead of on the local disk.
 run: install
 	$(BIN)/python -m config.runner
 

@@ -39,11 +39,15 @@ def _unavailable_errors() -> tuple[type[BaseException], ...]:
 
 
 def is_unavailable_error(exc: BaseException | None) -> str:
-    """Which service an exception says is down ("database", "queue"), or "" if it is another fault."""
+    """Which service an exception says is down ("database", "queue", "storage"), or "" if it is another fault."""
+    from config.storage import StorageUnavailable
+
     if exc is None:
         return ""
     if isinstance(exc, (OperationalError, InterfaceError)):
         return "database"
+    if isinstance(exc, StorageUnavailable):
+        return "storage"
     if isinstance(exc, _unavailable_errors()):
         return "queue"
     return ""
@@ -83,7 +87,7 @@ def unavailable_response(request: HttpRequest, service: str) -> HttpResponse:
 
 
 class ServiceUnavailableMiddleware:
-    """A 500 caused by the database, Redis or the broker being unreachable becomes a 503."""
+    """A 500 caused by the database, Redis, the broker or the object storage being unreachable becomes a 503."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -1,5 +1,8 @@
 """``make run``: services, migrations, first admin, then web + worker + beat, supervised.
 
+``make run STORAGE=s3`` (or ``STORAGE=s3 make run``) also starts the embedded SeaweedFS and keeps
+every file in its S3 bucket, as web servers and workers on separate machines would.
+
 A child that dies (crash, OOM, ``kill -9``) is restarted after a back-off (1 s, doubling to
 30 s; back to 1 s once it has stayed up for a minute), and the restart is logged. Only Ctrl-C
 or SIGTERM stops everything: web and beat get SIGTERM, the worker a cold shutdown (SIGQUIT: it
@@ -136,6 +139,25 @@ def stop_children(children: list[Child], grace: float = STOP_GRACE_S) -> None:
             child.proc.wait()
 
 
+def _media_description(env: dict[str, str]) -> str:
+    """Where media goes, for the banner; with STORAGE=s3 the children get the embedded server's STORAGE_URL
+    (settings started it or found it running), so none of them has to look for it again."""
+    from django.conf import settings
+
+    from config import devservices
+    from config.storage import S3_BACKEND
+
+    default = settings.STORAGES["default"]
+    if default["BACKEND"] != S3_BACKEND:
+        return f"local disk ({settings.MEDIA_ROOT})"
+    options = default["OPTIONS"]
+    where = f"S3 {options['endpoint_url'] or 'AWS'} bucket {options['bucket_name']}"
+    if env.get("STORAGE", "").lower() == "s3" and not env.get("STORAGE_URL") and not env.get("AWS_S3_ENDPOINT_URL"):
+        env["STORAGE_URL"] = devservices.seaweedfs_url(devservices.data_dir() / "seaweedfs")
+        where += " (embedded SeaweedFS)"
+    return where
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     port = _pick_port()
@@ -156,6 +178,7 @@ def main() -> int:
     python = sys.executable
     celery = [python, "-m", "celery", "-A", "config"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    media = _media_description(env)
     worker_cmd = [
         *celery,
         "worker",
@@ -204,6 +227,7 @@ def main() -> int:
         print(
             f"\n  Face search is running: open {url}/  (ready in {time.monotonic() - started_at:.1f} s)\n"
             f"  Admin: {url}/admin/  ·  Health: {url}/healthz" + (f"  ·  Emails: {mail}/" if mail else "") + "\n"
+            f"  Media: {media}\n"
             "  Press Ctrl-C to stop everything.\n",
             flush=True,
         )

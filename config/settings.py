@@ -303,8 +303,13 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"
 # Source photos, crops and access packages are personal data: no world access.
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+# Media goes through Django's storage API only: the local filesystem under MEDIA_ROOT by default;
+# S3 (private objects) with STORAGE_URL=s3://KEY:SECRET@HOST:PORT/BUCKET or AWS_S3_ENDPOINT_URL + AWS_*;
+# STORAGE=s3 alone (development) starts the embedded SeaweedFS. See config/storage.py.
+from config.storage import media_storage  # noqa: E402
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(env, production=PRODUCTION),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION

@@ -3,14 +3,20 @@
 Each sweep works in chunks, each chunk in its own transaction with its audit event; files are
 deleted only after the chunk's rows are committed. Rows under a legal hold are skipped and
 counted. Running a sweep twice deletes nothing the second time.
+
+The photo, crop and probe sweeps then list the storage itself (disk or S3 bucket) and delete
+objects that no row names any more: a deletion the store missed because it was unreachable
+when the rows committed is caught up the next day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import posixpath
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -26,6 +32,44 @@ def _files_delete_on_commit(names: list[str]) -> int:
     names = [n for n in names if n]
     transaction.on_commit(lambda: storage_files_delete(names))
     return len(names)
+
+
+# An object younger than this may belong to a row whose transaction has not committed yet.
+ORPHAN_GRACE = timedelta(hours=1)
+
+
+def _walk(folder: str) -> Iterator[str]:
+    """Every object under ``folder``, listed by the storage itself (one request per folder on S3)."""
+    try:
+        folders, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        yield posixpath.join(folder, name)
+    for sub in folders:
+        yield from _walk(posixpath.join(folder, sub))
+
+
+def orphan_files_delete(*, folder: str, model: Any, field: str, batch: int = 1000) -> int:
+    """Delete objects under ``folder`` that no ``model.field`` names and that are older than ORPHAN_GRACE."""
+    cutoff = timezone.now() - ORPHAN_GRACE
+    deleted = 0
+    names = _walk(folder)
+    while chunk := [name for _, name in zip(range(batch), names, strict=False)]:
+        known = set(model.objects.filter(**{f"{field}__in": chunk}).values_list(field, flat=True))
+        orphans = [n for n in chunk if n not in known and default_storage.get_modified_time(n) < cutoff]
+        if not orphans:
+            continue
+        storage_files_delete(orphans)
+        audit_record(
+            actor=None,
+            action="search.retention.orphan_files_deleted",
+            target=model._meta.label_lower,
+            outcome="success",
+            details={"folder": folder, "count": len(orphans)},
+        )
+        deleted += len(orphans)
+    return deleted
 
 
 def _held_images(holds: ActiveHolds) -> Q:
@@ -77,7 +121,7 @@ def _delete_images(rows: list[SourceImage]) -> int:
 
 def sweep_source_images(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
     """Images not seen at their source since the cutoff go, with their faces, crops and hits."""
-    return _chunked(
+    outcome = _chunked(
         SourceImage.objects.filter(last_seen__lt=cutoff),
         held=_held_images(holds),
         chunk_size=chunk_size,
@@ -85,6 +129,8 @@ def sweep_source_images(*, cutoff: datetime, action: str, holds: ActiveHolds, ch
         apply=_delete_images,
         action="source_images_deleted",
     )
+    outcome.files_deleted += orphan_files_delete(folder="sources", model=SourceImage, field="file")
+    return outcome
 
 
 def _delete_faces(rows: list[Face]) -> int:
@@ -108,7 +154,7 @@ def _delete_crops(rows: list[Face]) -> int:
 
 
 def sweep_face_crops(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
-    return _chunked(
+    outcome = _chunked(
         Face.objects.filter(created_at__lt=cutoff).exclude(crop=""),
         held=_held_faces(holds),
         chunk_size=chunk_size,
@@ -116,6 +162,8 @@ def sweep_face_crops(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk
         apply=_delete_crops,
         action="face_crops_deleted",
     )
+    outcome.files_deleted += orphan_files_delete(folder="crops", model=Face, field="crop")
+    return outcome
 
 
 def _held_searches(holds: ActiveHolds) -> Q:
@@ -129,8 +177,8 @@ def _delete_probes(rows: list[SearchRequest]) -> int:
 
 
 def sweep_probe_images(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
-    """Probe photos are deleted when embedded; this catches any a failure left behind."""
-    return _chunked(
+    """Probe photos are deleted when embedded; this catches any a failure left behind (rows and objects)."""
+    outcome = _chunked(
         SearchRequest.objects.filter(created_at__lt=cutoff).exclude(probe=""),
         held=_held_searches(holds),
         chunk_size=chunk_size,
@@ -138,6 +186,8 @@ def sweep_probe_images(*, cutoff: datetime, action: str, holds: ActiveHolds, chu
         apply=_delete_probes,
         action="probe_images_deleted",
     )
+    outcome.files_deleted += orphan_files_delete(folder="probes", model=SearchRequest, field="probe")
+    return outcome
 
 
 def _clear_probe_embeddings(rows: list[SearchRequest]) -> int:

@@ -1,7 +1,8 @@
 """Writes for search: indexing source images, customer searches, their results.
 
 Every change that touches faces or searches writes an audit event in the same transaction.
-Probe photos are deleted as soon as they are embedded.
+Probe photos are deleted as soon as they are embedded. Every file goes through Django's storage API
+(local disk or S3, config/storage.py): a worker on another machine reads the probe from there.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import membership_for
 from compliance.services import audit_record
 from config import ratelimit
+from config.storage import StorageUnavailable
 from search import engine, selectors
 from search.calibration import calibration_for
 from search.models import Face, LawfulBasis, ProbeFace, SearchHit, SearchRequest, SourceImage
@@ -173,6 +176,10 @@ def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False
                 data = fh.read()
             _test_fault_hook(data)
             decoded.append((image, engine.decode_image(data)))
+        except StorageUnavailable:
+            # The object storage is down, not the photo at fault: no attempt counts; the task retries.
+            _attempts_uncount(SourceImage, [i.pk for i in claimed])
+            raise
         except (engine.ImageRejected, OSError) as exc:
             _image_finish(image, status=SourceImage.Status.FAILED, error=str(exc)[:300], faces=[], decoded=None)
             counts.failed += 1
@@ -246,6 +253,11 @@ def _image_finish(
         for name in written:
             default_storage.delete(name)
         raise
+
+
+def _attempts_uncount(model: Any, ids: list[int]) -> None:
+    """Give back the attempts counted for work that never reached the face model (storage unreachable)."""
+    model.objects.filter(pk__in=ids, attempts__gt=0).update(attempts=F("attempts") - 1)
 
 
 def storage_files_delete(names: list[str]) -> None:
@@ -407,6 +419,17 @@ def search_process_probe(*, search_id: int) -> SearchRequest | None:
         search.attempts += 1
         search.status_changed_at = timezone.now()
         search.save(update_fields=["attempts", "status_changed_at"])
+    try:
+        return _search_embed_probe(search_id=search_id)
+    except StorageUnavailable:
+        # The probe is still in the object storage, its row unchanged: the attempt is given back and
+        # the task retries (then the sweeper); an outage never quarantines a search.
+        logger.warning("search %s: object storage unreachable; the search stays pending and is retried", search_id)
+        _attempts_uncount(SearchRequest, [search_id])
+        raise
+
+
+def _search_embed_probe(*, search_id: int) -> SearchRequest | None:
     with transaction.atomic():
         search = SearchRequest.objects.select_for_update().filter(pk=search_id).first()
         if search is None or search.status != SearchRequest.Status.PENDING:

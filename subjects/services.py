@@ -683,6 +683,12 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
     SourceImage.objects.filter(pk__in=image_ids).delete()  # faces, hits cascade
     for name in files:
         default_storage.delete(name)
+    # Copies no row recorded (a crop of an earlier attempt, an object a failed deletion left) are the
+    # same person's photo: the folders are listed and everything named after an erased photo goes too.
+    strays = storage_objects_left(names=files, sha256s=erased.hashes)
+    for name in strays:
+        default_storage.delete(name)
+    counts["files"] += len(strays)
     for org_id, (_name, cases) in organisations.items():
         OrganisationNotice.objects.create(
             organisation_id=org_id,
@@ -703,7 +709,7 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
         "faces_left": Face.objects.filter(pk__in=[f.pk for f in all_faces]).count(),
         "images_left": SourceImage.objects.filter(pk__in=image_ids).count(),
         "hits_left": SearchHit.objects.filter(face_id__in=[f.pk for f in all_faces]).count(),
-        "files_left": sum(1 for n in files if default_storage.exists(n)),
+        "files_left": len(storage_objects_left(names=files, sha256s=erased.hashes)),
         "vectors_left": Face.objects.filter(pk__in=[f.pk for f in all_faces], embedding__isnull=False).count(),
     }
     receipt = ErasureReceipt.objects.create(
@@ -721,6 +727,24 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
         details={"reference": request.reference, **verification},
     )
     return receipt, erased
+
+
+def storage_objects_left(*, names: list[str], sha256s: list[str]) -> list[str]:
+    """List the storage itself (disk or S3 bucket) where the erased files lived: every object still there
+    under a recorded name, or under any name of an erased image (crops of an earlier attempt, a copy
+    saved under a suffixed name). One listing per folder, so a thousand crops cost a few requests."""
+    import posixpath
+
+    folders = sorted({posixpath.dirname(n) for n in names if n})
+    prefixes, recorded = tuple(sha256s), set(names)
+    left = []
+    for folder in folders:
+        try:
+            _dirs, listed = default_storage.listdir(folder)
+        except FileNotFoundError:
+            continue  # the folder went with its last file (local disk)
+        left += [posixpath.join(folder, f) for f in listed if f.startswith(prefixes) or posixpath.join(folder, f) in recorded]
+    return sorted(set(left))
 
 
 def _do_objection(request: SubjectRequest, **_: Any) -> dict[str, Any]:

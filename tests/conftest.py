@@ -160,3 +160,83 @@ def throwaway_redis(tmp_path) -> Iterator[str]:
         yield url
     finally:
         devservices.stop_redis_daemon(tmp_path / "redis", port)
+
+
+# --- Object storage (S3) ---------------------------------------------------------------
+
+
+class SeaweedFS:
+    """A real ``weed server`` with an S3 gateway, in a throwaway folder, that a test may stop and restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.url = ""
+
+    def start(self) -> str:
+        from config import devservices
+
+        self.url = devservices.start_seaweedfs_server(self.directory)
+        return self.url
+
+    def stop(self) -> None:
+        from config import devservices
+
+        devservices.stop_seaweedfs_server(self.directory)
+
+    def running(self) -> bool:
+        from config import devservices
+
+        return devservices._seaweedfs_ready(self.directory)
+
+    def client(self):
+        from config import devservices
+
+        return devservices._seaweedfs_client(self.directory, timeout=5.0)
+
+    def objects(self, prefix: str = "") -> list[str]:
+        """Every object in the bucket (under ``prefix``), listed by S3 itself, not through Django."""
+        from config import devservices
+
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=devservices.SEAWEEDFS_BUCKET, Prefix=prefix)
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    def empty(self) -> None:
+        from config import devservices
+
+        client = self.client()
+        for key in self.objects():
+            client.delete_object(Bucket=devservices.SEAWEEDFS_BUCKET, Key=key)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_server(tmp_path_factory) -> Iterator[SeaweedFS]:
+    """One SeaweedFS for the session's S3 tests, started like PostgreSQL and Redis (about 5 s)."""
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_storage(seaweedfs_server, settings) -> Iterator[SeaweedFS]:
+    """Media storage is the S3 bucket for this test (this process; workers get ``STORAGE_URL``), emptied first."""
+    import environ
+
+    from config.storage import media_storage
+
+    if not seaweedfs_server.running():  # an outage test stopped it
+        seaweedfs_server.start()
+    seaweedfs_server.empty()
+    env = environ.Env()
+    old = os.environ.get("STORAGE_URL")
+    os.environ["STORAGE_URL"] = seaweedfs_server.url
+    try:
+        settings.STORAGES = {**settings.STORAGES, "default": media_storage(env, production=False)}
+    finally:
+        if old is None:
+            os.environ.pop("STORAGE_URL")
+        else:
+            os.environ["STORAGE_URL"] = old
+    yield seaweedfs_server
