@@ -1,26 +1,46 @@
-"""Face search benchmark: pgvector HNSW against exact search, FAISS HNSW and a numpy scan.
+"""Face search benchmark: pgvector HNSW in the product's shape against exact answers and FAISS.
 
-Synthetic face-like embeddings (identities x noisy samples, 128-d, L2-normalised) are
-loaded into a throwaway database on the configured server (``bench_search``); the script
-reports HNSW build time, recall@10 and per-query latency for several ``hnsw.ef_search``
-values, unfiltered and with 10% of rows filtered out (iterative index scans), then the
-same for FAISS and the ratios. It prints figures; it is not a test.
+Data (``--dataset``): ``realistic`` samples identities x photos from a Gaussian fit to real Dlib
+embeddings of ../shared/faces-lfw and ../shared/faces (bench/search_data.py; only the fitted
+parameters are stored, in bench/data/); ``isotropic`` is the older stress case (uniform identity
+centres on the sphere, 10 photos each, per-coordinate noise 0.025).
 
-    .venv/bin/pip install faiss-cpu        # bench-only dependency, not in pyproject
-    .venv/bin/python bench/search.py [--n 1000000] [--queries 200] [--keep]
+The rows go into a throwaway database (``bench_search``) on the configured server, in a table
+with the columns the product's selector reads (``search_face``: model, status, expires_at,
+jurisdiction, an untyped ``embedding``) and the product's index: a partial HNSW index over
+``embedding::vector(128)`` for ``model = 'Dlib'``. About 13 % of rows are filtered out by the
+search filters (restricted or suppressed, expired, excluded jurisdiction); recall@10 is against
+the exact filtered top 10 (numpy). Layouts: ``single`` (one table) and ``hash4`` (the table
+partitioned by model, then by hash of id into 4 partitions, each with its own HNSW index).
+Storage: ``vector`` (float4) and ``halfvec`` (an index on ``embedding::halfvec(128)``).
+FAISS IndexHNSWFlat with the same m / ef_construction runs on the same vectors in the same
+process; ``faiss_ratio`` is pgvector's p95 over the p95 of the fastest FAISS setting whose
+recall is at least as high (null when none is). ``selector`` rows time the product's own
+``search.selectors.face_match_list`` (Django, the database part of a search after embedding).
 
-``--n 100000`` is a quick smoke run; the default 1M run takes a while on two cores.
+    .venv/bin/python bench/search.py --n 20000 --json           # quick
+    .venv/bin/python bench/search.py --n 100000 --grid --json   # m / ef_construction grid
+    .venv/bin/python bench/search.py --json                     # 1M, realistic + isotropic
+
+With ``--json`` each configuration prints one JSON line (n, dataset, layout, storage, engine,
+m, ef_construction, ef_search, filtered, recall_at_10, p50_ms, p95_ms, build_s, index_mb,
+faiss_ratio, loadavg); otherwise a table. Run it with the server tuned (config/devservices.py:
+shared_buffers must hold the index).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -29,71 +49,109 @@ from psycopg import sql
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(BASE_DIR / "bench"))
+
+import search_data  # noqa: E402
 
 DB_NAME = "bench_search"
 DIM = 128
-SAMPLES_PER_IDENTITY = 10
-RESTRICTED_SHARE = 0.10
 K = 10
-EF_VALUES = (40, 64, 100, 200, 400)
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
-# Per-coordinate noise: two samples of one identity then sit at cosine distance
-# about 1 - 1/(1 + DIM * sigma^2) ~= 0.075, inside the 0.05-0.1 seen for real face models.
-NOISE_SIGMA = 0.025
-# Same-identity samples sit near 0.075 and strangers near 1.0 (at best ~0.55 among 1M), so
-# anything closer than this is a genuine match; the rest of a top-10 is near-tie strangers.
-MATCH_DISTANCE = 0.3
-GOAL_RECALL = 0.98
-GOAL_P95_MS = 20.0
-BRUTE_FORCE_N = 100_000
-EXACT_SQL_QUERIES = 10
+MODEL = "Dlib"
+EF_VALUES = (40, 100, 200, 400)
+GRID = ((16, 64), (16, 128), (24, 128), (32, 200))
+DEFAULT_M, DEFAULT_EFC = 16, 64
+PARTITIONS = 4
+# Isotropic stress set: per-coordinate noise puts two photos of one identity at cosine ~0.075.
+ISOTROPIC_PHOTOS = 10
+ISOTROPIC_SIGMA = 0.025
+# Filtered-out shares, as the product's filters see them.
+RESTRICTED, SUPPRESSED, EXPIRED, EXCLUDED = 0.05, 0.01, 0.03, 0.05
+EXCLUDED_JURISDICTIONS = ["GB"]
 
-Vectors = np.ndarray
+FILTER_SQL = (
+    f"model = '{MODEL}' AND status = 'active' AND (expires_at IS NULL OR expires_at > %(now)s) "
+    "AND NOT (jurisdiction = ANY(%(excluded)s::text[]))"
+)
 
 
 @dataclass
-class Run:
-    """One configuration's measurements over the query set."""
-
-    label: str
-    recall: float
-    match_recall: float
+class Row:
+    n: int
+    dataset: str
+    layout: str
+    storage: str
+    engine: str
+    m: int
+    ef_construction: int
+    ef_search: int
+    filtered: bool
+    recall_at_10: float
     p50_ms: float
     p95_ms: float
-    min_results: int
-    mean_results: float
+    build_s: float | None
+    index_mb: float | None
+    faiss_ratio: float | None = None
+    min_results: int = K
+    uses_index: bool | None = None
+    loadavg: list[float] = field(default_factory=list)
+
+
+def current_load() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
 # --- data ---------------------------------------------------------------------
 
 
-def normalise(x: Vectors) -> Vectors:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+@dataclass
+class Data:
+    vectors: np.ndarray
+    queries: np.ndarray
+    status: np.ndarray  # 'active' / 'restricted' / 'suppressed'
+    expires: list[datetime | None]
+    jurisdiction: np.ndarray
+    allowed: np.ndarray
+    now: datetime
 
 
-def make_data(n: int, n_queries: int, seed: int) -> tuple[Vectors, np.ndarray, Vectors]:
-    """Vectors, the restricted mask, and queries that are fresh samples of existing identities."""
-    rng = np.random.default_rng(seed)
-    n_ids = max(1, -(-n // SAMPLES_PER_IDENTITY))
-    centres = normalise(rng.standard_normal((n_ids, DIM), dtype=np.float32))
-    identity = np.arange(n) // SAMPLES_PER_IDENTITY
+def isotropic(n: int, n_queries: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    n_ids = max(1, -(-n // ISOTROPIC_PHOTOS))
+    centres = search_data.normalise(rng.standard_normal((n_ids, DIM)))
+    identity = np.arange(n) // ISOTROPIC_PHOTOS
     vectors = np.empty((n, DIM), dtype=np.float32)
-    # Chunked so that the float noise for 1M rows never exists all at once.
     for start in range(0, n, 100_000):
         stop = min(n, start + 100_000)
-        noise = rng.standard_normal((stop - start, DIM), dtype=np.float32) * NOISE_SIGMA
-        vectors[start:stop] = normalise(centres[identity[start:stop]] + noise)
-    restricted = rng.random(n) < RESTRICTED_SHARE
-    query_ids = rng.choice(n_ids, size=n_queries, replace=n_queries > n_ids)
-    queries = normalise(centres[query_ids] + rng.standard_normal((n_queries, DIM), dtype=np.float32) * NOISE_SIGMA)
-    return vectors, restricted, queries
+        noise = rng.standard_normal((stop - start, DIM)) * ISOTROPIC_SIGMA
+        vectors[start:stop] = search_data.normalise(centres[identity[start:stop]] + noise)
+    ids = rng.choice(n_ids, size=n_queries, replace=n_queries > n_ids)
+    queries = search_data.normalise(centres[ids] + rng.standard_normal((n_queries, DIM)) * ISOTROPIC_SIGMA)
+    return vectors, queries
 
 
-def exact_top_k(vectors: Vectors, queries: Vectors, allowed: np.ndarray | None = None) -> list[set[int]]:
+def make_data(dataset: str, n: int, n_queries: int, seed: int) -> Data:
+    rng = np.random.default_rng(seed)
+    if dataset == "realistic":
+        vectors, queries = search_data.sample_realistic(n, n_queries, rng)
+    else:
+        vectors, queries = isotropic(n, n_queries, rng)
+    u = rng.random(n)
+    status = np.where(u < RESTRICTED, "restricted", np.where(u < RESTRICTED + SUPPRESSED, "suppressed", "active"))
+    now = datetime.now(UTC)
+    days = rng.integers(-30, 700, size=n)  # negative: expired, awaiting the retention sweep
+    expired = rng.random(n) < EXPIRED
+    no_expiry = rng.random(n) < 0.2
+    expires: list[datetime | None] = [
+        None if ne else now + timedelta(days=int(-abs(d) - 1 if ex else abs(d) + 1))
+        for d, ex, ne in zip(days, expired, no_expiry, strict=True)
+    ]
+    jurisdiction = np.where(rng.random(n) < EXCLUDED, "GB", np.where(rng.random(n) < 0.5, "FR", "US-IL"))
+    allowed = (status == "active") & ~(expired & ~no_expiry) & (jurisdiction != "GB")
+    return Data(vectors, queries, status, expires, jurisdiction, allowed, now)
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, allowed: np.ndarray | None = None) -> list[set[int]]:
     """Row indices of the true k nearest neighbours (cosine == inner product on unit vectors)."""
     result: list[set[int]] = []
-    # Chunks of queries keep the score matrix (queries x n floats) to a few hundred MB.
     for start in range(0, len(queries), 50):
         scores = queries[start : start + 50] @ vectors.T
         if allowed is not None:
@@ -103,79 +161,24 @@ def exact_top_k(vectors: Vectors, queries: Vectors, allowed: np.ndarray | None =
     return result
 
 
-def matches_only(vectors: Vectors, queries: Vectors, truth: list[set[int]]) -> list[set[int]]:
-    """The true neighbours that are the query's own identity, the ones a face search must not miss."""
-    return [{r for r in rows if 1.0 - float(vectors[r] @ q) < MATCH_DISTANCE} for q, rows in zip(queries, truth, strict=True)]
-
-
-def distance_summary(vectors: Vectors, queries: Vectors, truth: list[set[int]]) -> str:
-    """Cosine distances of the 1st and 10th true neighbour, to show the data has the intended shape."""
-    first, tenth = [], []
-    for q, rows in zip(queries, truth, strict=True):
-        d = sorted(1.0 - float(vectors[r] @ q) for r in rows)
-        first.append(d[0])
-        tenth.append(d[-1])
-    return f"nearest {statistics.median(first):.3f}, 10th {statistics.median(tenth):.3f} (medians)"
-
-
 # --- measuring ----------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    return float(np.percentile(np.asarray(values), pct))
-
-
 def measure(
-    label: str,
-    queries: Vectors,
-    truth: list[set[int]],
-    search: Callable[[Vectors], list[int]],
-    warmup: bool = True,
-    matches: list[set[int]] | None = None,
-) -> Run:
-    if warmup:
-        # Untimed pass: fault the index into memory so the first timed figures are not cold reads.
-        for q in queries:
-            search(q)
-    latencies: list[float] = []
-    recalls: list[float] = []
-    match_recalls: list[float] = []
-    counts: list[int] = []
-    for i, (q, expected) in enumerate(zip(queries, truth, strict=True)):
+    queries: np.ndarray, truth: list[set[int]], search: Callable[[np.ndarray], list[int]]
+) -> tuple[float, float, float, int]:
+    """recall@10, p50 ms, p95 ms and the fewest results, after an untimed warm-up pass."""
+    for q in queries[: min(len(queries), 50)]:
+        search(q)
+    latencies, recalls, counts = [], [], []
+    for q, expected in zip(queries, truth, strict=True):
         t0 = time.perf_counter()
         found = search(q)
         latencies.append((time.perf_counter() - t0) * 1000)
         recalls.append(len(expected.intersection(found)) / K)
-        wanted = matches[i] if matches is not None else expected
-        if wanted:
-            match_recalls.append(len(wanted.intersection(found)) / len(wanted))
         counts.append(len(found))
-    return Run(
-        label=label,
-        recall=statistics.fmean(recalls),
-        match_recall=statistics.fmean(match_recalls) if match_recalls else 1.0,
-        p50_ms=percentile(latencies, 50),
-        p95_ms=percentile(latencies, 95),
-        min_results=min(counts),
-        mean_results=statistics.fmean(counts),
-    )
-
-
-def print_runs(title: str, runs: list[Run]) -> None:
-    print(f"\n{title}")
-    # "matches": share of the query's own-identity neighbours found (see MATCH_DISTANCE).
-    print(f"  {'config':<22} {'recall@10':>9} {'matches':>8} {'p50 ms':>8} {'p95 ms':>8} {'results min/mean':>17}")
-    for r in runs:
-        figures = f"{r.recall:>9.4f} {r.match_recall:>8.4f} {r.p50_ms:>8.2f} {r.p95_ms:>8.2f}"
-        print(f"  {r.label:<22} {figures} {r.min_results:>11d}/{r.mean_results:.2f}")
-
-
-def goal_line(name: str, runs: list[Run]) -> str:
-    met = [r for r in runs if r.recall >= GOAL_RECALL and r.p95_ms <= GOAL_P95_MS and r.min_results == K]
-    if met:
-        return f"  {name}: MET at {met[0].label} (recall {met[0].recall:.4f}, p95 {met[0].p95_ms:.2f} ms)"
-    best = max(runs, key=lambda r: r.recall)
-    return f"  {name}: NOT MET (best recall {best.recall:.4f} at {best.label}, p95 {best.p95_ms:.2f} ms)"
+    lat = np.asarray(latencies)
+    return statistics.fmean(recalls), float(np.percentile(lat, 50)), float(np.percentile(lat, 95)), min(counts)
 
 
 # --- database -----------------------------------------------------------------
@@ -187,259 +190,318 @@ def server_params() -> dict[str, str]:
     return devservices.ensure_postgres()
 
 
-def admin_connect(params: dict[str, str]) -> psycopg.Connection:
-    return psycopg.connect(host=params["HOST"], port=params["PORT"], user=params["USER"], dbname="postgres", autocommit=True)
+def connect(params: dict[str, str], dbname: str) -> psycopg.Connection:
+    return psycopg.connect(host=params["HOST"], port=params["PORT"], user=params["USER"], dbname=dbname, autocommit=True)
 
 
 def recreate_database(params: dict[str, str]) -> None:
-    with admin_connect(params) as conn:
-        # A leftover from an earlier --keep run would skew the figures; start from nothing.
+    with connect(params, "postgres") as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
 
 
 def drop_database(params: dict[str, str]) -> None:
-    with admin_connect(params) as conn:
+    with connect(params, "postgres") as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
 
 
-def load(conn: psycopg.Connection, vectors: Vectors, restricted: np.ndarray) -> float:
-    """COPY in binary format; timestamps computed in Python because binary COPY takes no expressions."""
-    from datetime import UTC, datetime, timedelta
+COLUMNS = (
+    "id bigint NOT NULL, model varchar(40) NOT NULL, status varchar(20) NOT NULL, "
+    "jurisdiction varchar(10) NOT NULL, expires_at timestamptz, embedding vector NOT NULL"
+)
 
-    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+
+def create_table(conn: psycopg.Connection, layout: str) -> None:
+    conn.execute("DROP TABLE IF EXISTS search_face CASCADE")
+    if layout == "single":
+        conn.execute(f"CREATE TABLE search_face ({COLUMNS}, PRIMARY KEY (id))")
+        return
+    # By model first (each model its own dimension and index), then by hash of id.
+    conn.execute(f"CREATE TABLE search_face ({COLUMNS}, PRIMARY KEY (model, id)) PARTITION BY LIST (model)")
+    conn.execute(f"CREATE TABLE search_face_dlib PARTITION OF search_face FOR VALUES IN ('{MODEL}') PARTITION BY HASH (id)")
+    for i in range(PARTITIONS):
+        conn.execute(
+            f"CREATE TABLE search_face_dlib_{i} PARTITION OF search_face_dlib "
+            f"FOR VALUES WITH (MODULUS {PARTITIONS}, REMAINDER {i})"
+        )
+
+
+def load(conn: psycopg.Connection, data: Data) -> float:
     register_vector(conn)
-    conn.execute(
-        "CREATE TABLE face (id bigserial PRIMARY KEY, status text NOT NULL, expires_at timestamptz, embedding vector(128))"
-    )
-    rng = np.random.default_rng(1)
-    now = datetime.now(UTC)
-    expires = [now + timedelta(days=int(d)) for d in rng.integers(30, 366, size=len(vectors))]
     t0 = time.perf_counter()
-    # Explicit ids (row index + 1) so that results map straight back to numpy rows.
-    copy_sql = "COPY face (id, status, expires_at, embedding) FROM STDIN (FORMAT BINARY)"
+    copy_sql = "COPY search_face (id, model, status, jurisdiction, expires_at, embedding) FROM STDIN (FORMAT BINARY)"
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        copy.set_types(["int8", "text", "timestamptz", "vector"])
-        for i in range(len(vectors)):
-            copy.write_row((i + 1, "restricted" if restricted[i] else "active", expires[i], vectors[i]))
-    conn.execute("SELECT setval('face_id_seq', %s)", [len(vectors)])
-    conn.execute("VACUUM ANALYZE face")
+        copy.set_types(["int8", "text", "text", "text", "timestamptz", "vector"])
+        for i in range(len(data.vectors)):
+            copy.write_row((i + 1, MODEL, data.status[i], data.jurisdiction[i], data.expires[i], data.vectors[i]))
+    conn.execute("VACUUM ANALYZE search_face")
     return time.perf_counter() - t0
 
 
-def build_index(conn: psycopg.Connection) -> float:
-    # The graph must fit in maintenance_work_mem or the build slows down sharply; one
-    # parallel worker plus the leader uses both cores.
-    conn.execute("SET maintenance_work_mem = '2GB'")
-    conn.execute("SET max_parallel_maintenance_workers = 1")
+def expression(storage: str) -> str:
+    return f"(embedding::{storage}({DIM}))"
+
+
+def build_index(conn: psycopg.Connection, layout: str, storage: str, m: int, efc: int) -> tuple[float, float]:
+    """Build the product-shaped partial HNSW index; seconds and size in MB (all partitions)."""
+    ops = "halfvec_cosine_ops" if storage == "halfvec" else "vector_cosine_ops"
+    for row in conn.execute(
+        "SELECT indexrelid::regclass::text FROM pg_index i JOIN pg_am a ON a.oid = "
+        "(SELECT relam FROM pg_class WHERE oid = i.indexrelid) WHERE a.amname = 'hnsw'"
+    ).fetchall():
+        conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(row[0])))
+    tables = ["search_face"] if layout == "single" else [f"search_face_dlib_{i}" for i in range(PARTITIONS)]
     t0 = time.perf_counter()
-    conn.execute(
-        sql.SQL(
-            "CREATE INDEX face_embedding_hnsw ON face USING hnsw (embedding vector_cosine_ops) "
-            "WITH (m = {}, ef_construction = {})"
-        ).format(sql.Literal(HNSW_M), sql.Literal(HNSW_EF_CONSTRUCTION))
+    for table in tables:
+        conn.execute(
+            f"CREATE INDEX {table}_hnsw ON {table} USING hnsw ({expression(storage)} {ops}) "
+            f"WITH (m = {m}, ef_construction = {efc}) WHERE model = '{MODEL}'"
+        )
+    build_s = time.perf_counter() - t0
+    size = sum(
+        conn.execute("SELECT pg_relation_size(%s::regclass)", [f"{t}_hnsw"]).fetchone()[0]  # type: ignore[index]
+        for t in tables
     )
-    return time.perf_counter() - t0
+    # Warm the index into shared_buffers, as a serving database has it.
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    for t in tables:
+        conn.execute("SELECT pg_prewarm(%s)", [f"{t}_hnsw"])
+    return build_s, size / 2**20
 
 
-UNFILTERED_SQL = "SELECT id FROM face ORDER BY embedding <=> %s LIMIT 10"
-FILTERED_SQL = "SELECT id FROM face WHERE status = 'active' ORDER BY embedding <=> %s LIMIT 10"
+def query_sql(storage: str, filtered: bool) -> str:
+    where = FILTER_SQL if filtered else f"model = '{MODEL}'"
+    cast = f"%(q)s::{storage}({DIM})"
+    return f"SELECT id FROM search_face WHERE {where} ORDER BY {expression(storage)} <=> {cast} LIMIT {K}"
 
 
-def db_search(conn: psycopg.Connection, query: str, prepare: bool = True) -> Callable[[Vectors], list[int]]:
-    cur = conn.cursor(binary=True)
+def pg_search(conn: psycopg.Connection, storage: str, filtered: bool, now: datetime) -> Callable[[np.ndarray], list[int]]:
+    cur = conn.cursor()
+    query = query_sql(storage, filtered)
 
-    def search(q: Vectors) -> list[int]:
-        # Prepared: the app runs one statement shape over and over, so plan once. Not for
-        # runs that change planner settings, because a cached generic plan ignores them.
-        cur.execute(query, (q,), prepare=prepare)
+    def search(q: np.ndarray) -> list[int]:
+        cur.execute(query, {"q": q, "now": now, "excluded": EXCLUDED_JURISDICTIONS})
         return [row[0] - 1 for row in cur.fetchall()]
 
     return search
 
 
-def plan_uses_index(conn: psycopg.Connection, query: str, q: Vectors) -> bool:
-    plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + query, (q,)).fetchall())
-    return "face_embedding_hnsw" in plan
+def plan_uses_index(conn: psycopg.Connection, storage: str, q: np.ndarray, now: datetime) -> bool:
+    rows = conn.execute(
+        "EXPLAIN " + query_sql(storage, True), {"q": q, "now": now, "excluded": EXCLUDED_JURISDICTIONS}
+    ).fetchall()
+    return "_hnsw" in "\n".join(r[0] for r in rows)
 
 
-def relation_mb(conn: psycopg.Connection, name: str) -> float:
-    row = conn.execute("SELECT pg_total_relation_size(%s::regclass)", [name]).fetchone()
-    assert row is not None
-    return float(row[0]) / 2**20
+# --- the product's selector -----------------------------------------------------
 
 
-def pg_runs(
-    conn: psycopg.Connection,
-    query: str,
-    queries: Vectors,
-    truth: list[set[int]],
-    iterative: str,
-    matches: list[set[int]] | None = None,
-) -> list[Run]:
-    conn.execute(sql.SQL("SET hnsw.iterative_scan = {}").format(sql.Literal(iterative)))
-    runs = []
-    search = db_search(conn, query)
+def selector_rows(params: dict[str, str], data: Data, truth: list[set[int]], base: dict[str, Any]) -> Iterator[Row]:
+    """Time search.selectors.face_match_list (Django) against the bench database."""
+    from config.devservices import database_url
+
+    os.environ["DATABASE_URL"] = database_url({**params, "NAME": DB_NAME})
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["EXCLUDED_JURISDICTIONS"] = ",".join(EXCLUDED_JURISDICTIONS)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    from search.selectors import face_match_list
+
     for ef in EF_VALUES:
-        conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(ef)))
-        runs.append(measure(f"ef_search={ef}", queries, truth, search, warmup=ef == EF_VALUES[0], matches=matches))
-    return runs
+        settings.SEARCH_EF_SEARCH = ef
+
+        def search(q: np.ndarray) -> list[int]:
+            return [m.face_id - 1 for m in face_match_list(embedding=q.tolist(), model=MODEL, limit=K)]
+
+        recall, p50, p95, fewest = measure(data.queries, truth, search)
+        yield Row(
+            **base,
+            engine="selector",
+            ef_search=ef,
+            filtered=True,
+            recall_at_10=recall,
+            p50_ms=p50,
+            p95_ms=p95,
+            min_results=fewest,
+            loadavg=current_load(),
+        )
+    connection.close()
 
 
-# --- FAISS and numpy ----------------------------------------------------------
+# --- FAISS ----------------------------------------------------------------------
 
 
-def faiss_runs(
-    vectors: Vectors,
-    queries: Vectors,
-    truth: list[set[int]],
-    allowed: np.ndarray,
-    filtered_truth: list[set[int]],
-    filtered_matches: list[set[int]],
-) -> tuple[float, list[Run], list[Run]]:
+def faiss_rows(data: Data, truth: list[set[int]], m: int, efc: int, base: dict[str, Any]) -> list[Row]:
     import faiss
 
-    index = faiss.IndexHNSWFlat(DIM, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index = faiss.IndexHNSWFlat(DIM, m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = efc
     faiss.omp_set_num_threads(2)
     t0 = time.perf_counter()
-    index.add(vectors)
+    index.add(data.vectors)
     build_s = time.perf_counter() - t0
-    # One thread per query, like one PostgreSQL backend serving one request.
-    faiss.omp_set_num_threads(1)
-    # The selector holds a raw pointer into this array, so it must outlive the searches.
-    bitmap = np.packbits(allowed, bitorder="little")
-    selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
-    plain, filtered = [], []
-    for ef in EF_VALUES:
-        params = faiss.SearchParametersHNSW(efSearch=ef)
-        params_sel = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
+    faiss.omp_set_num_threads(1)  # one thread per query, like one PostgreSQL backend
+    bitmap = np.packbits(data.allowed, bitorder="little")  # must outlive the searches
+    selector = faiss.IDSelectorBitmap(len(data.allowed), faiss.swig_ptr(bitmap))
+    rows = []
+    for ef in (*EF_VALUES, 800):
+        params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
 
-        def search(q: Vectors, p: object = params) -> list[int]:
+        def search(q: np.ndarray, p: Any = params) -> list[int]:
             _, ids = index.search(q[None, :], K, params=p)
             return [int(i) for i in ids[0] if i >= 0]
 
-        def search_filtered(q: Vectors, p: object = params_sel) -> list[int]:
-            _, ids = index.search(q[None, :], K, params=p)
-            return [int(i) for i in ids[0] if i >= 0]
-
-        plain.append(measure(f"efSearch={ef}", queries, truth, search, warmup=ef == EF_VALUES[0]))
-        filtered.append(
-            measure(f"efSearch={ef}", queries, filtered_truth, search_filtered, warmup=False, matches=filtered_matches)
+        recall, p50, p95, fewest = measure(data.queries, truth, search)
+        rows.append(
+            Row(
+                **{**base, "layout": "single", "storage": "float32"},
+                engine="faiss",
+                uses_index=True,
+                m=m,
+                ef_construction=efc,
+                ef_search=ef,
+                filtered=True,
+                recall_at_10=recall,
+                p50_ms=p50,
+                p95_ms=p95,
+                build_s=build_s,
+                index_mb=None,
+                min_results=fewest,
+                loadavg=current_load(),
+            )
         )
-    return build_s, plain, filtered
+    return rows
 
 
-def numpy_brute_force(vectors: Vectors, queries: Vectors, truth: list[set[int]]) -> Run:
-    def search(q: Vectors) -> list[int]:
-        scores = vectors @ q
-        return np.argpartition(-scores, K)[:K].tolist()
-
-    return measure(f"numpy n={len(vectors):,}", queries, truth, search)
-
-
-# --- main ---------------------------------------------------------------------
+def faiss_ratio(row: Row, faiss: list[Row]) -> float | None:
+    peers = [f for f in faiss if f.recall_at_10 >= row.recall_at_10 - 1e-9]
+    if not peers:
+        return None
+    return round(row.p95_ms / min(f.p95_ms for f in peers), 2)
 
 
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:.1f}x" if b > 0 else "n/a"
+# --- main -----------------------------------------------------------------------
+
+
+def run_dataset(args: argparse.Namespace, params: dict[str, str], dataset: str, emit: Callable[[Row], None]) -> None:
+    data = make_data(dataset, args.n, args.queries, args.seed)
+    truth_all = exact_top_k(data.vectors, data.queries)
+    truth = exact_top_k(data.vectors, data.queries, data.allowed)
+    base = {"n": args.n, "dataset": dataset}
+    configs: list[tuple[str, str, int, int]] = []
+    grid = GRID if args.grid else ((args.m, args.ef_construction),)
+    configs += [("single", "vector", m, efc) for m, efc in grid]
+    if args.halfvec:
+        configs.append(("single", "halfvec", args.m, args.ef_construction))
+    if args.partitions:
+        configs.append(("hash4", "vector", args.m, args.ef_construction))
+    # FAISS first, so that each pgvector row can be printed with its ratio as soon as it is measured.
+    faiss = faiss_rows(data, truth, args.m, args.ef_construction, base) if args.faiss else []
+    for row in faiss:
+        emit(row)
+
+    def done(row: Row) -> None:
+        if row.filtered:
+            row.faiss_ratio = faiss_ratio(row, faiss)
+        emit(row)
+
+    recreate_database(params)
+    try:
+        with connect(params, DB_NAME) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            register_vector(conn)
+            loaded = ""
+            for layout, storage, m, efc in configs:
+                if loaded != layout:
+                    create_table(conn, layout)
+                    load_s = load(conn, data)
+                    loaded = layout
+                    if not args.json:
+                        print(f"{dataset} {layout}: COPY + VACUUM ANALYZE {load_s:.1f} s, load {current_load()}")
+                build_s, index_mb = build_index(conn, layout, storage, m, efc)
+                # At small n the planner may rightly prefer a scan of small partitions: recorded.
+                uses_index = plan_uses_index(conn, storage, data.queries[0], data.now)
+                common = {
+                    "uses_index": uses_index,
+                    **base,
+                    "layout": layout,
+                    "storage": storage,
+                    "m": m,
+                    "ef_construction": efc,
+                    "build_s": round(build_s, 1),
+                    "index_mb": round(index_mb, 1),
+                }
+                conn.execute("SET hnsw.iterative_scan = strict_order")  # as the product's selector
+                for filtered in (True, False):
+                    for ef in EF_VALUES:
+                        conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(ef)))
+                        search = pg_search(conn, storage, filtered, data.now)
+                        recall, p50, p95, fewest = measure(data.queries, truth if filtered else truth_all, search)
+                        row = Row(
+                            **common,
+                            engine="pgvector",
+                            ef_search=ef,
+                            filtered=filtered,
+                            recall_at_10=recall,
+                            p50_ms=p50,
+                            p95_ms=p95,
+                            min_results=fewest,
+                            loadavg=current_load(),
+                        )
+                        done(row)
+                if layout == "single" and storage == "vector" and (m, efc) == (args.m, args.ef_construction) and args.selector:
+                    sel_base = {**common}
+                    sel_base.pop("build_s"), sel_base.pop("index_mb")
+                    for row in selector_rows(params, data, truth, {**sel_base, "build_s": None, "index_mb": None}):
+                        done(row)
+    finally:
+        if not args.keep:
+            drop_database(params)
 
 
 def main() -> None:
+    global DB_NAME  # one run, one database
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=1_000_000, help="vectors to load (default 1,000,000)")
-    parser.add_argument("--queries", type=int, default=200, help="query vectors (default 200)")
+    parser.add_argument("--n", type=int, default=1_000_000, help="faces to load (default 1,000,000)")
+    parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--keep", action="store_true", help=f"keep the {DB_NAME} database afterwards")
+    parser.add_argument("--dataset", choices=["realistic", "isotropic", "both"], default="both")
+    parser.add_argument("--m", type=int, default=DEFAULT_M)
+    parser.add_argument("--ef-construction", type=int, default=DEFAULT_EFC)
+    parser.add_argument("--grid", action="store_true", help=f"build every (m, ef_construction) in {GRID}")
+    parser.add_argument("--no-halfvec", dest="halfvec", action="store_false", help="skip the halfvec index")
+    parser.add_argument("--no-partitions", dest="partitions", action="store_false", help="skip the 4-partition layout")
+    parser.add_argument("--no-faiss", dest="faiss", action="store_false")
+    parser.add_argument("--no-selector", dest="selector", action="store_false", help="skip the product selector's rows")
+    parser.add_argument("--json", action="store_true", help="one JSON line per configuration")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--database", default="bench_search", help="throwaway database to (re)create")
     args = parser.parse_args()
+    DB_NAME = args.database
+    if args.n < 100:
+        parser.error("--n must be at least 100")
 
-    print(f"face search benchmark: n={args.n:,} dim={DIM} queries={args.queries} k={K} seed={args.seed}")
-    print(f"HNSW m={HNSW_M} ef_construction={HNSW_EF_CONSTRUCTION}; {RESTRICTED_SHARE:.0%} rows restricted")
-    print(f"goal: recall@10 >= {GOAL_RECALL} at p95 <= {GOAL_P95_MS:g} ms in the database")
-
-    t0 = time.perf_counter()
-    vectors, restricted, queries = make_data(args.n, args.queries, args.seed)
-    allowed = ~restricted
-    truth = exact_top_k(vectors, queries)
-    truth_filtered = exact_top_k(vectors, queries, allowed)
-    matches_filtered = matches_only(vectors, queries, truth_filtered)
-    print(f"\ndata + exact answers (numpy): {time.perf_counter() - t0:.1f} s")
-    print(f"  true neighbour cosine distance: {distance_summary(vectors, queries, truth)}")
-    print(f"  filtered:                       {distance_summary(vectors, queries, truth_filtered)}")
+    def emit(row: Row) -> None:
+        if args.json:
+            print(json.dumps(asdict(row)), flush=True)
+        else:
+            ratio = f"{row.faiss_ratio:.2f}" if row.faiss_ratio is not None else "-"
+            print(
+                f"{row.dataset:<9} {row.layout:<6} {row.storage:<7} {row.engine:<8} m={row.m:<2} "
+                f"efc={row.ef_construction:<3} ef={row.ef_search:<3} filtered={row.filtered!s:<5} "
+                f"recall={row.recall_at_10:.4f} p50={row.p50_ms:6.2f} p95={row.p95_ms:6.2f} "
+                f"build={row.build_s} index_mb={row.index_mb} faiss_ratio={ratio} min={row.min_results} "
+                f"load={row.loadavg}",
+                flush=True,
+            )
 
     params = server_params()
-    recreate_database(params)
-    try:
-        with psycopg.connect(
-            host=params["HOST"], port=params["PORT"], user=params["USER"], dbname=DB_NAME, autocommit=True
-        ) as conn:
-            notices: list[str] = []
-            conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
-            load_s = load(conn, vectors, restricted)
-            print(f"\nCOPY + VACUUM ANALYZE: {load_s:.1f} s ({args.n / load_s:,.0f} rows/s)")
-            build_s = build_index(conn)
-            version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
-            print(f"HNSW build (pgvector {version[0] if version else '?'}): {build_s:.1f} s")
-            print(f"  table {relation_mb(conn, 'face'):,.0f} MB total, index {relation_mb(conn, 'face_embedding_hnsw'):,.0f} MB")
-            for message in notices:
-                print(f"  server notice: {message}")
-            print(
-                f"  plan uses the HNSW index: unfiltered {plan_uses_index(conn, UNFILTERED_SQL, queries[0])}, "
-                f"filtered {plan_uses_index(conn, FILTERED_SQL, queries[0])}"
-            )
-
-            pg_plain = pg_runs(conn, UNFILTERED_SQL, queries, truth, "off")
-            print_runs("pgvector, unfiltered", pg_plain)
-            pg_filtered = {
-                mode: pg_runs(conn, FILTERED_SQL, queries, truth_filtered, mode, matches_filtered)
-                for mode in ("off", "relaxed_order", "strict_order")
-            }
-            for mode, runs in pg_filtered.items():
-                print_runs(f"pgvector, WHERE status = 'active', hnsw.iterative_scan = {mode}", runs)
-
-            # Exact search in the database (no index) is the alternative to an ANN index.
-            conn.execute("SET enable_indexscan = off")
-            n_exact = min(EXACT_SQL_QUERIES, len(queries))
-            assert not plan_uses_index(conn, FILTERED_SQL, queries[0])
-            exact_sql = measure(
-                "seq scan",
-                queries[:n_exact],
-                truth_filtered[:n_exact],
-                db_search(conn, FILTERED_SQL, prepare=False),
-                warmup=False,
-            )
-            conn.execute("RESET enable_indexscan")
-            print_runs(f"PostgreSQL exact (no index, filtered, {n_exact} queries)", [exact_sql])
-    finally:
-        if args.keep:
-            print(f"\nkept database {DB_NAME}")
-        else:
-            drop_database(params)
-
-    faiss_build_s, faiss_plain, faiss_filtered = faiss_runs(vectors, queries, truth, allowed, truth_filtered, matches_filtered)
-    print(f"\nFAISS IndexHNSWFlat build (2 threads): {faiss_build_s:.1f} s")
-    print_runs("FAISS, unfiltered (1 thread per query)", faiss_plain)
-    print_runs("FAISS, filtered with IDSelectorBitmap", faiss_filtered)
-
-    small = min(BRUTE_FORCE_N, len(vectors))
-    brute = [numpy_brute_force(vectors[:small], queries, exact_top_k(vectors[:small], queries))]
-    if small < len(vectors):
-        brute.append(numpy_brute_force(vectors, queries, truth))
-    print_runs("numpy brute force (exact by construction)", brute)
-
-    print("\nratios (p50 latency; pgvector unfiltered, FAISS unfiltered, at the same ef)")
-    print(f"  pgvector build / FAISS build: {ratio(build_s, faiss_build_s)}")
-    for pg, fa in zip(pg_plain, faiss_plain, strict=True):
-        line = f"  {pg.label:<14} pgvector/FAISS {ratio(pg.p50_ms, fa.p50_ms):>7}"
-        for b in brute:
-            line += f"   {b.label} / pgvector {ratio(b.p50_ms, pg.p50_ms):>7}"
-        line += f"   exact SQL / pgvector {ratio(exact_sql.p50_ms, pg.p50_ms):>7}"
-        print(line)
-
-    print(f"\ngoal: recall@10 >= {GOAL_RECALL} at p95 <= {GOAL_P95_MS:g} ms with 10 results")
-    print(goal_line("pgvector unfiltered", pg_plain))
-    for mode, runs in pg_filtered.items():
-        print(goal_line(f"pgvector filtered, iterative_scan={mode}", runs))
+    for dataset in ("realistic", "isotropic") if args.dataset == "both" else (args.dataset,):
+        run_dataset(args, params, dataset, emit)
 
 
 if __name__ == "__main__":

