@@ -33,9 +33,7 @@ class SourceImage(models.Model):
     # Provenance (the crawler fills the URLs; an import records the file's own name, never a server path).
     source_label = models.CharField(max_length=200)
     # The approved source (crawled or imported) whose declarations cover this photo.
-    source = models.ForeignKey(
-        "crawling.Source", null=True, blank=True, on_delete=models.PROTECT, related_name="images"
-    )
+    source = models.ForeignKey("crawling.Source", null=True, blank=True, on_delete=models.PROTECT, related_name="images")
     page_url = models.URLField(max_length=2000, blank=True)
     image_url = models.URLField(max_length=2000, blank=True)
     original_name = models.CharField(max_length=255, blank=True, help_text="file name of an imported photo")
@@ -98,6 +96,9 @@ class Face(models.Model):
     embedding = VectorField()
     model = models.CharField(max_length=40)
     detector = models.CharField(max_length=40)
+    # engine.pipeline_version() that embedded this face; blank: before versions were recorded
+    # ("dlib-1"). Faces of an older version are re-analysed after an upgrade (docs/faces.md).
+    pipeline = models.CharField(max_length=60, blank=True, default="")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     jurisdiction = models.CharField(max_length=10, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
