@@ -295,6 +295,7 @@ class PipelineOptions:
 # Bump when a change alters the embeddings stored for the same photo: faces embedded by an
 # older pipeline must be re-analysed (docs/faces.md, "Pipeline").
 PIPELINE_VERSION = "dlib-2"
+CNN_UPSAMPLE = 0
 
 
 def pipeline_version() -> str:
@@ -346,9 +347,9 @@ def detect(engine: dict[str, Any], small: np.ndarray, options: PipelineOptions) 
         rects, scores, _ = engine["hog"].run(small, options.retry_upsample)
         found = [(rect, float(score), "dlib") for rect, score in zip(rects, scores, strict=True)]
     if not found and options.cnn_fallback:
-        # MMOD finds faces down to about 80 px unscaled; upsample small images once (slow: ~4x).
-        upsample = 1 if max(small.shape[:2]) <= 400 else 0
-        found = [(d.rect, float(d.confidence), "dlib-cnn") for d in _cnn_detector(engine)(small, upsample)]
+        # Not upsampled: MMOD then finds faces from about 80 px (smaller ones are the HOG retry's
+        # job); one upsampling pass would cost 4x (bench/pipeline.py).
+        found = [(d.rect, float(d.confidence), "dlib-cnn") for d in _cnn_detector(engine)(small, CNN_UPSAMPLE)]
     return found
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from search import engine
 from tests.search import photos
@@ -40,15 +39,17 @@ def test_mirror_mean_differs_from_plain_and_is_unit_norm(settings):
     assert "+mirror" in engine.pipeline_version()
 
 
-def test_jitter_differs_from_plain_and_is_repeatable(settings):
-    """dlib jitter: averaged random crops, so not the plain embedding; dlib seeds it, so twice gives the same."""
+def test_jitter_differs_from_plain_and_is_not_repeatable(settings):
+    """dlib jitter: averaged random crops, so not the plain embedding, and (dlib does not reseed) the same
+    photo embeds a little differently each time: one reason it is off by default (docs/faces.md)."""
     settings.FACE_EMBED_JITTERS = 0
     plain = main_embedding("img1.jpg")
     settings.FACE_EMBED_JITTERS = 3
     first, second = main_embedding("img1.jpg"), main_embedding("img1.jpg")
     assert np.linalg.norm(first) == pytest.approx(1.0, abs=1e-5)
     assert not np.allclose(plain, first, atol=1e-4)
-    assert np.allclose(first, second, atol=1e-6)
+    assert not np.allclose(first, second, atol=1e-6)
+    assert engine.cosine_distance(first, second) < 0.02
     assert "+jit3" in engine.pipeline_version()
 
 
@@ -72,9 +73,10 @@ def test_unknown_landmark_count_is_refused(settings):
 
 def test_retry_with_more_upsampling_finds_a_face_the_first_pass_missed(settings):
     """A large photo shrunk for detection leaves its face too small for one HOG pass; the retry finds it."""
-    settings.FACE_DETECT_MAX_SIDE = 120  # img1's face becomes ~30 px in the detection image
-    settings.FACE_MIN_SIZE_PX = 20
     decoded = engine.decode_image(photos.photo("img1.jpg"))
+    face_side = engine.analyse(decoded).faces[0].box[2]
+    # Shrink for detection so that the face is ~24 px there: out of one HOG pass's reach, within two passes'.
+    settings.FACE_DETECT_MAX_SIDE = round(max(decoded.width, decoded.height) * 24 / face_side)
     settings.FACE_DETECT_RETRY_UPSAMPLE = 0
     assert engine.analyse(decoded).faces == []
     settings.FACE_DETECT_RETRY_UPSAMPLE = 2
@@ -83,19 +85,17 @@ def test_retry_with_more_upsampling_finds_a_face_the_first_pass_missed(settings)
 
 
 def test_cnn_fallback_finds_a_face_where_hog_finds_none(settings):
-    """Rotated by 40 degrees, HOG (frontal, upright) finds nothing; dlib's CNN detector finds the face."""
-    image = Image.open(photos.IMAGES / "img1.jpg").convert("RGB")
-    image.thumbnail((400, 400))
-    tilted = np.asarray(image.rotate(40, expand=True, fillcolor=(255, 255, 255)))
-    decoded = engine.DecodedImage(pixels=tilted, format="JPEG", width=tilted.shape[1], height=tilted.shape[0])
+    """A labelled LFW photo (face turned away) where HOG finds nothing even upsampled twice; the CNN finds it."""
+    decoded = engine.decode_image((LFW / "images" / "Anna_Kournikova_0005.jpg").read_bytes())
     settings.FACE_DETECT_CNN_FALLBACK = False
+    settings.FACE_DETECT_RETRY_UPSAMPLE = 2
     assert engine.analyse(decoded).faces == []
     settings.FACE_DETECT_CNN_FALLBACK = True
     faces = engine.analyse(decoded).faces
     assert len(faces) == 1 and faces[0].detector == "dlib-cnn"
     assert np.linalg.norm(faces[0].embedding) == pytest.approx(1.0, abs=1e-5)
-    # The chip is aligned by landmarks, so the tilted face still embeds as the same person.
-    assert engine.cosine_distance(faces[0].embedding, main_embedding("img1.jpg")) < 0.1
+    x, y, w, h = faces[0].box  # LFW centres the labelled face in its 250 px photo
+    assert abs(x + w / 2 - 125) < 40 and abs(y + h / 2 - 125) < 40
 
 
 # Labelled faces-lfw photos in which the default pipeline finds no face at all (bench/pipeline.py).
