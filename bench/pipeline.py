@@ -357,6 +357,7 @@ def evaluate(
     row: dict[str, Any] = {
         "photos": len(files),
         "people": len(set(people)),
+        "folds": folds,
         "no_face": sum(e is None for e in embeddings),
         "seconds_per_photo": float(np.mean([s for _, s in pairs])),
     }
@@ -387,7 +388,8 @@ def main() -> None:
             files, people = cached_people(dataset, files, people)
         records = load_records(dataset, files, rule)
         view2 = view2_like_pairs(people) if dataset == "faces-lfw" else None
-        folds = min(args.folds, len(set(people)))
+        # At least 3 people a fold, so that every held-out fold has impostor pairs of its own.
+        folds = max(2, min(args.folds, len(set(people)) // 3))
         rows: dict[str, Any] = {}
         for variant in VARIANTS:
 
@@ -414,7 +416,7 @@ def main() -> None:
             keep = [i for i, p in enumerate(people) if p in subset_people]
             sub_files, sub_people = [files[i] for i in keep], [people[i] for i in keep]
             jittered, extra = jitter_embeddings(records, [f.name for f in sub_files], args.jitters)
-            sub_folds = min(args.folds, len(subset_people))
+            sub_folds = max(2, min(args.folds, len(subset_people) // 3))
 
             def plain(record: PhotoRecord, _name: str) -> tuple[np.ndarray | None, float]:
                 embedding, seconds, _ = variant_embedding(record, VARIANTS[0])
@@ -436,10 +438,10 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     end = " ".join(report["loadavg_end"])
-    print(f"OUT OF SAMPLE (person-level {args.folds}-fold CV); load average at start {' '.join(load)}, end {end}")
+    print(f"OUT OF SAMPLE (person-level k-fold CV); load average at start {' '.join(load)}, end {end}")
     for dataset, rows in report["datasets"].items():
         first = next(iter(rows.values()))
-        print(f"\n{dataset}: {first['photos']} photos of {first['people']} people")
+        print(f"\n{dataset}: {first['photos']} photos of {first['people']} people, {first['folds']} folds of people")
         header = f"{'variant':44} {'no face':>8} {'bal.acc':>8} {'TAR@1e-3':>9} {'TAR@1e-4':>9} {'s/photo':>8}"
         if dataset == "faces-lfw":
             header += f" {'View2-like (10-fold)':>22}"
