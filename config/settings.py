@@ -392,6 +392,7 @@ FACE_BATCH_SIZE = env.int("FACE_BATCH_SIZE", default=8)
 FACE_DETECT_UPSAMPLE = env.int("FACE_DETECT_UPSAMPLE", default=1)
 FACE_DETECT_RETRY_UPSAMPLE = env.int("FACE_DETECT_RETRY_UPSAMPLE", default=0)
 FACE_DETECT_CNN_FALLBACK = env.bool("FACE_DETECT_CNN_FALLBACK", default=True)
+FACE_DETECT_CNN_MAX_SIDE = env.int("FACE_DETECT_CNN_MAX_SIDE", default=400)
 # Landmarks for the aligned chip (5 or 68); mean embedding of the chip and its mirror; dlib jitter.
 FACE_LANDMARKS = env.int("FACE_LANDMARKS", default=5)
 FACE_EMBED_MIRROR = env.bool("FACE_EMBED_MIRROR", default=False)

@@ -347,9 +347,32 @@ def detect(engine: dict[str, Any], small: np.ndarray, options: PipelineOptions) 
         rects, scores, _ = engine["hog"].run(small, options.retry_upsample)
         found = [(rect, float(score), "dlib") for rect, score in zip(rects, scores, strict=True)]
     if not found and options.cnn_fallback:
-        # Not upsampled: MMOD then finds faces from about 80 px (smaller ones are the HOG retry's
-        # job); one upsampling pass would cost 4x (bench/pipeline.py).
-        found = [(d.rect, float(d.confidence), "dlib-cnn") for d in _cnn_detector(engine)(small, CNN_UPSAMPLE)]
+        found = _cnn_detect(engine, small)
+    return found
+
+
+def _cnn_detect(engine: dict[str, Any], small: np.ndarray) -> list[tuple[Any, float, str]]:
+    """dlib's CNN (MMOD) detector on a copy at most FACE_DETECT_CNN_MAX_SIDE px long, not upsampled.
+
+    Its cost grows with the pixels (seconds on an 800 px photo on the CPU) and it runs on every photo
+    where HOG found nothing, faceless ones included, so it looks at a smaller copy: it finds faces
+    from about 80 px there, i.e. faces that fill a fifth of a 400 px copy; one upsampling pass would
+    cost 4x.
+    """
+    dlib = engine["dlib"]
+    longest = max(small.shape[:2])
+    factor = min(1.0, settings.FACE_DETECT_CNN_MAX_SIDE / longest)
+    pixels = small
+    if factor < 1.0:
+        size = (max(1, round(small.shape[1] * factor)), max(1, round(small.shape[0] * factor)))
+        pixels = np.asarray(Image.fromarray(small).resize(size, Image.Resampling.LANCZOS))
+    found = []
+    for d in _cnn_detector(engine)(pixels, CNN_UPSAMPLE):
+        r = d.rect
+        rect = dlib.rectangle(
+            round(r.left() / factor), round(r.top() / factor), round(r.right() / factor), round(r.bottom() / factor)
+        )
+        found.append((rect, float(d.confidence), "dlib-cnn"))
     return found
 
 
