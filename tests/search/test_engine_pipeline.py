@@ -10,6 +10,7 @@ import pytest
 
 from search import engine
 from tests.search import photos
+from tests.search.conftest import index_photos
 
 LFW = Path(__file__).resolve().parents[3] / "shared" / "faces-lfw"
 
@@ -114,3 +115,13 @@ def test_default_pipeline_finds_a_face_in_every_labelled_lfw_photo():
         if not engine.detect(state, small, options):
             lost.add(name)
     assert lost == LFW_LOST_BY_DEFAULT
+
+
+@pytest.mark.django_db
+def test_stored_faces_record_the_pipeline_that_embedded_them(settings):
+    """After an upgrade the index must be re-analysed: each stored face says which pipeline embedded it."""
+    settings.FACE_EMBED_MIRROR = True
+    stored = index_photos("img1.jpg")
+    face = stored["img1.jpg"].faces.get()
+    assert face.pipeline == engine.pipeline_version()
+    assert face.pipeline.startswith(f"{engine.PIPELINE_VERSION}:") and "mirror" in face.pipeline
