@@ -74,6 +74,8 @@ VARIANTS = [
     Variant("c+d. retry up2, then CNN", retry=True, cnn=True),
     Variant("e. 68-point alignment", landmarks=68),
     Variant("a+c+d. mirror, retry, CNN", retry=True, cnn=True, mirror=True),
+    Variant("a+e. mirror, 68-point", landmarks=68, mirror=True),
+    Variant("a+d+e. mirror, CNN, 68-point (kept)", cnn=True, landmarks=68, mirror=True),
 ]
 
 
@@ -177,6 +179,15 @@ def load_records(name: str, files: list[Path], rule: str) -> dict[str, PhotoReco
             if count % 10 == 0 or count == len(missing):
                 cache_path.write_bytes(pickle.dumps(records))
                 print(f"  {name}: {count}/{len(missing)} photos embedded", file=sys.stderr, flush=True)
+    # The mirror of the 68-point chip, where an older cache lacks it.
+    late = [(r, st) for r in records.values() for st in r.stages.values() if "flip68" not in st and st.get("chip68") is not None]
+    if late:
+        engine_state = engine._engine("Dlib", "dlib")
+        for count, (_, stage) in enumerate(late, 1):
+            stage["flip68"] = engine.raw_descriptors(engine_state, [engine.mirrored(stage["chip68"])])[0]
+            if count % 100 == 0 or count == len(late):
+                cache_path.write_bytes(pickle.dumps(records))
+                print(f"  {name}: {count}/{len(late)} mirrored 68-point chips embedded", file=sys.stderr, flush=True)
     return records
 
 

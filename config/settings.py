@@ -394,8 +394,8 @@ FACE_DETECT_RETRY_UPSAMPLE = env.int("FACE_DETECT_RETRY_UPSAMPLE", default=0)
 FACE_DETECT_CNN_FALLBACK = env.bool("FACE_DETECT_CNN_FALLBACK", default=True)
 FACE_DETECT_CNN_MAX_SIDE = env.int("FACE_DETECT_CNN_MAX_SIDE", default=400)
 # Landmarks for the aligned chip (5 or 68); mean embedding of the chip and its mirror; dlib jitter.
-FACE_LANDMARKS = env.int("FACE_LANDMARKS", default=5)
-FACE_EMBED_MIRROR = env.bool("FACE_EMBED_MIRROR", default=False)
+FACE_LANDMARKS = env.int("FACE_LANDMARKS", default=68)
+FACE_EMBED_MIRROR = env.bool("FACE_EMBED_MIRROR", default=True)
 FACE_EMBED_JITTERS = env.int("FACE_EMBED_JITTERS", default=0)
 # A search or source photo whose task started this many times without finishing (the worker
 # died on it) is quarantined: failed, with the reason shown, and never retried.

@@ -4,9 +4,11 @@ decode_image() validates and normalises an upload (true format check, pixel limi
 orientation, CMYK / alpha / palette / 16-bit, first frame of animations); analyse() then
 detects, aligns and embeds every face.
 
-Default model (offline): deepface's ``Dlib`` ResNet with the ``dlib`` HOG detector. Faces are
-aligned with dlib's 5-point face chip (150 px, padding 0.25), which measured better than
-deepface's eye-line rotation for this model, most of all on small web photos. Other deepface
+Default model (offline): deepface's ``Dlib`` ResNet with the ``dlib`` HOG detector, dlib's CNN
+detector where HOG finds nothing, faces aligned into dlib's face chip (150 px, padding 0.25) by 68
+landmarks, and the mean embedding of the chip and its mirror image (settings ``FACE_*``; the
+measurements behind these defaults are in docs/faces.md, "Pipeline"). dlib's chip measured better
+than deepface's eye-line rotation for this model, most of all on small web photos. Other deepface
 models (Facenet512, ArcFace, …) run through ``DeepFace.represent`` when their weights are on
 disk; deepface's ONNX models use ONNX Runtime's CUDA provider when it is installed.
 Embeddings are L2-normalised and compared by cosine distance.
