@@ -11,10 +11,13 @@ Both run in the same process one after the other, so they share one thread confi
 set ``OMP_NUM_THREADS`` (and friends) in the environment to pin it, the script prints what
 it ran with.
 
-    .venv/bin/python bench/ingest.py [--faces DIR] [--repeat N]
+    .venv/bin/python bench/ingest.py [--faces DIR] [--repeat N] [--compare SETTING=VALUE ...] [--no-naive]
 
 ``--faces`` is a folder holding ``images/`` (default: ``shared/faces`` beside the
-repository); ``--repeat`` goes over the photos N times for steadier figures.
+repository); ``--repeat`` goes over the photos N times for steadier figures. ``--compare``
+also times the pipeline with those settings overridden (e.g. ``FACE_EMBED_MIRROR=true``;
+several in one argument separated by commas), between two runs with the current settings,
+and prints its time per photo against theirs (the pipeline options of docs/faces.md).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class Rate:
         return self.faces / self.seconds
 
 
-def pipeline_rate(paths: list[Path], batch_size: int) -> Rate:
+def pipeline_rate(paths: list[Path], batch_size: int, label: str = "project pipeline") -> Rate:
     from search import engine
 
     engine.warm_up()
@@ -70,7 +73,19 @@ def pipeline_rate(paths: list[Path], batch_size: int) -> Rate:
             faces += len(analysis.faces)
             failures += not analysis.faces
     seconds = time.perf_counter() - started
-    return Rate("project pipeline", len(paths), faces, seconds, failures)
+    return Rate(label, len(paths), faces, seconds, failures)
+
+
+def _overrides(text: str) -> dict[str, object]:
+    """``A=1,B=true`` as settings values (ints, booleans, else strings)."""
+    values: dict[str, object] = {}
+    for item in filter(None, text.split(",")):
+        name, _, raw = item.partition("=")
+        if not name.startswith("FACE_") or not raw:
+            raise SystemExit(f"--compare takes FACE_SETTING=VALUE, not {item!r}")
+        lowered = raw.strip().lower()
+        values[name.strip()] = lowered == "true" if lowered in ("true", "false") else int(raw) if raw.isdigit() else raw
+    return values
 
 
 def naive_rate(paths: list[Path]) -> Rate:
@@ -102,6 +117,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=Path, default=BASE_DIR.parent / "shared" / "faces")
     parser.add_argument("--repeat", type=int, default=1, help="go over the photos this many times")
+    parser.add_argument("--compare", action="append", default=[], help="FACE_SETTING=VALUE[,...]: time these too")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive deepface loop")
     args = parser.parse_args()
     photos = sorted(p for p in (args.faces / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     paths = photos * max(1, args.repeat)
@@ -123,7 +140,29 @@ def main() -> None:
         f"detection at <= {settings.FACE_DETECT_MAX_SIDE} px, faces >= {settings.FACE_MIN_SIZE_PX} px kept; "
         "naive: DeepFace.represent(model_name='Dlib', detector_backend='dlib') per photo at full size"
     )
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+    print(f"load average at start: {' '.join(load)}")
     ours = pipeline_rate(paths, settings.FACE_BATCH_SIZE)
+    if args.compare:
+        from django.test import override_settings
+
+        compared = []
+        for text in args.compare:
+            with override_settings(**_overrides(text)):
+                compared.append(pipeline_rate(paths, settings.FACE_BATCH_SIZE, label=text))
+        again = pipeline_rate(paths, settings.FACE_BATCH_SIZE)
+        today = (ours.seconds + again.seconds) / 2 / len(paths)
+        before, after = ours.seconds / len(paths), again.seconds / len(paths)
+        print(
+            f"current settings: {today:.3f} s/photo (mean of {before:.3f} before and {after:.3f} after), "
+            f"{ours.failures} photos without a face"
+        )
+        for rate in compared:
+            per_photo = rate.seconds / len(paths)
+            print(f"{rate.label}: {per_photo:.3f} s/photo, x{per_photo / today:.2f} the current; {rate.failures} without a face")
+        print(f"load average at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3]) if load else ''}")
+    if args.no_naive:
+        return
     theirs = naive_rate(paths)
 
     header = f"{'method':<26}{'photos/s':>10}{'faces/s':>10}{'seconds':>10}{'faces':>8}{'no face':>9}"

@@ -392,6 +392,16 @@ FACE_MIN_SIZE_PX = env.int("FACE_MIN_SIZE_PX", default=40)
 FACE_IMAGE_MAX_BYTES = env.int("FACE_IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 FACE_IMAGE_MAX_PIXELS = env.int("FACE_IMAGE_MAX_PIXELS", default=40_000_000)
 FACE_BATCH_SIZE = env.int("FACE_BATCH_SIZE", default=8)
+# The dlib pipeline's steps (docs/faces.md, "Pipeline", has the measurements behind the defaults).
+# HOG upsampling passes; a second try with more passes, and dlib's CNN detector, where HOG found nothing.
+FACE_DETECT_UPSAMPLE = env.int("FACE_DETECT_UPSAMPLE", default=1)
+FACE_DETECT_RETRY_UPSAMPLE = env.int("FACE_DETECT_RETRY_UPSAMPLE", default=0)
+FACE_DETECT_CNN_FALLBACK = env.bool("FACE_DETECT_CNN_FALLBACK", default=True)
+FACE_DETECT_CNN_MAX_SIDE = env.int("FACE_DETECT_CNN_MAX_SIDE", default=400)
+# Landmarks for the aligned chip (5 or 68); mean embedding of the chip and its mirror; dlib jitter.
+FACE_LANDMARKS = env.int("FACE_LANDMARKS", default=68)
+FACE_EMBED_MIRROR = env.bool("FACE_EMBED_MIRROR", default=True)
+FACE_EMBED_JITTERS = env.int("FACE_EMBED_JITTERS", default=0)
 # A search or source photo whose task started this many times without finishing (the worker
 # died on it) is quarantined: failed, with the reason shown, and never retried.
 FACE_TASK_MAX_ATTEMPTS = env.int("FACE_TASK_MAX_ATTEMPTS", default=3)

