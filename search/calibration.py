@@ -9,32 +9,104 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 
+# How each operating point is set: the expected number of strangers (different people) at or under
+# the threshold in one search of ``index_size`` faces is pair FMR x index size; the per-comparison
+# FMR is that target over the index size, and never looser than ``max_pair_fmr``.
+DEFAULT_OPERATING_POINTS: dict[str, dict[str, Any]] = {
+    "strict": {
+        "strangers_per_search": 0.01,
+        "max_pair_fmr": 1e-3,
+        "means": "shown to analysts as a match: about a 1 % chance that a search returns any stranger",
+    },
+    "candidate": {
+        "strangers_per_search": 10.0,
+        "max_pair_fmr": 1e-2,
+        "means": "the DPO's review band in subject requests: errs toward recall, about 10 strangers per "
+        "request to review",
+    },
+}
+
+
 @dataclass(frozen=True)
 class Calibration:
     model: str
-    threshold: float  # cosine distance at or under which two faces are taken as the same person
+    threshold: float  # cosine distance at a per-comparison FMR of 1e-3 (kept for older callers)
     slope: float  # confidence = 1 / (1 + exp(slope * (distance - midpoint)))
     midpoint: float
+    # (distance, FMR) measured on labelled impostor pairs, distance ascending.
+    fmr_curve: tuple[tuple[float, float], ...] = ()
+    tail: tuple[float, float] | None = None  # log10 FMR = a + b * distance, below the measured curve
+    operating_points: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_OPERATING_POINTS))
+    confidence_meaning: str = "Estimated probability that the two faces are the same person"
 
     def confidence(self, distance: float) -> float:
         z = self.slope * (distance - self.midpoint)
         z = max(-60.0, min(60.0, z))
         return 1.0 / (1.0 + math.exp(z))
 
+    def _curve(self) -> tuple[np.ndarray, np.ndarray]:
+        points = sorted(self.fmr_curve)
+        return np.array([p[0] for p in points]), np.log10([max(p[1], 1e-300) for p in points])
+
+    def fmr_at(self, distance: float) -> float:
+        """Per-comparison false-match rate at ``distance``: measured where the curve reaches, the
+        fitted tail below it."""
+        if not self.fmr_curve:
+            raise LookupError("this calibration has no FMR curve: rerun faces_evaluate --calibrate --write")
+        dists, logs = self._curve()
+        if distance < dists[0] and self.tail is not None:
+            a, b = self.tail
+            return float(min(10 ** logs[0], 10 ** (a + b * distance)))
+        return float(10 ** np.interp(distance, dists, logs))
+
+    def threshold_for(self, index_size: int, *, point: str = "strict") -> float:
+        """The distance threshold of an operating point for a search of ``index_size`` faces."""
+        if point not in self.operating_points:
+            raise LookupError(f"no operating point {point!r}; known: {', '.join(sorted(self.operating_points))}")
+        if not self.fmr_curve:
+            return self.threshold  # an old calibration file: one fixed threshold
+        spec = self.operating_points[point]
+        target = min(float(spec["max_pair_fmr"]), float(spec["strangers_per_search"]) / max(1, int(index_size)))
+        dists, logs = self._curve()
+        log_target = math.log10(target)
+        if log_target >= logs[0]:
+            return float(np.interp(log_target, logs, dists))
+        if self.tail is None:
+            return float(dists[0])  # no extrapolation: the strictest measured point
+        a, b = self.tail
+        return float(min(dists[0], (log_target - a) / b))
+
+
+def _calibration_from(model: str, entry: dict[str, Any]) -> Calibration:
+    curve = tuple((float(r["distance"]), float(r["fmr"])) for r in entry.get("fmr_curve", []))
+    tail = entry.get("tail")
+    confidence = entry.get("confidence", {})
+    return Calibration(
+        model=model,
+        threshold=entry["threshold"],
+        slope=entry["slope"],
+        midpoint=entry["midpoint"],
+        fmr_curve=curve,
+        tail=(float(tail["log10_fmr_intercept"]), float(tail["log10_fmr_slope"])) if tail else None,
+        operating_points=entry.get("operating_points") or dict(DEFAULT_OPERATING_POINTS),
+        confidence_meaning=confidence.get("meaning", Calibration.confidence_meaning),
+    )
+
 
 @functools.cache
-def _load() -> dict[str, dict[str, float]]:
+def _load() -> dict[str, dict[str, Any]]:
     if not CALIBRATION_FILE.exists():
         return {}
-    data: dict[str, dict[str, float]] = json.loads(CALIBRATION_FILE.read_text())
+    data: dict[str, dict[str, Any]] = json.loads(CALIBRATION_FILE.read_text())
     return data
 
 
@@ -42,7 +114,24 @@ def calibration_for(model: str) -> Calibration:
     entry = _load().get(model)
     if entry is None:
         raise LookupError(f"No calibration for face model {model!r}: run `manage.py faces_evaluate --calibrate --write`.")
-    return Calibration(model=model, threshold=entry["threshold"], slope=entry["slope"], midpoint=entry["midpoint"])
+    return _calibration_from(model, entry)
+
+
+INDEX_SIZE_CACHE_SECONDS = 300
+
+
+def index_size(model: str) -> int:
+    """How many faces of ``model`` a search compares against: a count cached for a few minutes."""
+    from django.core.cache import cache
+
+    from search.models import Face
+
+    key = f"search:index-size:{model}"
+    size = cache.get(key)
+    if size is None:
+        size = Face.objects.filter(model=model).count()
+        cache.set(key, size, INDEX_SIZE_CACHE_SECONDS)
+    return int(size)
 
 
 def choose_threshold(same: np.ndarray, different: np.ndarray) -> float:

@@ -24,7 +24,7 @@ from accounts.selectors import membership_for
 from compliance.services import audit_record
 from config import ratelimit
 from search import engine, selectors
-from search.calibration import calibration_for
+from search.calibration import calibration_for, index_size
 from search.models import Face, LawfulBasis, ProbeFace, SearchHit, SearchRequest, SourceImage
 
 logger = logging.getLogger(__name__)
@@ -498,11 +498,13 @@ def _search_fail(search: SearchRequest, reason: str, *, action: str = "search.se
 
 def _search_run(search: SearchRequest) -> SearchRequest:
     calibration = calibration_for(search.model)
+    # The strict point tightens with the index: about a 1 % chance per search of any stranger.
+    threshold = calibration.threshold_for(index_size(search.model), point="strict")
     matches = selectors.face_match_list(
         embedding=list(search.probe_embedding) if search.probe_embedding is not None else [],
         model=search.model,
         limit=settings.SEARCH_TOP_K,
-        max_distance=calibration.threshold,
+        max_distance=threshold,
     )
     search.hits.all().delete()
     SearchHit.objects.bulk_create(
