@@ -499,7 +499,8 @@ def _search_fail(search: SearchRequest, reason: str, *, action: str = "search.se
 def _search_run(search: SearchRequest) -> SearchRequest:
     calibration = calibration_for(search.model)
     # The strict point tightens with the index: about a 1 % chance per search of any stranger.
-    threshold = calibration.threshold_for(index_size(search.model), point="strict")
+    size = index_size(search.model)
+    threshold = calibration.threshold_for(size, point="strict")
     matches = selectors.face_match_list(
         embedding=list(search.probe_embedding) if search.probe_embedding is not None else [],
         model=search.model,
@@ -521,7 +522,12 @@ def _search_run(search: SearchRequest) -> SearchRequest:
         action="search.search.completed",
         target=search,
         outcome="success",
-        details={"hits": len(matches), "faces": [m.face_id for m in matches]},
+        details={
+            "hits": len(matches),
+            "faces": [m.face_id for m in matches],
+            "threshold": round(threshold, 5),
+            "index_size": size,
+        },
     )
     return search
 

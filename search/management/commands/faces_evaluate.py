@@ -60,19 +60,22 @@ class Command(BaseCommand):
 
     # --- shared -------------------------------------------------------------------------------
 
-    def _embed(self, paths: list[Path], options: dict[str, Any]) -> tuple[np.ndarray, list[str], int, float]:
-        """Main-face embeddings (NaN rows: no face), the photos with none, faces found, seconds per new photo."""
+    def _embed(self, paths: list[Path], options: dict[str, Any]) -> tuple[np.ndarray, list[int], int, float]:
+        """Main-face embeddings (NaN rows: no face), indices of photos with none, faces found, seconds per
+        newly embedded photo."""
+        self.embedded = 0
         engine.warm_up()
         started = time.perf_counter()
         found, computed = photo_faces(paths, use_cache=not options["no_cache"])
         seconds = (time.perf_counter() - started) / computed if computed else 0.0
+        self.embedded = computed
         dims = engine.model_dimensions()
         rows = []
-        no_face: list[str] = []
-        for path, faces in zip(paths, found, strict=True):
+        no_face: list[int] = []
+        for k, (path, faces) in enumerate(zip(paths, found, strict=True)):
             main = faces.main(options["main_face"])
             if main is None:
-                no_face.append(path.name)
+                no_face.append(k)
                 self.stderr.write(f"{path.name}: no face found{f' ({faces.error})' if faces.error else ''}")
                 rows.append(np.full(dims, np.nan, np.float32))
             else:
@@ -131,7 +134,7 @@ class Command(BaseCommand):
         mean, sd = ev.mean_sd([r.accuracy for r in per_fold])
         committed = self._committed_threshold(options)
         at_committed = ev.accuracy_at(d, same, committed)
-        no_face_set = set(no_face)
+        no_face_set = {files[k] for k in no_face}
         affected = sum(1 for p in pairs if p[0] in no_face_set or p[1] in no_face_set)
         self.stdout.write(f"pairs {len(pairs)} ({fmt}, {len(per_fold)} folds), photos {len(files)}, no_face {len(no_face)}")
         for r in per_fold:
@@ -153,6 +156,7 @@ class Command(BaseCommand):
             "accuracy_at_committed": round(at_committed, 4),
             "main_face": options["main_face"],
             "seconds_per_image": round(seconds, 3),
+            "embedded": self.embedded,
         }
 
     # --- identities mode --------------------------------------------------------------------------
@@ -203,6 +207,7 @@ class Command(BaseCommand):
             "genuine_pairs": int(same.sum()),
             "impostor_pairs": int((~same).sum()),
             "main_face": options["main_face"],
+            "embedded": self.embedded,
         }
         n_people = result["people"]
         if n_people >= options["folds"]:
