@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
@@ -44,7 +45,7 @@ class Calibration:
     midpoint: float
     # (distance, FMR) measured on labelled impostor pairs, distance ascending.
     fmr_curve: tuple[tuple[float, float], ...] = ()
-    tail: tuple[float, float] | None = None  # log10 FMR = a + b * distance, below the measured curve
+    tail: tuple[float, float] | None = None  # FMR = Phi(a + b * distance) below the measured curve
     operating_points: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_OPERATING_POINTS))
     confidence_meaning: str = "Estimated probability that the two faces are the same person"
 
@@ -65,7 +66,7 @@ class Calibration:
         dists, logs = self._curve()
         if distance < dists[0] and self.tail is not None:
             a, b = self.tail
-            return float(min(10 ** logs[0], 10 ** (a + b * distance)))
+            return float(min(10 ** logs[0], ndtr(a + b * distance)))
         return float(10 ** np.interp(distance, dists, logs))
 
     def threshold_for(self, index_size: int, *, point: str = "strict") -> float:
@@ -83,7 +84,8 @@ class Calibration:
         if self.tail is None:
             return float(dists[0])  # no extrapolation: the strictest measured point
         a, b = self.tail
-        return float(min(dists[0], (log_target - a) / b))
+        # A distance under 0 would match nothing but exact copies: 0 is the floor.
+        return float(max(0.0, min(dists[0], (float(ndtri(target)) - a) / b)))
 
 
 def _calibration_from(model: str, entry: dict[str, Any]) -> Calibration:
@@ -96,7 +98,7 @@ def _calibration_from(model: str, entry: dict[str, Any]) -> Calibration:
         slope=entry["slope"],
         midpoint=entry["midpoint"],
         fmr_curve=curve,
-        tail=(float(tail["log10_fmr_intercept"]), float(tail["log10_fmr_slope"])) if tail else None,
+        tail=(float(tail["probit_intercept"]), float(tail["probit_slope"])) if tail else None,
         operating_points=entry.get("operating_points") or dict(DEFAULT_OPERATING_POINTS),
         confidence_meaning=confidence.get("meaning", Calibration.confidence_meaning),
     )

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.special import ndtri
 
 from search import evaluation as ev
 from search.calibration import Calibration
@@ -103,13 +104,13 @@ def test_person_folds_keep_each_person_in_one_fold():
         ev.person_folds(ids, 9)
 
 
-def test_lower_tail_fit_recovers_a_known_exponential_tail():
-    """Impostor distances built so that log10 FMR(d) = -10 + 100 d exactly: the fit gives back (-10, 100)."""
+def test_lower_tail_fit_recovers_a_known_normal_tail():
+    """Impostor distances built so that probit(FMR(d)) = -6 + 40 d exactly: the fit gives back (-6, 40)."""
     n = 200_000
     k = np.arange(1, n + 1)
-    d = (np.log10(k / n) + 10) / 100
+    d = (ndtri(k / n) + 6) / 40
     a, b = ev.fit_lower_tail(d)
-    assert a == pytest.approx(-10, abs=1e-3) and b == pytest.approx(100, rel=1e-4)
+    assert a == pytest.approx(-6, abs=1e-3) and b == pytest.approx(40, rel=1e-4)
 
 
 def test_reliability_is_zero_for_perfect_and_large_for_reversed_predictions():
@@ -125,8 +126,9 @@ CAL = Calibration(
     slope=100.0,
     midpoint=0.07,
     fmr_curve=((0.05, 1e-5), (0.07, 1e-3), (0.09, 1e-2)),
-    tail=(-10.0, 100.0),  # log10 FMR = -10 + 100 d: meets the curve at (0.05, 1e-5)
+    tail=(float(ndtri(1e-5)) - 5.0, 100.0),  # FMR = Phi(a + 100 d): meets the curve at (0.05, 1e-5)
 )
+D_1E8 = (float(ndtri(1e-8)) - float(ndtri(1e-5)) + 5.0) / 100  # the tail's distance for FMR 1e-8
 
 
 @pytest.mark.parametrize(
@@ -135,7 +137,8 @@ CAL = Calibration(
         (1, "strict", 0.07),  # never looser than FMR 1e-3
         (10, "strict", 0.07),  # 0.01 / 10 = 1e-3
         (1_000, "strict", 0.05),  # 1e-5: the last measured point
-        (1_000_000, "strict", 0.02),  # 1e-8: from the tail, (-8 + 10) / 100
+        (1_000_000, "strict", D_1E8),  # 1e-8: from the tail (≈ 0.0168)
+        (10**40, "strict", 0.0),  # the tail would go under 0: floored
         (10, "candidate", 0.09),  # FMR capped at 1e-2
         (1_000_000, "candidate", 0.05),  # 10 / 1e6 = 1e-5
     ],
@@ -147,7 +150,7 @@ def test_threshold_tightens_with_the_index_size(size, point, expected):
 def test_fmr_at_reads_the_curve_and_the_tail():
     assert CAL.fmr_at(0.07) == pytest.approx(1e-3)
     assert CAL.fmr_at(0.08) == pytest.approx(10**-2.5)  # log-linear between points
-    assert CAL.fmr_at(0.02) == pytest.approx(1e-8)
+    assert CAL.fmr_at(D_1E8) == pytest.approx(1e-8)
 
 
 def test_unknown_operating_point_is_refused():

@@ -490,10 +490,12 @@ def fit_calibration(*, ids: np.ndarray, embeddings: np.ndarray, folds: int, seed
         )
     a, b = ev.fit_lower_tail(impostor)
     tail = {
-        "log10_fmr_intercept": round(a, 5),
-        "log10_fmr_slope": round(b, 5),
-        "fitted_on": f"the lowest 0.1 % of {len(impostor):,} impostor distances (log10 FMR linear in distance)",
-        "note": "used only below the smallest FMR measured in fmr_curve: an extrapolation, not a measurement",
+        "probit_intercept": round(a, 5),
+        "probit_slope": round(b, 5),
+        "fitted_on": f"the lowest 1 % of {len(impostor):,} impostor distances: a normal tail, "
+        "probit(FMR) linear in distance (least squares)",
+        "note": "used only below the smallest FMR measured in fmr_curve: an extrapolation, not a measurement; "
+        "thresholds have a floor of 0",
     }
     finite = np.isfinite(d)
     slope, midpoint = calibration.fit_confidence(d[finite & same], d[finite & ~same], curve[3]["distance"])
