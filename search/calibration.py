@@ -31,8 +31,7 @@ DEFAULT_OPERATING_POINTS: dict[str, dict[str, Any]] = {
     "candidate": {
         "strangers_per_search": 10.0,
         "max_pair_fmr": 1e-2,
-        "means": "the DPO's review band in subject requests: errs toward recall, about 10 strangers per "
-        "request to review",
+        "means": "the DPO's review band in subject requests: errs toward recall, about 10 strangers per request to review",
     },
 }
 
@@ -156,27 +155,29 @@ def choose_threshold(same: np.ndarray, different: np.ndarray) -> float:
 
 
 def fit_confidence(same: np.ndarray, different: np.ndarray, threshold: float) -> tuple[float, float]:
-    """Class-balanced logistic fit of P(same person | distance), centred near the threshold.
+    """Class-balanced logistic fit of P(same person | distance): (slope, midpoint).
 
-    A small L2 penalty on the slope keeps the curve from becoming a step on separable data.
+    Minimises the class-balanced log loss with scipy's L-BFGS on standardised distances; a small L2
+    penalty on the slope keeps the curve from becoming a step on separable data.
     """
-    d = np.concatenate([same, different])
-    y = np.concatenate([np.ones_like(same), np.zeros_like(different)])
-    w = np.concatenate([np.full_like(same, 0.5 / len(same)), np.full_like(different, 0.5 / len(different))])
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
+    d = np.concatenate([same, different]).astype(float)
+    y = np.concatenate([np.ones(len(same)), np.zeros(len(different))])
+    w = np.concatenate([np.full(len(same), 0.5 / len(same)), np.full(len(different), 0.5 / len(different))])
     scale = float(np.std(d)) or 1.0
     x = (d - threshold) / scale
-    a, b = -1.0, 0.0  # logit = a * x + b
-    penalty = 1e-3
-    for _ in range(200):  # Newton's method
-        p = 1 / (1 + np.exp(-(a * x + b)))
-        g_a = np.sum(w * (p - y) * x) + penalty * a
-        g_b = np.sum(w * (p - y))
-        s = w * p * (1 - p)
-        h = np.array([[np.sum(s * x * x) + penalty, np.sum(s * x)], [np.sum(s * x), np.sum(s) + 1e-9]])
-        step = np.linalg.solve(h, np.array([g_a, g_b]))
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-9:
-            break
+    penalty = 1e-4
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b = theta
+        z = a * x + b
+        value = -np.sum(w * (y * log_expit(z) + (1 - y) * log_expit(-z))) + penalty * a * a / 2
+        r = w * (expit(z) - y)
+        return float(value), np.array([np.sum(r * x) + penalty * a, np.sum(r)])
+
+    a, b = minimize(loss, np.array([-1.0, 0.0]), jac=True, method="L-BFGS-B").x
     slope = float(-a / scale)  # confidence = 1/(1+exp(slope*(d - midpoint)))
-    midpoint = float(threshold + b * scale / a) if a else threshold
+    midpoint = float(threshold - b * scale / a) if a else threshold
     return slope, midpoint

@@ -158,9 +158,7 @@ class OpenSet:
     gallery_size: int
 
 
-def open_set_scores(
-    gallery: np.ndarray, gallery_ids: np.ndarray, probes: np.ndarray, probe_ids: np.ndarray
-) -> OpenSet:
+def open_set_scores(gallery: np.ndarray, gallery_ids: np.ndarray, probes: np.ndarray, probe_ids: np.ndarray) -> OpenSet:
     """Distances of probes against a gallery of one entry per identity.
 
     ``gallery``/``probes``: (n, d) L2-normalised rows; a row of NaN is a photo with no face.

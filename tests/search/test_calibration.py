@@ -61,10 +61,7 @@ def test_search_uses_the_threshold_for_the_live_index_size(indexed, teammate):
     distance = hits[0].distance
     _set_index_size(1_000_000)
     large = _run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
-    done = {
-        s.pk: AuditEvent.objects.get(target_id=str(s.pk), action="search.search.completed").details
-        for s in (small, large)
-    }
+    done = {s.pk: AuditEvent.objects.get(target_id=str(s.pk), action="search.search.completed").details for s in (small, large)}
     assert done[small.pk]["index_size"] == 10 and done[large.pk]["index_size"] == 1_000_000
     assert done[large.pk]["threshold"] < done[small.pk]["threshold"]
     assert done[large.pk]["threshold"] < distance  # so the same face is not a match at 1M

@@ -54,7 +54,7 @@ def _number(name: str) -> int:
 
 
 def _pairs(tree: Path) -> list[tuple[str, int, str, int, bool, int]]:
-    """Two folds × three matched and three mismatched pairs; fold 0's first matched pair has no face."""
+    """Two folds x three matched and three mismatched pairs; fold 0's first matched pair has no face."""
     photos = {p: sorted(f.name for f in (tree / p).iterdir() if f.name != FACELESS) for p in PEOPLE}
     n = {p: [_number(f) for f in files] for p, files in photos.items()}
     gul, uribe, mauresmo, agassi = PEOPLE
@@ -123,7 +123,7 @@ def test_lfw_pairs_and_csv_give_the_same_fold_results_and_keep_the_faceless_phot
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        pytest.param("2 3\nAbdullah_Gul 1 2\n", "promises 2×2×3 pairs", id="header-count-mismatch"),
+        pytest.param("2 3\nAbdullah_Gul 1 2\n", "promises 2x2x3 pairs", id="header-count-mismatch"),
         pytest.param("1 1\nAbdullah_Gul 1\nA 1 B 2\n", "line 2 should be a matched", id="short-matched-line"),
         pytest.param("1 1\nAbdullah_Gul 1 2\nA one B 2\n", "line 3 should be a mismatched", id="non-number"),
         pytest.param("ten 300\n", "first line", id="bad-header"),

@@ -46,9 +46,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--images", action="append", required=True, help="folder of photos (repeatable)")
-        parser.add_argument(
-            "--identities", action="append", help="CSV with columns file,identity (repeatable, one per --images)"
-        )
+        parser.add_argument("--identities", action="append", help="CSV with columns file,identity (repeatable, one per --images)")
         parser.add_argument("--pairs", help="LFW pairs.txt, or a CSV file1,file2,same[,fold]")
         parser.add_argument("--main-face", choices=MAIN_FACE_CHOICES, default="centre")
         parser.add_argument("--folds", type=int, default=10, help="person folds for cross-validation")
@@ -195,7 +193,7 @@ class Command(BaseCommand):
         result: dict[str, Any] = {
             "images": len(paths),
             "faces": faces,
-            "pairs": int(len(d)),
+            "pairs": len(d),
             "threshold": round(threshold, 4),
             "tpr": round(tpr, 4),
             "tnr": round(1 - fpr, 4),
@@ -203,7 +201,7 @@ class Command(BaseCommand):
             "rank1": round(rank1(dist, ids), 4),
             "seconds_per_image": round(seconds, 3),
             "no_face": len(no_face),
-            "people": int(len(np.unique(ids))),
+            "people": len(np.unique(ids)),
             "genuine_pairs": int(same.sum()),
             "impostor_pairs": int((~same).sum()),
             "main_face": options["main_face"],
@@ -275,7 +273,7 @@ def read_lfw_pairs(text: str) -> list[tuple[str, str, bool, int]]:
         raise CommandError(f"the first line of a pairs.txt is 'folds pairs-per-class', not {' '.join(header)!r}")
     body = lines[1:]
     if len(body) != folds * 2 * per_class:
-        raise CommandError(f"the header promises {folds}×2×{per_class} pairs but the file has {len(body)}")
+        raise CommandError(f"the header promises {folds}x2x{per_class} pairs but the file has {len(body)}")
     out = []
     for k, parts in enumerate(body):
         fold, matched = k // (2 * per_class), (k % (2 * per_class)) < per_class
@@ -331,7 +329,7 @@ def rank1(dist: np.ndarray, ids: np.ndarray) -> float:
     return hits / total if total else 0.0
 
 
-def _r(x: float | None, digits: int = 4) -> float | None:
+def _r(x: Any, digits: int = 4) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
@@ -391,7 +389,7 @@ def identification_table(embeddings: np.ndarray, ids: np.ndarray, folds: int, se
     i, j = ev.pair_indices(len(ids))
     fold_of = dict(zip(people.tolist(), ev.person_folds(people, folds, seed).tolist(), strict=True))
     photo_fold = np.array([fold_of[p] for p in ids.tolist()])
-    rows = []
+    rows: list[dict[str, Any]] = []
     for size in GALLERY_SIZES:
         metric = f"FNIR at FPIR {FPIR:.0%}, gallery {size:,} (1:N)"
         if len(people) < size + 1:
@@ -463,7 +461,7 @@ def fit_calibration(*, ids: np.ndarray, embeddings: np.ndarray, folds: int, seed
     fa = np.array([fold_of[p] for p in ids[i].tolist()])
     fb = np.array([fold_of[p] for p in ids[j].tolist()])
 
-    curve = []
+    curve: list[dict[str, Any]] = []
     for target in CURVE_FMRS:
         if target * len(impostor) < 1:
             break  # not resolvable on this many impostor pairs
