@@ -1,7 +1,10 @@
-"""Distance threshold and distance→confidence mapping, calibrated on labelled photos.
+"""Operating points and the distance→confidence mapping, calibrated on labelled photos.
 
-``faces_evaluate --calibrate --write`` fits them on a labelled set and stores them in
-``search/calibration.json`` per model; searches read them from there.
+``faces_evaluate --calibrate --write`` measures the false-match curve on labelled pairs (with a
+normal-tail fit below what it resolves), fits the confidence curve (checked out of sample by
+person) and stores them in ``search/calibration.json`` per model. Searches read the strict point
+for the live index size (``threshold_for(index_size(model))``); subject requests add the looser
+candidate point. ``threshold`` stays for older callers (the distance at FMR 1e-3).
 """
 
 from __future__ import annotations
