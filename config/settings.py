@@ -440,8 +440,9 @@ SUBJECT_VERIFICATION_LAPSE_DAYS = env.int("SUBJECT_VERIFICATION_LAPSE_DAYS", def
 SUBJECT_REQUESTS_PER_IP_PER_HOUR = env.int("SUBJECT_REQUESTS_PER_IP_PER_HOUR", default=20)
 SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR = env.int("SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR", default=5)
 # Selfie matches: under threshold x strict are candidates; up to threshold x borderline are flagged.
-SUBJECT_STRICT_FACTOR = env.float("SUBJECT_STRICT_FACTOR", default=0.85)
-SUBJECT_BORDERLINE_FACTOR = env.float("SUBJECT_BORDERLINE_FACTOR", default=1.2)
+# Multipliers on the calibrated strict and candidate operating points (search/calibration.json).
+SUBJECT_STRICT_FACTOR = env.float("SUBJECT_STRICT_FACTOR", default=1.0)
+SUBJECT_BORDERLINE_FACTOR = env.float("SUBJECT_BORDERLINE_FACTOR", default=1.0)
 # Candidates near faces the DPO confirmed: at most this many rounds and candidates per request.
 SUBJECT_EXPANSION_MAX_ROUNDS = env.int("SUBJECT_EXPANSION_MAX_ROUNDS", default=5)
 SUBJECT_EXPANSION_MAX_CANDIDATES = env.int("SUBJECT_EXPANSION_MAX_CANDIDATES", default=500)

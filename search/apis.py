@@ -121,7 +121,10 @@ class HitSerializer(serializers.Serializer):
     face_id = serializers.IntegerField()
     similarity = serializers.FloatField()
     distance = serializers.FloatField()
-    confidence = serializers.FloatField()
+    confidence = serializers.FloatField(
+        help_text="estimated probability that the two faces are the same person, for equal prior odds; fitted "
+        "out of sample by person on labelled pairs (search/calibration.json, confidence.meaning)"
+    )
     thumbnail_url = serializers.CharField(help_text="the face crop (JPEG), fetched with the same token")
     source = serializers.CharField(help_text="the source the photo came from")
     page_url = serializers.CharField(help_text="web page the photo was found on (http/https), or empty")

@@ -1,7 +1,10 @@
-"""Distance threshold and distance→confidence mapping, calibrated on labelled photos.
+"""Operating points and the distance→confidence mapping, calibrated on labelled photos.
 
-``faces_evaluate --calibrate --write`` fits them on a labelled set and stores them in
-``search/calibration.json`` per model; searches read them from there.
+``faces_evaluate --calibrate --write`` measures the false-match curve on labelled pairs (with a
+normal-tail fit below what it resolves), fits the confidence curve (checked out of sample by
+person) and stores them in ``search/calibration.json`` per model. Searches read the strict point
+for the live index size (``threshold_for(index_size(model))``); subject requests add the looser
+candidate point. ``threshold`` stays for older callers (the distance at FMR 1e-3).
 """
 
 from __future__ import annotations
@@ -9,32 +12,105 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
+
+
+# How each operating point is set: the expected number of strangers (different people) at or under
+# the threshold in one search of ``index_size`` faces is pair FMR x index size; the per-comparison
+# FMR is that target over the index size, and never looser than ``max_pair_fmr``.
+DEFAULT_OPERATING_POINTS: dict[str, dict[str, Any]] = {
+    "strict": {
+        "strangers_per_search": 0.01,
+        "max_pair_fmr": 1e-3,
+        "means": "shown to analysts as a match: about a 1 % chance that a search returns any stranger",
+    },
+    "candidate": {
+        "strangers_per_search": 10.0,
+        "max_pair_fmr": 1e-2,
+        "means": "the DPO's review band in subject requests: errs toward recall, about 10 strangers per request to review",
+    },
+}
 
 
 @dataclass(frozen=True)
 class Calibration:
     model: str
-    threshold: float  # cosine distance at or under which two faces are taken as the same person
+    threshold: float  # cosine distance at a per-comparison FMR of 1e-3 (kept for older callers)
     slope: float  # confidence = 1 / (1 + exp(slope * (distance - midpoint)))
     midpoint: float
+    # (distance, FMR) measured on labelled impostor pairs, distance ascending.
+    fmr_curve: tuple[tuple[float, float], ...] = ()
+    tail: tuple[float, float] | None = None  # FMR = Phi(a + b * distance) below the measured curve
+    operating_points: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_OPERATING_POINTS))
+    confidence_meaning: str = "Estimated probability that the two faces are the same person"
 
     def confidence(self, distance: float) -> float:
         z = self.slope * (distance - self.midpoint)
         z = max(-60.0, min(60.0, z))
         return 1.0 / (1.0 + math.exp(z))
 
+    def _curve(self) -> tuple[np.ndarray, np.ndarray]:
+        points = sorted(self.fmr_curve)
+        return np.array([p[0] for p in points]), np.log10([max(p[1], 1e-300) for p in points])
+
+    def fmr_at(self, distance: float) -> float:
+        """Per-comparison false-match rate at ``distance``: measured where the curve reaches, the
+        fitted tail below it."""
+        if not self.fmr_curve:
+            raise LookupError("this calibration has no FMR curve: rerun faces_evaluate --calibrate --write")
+        dists, logs = self._curve()
+        if distance < dists[0] and self.tail is not None:
+            a, b = self.tail
+            return float(min(10 ** logs[0], ndtr(a + b * distance)))
+        return float(10 ** np.interp(distance, dists, logs))
+
+    def threshold_for(self, index_size: int, *, point: str = "strict") -> float:
+        """The distance threshold of an operating point for a search of ``index_size`` faces."""
+        if point not in self.operating_points:
+            raise LookupError(f"no operating point {point!r}; known: {', '.join(sorted(self.operating_points))}")
+        if not self.fmr_curve:
+            return self.threshold  # an old calibration file: one fixed threshold
+        spec = self.operating_points[point]
+        target = min(float(spec["max_pair_fmr"]), float(spec["strangers_per_search"]) / max(1, int(index_size)))
+        dists, logs = self._curve()
+        log_target = math.log10(target)
+        if log_target >= logs[0]:
+            return float(np.interp(log_target, logs, dists))
+        if self.tail is None:
+            return float(dists[0])  # no extrapolation: the strictest measured point
+        a, b = self.tail
+        # A distance under 0 would match nothing but exact copies: 0 is the floor.
+        return float(max(0.0, min(dists[0], (float(ndtri(target)) - a) / b)))
+
+
+def _calibration_from(model: str, entry: dict[str, Any]) -> Calibration:
+    curve = tuple((float(r["distance"]), float(r["fmr"])) for r in entry.get("fmr_curve", []))
+    tail = entry.get("tail")
+    confidence = entry.get("confidence", {})
+    return Calibration(
+        model=model,
+        threshold=entry["threshold"],
+        slope=entry["slope"],
+        midpoint=entry["midpoint"],
+        fmr_curve=curve,
+        tail=(float(tail["probit_intercept"]), float(tail["probit_slope"])) if tail else None,
+        operating_points=entry.get("operating_points") or dict(DEFAULT_OPERATING_POINTS),
+        confidence_meaning=confidence.get("meaning", Calibration.confidence_meaning),
+    )
+
 
 @functools.cache
-def _load() -> dict[str, dict[str, float]]:
+def _load() -> dict[str, dict[str, Any]]:
     if not CALIBRATION_FILE.exists():
         return {}
-    data: dict[str, dict[str, float]] = json.loads(CALIBRATION_FILE.read_text())
+    data: dict[str, dict[str, Any]] = json.loads(CALIBRATION_FILE.read_text())
     return data
 
 
@@ -42,7 +118,24 @@ def calibration_for(model: str) -> Calibration:
     entry = _load().get(model)
     if entry is None:
         raise LookupError(f"No calibration for face model {model!r}: run `manage.py faces_evaluate --calibrate --write`.")
-    return Calibration(model=model, threshold=entry["threshold"], slope=entry["slope"], midpoint=entry["midpoint"])
+    return _calibration_from(model, entry)
+
+
+INDEX_SIZE_CACHE_SECONDS = 300
+
+
+def index_size(model: str) -> int:
+    """How many faces of ``model`` a search compares against: a count cached for a few minutes."""
+    from django.core.cache import cache
+
+    from search.models import Face
+
+    key = f"search:index-size:{model}"
+    size = cache.get(key)
+    if size is None:
+        size = Face.objects.filter(model=model).count()
+        cache.set(key, size, INDEX_SIZE_CACHE_SECONDS)
+    return int(size)
 
 
 def choose_threshold(same: np.ndarray, different: np.ndarray) -> float:
@@ -65,27 +158,29 @@ def choose_threshold(same: np.ndarray, different: np.ndarray) -> float:
 
 
 def fit_confidence(same: np.ndarray, different: np.ndarray, threshold: float) -> tuple[float, float]:
-    """Class-balanced logistic fit of P(same person | distance), centred near the threshold.
+    """Class-balanced logistic fit of P(same person | distance): (slope, midpoint).
 
-    A small L2 penalty on the slope keeps the curve from becoming a step on separable data.
+    Minimises the class-balanced log loss with scipy's L-BFGS on standardised distances; a small L2
+    penalty on the slope keeps the curve from becoming a step on separable data.
     """
-    d = np.concatenate([same, different])
-    y = np.concatenate([np.ones_like(same), np.zeros_like(different)])
-    w = np.concatenate([np.full_like(same, 0.5 / len(same)), np.full_like(different, 0.5 / len(different))])
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
+    d = np.concatenate([same, different]).astype(float)
+    y = np.concatenate([np.ones(len(same)), np.zeros(len(different))])
+    w = np.concatenate([np.full(len(same), 0.5 / len(same)), np.full(len(different), 0.5 / len(different))])
     scale = float(np.std(d)) or 1.0
     x = (d - threshold) / scale
-    a, b = -1.0, 0.0  # logit = a * x + b
-    penalty = 1e-3
-    for _ in range(200):  # Newton's method
-        p = 1 / (1 + np.exp(-(a * x + b)))
-        g_a = np.sum(w * (p - y) * x) + penalty * a
-        g_b = np.sum(w * (p - y))
-        s = w * p * (1 - p)
-        h = np.array([[np.sum(s * x * x) + penalty, np.sum(s * x)], [np.sum(s * x), np.sum(s) + 1e-9]])
-        step = np.linalg.solve(h, np.array([g_a, g_b]))
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-9:
-            break
+    penalty = 1e-4
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b = theta
+        z = a * x + b
+        value = -np.sum(w * (y * log_expit(z) + (1 - y) * log_expit(-z))) + penalty * a * a / 2
+        r = w * (expit(z) - y)
+        return float(value), np.array([np.sum(r * x) + penalty * a, np.sum(r)])
+
+    a, b = minimize(loss, np.array([-1.0, 0.0]), jac=True, method="L-BFGS-B").x
     slope = float(-a / scale)  # confidence = 1/(1+exp(slope*(d - midpoint)))
-    midpoint = float(threshold + b * scale / a) if a else threshold
+    midpoint = float(threshold - b * scale / a) if a else threshold
     return slope, midpoint

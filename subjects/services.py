@@ -195,11 +195,17 @@ def selfie_analyse(*, selfie: bytes) -> Any:
 
 
 def _match_bands(model: str) -> tuple[float, float]:
-    """The candidate thresholds: strict (likely the person) and loose (borderline, a careful look)."""
-    from search.calibration import calibration_for
+    """The candidate thresholds: strict (likely the person) and loose (the DPO's review band, toward recall).
 
-    threshold = calibration_for(model).threshold
-    return threshold * settings.SUBJECT_STRICT_FACTOR, threshold * settings.SUBJECT_BORDERLINE_FACTOR
+    Both are operating points of the calibration for the live index size (search/calibration.json);
+    SUBJECT_STRICT_FACTOR / SUBJECT_BORDERLINE_FACTOR (default 1) scale them.
+    """
+    from search.calibration import calibration_for, index_size
+
+    calibration, size = calibration_for(model), index_size(model)
+    strict = calibration.threshold_for(size, point="strict") * settings.SUBJECT_STRICT_FACTOR
+    loose = calibration.threshold_for(size, point="candidate") * settings.SUBJECT_BORDERLINE_FACTOR
+    return strict, max(strict, loose)
 
 
 def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | None = None, found_by: str = "selfie") -> int:

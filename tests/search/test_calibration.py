@@ -1,0 +1,91 @@
+"""The committed operating points (search/calibration.json) and how searches and subject requests use them."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import TestCase
+
+from compliance.models import AuditEvent
+from search import calibration, engine, services
+from search.models import Face, SearchRequest
+from tests.search import photos
+
+FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-42"}
+
+
+def committed() -> calibration.Calibration:
+    return calibration.calibration_for(engine.model_name())
+
+
+def test_committed_points_tighten_with_the_index_and_record_how_they_were_obtained():
+    """The strict point for 1M faces is stricter than for 10; each point says what it targets; the file
+    records the sets, photos, people and folds it was fitted on; the curve is measured, not assumed."""
+    cal = committed()
+    assert cal.threshold_for(10) > cal.threshold_for(10_000) > cal.threshold_for(1_000_000) >= 0
+    assert cal.threshold_for(10, point="candidate") > cal.threshold_for(10)  # the review band errs toward recall
+    # At 10,000 faces the strict point keeps the expected strangers per search at its target.
+    assert cal.fmr_at(cal.threshold_for(10_000)) * 10_000 == pytest.approx(0.01, rel=0.05)
+    entry = calibration._load()[engine.model_name()]
+    source = entry["obtained_from"]
+    assert source["people"] >= 148 and source["photos"] >= 1210 and source["person_folds"] >= 5
+    assert {s["images"].rsplit("/", 2)[-2] for s in source["sets"]} == {"faces", "faces-lfw"}
+    assert set(entry["operating_points"]) == {"strict", "candidate"}
+    assert all(p["means"] for p in entry["operating_points"].values())
+    assert "extrapolation" in entry["tail"]["note"]
+    assert "labelled pairs" in cal.confidence_meaning
+    # The legacy fields stay for older callers.
+    assert 0 < cal.threshold < 0.2 and 0 < cal.confidence(cal.threshold / 2) <= 1
+
+
+def _run(search: SearchRequest) -> SearchRequest:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.search_process_probe(search_id=search.pk)
+    search.refresh_from_db()
+    return search
+
+
+def _set_index_size(size: int) -> None:
+    cache.set(f"search:index-size:{engine.model_name()}", size, 300)
+
+
+@pytest.mark.django_db
+def test_search_uses_the_threshold_for_the_live_index_size(indexed, teammate):
+    """The same probe (img2, person01) against the same faces: with an index of 10 the strict point finds
+    img1; told the index holds 1M faces, the threshold is stricter and img1 is no longer a match. The
+    threshold and index size used are in the audit event."""
+    _set_index_size(10)
+    small = _run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
+    hits = list(small.hits.all())
+    assert [h.face.image_id for h in hits] == [indexed["img1.jpg"].pk]
+    distance = hits[0].distance
+    _set_index_size(1_000_000)
+    large = _run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
+    done = {s.pk: AuditEvent.objects.get(target_id=str(s.pk), action="search.search.completed").details for s in (small, large)}
+    assert done[small.pk]["index_size"] == 10 and done[large.pk]["index_size"] == 1_000_000
+    assert done[large.pk]["threshold"] < done[small.pk]["threshold"]
+    assert done[large.pk]["threshold"] < distance  # so the same face is not a match at 1M
+    assert large.hits.count() == 0
+
+
+@pytest.mark.django_db
+def test_index_size_is_the_cached_face_count(indexed):
+    """A fresh count of the model's faces, then the cached value (refreshed every few minutes)."""
+    cache.clear()
+    model = engine.model_name()
+    assert calibration.index_size(model) == Face.objects.filter(model=model).count() >= 2
+    Face.objects.filter(model=model).delete()
+    assert calibration.index_size(model) >= 2  # still the cached count
+    cache.clear()
+    assert calibration.index_size(model) == 0
+
+
+@pytest.mark.django_db
+def test_subject_bands_are_the_strict_and_candidate_points():
+    from subjects.services import _match_bands
+
+    _set_index_size(10_000)
+    strict, loose = _match_bands(engine.model_name())
+    cal = committed()
+    assert strict == pytest.approx(cal.threshold_for(10_000))
+    assert loose == pytest.approx(cal.threshold_for(10_000, point="candidate")) and loose > strict
