@@ -213,6 +213,11 @@ def staff_home_data(*, user: Any) -> dict[str, Any]:
             "due_soon_days": DUE_SOON_DAYS,
             "awaiting_reply": open_requests.filter(status=SubjectRequest.Status.AWAITING_CLARIFICATION).count(),
         }
+    if user.has_perm("accounts.dpo_access"):
+        from search.monitoring import monitoring_alert_list
+
+        open_alerts = monitoring_alert_list()
+        data["monitoring"] = {"open_count": open_alerts.count(), "open": list(open_alerts[:10])}
     if user.has_perm("accounts.approve_sources"):
         data["sources_pending"] = list(Source.objects.filter(status=Source.Status.PROPOSED).order_by("created_at")[:10])
     if user.has_perm("accounts.auditor_access"):
