@@ -185,6 +185,17 @@ def dashboard_data() -> dict[str, Any]:
         "backlog": backlog,
         "sweeps": SweepReceipt.objects.all()[:10],
         "searches_total": SearchRequest.objects.filter(created_at__gte=since).count(),
+        "monitoring": _monitoring_summary(since=since),
+    }
+
+
+def _monitoring_summary(*, since: Any) -> dict[str, int]:
+    """Monitoring alerts (docs/monitoring.md): open now, and raised in the dashboard's period."""
+    from search.monitoring import monitoring_alert_count, monitoring_alert_list
+
+    return {
+        "open": monitoring_alert_list().count(),
+        "raised": monitoring_alert_count(since=since, until=timezone.now() + timedelta(seconds=1)),
     }
 
 

@@ -282,7 +282,9 @@ def _notify(*, alert: MonitoringAlert, raised: bool, counts: _Counts, new_orgs: 
     site = settings.SITE_URL.rstrip("/")
     window = settings.MONITORING_WINDOW_DAYS
     if raised:
-        dpos = list(User.objects.filter(groups__name="dpo", is_active=True).exclude(email="").values_list("email", flat=True))
+        staff = User.objects.filter(groups__name="dpo", is_active=True).exclude(email="").values_list("email", flat=True)
+        # The DPO group's members and the DPO's contact mailbox (the one the public notice names).
+        dpos = sorted({*staff, *([settings.DPO_EMAIL] if settings.DPO_EMAIL else [])})
         if dpos:
             email_enqueue(
                 to=dpos,

@@ -81,7 +81,7 @@ def test_n_minus_one_case_references_raise_nothing_and_the_nth_raises_one_alert(
     event = AuditEvent.objects.get(action="search.monitoring_alert.raised")
     assert event.target_id == str(alert.pk) and event.details["max_case_references"] == N
     recipients = sorted(tuple(m.to) for m in mail.outbox)
-    assert recipients == sorted([(dpo.email,), (admin.email,)])
+    assert recipients == sorted([tuple(sorted([dpo.email, settings.DPO_EMAIL])), (admin.email,)])
     assert all("embedding" not in m.body and "/faces/" not in m.body for m in mail.outbox)
 
 
@@ -178,6 +178,8 @@ def test_dpo_sees_the_evidence_and_closes_the_alert_with_a_note(client, faces, d
     # The staff dashboard shows the open alert.
     home = client.get(reverse("compliance:staff_home")).content.decode()
     assert "Monitoring alerts" in home and url in home
+    dashboard = client.get(reverse("compliance:dashboard")).content.decode()
+    assert "1 open; 1 raised in the last eight weeks" in dashboard
     page = client.get(url).content.decode()
     for i in range(N):
         assert f"CASE-{i}" in page
