@@ -214,11 +214,13 @@ def search_monitoring_check(*, search: SearchRequest) -> MonitoringAlert | None:
     audit event and its emails commit with the search or not at all. Searches already linked to
     a closed alert were reviewed by the DPO and do not count again.
     """
-    ids = _same_person_search_ids(search=search, statuses=[SearchRequest.Status.DONE])
-    if not ids:
+    if _top_face_id(search) is None:
         return None
+    # Taken before counting: a search that completes at the same moment is then either counted
+    # here (it committed first) or counts this one when its own check gets the lock.
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ALERT_LOCK_KEY])
+    ids = _same_person_search_ids(search=search, statuses=[SearchRequest.Status.DONE])
     reviewed = set(
         MonitoringAlertSearch.objects.filter(search_id__in=ids, alert__status=MonitoringAlert.Status.CLOSED).values_list(
             "search_id", flat=True

@@ -237,3 +237,43 @@ def test_the_public_count_is_a_number_only(faces):
     count = monitoring.monitoring_alert_count(since=now - timedelta(days=1), until=now + timedelta(days=1))
     assert type(count) is int and count == 1
     assert monitoring.monitoring_alert_count(since=now + timedelta(days=1), until=now + timedelta(days=2)) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_searches_completing_at_once_are_both_counted(transactional_db):
+    """Bad input tried: the (N-1)th and Nth searches finish in two workers at the same moment, each
+    written before the other committed; the Nth must still raise exactly one alert."""
+    import threading
+
+    from django.db import connection
+
+    face = index_photos("img1.jpg")["img1.jpg"].faces.get()
+    analyst, _ = _org_with_people("Acme")
+    for i in range(N - 2):
+        completed(analyst, face, f"CASE-{i}")
+    both_written = threading.Barrier(2, timeout=30)
+    errors: list[BaseException] = []
+
+    def worker(case: str) -> None:
+        try:
+            with transaction.atomic():
+                search = SearchRequest.objects.create(
+                    organisation=analyst.membership.organisation, user=analyst, purpose="p", lawful_basis="public_task",
+                    case_reference=case, status=SearchRequest.Status.DONE, model=face.model, completed_at=timezone.now(),
+                )  # fmt: skip
+                SearchHit.objects.create(search=search, face=face, distance=0.02, confidence=0.9, rank=1)
+                both_written.wait()  # neither has committed: each cannot see the other's search yet
+                monitoring.search_monitoring_check(search=search)
+        except BaseException as exc:  # noqa: BLE001 (reported below, in the test's thread)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(f"RACE-{n}",)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    alert = MonitoringAlert.objects.get()
+    assert alert.links.count() == N
