@@ -150,3 +150,19 @@ def test_openapi_schema_documents_the_confirmation(client, teammate):
     assert "/api/v1/searches/{search_id}/confirm-repeat/" in schema["paths"]
     responses = schema["paths"]["/api/v1/searches/{search_id}/confirm-repeat/"]["post"]["responses"]
     assert {"200", "400", "403", "409"} <= set(responses)
+
+
+def test_stranger_gets_404_and_a_colleague_cannot_confirm_in_the_ui(client, indexed, teammate, owner, stranger):
+    """Bad input tried: another customer confirming or cancelling our held search; a colleague confirming it."""
+    searched(teammate, "img2.jpg", "CASE-1")
+    repeat = searched(teammate, "img4.jpg", "CASE-1")
+    client.force_login(stranger)
+    for name in ("search:confirm_repeat", "search:cancel_repeat", "search:detail"):
+        method = client.get if name == "search:detail" else client.post
+        assert method(reverse(name, args=[repeat.pk]), {"case_reference": "X", "confirm": "on"}).status_code == 404
+    client.force_login(owner)
+    answer = client.post(reverse("search:confirm_repeat", args=[repeat.pk]), {"case_reference": "X", "confirm": "on"})
+    assert answer.status_code == 302
+    assert "Only the analyst who ran this search" in client.get(answer.url).content.decode()
+    repeat.refresh_from_db()
+    assert repeat.status == SearchRequest.Status.NEEDS_CONFIRMATION and repeat.case_reference == "CASE-1"
