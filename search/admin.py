@@ -64,7 +64,7 @@ class SearchHitAdmin(NoEmbeddingAdmin):
 class MonitoringAlertAdmin(NoEmbeddingAdmin):
     """Read-only: the DPO closes an alert on its evidence page, with a note, audited."""
 
-    list_display = ["id", "status", "organisations", "max_case_references", "opened_at", "updated_at", "closed_at"]
+    list_display = ["id", "status", "organisations", "max_case_references", "created_at", "updated_at", "closed_at"]
     list_filter = ["status"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -221,7 +221,7 @@ class MonitoringAlert(models.Model):
     window_days = models.PositiveSmallIntegerField(help_text="the window the counts were taken over")
     organisations = models.PositiveIntegerField(help_text="distinct organisations that searched the person")
     max_case_references = models.PositiveIntegerField(help_text="most distinct case references of one organisation")
-    opened_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

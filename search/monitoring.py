@@ -234,7 +234,7 @@ def search_monitoring_check(*, search: SearchRequest) -> MonitoringAlert | None:
     alert = (
         MonitoringAlert.objects.select_for_update()
         .filter(status=MonitoringAlert.Status.OPEN, links__search_id__in=ids)
-        .order_by("opened_at")
+        .order_by("created_at")
         .first()
     )
     if alert is None:
@@ -242,7 +242,7 @@ def search_monitoring_check(*, search: SearchRequest) -> MonitoringAlert | None:
             window_days=settings.MONITORING_WINDOW_DAYS,
             organisations=counts.organisations,
             max_case_references=counts.max_case_references,
-            opened_at=now,
+            created_at=now,
             updated_at=now,
         )
         linked: set[int] = set()
@@ -369,7 +369,7 @@ def monitoring_alert_evidence(*, alert: MonitoringAlert) -> list[SearchRequest]:
 class OrganisationAlert:
     alert_id: int
     status: str
-    opened_at: datetime
+    created_at: datetime
     searches: list[SearchRequest]
 
 
@@ -382,13 +382,13 @@ def organisation_alert_list(*, organisation_id: int) -> list[OrganisationAlert]:
         OrganisationAlert(
             alert_id=a.pk,
             status=a.status,
-            opened_at=a.opened_at,
+            created_at=a.created_at,
             searches=list(a.searches.filter(organisation_id=organisation_id).select_related("user").order_by("created_at")),
         )
-        for a in alerts.order_by("-opened_at")
+        for a in alerts.order_by("-created_at")
     ]
 
 
 def monitoring_alert_count(*, since: datetime, until: datetime) -> int:
     """How many alerts were raised in [since, until): a number only, for public reports."""
-    return MonitoringAlert.objects.filter(opened_at__gte=since, opened_at__lt=until).count()
+    return MonitoringAlert.objects.filter(created_at__gte=since, created_at__lt=until).count()
