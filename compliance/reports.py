@@ -185,6 +185,17 @@ def dashboard_data() -> dict[str, Any]:
         "backlog": backlog,
         "sweeps": SweepReceipt.objects.all()[:10],
         "searches_total": SearchRequest.objects.filter(created_at__gte=since).count(),
+        "monitoring": _monitoring_summary(since=since),
+    }
+
+
+def _monitoring_summary(*, since: Any) -> dict[str, int]:
+    """Monitoring alerts (docs/monitoring.md): open now, and raised in the dashboard's period."""
+    from search.monitoring import monitoring_alert_count, monitoring_alert_list
+
+    return {
+        "open": monitoring_alert_list().count(),
+        "raised": monitoring_alert_count(since=since, until=timezone.now() + timedelta(seconds=1)),
     }
 
 
@@ -213,6 +224,11 @@ def staff_home_data(*, user: Any) -> dict[str, Any]:
             "due_soon_days": DUE_SOON_DAYS,
             "awaiting_reply": open_requests.filter(status=SubjectRequest.Status.AWAITING_CLARIFICATION).count(),
         }
+    if user.has_perm("accounts.dpo_access"):
+        from search.monitoring import monitoring_alert_list
+
+        open_alerts = monitoring_alert_list()
+        data["monitoring"] = {"open_count": open_alerts.count(), "open": list(open_alerts[:10])}
     if user.has_perm("accounts.approve_sources"):
         data["sources_pending"] = list(Source.objects.filter(status=Source.Status.PROPOSED).order_by("created_at")[:10])
     if user.has_perm("accounts.auditor_access"):

@@ -413,6 +413,17 @@ SEARCH_RATE_LIMIT_PER_MINUTE = env.int("SEARCH_RATE_LIMIT_PER_MINUTE", default=1
 SEARCH_DEFAULT_MONTHLY_QUOTA = env.int("SEARCH_DEFAULT_MONTHLY_QUOTA", default=1000)
 PROBE_EMBEDDING_RETENTION_DAYS = env.int("PROBE_EMBEDDING_RETENTION_DAYS", default=30)
 FACE_RETENTION_DAYS = env.int("FACE_RETENTION_DAYS", default=365)
+# Monitoring guard (docs/monitoring.md): the same person searched under this many distinct case
+# references by one organisation, or by this many organisations, within the window, alerts the DPO
+# and the organisations' admins. A repeat search by the same organisation within the window holds
+# the results until the analyst confirms with the case reference.
+MONITORING_WINDOW_DAYS = env.int("MONITORING_WINDOW_DAYS", default=30)
+MONITORING_CASES_PER_ORGANISATION = env.int("MONITORING_CASES_PER_ORGANISATION", default=3)
+MONITORING_ORGANISATIONS = env.int("MONITORING_ORGANISATIONS", default=3)
+MONITORING_HOLD_REPEATS = env.bool("MONITORING_HOLD_REPEATS", default=True)
+for _name in ("MONITORING_WINDOW_DAYS", "MONITORING_CASES_PER_ORGANISATION", "MONITORING_ORGANISATIONS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Largest body on paths without a photo upload (uploads: FACE_IMAGE_MAX_BYTES, SUBJECT_SELFIE_MAX_BYTES).
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=5 * 1024 * 1024)

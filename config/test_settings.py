@@ -35,3 +35,7 @@ FACE_TEST_CRASH_SHA256 = os.environ.get("FACE_TEST_CRASH_SHA256", "")
 FACE_TEST_HOLD_FILE = os.environ.get("FACE_TEST_HOLD_FILE", "")
 # Audit anchors of the test run go to a throwaway folder, never into the development data.
 AUDIT_ANCHOR_DIR = Path(os.environ.setdefault("TEST_AUDIT_ANCHOR_DIR", tempfile.mkdtemp(prefix="facesearch-test-anchors-")))
+# The monitoring guard's hold on repeat searches is off for tests about other things (they search one
+# person many times); tests/search/test_monitoring*.py and tests/browser/test_monitoring*.py switch it on.
+# Alerts stay on everywhere. MONITORING_HOLD_REPEATS=1 in the environment turns the hold on for a whole run.
+MONITORING_HOLD_REPEATS = os.environ.get("MONITORING_HOLD_REPEATS", "0") == "1"

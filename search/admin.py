@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from search.models import Face, SearchHit, SearchRequest, SourceImage
+from search.models import Face, MonitoringAlert, SearchHit, SearchRequest, SourceImage
 
 
 class NoEmbeddingAdmin(admin.ModelAdmin):
@@ -55,6 +55,17 @@ class SearchRequestAdmin(NoEmbeddingAdmin):
 @admin.register(SearchHit)
 class SearchHitAdmin(NoEmbeddingAdmin):
     list_display = ["search", "rank", "face", "distance", "confidence"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(MonitoringAlert)
+class MonitoringAlertAdmin(NoEmbeddingAdmin):
+    """Read-only: the DPO closes an alert on its evidence page, with a note, audited."""
+
+    list_display = ["id", "status", "organisations", "max_case_references", "created_at", "updated_at", "closed_at"]
+    list_filter = ["status"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -15,6 +15,8 @@ urlpatterns = [
     path("searches/", apis.SearchCreateApi.as_view(), name="api-search-create"),
     path("searches/<int:search_id>/", apis.SearchDetailApi.as_view(), name="api-search-detail"),
     path("searches/<int:search_id>/choose/", apis.SearchChooseFaceApi.as_view(), name="api-search-choose"),
+    path("searches/<int:search_id>/confirm-repeat/", apis.SearchRepeatConfirmApi.as_view(), name="api-search-confirm-repeat"),
+    path("searches/<int:search_id>/cancel-repeat/", apis.SearchRepeatCancelApi.as_view(), name="api-search-cancel-repeat"),
     path("searches/<int:search_id>/hits/<int:face_id>/crop/", apis.SearchHitCropApi.as_view(), name="api-search-hit-crop"),
     path(
         "searches/<int:search_id>/faces/<int:index>/thumbnail/",

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.adapters import client_ip
-from search import engine, selectors, services, views
+from search import engine, monitoring, selectors, services, views
 from search.models import LawfulBasis, SearchRequest
 
 _MAX_ID = 2**63 - 1
@@ -140,6 +140,34 @@ class ProbeFaceSerializer(serializers.Serializer):
     thumbnail_url = serializers.CharField()
 
 
+class ConfirmationSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="needs_confirmation")
+    message = serializers.CharField()
+    earlier_searches = serializers.IntegerField(help_text="the organisation's searches for this person in the window")
+    window_days = serializers.IntegerField()
+    confirm_url = serializers.CharField(help_text="POST case_reference here to see the results")
+    cancel_url = serializers.CharField(help_text="POST here to withdraw the search unseen")
+
+
+_HELD_MESSAGE = (
+    "Your organisation searched for this person before, within the monitoring window. The results are held: "
+    "confirm that this search is needed for a case by POSTing its case_reference to confirm_url."
+)
+
+
+def _confirmation(request: Request, search: SearchRequest) -> dict[str, object] | None:
+    if search.status != SearchRequest.Status.NEEDS_CONFIRMATION:
+        return None
+    return {
+        "code": "needs_confirmation",
+        "message": _HELD_MESSAGE,
+        "earlier_searches": len(monitoring.earlier_searches_of_same_person(search=search)),
+        "window_days": settings.MONITORING_WINDOW_DAYS,
+        "confirm_url": request.build_absolute_uri(reverse("api-search-confirm-repeat", args=[search.pk])),
+        "cancel_url": request.build_absolute_uri(reverse("api-search-cancel-repeat", args=[search.pk])),
+    }
+
+
 class SearchDetailApi(APIView):
     class SearchDetailSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -152,6 +180,9 @@ class SearchDetailApi(APIView):
         completed_at = serializers.DateTimeField(allow_null=True)
         faces_to_choose = ProbeFaceSerializer(many=True)
         hits = HitSerializer(many=True)
+        confirmation = ConfirmationSerializer(
+            allow_null=True, help_text="set while a repeat search waits for the analyst's confirmation"
+        )
 
     @extend_schema(responses={200: SearchDetailSerializer, **_errors(401, 403, 404, 405, 503)})
     def get(self, request: Request, search_id: int) -> Response:
@@ -177,6 +208,7 @@ class SearchDetailApi(APIView):
             "id": search.pk, "status": search.status, "error": search.error, "purpose": search.purpose,
             "lawful_basis": search.lawful_basis, "case_reference": search.case_reference,
             "created_at": search.created_at, "completed_at": search.completed_at, "faces_to_choose": faces, "hits": hits,
+            "confirmation": _confirmation(request, search),
         })  # fmt: skip
         return Response(out.data)
 
@@ -210,6 +242,61 @@ class SearchChooseFaceApi(APIView):
         return SearchDetailApi().get(request, search_id)
 
 
+class SearchRepeatConfirmApi(APIView):
+    """Release a held repeat search's results: the analyst confirms under a case reference (audited)."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    class RepeatConfirmInputSerializer(serializers.Serializer):
+        case_reference = serializers.RegexField(r"\S", max_length=100)
+
+    @extend_schema(
+        request=RepeatConfirmInputSerializer,
+        responses={200: SearchDetailApi.SearchDetailSerializer, **_errors(400, 401, 403, 404, 405, 409, 413, 415, 503)},
+    )
+    def post(self, request: Request, search_id: int) -> Response:
+        search = _access_search(request, search_id)
+        serializer = self.RepeatConfirmInputSerializer(data=request.data)
+        if not serializer.is_valid():
+            return _error(
+                "invalid", "Give the case_reference this repeat search belongs to.", status.HTTP_400_BAD_REQUEST,
+                fields=serializer.errors,
+            )  # fmt: skip
+        try:
+            monitoring.search_repeat_confirm(
+                search=search,
+                user=request.user,  # type: ignore[arg-type]
+                case_reference=serializer.validated_data["case_reference"],
+                ip=client_ip(request._request),
+            )
+        except ValidationError as exc:
+            return _error("invalid", " ".join(exc.messages), status.HTTP_400_BAD_REQUEST)
+        except monitoring.ConfirmationRefused as exc:
+            return _refused(exc)
+        return SearchDetailApi().get(request, search_id)
+
+
+class SearchRepeatCancelApi(APIView):
+    """Withdraw a held repeat search: its matches are deleted unseen (audited)."""
+
+    @extend_schema(
+        request=None,
+        responses={200: SearchDetailApi.SearchDetailSerializer, **_errors(401, 403, 404, 405, 409, 503)},
+    )
+    def post(self, request: Request, search_id: int) -> Response:
+        search = _access_search(request, search_id)
+        try:
+            monitoring.search_repeat_cancel(search=search, user=request.user, ip=client_ip(request._request))  # type: ignore[arg-type]
+        except monitoring.ConfirmationRefused as exc:
+            return _refused(exc)
+        return SearchDetailApi().get(request, search_id)
+
+
+def _refused(exc: monitoring.ConfirmationRefused) -> Response:
+    code = status.HTTP_403_FORBIDDEN if exc.code == "not_your_search" else status.HTTP_409_CONFLICT
+    return _error(exc.code, exc.message, code)
+
+
 class _JpegApi(APIView):
     """A face image over the API, with the same token as the rest; errors stay JSON."""
 
@@ -222,13 +309,18 @@ class _JpegApi(APIView):
 class SearchHitCropApi(_JpegApi):
     @extend_schema(
         responses={(200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="the face crop")}
-        | _errors(401, 403, 404, 405, 503)
+        | _errors(401, 403, 404, 405, 409, 503)
     )
     def get(self, request: Request, search_id: int, face_id: int) -> HttpResponse:
         """The crop of one face that this search returned; 404 for anything else."""
         search = _access_search(request, search_id)
         if not 0 < face_id <= _MAX_ID:
             raise Http404
+        if search.status == SearchRequest.Status.NEEDS_CONFIRMATION:
+            return _error(  # type: ignore[return-value]
+                "needs_confirmation", _HELD_MESSAGE, status.HTTP_409_CONFLICT,
+                confirm_url=request.build_absolute_uri(reverse("api-search-confirm-repeat", args=[search.pk])),
+            )  # fmt: skip
         return views.private_jpeg(views.hit_crop_bytes(search=search, face_id=face_id))
 
 

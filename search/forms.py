@@ -19,3 +19,24 @@ class SearchForm(forms.Form):
 
 class ChooseFaceForm(forms.Form):
     face = forms.IntegerField(min_value=0, max_value=100)
+
+
+class RepeatConfirmForm(forms.Form):
+    case_reference = forms.CharField(
+        label="Case reference for this search",
+        max_length=100,
+        help_text="The case this repeat search belongs to. It is recorded with your confirmation.",
+    )
+    confirm = forms.BooleanField(
+        label="I confirm this search is needed for this case, not to follow the person.",
+        error_messages={"required": "Tick the box to confirm this repeat search."},
+    )
+
+
+class AlertCloseForm(forms.Form):
+    note = forms.CharField(
+        label="Closing note",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What you checked and found, and why the alert can close. It is kept in the audit log.",
+    )

@@ -132,6 +132,9 @@ class SearchRequest(models.Model):
         PENDING = "pending", "Waiting for the face model"
         CHOOSE_FACE = "choose_face", "Several faces: choose one"
         SEARCHING = "searching", "Searching"
+        # The top match is a person the organisation searched before, within the monitoring window:
+        # the results wait until the analyst confirms and gives the case reference (docs/monitoring.md).
+        NEEDS_CONFIRMATION = "needs_confirmation", "Repeat search: confirm to see the results"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
@@ -203,3 +206,52 @@ class SearchHit(models.Model):
     def similarity(self) -> float:
         """Cosine similarity (1 is identical)."""
         return 1.0 - self.distance
+
+
+class MonitoringAlert(models.Model):
+    """The same indexed person searched under several case references or by several organisations.
+
+    It holds no face and no embedding: only links to the searches (whose top matches are the
+    person) and the counts that raised it. Opened, updated and closed by ``search.monitoring``.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    searches = models.ManyToManyField(SearchRequest, through="MonitoringAlertSearch", related_name="monitoring_alerts")
+    window_days = models.PositiveSmallIntegerField(help_text="the window the counts were taken over")
+    organisations = models.PositiveIntegerField(help_text="distinct organisations that searched the person")
+    max_case_references = models.PositiveIntegerField(help_text="most distinct case references of one organisation")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    close_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=["open", "closed"]), name="search_alert_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status="open", closed_at__isnull=True)
+                | (models.Q(status="closed", closed_at__isnull=False) & ~models.Q(close_note="")),
+                name="search_alert_closed_with_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"monitoring alert {self.pk} ({self.status})"
+
+
+class MonitoringAlertSearch(models.Model):
+    alert = models.ForeignKey(MonitoringAlert, on_delete=models.CASCADE, related_name="links")
+    search = models.ForeignKey(SearchRequest, on_delete=models.CASCADE, related_name="monitoring_links")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alert", "search"], name="search_alert_search_unique")]
+
+    def __str__(self) -> str:
+        return f"search {self.search_id} in alert {self.alert_id}"

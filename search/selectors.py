@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -83,3 +85,43 @@ def search_hit_list(*, search: SearchRequest) -> QuerySet[SearchHit]:
 def searches_this_month(*, organisation: Organisation) -> int:
     start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return SearchRequest.objects.filter(organisation=organisation, created_at__gte=start).count()
+
+
+def search_ids_of_same_person(
+    *,
+    face_id: int,
+    model: str,
+    max_distance: float,
+    since: datetime,
+    statuses: Sequence[str],
+    organisation_id: int | None = None,
+) -> list[int]:
+    """Searches made since ``since`` whose top match is the person of face ``face_id``, oldest first.
+
+    "The same person" is a top match within ``max_distance`` of that face (the face itself at 0).
+    Only searches in ``statuses`` count; ``organisation_id`` narrows to one organisation.
+    """
+    if model not in MODEL_DIMENSIONS:
+        raise ValueError(f"unknown model {model!r}")
+    dims = MODEL_DIMENSIONS[model]
+    org_filter = "AND s.organisation_id = %s" if organisation_id is not None else ""
+    # Model and dimension come from the fixed table, never from input (as in face_match_list).
+    sql = f"""
+        SELECT s.id
+        FROM search_searchrequest s
+        JOIN search_searchhit h ON h.search_id = s.id AND h.rank = 1
+        JOIN search_face f ON f.id = h.face_id
+        CROSS JOIN (SELECT embedding::vector({dims}) AS e FROM search_face WHERE id = %s AND model = '{model}') AS top
+        WHERE f.model = '{model}'
+          AND s.status = ANY(%s::text[])
+          AND s.created_at >= %s
+          AND (f.embedding::vector({dims})) <=> top.e <= %s
+          {org_filter}
+        ORDER BY s.created_at, s.id
+    """  # noqa: S608
+    params: list[Any] = [face_id, list(statuses), since, max_distance]
+    if organisation_id is not None:
+        params.append(organisation_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]

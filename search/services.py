@@ -540,6 +540,10 @@ def _search_run(search: SearchRequest) -> SearchRequest:
             for i, m in enumerate(matches)
         ]
     )
+    from search import monitoring  # the monitoring guard (docs/monitoring.md)
+
+    if monitoring.search_hold_if_repeat(search=search):
+        return search  # a repeat search: the results wait for the analyst's confirmation
     _search_set_status(search, SearchRequest.Status.DONE)
     audit_record(
         actor=None,
@@ -553,6 +557,7 @@ def _search_run(search: SearchRequest) -> SearchRequest:
             "index_size": size,
         },
     )
+    monitoring.search_monitoring_check(search=search)
     return search
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
 from accounts.selectors import membership_for
-from search import engine, selectors, services
-from search.forms import ChooseFaceForm, SearchForm
-from search.models import Face, SearchRequest
+from search import engine, monitoring, selectors, services
+from search.forms import AlertCloseForm, ChooseFaceForm, RepeatConfirmForm, SearchForm
+from search.models import Face, MonitoringAlert, SearchRequest
 
 
 @login_required
@@ -56,7 +56,10 @@ def index(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 def _render_index(request: AuthenticatedHttpRequest, membership: object, form: SearchForm, *, status: int) -> HttpResponse:
     searches = selectors.search_list(user=request.user)[:20]
-    return render(request, "search/index.html", {"form": form, "searches": searches, "membership": membership}, status=status)
+    context = {"form": form, "searches": searches, "membership": membership}
+    if getattr(membership, "is_org_admin", False):
+        context["alerts"] = monitoring.organisation_alert_list(organisation_id=membership.organisation_id)  # type: ignore[attr-defined]
+    return render(request, "search/index.html", context, status=status)
 
 
 @login_required
@@ -79,7 +82,112 @@ def _detail_context(request: AuthenticatedHttpRequest, search: SearchRequest) ->
     if search.status == SearchRequest.Status.DONE:
         hits = list(selectors.search_hit_list(search=search))
         services.search_results_viewed(search=search, user=request.user, ip=client_ip(request))
-    return {"search": search, "hits": hits, "probe_faces": search.probe_faces.all(), "Status": SearchRequest.Status}
+    context: dict[str, object] = {
+        "search": search, "hits": hits, "probe_faces": search.probe_faces.all(), "Status": SearchRequest.Status,
+    }  # fmt: skip
+    if search.status == SearchRequest.Status.NEEDS_CONFIRMATION:
+        context["earlier"] = len(monitoring.earlier_searches_of_same_person(search=search))
+        context["window_days"] = settings.MONITORING_WINDOW_DAYS
+        context["confirm_form"] = RepeatConfirmForm()
+    return context
+
+
+@login_required
+@require_POST
+def confirm_repeat(request: AuthenticatedHttpRequest, search_id: int) -> HttpResponse:
+    """The analyst confirms a held repeat search with its case reference; the results are released."""
+    search = selectors.access_search_by_id(user=request.user, search_id=search_id)
+    form = RepeatConfirmForm(request.POST)
+    if form.is_valid():
+        try:
+            monitoring.search_repeat_confirm(
+                search=search, user=request.user, case_reference=form.cleaned_data["case_reference"], ip=client_ip(request)
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        except monitoring.ConfirmationRefused as exc:
+            messages.error(request, exc.message)
+            return redirect("search:detail", search_id=search.pk)
+        else:
+            return redirect("search:detail", search_id=search.pk)
+    context = _detail_context(request, search)
+    context["confirm_form"] = form
+    return render(request, "search/detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def cancel_repeat(request: AuthenticatedHttpRequest, search_id: int) -> HttpResponse:
+    search = selectors.access_search_by_id(user=request.user, search_id=search_id)
+    try:
+        monitoring.search_repeat_cancel(search=search, user=request.user, ip=client_ip(request))
+    except monitoring.ConfirmationRefused as exc:
+        messages.error(request, exc.message)
+    return redirect("search:detail", search_id=search.pk)
+
+
+# --- Monitoring alerts (DPO) ------------------------------------------------------------
+
+
+def _require_dpo(request: AuthenticatedHttpRequest) -> None:
+    if not request.user.has_perm("accounts.dpo_access"):
+        raise PermissionDenied
+
+
+@login_required
+@require_GET
+def monitoring_alerts(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Open alerts first, then the 50 latest closed ones."""
+    _require_dpo(request)
+    return render(
+        request,
+        "search/monitoring_alerts.html",
+        {
+            "open_alerts": monitoring.monitoring_alert_list(),
+            "closed_alerts": monitoring.monitoring_alert_list(status=MonitoringAlert.Status.CLOSED)[:50],
+            "settings_cases": settings.MONITORING_CASES_PER_ORGANISATION,
+        },
+    )
+
+
+@login_required
+@require_GET
+def monitoring_alert(request: AuthenticatedHttpRequest, alert_id: int) -> HttpResponse:
+    """The DPO's evidence for one alert: organisations, case references, dates and analysts; never the face."""
+    _require_dpo(request)
+    alert = monitoring.access_monitoring_alert(user=request.user, alert_id=alert_id)
+    return _alert_page(request, alert, AlertCloseForm(), status=200)
+
+
+def _alert_page(request: AuthenticatedHttpRequest, alert: MonitoringAlert, form: AlertCloseForm, *, status: int) -> HttpResponse:
+    context = {
+        "alert": alert,
+        "searches": monitoring.monitoring_alert_evidence(alert=alert),
+        "form": form,
+        "settings_cases": settings.MONITORING_CASES_PER_ORGANISATION,
+        "settings_orgs": settings.MONITORING_ORGANISATIONS,
+    }
+    return render(request, "search/monitoring_alert.html", context, status=status)
+
+
+@login_required
+@require_POST
+def monitoring_alert_close(request: AuthenticatedHttpRequest, alert_id: int) -> HttpResponse:
+    _require_dpo(request)
+    alert = monitoring.access_monitoring_alert(user=request.user, alert_id=alert_id)
+    form = AlertCloseForm(request.POST)
+    if form.is_valid():
+        try:
+            monitoring.monitoring_alert_close(
+                alert=alert, user=request.user, note=form.cleaned_data["note"], ip=client_ip(request)
+            )
+        except ValidationError as exc:
+            form.add_error("note" if hasattr(exc, "error_dict") else None, exc.messages)
+        else:
+            messages.success(request, f"Alert #{alert.pk} closed.")
+            return redirect("search:monitoring_alert", alert_id=alert.pk)
+    return _alert_page(request, alert, form, status=400)
 
 
 @login_required
@@ -122,8 +230,8 @@ def probe_face_bytes(*, search: SearchRequest, index: int) -> bytes:
 
 def hit_crop_bytes(*, search: SearchRequest, face_id: int) -> bytes:
     """The crop of a face this search returned (the caller checked access to the search); 404 otherwise."""
-    if not search.hits.filter(face_id=face_id).exists():
-        raise Http404
+    if search.status != SearchRequest.Status.DONE or not search.hits.filter(face_id=face_id).exists():
+        raise Http404  # a held repeat search shows nothing until it is confirmed
     face = Face.objects.filter(pk=face_id).first()
     if face is None or not face.crop:
         raise Http404
