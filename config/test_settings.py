@@ -35,3 +35,8 @@ FACE_TEST_CRASH_SHA256 = os.environ.get("FACE_TEST_CRASH_SHA256", "")
 FACE_TEST_HOLD_FILE = os.environ.get("FACE_TEST_HOLD_FILE", "")
 # Audit anchors of the test run go to a throwaway folder, never into the development data.
 AUDIT_ANCHOR_DIR = Path(os.environ.setdefault("TEST_AUDIT_ANCHOR_DIR", tempfile.mkdtemp(prefix="facesearch-test-anchors-")))
+
+# The catalogues are compiled from locale/*.po with polib (no GNU gettext needed), as `make` does.
+from config.i18n import compile_catalogues  # noqa: E402
+
+compile_catalogues()
