@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from compliance.outbox import email_enqueue
 from compliance.services import audit_record, subject_pseudonym
@@ -75,6 +75,11 @@ def status_link(request: SubjectRequest) -> str:
     return _url("subjects:status", request.reference, _status_token(request.reference))
 
 
+def regulator_text() -> str:
+    """Where to complain, in the active language when it is the default wording (subjects.public_labels)."""
+    return _(settings.REGULATOR_COMPLAINTS)
+
+
 def request_language(request: SubjectRequest) -> str:
     """The language of everything sent to the person: the one they filed in, if it is still offered."""
     offered = {code for code, _name in settings.LANGUAGES}
@@ -86,7 +91,7 @@ def _email(request: SubjectRequest, template: str, subject: str, **context: Any)
     with translation.override(request_language(request)):
         body = render_to_string(
             f"subjects/email/{template}.txt",
-            {"req": request, "dpo_email": settings.DPO_EMAIL, "regulator": settings.REGULATOR_COMPLAINTS,
+            {"req": request, "dpo_email": settings.DPO_EMAIL, "regulator": regulator_text(),
              "status_link": status_link(request), "notice_link": _url("subjects:notice"), **context},
         )  # fmt: skip
         email_enqueue(to=[request.email], subject=f"[{request.reference}] {subject}", body=body)
@@ -182,6 +187,7 @@ def request_submit(
             "verify",
             gettext_lazy("Please confirm your request"),
             link=_url("subjects:verify", verify_token),
+            verification_hours=settings.SUBJECT_VERIFICATION_HOURS,
         )
     del selfie, analysis  # nothing of the photo outlives this call
     return request, status_token
@@ -555,6 +561,30 @@ def _do_access(request: SubjectRequest, **_: Any) -> dict[str, Any]:
     return {"package_sha256": package.sha256, "faces": len(json.loads(_package_json(request))["images"])}
 
 
+# data.json stays in English (for machines); report.html shows these translated (the public_label filter).
+PACKAGE_PURPOSES = [
+    gettext_noop(
+        "Face search for customer organisations' stated cases (purpose, lawful basis and case reference recorded "
+        "for every search)"
+    )
+]
+PACKAGE_CATEGORIES = [
+    gettext_noop("photos from public web pages"),
+    gettext_noop("face crops"),
+    gettext_noop("biometric templates (embeddings) derived from them"),
+    gettext_noop("page and image addresses and dates"),
+]
+PACKAGE_RIGHTS = [
+    gettext_noop("rectification (Art 16)"),
+    gettext_noop("erasure (Art 17)"),
+    gettext_noop("restriction (Art 18)"),
+    gettext_noop("objection (Art 21)"),
+]
+PACKAGE_AUTOMATED_DECISIONS = gettext_noop(
+    "None: matches are suggestions reviewed by people; no decision about you is made automatically."
+)
+
+
 def _package_json(request: SubjectRequest) -> str:
     from compliance.models import RetentionPolicy
     from crawling.models import Source
@@ -573,17 +603,14 @@ def _package_json(request: SubjectRequest) -> str:
     return json.dumps({
         "request": request.reference, "generated_at": timezone.now().isoformat(), "confirmation": bool(images),
         "images": images,
-        "purposes": ["Face search for customer organisations' stated cases (purpose, lawful basis and case reference recorded "
-                     "for every search)"],
-        "categories": ["photos from public web pages", "face crops", "biometric templates (embeddings) derived from them",
-                       "page and image addresses and dates"],
+        "purposes": PACKAGE_PURPOSES,
+        "categories": PACKAGE_CATEGORIES,
         "recipients": sorted({r["organisation"] for i in images for r in i["recipients"]}),
         "retention": [{"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
                       for p in RetentionPolicy.objects.all()],
         "sources": [s.name for s in Source.objects.filter(status=Source.Status.APPROVED)],
-        "rights": ["rectification (Art 16)", "erasure (Art 17)", "restriction (Art 18)", "objection (Art 21)",
-                   f"complain to the regulator: {settings.REGULATOR_COMPLAINTS}"],
-        "automated_decisions": "None: matches are suggestions reviewed by people; no decision about you is made automatically.",
+        "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {settings.REGULATOR_COMPLAINTS}"],
+        "automated_decisions": PACKAGE_AUTOMATED_DECISIONS,
         "dpo": settings.DPO_EMAIL,
     }, indent=2)  # fmt: skip
 
@@ -600,7 +627,11 @@ def _report_context(data: dict[str, Any]) -> dict[str, Any]:
          "recipients": [{**r, "when": when(r["when"])} for r in image["recipients"]]}
         for image in data["images"]
     ]  # fmt: skip
-    return {"data": {**data, "images": images, "generated_at": when(data["generated_at"])}}
+    return {
+        "data": {**data, "images": images, "generated_at": when(data["generated_at"])},
+        "rights": PACKAGE_RIGHTS,
+        "regulator": regulator_text(),
+    }
 
 
 def access_package_build(*, request: SubjectRequest) -> tuple[AccessPackage, str]:

@@ -34,7 +34,7 @@ def notice(request: HttpRequest) -> HttpResponse:
     context = {
         "dpo_email": settings.DPO_EMAIL,
         "controller": settings.CONTROLLER_NAME,
-        "regulator": settings.REGULATOR_COMPLAINTS,
+        "regulator": services.regulator_text(),
         "sources": sources_with_data(),
         "undeclared": undeclared_labels(),
         "retention": RetentionPolicy.objects.all(),
@@ -155,7 +155,7 @@ def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[st
         "question": (question.question if question else subject_request.pause_reason),
         "answer_form": ClarificationAnswerForm(),
         "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
-        "regulator": settings.REGULATOR_COMPLAINTS,
+        "regulator": services.regulator_text(),
         **extra,
     }
 
