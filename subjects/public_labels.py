@@ -7,7 +7,7 @@ these labels changes in its app, change it here too (tests/i18n checks every cho
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext_lazy
 
 PUBLIC_LABELS = [
     gettext_noop("Legal obligation (Art 6(1)(c))"),
@@ -30,4 +30,20 @@ PUBLIC_LABELS = [
     gettext_noop("Audit events"),
     # settings.REGULATOR_COMPLAINTS's default (a deployment that sets its own shows it as written).
     gettext_noop("your national data-protection authority (in the UK: ico.org.uk/make-a-complaint)"),
+]
+
+# Django's own validation messages that the public forms can show. Django and the installed apps ship
+# translations for them, but some use the familiar form ("Gib eine gültige E-Mail Adresse an."); the
+# project's catalogues (LOCALE_PATHS, which win over every app's) give them in the formal address.
+DJANGO_MESSAGES = [
+    gettext_noop("This field is required."),
+    gettext_noop("Enter a valid email address."),
+    gettext_noop("The submitted file is empty."),
+    gettext_noop("No file was submitted. Check the encoding type on the form."),
+    gettext_noop("The submitted data was not a file. Check the encoding type on the form."),
+    ngettext_lazy(
+        "Ensure this value has at most %(limit_value)d character (it has %(show_value)d).",
+        "Ensure this value has at most %(limit_value)d characters (it has %(show_value)d).",
+        "limit_value",
+    ),
 ]

@@ -7,10 +7,17 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django import template
+from django.conf import settings
 from django.template.defaultfilters import date as date_filter
 from django.utils.translation import get_language, gettext
 
 register = template.Library()
+
+
+@register.simple_tag
+def public_languages() -> list[tuple[str, str]]:
+    """settings.LANGUAGES with each language named in itself, for the switcher ("English", not "Inglese")."""
+    return list(settings.LANGUAGES)
 
 
 @register.filter
@@ -22,13 +29,16 @@ def public_label(value: object) -> str:
 # translated; only the order and punctuation differ (German: "Samstag, 28. November 2026").
 _DAY_FORMATS = {"de": "j. F Y"}
 _LONG_FORMATS = {"de": "l, j. F Y"}
+_LOWERCASE = {"it"}
 
 
 def _format(value: date | datetime | None, formats: dict[str, str], default: str) -> str:
     if value in (None, ""):
         return ""
     language = (get_language() or "en").split("-")[0]
-    return date_filter(value, formats.get(language, default))
+    text = date_filter(value, formats.get(language, default))
+    # Django's Italian catalogue capitalises month and day names (as headings); running text does not.
+    return text.lower() if language in _LOWERCASE else text
 
 
 @register.filter
