@@ -94,7 +94,7 @@ def request_timeline(*, request: SubjectRequest) -> list[TimelineStep]:
         events.append(TimelineStep("extended", _("We extended the deadline"), request.extended_at, request.extension_reason))
     steps += sorted(events, key=lambda s: s.when or request.received_at)
     end = {
-        S.COMPLETED: ("completed", _("Completed"), _OUTCOMES.get(request.type, "")),
+        S.COMPLETED: ("completed", _("Completed"), str(_OUTCOMES.get(request.type, ""))),
         S.DENIED: ("denied", _("We refused your request"), request.decision_reason),
         S.WITHDRAWN: ("withdrawn", _("You withdrew your request"), ""),
         S.LAPSED: ("lapsed", _("Closed: the email address was never confirmed"), ""),

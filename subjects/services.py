@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -47,6 +47,9 @@ from subjects.models import (
     VerificationToken,
 )
 from subjects.selectors import suppression_hash
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 S = SubjectRequest.Status
 
@@ -86,7 +89,7 @@ def request_language(request: SubjectRequest) -> str:
     return request.language if request.language in offered else settings.LANGUAGE_CODE
 
 
-def _email(request: SubjectRequest, template: str, subject: str, **context: Any) -> None:
+def _email(request: SubjectRequest, template: str, subject: StrOrPromise, **context: Any) -> None:
     """Email the person in their request's language, whoever triggers it (the DPO in English, a worker)."""
     with translation.override(request_language(request)):
         body = render_to_string(

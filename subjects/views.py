@@ -34,6 +34,7 @@ def notice(request: HttpRequest) -> HttpResponse:
     context = {
         "dpo_email": settings.DPO_EMAIL,
         "controller": settings.CONTROLLER_NAME,
+        "controller_address": settings.CONTROLLER_ADDRESS,
         "regulator": services.regulator_text(),
         "sources": sources_with_data(),
         "undeclared": undeclared_labels(),

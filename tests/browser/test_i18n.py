@@ -24,17 +24,17 @@ WORDS = {
               "email": "Your email address", "send": "Send my request", "invalid": "Enter a valid email address.",
               "status": "Your request"},
     "fr": {"heading": "Votre visage figure-t-il dans notre index ?", "object": "Votre droit d'opposition",
-           "erasure": "Effacement de mes données (art. 17)", "email": "Votre adresse e-mail", "send": "Envoyer ma demande",
-           "invalid": "Saisissez une adresse e-mail valide.", "status": "Votre demande"},
+           "erasure": "Faire effacer mes données (droit à l'effacement, art. 17)", "email": "Votre adresse e-mail",
+           "send": "Envoyer ma demande", "invalid": "Saisissez une adresse e-mail valide.", "status": "Votre demande"},
     "it": {"heading": "Il Suo volto è nel nostro indice?", "object": "Il Suo diritto di opposizione",
-           "erasure": "Cancellazione dei miei dati (art. 17)", "email": "Il Suo indirizzo e-mail",
+           "erasure": "Cancellazione dei miei dati (diritto alla cancellazione, art. 17)", "email": "Il Suo indirizzo e-mail",
            "send": "Invia la mia richiesta", "invalid": "Inserisca un indirizzo e-mail valido.", "status": "La Sua richiesta"},
     "nl": {"heading": "Staat uw gezicht in onze index?", "object": "Uw recht van bezwaar",
-           "erasure": "Wissing van mijn gegevens (art. 17)", "email": "Uw e-mailadres", "send": "Mijn verzoek versturen",
-           "invalid": "Voer een geldig e-mailadres in.", "status": "Uw verzoek"},
+           "erasure": "Wissing van mijn gegevens (recht op gegevenswissing, art. 17)", "email": "Uw e-mailadres",
+           "send": "Mijn verzoek versturen", "invalid": "Voer een geldig e-mailadres in.", "status": "Uw verzoek"},
     "de": {"heading": "Ist Ihr Gesicht in unserem Index?", "object": "Ihr Widerspruchsrecht",
-           "erasure": "Löschung meiner Daten (Art. 17)", "email": "Ihre E-Mail-Adresse", "send": "Antrag absenden",
-           "invalid": "Bitte geben Sie eine gültige E-Mail-Adresse ein.", "status": "Ihr Antrag"},
+           "erasure": "Löschung meiner Daten (Recht auf Löschung, Art. 17)", "email": "Ihre E-Mail-Adresse",
+           "send": "Antrag absenden", "invalid": "Bitte geben Sie eine gültige E-Mail-Adresse ein.", "status": "Ihr Antrag"},
 }  # fmt: skip
 
 
@@ -84,7 +84,9 @@ def test_the_switcher_changes_the_language_and_keeps_the_page(journey_factory):
     page.wait_for_load_state("load")
     assert page.url.endswith("/rights/request/objection/"), page.url
     assert page.locator("html").get_attribute("lang") == "de"
-    page.get_by_role("heading", name="Widerspruch: Verarbeitung beenden und mich nie wieder erfassen (Art. 21)").wait_for()
+    page.get_by_role(
+        "heading", name="Widerspruch: Verarbeitung beenden und mich nie wieder erfassen (Widerspruchsrecht, Art. 21)"
+    ).wait_for()
     assert page.locator('.language-switcher button[aria-current="true"]').inner_text() == "Deutsch"
     j.step("objection form after choosing Deutsch", check_links=False)
     page.get_by_role("link", name="Zurück zu Ihren Rechten").click()

@@ -79,10 +79,37 @@ def test_every_language_has_the_same_messages():
 @pytest.mark.parametrize(
     ("language", "terms"),
     [
-        ("fr", ["droit d'opposition", "droit à l'effacement", "délégué à la protection des données"]),
-        ("it", ["diritto di opposizione", "diritto alla cancellazione", "responsabile della protezione dei dati"]),
-        ("nl", ["recht van bezwaar", "recht op gegevenswissing", "functionaris voor gegevensbescherming"]),
-        ("de", ["Widerspruchsrecht", "Recht auf Löschung", "Datenschutzbeauftragte"]),
+        (
+            "fr",
+            [
+                "droit d'opposition",
+                "droit d'accès",
+                "droit à l'effacement",
+                "responsable du traitement",
+                "délégué à la protection des données",
+            ],
+        ),
+        (
+            "it",
+            [
+                "diritto di opposizione",
+                "diritto di accesso",
+                "diritto alla cancellazione",
+                "titolare del trattamento",
+                "responsabile della protezione dei dati",
+            ],
+        ),
+        (
+            "nl",
+            [
+                "recht van bezwaar",
+                "recht van inzage",
+                "recht op gegevenswissing",
+                "verwerkingsverantwoordelijke",
+                "functionaris voor gegevensbescherming",
+            ],
+        ),
+        ("de", ["Widerspruchsrecht", "Auskunftsrecht", "Recht auf Löschung", "Verantwortlicher", "Datenschutzbeauftragte"]),
     ],
 )
 def test_legal_terms_follow_the_gdpr_text(language, terms):

@@ -52,7 +52,7 @@ def test_a_german_request_gets_german_emails_while_the_dpo_works_in_english(clie
     assert "Antrag bestätigen" in person.get(verify_path).content.decode()  # the button the email names
     person.post(verify_path)
     assert "Wir haben Ihren Antrag erhalten" in to_person()[-1].subject
-    assert "(Auskunft über meine Daten (Art. 15))" in to_person()[-1].body
+    assert "(Auskunft über meine Daten (Auskunftsrecht, Art. 15))" in to_person()[-1].body
 
     client.force_login(dpo)
     english = {"HTTP_ACCEPT_LANGUAGE": "en-GB"}
