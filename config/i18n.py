@@ -47,9 +47,8 @@ def compile_catalogues(locale_dir: Path = LOCALE_DIR, *, force: bool = False) ->
 class PublicLocaleMiddleware:
     """Activate the visitor's language on public pages only; everything else is English.
 
-    Put after SessionMiddleware and before CommonMiddleware (like Django's LocaleMiddleware,
-    whose language choice it reuses: the ``django_language`` cookie set by ``set_language``,
-    then ``Accept-Language``).
+    It reuses Django's choice of language (the ``django_language`` cookie set by ``set_language``,
+    then ``Accept-Language``), which needs no session, so it can run before the size limit.
     """
 
     def __init__(self, get_response: Callable) -> None:  # type: ignore[type-arg]

@@ -115,14 +115,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: turns a 500 caused by an unreachable database/Redis into a 503 (config/middleware.py).
     "config.middleware.ServiceUnavailableMiddleware",
+    # The visitor's language on public pages only (/rights/, /transparency/); staff pages stay English.
+    # Early, so that the size limit's 413 page below is in it too (it reads a cookie, not the session).
+    "config.i18n.PublicLocaleMiddleware",
     # Refuses oversized bodies from Content-Length before anything reads them.
     "config.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # The visitor's language on public pages only (/rights/, /transparency/); staff pages stay English.
-    "config.i18n.PublicLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -259,3 +259,15 @@ def test_numbers_follow_the_language(settings, language, expected):
         form = SubjectRequestForm({"email": "a@example.net"}, {"selfie": selfie}, request_type="access")
         assert not form.is_valid()
         assert expected in form.errors["selfie"][0], form.errors["selfie"][0]
+
+
+def test_error_pages_on_public_paths_are_translated(client, db, settings):
+    """Bad input tried: a status link that does not exist, and a body over the size limit (refused before any view)."""
+    missing = client.get("/rights/requests/R-NOPE/not-a-token/", HTTP_ACCEPT_LANGUAGE="fr")
+    page = html.unescape(missing.content.decode())
+    assert missing.status_code == 404 and 'lang="fr"' in page and "Page introuvable" in page
+    settings.SUBJECT_SELFIE_MAX_BYTES = 1000
+    too_big = client.post("/rights/request/erasure/", {"x": "y" * 2_000_000}, HTTP_ACCEPT_LANGUAGE="de")
+    assert too_big.status_code == 413 and "Zu groß" in too_big.content.decode()
+    staff = client.get("/staff/no-such-page/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert staff.status_code == 404 and "Not found" in staff.content.decode() and 'lang="en-gb"' in staff.content.decode()
