@@ -139,7 +139,8 @@ def test_catalogues_compile_with_python_only(tmp_path, monkeypatch):
     assert compile_catalogues(copy) == [], "an up-to-date .mo was compiled again"
     german = gettext.GNUTranslations((copy / "de" / "LC_MESSAGES" / "django.mo").open("rb"))
     assert german.gettext("Your right to object") == "Ihr Widerspruchsrecht"
-    assert german.ngettext("%(days)s day, then deleted.", "%(days)s days, then deleted.", 3) == "%(days)s Tage, danach gelöscht."
+    plural = german.ngettext("%(label)s: %(days)s day, then deleted.", "%(label)s: %(days)s days, then deleted.", 3)
+    assert plural == "%(label)s: %(days)s Tage, danach gelöscht."
 
 
 def test_the_management_command_compiles():
