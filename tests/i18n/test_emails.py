@@ -123,3 +123,12 @@ def test_a_language_no_longer_offered_falls_back_to_english(client, db):
     SubjectRequest.objects.filter(pk=req.pk).update(language="pt")
     services.request_verify(token=re.search(r"/rights/verify/([^/\s]+)/", to_person()[-1].body).group(1))
     assert "We have your request" in to_person()[-1].subject, "an unknown stored language must not break the email"
+
+
+def test_the_dpo_sees_the_requesters_language_in_english(client, dpo):
+    """The DPO writes questions and reasons by hand: the page says which language the person reads."""
+    Client(HTTP_ACCEPT_LANGUAGE="it").post(reverse("subjects:request", args=["access"]), {"email": EMAIL})
+    req = SubjectRequest.objects.get(email=EMAIL)
+    client.force_login(dpo)
+    page = client.get(reverse("subjects:detail", args=[req.reference]), HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert 'lang="en-gb"' in page and '<dd id="dpo-language">Italian: every email to the requester is in it' in page
