@@ -12,8 +12,13 @@ fresh machine without GNU gettext can build them (``python -m config.i18n``; ``m
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.apps import AppConfig
+    from django.core.checks import CheckMessage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCALE_DIR = BASE_DIR / "locale"
@@ -42,6 +47,30 @@ def compile_catalogues(locale_dir: Path = LOCALE_DIR, *, force: bool = False) ->
         tmp.replace(mo_path)  # atomic: a server reading the old file never sees half a new one
         written.append(mo_path)
     return written
+
+
+def stale_catalogues(locale_dir: Path = LOCALE_DIR) -> list[Path]:
+    """The .po files whose .mo is missing or older (the public pages would show English)."""
+    stale = []
+    for po_path in sorted(locale_dir.glob("*/LC_MESSAGES/*.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
+            stale.append(po_path)
+    return stale
+
+
+def check_catalogues(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """System check: warn when a catalogue is not compiled (a deployment that skipped `make install`)."""
+    from django.core.checks import Warning
+
+    return [
+        Warning(
+            f"{path.relative_to(BASE_DIR)} is not compiled: the public pages show English in its language.",
+            hint="Run `python -m config.i18n` (or `make install`).",
+            id="facesearch.W001",
+        )
+        for path in stale_catalogues()
+    ]
 
 
 class PublicLocaleMiddleware:

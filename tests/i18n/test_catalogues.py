@@ -168,3 +168,18 @@ def test_every_public_label_from_other_apps_is_in_the_catalogue():
     assert not missing, f"add these to subjects/public_labels.py and run makemessages: {sorted(missing)}"
     msgids = {e.msgid for e in catalogue("fr")}
     assert set(PUBLIC_LABELS) <= msgids, sorted(set(PUBLIC_LABELS) - msgids)
+
+
+def test_a_missing_compiled_catalogue_is_reported(tmp_path, monkeypatch):
+    """Bad input tried: a deployment that skipped the compile step; `manage.py check` says so."""
+    from config import i18n
+
+    copy = tmp_path / "locale"
+    shutil.copytree(LOCALE_DIR, copy, ignore=shutil.ignore_patterns("*.mo"))
+    monkeypatch.setattr(i18n, "LOCALE_DIR", copy)
+    monkeypatch.setattr(i18n, "BASE_DIR", tmp_path)
+    monkeypatch.setattr(i18n.stale_catalogues, "__defaults__", (copy,))
+    warnings = i18n.check_catalogues()
+    assert len(warnings) == 4 and all(w.id == "facesearch.W001" for w in warnings)
+    compile_catalogues(copy)
+    assert i18n.check_catalogues() == []
