@@ -55,6 +55,7 @@ urlpatterns = [
     path("sources/", include("crawling.urls")),
     path("rights/", include("subjects.urls")),
     path("staff/", include("compliance.urls")),
+    path("transparency/", include("compliance.transparency_urls")),
     path("api/v1/", include("search.api_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
