@@ -258,12 +258,18 @@ def report_for(*, month: date) -> Report:
 
 
 def months_available(*, now: datetime | None = None, limit: int = 36) -> list[date]:
-    """Months from the first audit event (or this month) to now, newest first, at most ``limit``."""
+    """Months from the first record (audit event, search or request) to now, newest first, at most ``limit``."""
     from compliance.models import AuditEvent
+    from search.models import SearchRequest
+    from subjects.models import SubjectRequest
 
     today = timezone.localdate(now or timezone.now()).replace(day=1)
-    first = AuditEvent.objects.order_by("seq").values_list("created_at", flat=True).first()
-    earliest = timezone.localdate(first).replace(day=1) if first else today
+    firsts = [
+        AuditEvent.objects.order_by("seq").values_list("created_at", flat=True).first(),
+        SearchRequest.objects.order_by("created_at").values_list("created_at", flat=True).first(),
+        SubjectRequest.objects.order_by("received_at").values_list("received_at", flat=True).first(),
+    ]
+    earliest = min((timezone.localdate(f).replace(day=1) for f in firsts if f), default=today)
     months = [today]
     while months[-1] > earliest and len(months) < limit:
         months.append((months[-1] - timedelta(days=1)).replace(day=1))
