@@ -119,6 +119,9 @@ class Series:
     base: str = ""  # rule 3: the series counting the cases this figure is computed from
     unit: Promise | str = ""
     live: bool = False  # recomputed on every view (never cached with the month)
+    heading: Promise | str = ""  # the page groups consecutive series under it and shows ``short``
+    short: Promise | str = ""
+    also_in: tuple[str, ...] = ()  # further groups where this series is a cell (never their total)
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ class Figure:
     number: int | float | None  # the published number when exact or rounded; None when withheld or text
     withheld: str = ""
     unit: str = ""
+    heading: str = ""
+    short: str = ""
     rule: str = ""
 
 
@@ -200,27 +205,31 @@ def suppress(raw: dict[str, Value], series: list[Series]) -> dict[str, tuple[str
 
 
 def _complementary(raw: dict[str, Value], series: list[Series], out: dict[str, tuple[str, Any, Withheld]]) -> None:
+    """Rule 2. A group is a total and the cells that add up to it: one equation, so a group with
+    exactly one hidden member (cell or total) gives it away; hide one more until none has."""
     groups: dict[str, list[Series]] = {}
     for s in series:
-        if s.group and s.rule is Rule.COUNT:
-            groups.setdefault(s.group, []).append(s)
+        if s.rule is not Rule.COUNT:
+            continue
+        for name in filter(None, (s.group, *s.also_in)):
+            groups.setdefault(name, []).append(s)
     changed = True
     while changed:
         changed = False
-        for members in groups.values():
-            totals = [s for s in members if s.total]
-            cells = [s for s in members if not s.total]
-            if not totals or out[totals[0].key][2] is not Withheld.NO:
-                continue  # no published total: nothing to subtract from
-            hidden = [s for s in cells if out[s.key][2] is not Withheld.NO]
+        for name, members in groups.items():
+            hidden = [s for s in members if out[s.key][2] is not Withheld.NO]
             if len(hidden) != 1:
                 continue
-            candidates = sorted(
-                (s for s in cells if out[s.key][2] is Withheld.NO and isinstance(raw.get(s.key), int) and raw[s.key]),
+            published = [s for s in members if out[s.key][2] is Withheld.NO]
+            cells = sorted(
+                (s for s in published if not (s.total and s.group == name) and isinstance(raw.get(s.key), int) and raw[s.key]),
                 key=lambda s: (raw[s.key], s.key),
             )
-            victim = candidates[0] if candidates else totals[0]
-            out[victim.key] = (str(_("withheld")), None, Withheld.COMPLEMENTARY)
+            totals = [s for s in published if s.total and s.group == name]
+            victims = cells or totals
+            if not victims:
+                continue  # every other member is 0: the hidden one is then the total's exact remainder of 0 cells
+            out[victims[0].key] = (str(_("withheld")), None, Withheld.COMPLEMENTARY)
             changed = True
 
 
@@ -252,7 +261,8 @@ def report_for(*, month: date) -> Report:
         text, number, why = shown[s.key]
         report.figures.append(
             Figure(key=s.key, section=s.section, label=str(s.label), shown=text, number=number, withheld=why.value,
-                   unit=str(s.unit), rule=s.rule.value)
+                   unit=str(s.unit), rule=s.rule.value,
+                   heading=str(s.heading), short=str(s.short or s.label))
         )  # fmt: skip
     return report
 
@@ -462,11 +472,11 @@ def _register_all() -> None:
     ):
         for type_, label in types:
             register(Series(f"requests.{metric}.{type_ or 'total'}", "requests", format_lazy("{}: {}", title, label),
-                            partial(query, type_=type_), group=f"requests.{metric}", total=type_ is None))  # fmt: skip
+                            partial(query, type_=type_), group=f"requests.{metric}", total=type_ is None,
+                            heading=title, short=label,
+                            also_in=("answered",) if metric == "on_time" and type_ is None else ()))  # fmt: skip
     register(Series("requests.answered.total", "requests", _("Requests answered"), lambda p: _answered(p).count(),
                     group="answered", total=True))  # fmt: skip
-    register(Series("requests.answered.on_time", "requests", _("Requests answered: on time"),
-                    lambda p: _on_time(p, None), group="answered"))  # fmt: skip
     register(Series("requests.answered.late", "requests", _("Requests answered: late"), _late, group="answered"))
     register(Series("requests.median_days", "requests", _("Median time to answer"), _median_days, rule=Rule.DERIVED,
                     base="requests.answered.total", unit=_("days")))  # fmt: skip
@@ -484,10 +494,13 @@ def _register_all() -> None:
                     lambda p: _audit_count(p, "crawling.source.approved"), rule=Rule.EXACT))  # fmt: skip
     register(Series("sources.suspended", "crawling", _("Crawl sources suspended"),
                     lambda p: _audit_count(p, "crawling.source.suspended"), rule=Rule.EXACT))  # fmt: skip
-    for signal, (signal_label, reasons) in OPT_OUT_SIGNALS.items():
-        for kind, kind_label in (("page", _("Pages skipped")), ("image", _("Images skipped"))):
+    for kind, kind_label in (
+        ("page", _("Pages skipped because of an opt-out signal")),
+        ("image", _("Images skipped because of an opt-out signal")),
+    ):
+        for signal, (signal_label, reasons) in OPT_OUT_SIGNALS.items():
             register(Series(f"optout.{signal}.{kind}", "crawling", format_lazy("{}: {}", kind_label, signal_label),
-                            partial(_opt_out, reasons=reasons, kind=kind)))  # fmt: skip
+                            partial(_opt_out, reasons=reasons, kind=kind), heading=kind_label, short=signal_label))  # fmt: skip
 
     register(Series("retention.sweeps", "retention", _("Retention sweeps run"), lambda p: _sweeps(p).count(), rule=Rule.EXACT))
     register(Series("retention.rows", "retention", _("Rows deleted or anonymised by those sweeps"),

@@ -56,6 +56,8 @@ def _spark(key: str, history: list[t.Report]) -> dict[str, Any] | None:
         if figure.number is not None:
             h = max(1, round(plot * float(figure.number) / peak)) if figure.number else 0
             kind = "value"
+        elif figure.shown == "—":  # nothing to count (no cases): no mark
+            h, kind = 0, "none"
         elif figure.withheld == t.Withheld.SMALL.value:
             h, kind = round(plot * (t.THRESHOLD - 1) / peak), "small"
         else:

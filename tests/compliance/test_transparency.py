@@ -113,6 +113,42 @@ def test_one_hidden_cell_in_a_breakdown_hides_a_second_so_subtraction_finds_noth
     assert figures[f"searches.basis.{LawfulBasis.VITAL_INTERESTS}"] == "0"
 
 
+def test_a_figure_published_twice_cannot_undo_the_hiding_in_another_breakdown(client) -> None:
+    """Bad input: 8 answered, 6 on time, 2 late. Hiding "on time" in answered = on time + late would be
+    undone by the on-time total of the by-type breakdown, and that total by its single type cell."""
+    for _ in range(6):
+        _request(RequestType.ACCESS, answered_days=3)
+    for _ in range(2):
+        _request(RequestType.ACCESS, answered_days=40, due_in=30)
+    figures = _csv(client)
+    assert figures["requests.answered.total"] == "8"
+    assert figures["requests.answered.late"] == "< 5"
+    assert figures["requests.on_time.total"] == "withheld"
+    assert figures["requests.on_time.access"] == "withheld"
+    assert figures["requests.on_time.erasure"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("cells", "total", "expected"),
+    [
+        ([6, 2, 0], 8, ["withheld", "< 5", "0", "8"]),
+        ([6, 2, 7], 15, ["withheld", "< 5", "7", "15"]),
+        ([3, 4, 0], 7, ["< 5", "< 5", "0", "7"]),
+        ([3, 0, 0], 3, ["< 5", "0", "0", "< 5"]),
+        ([5, 0, 0], 5, ["5", "0", "0", "5"]),
+        ([0, 0, 0], 0, ["0", "0", "0", "0"]),
+    ],
+    ids=["one-small-hides-the-smallest-other", "smallest-nonzero-is-chosen", "two-small-need-nothing-more",
+         "small-total-and-cell", "at-threshold-nothing-hidden", "all-zero"],
+)  # fmt: skip
+def test_complementary_suppression_rule(cells: list[int], total: int, expected: list[str]) -> None:
+    series = [t.Series(f"c{i}", "s", f"c{i}", lambda p: 0, group="g") for i in range(len(cells))]
+    series.append(t.Series("total", "s", "total", lambda p: 0, group="g", total=True))
+    raw: dict[str, t.Value] = {f"c{i}": v for i, v in enumerate(cells)} | {"total": total}
+    shown = t.suppress(raw, series)
+    assert [shown[s.key][0] for s in series] == expected
+
+
 @pytest.mark.parametrize(("answered", "published"), [(4, False), (5, True)], ids=["median-of-4-withheld", "median-of-5-shown"])
 def test_median_time_to_answer_needs_five_cases(client, answered: int, published: bool) -> None:
     for days in range(answered):
@@ -132,7 +168,7 @@ def test_on_time_late_overdue_and_extended(client) -> None:
                  due_date=timezone.localdate() - timedelta(days=1), extended=True, extended_at=timezone.now())  # fmt: skip
     figures = _csv(client)
     assert figures["requests.answered.total"] == "10"
-    assert figures["requests.answered.on_time"] == "5"
+    assert figures["requests.on_time.total"] == "5"
     assert figures["requests.answered.late"] == "5"
     assert figures["requests.on_time.access"] == "5"
     assert figures["requests.on_time.erasure"] == "0"
