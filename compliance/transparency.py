@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -268,19 +269,21 @@ def report_for(*, month: date) -> Report:
 
 
 def months_available(*, now: datetime | None = None, limit: int = 36) -> list[date]:
-    """Months from the first record (audit event, search or request) to now, newest first, at most ``limit``."""
+    """Months with a report, newest first, at most ``limit``: closed months (and the current one only
+    when ``TRANSPARENCY_OPEN_MONTH``) from the first audit event, search or request on; at least one."""
     from compliance.models import AuditEvent
     from search.models import SearchRequest
     from subjects.models import SubjectRequest
 
-    today = timezone.localdate(now or timezone.now()).replace(day=1)
+    this_month = timezone.localdate(now or timezone.now()).replace(day=1)
+    newest = this_month if settings.TRANSPARENCY_OPEN_MONTH else (this_month - timedelta(days=1)).replace(day=1)
     firsts = [
         AuditEvent.objects.order_by("seq").values_list("created_at", flat=True).first(),
         SearchRequest.objects.order_by("created_at").values_list("created_at", flat=True).first(),
         SubjectRequest.objects.order_by("received_at").values_list("received_at", flat=True).first(),
     ]
-    earliest = min((timezone.localdate(f).replace(day=1) for f in firsts if f), default=today)
-    months = [today]
+    earliest = min((timezone.localdate(f).replace(day=1) for f in firsts if f), default=newest)
+    months = [newest]
     while months[-1] > earliest and len(months) < limit:
         months.append((months[-1] - timedelta(days=1)).replace(day=1))
     return months

@@ -24,7 +24,8 @@ from tests.browser.conftest import requires_chromium
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), requires_chromium]
 
 
-def test_public_reads_the_transparency_report_and_downloads_it(journey_factory) -> None:
+def test_public_reads_the_transparency_report_and_downloads_it(journey_factory, settings) -> None:
+    settings.TRANSPARENCY_OPEN_MONTH = True  # this month's figures, made below (closed months only: tests/compliance)
     org = factories.organisation("Report Org")
     user = factories.member(org, email="analyst@report.example")
     now = timezone.now()

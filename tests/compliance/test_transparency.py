@@ -26,6 +26,13 @@ from tests.accounts import factories
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _open_month(settings) -> None:
+    """Most tests read this month's figures; production publishes closed months only (tested below)."""
+    settings.TRANSPARENCY_OPEN_MONTH = True
+
+
 SECRET_EMAIL = "jane.private@example.org"
 SECRET_CASE = "CASE-SECRET-4242"
 SECRET_PURPOSE = "Locate Jane Private for the Smith custody matter"
@@ -293,6 +300,21 @@ def test_a_closed_month_is_cached_and_an_open_one_is_refreshed(client) -> None:
     assert first == "5"
     assert t.report_for(month=previous.month).by_key()["searches.total"].shown == "5"
     assert t.raw_figures(previous)["searches.total"] == 5
+
+
+def test_only_closed_months_are_published_by_default(client, settings) -> None:
+    """Bad input: asking for the month in progress, whose figures would move as requests arrive."""
+    settings.TRANSPARENCY_OPEN_MONTH = False
+    _searches(6)
+    this_month = _month()
+    last_month = f"{t.Period.of(timezone.localdate()).previous().month:%Y-%m}"
+    page = client.get("/transparency/")
+    assert page.status_code == 200
+    assert f'value="{this_month}"' not in page.content.decode()
+    assert f'value="{last_month}" selected' in page.content.decode()
+    assert client.get(f"/transparency/?month={this_month}").status_code == 400
+    assert client.get(f"/transparency/{this_month}.csv").status_code == 404
+    assert _csv(client, last_month)["searches.total"] == "0"
 
 
 def test_registry_refuses_a_duplicate_key() -> None:
