@@ -151,7 +151,8 @@ def test_a_figure_published_twice_cannot_undo_the_hiding_in_another_breakdown(cl
 def test_complementary_suppression_rule(cells: list[int], total: int, expected: list[str]) -> None:
     series = [t.Series(f"c{i}", "s", f"c{i}", lambda p: 0, group="g") for i in range(len(cells))]
     series.append(t.Series("total", "s", "total", lambda p: 0, group="g", total=True))
-    raw: dict[str, t.Value] = {f"c{i}": v for i, v in enumerate(cells)} | {"total": total}
+    raw: dict[str, t.Value] = {f"c{i}": v for i, v in enumerate(cells)}
+    raw["total"] = total
     shown = t.suppress(raw, series)
     assert [shown[s.key][0] for s in series] == expected
 
