@@ -241,8 +241,13 @@ def _cache_key(period: Period) -> str:
     return f"transparency:v{CACHE_VERSION}:{len(SERIES)}:{period.key}"
 
 
-def raw_figures(period: Period) -> dict[str, Value]:
-    """Raw values for a month (not publishable: call ``report_for``). Closed months are cached."""
+def raw_figures(period: Period, *, first_month: date | None = None) -> dict[str, Value]:
+    """Raw values for a month (not publishable: call ``report_for``). Closed months are cached.
+
+    A month before ``first_month`` (the first record) holds nothing: zeros, without a query.
+    """
+    if first_month is not None and period.month < first_month:
+        return {s.key: None if s.rule in (Rule.IDENTIFIER, Rule.DERIVED) else 0 for s in SERIES}
     key = _cache_key(period)
     cached = cache.get(key)
     if cached is None:
@@ -252,10 +257,10 @@ def raw_figures(period: Period) -> dict[str, Value]:
     return {**cached, **live}
 
 
-def report_for(*, month: date) -> Report:
+def report_for(*, month: date, first_month: date | None = None) -> Report:
     """The published (suppressed) figures of one month, in registry order."""
     period = Period.of(month)
-    raw = raw_figures(period)
+    raw = raw_figures(period, first_month=first_month)
     shown = suppress(raw, SERIES)
     report = Report(period)
     for s in SERIES:
@@ -268,21 +273,26 @@ def report_for(*, month: date) -> Report:
     return report
 
 
-def months_available(*, now: datetime | None = None, limit: int = 36) -> list[date]:
-    """Months with a report, newest first, at most ``limit``: closed months (and the current one only
-    when ``TRANSPARENCY_OPEN_MONTH``) from the first audit event, search or request on; at least one."""
+def _first_record_month() -> date | None:
+    """The month of the first audit event, search or subject request (nothing is counted before it)."""
     from compliance.models import AuditEvent
     from search.models import SearchRequest
     from subjects.models import SubjectRequest
 
-    this_month = timezone.localdate(now or timezone.now()).replace(day=1)
-    newest = this_month if settings.TRANSPARENCY_OPEN_MONTH else (this_month - timedelta(days=1)).replace(day=1)
     firsts = [
         AuditEvent.objects.order_by("seq").values_list("created_at", flat=True).first(),
         SearchRequest.objects.order_by("created_at").values_list("created_at", flat=True).first(),
         SubjectRequest.objects.order_by("received_at").values_list("received_at", flat=True).first(),
     ]
-    earliest = min((timezone.localdate(f).replace(day=1) for f in firsts if f), default=newest)
+    return min((timezone.localdate(f).replace(day=1) for f in firsts if f), default=None)
+
+
+def months_available(*, now: datetime | None = None, limit: int = 36) -> list[date]:
+    """Months with a report, newest first, at most ``limit``: closed months (and the current one only
+    when ``TRANSPARENCY_OPEN_MONTH``) from the first audit event, search or request on; at least one."""
+    this_month = timezone.localdate(now or timezone.now()).replace(day=1)
+    newest = this_month if settings.TRANSPARENCY_OPEN_MONTH else (this_month - timedelta(days=1)).replace(day=1)
+    earliest = _first_record_month() or newest
     months = [newest]
     while months[-1] > earliest and len(months) < limit:
         months.append((months[-1] - timedelta(days=1)).replace(day=1))
@@ -292,7 +302,8 @@ def months_available(*, now: datetime | None = None, limit: int = 36) -> list[da
 def history(*, month: date, months: int = 12) -> list[Report]:
     """The ``months`` reports ending with ``month``, oldest first (for the charts)."""
     period = Period.of(month)
-    return [report_for(month=period.previous(n).month) for n in range(months - 1, -1, -1)]
+    first = _first_record_month()
+    return [report_for(month=period.previous(n).month, first_month=first) for n in range(months - 1, -1, -1)]
 
 
 # --- the series ------------------------------------------------------------------------------------
