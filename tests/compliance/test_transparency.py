@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import Organisation
 from compliance import transparency as t
 from compliance.services import audit_anchor_write, audit_record
+from compliance.tasks import transparency_chain_check
 from crawling.models import CrawlItem, CrawlJob, Source
 from search.models import LawfulBasis, SearchRequest
 from subjects.models import ErasureReceipt, RequestType, SubjectRequest, Suppression
@@ -232,6 +233,9 @@ def test_audit_chain_state_and_latest_anchor(client, settings, tmp_path) -> None
     settings.AUDIT_ANCHOR_DIR = tmp_path / "anchors"
     audit_record(actor=None, action="test.transparency", target="x", outcome="success")
     anchor = audit_anchor_write()
+    assert _csv(client)["audit.verified_through"] == "—", "the page never verifies the chain itself"
+    assert b"first check has not finished" in client.get("/transparency/").content
+    assert transparency_chain_check() is True  # what Celery beat runs hourly
     figures = _csv(client)
     assert figures["audit.verified_through"] == str(anchor["last_seq"])
     assert figures["audit.anchor_seq"] == str(anchor["last_seq"])
