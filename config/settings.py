@@ -391,6 +391,9 @@ if not PRODUCTION:
 # production point this at storage the database administrators cannot rewrite (WORM bucket
 # mount, another host's share).
 AUDIT_ANCHOR_DIR = Path(env.str("AUDIT_ANCHOR_DIR", default=str(BASE_DIR / ".data" / "audit-anchors")))
+# The transparency report publishes closed months only: figures refreshed during a month would show,
+# to anyone reloading the page, the moment one request or erasure was counted (docs/transparency.md).
+TRANSPARENCY_OPEN_MONTH = env.bool("TRANSPARENCY_OPEN_MONTH", default=False)
 
 # --- Face pipeline ------------------------------------------------------------------
 
