@@ -484,8 +484,8 @@ def _register_all() -> None:
     ])  # fmt: skip
 
     register(Series("searches.total", "searches", _("Searches"), lambda p: _searches(p).count(), group="basis", total=True))
-    for basis, label in LawfulBasis.choices:
-        register(Series(f"searches.basis.{basis}", "searches", format_lazy(_("Searches under {basis}"), basis=label),
+    for basis, label in LawfulBasis.choices:  # the labels are translated through subjects.public_labels
+        register(Series(f"searches.basis.{basis}", "searches", format_lazy(_("Searches under {basis}"), basis=_(label)),
                         partial(_basis_count, basis=basis), group="basis"))  # fmt: skip
     register(Series("searches.organisations", "searches", _("Organisations that searched"),
                     lambda p: _searches(p).aggregate(n=Count("organisation", distinct=True))["n"]))  # fmt: skip

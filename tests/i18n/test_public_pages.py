@@ -271,3 +271,16 @@ def test_error_pages_on_public_paths_are_translated(client, db, settings):
     assert too_big.status_code == 413 and "Zu groß" in too_big.content.decode()
     staff = client.get("/staff/no-such-page/", HTTP_ACCEPT_LANGUAGE="fr")
     assert staff.status_code == 404 and "Not found" in staff.content.decode() and 'lang="en-gb"' in staff.content.decode()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_transparency_report_is_in_the_language_asked_for(client, live_configuration, language):
+    """Bad input tried: any English sentence left on /transparency/ (its figures' labels included)."""
+    response = client.get(reverse("transparency:report"), HTTP_ACCEPT_LANGUAGE=language)
+    page = response.content.decode()
+    assert response.status_code == 200 and f'lang="{language}"' in page
+    assert response["Content-Language"] == language
+    found = english_left(page, language)
+    assert not found, f"{language}: English left on the transparency report: {found}"
+    notice = html.unescape(client.get(reverse("subjects:notice"), HTTP_ACCEPT_LANGUAGE=language).content.decode())
+    assert reverse("transparency:report") in notice
