@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test browser serve stop lint clean-data
+.PHONY: install catalogues run test browser serve stop lint clean-data
 
-install: $(STAMP)
+install: $(STAMP)  ## also compiles the gettext catalogues (locale/)
+	@$(BIN)/python -m config.i18n
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -15,6 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+## Compile locale/*.po into .mo with polib (pure Python: no GNU gettext needed).
+catalogues: $(STAMP)
+	$(BIN)/python -m config.i18n
 
 ## Start embedded PostgreSQL+pgvector and Redis (unless DATABASE_URL/REDIS_URL are set),
 ## migrate, create the first admin, then web + Celery worker + beat. Ctrl-C stops it all.

@@ -37,3 +37,11 @@ def emails_send_pending() -> int:
     from compliance.outbox import emails_send_pending as send
 
     return send()
+
+
+@shared_task(name="compliance.tasks.transparency_chain_check")
+def transparency_chain_check() -> bool:
+    """Verify the audit chain for the public transparency report; True when intact."""
+    from compliance.transparency import chain_check
+
+    return bool(chain_check()["ok"])

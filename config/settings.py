@@ -115,6 +115,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: turns a 500 caused by an unreachable database/Redis into a 503 (config/middleware.py).
     "config.middleware.ServiceUnavailableMiddleware",
+    # The visitor's language on public pages only (/rights/, /transparency/); staff pages stay English.
+    # Early, so that the size limit's 413 page below is in it too (it reads a cookie, not the session).
+    "config.i18n.PublicLocaleMiddleware",
     # Refuses oversized bodies from Content-Length before anything reads them.
     "config.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -293,6 +296,20 @@ SPECTACULAR_SETTINGS = {
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The public side (config/i18n.py) in the languages of the regulators that acted; staff pages stay English.
+# English is the source language; locale/ holds the others' catalogues (compiled by `python -m config.i18n`).
+LANGUAGES = [
+    ("en-gb", "English"),
+    ("fr", "Français"),
+    ("it", "Italiano"),
+    ("nl", "Nederlands"),
+    ("de", "Deutsch"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "django_language"
+LANGUAGE_COOKIE_AGE = int(timedelta(days=365).total_seconds())
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = PRODUCTION
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -379,6 +396,9 @@ if not PRODUCTION:
 # production point this at storage the database administrators cannot rewrite (WORM bucket
 # mount, another host's share).
 AUDIT_ANCHOR_DIR = Path(env.str("AUDIT_ANCHOR_DIR", default=str(BASE_DIR / ".data" / "audit-anchors")))
+# The transparency report publishes closed months only: figures refreshed during a month would show,
+# to anyone reloading the page, the moment one request or erasure was counted (docs/transparency.md).
+TRANSPARENCY_OPEN_MONTH = env.bool("TRANSPARENCY_OPEN_MONTH", default=False)
 
 # --- Face pipeline ------------------------------------------------------------------
 

@@ -39,3 +39,8 @@ AUDIT_ANCHOR_DIR = Path(os.environ.setdefault("TEST_AUDIT_ANCHOR_DIR", tempfile.
 # person many times); tests/search/test_monitoring*.py and tests/browser/test_monitoring*.py switch it on.
 # Alerts stay on everywhere. MONITORING_HOLD_REPEATS=1 in the environment turns the hold on for a whole run.
 MONITORING_HOLD_REPEATS = os.environ.get("MONITORING_HOLD_REPEATS", "0") == "1"
+
+# The catalogues are compiled from locale/*.po with polib (no GNU gettext needed), as `make` does.
+from config.i18n import compile_catalogues  # noqa: E402
+
+compile_catalogues()

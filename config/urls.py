@@ -54,7 +54,10 @@ urlpatterns = [
     path("search/", include("search.urls")),
     path("sources/", include("crawling.urls")),
     path("rights/", include("subjects.urls")),
+    # The language switcher on public pages posts to Django's set_language view (i18n/setlang/).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("staff/", include("compliance.urls")),
+    path("transparency/", include("compliance.transparency_urls")),
     path("api/v1/", include("search.api_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),

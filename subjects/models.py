@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
 
@@ -34,26 +35,26 @@ class Suppression(models.Model):
 
 
 class RequestType(models.TextChoices):
-    ACCESS = "access", "Access to my data (Art 15)"
-    ERASURE = "erasure", "Erase my data (Art 17)"
-    OBJECTION = "objection", "Object: stop processing and never collect me again (Art 21)"
-    RESTRICTION = "restriction", "Restrict: keep but do not use (Art 18)"
-    RECTIFICATION = "rectification", "Correct my data (Art 16)"
-    COMPLAINT = "complaint", "Complaint"
+    ACCESS = "access", _("Access to my data (Art 15)")
+    ERASURE = "erasure", _("Erase my data (Art 17)")
+    OBJECTION = "objection", _("Object: stop processing and never collect me again (Art 21)")
+    RESTRICTION = "restriction", _("Restrict: keep but do not use (Art 18)")
+    RECTIFICATION = "rectification", _("Correct my data (Art 16)")
+    COMPLAINT = "complaint", _("Complaint")
 
 
 class SubjectRequest(models.Model):
     class Status(models.TextChoices):
-        AWAITING_VERIFICATION = "awaiting_verification", "Waiting for email confirmation"
-        VERIFIED = "verified", "Email confirmed"
-        IN_REVIEW = "in_review", "In review"
-        AWAITING_CLARIFICATION = "awaiting_clarification", "Waiting for the requester's reply (clock paused)"
-        APPROVED = "approved", "Approved"
-        PROCESSING = "processing", "Being carried out"
-        COMPLETED = "completed", "Completed"
-        DENIED = "denied", "Refused"
-        WITHDRAWN = "withdrawn", "Withdrawn"
-        LAPSED = "lapsed", "Lapsed (email never confirmed)"
+        AWAITING_VERIFICATION = "awaiting_verification", _("Waiting for email confirmation")
+        VERIFIED = "verified", _("Email confirmed")
+        IN_REVIEW = "in_review", _("In review")
+        AWAITING_CLARIFICATION = "awaiting_clarification", _("Waiting for the requester's reply (clock paused)")
+        APPROVED = "approved", _("Approved")
+        PROCESSING = "processing", _("Being carried out")
+        COMPLETED = "completed", _("Completed")
+        DENIED = "denied", _("Refused")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        LAPSED = "lapsed", _("Lapsed (email never confirmed)")
 
     reference = models.CharField(max_length=20, unique=True)
     type = models.CharField(max_length=20, choices=RequestType.choices)
@@ -85,6 +86,9 @@ class SubjectRequest(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The language the person used to file the request (a code from settings.LANGUAGES): every later
+    # email to them (confirmation, questions, decisions, completion) is written in it.
+    language = models.CharField(max_length=10, default="en-gb", help_text="language of the emails to the requester")
 
     class Meta:
         ordering = ["due_date", "received_at"]
@@ -104,9 +108,9 @@ class SubjectRequest(models.Model):
     def public_status(self) -> str:
         """The status worded for the requester (the DPO sees ``get_status_display``)."""
         if self.status == self.Status.AWAITING_CLARIFICATION:
-            return "Waiting for your reply (the deadline is paused)"
+            return str(_("Waiting for your reply (the deadline is paused)"))
         if self.status == self.Status.AWAITING_VERIFICATION:
-            return "Waiting for you to confirm your email address"
+            return str(_("Waiting for you to confirm your email address"))
         return str(self.get_status_display())
 
     @property

@@ -6,6 +6,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from subjects.models import AccessPackage, SubjectRequest, Suppression
 
 
@@ -60,12 +63,12 @@ class TimelineStep:
 
 
 _OUTCOMES = {
-    "access": "Your copy of the data we hold about you was prepared; the download link was emailed to you.",
-    "erasure": "Your photos were erased, with every copy and derived template.",
-    "objection": "Your photos were erased and put on our do-not-collect list.",
-    "restriction": "Your photos are restricted: kept, but never shown in any search.",
-    "rectification": "Your data was corrected.",
-    "complaint": "We answered your complaint by email.",
+    "access": gettext_lazy("Your copy of the data we hold about you was prepared; the download link was emailed to you."),
+    "erasure": gettext_lazy("Your photos were erased, with every copy and derived template."),
+    "objection": gettext_lazy("Your photos were erased and put on our do-not-collect list."),
+    "restriction": gettext_lazy("Your photos are restricted: kept, but never shown in any search."),
+    "rectification": gettext_lazy("Your data was corrected."),
+    "complaint": gettext_lazy("We answered your complaint by email."),
 }
 
 
@@ -73,33 +76,33 @@ def request_timeline(*, request: SubjectRequest) -> list[TimelineStep]:
     """The public status page's timeline: received, confirmed, in review, each question asked and answered,
     an extension with its reason, and the end (completed, refused, withdrawn or lapsed)."""
     S = SubjectRequest.Status
-    steps = [TimelineStep("received", "We received your request", request.received_at)]
+    steps = [TimelineStep("received", _("We received your request"), request.received_at)]
     if request.verified_at:
-        steps.append(TimelineStep("confirmed", "You confirmed your email address", request.verified_at))
-        steps.append(TimelineStep("in_review", "Our data-protection officer is reviewing it", request.verified_at))
+        steps.append(TimelineStep("confirmed", _("You confirmed your email address"), request.verified_at))
+        steps.append(TimelineStep("in_review", _("Our data-protection officer is reviewing it"), request.verified_at))
     elif request.status == S.AWAITING_VERIFICATION:
-        steps.append(TimelineStep("confirm", "Waiting for you to confirm: open the link we emailed you", None, current=True))
+        steps.append(TimelineStep("confirm", _("Waiting for you to confirm: open the link we emailed you"), None, current=True))
     events: list[TimelineStep] = []
     for question in request.clarifications.all():
-        events.append(TimelineStep("waiting", "We asked you a question (the deadline is paused)", question.asked_at,
+        events.append(TimelineStep("waiting", _("We asked you a question (the deadline is paused)"), question.asked_at,
                                    question.question, current=question.answered_at is None and request.is_open))  # fmt: skip
         if question.answered_at:
             answered_here = bool(question.answer or question.answer_urls or question.answer_selfie_faces is not None)
-            label = "You answered; the deadline runs again" if answered_here else "The deadline runs again"
+            label = _("You answered; the deadline runs again") if answered_here else _("The deadline runs again")
             events.append(TimelineStep("answered", label, question.answered_at))
     if request.extended:
-        events.append(TimelineStep("extended", "We extended the deadline", request.extended_at, request.extension_reason))
+        events.append(TimelineStep("extended", _("We extended the deadline"), request.extended_at, request.extension_reason))
     steps += sorted(events, key=lambda s: s.when or request.received_at)
     end = {
-        S.COMPLETED: ("completed", "Completed", _OUTCOMES.get(request.type, "")),
-        S.DENIED: ("denied", "We refused your request", request.decision_reason),
-        S.WITHDRAWN: ("withdrawn", "You withdrew your request", ""),
-        S.LAPSED: ("lapsed", "Closed: the email address was never confirmed", ""),
+        S.COMPLETED: ("completed", _("Completed"), str(_OUTCOMES.get(request.type, ""))),
+        S.DENIED: ("denied", _("We refused your request"), request.decision_reason),
+        S.WITHDRAWN: ("withdrawn", _("You withdrew your request"), ""),
+        S.LAPSED: ("lapsed", _("Closed: the email address was never confirmed"), ""),
     }.get(S(request.status))
     if end:
         steps.append(TimelineStep(end[0], end[1], request.completed_at, end[2]))
     elif request.status in (S.APPROVED, S.PROCESSING):
-        steps.append(TimelineStep("approved", "Approved: we are carrying it out", None, current=True))
+        steps.append(TimelineStep("approved", _("Approved: we are carrying it out"), None, current=True))
     return steps
 
 

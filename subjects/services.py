@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -26,8 +26,10 @@ from django.core.validators import URLValidator, validate_email
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from compliance.outbox import email_enqueue
 from compliance.services import AuditEntry, audit_record, audit_record_many, subject_pseudonym
@@ -45,6 +47,9 @@ from subjects.models import (
     VerificationToken,
 )
 from subjects.selectors import suppression_hash
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 S = SubjectRequest.Status
 
@@ -73,13 +78,26 @@ def status_link(request: SubjectRequest) -> str:
     return _url("subjects:status", request.reference, _status_token(request.reference))
 
 
-def _email(request: SubjectRequest, template: str, subject: str, **context: Any) -> None:
-    body = render_to_string(
-        f"subjects/email/{template}.txt",
-        {"req": request, "dpo_email": settings.DPO_EMAIL, "regulator": settings.REGULATOR_COMPLAINTS,
-         "status_link": status_link(request), "notice_link": _url("subjects:notice"), **context},
-    )  # fmt: skip
-    email_enqueue(to=[request.email], subject=f"[{request.reference}] {subject}", body=body)
+def regulator_text() -> str:
+    """Where to complain, in the active language when it is the default wording (subjects.public_labels)."""
+    return _(settings.REGULATOR_COMPLAINTS)
+
+
+def request_language(request: SubjectRequest) -> str:
+    """The language of everything sent to the person: the one they filed in, if it is still offered."""
+    offered = {code for code, _name in settings.LANGUAGES}
+    return request.language if request.language in offered else settings.LANGUAGE_CODE
+
+
+def _email(request: SubjectRequest, template: str, subject: StrOrPromise, **context: Any) -> None:
+    """Email the person in their request's language, whoever triggers it (the DPO in English, a worker)."""
+    with translation.override(request_language(request)):
+        body = render_to_string(
+            f"subjects/email/{template}.txt",
+            {"req": request, "dpo_email": settings.DPO_EMAIL, "regulator": regulator_text(),
+             "status_link": status_link(request), "notice_link": _url("subjects:notice"), **context},
+        )  # fmt: skip
+        email_enqueue(to=[request.email], subject=f"[{request.reference}] {subject}", body=body)
 
 
 def _audit_entry(request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any) -> AuditEntry:
@@ -110,8 +128,11 @@ def _rate_limit(*, ip: str | None, email: str) -> None:
     ):
         if not ratelimit.hit(key=key, limit=limit, window_seconds=3600):
             raise RequestRefused(
-                "Too many requests from here in the last hour. Please try again later, or write to "
-                f"{settings.DPO_EMAIL}; the deadline runs from when we receive your message."
+                _(
+                    "Too many requests from here in the last hour. Please try again later, or write to "
+                    "%(dpo_email)s; the deadline runs from when we receive your message."
+                )
+                % {"dpo_email": settings.DPO_EMAIL}
             )
 
 
@@ -120,32 +141,37 @@ def _rate_limit(*, ip: str | None, email: str) -> None:
 
 def request_submit(
     *, type: str, email: str, details: str = "", urls: Sequence[str] = (), correction: str = "", selfie: bytes | None = None,
-    consent_keep_template: bool = False, ip: str | None = None,
+    consent_keep_template: bool = False, ip: str | None = None, language: str = "",
 ) -> tuple[SubjectRequest, str]:  # fmt: skip
     """File a request (no account). The clock starts now; a confirmation link is emailed.
 
+    ``language`` (default: the active one) is stored, and every email to the person uses it.
     Returns the request and the secret for its status page. The selfie, if any, is analysed in
     memory to find candidate faces, then dropped (kept as a template only with explicit consent).
     """
     errors: dict[str, str] = {}
     if type not in RequestType.values:
-        errors["type"] = "Choose the kind of request."
+        errors["type"] = _("Choose the kind of request.")
     try:
         validate_email(email)
     except ValidationError:
-        errors["email"] = "Give an email address where we can reach you."
+        errors["email"] = _("Give an email address where we can reach you.")
     clean_urls = [u.strip() for u in urls if u.strip()]
     for u in clean_urls:
         try:
             URLValidator(schemes=["http", "https"])(u)
         except ValidationError:
-            errors["urls"] = f"Not a web address: {u[:100]}"
+            errors["urls"] = _("Not a web address: %(address)s") % {"address": u[:100]}
     if type == RequestType.RECTIFICATION and not correction.strip():
-        errors["correction"] = "Say what is wrong and what it should say."
+        errors["correction"] = _("Say what is wrong and what it should say.")
     if errors:
         raise ValidationError(errors)
     _rate_limit(ip=ip, email=email)
     analysis = selfie_analyse(selfie=selfie) if selfie else None  # ImageRejected propagates: nothing written yet
+    try:
+        language = translation.get_supported_language_variant(language or translation.get_language() or "")
+    except LookupError:
+        language = settings.LANGUAGE_CODE
     reference = "R-" + secrets.token_hex(4).upper()
     status_token, verify_token = _status_token(reference), secrets.token_urlsafe(32)
     today = timezone.localdate()
@@ -154,7 +180,7 @@ def request_submit(
             reference=reference, type=type, email=email.strip().lower(), details=details.strip()[:5000],
             urls=clean_urls[:20], correction=correction.strip()[:2000], due_date=clock.due_on_receipt(today),
             original_due_date=clock.due_on_receipt(today), status_token_hash=_hash(status_token),
-            consent_keep_template=consent_keep_template and type == RequestType.OBJECTION,
+            consent_keep_template=consent_keep_template and type == RequestType.OBJECTION, language=language,
         )  # fmt: skip
         VerificationToken.objects.create(
             request=request,
@@ -166,8 +192,9 @@ def request_submit(
         _email(
             request,
             "verify",
-            "Please confirm your request",
+            gettext_lazy("Please confirm your request"),
             link=_url("subjects:verify", verify_token),
+            verification_hours=settings.SUBJECT_VERIFICATION_HOURS,
         )
     del selfie, analysis  # nothing of the photo outlives this call
     return request, status_token
@@ -183,13 +210,17 @@ def selfie_analyse(*, selfie: bytes) -> Any:
         if analysis.rejected:
             raise engine.ImageRejected(
                 "face_too_small",
-                "The face in this photo is too small for us to use. Send a closer photo where your face fills more "
-                "of the picture, or leave the photo out and give the addresses of pages showing you.",
+                _(
+                    "The face in this photo is too small for us to use. Send a closer photo where your face fills more "
+                    "of the picture, or leave the photo out and give the addresses of pages showing you."
+                ),
             )
         raise engine.ImageRejected(
             "no_face",
-            "We found no face in this photo. Send a clear photo of your face, looking at the camera, or leave the "
-            "photo out and give the addresses of pages showing you.",
+            _(
+                "We found no face in this photo. Send a clear photo of your face, looking at the camera, or leave the "
+                "photo out and give the addresses of pages showing you."
+            ),
         )
     return analysis
 
@@ -292,10 +323,10 @@ def request_verify(*, token: str, ip: str | None = None) -> SubjectRequest:
     with transaction.atomic():
         row = VerificationToken.objects.select_for_update().select_related("request").filter(token_hash=_hash(token)).first()
         if row is None or row.used_at is not None or row.expires_at <= timezone.now():
-            raise RequestRefused("This link has expired or was already used.")
+            raise RequestRefused(_("This link has expired or was already used."))
         request = SubjectRequest.objects.select_for_update().get(pk=row.request_id)
         if request.status != S.AWAITING_VERIFICATION:
-            raise RequestRefused("This request was already confirmed or has closed.")
+            raise RequestRefused(_("This request was already confirmed or has closed."))
         row.used_at = timezone.now()
         row.save(update_fields=["used_at"])
         request.status, request.verified_at = S.IN_REVIEW, timezone.now()
@@ -303,7 +334,7 @@ def request_verify(*, token: str, ip: str | None = None) -> SubjectRequest:
             request.acknowledged_at = timezone.now()
         request.save()
         _audit(request, "verified", ip=ip, method="email_link")
-        _email(request, "received", "We have your request")
+        _email(request, "received", gettext_lazy("We have your request"))
     return request
 
 
@@ -319,7 +350,7 @@ def requests_lapse(*, now: Any = None) -> int:
             request.template = None
             request.save(update_fields=["template"])
             _audit(request, "lapsed")
-            _email(request, "lapsed", "Your request was not confirmed")
+            _email(request, "lapsed", gettext_lazy("Your request was not confirmed"))
         lapsed += 1
     return lapsed
 
@@ -369,7 +400,7 @@ def request_transition(
         Clarification.objects.create(
             request=request, question=reason.strip(), asked_by=actor if getattr(actor, "is_authenticated", False) else None
         )
-        _email(request, "clarification", "We need a detail from you", question=reason.strip())
+        _email(request, "clarification", gettext_lazy("We need a detail from you"), question=reason.strip())
     if action == "resume":  # the answer came another way (email to the DPO, post): the question is closed
         _resume_clock(request)
         request.clarifications.filter(answered_at__isnull=True).update(answered_at=timezone.now())
@@ -377,7 +408,7 @@ def request_transition(
         request.completed_at = timezone.now()
     if action == "deny":
         request.decision_reason, request.completed_at = reason.strip(), timezone.now()
-        _email(request, "denied", "Decision on your request", reason=reason.strip())
+        _email(request, "denied", gettext_lazy("Decision on your request"), reason=reason.strip())
     request.status = target
     request.handled_by = actor if getattr(actor, "is_authenticated", False) else request.handled_by
     request.save()
@@ -405,16 +436,16 @@ def clarification_answer(
         try:
             URLValidator(schemes=["http", "https"])(u)
         except ValidationError:
-            errors["urls"] = f"Not a web address: {u[:100]}"
+            errors["urls"] = _("Not a web address: %(address)s") % {"address": u[:100]}
     if not answer.strip() and not clean_urls and not selfie:
-        errors["answer"] = "Write your answer, send a photo of your face or give the addresses of pages showing you."
+        errors["answer"] = _("Write your answer, send a photo of your face or give the addresses of pages showing you.")
     if errors:
         raise ValidationError(errors)
     analysis = selfie_analyse(selfie=selfie) if selfie else None  # ImageRejected propagates: nothing written yet
     with transaction.atomic():
         request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
         if request.status != S.AWAITING_CLARIFICATION:
-            raise ValidationError("This request is not waiting for an answer from you.")
+            raise ValidationError(_("This request is not waiting for an answer from you."))
         question = request.clarifications.filter(answered_at__isnull=True).last()
         if question is None:  # asked before answers were recorded in the app
             question = Clarification.objects.create(
@@ -452,7 +483,7 @@ def request_extend(*, request: SubjectRequest, months: int, reason: str, actor: 
     request.extended, request.extension_reason, request.extended_at = True, reason.strip(), timezone.now()
     request.due_date = clock.after_pause(clock.extended_due(timezone.localdate(request.received_at), months), request.paused_days)
     request.save()
-    _email(request, "extended", "We need more time for your request", reason=reason.strip())
+    _email(request, "extended", gettext_lazy("We need more time for your request"), reason=reason.strip())
     _audit(request, "extended", actor=actor, ip=ip, months=months, due=str(request.due_date))
     return request
 
@@ -536,11 +567,35 @@ def _do_access(request: SubjectRequest, **_: Any) -> dict[str, Any]:
     _email(
         request,
         "access_ready",
-        "Your data is ready to download",
+        gettext_lazy("Your data is ready to download"),
         link=_url("subjects:package", token),
         expires=package.expires_at,
     )
     return {"package_sha256": package.sha256, "faces": len(json.loads(_package_json(request))["images"])}
+
+
+# data.json stays in English (for machines); report.html shows these translated (the public_label filter).
+PACKAGE_PURPOSES = [
+    gettext_noop(
+        "Face search for customer organisations' stated cases (purpose, lawful basis and case reference recorded "
+        "for every search)"
+    )
+]
+PACKAGE_CATEGORIES = [
+    gettext_noop("photos from public web pages"),
+    gettext_noop("face crops"),
+    gettext_noop("biometric templates (embeddings) derived from them"),
+    gettext_noop("page and image addresses and dates"),
+]
+PACKAGE_RIGHTS = [
+    gettext_noop("rectification (Art 16)"),
+    gettext_noop("erasure (Art 17)"),
+    gettext_noop("restriction (Art 18)"),
+    gettext_noop("objection (Art 21)"),
+]
+PACKAGE_AUTOMATED_DECISIONS = gettext_noop(
+    "None: matches are suggestions reviewed by people; no decision about you is made automatically."
+)
 
 
 def _package_json(request: SubjectRequest) -> str:
@@ -561,17 +616,14 @@ def _package_json(request: SubjectRequest) -> str:
     return json.dumps({
         "request": request.reference, "generated_at": timezone.now().isoformat(), "confirmation": bool(images),
         "images": images,
-        "purposes": ["Face search for customer organisations' stated cases (purpose, lawful basis and case reference recorded "
-                     "for every search)"],
-        "categories": ["photos from public web pages", "face crops", "biometric templates (embeddings) derived from them",
-                       "page and image addresses and dates"],
+        "purposes": PACKAGE_PURPOSES,
+        "categories": PACKAGE_CATEGORIES,
         "recipients": sorted({r["organisation"] for i in images for r in i["recipients"]}),
         "retention": [{"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
                       for p in RetentionPolicy.objects.all()],
         "sources": [s.name for s in Source.objects.filter(status=Source.Status.APPROVED)],
-        "rights": ["rectification (Art 16)", "erasure (Art 17)", "restriction (Art 18)", "objection (Art 21)",
-                   f"complain to the regulator: {settings.REGULATOR_COMPLAINTS}"],
-        "automated_decisions": "None: matches are suggestions reviewed by people; no decision about you is made automatically.",
+        "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {settings.REGULATOR_COMPLAINTS}"],
+        "automated_decisions": PACKAGE_AUTOMATED_DECISIONS,
         "dpo": settings.DPO_EMAIL,
     }, indent=2)  # fmt: skip
 
@@ -588,7 +640,11 @@ def _report_context(data: dict[str, Any]) -> dict[str, Any]:
          "recipients": [{**r, "when": when(r["when"])} for r in image["recipients"]]}
         for image in data["images"]
     ]  # fmt: skip
-    return {"data": {**data, "images": images, "generated_at": when(data["generated_at"])}}
+    return {
+        "data": {**data, "images": images, "generated_at": when(data["generated_at"])},
+        "rights": PACKAGE_RIGHTS,
+        "regulator": regulator_text(),
+    }
 
 
 def access_package_build(*, request: SubjectRequest) -> tuple[AccessPackage, str]:
@@ -597,7 +653,9 @@ def access_package_build(*, request: SubjectRequest) -> tuple[AccessPackage, str
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", data)
-        archive.writestr("report.html", render_to_string("subjects/access_report.html", _report_context(json.loads(data))))
+        with translation.override(request_language(request)):  # the person's language, not the DPO's
+            report = render_to_string("subjects/access_report.html", _report_context(json.loads(data)))
+        archive.writestr("report.html", report)
         for face in _confirmed_faces(request):
             if face.crop:
                 with face.crop.open("rb") as fh:
@@ -619,7 +677,7 @@ def access_package_download(*, token: str, ip: str | None = None) -> AccessPacka
     with transaction.atomic():
         package = AccessPackage.objects.select_for_update().select_related("request").filter(token_hash=_hash(token)).first()
         if package is None or package.deleted_at is not None or package.expires_at <= timezone.now():
-            raise RequestRefused("This download link has expired.")
+            raise RequestRefused(_("This download link has expired."))
         package.downloads += 1
         package.save(update_fields=["downloads"])
         _audit(package.request, "package_downloaded", ip=ip, downloads=package.downloads)
@@ -653,7 +711,7 @@ def access_packages_expire() -> int:
 
 def _do_erasure(request: SubjectRequest, **_: Any) -> dict[str, Any]:
     receipt, _erased = erase_confirmed(request=request)
-    _email(request, "erased", "Your photos have been erased", counts=receipt.counts)
+    _email(request, "erased", gettext_lazy("Your photos have been erased"), counts=receipt.counts)
     return {"erased": receipt.counts, "verified_clean": receipt.verified_clean}
 
 
@@ -779,7 +837,7 @@ def _do_objection(request: SubjectRequest, **_: Any) -> dict[str, Any]:
             kind=Suppression.Kind.TEMPLATE, value_sha256=digest,
             defaults={"template": template, "model": model, "request_reference": request.reference},
         )[1]  # fmt: skip
-    _email(request, "objection_done", "We will not collect your photos again", counts=receipt.counts)
+    _email(request, "objection_done", gettext_lazy("We will not collect your photos again"), counts=receipt.counts)
     return {"erased": receipt.counts, "suppression_entries": entries, "templates_kept": len(templates)}
 
 
@@ -790,7 +848,7 @@ def _do_restriction(request: SubjectRequest, **_: Any) -> dict[str, Any]:
     from search.models import Face
 
     restricted = _confirmed_faces(request).update(status=Face.Status.RESTRICTED)
-    _email(request, "restricted", "Your photos are restricted", count=restricted)
+    _email(request, "restricted", gettext_lazy("Your photos are restricted"), count=restricted)
     return {"restricted": restricted}
 
 
@@ -803,7 +861,7 @@ def restriction_lift(*, request: SubjectRequest, actor: Any, reason: str, ip: st
         raise ValidationError("Only a completed restriction can be lifted.")
     if not reason.strip():
         raise ValidationError("Give the reason; the requester is told before the restriction is lifted.")
-    _email(request, "restriction_lifted", "Your restriction is being lifted", reason=reason.strip())
+    _email(request, "restriction_lifted", gettext_lazy("Your restriction is being lifted"), reason=reason.strip())
     lifted = _confirmed_faces(request).filter(status=Face.Status.RESTRICTED).update(status=Face.Status.ACTIVE)
     _audit(request, "restriction_lifted", actor=actor, ip=ip, faces=lifted, reason=reason.strip()[:300])
     return lifted
@@ -819,12 +877,12 @@ def _do_rectification(request: SubjectRequest, *, rectified_jurisdiction: str = 
     image_ids = list(faces.values_list("image_id", flat=True))
     changed = faces.update(jurisdiction=code)
     SourceImage.objects.filter(pk__in=image_ids).update(jurisdiction=code)
-    _email(request, "rectified", "Your data has been corrected", code=code)
+    _email(request, "rectified", gettext_lazy("Your data has been corrected"), code=code)
     return {"rectified_faces": changed, "jurisdiction": code}
 
 
 def _do_complaint(request: SubjectRequest, **_: Any) -> dict[str, Any]:
-    _email(request, "complaint_done", "Our answer to your complaint")
+    _email(request, "complaint_done", gettext_lazy("Our answer to your complaint"))
     return {"acknowledged_at": request.acknowledged_at.isoformat() if request.acknowledged_at else None}
 
 

@@ -12,6 +12,7 @@ from django.core.files.uploadhandler import StopUpload
 from django.db.models import Case, Value, When
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -33,7 +34,8 @@ def notice(request: HttpRequest) -> HttpResponse:
     context = {
         "dpo_email": settings.DPO_EMAIL,
         "controller": settings.CONTROLLER_NAME,
-        "regulator": settings.REGULATOR_COMPLAINTS,
+        "controller_address": settings.CONTROLLER_ADDRESS,
+        "regulator": services.regulator_text(),
         "sources": sources_with_data(),
         "undeclared": undeclared_labels(),
         "retention": RetentionPolicy.objects.all(),
@@ -61,9 +63,23 @@ def _add_errors(form: Any, exc: ValidationError) -> None:
 
 
 def _image_rejected(exc: Exception) -> str | None:
+    """The reason a photo was refused, in the visitor's language (the engine words its reasons in English)."""
     from search.engine import ImageRejected
 
-    return exc.message if isinstance(exc, ImageRejected) else None
+    if not isinstance(exc, ImageRejected):
+        return None
+    public = {
+        "svg": _("Drawings (SVG) are not accepted: send a photo (JPEG, PNG or WebP)."),
+        "unsupported_format": _("This kind of image is not accepted: save the photo as JPEG or PNG and try again."),
+        "empty": _("The file is empty."),
+        "too_large": _("This photo is too large: at most %(limit)s MB. Send a smaller photo.")
+        % {"limit": settings.FACE_IMAGE_MAX_BYTES // 10**6},
+        "too_many_pixels": _("This photo has too many pixels: at most %(limit)s megapixels. Send a smaller photo.")
+        % {"limit": settings.FACE_IMAGE_MAX_PIXELS // 10**6},
+        "not_an_image": _("This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF)."),
+        "damaged": _("The image file is damaged or incomplete."),
+    }
+    return public.get(exc.code, exc.message)
 
 
 @csrf_protect
@@ -76,7 +92,7 @@ def _request_form(request: HttpRequest, kind: str) -> HttpResponse:
             return redirect("subjects:submitted")
         selfie = form.cleaned_data.get("selfie")
         try:
-            subject_request, token = services.request_submit(
+            subject_request, token = services.request_submit(  # stores the page's language for later emails
                 type=kind, email=form.cleaned_data["email"], details=form.cleaned_data.get("details", ""),
                 urls=form.url_list(), correction=form.cleaned_data.get("correction", ""),
                 selfie=selfie.read() if selfie else None,
@@ -97,8 +113,11 @@ def _request_form(request: HttpRequest, kind: str) -> HttpResponse:
         if not form.errors:
             messages.success(
                 request,
-                f"We received your request and sent a link to {subject_request.email}. Open it to confirm the request. "
-                "Keep this page's address: it shows where your request stands.",
+                _(
+                    "We received your request and sent a link to %(email)s. Open it to confirm the request. "
+                    "Keep this page's address: it shows where your request stands."
+                )
+                % {"email": subject_request.email},
             )
             return redirect("subjects:status", reference=subject_request.reference, token=token)
     if form.errors and status == 200:
@@ -123,7 +142,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "subjects/link_invalid.html", {"reason": exc.reason}, status=404)
         return redirect("subjects:verify", token=token)
     if subject_request is None or (not usable and subject_request.verified_at is None):
-        reason = "This link has expired or was already used."
+        reason = _("This link has expired or was already used.")
         return render(request, "subjects/link_invalid.html", {"reason": reason}, status=404)
     context = {"req": subject_request, "confirmed": not usable, "status_link": services.status_link(subject_request)}
     return render(request, "subjects/verified.html", context)
@@ -137,7 +156,7 @@ def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[st
         "question": (question.question if question else subject_request.pause_reason),
         "answer_form": ClarificationAnswerForm(),
         "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
-        "regulator": settings.REGULATOR_COMPLAINTS,
+        "regulator": services.regulator_text(),
         **extra,
     }
 
@@ -155,13 +174,13 @@ def withdraw(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             services.request_transition(request=subject_request, action="withdraw", actor=None, ip=client_ip(request))
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+        except ValidationError:
+            messages.error(request, _("This request can no longer be withdrawn."))
         else:
-            messages.success(request, "Your request is withdrawn. Nothing more will be done with it.")
+            messages.success(request, _("Your request is withdrawn. Nothing more will be done with it."))
         return redirect("subjects:status", reference=reference, token=token)
     if not subject_request.is_open or subject_request.status == SubjectRequest.Status.PROCESSING:
-        messages.error(request, "This request can no longer be withdrawn.")
+        messages.error(request, _("This request can no longer be withdrawn."))
         return redirect("subjects:status", reference=reference, token=token)
     return render(request, "subjects/withdraw.html", {"req": subject_request, "token": token})
 
@@ -180,7 +199,8 @@ def answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
         form = ClarificationAnswerForm(data={})
         form.is_valid()  # bound and cleaned, so that the error can be attached
         limit = settings.SUBJECT_SELFIE_MAX_BYTES / 1e6
-        form.add_error("selfie", f"This photo is too large: at most {limit:.0f} MB. Send a smaller photo.")
+        too_large_message = _("This photo is too large: at most %(limit)s MB. Send a smaller photo.")
+        form.add_error("selfie", too_large_message % {"limit": f"{limit:.0f}"})
         return render(request, "subjects/status.html", _status_context(subject_request, token=token, answer_form=form),
                       status=413)  # fmt: skip
     return _answer(request, reference, token)
@@ -191,7 +211,7 @@ def _answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     subject_request = services.access_request_by_token(reference=reference, token=token)
     if subject_request.status != SubjectRequest.Status.AWAITING_CLARIFICATION:
         # A page left open, or sent twice: say so on the status page rather than on a form that is gone.
-        messages.error(request, "This request is not waiting for an answer from you; nothing was sent.")
+        messages.error(request, _("This request is not waiting for an answer from you; nothing was sent."))
         return redirect("subjects:status", reference=reference, token=token)
     form = ClarificationAnswerForm(request.POST, request.FILES)
     if form.is_valid():
@@ -211,7 +231,7 @@ def _answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
         finally:
             selfie = None
         if not form.errors:
-            messages.success(request, "Thank you: we have your answer, and the deadline runs again.")
+            messages.success(request, _("Thank you: we have your answer, and the deadline runs again."))
             return redirect("subjects:status", reference=reference, token=token)
     subject_request.refresh_from_db()
     context = _status_context(subject_request, token=token, answer_form=form)
@@ -225,7 +245,7 @@ def package(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
     if request.method == "GET":
         found = selectors.access_package_by_token(token=token)
         if found is None:
-            return render(request, "subjects/link_invalid.html", {"reason": "This download link has expired."}, status=404)
+            return render(request, "subjects/link_invalid.html", {"reason": _("This download link has expired.")}, status=404)
         return render(request, "subjects/package.html", {"package": found, "req": found.request})
     try:
         pkg = services.access_package_download(token=token, ip=client_ip(request))
