@@ -168,6 +168,17 @@ def _confirmation(request: Request, search: SearchRequest) -> dict[str, object] 
     }
 
 
+class OperatingPointSerializer(serializers.Serializer):
+    index_size = serializers.IntegerField(help_text="faces of the model in the index when the search ran")
+    max_distance = serializers.FloatField(help_text="the largest cosine distance shown as a match")
+    true_match_rate = serializers.FloatField(
+        allow_null=True, help_text="share of true matches found at that distance, cross-validated by person"
+    )
+    tar_exact = serializers.BooleanField(
+        allow_null=True, help_text="false when the distance is under the measured curve: the share is then at most this"
+    )
+
+
 class SearchDetailApi(APIView):
     class SearchDetailSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -182,6 +193,9 @@ class SearchDetailApi(APIView):
         hits = HitSerializer(many=True)
         confirmation = ConfirmationSerializer(
             allow_null=True, help_text="set while a repeat search waits for the analyst's confirmation"
+        )
+        operating_point = OperatingPointSerializer(
+            allow_null=True, help_text="the strict level a finished search ran at; null before it finished"
         )
 
     @extend_schema(responses={200: SearchDetailSerializer, **_errors(401, 403, 404, 405, 503)})
@@ -209,6 +223,7 @@ class SearchDetailApi(APIView):
             "lawful_basis": search.lawful_basis, "case_reference": search.case_reference,
             "created_at": search.created_at, "completed_at": search.completed_at, "faces_to_choose": faces, "hits": hits,
             "confirmation": _confirmation(request, search),
+            "operating_point": selectors.search_operating_point(search=search) if search.status == SearchRequest.Status.DONE else None,
         })  # fmt: skip
         return Response(out.data)
 

@@ -24,7 +24,11 @@ CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 # How each operating point is set: the expected number of strangers (different people) at or under
 # the threshold in one search of ``index_size`` faces is pair FMR x index size; the per-comparison
-# FMR is that target over the index size, and never looser than ``max_pair_fmr``.
+# FMR is that target over the index size, never looser than ``max_pair_fmr`` and, where a point has
+# one, never tighter than ``min_pair_fmr``. The strict point has no floor: it is NIST's FPIR of 1 %
+# (a search of a person who is not indexed returns a match 1 time in 100), so in a large index this
+# model shows analysts few matches rather than strangers. The candidate band keeps a floor because a
+# missed face there stays indexed against its owner's objection; the DPO reviews it nearest first.
 DEFAULT_OPERATING_POINTS: dict[str, dict[str, Any]] = {
     "strict": {
         "strangers_per_search": 0.01,
@@ -34,7 +38,11 @@ DEFAULT_OPERATING_POINTS: dict[str, dict[str, Any]] = {
     "candidate": {
         "strangers_per_search": 10.0,
         "max_pair_fmr": 1e-2,
-        "means": "the DPO's review band in subject requests: errs toward recall, about 10 strangers per request to review",
+        "min_pair_fmr": 1e-4,
+        "means": (
+            "the DPO's review band in subject requests: errs toward recall, about 10 strangers per request to review, "
+            "never narrower than a per-comparison FMR of 1e-4 (in a 1M index, up to 100 strangers, nearest first)"
+        ),
     },
 }
 
@@ -48,6 +56,8 @@ class Calibration:
     # (distance, FMR) measured on labelled impostor pairs, distance ascending.
     fmr_curve: tuple[tuple[float, float], ...] = ()
     tail: tuple[float, float] | None = None  # FMR = Phi(a + b * distance) below the measured curve
+    # (distance, FMR, TAR) with the TAR cross-validated by person, where the file has it.
+    tar_curve: tuple[tuple[float, float, float], ...] = ()
     operating_points: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_OPERATING_POINTS))
     confidence_meaning: str = "Estimated probability that the two faces are the same person"
 
@@ -71,6 +81,18 @@ class Calibration:
             return float(min(10 ** logs[0], ndtr(a + b * distance)))
         return float(10 ** np.interp(distance, dists, logs))
 
+    def tar_at(self, distance: float) -> tuple[float, bool] | None:
+        """Share of true matches (same person) at or under ``distance``, cross-validated by person,
+        interpolated on the measured curve: ``(tar, exact)``. Under the curve's smallest distance it is
+        at most the smallest measured value (``exact`` False); ``None`` for a calibration without it."""
+        rows = sorted((float(r[0]), float(r[2])) for r in self.tar_curve)
+        if not rows:
+            return None
+        dists, tars = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+        if distance < dists[0]:
+            return float(tars[0]), False
+        return float(np.interp(distance, dists, tars)), True
+
     def threshold_for(self, index_size: int, *, point: str = "strict") -> float:
         """The distance threshold of an operating point for a search of ``index_size`` faces."""
         if point not in self.operating_points:
@@ -78,7 +100,8 @@ class Calibration:
         if not self.fmr_curve:
             return self.threshold  # an old calibration file: one fixed threshold
         spec = self.operating_points[point]
-        target = min(float(spec["max_pair_fmr"]), float(spec["strangers_per_search"]) / max(1, int(index_size)))
+        target = float(spec["strangers_per_search"]) / max(1, int(index_size))
+        target = min(float(spec["max_pair_fmr"]), max(float(spec.get("min_pair_fmr", 0.0)), target))
         dists, logs = self._curve()
         log_target = math.log10(target)
         if log_target >= logs[0]:
@@ -100,6 +123,9 @@ def _calibration_from(model: str, entry: dict[str, Any]) -> Calibration:
         slope=entry["slope"],
         midpoint=entry["midpoint"],
         fmr_curve=curve,
+        tar_curve=tuple(
+            (float(r["distance"]), float(r["fmr"]), float(r["cv_tar"])) for r in entry.get("fmr_curve", []) if "cv_tar" in r
+        ),
         tail=(float(tail["probit_intercept"]), float(tail["probit_slope"])) if tail else None,
         operating_points=entry.get("operating_points") or dict(DEFAULT_OPERATING_POINTS),
         confidence_meaning=confidence.get("meaning", Calibration.confidence_meaning),

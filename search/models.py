@@ -154,6 +154,10 @@ class SearchRequest(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The strict operating point the search ran at (search/calibration.json): the largest distance
+    # shown as a match, and the number of faces it was searched against.
+    match_threshold = models.FloatField(null=True, blank=True)
+    index_size = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

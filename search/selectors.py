@@ -125,3 +125,24 @@ def search_ids_of_same_person(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def search_operating_point(*, search: SearchRequest) -> dict[str, Any] | None:
+    """What a finished search was searched at, for the analyst: the index size, the largest distance
+    shown as a match, and the share of true matches the model finds at that distance (cross-validated
+    by person; ``tar_exact`` False when the distance is under the measured curve, the share then being
+    at most ``true_match_rate``). None for searches run before these were recorded."""
+    from search.calibration import calibration_for
+
+    if search.match_threshold is None or search.index_size is None:
+        return None
+    try:
+        tar = calibration_for(search.model).tar_at(search.match_threshold)
+    except LookupError:
+        tar = None
+    return {
+        "index_size": search.index_size,
+        "max_distance": round(search.match_threshold, 5),
+        "true_match_rate": round(tar[0], 3) if tar else None,
+        "tar_exact": tar[1] if tar else None,
+    }

@@ -531,6 +531,8 @@ def _search_run(search: SearchRequest) -> SearchRequest:
         limit=settings.SEARCH_TOP_K,
         max_distance=threshold,
     )
+    search.match_threshold, search.index_size = threshold, size
+    search.save(update_fields=["match_threshold", "index_size"])
     search.hits.all().delete()
     SearchHit.objects.bulk_create(
         [

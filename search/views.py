@@ -85,6 +85,8 @@ def _detail_context(request: AuthenticatedHttpRequest, search: SearchRequest) ->
     context: dict[str, object] = {
         "search": search, "hits": hits, "probe_faces": search.probe_faces.all(), "Status": SearchRequest.Status,
     }  # fmt: skip
+    if search.status == SearchRequest.Status.DONE:
+        context["operating_point"] = selectors.search_operating_point(search=search)
     if search.status == SearchRequest.Status.NEEDS_CONFIRMATION:
         context["earlier"] = len(monitoring.earlier_searches_of_same_person(search=search))
         context["window_days"] = settings.MONITORING_WINDOW_DAYS

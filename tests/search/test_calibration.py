@@ -89,3 +89,54 @@ def test_subject_bands_are_the_strict_and_candidate_points():
     cal = committed()
     assert strict == pytest.approx(cal.threshold_for(10_000))
     assert loose == pytest.approx(cal.threshold_for(10_000, point="candidate")) and loose > strict
+
+
+def test_candidate_band_keeps_its_recall_floor_in_a_large_index():
+    """In a 1M index, 10 strangers per request would be a per-comparison FMR of 1e-5, where this model finds
+    a fifth of true matches: the candidate band stops at FMR 1e-4 instead (up to 100 strangers for the DPO,
+    nearest first), and stays there at 100M. The strict point has no floor and keeps tightening."""
+    cal = committed()
+    at_1m, at_100m = cal.threshold_for(1_000_000, point="candidate"), cal.threshold_for(100_000_000, point="candidate")
+    assert cal.fmr_at(at_1m) == pytest.approx(1e-4, rel=0.05)
+    assert at_100m == pytest.approx(at_1m)
+    assert cal.threshold_for(100_000_000) <= cal.threshold_for(1_000_000) < at_1m
+    # At 10k the band is still set by its 10 strangers per request (FMR 1e-3), above the floor.
+    assert cal.fmr_at(cal.threshold_for(10_000, point="candidate")) == pytest.approx(1e-3, rel=0.05)
+
+
+def test_true_match_rate_at_a_distance_comes_from_the_cross_validated_curve():
+    """tar_at reads the person-cross-validated TAR of the committed curve: it grows with the distance, and
+    under the curve's smallest distance it is only an upper bound."""
+    cal = committed()
+    entry = calibration._load()[engine.model_name()]
+    row = entry["fmr_curve"][len(entry["fmr_curve"]) // 2]
+    assert cal.tar_at(row["distance"]) == (pytest.approx(row["cv_tar"]), True)
+    low, high = cal.tar_at(cal.threshold_for(10_000)), cal.tar_at(cal.threshold_for(10_000, point="candidate"))
+    assert low is not None and high is not None and 0 <= low[0] < high[0] <= 1
+    smallest = min(r["distance"] for r in entry["fmr_curve"])
+    assert cal.tar_at(smallest / 2) == (pytest.approx(min(r["cv_tar"] for r in entry["fmr_curve"])), False)
+
+
+@pytest.mark.django_db
+def test_analyst_is_told_the_level_a_search_ran_at(indexed, teammate, client):
+    """A finished search stores its strict threshold and index size; the results page and the API say them,
+    with the share of true matches the model finds there, and warn when that share is under half."""
+    from django.urls import reverse
+
+    _set_index_size(10)
+    small = _run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
+    assert small.index_size == 10 and small.match_threshold == pytest.approx(committed().threshold_for(10))
+    client.force_login(teammate)
+    page = client.get(reverse("search:detail", args=[small.pk])).content.decode()
+    assert "Searched against 10 faces" in page and "no match does not mean" not in page
+    _set_index_size(1_000_000)
+    large = _run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
+    page = client.get(reverse("search:detail", args=[large.pk])).content.decode()
+    assert "Searched against 1000000 faces" in page and "no match does not mean the person is not indexed" in page
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(teammate)
+    point = api.get(reverse("api-search-detail", args=[large.pk])).json()["operating_point"]
+    assert point["index_size"] == 1_000_000 and point["max_distance"] == pytest.approx(large.match_threshold, abs=1e-5)
+    assert 0 <= point["true_match_rate"] < 0.5
