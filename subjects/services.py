@@ -601,11 +601,14 @@ PACKAGE_AUTOMATED_DECISIONS = gettext_noop(
 def _package_json(request: SubjectRequest) -> str:
     from compliance.models import RetentionPolicy
     from crawling.models import Source
-    from search.models import SearchHit
+    from search.models import SearchHit, SearchRequest
 
     images = []
     for face in _confirmed_faces(request).select_related("image"):
-        hits = SearchHit.objects.filter(face=face).select_related("search__organisation")
+        # Only released results were received: a repeat search held for confirmation showed nothing.
+        hits = SearchHit.objects.filter(face=face, search__status=SearchRequest.Status.DONE).select_related(
+            "search__organisation"
+        )
         # Provenance shows web links and an import's own file name, never a server path.
         images.append({
             "face": face.pk, "thumbnail": f"faces/{face.pk}.jpg", **face.image.provenance.as_dict(),

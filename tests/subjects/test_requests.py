@@ -101,7 +101,14 @@ def test_selfie_never_touches_the_disk(client, store, settings, tmp_path):
     assert {p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()} == media_before
 
 
-def test_access_package_holds_exactly_the_persons_images(client, store, dpo):
+def test_access_package_holds_exactly_the_persons_images(client, store, dpo, owner):
+    # A repeat search held for the analyst's confirmation has hits stored but showed nobody anything:
+    # it is not a recipient.
+    held = SearchRequest.objects.create(
+        organisation=owner.membership.organisation, user=owner, purpose="p", lawful_basis="public_task",
+        case_reference="CASE-HELD", status="needs_confirmation",
+    )  # fmt: skip
+    SearchHit.objects.create(search=held, face=store["img1.jpg"].faces.get(), distance=0.03, confidence=0.9, rank=1)
     req = submit(client, "access", selfie=photos.photo("img2.jpg"))
     verify(client)
     req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
@@ -116,7 +123,7 @@ def test_access_package_holds_exactly_the_persons_images(client, store, dpo):
     mine = store["img1.jpg"]
     assert [i["image_url"] for i in data["images"]] == [mine.image_url]
     assert set(archive.namelist()) == {"data.json", "report.html", f"faces/{mine.faces.get().pk}.jpg"}
-    assert data["images"][0]["recipients"][0]["organisation"] == "Acme Investigations"
+    assert [r["organisation"] for r in data["images"][0]["recipients"]] == ["Acme Investigations"]
     for key in ("purposes", "categories", "recipients", "retention", "rights", "automated_decisions"):
         assert data[key]
     assert b"img3" not in archive.read("report.html")
