@@ -298,6 +298,8 @@ class PipelineOptions:
 # older pipeline must be re-analysed (docs/faces.md, "Pipeline").
 PIPELINE_VERSION = "dlib-2"
 CNN_UPSAMPLE = 0
+# The CNN finds faces from about 80 px; a copy with a shorter side than that holds none it can find.
+CNN_MIN_SIDE = 80
 
 
 def pipeline_version() -> str:
@@ -368,8 +370,15 @@ def _cnn_detect(engine: dict[str, Any], small: np.ndarray) -> list[tuple[Any, fl
     if factor < 1.0:
         size = (max(1, round(small.shape[1] * factor)), max(1, round(small.shape[0] * factor)))
         pixels = np.asarray(Image.fromarray(small).resize(size, Image.Resampling.LANCZOS))
+    if min(pixels.shape[:2]) < CNN_MIN_SIDE:
+        return []  # no face it can find fits (a sliver of an image: its filters would not fit either)
+    try:
+        detections = _cnn_detector(engine)(pixels, CNN_UPSAMPLE)
+    except RuntimeError:  # dlib refuses a shape it cannot convolve: no face found, never a crash
+        logger.warning("CNN face detector refused an image of %sx%s px", pixels.shape[1], pixels.shape[0])
+        return []
     found = []
-    for d in _cnn_detector(engine)(pixels, CNN_UPSAMPLE):
+    for d in detections:
         r = d.rect
         rect = dlib.rectangle(
             round(r.left() / factor), round(r.top() / factor), round(r.right() / factor), round(r.bottom() / factor)

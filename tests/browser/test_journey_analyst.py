@@ -127,6 +127,10 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
     crawled = page.locator("#search-status tr").filter(has=page.locator(f"img[src*='/faces/{faces['img4.jpg']}.jpg']"))
     assert "test photos" in crawled.inner_text()
     assert crawled.get_by_role("link", name="page").get_attribute("href") == "https://example.org/img4.jpg.html"
+    # The level the search ran at, in words: a small index, so most true matches show and no warning.
+    level = page.locator("#operating-point").inner_text()
+    assert re.search(r"Searched against \d+ faces", level) and "of true matches" in level, level
+    assert "no match does not mean" not in level, level
     j.step("results for the chosen face")
     results_url = page.url
 

@@ -140,7 +140,9 @@ D_1E8 = (float(ndtri(1e-8)) - float(ndtri(1e-5)) + 5.0) / 100  # the tail's dist
         (1_000_000, "strict", D_1E8),  # 1e-8: from the tail (≈ 0.0168)
         (10**40, "strict", 0.0),  # the tail would go under 0: floored
         (10, "candidate", 0.09),  # FMR capped at 1e-2
-        (1_000_000, "candidate", 0.05),  # 10 / 1e6 = 1e-5
+        (10_000, "candidate", 0.07),  # 10 / 1e4 = 1e-3
+        (1_000_000, "candidate", 0.06),  # 10 / 1e6 = 1e-5, under the 1e-4 floor: log-halfway from 1e-5 to 1e-3
+        (10**9, "candidate", 0.06),  # the floor holds however large the index
     ],
 )
 def test_threshold_tightens_with_the_index_size(size, point, expected):
