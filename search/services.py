@@ -425,8 +425,8 @@ def search_process_probe(*, search_id: int) -> SearchRequest | None:
     except StorageUnavailable:
         # The probe is still in the object storage, its row unchanged: the attempt is given back and
         # the task retries (then the sweeper); an outage never quarantines a search.
-        logger.warning("search %s: object storage unreachable; the search stays pending and is retried", search_id)
         _attempts_uncount(SearchRequest, [search_id])
+        logger.warning("search %s: object storage unreachable; the search stays pending and is retried", search_id)
         raise
 
 

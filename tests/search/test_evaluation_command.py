@@ -165,3 +165,59 @@ def test_identities_mode_prints_in_sample_and_cross_validated_figures(lfw_tree, 
 def test_identities_mode_refuses_unpaired_sets(lfw_tree, tmp_path):
     with pytest.raises(CommandError, match="one --identities CSV per --images"):
         _run("--images", str(lfw_tree), "--images", str(lfw_tree), "--identities", str(tmp_path / "x.csv"))
+
+
+SIX = ("Alejandro_Toledo", "Alvaro_Uribe", "Amelie_Mauresmo", "Andre_Agassi", "Andy_Roddick", "Ann_Veneman")
+
+
+def _two_sets_with_one_person_twice(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """Set A: six LFW people, but only two photos of Ann Veneman; set B: her two other photos, labelled
+    "person99", the way a second public-photo set names the same person differently."""
+    by_person: dict[str, list[str]] = {}
+    with (LFW / "identities.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["identity"] in SIX:
+                by_person.setdefault(row["identity"], []).append(row["file"])
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    rows_a, rows_b = ["file,identity"], ["file,identity"]
+    for person in SIX:
+        files = sorted(by_person[person])[:4]
+        for k, name in enumerate(files):
+            in_b = person == "Ann_Veneman" and k >= 2
+            (b if in_b else a).joinpath(name).symlink_to(LFW / "images" / name)
+            (rows_b if in_b else rows_a).append(f"{name},{'person99' if in_b else person}")
+    ids_a, ids_b = tmp_path / "a.csv", tmp_path / "b.csv"
+    ids_a.write_text("\n".join(rows_a) + "\n")
+    ids_b.write_text("\n".join(rows_b) + "\n")
+    return a, ids_a, b, ids_b
+
+
+def test_one_person_under_two_labels_is_reported_and_merged_on_request(tmp_path):
+    """Real photos: Ann Veneman in set A and, as "person99", in set B. Unmerged, her 4 cross-set pairs are
+    counted as impostors and the command names the two labels as probably one person (and no other pair).
+    With --same-person they are genuine pairs of one person and nothing is reported."""
+    a, ids_a, b, ids_b = _two_sets_with_one_person_twice(tmp_path)
+    sets = ["--images", str(a), "--identities", str(ids_a), "--images", str(b), "--identities", str(ids_b), "--folds", "2"]
+    err = StringIO()
+    out = StringIO()
+    call_command("faces_evaluate", *sets, stdout=out, stderr=err)
+    plain = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert plain["people"] == 7 and plain["genuine_pairs"] == 5 * 6 + 1 + 1
+    assert [(s["a"], s["b"]) for s in plain["suspected_same_person"]] == [("0:Ann_Veneman", "1:person99")]
+    assert "--same-person Ann_Veneman=person99" in err.getvalue()
+    merged = _run(*sets, "--same-person", "Ann_Veneman=person99")
+    assert merged["people"] == 6 and merged["genuine_pairs"] == 6 * 6
+    assert merged["impostor_pairs"] == plain["impostor_pairs"] - 4
+    assert merged["suspected_same_person"] == [] and merged["same_person"] == ["Ann_Veneman=person99"]
+
+
+@pytest.mark.parametrize(
+    ("alias", "message"),
+    [("Ann_Veneman=nobody", "no person labelled 'nobody'"), ("Ann_Veneman", "takes A=B"), ("x=x", "takes A=B")],
+)
+def test_same_person_refuses_unknown_or_malformed_labels(tmp_path, alias, message):
+    a, ids_a, b, ids_b = _two_sets_with_one_person_twice(tmp_path)
+    with pytest.raises(CommandError, match=message):
+        _run("--images", str(a), "--identities", str(ids_a), "--images", str(b), "--identities", str(ids_b),
+             "--same-person", alias)  # fmt: skip

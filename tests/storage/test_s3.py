@@ -242,9 +242,13 @@ def test_storage_down_mid_search_retries_without_counting_and_loses_nothing(s3_s
         worker = Worker(log, STORAGE_URL=s3_storage.url)
         try:
             wait_for(lambda: "object storage unreachable" in log.read_text(), 90, "the worker to meet the outage")
-            time.sleep(1)
-            search.refresh_from_db()
-            assert (search.status, search.attempts, search.probe.name) == (SearchRequest.Status.PENDING, 0, probe)
+            # The task retries while the storage is down, each try counting an attempt while it runs and
+            # giving it back when it meets the outage: between tries the search is pending, uncounted.
+            def uncounted() -> bool:
+                s = SearchRequest.objects.get(pk=search.pk)
+                return (s.status, s.attempts, s.probe.name) == (SearchRequest.Status.PENDING, 0, probe)
+
+            wait_for(uncounted, 30, "the search to stay pending with no attempt counted")
             s3_storage.start()  # same folder, same port: the probe is still there
             assert s3_storage.objects("probes/") == [probe]
             # Whether the task's own retries or the sweeper get there first, the search finishes.

@@ -55,6 +55,13 @@ class Command(BaseCommand):
         parser.add_argument("--write", action="store_true", help="with --calibrate: save to search/calibration.json")
         parser.add_argument("--threshold", type=float, help="evaluate at this threshold instead of the stored one")
         parser.add_argument("--no-cache", action="store_true", help="embed every photo again")
+        parser.add_argument(
+            "--same-person",
+            action="append",
+            default=[],
+            metavar="A=B",
+            help="labels A and B (in any of the sets) name the same person: their pairs are genuine (repeatable)",
+        )
 
     # --- shared -------------------------------------------------------------------------------
 
@@ -175,8 +182,16 @@ class Command(BaseCommand):
             sets.append({"images": str(images), "photos": len(labels), "people": len(set(labels.values()))})
         if len(paths) < 2:
             raise CommandError("need at least two labelled photos")
+        people = merge_same_person(people, options["same_person"])
         ids = np.array(people)
         embeddings, no_face, faces, seconds = self._embed(paths, options)
+        suspects = suspected_same_person(embeddings, ids)
+        for row in suspects:
+            self.stderr.write(
+                f"labelled as two people but the faces say one: {row['a']} and {row['b']} (median distance "
+                f"{row['median_distance']}, within one person typically {row['within_person']}); look at the photos and "
+                f"pass --same-person {row['a'].split(':', 1)[1]}={row['b'].split(':', 1)[1]} if they are"
+            )
         dist = ev.all_pair_distances(embeddings)
         i, j = ev.pair_indices(len(paths))
         d = dist[i, j]
@@ -206,6 +221,8 @@ class Command(BaseCommand):
             "impostor_pairs": int((~same).sum()),
             "main_face": options["main_face"],
             "embedded": self.embedded,
+            "same_person": list(options["same_person"]),
+            "suspected_same_person": suspects,
         }
         n_people = result["people"]
         if n_people >= options["folds"]:
@@ -239,6 +256,62 @@ class Command(BaseCommand):
             ins = row["in_sample"] if row["in_sample"] is not None else "n/a"
             extra = f"  ({row['note']})" if row.get("note") else ""
             self.stdout.write(f"{row['metric']:<34} {ins!s:>10} {cv!s:>26}{extra}")
+
+
+# --- one person under two labels ------------------------------------------------------------
+
+
+def merge_same_person(people: list[str], aliases: list[str]) -> list[str]:
+    """Labels (``set:name``) with each ``A=B`` alias's B relabelled as A, whichever sets they are in.
+
+    Labelled sets drawn from public photos share people (the same actor in two sets): without this
+    their cross-set pairs count as impostors at genuine distances and poison the false-match tail.
+    """
+    by_name: dict[str, list[str]] = {}
+    for label in dict.fromkeys(people):
+        by_name.setdefault(label.split(":", 1)[1], []).append(label)
+    mapping: dict[str, str] = {}
+    for alias in aliases:
+        a, sep, b = alias.partition("=")
+        a, b = a.strip(), b.strip()
+        if not sep or not a or not b or a == b:
+            raise CommandError(f"--same-person takes A=B with two different labels, not {alias!r}")
+        for name in (a, b):
+            if name not in by_name:
+                raise CommandError(f"--same-person {alias}: no person labelled {name!r} in the sets given")
+        target = mapping.get(by_name[a][0], by_name[a][0])
+        for label in by_name[a] + by_name[b]:
+            mapping[label] = target
+    return [mapping.get(label, label) for label in people]
+
+
+def suspected_same_person(embeddings: np.ndarray, ids: np.ndarray) -> list[dict[str, Any]]:
+    """Pairs of labels whose faces are as close as one person's usually are: a label error to check.
+
+    A pair is reported when the median distance between its photos is at most the 95th percentile of
+    the per-person median distances (so only as close as most people are to themselves).
+    """
+    vectors: dict[str, list[np.ndarray]] = {}
+    for e, label in zip(embeddings, ids, strict=True):
+        if np.all(np.isfinite(e)):  # a photo with no face is a NaN row
+            vectors.setdefault(str(label), []).append(np.asarray(e, dtype=np.float64) / np.linalg.norm(e))
+    groups = {k: np.stack(v) for k, v in vectors.items()}
+    within = []
+    for v in groups.values():
+        if len(v) >= 2:
+            d = 1 - v @ v.T
+            within.append(float(np.median(d[np.triu_indices(len(v), 1)])))
+    if len(within) < 5:
+        return []
+    limit, typical = float(np.percentile(within, 95)), float(np.median(within))
+    labels = sorted(groups)
+    out = []
+    for x, a in enumerate(labels):
+        for b in labels[x + 1 :]:
+            median = float(np.median(1 - groups[a] @ groups[b].T))
+            if median <= limit:
+                out.append({"a": a, "b": b, "median_distance": round(median, 4), "within_person": round(typical, 4)})
+    return out
 
 
 # --- readers ---------------------------------------------------------------------------------
@@ -576,10 +649,12 @@ def write_calibration(
             "person_folds": options["folds"],
             "seed": options["seed"],
             "main_face": options["main_face"],
+            "same_person": list(options["same_person"]),
             "pipeline_version": pipeline_version(),
             "command": "manage.py faces_evaluate --images ../shared/faces/images --identities "
             "../shared/faces/identities.csv --images ../shared/faces-lfw/images --identities "
-            "../shared/faces-lfw/identities.csv --calibrate --write",
+            "../shared/faces-lfw/identities.csv --same-person person01=Angelina_Jolie "
+            "--same-person person02=Jennifer_Aniston --calibrate --write",
         },
         "operating_points": fitted["operating_points"],
         "fmr_curve": fitted["fmr_curve"],
