@@ -96,7 +96,7 @@ def test_subject_bands_are_the_strict_and_candidate_points():
 
 def test_candidate_band_keeps_its_recall_floor_in_a_large_index():
     """In a 1M index, 10 strangers per request would be a per-comparison FMR of 1e-5, where this model finds
-    a fifth of true matches: the candidate band stops at FMR 1e-4 instead (up to 100 strangers for the DPO,
+    under half of true matches: the candidate band stops at FMR 1e-4 instead (up to 100 strangers for the DPO,
     nearest first), and stays there at 100M. The strict point has no floor and keeps tightening."""
     cal = committed()
     at_1m, at_100m = cal.threshold_for(1_000_000, point="candidate"), cal.threshold_for(100_000_000, point="candidate")
