@@ -146,3 +146,13 @@ def search_operating_point(*, search: SearchRequest) -> dict[str, Any] | None:
         "true_match_rate": round(tar[0], 3) if tar else None,
         "tar_exact": tar[1] if tar else None,
     }
+
+
+def confidence_meaning(*, model: str) -> str:
+    """What the confidence shown beside a match means, as the model's calibration states it."""
+    from search.calibration import calibration_for
+
+    try:
+        return calibration_for(model).confidence_meaning
+    except LookupError:
+        return "an estimated probability that the two faces are the same person"

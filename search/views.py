@@ -87,6 +87,7 @@ def _detail_context(request: AuthenticatedHttpRequest, search: SearchRequest) ->
     }  # fmt: skip
     if search.status == SearchRequest.Status.DONE:
         context["operating_point"] = selectors.search_operating_point(search=search)
+        context["confidence_meaning"] = selectors.confidence_meaning(model=search.model)
     if search.status == SearchRequest.Status.NEEDS_CONFIRMATION:
         context["earlier"] = len(monitoring.earlier_searches_of_same_person(search=search))
         context["window_days"] = settings.MONITORING_WINDOW_DAYS

@@ -132,6 +132,7 @@ def test_analyst_is_told_the_level_a_search_ran_at(indexed, teammate, client):
     client.force_login(teammate)
     page = client.get(reverse("search:detail", args=[small.pk])).content.decode()
     assert "Searched against 10 faces" in page and "no match does not mean" not in page
+    assert f"Confidence: {committed().confidence_meaning}" in page
     _set_index_size(1_000_000)
     large = _run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
     page = client.get(reverse("search:detail", args=[large.pk])).content.decode()
