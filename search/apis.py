@@ -223,7 +223,9 @@ class SearchDetailApi(APIView):
             "lawful_basis": search.lawful_basis, "case_reference": search.case_reference,
             "created_at": search.created_at, "completed_at": search.completed_at, "faces_to_choose": faces, "hits": hits,
             "confirmation": _confirmation(request, search),
-            "operating_point": selectors.search_operating_point(search=search) if search.status == SearchRequest.Status.DONE else None,
+            "operating_point": (
+                selectors.search_operating_point(search=search) if search.status == SearchRequest.Status.DONE else None
+            ),
         })  # fmt: skip
         return Response(out.data)
 

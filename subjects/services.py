@@ -249,7 +249,10 @@ def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | Non
         face = max(analysis.faces, key=lambda f: f.box[2] * f.box[3])
         request.selfie_faces = len(analysis.faces)
         strict, loose = _match_bands(face.model)
-        for match in face_match_list(embedding=face.embedding.tolist(), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose):
+        matches = face_match_list(
+            embedding=face.embedding.tolist(), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
+        )
+        for match in matches:
             count += Candidate.objects.get_or_create(
                 request=request,
                 face_ref=match.face_id,
@@ -299,7 +302,10 @@ def candidates_expand(*, request: SubjectRequest) -> int:
         face = faces.get(seed.face_ref)
         if face is not None and room > 0:
             strict, loose = _match_bands(face.model)
-            for match in face_match_list(embedding=list(face.embedding), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose):
+            matches = face_match_list(
+                embedding=list(face.embedding), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
+            )
+            for match in matches:
                 if room <= 0:
                     break
                 _, new = Candidate.objects.get_or_create(
