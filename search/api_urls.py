@@ -23,5 +23,5 @@ urlpatterns = [
         apis.SearchFaceThumbnailApi.as_view(),
         name="api-search-face-thumbnail",
     ),
-    re_path(r"^(?P<rest>.*)$", api_not_found),
+    re_path(r"^(?P<rest>[\s\S]*)$", api_not_found),  # [\s\S]: a newline in the path too
 ]

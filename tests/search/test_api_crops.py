@@ -124,3 +124,18 @@ def test_probe_face_thumbnails_over_the_api(teammate):
     thumb = api.get(faces[0]["thumbnail_url"])
     assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
     assert api.get(reverse("api-search-face-thumbnail", args=[search.pk, 7])).status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/searches/%C3%82/hits/%3B%0A%C2%8A/crop/",  # a newline in a segment (found by schemathesis)
+        "/api/v1/searches/1/hits/1/crop/%0A",
+        "/api/v1/%0D%0Anothing/",
+    ],
+)
+def test_unknown_api_paths_answer_json_404_even_with_control_characters(teammate, path):
+    response = token_client(teammate).get(path)
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
