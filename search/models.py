@@ -49,6 +49,12 @@ class SourceImage(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Art 17(3)(e): a photo an erasure request covers while a legal hold also covers it is kept,
+    # its faces restricted, until the hold ends; then the retention sweep erases it (search.retention).
+    erasure_reference = models.CharField(
+        max_length=20, blank=True, default="", help_text="erasure request waiting for a legal hold to end"
+    )
+    erasure_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status", "status_changed_at"])]
@@ -116,6 +122,35 @@ class Face(models.Model):
 
     def __str__(self) -> str:
         return f"face {self.pk} in image {self.image_id}"
+
+
+class Suppression(models.Model):
+    """One objector's entry: hashes of URLs and image content, or a face template kept only with
+    the person's explicit consent. The crawler and the import check it before storing anything.
+
+    It sits beside ingestion, which reads it (search.suppression); only search.stewardship writes it.
+    The table keeps its original name (it was created by the subjects app).
+    """
+
+    class Kind(models.TextChoices):
+        PAGE_URL = "page_url", "Page URL (SHA-256)"
+        IMAGE_URL = "image_url", "Image URL (SHA-256)"
+        IMAGE = "image", "Image content (SHA-256)"
+        TEMPLATE = "template", "Face template (with explicit consent)"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    value_sha256 = models.CharField(max_length=64)
+    template = VectorField(null=True, blank=True)
+    model = models.CharField(max_length=40, blank=True)
+    request_reference = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "subjects_suppression"
+        constraints = [models.UniqueConstraint(fields=["kind", "value_sha256"], name="subjects_suppression_unique")]
+
+    def __str__(self) -> str:
+        return f"suppression {self.kind}"
 
 
 class LawfulBasis(models.TextChoices):

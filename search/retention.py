@@ -26,13 +26,15 @@ from compliance.retention import ActiveHolds, SweepOutcome
 from compliance.services import audit_record
 from search.models import Face, SearchHit, SearchRequest, SourceImage
 from search.services import storage_files_delete
-
-
-def _files_delete_on_commit(names: list[str]) -> int:
-    names = [n for n in names if n]
-    transaction.on_commit(lambda: storage_files_delete(names))
-    return len(names)
-
+from search.stewardship import (
+    crops_delete,
+    excluded_q,
+    faces_delete,
+    files_delete_on_commit,
+    held_faces_q,
+    held_images_q,
+    images_delete,
+)
 
 # An object younger than this may belong to a row whose transaction has not committed yet.
 ORPHAN_GRACE = timedelta(hours=1)
@@ -72,22 +74,6 @@ def orphan_files_delete(*, folder: str, model: Any, field: str, batch: int = 100
     return deleted
 
 
-def _held_images(holds: ActiveHolds) -> Q:
-    return (
-        Q(source_label__in=holds.source_labels)
-        | Q(faces__id__in=holds.face_ids)
-        | Q(faces__hits__search__organisation_id__in=holds.organisation_ids)
-    )
-
-
-def _held_faces(holds: ActiveHolds) -> Q:
-    return (
-        Q(id__in=holds.face_ids)
-        | Q(image__source_label__in=holds.source_labels)
-        | Q(hits__search__organisation_id__in=holds.organisation_ids)
-    )
-
-
 def _chunked(
     queryset: QuerySet[Any], *, held: Q, chunk_size: int, when: str, apply: Callable[[list[Any]], int], action: str
 ) -> SweepOutcome:
@@ -112,54 +98,52 @@ def _chunked(
             outcome.add(ids, [getattr(r, when) for r in rows], files)
 
 
-def _delete_images(rows: list[SourceImage]) -> int:
-    names = [str(r.file.name) for r in rows]
-    names += [str(n) for n in Face.objects.filter(image__in=rows).values_list("crop", flat=True)]
-    SourceImage.objects.filter(pk__in=[r.pk for r in rows]).delete()  # faces and hits cascade
-    return _files_delete_on_commit(names)
+def sweep_held_erasures(*, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+    """Photos an erasure request covered while a legal hold kept them (Art 17(3)(e)): erased once no hold
+    covers them any more, with their faces, crops, hits and files, audited per chunk."""
+    return _chunked(
+        SourceImage.objects.exclude(erasure_reference=""),
+        held=held_images_q(holds),
+        chunk_size=chunk_size,
+        when="erasure_requested_at",
+        apply=images_delete,
+        action="held_erasures_completed",
+    )
 
 
 def sweep_source_images(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
-    """Images not seen at their source since the cutoff go, with their faces, crops and hits."""
+    """Images not seen at their source since the cutoff go, with their faces, crops and hits; so do the
+    photos of an erasure that a legal hold delayed, once the hold has ended."""
+    delayed = sweep_held_erasures(holds=holds, chunk_size=chunk_size)
     outcome = _chunked(
         SourceImage.objects.filter(last_seen__lt=cutoff),
-        held=_held_images(holds),
+        held=held_images_q(holds),
         chunk_size=chunk_size,
         when="last_seen",
-        apply=_delete_images,
+        apply=images_delete,
         action="source_images_deleted",
     )
+    outcome.add(delayed.ids, [t for t in (delayed.oldest, delayed.newest) if t], delayed.files_deleted)
+    outcome.held += delayed.held
     outcome.files_deleted += orphan_files_delete(folder="sources", model=SourceImage, field="file")
     return outcome
-
-
-def _delete_faces(rows: list[Face]) -> int:
-    names = [str(r.crop.name) for r in rows]
-    Face.objects.filter(pk__in=[r.pk for r in rows]).delete()
-    return _files_delete_on_commit(names)
 
 
 def sweep_faces(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
     """Faces older than the period, or past their own expiry (their photo left its source)."""
     expired = Face.objects.filter(Q(created_at__lt=cutoff) | Q(expires_at__lte=timezone.now()))
     return _chunked(
-        expired, held=_held_faces(holds), chunk_size=chunk_size, when="created_at", apply=_delete_faces, action="faces_deleted"
+        expired, held=held_faces_q(holds), chunk_size=chunk_size, when="created_at", apply=faces_delete, action="faces_deleted"
     )
-
-
-def _delete_crops(rows: list[Face]) -> int:
-    names = [str(r.crop.name) for r in rows]
-    Face.objects.filter(pk__in=[r.pk for r in rows]).update(crop="")
-    return _files_delete_on_commit(names)
 
 
 def sweep_face_crops(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
     outcome = _chunked(
         Face.objects.filter(created_at__lt=cutoff).exclude(crop=""),
-        held=_held_faces(holds),
+        held=held_faces_q(holds),
         chunk_size=chunk_size,
         when="created_at",
-        apply=_delete_crops,
+        apply=crops_delete,
         action="face_crops_deleted",
     )
     outcome.files_deleted += orphan_files_delete(folder="crops", model=Face, field="crop")
@@ -173,7 +157,7 @@ def _held_searches(holds: ActiveHolds) -> Q:
 def _delete_probes(rows: list[SearchRequest]) -> int:
     names = [str(r.probe.name) for r in rows]
     SearchRequest.objects.filter(pk__in=[r.pk for r in rows]).update(probe="")
-    return _files_delete_on_commit(names)
+    return files_delete_on_commit(names)
 
 
 def sweep_probe_images(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
@@ -223,32 +207,24 @@ def sweep_search_results(*, cutoff: datetime, action: str, holds: ActiveHolds, c
     )
 
 
-def _excluded_q(codes: list[str]) -> Q:
-    q = Q(jurisdiction__in=codes)
-    for code in codes:
-        if "-" not in code:
-            q |= Q(jurisdiction__startswith=f"{code}-")  # GB covers GB-SCT
-    return q
-
-
 def purge_jurisdictions(*, codes: list[str], holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
     """Delete every image and face tied to an excluded jurisdiction (faces first, then images)."""
     if not codes:
         return SweepOutcome()
     faces = _chunked(
-        Face.objects.filter(_excluded_q(codes)),
-        held=_held_faces(holds),
+        Face.objects.filter(excluded_q(codes)),
+        held=held_faces_q(holds),
         chunk_size=chunk_size,
         when="created_at",
-        apply=_delete_faces,
+        apply=faces_delete,
         action="excluded_jurisdiction_faces_deleted",
     )
     images = _chunked(
-        SourceImage.objects.filter(_excluded_q(codes)),
-        held=_held_images(holds),
+        SourceImage.objects.filter(excluded_q(codes)),
+        held=held_images_q(holds),
         chunk_size=chunk_size,
         when="first_seen",
-        apply=_delete_images,
+        apply=images_delete,
         action="excluded_jurisdiction_images_deleted",
     )
     faces.add(images.ids, [t for t in (images.oldest, images.newest) if t], images.files_deleted)
@@ -257,7 +233,7 @@ def purge_jurisdictions(*, codes: list[str], holds: ActiveHolds, chunk_size: int
 
 
 _BACKLOG: dict[str, Callable[[datetime], QuerySet[Any]]] = {
-    DataClass.SOURCE_IMAGES: lambda c: SourceImage.objects.filter(last_seen__lt=c),
+    DataClass.SOURCE_IMAGES: lambda c: SourceImage.objects.filter(Q(last_seen__lt=c) | ~Q(erasure_reference="")),
     DataClass.FACES: lambda c: Face.objects.filter(Q(created_at__lt=c) | Q(expires_at__lte=timezone.now())),
     DataClass.FACE_CROPS: lambda c: Face.objects.filter(created_at__lt=c).exclude(crop=""),
     DataClass.PROBE_IMAGES: lambda c: SearchRequest.objects.filter(created_at__lt=c).exclude(probe=""),

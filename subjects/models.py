@@ -1,5 +1,5 @@
 """Data-subject requests (access, erasure, objection, restriction, rectification, complaints),
-their verification, candidates, access packages, and the suppression list of objectors."""
+their verification, candidates and access packages. The suppression list of objectors lives in search."""
 
 from __future__ import annotations
 
@@ -9,29 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
-
-class Suppression(models.Model):
-    """One objector's entry: hashes of URLs and image content, or a face template kept only with
-    the person's explicit consent. The crawler and the import check it before storing anything."""
-
-    class Kind(models.TextChoices):
-        PAGE_URL = "page_url", "Page URL (SHA-256)"
-        IMAGE_URL = "image_url", "Image URL (SHA-256)"
-        IMAGE = "image", "Image content (SHA-256)"
-        TEMPLATE = "template", "Face template (with explicit consent)"
-
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    value_sha256 = models.CharField(max_length=64)
-    template = VectorField(null=True, blank=True)
-    model = models.CharField(max_length=40, blank=True)
-    request_reference = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["kind", "value_sha256"], name="subjects_suppression_unique")]
-
-    def __str__(self) -> str:
-        return f"suppression {self.kind}"
+# The suppression list moved beside ingestion (search.models); this name stays for older imports.
+from search.models import Suppression  # noqa: F401
 
 
 class RequestType(models.TextChoices):

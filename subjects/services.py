@@ -13,7 +13,6 @@ import json
 import secrets
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -43,10 +42,8 @@ from subjects.models import (
     OrganisationNotice,
     RequestType,
     SubjectRequest,
-    Suppression,
     VerificationToken,
 )
-from subjects.selectors import suppression_hash
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -531,6 +528,10 @@ def candidates_decide(
     return len(rows)
 
 
+# Requests that change the person's photos: every candidate must be decided before they are carried out.
+DECIDE_FIRST = {RequestType.ERASURE, RequestType.OBJECTION, RequestType.RESTRICTION}
+
+
 def request_execute(
     *, request: SubjectRequest, actor: Any, ip: str | None = None, rectified_jurisdiction: str = ""
 ) -> SubjectRequest:
@@ -539,6 +540,13 @@ def request_execute(
         request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
         if request.status != S.APPROVED:
             raise ValidationError("Only an approved request can be carried out.")
+        undecided = request.candidates.filter(status=Candidate.Status.PROPOSED, face__isnull=False).count()
+        if undecided and request.type in DECIDE_FIRST:
+            raise ValidationError(
+                f"{undecided} candidate face{'s are' if undecided != 1 else ' is'} still undecided: confirm or reject "
+                f"{'each' if undecided != 1 else 'it'} before carrying out the request, so that none of the requester's "
+                "photos is left out."
+            )
         request.status = S.PROCESSING
         request.save(update_fields=["status"])
         _audit(request, "processing", actor=actor, ip=ip)
@@ -718,51 +726,28 @@ def access_packages_expire() -> int:
 # --- Erasure and objection -----------------------------------------------------------------------
 
 
-def _do_erasure(request: SubjectRequest, **_: Any) -> dict[str, Any]:
-    receipt, _erased = erase_confirmed(request=request)
+def _do_erasure(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[str, Any]:
+    receipt, _outcome = erase_confirmed(request=request, actor=actor)
     _email(request, "erased", gettext_lazy("Your photos have been erased"), counts=receipt.counts)
     return {"erased": receipt.counts, "verified_clean": receipt.verified_clean}
 
 
-@dataclass(frozen=True)
-class Erased:
-    """What an erasure removed, for the objection's suppression entries (hashed there)."""
+def erase_confirmed(*, request: SubjectRequest, actor: Any = None, held_status: str = "") -> tuple[ErasureReceipt, Any]:
+    """Erase every image holding a confirmed face (search.stewardship.faces_erase: what a legal hold covers
+    is kept, restricted, and erased when the hold ends); tell the organisations that received the erased
+    ones (Art 19); record the receipt. Returns the receipt and the stewardship's outcome."""
+    from search import stewardship
 
-    page_urls: list[str]
-    image_urls: list[str]
-    hashes: list[str]
+    face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
+    kwargs = {"held_status": held_status} if held_status else {}
+    outcome = stewardship.faces_erase(face_ids=face_ids, request_reference=request.reference, actor=actor, **kwargs)
+    return _erasure_receipt(request, outcome), outcome
 
 
-def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]:
-    """Delete every image holding a confirmed face, with its faces, crops, embeddings, hits and files;
-    tell the organisations that received them (Art 19); then check nothing remains."""
+def _erasure_receipt(request: SubjectRequest, outcome: Any) -> ErasureReceipt:
     from accounts.models import Membership, Role
-    from search.models import Face, SearchHit, SourceImage
 
-    faces = list(_confirmed_faces(request).select_related("image"))
-    image_ids = sorted({f.image_id for f in faces})
-    images = list(SourceImage.objects.filter(pk__in=image_ids))
-    all_faces = list(Face.objects.filter(image_id__in=image_ids))
-    files = [str(i.file.name) for i in images] + [str(f.crop.name) for f in all_faces if f.crop]
-    hits = SearchHit.objects.filter(face__in=all_faces).select_related("search__organisation")
-    organisations: dict[int, tuple[str, set[str]]] = {}
-    for hit in hits:
-        org = hit.search.organisation
-        organisations.setdefault(org.pk, (org.name, set()))[1].add(hit.search.case_reference)
-    counts = {"images": len(images), "faces": len(all_faces), "vectors": len(all_faces),
-              "crops": sum(1 for f in all_faces if f.crop), "search_hits": hits.count(), "files": len(files)}  # fmt: skip
-    erased = Erased(page_urls=[i.page_url for i in images if i.page_url], image_urls=[i.image_url for i in images if i.image_url],
-                    hashes=[i.sha256 for i in images])  # fmt: skip
-    SourceImage.objects.filter(pk__in=image_ids).delete()  # faces, hits cascade
-    for name in files:
-        default_storage.delete(name)
-    # Copies no row recorded (a crop of an earlier attempt, an object a failed deletion left) are the
-    # same person's photo: the folders are listed and everything named after an erased photo goes too.
-    strays = storage_objects_left(names=files, sha256s=erased.hashes)
-    for name in strays:
-        default_storage.delete(name)
-    counts["files"] += len(strays)
-    for org_id, (_name, cases) in organisations.items():
+    for org_id, (_name, cases) in outcome.recipients.items():
         OrganisationNotice.objects.create(
             organisation_id=org_id,
             message=(
@@ -778,49 +763,33 @@ def erase_confirmed(*, request: SubjectRequest) -> tuple[ErasureReceipt, Erased]
                 "subjects/email/recipient_notice.txt", {"reference": request.reference, "cases": sorted(cases)}
             )
             email_enqueue(to=admins, subject="Erasure notice: results you received", body=message)
-    verification = {
-        "faces_left": Face.objects.filter(pk__in=[f.pk for f in all_faces]).count(),
-        "images_left": SourceImage.objects.filter(pk__in=image_ids).count(),
-        "hits_left": SearchHit.objects.filter(face_id__in=[f.pk for f in all_faces]).count(),
-        "files_left": len(storage_objects_left(names=files, sha256s=erased.hashes)),
-        "vectors_left": Face.objects.filter(pk__in=[f.pk for f in all_faces], embedding__isnull=False).count(),
-    }
     receipt = ErasureReceipt.objects.create(
         request=request,
-        counts=counts,
-        organisations_notified=sorted(n for n, _ in organisations.values()),
-        verified_clean=not any(verification.values()),
-        verification=verification,
+        counts=outcome.counts,
+        organisations_notified=sorted(n for n, _ in outcome.recipients.values()),
+        verified_clean=outcome.verified_clean,
+        verification=outcome.verification,
     )
     audit_record(
         actor=None,
         action="subjects.erasure.verified",
         target=receipt,
         outcome="success" if receipt.verified_clean else "failure",
-        details={"reference": request.reference, **verification},
+        details={"reference": request.reference, **outcome.verification, "held_images": outcome.counts.get("held_images", 0)},
     )
-    return receipt, erased
+    return receipt
 
 
 def storage_objects_left(*, names: list[str], sha256s: list[str]) -> list[str]:
-    """List the storage itself (disk or S3 bucket) where the erased files lived: every object still there
-    under a recorded name, or under any name of an erased image (crops of an earlier attempt, a copy
-    saved under a suffixed name). One listing per folder, so a thousand crops cost a few requests."""
-    import posixpath
+    """Objects left in storage under erased names (search.stewardship.storage_objects_left)."""
+    from search.stewardship import storage_objects_left as left
 
-    folders = sorted({posixpath.dirname(n) for n in names if n})
-    prefixes, recorded = tuple(sha256s), set(names)
-    left = []
-    for folder in folders:
-        try:
-            _dirs, listed = default_storage.listdir(folder)
-        except FileNotFoundError:
-            continue  # the folder went with its last file (local disk)
-        left += [posixpath.join(folder, f) for f in listed if f.startswith(prefixes) or posixpath.join(folder, f) in recorded]
-    return sorted(set(left))
+    return left(names=names, sha256s=sha256s)
 
 
-def _do_objection(request: SubjectRequest, **_: Any) -> dict[str, Any]:
+def _do_objection(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[str, Any]:
+    from search import stewardship
+
     # With consent, every confirmed face's template is kept (not only the selfie's): photos of the person
     # unlike the selfie are then refused too. Read them before the erasure deletes the faces.
     templates: list[tuple[str, list[float]]] = []
@@ -828,66 +797,62 @@ def _do_objection(request: SubjectRequest, **_: Any) -> dict[str, Any]:
         templates = [(f.model, list(f.embedding)) for f in _confirmed_faces(request).filter(embedding__isnull=False)]
         if request.template is not None:
             templates.insert(0, (request.template_model, list(request.template)))
-    receipt, erased = erase_confirmed(request=request)
-    entries = 0
-    for kind, values in (
-        (Suppression.Kind.PAGE_URL, erased.page_urls + list(request.urls)),
-        (Suppression.Kind.IMAGE_URL, erased.image_urls),
-        (Suppression.Kind.IMAGE, erased.hashes),
-    ):
-        for value in values:
-            digest = value if kind == Suppression.Kind.IMAGE else suppression_hash(value)
-            entries += Suppression.objects.get_or_create(
-                kind=kind, value_sha256=digest, defaults={"request_reference": request.reference}
-            )[1]
-    for index, (model, template) in enumerate(templates):
-        digest = hashlib.sha256(f"template:{request.reference}:{index}".encode()).hexdigest()
-        entries += Suppression.objects.get_or_create(
-            kind=Suppression.Kind.TEMPLATE, value_sha256=digest,
-            defaults={"template": template, "model": model, "request_reference": request.reference},
-        )[1]  # fmt: skip
+    face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
+    done = stewardship.faces_suppress(
+        face_ids=face_ids, request_reference=request.reference, actor=actor, page_urls=list(request.urls), templates=templates
+    )
+    receipt = _erasure_receipt(request, done.erasure)
     _email(request, "objection_done", gettext_lazy("We will not collect your photos again"), counts=receipt.counts)
-    return {"erased": receipt.counts, "suppression_entries": entries, "templates_kept": len(templates)}
+    return {"erased": receipt.counts, "suppression_entries": done.entries, "templates_kept": done.templates}
 
 
 # --- Restriction, rectification, complaint ---------------------------------------------------------
 
 
-def _do_restriction(request: SubjectRequest, **_: Any) -> dict[str, Any]:
-    from search.models import Face
+def _do_restriction(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[str, Any]:
+    from search import stewardship
 
-    restricted = _confirmed_faces(request).update(status=Face.Status.RESTRICTED)
+    face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
+    restricted = stewardship.faces_restrict(face_ids=face_ids, request_reference=request.reference, actor=actor)
     _email(request, "restricted", gettext_lazy("Your photos are restricted"), count=restricted)
     return {"restricted": restricted}
 
 
 @transaction.atomic
 def restriction_lift(*, request: SubjectRequest, actor: Any, reason: str, ip: str | None = None) -> int:
-    """Lift a restriction: the requester is told first (Art 18(3)), then the faces become searchable."""
-    from search.models import Face
+    """Lift a restriction: the requester is told first (Art 18(3)), then the faces become searchable,
+    except those that must stay out of every search (search.stewardship.faces_restrict_lift)."""
+    from search import stewardship
 
     if request.type != RequestType.RESTRICTION or request.status != S.COMPLETED:
         raise ValidationError("Only a completed restriction can be lifted.")
     if not reason.strip():
         raise ValidationError("Give the reason; the requester is told before the restriction is lifted.")
     _email(request, "restriction_lifted", gettext_lazy("Your restriction is being lifted"), reason=reason.strip())
-    lifted = _confirmed_faces(request).filter(status=Face.Status.RESTRICTED).update(status=Face.Status.ACTIVE)
-    _audit(request, "restriction_lifted", actor=actor, ip=ip, faces=lifted, reason=reason.strip()[:300])
-    return lifted
+    face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
+    outcome = stewardship.faces_restrict_lift(
+        face_ids=face_ids, request_reference=request.reference, actor=actor, reason=reason
+    )
+    _audit(request, "restriction_lifted", actor=actor, ip=ip, faces=outcome.lifted, kept_restricted=outcome.kept,
+           reason=reason.strip()[:300])  # fmt: skip
+    return outcome.lifted
 
 
-def _do_rectification(request: SubjectRequest, *, rectified_jurisdiction: str = "", **_: Any) -> dict[str, Any]:
-    from search.models import SourceImage
+def _do_rectification(
+    request: SubjectRequest, *, rectified_jurisdiction: str = "", actor: Any = None, **_: Any
+) -> dict[str, Any]:
+    from search import stewardship
 
     code = rectified_jurisdiction.strip().upper()
     if not code:
         raise ValidationError("Give the corrected jurisdiction (ISO 3166 code).")
-    faces = _confirmed_faces(request)
-    image_ids = list(faces.values_list("image_id", flat=True))
-    changed = faces.update(jurisdiction=code)
-    SourceImage.objects.filter(pk__in=image_ids).update(jurisdiction=code)
+    face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
+    outcome = stewardship.faces_set_jurisdiction(face_ids=face_ids, code=code, request_reference=request.reference, actor=actor)
     _email(request, "rectified", gettext_lazy("Your data has been corrected"), code=code)
-    return {"rectified_faces": changed, "jurisdiction": code}
+    done: dict[str, Any] = {"rectified_faces": outcome.faces, "jurisdiction": code}
+    if outcome.erasure is not None:  # an excluded jurisdiction: erased as the jurisdiction sweep would
+        done["erased"] = outcome.erasure.counts
+    return done
 
 
 def _do_complaint(request: SubjectRequest, **_: Any) -> dict[str, Any]:
@@ -898,29 +863,11 @@ def _do_complaint(request: SubjectRequest, **_: Any) -> dict[str, Any]:
 # --- Suppression (used by objection, also directly by the DPO) -------------------------------------------
 
 
-@transaction.atomic
-def suppression_add(
-    *, actor: object, request_reference: str, page_urls: Sequence[str] = (), image_urls: Sequence[str] = (),
-    images: Sequence[bytes] = (),
-) -> int:  # fmt: skip
-    """Record an objector's pages and images (hashed) so they are never collected again."""
-    entries = [(Suppression.Kind.PAGE_URL, suppression_hash(u)) for u in page_urls]
-    entries += [(Suppression.Kind.IMAGE_URL, suppression_hash(u)) for u in image_urls]
-    entries += [(Suppression.Kind.IMAGE, hashlib.sha256(b).hexdigest()) for b in images]
-    created = 0
-    for kind, digest in entries:
-        _, new = Suppression.objects.get_or_create(
-            kind=kind, value_sha256=digest, defaults={"request_reference": request_reference}
-        )
-        created += new
-    audit_record(
-        actor=actor,
-        action="subjects.suppression.added",
-        target="subjects.suppression",
-        outcome="success",
-        details={"request": request_reference, "entries": created},
-    )
-    return created
+def suppression_add(**kwargs: Any) -> int:
+    """The suppression list is written by search (search.stewardship.suppression_add); kept for callers."""
+    from search.stewardship import suppression_add as add
+
+    return add(**kwargs)
 
 
 def dpo_digest() -> int:
