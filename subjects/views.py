@@ -347,9 +347,17 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
     deny_form, extend_form = ReasonForm(prefix="deny"), ExtendForm(prefix="extend")
     deny_form.fields["reason"].label = "Reasons for refusing (sent to the requester)"
     extend_form.fields["reason"].label = "Reasons for the extension (sent to the requester)"
+    held_photos: list[Any] = []
+    if subject_request.is_open and subject_request.type in (RequestType.ERASURE, RequestType.OBJECTION):
+        from search.stewardship import images_held_for
+
+        confirmed = [c.face_id for c in candidates if c.status == Candidate.Status.CONFIRMED and c.face_id]
+        held_photos = images_held_for(face_ids=confirmed) if confirmed else []
     context = {
         "req": subject_request,
         "candidates": candidates,
+        "held_photos": held_photos,
+        "undecided": sum(1 for c in candidates if c.status == Candidate.Status.PROPOSED and c.face_id),
         "proposed": [c for c in candidates if c.status == Candidate.Status.PROPOSED and c.face_id],
         "clarifications": subject_request.clarifications.all(),
         "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
