@@ -45,6 +45,23 @@ _OUTCOMES = {
 }
 
 
+def _held_note(request: SubjectRequest) -> str:
+    """After an erasure or objection: the photos a legal obligation keeps for now (Art 17(3)(e)), as in the email."""
+    from django.utils.translation import ngettext
+
+    receipt = getattr(request, "erasure_receipt", None) if request.type in ("erasure", "objection") else None
+    held = int(receipt.counts.get("held_images", 0)) if receipt is not None else 0
+    if not held:
+        return ""
+    return " " + ngettext(
+        "We must keep %(held)s photo for now, because a legal obligation requires us to preserve it (Art 17(3)(e) GDPR). "
+        "Until then it is never shown in any search, and we will erase it as soon as that obligation ends.",
+        "We must keep %(held)s photos for now, because a legal obligation requires us to preserve them (Art 17(3)(e) GDPR). "
+        "Until then they are never shown in any search, and we will erase them as soon as that obligation ends.",
+        held,
+    ) % {"held": held}
+
+
 def request_timeline(*, request: SubjectRequest) -> list[TimelineStep]:
     """The public status page's timeline: received, confirmed, in review, each question asked and answered,
     an extension with its reason, and the end (completed, refused, withdrawn or lapsed)."""
@@ -73,7 +90,7 @@ def request_timeline(*, request: SubjectRequest) -> list[TimelineStep]:
         S.LAPSED: ("lapsed", _("Closed: the email address was never confirmed"), ""),
     }.get(S(request.status))
     if end:
-        steps.append(TimelineStep(end[0], end[1], request.completed_at, end[2]))
+        steps.append(TimelineStep(end[0], end[1], request.completed_at, end[2] + _held_note(request)))
     elif request.status in (S.APPROVED, S.PROCESSING):
         steps.append(TimelineStep("approved", _("Approved: we are carrying it out"), None, current=True))
     return steps

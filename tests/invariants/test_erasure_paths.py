@@ -19,6 +19,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import translation
 
 from compliance.models import AuditEvent, DataClass, LegalHold
 from compliance.retention import jurisdiction_sweep, legal_hold_create, legal_hold_release, retention_sweep
@@ -26,6 +27,9 @@ from search.models import Face, SearchHit, SearchRequest, SourceImage
 from search.selectors import face_match_list
 from subjects import services
 from subjects.models import Candidate, SubjectRequest
+from subjects.selectors import request_timeline
+from tests.browser.test_smoke import CHROMIUM
+from tests.browser.test_staff_pages import _login, browser  # noqa: F401 (the fixture)
 from tests.search import photos
 from tests.search.conftest import index_photos
 
@@ -274,14 +278,17 @@ def _dpo_reads_erased_photos(store, dpo, owner, client):
 
 
 def _german_email_under_hold(store, dpo, owner):
-    """Tried: an erasure filed in German under a source hold. Expect: the email, in German, says what was
-    erased and that one photo is kept under a legal obligation and erased when it ends."""
+    """Tried: an erasure filed in German under a source hold. Expect: the email and the status page's timeline,
+    in German, say what was erased and that one photo is kept under a legal obligation and erased when it ends."""
     _hold(dpo, source_label=SOURCE)
     req = _carry_out("erasure", dpo, language="de")
     body = mail.outbox[-1].body
     assert req.reference in mail.outbox[-1].subject
     assert "Wir haben Ihre Fotos gelöscht" in body
     assert "Wir müssen 1 Foto vorerst aufbewahren" in body and "rechtliche Verpflichtung" in body
+    with translation.override("de"):  # the status page's timeline says the same
+        done = [step for step in request_timeline(request=req) if step.key == "completed"]
+    assert "Wir müssen 1 Foto vorerst aufbewahren" in done[0].detail
 
 
 def _french_objection_email_under_hold(store, dpo, owner):
@@ -315,3 +322,33 @@ def test_erasure_paths(row, request, store, dpo, owner):
     names = row.__code__.co_varnames[: row.__code__.co_argcount]
     extra = {name: request.getfixturevalue(name) for name in names if name not in ("store", "dpo", "owner")}
     row(store, dpo, owner, **extra)
+
+
+# --- what the DPO sees on a phone (a real Chromium) -------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing")
+@pytest.mark.parametrize("width", [375], ids=["what the DPO sees × candidate table at 375 px"])
+def test_dpo_candidate_table_on_a_phone(width, live_server, browser, store, settings):  # noqa: F811
+    """Tried: an erasure request with proposed candidates (real faces), a long source label, and the DPO's page
+    opened at 375 px. Expect: no sideways page scroll, and every Confirm and Reject button on screen."""
+    from tests.accounts import factories
+
+    settings.SUBJECT_BORDERLINE_FACTOR = 3.0  # the other person's face is proposed too: more rows
+    SourceImage.objects.update(source_label="Regional newspaper archive, photographs of public events 2019-2024")
+    req = _request("erasure")
+    assert req.candidates.filter(status=Candidate.Status.PROPOSED, face__isnull=False).exists()
+    dpo = factories.staff("dpo", email="phone-dpo@facesearch.example")
+    secret = factories.with_totp(dpo)
+    context = browser.new_context(viewport={"width": width, "height": 740})
+    page = context.new_page()
+    _login(page, live_server.url, dpo, secret)
+    page.goto(f"{live_server.url}{reverse('subjects:detail', args=[req.reference])}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    buttons = page.locator("table.candidates button")
+    assert buttons.count() >= 2
+    for i in range(buttons.count()):
+        box = buttons.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (buttons.nth(i).inner_text(), box)
+    context.close()
