@@ -48,6 +48,8 @@ from subjects.models import (
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+    from search.stewardship import ErasureOutcome
+
 S = SubjectRequest.Status
 
 
@@ -732,19 +734,18 @@ def _do_erasure(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[st
     return {"erased": receipt.counts, "verified_clean": receipt.verified_clean}
 
 
-def erase_confirmed(*, request: SubjectRequest, actor: Any = None, held_status: str = "") -> tuple[ErasureReceipt, Any]:
+def erase_confirmed(*, request: SubjectRequest, actor: Any = None) -> tuple[ErasureReceipt, ErasureOutcome]:
     """Erase every image holding a confirmed face (search.stewardship.faces_erase: what a legal hold covers
     is kept, restricted, and erased when the hold ends); tell the organisations that received the erased
     ones (Art 19); record the receipt. Returns the receipt and the stewardship's outcome."""
     from search import stewardship
 
     face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
-    kwargs = {"held_status": held_status} if held_status else {}
-    outcome = stewardship.faces_erase(face_ids=face_ids, request_reference=request.reference, actor=actor, **kwargs)
+    outcome = stewardship.faces_erase(face_ids=face_ids, request_reference=request.reference, actor=actor)
     return _erasure_receipt(request, outcome), outcome
 
 
-def _erasure_receipt(request: SubjectRequest, outcome: Any) -> ErasureReceipt:
+def _erasure_receipt(request: SubjectRequest, outcome: ErasureOutcome) -> ErasureReceipt:
     from accounts.models import Membership, Role
 
     for org_id, (_name, cases) in outcome.recipients.items():
@@ -830,9 +831,7 @@ def restriction_lift(*, request: SubjectRequest, actor: Any, reason: str, ip: st
         raise ValidationError("Give the reason; the requester is told before the restriction is lifted.")
     _email(request, "restriction_lifted", gettext_lazy("Your restriction is being lifted"), reason=reason.strip())
     face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
-    outcome = stewardship.faces_restrict_lift(
-        face_ids=face_ids, request_reference=request.reference, actor=actor, reason=reason
-    )
+    outcome = stewardship.faces_restrict_lift(face_ids=face_ids, request_reference=request.reference, actor=actor, reason=reason)
     _audit(request, "restriction_lifted", actor=actor, ip=ip, faces=outcome.lifted, kept_restricted=outcome.kept,
            reason=reason.strip()[:300])  # fmt: skip
     return outcome.lifted
