@@ -57,8 +57,9 @@ def _request(kind: str, *, language: str = "en-gb", consent: bool = False) -> Su
         type=kind, email="person@example.net", selfie=photos.photo("img2.jpg"), language=language,
         consent_keep_template=consent, correction="I live in Britain" if kind == "rectification" else "",
     )  # fmt: skip
-    token = re.search(r"/rights/verify/([^/\s]+)/", mail.outbox[-1].body).group(1)
-    services.request_verify(token=token)
+    found = re.search(r"/rights/verify/([^/\s]+)/", str(mail.outbox[-1].body))
+    assert found is not None
+    services.request_verify(token=found.group(1))
     return SubjectRequest.objects.get(pk=req.pk)
 
 
@@ -97,13 +98,13 @@ def _kept_out_of_search(image: SourceImage, status: str = Face.Status.RESTRICTED
     face = Face.objects.get(image=image)
     assert face.status == status
     assert not _searchable(face)
-    assert image.file.storage.exists(image.file.name)
+    assert image.file.storage.exists(str(image.file.name))
 
 
 def _gone(image: SourceImage) -> None:
     assert not SourceImage.objects.filter(pk=image.pk).exists()
     assert not Face.objects.filter(image_id=image.pk).exists()
-    assert not image.file.storage.exists(image.file.name)
+    assert not image.file.storage.exists(str(image.file.name))
 
 
 # --- legal hold × every path that erases ------------------------------------------------------------------
@@ -157,11 +158,11 @@ def _retention_sweep_after_hold(store, dpo, owner):
     _carry_out("erasure", dpo)
     first = retention_sweep(data_class=DataClass.SOURCE_IMAGES, actor=dpo)
     _kept_out_of_search(mine)
-    assert first.held >= 1
+    assert first is not None and first.held >= 1
     legal_hold_release(hold=hold, actor=dpo)
     second = retention_sweep(data_class=DataClass.SOURCE_IMAGES, actor=dpo)
     _gone(mine)
-    assert second.affected == 1 and SourceImage.objects.filter(pk=store["img3.jpg"].pk).exists()
+    assert second is not None and second.affected == 1 and SourceImage.objects.filter(pk=store["img3.jpg"].pk).exists()
     assert AuditEvent.objects.filter(action="search.retention.held_erasures_completed").exists()
 
 
