@@ -79,8 +79,10 @@ def status_link(request: SubjectRequest) -> str:
 
 
 def regulator_text() -> str:
-    """Where to complain, in the active language when it is the default wording (subjects.public_labels)."""
-    return _(settings.REGULATOR_COMPLAINTS)
+    """Where to complain, in the active language (subjects.public_labels owns the wording)."""
+    from subjects.public_labels import regulator_text as text
+
+    return text()
 
 
 def request_language(request: SubjectRequest) -> str:
@@ -631,7 +633,7 @@ def _package_json(request: SubjectRequest) -> str:
         "retention": [{"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
                       for p in RetentionPolicy.objects.all()],
         "sources": [s.name for s in Source.objects.filter(status=Source.Status.APPROVED)],
-        "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {settings.REGULATOR_COMPLAINTS}"],
+        "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {regulator_text()}"],
         "automated_decisions": PACKAGE_AUTOMATED_DECISIONS,
         "dpo": settings.DPO_EMAIL,
     }, indent=2)  # fmt: skip
