@@ -43,7 +43,9 @@ def _seed(dpo, org_admin) -> int:
     crawling_services.source_approve(source=source, actor=dpo)
     org = org_admin.membership.organisation
     for i in range(3):
-        factories.member(org, role=Role.ANALYST, email=f"a.very.long.analyst.name.number.{i}@investigations-department.example.com")
+        factories.member(
+            org, role=Role.ANALYST, email=f"a.very.long.analyst.name.number.{i}@investigations-department.example.com"
+        )
     retention.legal_hold_create(
         scope="source", source_label=source.name, actor=dpo,
         reason="Litigation hold ordered by the court in case 2026/CV/000000000001 until the appeal is decided",
@@ -94,7 +96,8 @@ def test_governance_and_admin_pages_fit_a_375_px_screen(live_server, browser):  
                         .filter(el => el.getBoundingClientRect().right > w + 1)
                         .filter(el => { for (let p = el.parentElement; p; p = p.parentElement) {
                             if (['auto', 'scroll'].includes(getComputedStyle(p).overflowX)) return false; } return true; })
-                        .slice(0, 6).map(el => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().right))""",
+                        .slice(0, 6)
+                        .map(el => `${el.tagName}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`)""",
                     WIDTH,
                 )
                 problems.append(f"{path} is {width}px wide at {WIDTH}px: {wide}")
