@@ -122,6 +122,23 @@ def test_scope_x_crawler_links_to_a_sibling_path_and_up_and_out_are_never_fetche
         assert f"{site.base}/newsletter/" in refused
 
 
+def test_scope_x_redirect_to_a_sibling_path_is_not_followed():
+    """scope × redirect: the scope is /news; /news/moved answers 302 to /newsletter/ on the same host."""
+    from tests.crawling.site import _page, serve
+
+    with serve() as site:
+        site.routes["/news/moved"] = (302, {"Location": f"{site.base}/newsletter/"}, b"")
+        site.routes["/newsletter/"] = (200, {"Content-Type": "text/html"}, _page("outside"))
+        crawler = Fetcher(scope=[f"{site.base}/news"], rate=0, timeout=2)
+        try:
+            with pytest.raises(FetchRefused) as refused:
+                crawler.fetch(f"{site.base}/news/moved")
+        finally:
+            crawler.close()
+        assert refused.value.code == "redirect_out_of_scope"
+        assert site.hits["/news/moved"] == 1 and site.hits["/newsletter/"] == 0
+
+
 def test_scope_x_userinfo_in_a_source_scope_is_refused():
     """scope × userinfo: a source declared as https://news.example.org@attacker.example/ (the host is attacker.example)."""
     with pytest.raises(ValidationError) as refused:
