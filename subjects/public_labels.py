@@ -70,6 +70,7 @@ def regulator_text() -> str:
         return gettext(REGULATOR_DEFAULT_WITH_LEAD) % {"lead": lead}
     return gettext(REGULATOR_DEFAULT)
 
+
 # Django's own validation messages that the public forms can show. Django and the installed apps ship
 # translations for them, but some use the familiar form ("Gib eine gültige E-Mail Adresse an."); the
 # project's catalogues (LOCALE_PATHS, which win over every app's) give them in the formal address.
