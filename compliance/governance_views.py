@@ -40,7 +40,7 @@ def retention_policy_edit(request: AuthenticatedHttpRequest, policy_id: int) -> 
     policy = RetentionPolicy.objects.filter(pk=policy_id).first()
     if policy is None:
         raise Http404
-    initial = {"period_days": policy.period_days, "action": policy.action, "reason": policy.reason}
+    initial = {"period_days": policy.period_days, "action": policy.action, "why": policy.reason}
     form = RetentionPolicyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -50,7 +50,8 @@ def retention_policy_edit(request: AuthenticatedHttpRequest, policy_id: int) -> 
         else:
             messages.success(request, f"{policy.get_data_class_display()}: policy saved.")
             return redirect("compliance:retention")
-    return render(request, "compliance/retention_edit.html", {"policy": policy, "form": form}, status=400 if form.errors else 200)
+    context = {"policy": policy, "form": form, "history": retention.retention_policy_history(policy=policy)}
+    return render(request, "compliance/retention_edit.html", context, status=400 if form.errors else 200)
 
 
 @login_required
@@ -70,10 +71,12 @@ def retention_sweep_now(request: AuthenticatedHttpRequest) -> HttpResponse:
             outcome="success",
             ip=client_ip(request),
         )
+        # The DPO who starts a sweep is credited on its receipt (a scheduled sweep is "system").
+        actor_id = request.user.pk
         if kind == "jurisdiction":
-            transaction.on_commit(lambda: jurisdiction_sweep.delay(request.user.pk))
+            transaction.on_commit(lambda: jurisdiction_sweep.delay(actor_id))
         else:
-            transaction.on_commit(lambda: retention_sweep_all.delay())
+            transaction.on_commit(lambda: retention_sweep_all.delay(actor_id))
     messages.success(request, "The sweep is queued; its receipt appears below when it finishes.")
     return redirect("compliance:receipts")
 

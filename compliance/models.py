@@ -138,6 +138,17 @@ class LegalHold(models.Model):
     def is_active(self) -> bool:
         return self.released_at is None
 
+    @property
+    def target_label(self) -> str:
+        """What the hold covers, readable: the organisation's or source's name, the face id, the request reference."""
+        if self.scope == self.Scope.ORGANISATION:
+            return f"Organisation {self.organisation.name}" if self.organisation else "Organisation (removed)"
+        if self.scope == self.Scope.SOURCE:
+            return f"Source {self.source_label}"
+        if self.scope == self.Scope.FACE:
+            return f"Face {self.face_id_held}"
+        return f"Request {self.request_reference}"
+
 
 class SweepReceipt(models.Model):
     """Evidence of one sweep: what class, how many rows and files, which time range, hashed ids."""

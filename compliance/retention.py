@@ -218,30 +218,129 @@ def backlog_count(*, data_class: str, cutoff: datetime) -> int:
     return AuditEvent.objects.filter(created_at__lt=cutoff, redacted_at__isnull=True).exclude(details={}).count()
 
 
+# The shortest period a policy may have. A 0-day period would make the next sweep take what is still in use for
+# every class: a probe photo between upload and embedding, a search's results before the analyst reads them, an
+# access package before the person downloads it, a request's proof the day it is answered, audit details the day
+# they are written. None of these has a meaning for "keep 0 days"; data that must go at once is deleted by the
+# service that uses it (probe photos, for one), not by the sweep. So 0 is refused for every class.
+MINIMUM_PERIOD_DAYS = 1
+
+
 @transaction.atomic
 def retention_policy_update(
-    *, policy: RetentionPolicy, period_days: int, action: str, reason: str, actor: Any, ip: str | None = None
+    *,
+    policy: RetentionPolicy,
+    period_days: int,
+    action: str,
+    reason: str,
+    actor: Any,
+    ip: str | None = None,
+    why: str | None = None,
 ) -> RetentionPolicy:
-    """The DPO changes a policy; before and after are audited."""
+    """The DPO changes a policy; before and after are audited.
+
+    ``reason`` is why the policy changes now: it goes to the audit event (the policy's change history). ``why`` is
+    the published purpose of the period (the Art 30 record shows it); left out or blank, the published text stays.
+    """
     from django.core.exceptions import ValidationError
 
+    errors: dict[str, str] = {}
+    if period_days < MINIMUM_PERIOD_DAYS:
+        errors["period_days"] = (
+            "Keep data at least one day: a 0-day period would let the next sweep delete data that is still in use."
+        )
+    if action not in RetentionAction.values:
+        errors["action"] = f"Choose one of {', '.join(RetentionAction.values)}."
     if policy.data_class == DataClass.AUDIT_EVENTS and action != RetentionAction.ANONYMISE:
-        raise ValidationError("Audit events are never deleted: their details can only be redacted (anonymise).")
+        errors["action"] = "Audit events are never deleted: their details can only be redacted (anonymise)."
     if not reason.strip():
-        raise ValidationError("Give the reason for this period.")
+        errors["reason"] = "Give the reason for this change."
+    if errors:
+        raise ValidationError(errors)
     policy = RetentionPolicy.objects.select_for_update().get(pk=policy.pk)
-    before = {"period_days": policy.period_days, "action": policy.action}
-    policy.period_days, policy.action, policy.reason, policy.updated_by = period_days, action, reason.strip(), actor
+    before = {"period_days": policy.period_days, "action": policy.action, "why": policy.reason}
+    policy.period_days, policy.action, policy.updated_by = period_days, action, actor
+    if why is not None and why.strip():
+        policy.reason = why.strip()
     policy.save()
+    after = {"period_days": period_days, "action": action, "why": policy.reason}
     audit_record(
         actor=actor,
         action="compliance.retention_policy.changed",
         target=policy,
         outcome="success",
         ip=ip,
-        details={"data_class": policy.data_class, "before": before, "after": {"period_days": period_days, "action": action}},
+        details={
+            "data_class": policy.data_class,
+            "before": {k: v for k, v in before.items() if k != "why" or v != after["why"]},
+            "after": {k: v for k, v in after.items() if k != "why" or v != before["why"]},
+            "reason": reason.strip(),
+        },
     )
     return policy
+
+
+def retention_policy_history(*, policy: RetentionPolicy) -> list[dict[str, Any]]:
+    """The policy's changes, newest first: when, by whom, what changed and the reason given (from the audit log)."""
+    from compliance.models import AuditEvent
+
+    events = AuditEvent.objects.filter(
+        action="compliance.retention_policy.changed", target_type=policy._meta.label_lower, target_id=str(policy.pk)
+    ).order_by("-seq")
+    return [
+        {
+            "at": e.created_at,
+            "by": e.actor_label,
+            "before": (e.details or {}).get("before", {}),
+            "after": (e.details or {}).get("after", {}),
+            "reason": (e.details or {}).get("reason", ""),
+        }
+        for e in events
+    ]
+
+
+def legal_hold_source_names() -> list[str]:
+    """What a source hold can name: every registered source, and the labels of photos stored before imports
+    needed a source (their label is all they have)."""
+    from crawling.models import Source
+    from search.models import SourceImage
+
+    names = set(Source.objects.values_list("name", flat=True))
+    names |= set(SourceImage.objects.values_list("source_label", flat=True).distinct())
+    return sorted(n for n in names if n)
+
+
+def _hold_target_error(
+    *, scope: str, organisation: Any, source_label: str, face_id: int | None, request_reference: str
+) -> dict[str, str]:
+    """The form field naming what is wrong with the hold's target, or {} when the target exists."""
+    from accounts.models import Organisation
+    from search.models import Face
+    from subjects.models import SubjectRequest
+
+    if scope == LegalHold.Scope.ORGANISATION:
+        if organisation is None:
+            return {"organisation": "Choose the organisation the hold covers."}
+        if not Organisation.objects.filter(pk=getattr(organisation, "pk", organisation)).exists():
+            return {"organisation": "There is no such organisation."}
+    elif scope == LegalHold.Scope.SOURCE:
+        if not source_label:
+            return {"source_label": "Choose the source the hold covers."}
+        if source_label not in legal_hold_source_names():
+            return {"source_label": f"There is no source named \u201c{source_label}\u201d: choose one from the list."}
+    elif scope == LegalHold.Scope.FACE:
+        if face_id is None:
+            return {"face_id": "Give the id of the face the hold covers."}
+        if not Face.objects.filter(pk=face_id).exists():
+            return {"face_id": f"There is no face {face_id} (it may have been erased already)."}
+    elif scope == LegalHold.Scope.REQUEST:
+        if not request_reference:
+            return {"request_reference": "Give the reference of the request the hold covers."}
+        if not SubjectRequest.objects.filter(reference=request_reference).exists():
+            return {"request_reference": f"There is no request {request_reference}."}
+    else:
+        return {"scope": f"Choose one of {', '.join(LegalHold.Scope.values)}."}
+    return {}
 
 
 @transaction.atomic
@@ -256,32 +355,40 @@ def legal_hold_create(
     face_id: int | None = None,
     request_reference: str = "",
 ) -> LegalHold:
-    """Place a legal hold; deletion of what it covers stops at the next sweep."""
+    """Place a legal hold on something that exists; deletion of what it covers stops at the next sweep.
+
+    Only the target of the chosen scope is kept (a form without JavaScript posts every target field), and a
+    target that does not exist is refused with the field that names it: a hold on nothing protects nothing.
+    """
     from django.core.exceptions import ValidationError
 
-    hold = LegalHold(
-        scope=scope,
-        reason=reason.strip(),
-        created_by=actor,
-        organisation=organisation,
-        source_label=source_label.strip(),
-        face_id_held=face_id,
-        request_reference=request_reference.strip(),
+    from accounts.models import Organisation
+
+    source_label, request_reference = source_label.strip(), request_reference.strip().upper()
+    errors = _hold_target_error(
+        scope=scope, organisation=organisation, source_label=source_label, face_id=face_id, request_reference=request_reference
     )
-    if not hold.reason:
-        raise ValidationError("Give the reason for the hold.")
-    try:
-        with transaction.atomic():
-            hold.save()
-    except Exception as exc:  # the check constraint: the target does not match the scope
-        raise ValidationError("Name what the hold covers: the organisation, source, face or request of its scope.") from exc
+    if not reason.strip():
+        errors["reason"] = "Give the reason for the hold."
+    if errors:
+        raise ValidationError(errors)
+    hold = LegalHold(scope=scope, reason=reason.strip(), created_by=actor)
+    if scope == LegalHold.Scope.ORGANISATION:
+        hold.organisation = Organisation.objects.get(pk=getattr(organisation, "pk", organisation))
+    elif scope == LegalHold.Scope.SOURCE:
+        hold.source_label = source_label
+    elif scope == LegalHold.Scope.FACE:
+        hold.face_id_held = face_id
+    else:
+        hold.request_reference = request_reference
+    hold.save()
     audit_record(
         actor=actor,
         action="compliance.legal_hold.placed",
         target=hold,
         outcome="success",
         ip=ip,
-        details={"scope": scope, "reason": hold.reason[:200]},
+        details={"scope": scope, "target": hold.target_label, "reason": hold.reason[:200]},
     )
     return hold
 

@@ -14,11 +14,13 @@ def audit_anchor_write() -> dict[str, Any]:
 
 
 @shared_task(name="compliance.tasks.retention_sweep_all")
-def retention_sweep_all() -> list[int]:
-    """Apply every retention policy; returns the receipt ids."""
+def retention_sweep_all(actor_id: int | None = None) -> list[int]:
+    """Apply every retention policy; returns the receipt ids. ``actor_id``: the DPO who started it (None: the schedule)."""
+    from accounts.models import User
     from compliance.retention import retention_sweep_all as sweep
 
-    return [r.pk for r in sweep()]
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    return [r.pk for r in sweep(actor=actor)]
 
 
 @shared_task(name="compliance.tasks.jurisdiction_sweep")

@@ -466,9 +466,13 @@ CRAWL_RATE_OVERRIDE = env.float("CRAWL_RATE_OVERRIDE", default=0.0)
 
 # --- Data-subject requests ----------------------------------------------------------------
 
-REGULATOR_COMPLAINTS = env.str(
-    "REGULATOR_COMPLAINTS", default="your national data-protection authority (in the UK: ico.org.uk/make-a-complaint)"
-)
+# Where the public is told to complain (Art 77: the authority where they live or work, or the lead authority).
+# REGULATOR_LEAD_AUTHORITY: the lead supervisory authority of the main establishment, named with its complaint page
+# (e.g. "the CNIL (cnil.fr/plaintes)"); empty names none. REGULATOR_COMPLAINTS: a deployment's own wording, shown as
+# written; empty uses the translated default. Neither may name the regulator of an EXCLUDED_JURISDICTIONS country
+# (subjects/public_labels.py falls back to the default when it does).
+REGULATOR_LEAD_AUTHORITY = env.str("REGULATOR_LEAD_AUTHORITY", default="")
+REGULATOR_COMPLAINTS = env.str("REGULATOR_COMPLAINTS", default="")
 SUBJECT_VERIFICATION_HOURS = env.int("SUBJECT_VERIFICATION_HOURS", default=72)
 SUBJECT_VERIFICATION_LAPSE_DAYS = env.int("SUBJECT_VERIFICATION_LAPSE_DAYS", default=14)
 SUBJECT_REQUESTS_PER_IP_PER_HOUR = env.int("SUBJECT_REQUESTS_PER_IP_PER_HOUR", default=20)

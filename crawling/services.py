@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from compliance.services import audit_record
 from crawling import extract, jurisdiction
-from crawling.fetcher import Fetcher, FetchRefused, check_address, in_scope
+from crawling.fetcher import Fetcher, FetchRefused, check_address, in_scope, scope_prefix_error
 from crawling.models import Art6Basis, Art9Condition, CrawlItem, CrawlJob, Source
 
 
@@ -45,10 +45,8 @@ def source_add(
         errors["kind"] = f"Choose one of {', '.join(Source.Kind.values)}."
     elif kind == Source.Kind.LOCAL and scope:
         errors["scope"] = "A local source has no URL scope: its photos are imported, not crawled."
-    elif kind == Source.Kind.WEB and (
-        not scope or any(urlsplit(s).scheme not in ("http", "https") or not urlsplit(s).hostname for s in scope)
-    ):
-        errors["scope"] = "Give one or more http(s) URL prefixes."
+    elif kind == Source.Kind.WEB and (not scope or any(map(scope_prefix_error, scope))):
+        errors["scope"] = next(filter(None, map(scope_prefix_error, scope)), "Give one or more http(s) URL prefixes.")
     if lawful_basis not in Art6Basis.values:
         errors["lawful_basis"] = f"Choose one of {', '.join(Art6Basis.values)}."
     if art9_condition not in Art9Condition.values:

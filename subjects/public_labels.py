@@ -28,9 +28,48 @@ PUBLIC_LABELS = [
     gettext_noop("Subject-request records"),
     gettext_noop("Access packages"),
     gettext_noop("Audit events"),
-    # settings.REGULATOR_COMPLAINTS's default (a deployment that sets its own shows it as written).
-    gettext_noop("your national data-protection authority (in the UK: ico.org.uk/make-a-complaint)"),
 ]
+
+# Where to complain when the deployment sets no wording of its own (settings.REGULATOR_COMPLAINTS empty). Each
+# translation is a noun phrase that reads after the sentence's preposition in every language ("bei der ...",
+# "auprès de l'...", "presso l'...", "bij de ..."), so it is written in that case.
+REGULATOR_DEFAULT = gettext_noop("the data-protection authority of the EU or EEA country where you live or work")
+REGULATOR_DEFAULT_WITH_LEAD = gettext_noop(
+    "the data-protection authority of the EU or EEA country where you live or work, or our lead authority, %(lead)s"
+)
+
+# How the regulators of countries that may be excluded are named, to keep them out of the public text: a person
+# from an excluded country is not processed, so sending them to their own regulator promises what we do not do.
+REGULATORS_BY_COUNTRY: dict[str, tuple[str, ...]] = {
+    "GB": ("ico.org.uk", "information commissioner", " ico ", "(ico)"),
+    "CH": ("edoeb.admin.ch", "fdpic", "edöb"),
+    "US": ("ftc.gov",),
+}
+
+
+def names_excluded_regulator(text: str) -> bool:
+    """Whether ``text`` names the regulator of a country in settings.EXCLUDED_JURISDICTIONS."""
+    from django.conf import settings
+
+    lowered = f" {text.lower()} "
+    excluded = {code.upper() for code in settings.EXCLUDED_JURISDICTIONS}
+    return any(marker in lowered for code in excluded for marker in REGULATORS_BY_COUNTRY.get(code, ()))
+
+
+def regulator_text() -> str:
+    """Where to complain, in the active language: the deployment's wording as written, else the translated default
+    naming the lead authority when one is set; never the regulator of an excluded country."""
+    from django.conf import settings
+    from django.utils.translation import gettext
+
+    custom = settings.REGULATOR_COMPLAINTS.strip()
+    if custom and not names_excluded_regulator(custom):
+        return custom
+    lead = settings.REGULATOR_LEAD_AUTHORITY.strip()
+    if lead and not names_excluded_regulator(lead):
+        return gettext(REGULATOR_DEFAULT_WITH_LEAD) % {"lead": lead}
+    return gettext(REGULATOR_DEFAULT)
+
 
 # Django's own validation messages that the public forms can show. Django and the installed apps ship
 # translations for them, but some use the familiar form ("Gib eine gültige E-Mail Adresse an."); the

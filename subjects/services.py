@@ -78,8 +78,10 @@ def status_link(request: SubjectRequest) -> str:
 
 
 def regulator_text() -> str:
-    """Where to complain, in the active language when it is the default wording (subjects.public_labels)."""
-    return _(settings.REGULATOR_COMPLAINTS)
+    """Where to complain, in the active language (subjects.public_labels owns the wording)."""
+    from subjects.public_labels import regulator_text as text
+
+    return text()
 
 
 def request_language(request: SubjectRequest) -> str:
@@ -597,8 +599,13 @@ PACKAGE_PURPOSES = [
         "for every search)"
     )
 ]
+# What we hold: the photos' kind follows where the person's own photos came from (a web page, or a file a source
+# imported); with no photo, both kinds are listed as what we would hold.
+PACKAGE_CATEGORY_BY_ORIGIN = {
+    "web_page": gettext_noop("photos from public web pages"),
+    "imported_file": gettext_noop("photo files imported by a declared source"),
+}
 PACKAGE_CATEGORIES = [
-    gettext_noop("photos from public web pages"),
     gettext_noop("face crops"),
     gettext_noop("biometric templates (embeddings) derived from them"),
     gettext_noop("page and image addresses and dates"),
@@ -614,34 +621,52 @@ PACKAGE_AUTOMATED_DECISIONS = gettext_noop(
 )
 
 
+def _image_origin(image: Any) -> str:
+    """Where a photo came from, as the person is told: 'web_page' (found on a web page) or 'imported_file' (a file
+    that a source imported: a local source, or a photo with no web address)."""
+    from crawling.models import Source
+
+    if image.source is not None and image.source.kind == Source.Kind.LOCAL:
+        return "imported_file"
+    return "web_page" if image.page_url or image.image_url else "imported_file"
+
+
 def _package_json(request: SubjectRequest) -> str:
     from compliance.models import RetentionPolicy
-    from crawling.models import Source
     from search.models import SearchHit, SearchRequest
 
     images = []
-    for face in _confirmed_faces(request).select_related("image"):
+    for face in _confirmed_faces(request).select_related("image", "image__source"):
         # Only released results were received: a repeat search held for confirmation showed nothing.
-        hits = SearchHit.objects.filter(face=face, search__status=SearchRequest.Status.DONE).select_related(
-            "search__organisation"
+        hits = (
+            SearchHit.objects.filter(face=face, search__status=SearchRequest.Status.DONE)
+            .select_related("search__organisation")
+            .order_by("created_at")
         )
+        # One entry per organisation, with every time it was shown the photo.
+        shown: dict[str, list[str]] = {}
+        for hit in hits:
+            shown.setdefault(hit.search.organisation.name, []).append(hit.created_at.isoformat())
         # Provenance shows web links and an import's own file name, never a server path.
         images.append({
             "face": face.pk, "thumbnail": f"faces/{face.pk}.jpg", **face.image.provenance.as_dict(),
+            "origin": _image_origin(face.image),
             "first_seen": face.image.first_seen.isoformat(), "last_seen": face.image.last_seen.isoformat(),
             "status": face.status,
-            "recipients": [{"organisation": h.search.organisation.name, "when": h.created_at.isoformat()} for h in hits],
+            "recipients": [{"organisation": name, "times": times} for name, times in sorted(shown.items())],
         })  # fmt: skip
+    origins = {i["origin"] for i in images} or set(PACKAGE_CATEGORY_BY_ORIGIN)
     return json.dumps({
         "request": request.reference, "generated_at": timezone.now().isoformat(), "confirmation": bool(images),
         "images": images,
         "purposes": PACKAGE_PURPOSES,
-        "categories": PACKAGE_CATEGORIES,
+        "categories": [c for o, c in PACKAGE_CATEGORY_BY_ORIGIN.items() if o in origins] + PACKAGE_CATEGORIES,
         "recipients": sorted({r["organisation"] for i in images for r in i["recipients"]}),
         "retention": [{"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
                       for p in RetentionPolicy.objects.all()],
-        "sources": [s.name for s in Source.objects.filter(status=Source.Status.APPROVED)],
-        "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {settings.REGULATOR_COMPLAINTS}"],
+        # Art 15(1)(g): the sources of this person's photos, not every source we crawl.
+        "sources": sorted({i["source"] for i in images}),
+        "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {regulator_text()}"],
         "automated_decisions": PACKAGE_AUTOMATED_DECISIONS,
         "dpo": settings.DPO_EMAIL,
     }, indent=2)  # fmt: skip
@@ -654,9 +679,15 @@ def _report_context(data: dict[str, Any]) -> dict[str, Any]:
     def when(value: str) -> Any:
         return datetime.fromisoformat(value) if value else None
 
+    from subjects.templatetags.public_i18n import day_date
+
+    def days(times: list[str]) -> str:
+        """The days an organisation was shown the photo, each once, in the active language."""
+        return ", ".join(day_date(d) for d in sorted({when(t).date() for t in times}))
+
     images = [
         {**image, "first_seen": when(image["first_seen"]), "last_seen": when(image["last_seen"]),
-         "recipients": [{**r, "when": when(r["when"])} for r in image["recipients"]]}
+         "recipients": [{**r, "days": days(r["times"])} for r in image["recipients"]]}
         for image in data["images"]
     ]  # fmt: skip
     return {
