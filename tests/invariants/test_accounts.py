@@ -398,10 +398,25 @@ def token_row_clear_token_migrated(a: Org) -> None:
     assert token_client(legacy.key).get(reverse("api-search-detail", args=[999999])).status_code == 404  # still works
 
 
+def token_row_command(a: Org) -> None:
+    """Input: ``manage.py api_token_create`` for the analyst; the printed key used on the API."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("api_token_create", a.analyst.email, stdout=out)
+    key = out.getvalue().strip().splitlines()[-1]
+    assert token_client(key).get(reverse("api-search-detail", args=[999999])).status_code == 404  # it works
+    assert ApiToken.objects.get(user=a.analyst).key_hash == hashlib.sha256(key.encode()).hexdigest()
+    _refused(a, a.key, "authentication_failed")  # it replaced the one made before
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "row",
     [
+        pytest.param(token_row_command, id="token × api_token_create command"),
         pytest.param(token_row_password_change, id="token × password change"),
         pytest.param(token_row_password_reset, id="token × password reset"),
         pytest.param(token_row_admin_password, id="token × password set by admin or changepassword"),
