@@ -206,12 +206,13 @@ def invitations_expire() -> int:
     return len(expired)
 
 
-def _membership_lock_with_organisation(*, membership_id: int) -> Membership:
+def _membership_lock_with_organisation(*, membership_id: int, actor: User | None) -> Membership:
     """Lock the membership's organisation row, then read the membership afresh (caller's transaction).
 
     Every change to who is an org admin takes the organisation's lock first, so two admins
     removing or demoting each other at the same moment are serialised and the second one counts
     what the first one left. (Locking only the admin rows would not do: each would count the others.)
+    An org admin acting is still one under the lock: one removed a moment ago changes nothing more.
     """
     organisation_id = Membership.objects.filter(pk=membership_id).values_list("organisation_id", flat=True).first()
     if organisation_id is None:
@@ -220,6 +221,9 @@ def _membership_lock_with_organisation(*, membership_id: int) -> Membership:
     membership = Membership.objects.select_for_update().select_related("user").filter(pk=membership_id).first()
     if membership is None or membership.organisation_id != organisation_id:
         raise ValidationError("This person is no longer a member.")
+    acting_admin = Membership.objects.filter(user=actor, organisation_id=organisation_id, role=Role.ORG_ADMIN)
+    if actor is not None and not (actor.is_staff or actor.is_superuser) and not acting_admin.exists():
+        raise ValidationError("You are no longer an org admin of this organisation.")
     return membership
 
 
@@ -234,7 +238,7 @@ def membership_set_role(*, membership: Membership, role: str, actor: User, ip: s
     """Change a member's role; an organisation always keeps at least one org admin."""
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}.")
-    membership = _membership_lock_with_organisation(membership_id=membership.pk)
+    membership = _membership_lock_with_organisation(membership_id=membership.pk, actor=actor)
     if membership.role == Role.ORG_ADMIN and role != Role.ORG_ADMIN:
         _org_admins_keep_one(organisation_id=membership.organisation_id)
     old = membership.role
@@ -256,7 +260,7 @@ def membership_set_role(*, membership: Membership, role: str, actor: User, ip: s
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: User, ip: str | None = None) -> None:
     """Remove a member from their organisation and deactivate their login."""
-    membership = _membership_lock_with_organisation(membership_id=membership.pk)
+    membership = _membership_lock_with_organisation(membership_id=membership.pk, actor=actor)
     if membership.role == Role.ORG_ADMIN:
         _org_admins_keep_one(organisation_id=membership.organisation_id)
     user = membership.user

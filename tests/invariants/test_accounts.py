@@ -494,8 +494,11 @@ def test_org_admin_count_under_concurrency(change) -> None:
     for thread in threads:
         thread.join(timeout=60)
     assert not failures, failures
+    # Serialised: the first goes through; the one whose acting admin it removed is refused (or, were that
+    # check not there, the last one counts a single admin left); the organisation keeps exactly one.
     assert Membership.objects.filter(organisation=org, role=Role.ORG_ADMIN).count() == 1
-    assert refused == ["An organisation needs at least one org admin."]
+    assert len(refused) == 1, refused
+    assert refused[0] in ("An organisation needs at least one org admin.", "You are no longer an org admin of this organisation.")
 
 
 # --- The served address in commands run from a second shell ------------------------------------------------
