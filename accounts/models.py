@@ -61,7 +61,7 @@ class User(AbstractUser):
         # The one place all those paths meet, so the API tokens are revoked here, in the same transaction.
         from django.db import transaction
 
-        password_changed = self._password is not None and self.pk is not None
+        password_changed = getattr(self, "_password", None) is not None and self.pk is not None
         with transaction.atomic():
             super().save(*args, **kwargs)
             if password_changed:
