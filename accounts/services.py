@@ -315,7 +315,7 @@ class ApiTokenCreated:
 def api_token_create(*, user: User, ip: str | None = None) -> ApiTokenCreated:
     """Create the user's API token (replacing any other); only its hash is stored, the key is returned once."""
     replaced = ApiToken.objects.filter(user=user).delete()[0] > 0
-    key = secrets.token_urlsafe(32)
+    key = secrets.token_hex(32)  # 256 random bits, as 64 hex characters (safe in any header)
     now = timezone.now()
     token = ApiToken.objects.create(
         user=user, key_hash=api_token_hash(key), created_at=now, expires_at=now + timedelta(days=settings.API_TOKEN_VALID_DAYS)
