@@ -17,24 +17,30 @@ from django.db import migrations, models
 
 
 def tokens_hash(apps, schema_editor):
-    Token = apps.get_model("authtoken", "Token")
+    # DRF's table is read with SQL, not through its app, so that ``rest_framework.authtoken`` can leave
+    # INSTALLED_APPS later without breaking this migration (a fresh database has no such table).
+    connection = schema_editor.connection
+    if "authtoken_token" not in connection.introspection.table_names():
+        return
     ApiToken = apps.get_model("accounts", "ApiToken")
     now = django.utils.timezone.now()
     expires_at = now + timedelta(days=getattr(settings, "API_TOKEN_VALID_DAYS", 90))
-    for token in Token.objects.all().iterator():
-        ApiToken.objects.create(
-            user_id=token.user_id,
-            key_hash=hashlib.sha256(token.key.encode()).hexdigest(),
-            created_at=token.created or now,
-            expires_at=expires_at,
-        )
-    Token.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key, user_id, created FROM authtoken_token")
+        rows = cursor.fetchall()
+        for key, user_id, created in rows:
+            ApiToken.objects.create(
+                user_id=user_id,
+                key_hash=hashlib.sha256(key.encode()).hexdigest(),
+                created_at=created or now,
+                expires_at=expires_at,
+            )
+        cursor.execute("DELETE FROM authtoken_token")
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_organisation_monthly_search_quota"),
-        ("authtoken", "0004_alter_tokenproxy_options"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

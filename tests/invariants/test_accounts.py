@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -392,7 +393,7 @@ def token_row_clear_token_migrated(a: Org) -> None:
     ApiToken.objects.filter(user=a.owner).delete()
     legacy = Token.objects.create(user=a.owner)
     migration = __import__("accounts.migrations.0004_api_tokens_hashed", fromlist=["tokens_hash"])
-    migration.tokens_hash(apps, None)
+    migration.tokens_hash(apps, SimpleNamespace(connection=connection))
     assert not Token.objects.exists()  # the clear key is gone from the database
     assert ApiToken.objects.get(user=a.owner).key_hash == hashlib.sha256(legacy.key.encode()).hexdigest()
     assert token_client(legacy.key).get(reverse("api-search-detail", args=[999999])).status_code == 404  # still works
