@@ -170,6 +170,7 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "token"  # "Tokens" in Django admin, as DRF's list was called
 
     def __str__(self) -> str:
         return f"API token of {self.user} (expires {self.expires_at:%Y-%m-%d})"

@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-            options={"ordering": ["-created_at"]},
+            options={"ordering": ["-created_at"], "verbose_name": "token"},
         ),
         # Irreversible in substance: the clear keys are gone. Going back leaves no tokens (holders make new ones).
         migrations.RunPython(tokens_hash, migrations.RunPython.noop),
