@@ -25,6 +25,19 @@ class AccountAdapter(DefaultAccountAdapter):
         invitation = Invitation.objects.filter(pk=invitation_id).first()
         return invitation is not None and invitation.is_usable
 
+    def pre_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> Any:
+        """A member of a deactivated organisation is not logged in: the page says why."""
+        from accounts.middleware import access_refused_response
+        from accounts.selectors import user_access_refusal
+
+        refusal = user_access_refusal(user=user) if user.is_active else None
+        if refusal is not None:
+            from allauth.account.internal.stagekit import clear_login
+
+            clear_login(request)
+            return access_refused_response(request, refusal)
+        return super().pre_login(request, user, **kwargs)
+
     def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
         # Enrolling a first second factor right after a password login needs no second
         # password prompt: it only adds protection. Changing or removing an existing

@@ -1,5 +1,9 @@
 """API authentication policy and the API's one error shape.
 
+- ``ApiTokenAuthentication``: ``Authorization: Token <key>``, looked up by the key's SHA-256 (only
+  the hash is stored); an expired token is 401 ``token_expired``; a token of a deactivated account
+  or of a member of a deactivated organisation is 403 ``account_deactivated`` /
+  ``organisation_deactivated`` (the same rule as the session middleware: ``user_access_refusal``).
 - ``MFAEnrolled``: a token (or session) of a user whose role requires two-factor authentication
   works only once that user has enrolled TOTP; otherwise 403 ``mfa_required``. The session
   middleware cannot see token requests, so the API checks it here.
@@ -15,16 +19,40 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.selectors import user_has_mfa, user_requires_mfa
+from accounts.selectors import user_access_refusal, user_has_mfa, user_requires_mfa
 
 MFA_REQUIRED_MESSAGE = (
     "Your role requires two-factor authentication, and you have not set it up. "
     "Log in to the website, set up two-factor authentication, then use this token again."
 )
+
+
+TOKEN_EXPIRED_MESSAGE = "This API token has expired. Create a new one on your account page."  # noqa: S105 (a message)
+
+
+class ApiTokenAuthentication(TokenAuthentication):
+    """DRF's ``Token`` header, checked against ``accounts.ApiToken`` (hashed, expiring)."""
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        from django.utils import timezone
+
+        from accounts.models import ApiToken
+        from accounts.services import api_token_hash
+
+        token = ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(key)).first()
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if token.expires_at <= timezone.now():
+            raise exceptions.AuthenticationFailed(TOKEN_EXPIRED_MESSAGE, code="token_expired")
+        refusal = user_access_refusal(user=token.user)
+        if refusal is not None:
+            raise exceptions.PermissionDenied(refusal.message, code=refusal.code)
+        return token.user, token
 
 
 class MFAEnrolled(BasePermission):
@@ -76,7 +104,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         if isinstance(codes, str):
-            code = {"authentication_failed": "authentication_failed", "mfa_required": "mfa_required"}.get(codes, code)
+            code = {
+                "authentication_failed": "authentication_failed",
+                "mfa_required": "mfa_required",
+                "token_expired": "token_expired",
+                "organisation_deactivated": "organisation_deactivated",
+                "account_deactivated": "account_deactivated",
+            }.get(codes, code)
         if isinstance(detail, dict | list):
             fields, message = detail, "Some fields are missing or invalid."
         else:

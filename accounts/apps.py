@@ -13,5 +13,12 @@ class AccountsConfig(AppConfig):
 
         security_audit.connect()
         mfa.connect()
+        # After admin autodiscovery (the admin app is first in INSTALLED_APPS): the hashed tokens' list.
+        from django.apps import apps
+
+        if apps.is_installed("django.contrib.admin"):
+            from accounts import admin_tokens
+
+            admin_tokens.register()
 
         post_migrate.connect(staff_groups_sync, sender=self, dispatch_uid="accounts.staff_groups_sync")

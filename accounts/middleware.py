@@ -1,4 +1,5 @@
-"""MFA policy: staff and org admins enrol a second factor before anything else."""
+"""Session policies: a deactivated organisation's members are logged out; staff and org admins enrol
+a second factor before anything else."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from accounts.selectors import user_has_mfa, user_requires_mfa
+from accounts.selectors import AccessRefusal, user_access_refusal, user_has_mfa, user_requires_mfa
 
 # Pages a user without a second factor may still open: enrolment itself, logout, health.
 ALLOWED_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/accounts/reauthenticate/", "/healthz")
@@ -63,4 +65,35 @@ class RequireMFAMiddleware:
                 request.session[NEXT_SESSION_KEY] = request.get_full_path()
             messages.warning(request, "Your role needs two-factor authentication. Set it up to continue.")
             return redirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)
+
+
+def access_refused_response(request: HttpRequest, refusal: AccessRefusal) -> HttpResponse:
+    """The one answer to a refused user: JSON under /api/, otherwise a page that says why (403)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": refusal.code, "message": refusal.message}}, status=403)
+    return render(request, "accounts/access_refused.html", {"refusal": refusal}, status=403)
+
+
+class ActiveAccessMiddleware:
+    """A session of a member of a deactivated organisation ends at its next request, with a page saying so.
+
+    Token requests are refused by ``accounts.api_auth.ApiTokenAuthentication`` (the session is not
+    theirs); a deactivated account has no session at all (Django's backends refuse inactive users).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.asset_prefixes = _asset_prefixes()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path
+        if path in ASSET_PATHS or path.startswith(self.asset_prefixes) or path.startswith("/healthz"):
+            return self.get_response(request)
+        user = request.user
+        if user.is_authenticated:
+            refusal = user_access_refusal(user=user)  # type: ignore[arg-type]
+            if refusal is not None:
+                logout(request)
+                return access_refused_response(request, refusal)
         return self.get_response(request)

@@ -54,6 +54,21 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.email
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every way of changing a password ends here (allauth's change, reset and set-password
+        # links, Django admin, ``manage.py changepassword``): ``_password`` holds the new raw
+        # password until the save. A hash upgrade at login clears it first, so it revokes nothing.
+        # The one place all those paths meet, so the API tokens are revoked here, in the same transaction.
+        from django.db import transaction
+
+        password_changed = getattr(self, "_password", None) is not None and self.pk is not None
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if password_changed:
+                from accounts.services import api_tokens_revoke_on_change
+
+                api_tokens_revoke_on_change(user=self, reason="password_changed", actor=None)
+
 
 class Organisation(models.Model):
     """A customer organisation. Searches, results and usage belong to one."""
@@ -136,7 +151,33 @@ class Invitation(models.Model):
 
     @property
     def is_usable(self) -> bool:
-        return self.status == self.Status.PENDING and self.expires_at > timezone.now()
+        """Pending, unexpired, and for an organisation that is still active (every accept path asks this)."""
+        return self.status == self.Status.PENDING and self.expires_at > timezone.now() and self.organisation.is_active
+
+
+class ApiToken(models.Model):
+    """A user's API token. Only a SHA-256 of the key is stored: the key is shown once, when created.
+
+    The key is 256 random bits, so an unsalted SHA-256 cannot be reversed or guessed; a database
+    read (or a backup) yields no working token. Tokens expire (``API_TOKEN_VALID_DAYS``) and are
+    revoked when the holder's password or access changes.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "token"  # "Tokens" in Django admin, as DRF's list was called
+
+    def __str__(self) -> str:
+        return f"API token of {self.user} (expires {self.expires_at:%Y-%m-%d})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
 
 
 class StaffPermissions(models.Model):

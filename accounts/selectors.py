@@ -2,21 +2,88 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 from django.http import Http404
 
-from accounts.models import Invitation, Membership, Role, User
+from accounts.models import Invitation, Membership, Organisation, Role, User
 
 STAFF_GROUPS = ("dpo", "auditor")
 
 
-def membership_for(*, user: User) -> Membership | None:
-    if not user.is_authenticated:
-        return None
+@dataclass(frozen=True)
+class AccessRefusal:
+    """Why a user's access is refused although their credentials are valid (one code, one message)."""
+
+    code: str
+    message: str
+
+
+ORGANISATION_DEACTIVATED = AccessRefusal(
+    "organisation_deactivated",
+    "Your organisation's access to Face search has been deactivated. Its searches, results and API tokens "
+    "cannot be used. Contact us if you think this is a mistake.",
+)
+ACCOUNT_DEACTIVATED = AccessRefusal(
+    "account_deactivated", "This account has been deactivated. Ask your organisation's admin if you need access again."
+)
+NOT_A_MEMBER = AccessRefusal("not_a_member", "The user who made this is no longer a member of the organisation.")
+
+
+def _membership_row(*, user: User) -> Membership | None:
     try:
         return user.membership
     except Membership.DoesNotExist:
         return None
+
+
+def user_access_refusal(*, user: User) -> AccessRefusal | None:
+    """Whether a logged-in user (session or API token) is refused: deactivated account or organisation.
+
+    The one rule for every path in: the session middleware, the API's token authentication, login,
+    and (through ``work_access_refusal``) work queued before a deactivation.
+    """
+    if not user.is_authenticated:
+        return None
+    if not user.is_active:
+        return ACCOUNT_DEACTIVATED
+    membership = _membership_row(user=user)
+    if membership is not None and not membership.organisation.is_active:
+        return ORGANISATION_DEACTIVATED
+    return None
+
+
+def work_access_refusal(*, organisation_id: int, user_id: int | None) -> AccessRefusal | None:
+    """Whether work queued for ``user_id`` in ``organisation_id`` may no longer run (a worker asks this).
+
+    Refused when the organisation was deactivated, or the user deactivated or removed from it,
+    after the work was queued.
+    """
+    if not Organisation.objects.filter(pk=organisation_id, is_active=True).exists():
+        return ORGANISATION_DEACTIVATED
+    if user_id is None:
+        return NOT_A_MEMBER
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        return ACCOUNT_DEACTIVATED
+    if not Membership.objects.filter(user_id=user_id, organisation_id=organisation_id).exists():
+        return NOT_A_MEMBER
+    return None
+
+
+def membership_for(*, user: User) -> Membership | None:
+    """The user's membership, or None; none for a deactivated account or organisation (no customer access)."""
+    if not user.is_authenticated:
+        return None
+    membership = _membership_row(user=user)
+    if membership is None:
+        return None
+    if not user.is_active:
+        return None
+    if not membership.organisation.is_active:
+        return None
+    return membership
 
 
 def user_is_org_admin(*, user: User) -> bool:

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.models import Invitation, Membership, Organisation, Role, User
+from accounts.models import ApiToken, Invitation, Membership, Organisation, Role, User
 from compliance.services import audit_record
 
 
@@ -42,6 +42,47 @@ def organisation_create(*, name: str, actor: User | None = None, admin_email: st
     return org
 
 
+@transaction.atomic
+def organisation_set_active(
+    *, organisation: Organisation, active: bool, actor: User | None, ip: str | None = None
+) -> Organisation:
+    """Deactivate (or reactivate) a customer organisation; audited.
+
+    Deactivation takes effect everywhere at once through ``accounts.selectors.user_access_refusal``
+    (sessions, API tokens, invitations, queued searches). Here it also revokes the pending
+    invitations and every member's API token, so nothing issued before works after a reactivation.
+    """
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if organisation.is_active == active:
+        return organisation
+    organisation.is_active = active
+    organisation.save(update_fields=["is_active"])
+    audit_record(
+        actor=actor,
+        action="accounts.organisation.reactivated" if active else "accounts.organisation.deactivated",
+        target=organisation,
+        outcome="success",
+        ip=ip,
+        organisation_id=organisation.pk,
+    )
+    if not active:
+        pending = Invitation.objects.select_for_update().filter(organisation=organisation, status=Invitation.Status.PENDING)
+        for invitation in pending:
+            invitation.status = Invitation.Status.REVOKED
+            invitation.save(update_fields=["status"])
+            audit_record(
+                actor=actor,
+                action="accounts.invitation.revoked",
+                target=invitation,
+                outcome="success",
+                ip=ip,
+                details={"reason": "organisation_deactivated"},
+            )
+        for member in User.objects.filter(membership__organisation=organisation):
+            api_tokens_revoke_on_change(user=member, reason="organisation_deactivated", actor=actor, ip=ip)
+    return organisation
+
+
 @dataclass(frozen=True)
 class InvitationSent:
     invitation: Invitation
@@ -52,12 +93,22 @@ class InvitationSent:
 def invitation_create(
     *, organisation: Organisation, email: str, role: str, invited_by: User | None, ip: str | None = None
 ) -> InvitationSent:
-    """Invite ``email`` to ``organisation`` and email the single-use signup link."""
+    """Invite ``email`` to ``organisation`` and email the single-use signup link.
+
+    The answer is the same whatever the address: an address that already has an account (in
+    another organisation, or staff) gets a pending invitation like any other, and an email telling
+    that person, not the org admin, why it cannot be used. Only a member of the inviting
+    organisation itself is refused (the org admin sees them listed anyway).
+    """
     email = User.objects.normalize_email(email.strip()).lower()
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}.")
-    if User.objects.filter(email__iexact=email, membership__isnull=False).exists():
-        raise ValidationError("This person already belongs to an organisation.")
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if not organisation.is_active:
+        raise ValidationError("This organisation is deactivated: it cannot send invitations.")
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None and Membership.objects.filter(user=existing, organisation=organisation).exists():
+        raise ValidationError("This person is already a member of your organisation.")
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     Invitation.objects.filter(organisation=organisation, email__iexact=email, status=Invitation.Status.PENDING).update(
@@ -85,10 +136,12 @@ def invitation_create(
         details={"organisation": organisation.pk, "role": role},
     )
     context = {"invitation": invitation, "url": url, "days": settings.INVITATION_VALID_DAYS}
+    # An address with an account gets no link it could not use: it is told why, privately.
+    template = "accounts/email/invitation_existing_account.txt" if existing is not None else "accounts/email/invitation.txt"
     transaction.on_commit(
         lambda: send_mail(
             subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}You are invited to {organisation.name}",
-            message=render_to_string("accounts/email/invitation.txt", context),
+            message=render_to_string(template, context),
             from_email=None,
             recipient_list=[email],
         )
@@ -119,8 +172,8 @@ def invitation_get_usable(*, token: str) -> Invitation | None:
 @transaction.atomic
 def invitation_accept(*, invitation_id: int, user: User, ip: str | None = None) -> Membership:
     """Turn an invitation into a membership for the user who signed up with it."""
-    invitation = Invitation.objects.select_for_update().get(pk=invitation_id)
-    if not invitation.is_usable:
+    invitation = Invitation.objects.select_for_update().select_related("organisation").get(pk=invitation_id)
+    if not invitation.is_usable:  # pending, unexpired, and its organisation still active
         raise ValidationError("This invitation is no longer valid.")
     if invitation.email.lower() != user.email.lower():
         raise ValidationError("This invitation was sent to another address.")
@@ -153,16 +206,41 @@ def invitations_expire() -> int:
     return len(expired)
 
 
+def _membership_lock_with_organisation(*, membership_id: int, actor: User | None) -> Membership:
+    """Lock the membership's organisation row, then read the membership afresh (caller's transaction).
+
+    Every change to who is an org admin takes the organisation's lock first, so two admins
+    removing or demoting each other at the same moment are serialised and the second one counts
+    what the first one left. (Locking only the admin rows would not do: each would count the others.)
+    An org admin acting is still one under the lock: one removed a moment ago changes nothing more.
+    """
+    organisation_id = Membership.objects.filter(pk=membership_id).values_list("organisation_id", flat=True).first()
+    if organisation_id is None:
+        raise ValidationError("This person is no longer a member.")
+    Organisation.objects.select_for_update().filter(pk=organisation_id).first()
+    membership = Membership.objects.select_for_update().select_related("user").filter(pk=membership_id).first()
+    if membership is None or membership.organisation_id != organisation_id:
+        raise ValidationError("This person is no longer a member.")
+    acting_admin = Membership.objects.filter(user=actor, organisation_id=organisation_id, role=Role.ORG_ADMIN)
+    if actor is not None and not (actor.is_staff or actor.is_superuser) and not acting_admin.exists():
+        raise ValidationError("You are no longer an org admin of this organisation.")
+    return membership
+
+
+def _org_admins_keep_one(*, organisation_id: int) -> None:
+    """Refuse to take away an org admin when only one is left (caller holds the organisation's lock)."""
+    if Membership.objects.filter(organisation=organisation_id, role=Role.ORG_ADMIN).count() <= 1:
+        raise ValidationError("An organisation needs at least one org admin.")
+
+
 @transaction.atomic
 def membership_set_role(*, membership: Membership, role: str, actor: User, ip: str | None = None) -> Membership:
     """Change a member's role; an organisation always keeps at least one org admin."""
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}.")
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = _membership_lock_with_organisation(membership_id=membership.pk, actor=actor)
     if membership.role == Role.ORG_ADMIN and role != Role.ORG_ADMIN:
-        admins = Membership.objects.select_for_update().filter(organisation=membership.organisation_id, role=Role.ORG_ADMIN)
-        if admins.count() <= 1:
-            raise ValidationError("An organisation needs at least one org admin.")
+        _org_admins_keep_one(organisation_id=membership.organisation_id)
     old = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
@@ -182,11 +260,9 @@ def membership_set_role(*, membership: Membership, role: str, actor: User, ip: s
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: User, ip: str | None = None) -> None:
     """Remove a member from their organisation and deactivate their login."""
-    membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+    membership = _membership_lock_with_organisation(membership_id=membership.pk, actor=actor)
     if membership.role == Role.ORG_ADMIN:
-        admins = Membership.objects.filter(organisation=membership.organisation_id, role=Role.ORG_ADMIN).count()
-        if admins <= 1:
-            raise ValidationError("An organisation needs at least one org admin.")
+        _org_admins_keep_one(organisation_id=membership.organisation_id)
     user = membership.user
     audit_record(
         actor=actor,
@@ -224,24 +300,45 @@ def admin_ensure(*, email: str, password: str | None) -> AdminEnsured:
     return AdminEnsured(user=user, created=True, password=None if password else generated)
 
 
+def api_token_hash(key: str) -> str:
+    """What is stored for an API token: the SHA-256 of its key (256 random bits, so no salt is needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiTokenCreated:
+    token: ApiToken
+    key: str  # shown once to its owner, never stored
+
+
 @transaction.atomic
+def api_token_create(*, user: User, ip: str | None = None) -> ApiTokenCreated:
+    """Create the user's API token (replacing any other); only its hash is stored, the key is returned once."""
+    replaced = ApiToken.objects.filter(user=user).delete()[0] > 0
+    key = secrets.token_hex(32)  # 256 random bits, as 64 hex characters (safe in any header)
+    now = timezone.now()
+    token = ApiToken.objects.create(
+        user=user, key_hash=api_token_hash(key), created_at=now, expires_at=now + timedelta(days=settings.API_TOKEN_VALID_DAYS)
+    )
+    audit_record(
+        actor=user,
+        action="accounts.api_token.created",
+        target=user,
+        outcome="success",
+        ip=ip,
+        details={"replaced": replaced, "expires_at": token.expires_at.isoformat()},
+    )
+    return ApiTokenCreated(token=token, key=key)
+
+
 def api_token_rotate(*, user: User, ip: str | None = None) -> str:
     """Create (or replace) the user's API token; the key is shown once to its owner."""
-    from rest_framework.authtoken.models import Token
-
-    replaced = Token.objects.filter(user=user).delete()[0] > 0
-    token = Token.objects.create(user=user)
-    audit_record(
-        actor=user, action="accounts.api_token.created", target=user, outcome="success", ip=ip, details={"replaced": replaced}
-    )
-    return str(token.key)
+    return api_token_create(user=user, ip=ip).key
 
 
 @transaction.atomic
 def api_token_revoke(*, user: User, ip: str | None = None) -> bool:
-    from rest_framework.authtoken.models import Token
-
-    revoked = Token.objects.filter(user=user).delete()[0] > 0
+    revoked = ApiToken.objects.filter(user=user).delete()[0] > 0
     if revoked:
         audit_record(actor=user, action="accounts.api_token.revoked", target=user, outcome="success", ip=ip)
     return revoked
@@ -251,22 +348,23 @@ TOKEN_REVOCATION_REASONS = {
     "deactivated": "the user was deactivated",
     "removed_from_organisation": "the user was removed from the organisation",
     "role_changed": "the user's role changed",
+    "password_changed": "the user's password was changed or reset",
+    "organisation_deactivated": "the user's organisation was deactivated",
 }
 
 
 @transaction.atomic
 def api_tokens_revoke_on_change(*, user: User, reason: str, actor: User | None, ip: str | None = None) -> bool:
-    """Delete the user's API token because their access changed; audited in the same transaction.
+    """Delete the user's API tokens because their access or password changed; audited in the same transaction.
 
     Called by every path that deactivates a user, removes them from their organisation or
-    changes their role (the org admin's pages and the Django admin). A new token must be
-    created by the user afterwards, under the access they now have.
+    changes their role (the org admin's pages and the Django admin), deactivates their
+    organisation, and by ``User.save`` whenever a password changes (change, reset, admin). A new
+    token must be created by the user afterwards, under the access they now have.
     """
-    from rest_framework.authtoken.models import Token
-
     if reason not in TOKEN_REVOCATION_REASONS:
         raise ValueError(f"Unknown revocation reason {reason!r}.")
-    revoked = Token.objects.filter(user=user).delete()[0] > 0
+    revoked = ApiToken.objects.filter(user=user).delete()[0] > 0
     if revoked:
         audit_record(
             actor=actor,

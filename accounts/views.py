@@ -136,8 +136,8 @@ def _signup_url() -> str:
 
 @login_required
 def api_token(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Members create, rotate or revoke their own API token; the key is shown once."""
-    from rest_framework.authtoken.models import Token
+    """Members create, rotate or revoke their own API token; the key is shown once (only its hash is kept)."""
+    from accounts.models import ApiToken
 
     if selectors.membership_for(user=request.user) is None:
         raise Http404
@@ -148,5 +148,5 @@ def api_token(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.success(request, "Your API token was revoked.")
             return redirect("accounts:api_token")
         key = services.api_token_rotate(user=request.user, ip=client_ip(request))
-    token = Token.objects.filter(user=request.user).first()
+    token = ApiToken.objects.filter(user=request.user).first()
     return render(request, "accounts/api_token.html", {"key": key, "token": token})

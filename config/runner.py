@@ -13,6 +13,7 @@ the embedded services if this run started them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 HOST = os.environ.get("RUN_HOST", "127.0.0.1")
@@ -58,6 +60,55 @@ def site_url_for(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
+
+
+# The address this `make run` serves, for commands run from another shell (settings.SITE_URL reads
+# it when SITE_URL is not set): there, links printed or emailed point at the port actually served.
+RUN_STATE_FILE = "run.json"
+
+
+def _run_state_path() -> Path:
+    from config import devservices
+
+    return devservices.data_dir() / RUN_STATE_FILE
+
+
+def served_url_record(url: str) -> None:
+    """Record the served address (and this runner's pid, so a runner killed hard leaves nothing valid)."""
+    path = _run_state_path()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    tmp.replace(path)
+
+
+def served_url_clear() -> None:
+    """Forget the served address (on exit), only if this process recorded it."""
+    path = _run_state_path()
+    with contextlib.suppress(FileNotFoundError, ValueError, OSError):
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def served_url() -> str | None:
+    """The address a running `make run` serves, or None (none running, or it died without cleaning up)."""
+    try:
+        state = json.loads(_run_state_path().read_text())
+    except (FileNotFoundError, ValueError, OSError):
+        return None
+    url, pid = state.get("url") if isinstance(state, dict) else None, state.get("pid") if isinstance(state, dict) else None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or not isinstance(pid, int) or pid <= 0:
+        return None
+    return url if _pid_alive(pid) else None
 
 
 def _die_with_parent() -> None:
@@ -213,6 +264,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    served_url_record(os.environ["SITE_URL"])
     for child in children:
         child.start()
 
@@ -240,6 +292,7 @@ def main() -> int:
     stop_began = time.monotonic()
     _say("stopping web, worker and beat…")
     stop_children(children)
+    served_url_clear()
     devservices.stop_started()
     _say(f"stopped in {time.monotonic() - stop_began:.1f} s")
     return 0
@@ -252,6 +305,7 @@ if __name__ == "__main__":
         # A failure after the services started (a migration error, say) must not leave them running.
         from config import devservices
 
+        served_url_clear()
         devservices.stop_started()
         raise
     sys.exit(code)

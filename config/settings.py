@@ -15,6 +15,8 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from config.runner import served_url as _served_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -31,7 +33,9 @@ ALLOWED_HOSTS: list[str] = env.list(
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # The public base URL for links in emails. `make run` sets it to the address it serves;
 # production has no default and refuses to start without it.
-SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else "http://127.0.0.1:8000")
+# Outside `make run` (a command in a second shell), development links point at the address a running
+# `make run` serves (it records it in .data/run.json; config/runner.py), else at port 8000.
+SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else (_served_url() or "http://127.0.0.1:8000"))
 DPO_EMAIL = env.str("DPO_EMAIL", default="dpo@example.org")
 # The controller named in the transparency notice and the Art 30 record. Development gets demo
 # values; production refuses them (and anything unset).
@@ -131,6 +135,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A member of a deactivated organisation is logged out with a page saying so (before the MFA gate).
+    "accounts.middleware.ActiveAccessMiddleware",
     "accounts.middleware.RequireMFAMiddleware",
 ]
 
@@ -250,6 +256,12 @@ MFA_TOTP_TOLERANCE = 1
 # The pending TOTP secret survives page reloads until activated (accounts/mfa.py).
 MFA_FORMS = {"activate_totp": "accounts.mfa.StableActivateTOTPForm"}
 INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
+# --- Accounts: API tokens (accounts.models.ApiToken) --------------------------------
+# An API token works this many days after it is created (then 401 token_expired; the holder makes
+# a new one). Tokens are also revoked on a password change or reset, a role change and deactivation.
+API_TOKEN_VALID_DAYS = env.int("API_TOKEN_VALID_DAYS", default=90)
+if API_TOKEN_VALID_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_VALID_DAYS must be at least 1")
 
 # --- Email --------------------------------------------------------------------
 
@@ -267,7 +279,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Hashed, expiring tokens; refuses members of a deactivated organisation (accounts/api_auth.py).
+        "accounts.api_auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # A role that requires two-factor authentication gets no API access until it is enrolled.

@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import membership_for
+from accounts.selectors import membership_for, work_access_refusal
 from compliance.services import audit_record
 from config import ratelimit
 from config.storage import StorageUnavailable
@@ -415,6 +415,10 @@ def search_process_probe(*, search_id: int) -> SearchRequest | None:
         search = SearchRequest.objects.select_for_update().filter(pk=search_id).first()
         if search is None or search.status != SearchRequest.Status.PENDING:
             return search  # done already, or chosen: a retry changes nothing
+        # Queued before its organisation (or its analyst) was deactivated: never run, probe deleted.
+        refusal = work_access_refusal(organisation_id=search.organisation_id, user_id=search.user_id)
+        if refusal is not None:
+            return _search_fail(search, refusal.message, action="search.search.refused")
         if search.attempts >= settings.FACE_TASK_MAX_ATTEMPTS:
             return _search_quarantine(search)
         search.attempts += 1

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.models import Membership, Role
+from accounts.models import ApiToken, Membership, Role
 from compliance.models import AuditEvent
 from tests.accounts import factories
 
@@ -17,7 +16,7 @@ DETAIL = reverse("api-search-detail", args=[999999])  # no such search: 404 once
 
 
 def token_client(user) -> tuple[APIClient, str]:
-    key = Token.objects.create(user=user).key
+    key = factories.api_token(user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client, key
@@ -64,7 +63,7 @@ def test_analyst_token_needs_no_mfa(teammate):
 def test_role_change_revokes_the_token_and_is_audited(owner, teammate):
     client, _ = token_client(teammate)
     services.membership_set_role(membership=teammate.membership, role=Role.ORG_ADMIN, actor=owner)
-    assert not Token.objects.filter(user=teammate).exists()
+    assert not ApiToken.objects.filter(user=teammate).exists()
     assert revocations(teammate) == [{"reason": "role_changed"}]
     response = client.get(DETAIL)
     assert response.status_code == 401
@@ -76,7 +75,7 @@ def test_setting_the_same_role_keeps_the_token(owner, teammate):
     """Bad input: a 'change' to the role the member already has is no change."""
     token_client(teammate)
     services.membership_set_role(membership=teammate.membership, role=Role.ANALYST, actor=owner)
-    assert Token.objects.filter(user=teammate).exists()
+    assert ApiToken.objects.filter(user=teammate).exists()
     assert revocations(teammate) == []
 
 
@@ -84,7 +83,7 @@ def test_setting_the_same_role_keeps_the_token(owner, teammate):
 def test_removal_from_the_organisation_revokes_the_token_and_is_audited(owner, teammate):
     token_client(teammate)
     services.membership_remove(membership=teammate.membership, actor=owner)
-    assert not Token.objects.filter(user=teammate).exists()
+    assert not ApiToken.objects.filter(user=teammate).exists()
     assert revocations(teammate) == [{"reason": "removed_from_organisation"}]
 
 
@@ -94,7 +93,7 @@ def test_removal_through_the_org_admin_page_revokes_the_token(client, owner, tea
     client.force_login(owner)
     response = client.post(reverse("accounts:member_remove", args=[teammate.membership.pk]))
     assert response.status_code in (200, 302)
-    assert not Token.objects.filter(user=teammate).exists()
+    assert not ApiToken.objects.filter(user=teammate).exists()
     assert revocations(teammate)[0]["reason"] == "removed_from_organisation"
 
 
@@ -140,7 +139,7 @@ def test_django_admin_changes_revoke_the_token_and_are_audited(client, superuser
     url = reverse("admin:accounts_user_change", args=[teammate.pk])
     response = client.post(url, _admin_user_form(teammate, **changes))
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert not Token.objects.filter(user=teammate).exists()
+    assert not ApiToken.objects.filter(user=teammate).exists()
     events = AuditEvent.objects.filter(action="accounts.api_token.revoked", target_id=str(teammate.pk))
     assert [e.details for e in events] == [{"reason": reason}]
     assert events.get().actor_id == superuser.pk
@@ -153,7 +152,7 @@ def test_django_admin_edit_without_access_change_keeps_the_token(client, superus
     client.force_login(superuser)
     response = client.post(reverse("admin:accounts_user_change", args=[teammate.pk]), _admin_user_form(teammate, name="New Name"))
     assert response.status_code == 302
-    assert Token.objects.filter(user=teammate).exists()
+    assert ApiToken.objects.filter(user=teammate).exists()
 
 
 @pytest.mark.django_db
@@ -185,6 +184,6 @@ def test_django_admin_membership_inline_delete_and_role_change_revoke_tokens(cli
     client.force_login(superuser)
     response = client.post(reverse("admin:accounts_organisation_change", args=[org.pk]), data)
     assert response.status_code == 302, response.content.decode()[:3000]
-    assert not Token.objects.filter(user__in=[teammate, other]).exists()
+    assert not ApiToken.objects.filter(user__in=[teammate, other]).exists()
     assert revocations(teammate) == [{"reason": "removed_from_organisation"}]
     assert revocations(other) == [{"reason": "role_changed"}]

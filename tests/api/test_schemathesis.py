@@ -16,12 +16,12 @@ import schemathesis
 from django.core.files.base import ContentFile
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts.models import Role
 from search.models import Face, ProbeFace, SearchHit, SearchRequest, SourceImage
 from tests.accounts import factories
+from tests.accounts.factories import api_token
 from tests.search import photos
 
 MAX_EXAMPLES = 25
@@ -35,7 +35,7 @@ def analyst(transactional_db):
 
 @pytest.fixture
 def token(analyst) -> str:
-    return Token.objects.create(user=analyst).key
+    return api_token(analyst)
 
 
 def _published_schema() -> dict:

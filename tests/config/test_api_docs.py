@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
+
+from tests.accounts.factories import api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +27,7 @@ def test_production_docs_send_people_to_login(settings, client):
 def test_production_schema_with_a_token(settings, client, teammate):
     """An API client authenticates with its token and gets the schema."""
     settings.API_DOCS_PUBLIC = False
-    token, _ = Token.objects.get_or_create(user=teammate)
-    response = client.get("/api/schema/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get("/api/schema/", HTTP_AUTHORIZATION=f"Token {api_token(teammate)}")
     assert response.status_code == 200
     assert b"openapi" in response.content
 

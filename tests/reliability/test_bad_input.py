@@ -17,13 +17,13 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Role
 from search.models import SearchRequest
 from subjects.models import SubjectRequest
 from tests.accounts import factories
+from tests.accounts.factories import api_token
 from tests.search import photos
 
 API = "/api/v1/searches/"
@@ -206,7 +206,7 @@ def api(db):
     org = factories.organisation("Bad Input Ltd")
     user = factories.member(org, role=Role.ANALYST, email="bad-input@acme.example")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 
@@ -271,5 +271,5 @@ def test_oversized_body_refused_from_content_length(live_server, path, auth):
     if auth:
         org = factories.organisation("Socket Ltd")
         user = factories.member(org, role=Role.ANALYST, email="socket@acme.example")
-        extra = f"Authorization: Token {Token.objects.create(user=user).key}\r\n"
+        extra = f"Authorization: Token {api_token(user)}\r\n"
     assert " 413 " in headers_only(live_server, path, 105 * MB, extra) + " "

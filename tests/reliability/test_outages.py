@@ -21,13 +21,13 @@ import redis
 from django.conf import settings
 from django.core import mail
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Role
 from search import services as search_services
 from search.models import SearchRequest
 from subjects.models import SubjectRequest
 from tests.accounts import factories
+from tests.accounts.factories import api_token
 from tests.reliability.faults import fallback_cache_clear, redis_port, redis_stop
 from tests.search import photos
 
@@ -133,7 +133,7 @@ def test_redis_down_search_is_accepted_and_queued_when_redis_is_back(live_server
     """Bad input: a search while the broker is stopped: 202 and a durable row; the sweeper queues it later."""
     from config import devservices
 
-    token = Token.objects.create(user=analyst).key
+    token = api_token(analyst)
     with httpx.Client(timeout=60) as client:
         response = client.post(
             f"{live_server.url}/api/v1/searches/",
@@ -176,7 +176,7 @@ def test_postgres_down_for_10_seconds_gives_503_then_recovers(live_server, analy
     """Bad input: every kind of request while PostgreSQL is stopped: 503 (JSON + Retry-After for the API)."""
     from config import devservices
 
-    token = Token.objects.create(user=analyst).key
+    token = api_token(analyst)
     api = {"Authorization": f"Token {token}"}
     before = settings.DATABASES["default"]["HOST"], settings.DATABASES["default"]["PORT"]
     with httpx.Client(timeout=30, base_url=live_server.url) as client:

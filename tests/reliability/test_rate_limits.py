@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Role
 from search.models import SearchRequest
 from subjects.models import SubjectRequest
 from tests.accounts import factories
+from tests.accounts.factories import api_token
 from tests.reliability.faults import face_workers_paused, fallback_cache_clear, redis_stop
 from tests.search import photos
 
@@ -63,7 +63,7 @@ def token(db):
     org.monthly_search_quota = 10_000
     org.save()
     user = factories.member(org, role=Role.ANALYST, email="parallel@acme.example")
-    return Token.objects.create(user=user).key
+    return api_token(user)
 
 
 @pytest.fixture

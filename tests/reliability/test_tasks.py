@@ -24,12 +24,12 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from compliance.models import AuditEvent
 from search import services
 from search.models import SearchRequest, SourceImage
+from tests.accounts.factories import api_token
 from tests.reliability.faults import face_workers_paused
 from tests.search import photos
 
@@ -165,7 +165,7 @@ def test_poison_photo_is_quarantined_after_max_attempts_with_the_reason_shown(wo
     page = client.get(reverse("search:detail", args=[search.pk]))
     assert f"it stopped the face model {n} times" in page.content.decode()
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=teammate).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(teammate)}")
     body = api.get(reverse("api-search-detail", args=[search.pk])).json()
     assert body["status"] == "failed" and f"stopped the face model {n} times" in body["error"]
 

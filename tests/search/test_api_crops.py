@@ -6,11 +6,11 @@ import pytest
 from django.conf import settings
 from django.test import TestCase
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from search import services
 from search.models import SearchRequest
+from tests.accounts.factories import api_token
 from tests.search import photos
 from tests.search.conftest import index_photos
 
@@ -19,7 +19,7 @@ FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_int
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 from django.test import TestCase
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from compliance.models import AuditEvent
 from search import monitoring, services
 from search.models import MonitoringAlert, SearchRequest
+from tests.accounts.factories import api_token
 from tests.search import photos
 from tests.search.conftest import index_photos
 
@@ -46,7 +46,7 @@ def searched(user, photo: str, case: str) -> SearchRequest:
 
 def api_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

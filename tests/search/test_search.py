@@ -11,12 +11,12 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from compliance.models import AuditEvent
 from search import selectors, services
 from search.models import Face, SearchRequest, SourceImage
+from tests.accounts.factories import api_token
 from tests.search import photos
 from tests.search.conftest import index_photos
 
@@ -236,8 +236,7 @@ def test_stranger_gets_404_on_our_search(client, indexed, teammate, stranger):
 @pytest.fixture
 def api(teammate):
     client = APIClient()
-    token = Token.objects.create(user=teammate)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(teammate)}")
     return client
 
 

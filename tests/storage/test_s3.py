@@ -19,7 +19,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from compliance import retention
@@ -29,6 +28,7 @@ from search import services
 from search.models import SearchRequest, SourceImage
 from subjects import services as subject_services
 from subjects.models import AccessPackage, SubjectRequest
+from tests.accounts.factories import api_token
 from tests.compliance.test_retention import make_image
 from tests.reliability.test_tasks import Worker, wait_for
 from tests.search import photos
@@ -219,7 +219,7 @@ def test_a_search_while_storage_is_down_answers_503_and_stores_nothing(client, s
     response = client.post(reverse("search:index"), {**FIELDS, "image": upload("img2.jpg")})
     assert response.status_code == 503 and b"storage" in response.content
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=teammate).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(teammate)}")
     response = api.post(reverse("api-search-create"), {**FIELDS, "image": upload("img2.jpg")}, format="multipart")
     assert response.status_code == 503 and response.json()["error"]["code"] == "unavailable"
     assert not SearchRequest.objects.exists()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.services import organisation_create
@@ -17,3 +18,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         org = organisation_create(name=options["name"], admin_email=options["admin_email"])
         self.stdout.write(self.style.SUCCESS(f"Created {org.name} ({org.slug}); invitation sent to {options['admin_email']}."))
+        # The link itself is a secret and goes only by email; where it opens is the served address.
+        self.stdout.write(f"The invitation link opens on {settings.SITE_URL.rstrip('/')}/")

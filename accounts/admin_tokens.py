@@ -1,0 +1,39 @@
+"""Django admin's list of API tokens: read-only, and with no key to show (only its hash exists).
+
+Registered from ``AccountsConfig.ready()`` (after admin autodiscovery) in place of DRF's own token
+list, which would list an empty table now that tokens live in ``accounts.ApiToken``. Kept apart from
+``accounts/admin.py`` so the two can be merged into one module later without a conflict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from compliance.admin import ReadOnlyAdmin
+
+
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ["user", "created_at", "expires_at", "expired"]
+    list_filter = ["created_at", "expires_at"]
+    search_fields = ["user__email"]
+    ordering = ["user__email"]
+    fields = ["user", "created_at", "expires_at"]
+    readonly_fields = ["user", "created_at", "expires_at"]
+    list_display_links = None  # nothing more to open: the key itself is not stored
+
+    @admin.display(boolean=True, description="Expired")
+    def expired(self, obj: Any) -> bool:
+        return bool(obj.expires_at <= timezone.now())
+
+
+def register(site: admin.AdminSite = admin.site) -> None:
+    from rest_framework.authtoken.models import TokenProxy
+
+    if site.is_registered(TokenProxy):
+        site.unregister(TokenProxy)
+    if not site.is_registered(ApiToken):
+        site.register(ApiToken, ApiTokenAdmin)
