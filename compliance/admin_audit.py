@@ -1,0 +1,262 @@
+"""Every change made in Django admin lands in the audit log, with a readable diff, in the admin's transaction.
+
+``AuditedAdminMixin`` is the one place: it overrides ``ModelAdmin.log_addition``, ``log_change`` and
+``log_deletions`` (Django's own hooks; the admin's history page still gets its ``LogEntry``) and
+records, for each object, an event ``admin.<app>.<model>.<added|changed|deleted>`` whose target type
+and id are the object's own (``search.face`` and ``42``), so the auditor's object filter finds it.
+
+The old values are read from the database in ``save_form`` (before the form's object is saved, in the
+admin's transaction) and compared with the row as saved, field by field, many-to-many included.
+Values that must never reach the log are redacted by field type (files, binary data, vectors) and by
+name (passwords, tokens, secrets, keys, hashes, templates, embeddings): the event says that the
+field changed, never what it holds.
+
+Every ``ModelAdmin`` of the project subclasses :class:`AuditedModelAdmin` (or uses the mixin), and
+``audit_every_admin`` re-registers the admins that third-party apps registered (auth groups, allauth,
+celery beat) with the mixin, so no admin change goes unaudited. ``ReadOnlyAdmin`` and
+``PersonalDataAdmin`` are for records that only services write: view only, and no field that holds
+an embedding, an image, a file or a secret is rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from django.contrib import admin
+from django.db import models, transaction
+from django.http import HttpRequest
+
+# Field names whose values never reach the audit log (or an admin page, for read-only admins).
+SECRET_NAME = re.compile(
+    r"(password|passwd|token|secret|(^|_)key($|_)|hash|embedding|vector|template|selfie|probe$|thumbnail|otp|recovery)",
+    re.IGNORECASE,
+)
+_SENSITIVE_TYPES: tuple[type, ...] = (models.FileField, models.BinaryField)
+
+
+def field_is_sensitive(field: Any) -> bool:
+    """Files, binary data, vectors and fields named like secrets: never shown, never logged."""
+    if isinstance(field, _SENSITIVE_TYPES):
+        return True
+    if "vector" in type(field).__name__.lower():
+        return True
+    return bool(SECRET_NAME.search(getattr(field, "name", "") or ""))
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value the audit log takes (no nested mappings: their keys could be anything)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+Snapshot = dict[str, Any]
+
+
+def _audited_fields(model: type[models.Model]) -> list[Any]:
+    opts = model._meta
+    return [f for f in opts.concrete_fields if not f.primary_key] + list(opts.many_to_many)
+
+
+def snapshot(model: type[models.Model], pk: Any) -> Snapshot | None:
+    """The row's current values from the database (many-to-many as sorted ids), or None if it has none."""
+    if pk is None:
+        return None
+    obj = model._default_manager.filter(pk=pk).first()
+    if obj is None:
+        return None
+    return snapshot_of(obj)
+
+
+def snapshot_of(obj: models.Model) -> Snapshot:
+    values: Snapshot = {}
+    for field in _audited_fields(type(obj)):
+        if field.many_to_many:
+            values[field.name] = sorted(getattr(obj, field.name).values_list("pk", flat=True)) if obj.pk is not None else []
+        else:
+            values[field.name] = getattr(obj, field.attname)
+    return values
+
+
+def diff(model: type[models.Model], before: Snapshot | None, after: Snapshot | None) -> list[dict[str, Any]]:
+    """``[{"field", "old", "new"}]`` for every field that differs; sensitive ones as ``{"field", "redacted"}``."""
+    before, after = before or {}, after or {}
+    changes: list[dict[str, Any]] = []
+    for field in _audited_fields(model):
+        old, new = before.get(field.name), after.get(field.name)
+        if old == new:
+            continue
+        if field_is_sensitive(field):
+            changes.append({"field": field.name, "redacted": True})
+        else:
+            changes.append({"field": field.name, "old": _plain(old), "new": _plain(new)})
+    return changes
+
+
+def _inline_summary(message: Any) -> list[dict[str, Any]]:
+    """What Django's change message says about inline objects (model and fields, never their text)."""
+    if not isinstance(message, list):
+        return []
+    summary = []
+    for entry in message:
+        for verb, body in entry.items() if isinstance(entry, dict) else []:
+            if isinstance(body, dict) and "name" in body:
+                summary.append({"verb": verb, "model": str(body["name"]), "fields": [str(f) for f in body.get("fields", [])]})
+    return summary
+
+
+class AuditedAdminMixin:
+    """Audit every admin addition, change and deletion with its diff (see the module docstring)."""
+
+    def _audit_before(self, request: HttpRequest) -> dict[tuple[str, str], Snapshot | None]:
+        store = getattr(request, "_admin_audit_before", None)
+        if store is None:
+            store = {}
+            request._admin_audit_before = store  # type: ignore[attr-defined]
+        return store
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
+        # The form has already put the new values on its instance, not in the database: read the old ones there.
+        model = self.model  # type: ignore[attr-defined]
+        pk = form.instance.pk if change else None
+        if pk is not None:
+            locked = model._default_manager.select_for_update().filter(pk=pk)
+            self._audit_before(request)[(model._meta.label_lower, str(pk))] = snapshot(model, pk) if locked.exists() else None
+        return super().save_form(request, form, change)  # type: ignore[misc]
+
+    def _audit(
+        self, request: HttpRequest, obj: models.Model, verb: str, changes: list[dict[str, Any]], inlines: Any = None,
+        admin_action: str = "",
+    ) -> None:  # fmt: skip
+        from accounts.adapters import client_ip
+        from compliance.services import audit_record
+
+        details: dict[str, Any] = {"fields": [c["field"] for c in changes], "changes": changes}
+        if inlines:
+            details["inlines"] = inlines
+        if admin_action:
+            details["admin_action"] = admin_action
+        audit_record(
+            actor=request.user,
+            action=f"admin.{obj._meta.label_lower}.{verb}",
+            target=obj,
+            outcome="success",
+            ip=client_ip(request),
+            details=details,
+        )
+
+    def log_addition(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
+        entry = super().log_addition(request, obj, message)  # type: ignore[misc]
+        model = type(obj)
+        self._audit(request, obj, "added", diff(model, None, snapshot(model, obj.pk)), _inline_summary(message))
+        return entry
+
+    def log_change(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
+        entry = super().log_change(request, obj, message)  # type: ignore[misc]
+        model = type(obj)
+        before = self._audit_before(request).pop((model._meta.label_lower, str(obj.pk)), None)
+        self._audit(request, obj, "changed", diff(model, before, snapshot(model, obj.pk)), _inline_summary(message))
+        return entry
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        """Called before the deletion (single and bulk): each object's last values, as old → none."""
+        objects = list(queryset)
+        entries = super().log_deletions(request, objects)  # type: ignore[misc]
+        for obj in objects:
+            self._audit(request, obj, "deleted", diff(type(obj), snapshot_of(obj), None))
+        return entries
+
+    def response_action(self, request: HttpRequest, queryset: Any) -> Any:
+        """Bulk actions, in one transaction with their audit. ``delete_selected`` logs through
+        ``log_deletions``; any other action (which may ``update()`` rows, out of Django's log) is
+        audited here, per object it changed, with the action's name."""
+        from django.contrib.admin import helpers
+
+        action = request.POST.get("action", "")
+        model = self.model  # type: ignore[attr-defined]
+        with transaction.atomic():
+            before: dict[Any, Snapshot] = {}
+            if action and action != "delete_selected":
+                chosen = queryset
+                if request.POST.get("select_across") != "1":
+                    chosen = queryset.filter(pk__in=request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))
+                pks = list(chosen.values_list("pk", flat=True))
+                before = {obj.pk: snapshot_of(obj) for obj in model._default_manager.filter(pk__in=pks).select_for_update()}
+            response = super().response_action(request, queryset)  # type: ignore[misc]
+            for pk, old in before.items():
+                obj = model._default_manager.filter(pk=pk).first()
+                changes = diff(model, old, snapshot_of(obj) if obj is not None else None)
+                if changes:
+                    verb = "changed" if obj is not None else "deleted"
+                    self._audit(request, obj or model(pk=pk), verb, changes, admin_action=action)
+        return response
+
+
+class AuditedModelAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """The base of every project ``ModelAdmin``."""
+
+
+class ReadOnlyAdmin(AuditedModelAdmin):
+    """Records that only services write (audited): admins may read them, never add, change or delete.
+
+    No field that holds a file, an image, binary data, a vector or a secret is rendered.
+    """
+
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        hidden = [f.name for f in self.model._meta.get_fields() if getattr(f, "concrete", False) and field_is_sensitive(f)]
+        return list(super().get_exclude(request, obj) or []) + [n for n in hidden if n not in (self.exclude or [])]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        excluded = set(self.get_exclude(request, obj))
+        return [f for f in super().get_fields(request, obj) if f not in excluded]
+
+
+class PersonalDataAdmin(ReadOnlyAdmin):
+    """Personal data (faces, photos, searches, subject requests): view only. It is changed or deleted
+    through the services that keep the workflow (erasure, restriction, objection, retention), never here."""
+
+    change_list_template = "admin/personal_data_change_list.html"
+
+
+def audit_every_admin(site: admin.AdminSite) -> list[str]:
+    """Re-register every admin that does not audit (third-party ones) with the mixin; returns their labels."""
+    from django.apps import apps
+
+    wrapped = []
+    for model in apps.get_models():
+        if not site.is_registered(model):
+            continue
+        model_admin = site.get_model_admin(model)
+        if isinstance(model_admin, AuditedAdminMixin):
+            continue
+        cls = type(model_admin)
+        audited = type(cls.__name__, (AuditedAdminMixin, cls), {"__module__": cls.__module__, "__doc__": cls.__doc__})
+        site.unregister(model)
+        site.register(model, audited)
+        wrapped.append(model._meta.label_lower)
+    return wrapped
