@@ -129,13 +129,22 @@ class AuditedAdminMixin:
             request._admin_audit_before = store  # type: ignore[attr-defined]
         return store
 
+    def _remember_before(self, request: HttpRequest, pk: Any) -> None:
+        model = self.model  # type: ignore[attr-defined]
+        locked = model._default_manager.select_for_update().filter(pk=pk)
+        self._audit_before(request)[(model._meta.label_lower, str(pk))] = snapshot(model, pk) if locked.exists() else None
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        # Views that change an object without a model form (the user's password form) fetch it here first.
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if obj is not None and request.method == "POST":
+            self._remember_before(request, obj.pk)
+        return obj
+
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
         # The form has already put the new values on its instance, not in the database: read the old ones there.
-        model = self.model  # type: ignore[attr-defined]
-        pk = form.instance.pk if change else None
-        if pk is not None:
-            locked = model._default_manager.select_for_update().filter(pk=pk)
-            self._audit_before(request)[(model._meta.label_lower, str(pk))] = snapshot(model, pk) if locked.exists() else None
+        if change and form.instance.pk is not None:
+            self._remember_before(request, form.instance.pk)
         return super().save_form(request, form, change)  # type: ignore[misc]
 
     def _audit(
