@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003 (the rows are named "<guarantee> × <path>")
 """Invariant matrix: Django admin cannot bypass the workflow, its changes are audited readably, and
 what the DPO approved stays approved only while unchanged.
 
@@ -73,6 +74,11 @@ from tests.search.conftest import index_photos
 pytestmark = pytest.mark.django_db
 
 
+def one_row(row_id: str) -> pytest.MarkDecorator:
+    """A table of one row: its id names the guarantee and the path."""
+    return pytest.mark.parametrize("row", [pytest.param(row_id, id=row_id)])
+
+
 @pytest.fixture
 def root(db):
     user = factories.user(email="root@facesearch.example", is_staff=True, is_superuser=True)
@@ -132,8 +138,9 @@ def test_admin_cannot_change_a_face_status(admin_client, status, tried):
     assert not AuditEvent.objects.filter(action="admin.search.face.changed").exists()
 
 
-def test_admin_cannot_change_a_source_image(admin_client):
-    """id: restriction × admin source image change. Input: the image's change form with an excluded
+@one_row("restriction × admin source image change")
+def test_admin_cannot_change_a_source_image(row, admin_client):
+    """Input: the image's change form with an excluded
     jurisdiction (GB) and status set back to pending (which would re-analyse it)."""
     image = index_photos("img3.jpg", jurisdiction="FR")["img3.jpg"]
     response = admin_client.post(
@@ -166,8 +173,9 @@ def test_personal_data_is_view_only_in_admin(admin_client, root, model):
     assert admin_client.get(f"/admin/{model._meta.app_label}/{model._meta.model_name}/add/").status_code == 403
 
 
-def test_face_page_renders_no_crop_file_or_embedding(admin_client):
-    """id: no image or embedding × admin face page. Input: the face's admin page as the superuser."""
+@one_row("no image or embedding × admin face page")
+def test_face_page_renders_no_crop_file_or_embedding(row, admin_client):
+    """Input: the face's admin page as the superuser."""
     face = _face(Face.Status.ACTIVE)
     page = admin_client.get(f"/admin/search/face/{face.pk}/change/")
     assert page.status_code == 200
@@ -178,8 +186,9 @@ def test_face_page_renders_no_crop_file_or_embedding(admin_client):
     assert image_page and face.image.file.name not in image_page
 
 
-def test_authenticator_page_shows_no_secret(admin_client, dpo):
-    """id: no secret × admin MFA authenticator page. Input: the DPO's TOTP authenticator, opened in admin."""
+@one_row("no secret × admin MFA authenticator page")
+def test_authenticator_page_shows_no_secret(row, admin_client, dpo):
+    """Input: the DPO's TOTP authenticator, opened in admin."""
     authenticator = Authenticator.objects.get(user=dpo, type=Authenticator.Type.TOTP)
     secret = authenticator.data["secret"]
     page = admin_client.get(f"/admin/mfa/authenticator/{authenticator.pk}/change/")
@@ -201,9 +210,11 @@ def _auditor_finds(client, auditor, obj, action: str) -> None:
     assert action in {r["action"] for r in rows}
 
 
-def test_admin_change_of_an_organisation_has_a_diff_and_its_own_object(admin_client, client, auditor, root):
-    """id: audit diff × admin change of organisation, and audit object filter × admin change.
-    Input: the organisation renamed and deactivated in admin."""
+@pytest.mark.parametrize(
+    "row", [pytest.param("organisation", id="audit diff and audit object filter × admin change of organisation")]
+)
+def test_admin_change_of_an_organisation_has_a_diff_and_its_own_object(row, admin_client, client, auditor, root):
+    """Input: the organisation renamed and deactivated in admin."""
     org = Organisation.objects.create(name="Acme Investigations", slug="acme-inv")
     response = admin_client.post(
         f"/admin/accounts/organisation/{org.pk}/change/",
@@ -218,8 +229,9 @@ def test_admin_change_of_an_organisation_has_a_diff_and_its_own_object(admin_cli
     _auditor_finds(client, auditor, org, "admin.accounts.organisation.changed")
 
 
-def test_admin_password_change_is_audited_without_the_hash(admin_client, root):
-    """id: audit diff × admin password change (hash redacted). Input: a staff member's password set in admin."""
+@one_row("audit diff × admin password change (hash redacted)")
+def test_admin_password_change_is_audited_without_the_hash(row, admin_client, root):
+    """Input: a staff member's password set in admin."""
     staff = factories.user(email="ops@facesearch.example", is_staff=True)
     old_hash = staff.password
     response = admin_client.post(
@@ -234,8 +246,9 @@ def test_admin_password_change_is_audited_without_the_hash(admin_client, root):
     assert old_hash not in logged and staff.password not in logged
 
 
-def test_third_party_admin_addition_is_audited(admin_client, client, auditor):
-    """id: audit diff × admin add of a celery beat schedule (third-party admin). Input: an interval added in admin."""
+@one_row("audit diff × admin add of a celery beat schedule (third-party admin)")
+def test_third_party_admin_addition_is_audited(row, admin_client, client, auditor):
+    """Input: an interval added in admin."""
     from django_celery_beat.models import IntervalSchedule
 
     response = admin_client.post(
@@ -250,8 +263,9 @@ def test_third_party_admin_addition_is_audited(admin_client, client, auditor):
     _auditor_finds(client, auditor, schedule, "admin.django_celery_beat.intervalschedule.added")
 
 
-def test_third_party_bulk_action_is_audited(admin_client):
-    """id: audit diff × admin bulk action (celery beat "disable"). Input: a periodic task disabled with the
+@one_row("audit diff × admin bulk action (celery beat disable_tasks)")
+def test_third_party_bulk_action_is_audited(row, admin_client):
+    """Input: a periodic task disabled with the
     list's action, which updates rows without Django's own log."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -266,8 +280,9 @@ def test_third_party_bulk_action_is_audited(admin_client):
     assert {"field": "enabled", "old": True, "new": False} in event.details["changes"]
 
 
-def test_every_admin_audits():
-    """id: audit × every registered admin (project and third-party). Input: the admin site's registry."""
+@one_row("audit × every registered admin (project and third-party)")
+def test_every_admin_audits(row):
+    """Input: the admin site's registry."""
     from compliance.admin_audit import AuditedAdminMixin
 
     unaudited = [
@@ -345,8 +360,9 @@ def test_admin_source_edit_sends_it_back_for_approval(admin_client, dpo, field, 
     assert field in admin_event.details["fields"] and "status" in admin_event.details["fields"]
 
 
-def test_admin_source_edit_to_an_excluded_jurisdiction_is_refused(admin_client, dpo):
-    """id: DPO approval × admin source edit (jurisdiction to an excluded one). Input: jurisdictions set to ["GB"]."""
+@one_row("DPO approval × admin source edit (jurisdiction to an excluded one)")
+def test_admin_source_edit_to_an_excluded_jurisdiction_is_refused(row, admin_client, dpo):
+    """Input: jurisdictions set to ["GB"]."""
     source = _approved(dpo)
     response = admin_client.post(f"/admin/crawling/source/{source.pk}/change/", _admin_form(source, jurisdictions='["GB"]'))
     assert response.status_code == 200
@@ -355,8 +371,9 @@ def test_admin_source_edit_to_an_excluded_jurisdiction_is_refused(admin_client, 
     assert source.jurisdictions == ["FR"] and source.status == Source.Status.APPROVED
 
 
-def test_source_add_command_update_sends_it_back(dpo):
-    """id: DPO approval × source_add command. Input: ``source_add --update`` with a wider scope."""
+@one_row("DPO approval × source_add command")
+def test_source_add_command_update_sends_it_back(row, dpo):
+    """Input: ``source_add --update`` with a wider scope."""
     source = _approved(dpo)
     out = StringIO()
     call_command(
@@ -370,8 +387,9 @@ def test_source_add_command_update_sends_it_back(dpo):
     _assert_sent_back(source)
 
 
-def test_dpo_source_form_sends_it_back(client, dpo):
-    """id: DPO approval × DPO source form. Input: the lawful basis changed on /sources/<id>/edit/."""
+@one_row("DPO approval × DPO source form")
+def test_dpo_source_form_sends_it_back(row, client, dpo):
+    """Input: the lawful basis changed on /sources/<id>/edit/."""
     source = _approved(dpo)
     client.force_login(dpo)
     form = {
@@ -388,8 +406,9 @@ def test_dpo_source_form_sends_it_back(client, dpo):
     assert "approval was withdrawn" in page.content.decode()
 
 
-def test_dpo_source_form_refuses_an_excluded_jurisdiction(client, dpo):
-    """id: excluded jurisdiction × DPO source form. Input: jurisdictions "FR, GB" on /sources/<id>/edit/."""
+@one_row("excluded jurisdiction × DPO source form")
+def test_dpo_source_form_refuses_an_excluded_jurisdiction(row, client, dpo):
+    """Input: jurisdictions "FR, GB" on /sources/<id>/edit/."""
     source = _approved(dpo)
     client.force_login(dpo)
     form = {
