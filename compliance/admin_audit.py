@@ -20,8 +20,10 @@ an embedding, an image, a file or a secret is rendered.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -30,6 +32,7 @@ from uuid import UUID
 from django.contrib import admin
 from django.db import models, transaction
 from django.http import HttpRequest
+from django.urls import URLPattern
 
 # Field names whose values never reach the audit log (or an admin page, for read-only admins).
 SECRET_NAME = re.compile(
@@ -72,11 +75,15 @@ def _audited_fields(model: type[models.Model]) -> list[Any]:
     return [f for f in opts.concrete_fields if not f.primary_key] + list(opts.many_to_many)
 
 
-def snapshot(model: type[models.Model], pk: Any) -> Snapshot | None:
-    """The row's current values from the database (many-to-many as sorted ids), or None if it has none."""
+def snapshot(model: type[models.Model], pk: Any, *, lock: bool = False) -> Snapshot | None:
+    """The row's current values from the database (many-to-many as sorted ids), or None if it has none.
+
+    With ``lock`` (inside the admin's transaction) the row is locked until the change commits.
+    """
     if pk is None:
         return None
-    obj = model._default_manager.filter(pk=pk).first()
+    rows = model._default_manager.filter(pk=pk)
+    obj = (rows.select_for_update() if lock and not transaction.get_autocommit() else rows).first()
     if obj is None:
         return None
     return snapshot_of(obj)
@@ -119,6 +126,17 @@ def _inline_summary(message: Any) -> list[dict[str, Any]]:
     return summary
 
 
+def _atomic_post(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        with transaction.atomic():
+            return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 class AuditedAdminMixin:
     """Audit every admin addition, change and deletion with its diff (see the module docstring)."""
 
@@ -129,10 +147,19 @@ class AuditedAdminMixin:
             request._admin_audit_before = store  # type: ignore[attr-defined]
         return store
 
+    def get_urls(self) -> list[Any]:
+        """Every admin view that writes (a POST) runs in one transaction: the change and its audit event
+        commit together or not at all (Django's change and delete views are atomic; the password form and
+        the list's actions are not)."""
+        urls = super().get_urls()  # type: ignore[misc]
+        for pattern in urls:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _atomic_post(pattern.callback)
+        return urls
+
     def _remember_before(self, request: HttpRequest, pk: Any) -> None:
         model = self.model  # type: ignore[attr-defined]
-        locked = model._default_manager.select_for_update().filter(pk=pk)
-        self._audit_before(request)[(model._meta.label_lower, str(pk))] = snapshot(model, pk) if locked.exists() else None
+        self._audit_before(request)[(model._meta.label_lower, str(pk))] = snapshot(model, pk, lock=True)
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
         # Views that change an object without a model form (the user's password form) fetch it here first.
@@ -197,7 +224,7 @@ class AuditedAdminMixin:
 
         action = request.POST.get("action", "")
         model = self.model  # type: ignore[attr-defined]
-        with transaction.atomic():
+        with transaction.atomic():  # (the POST is atomic already: see get_urls)
             before: dict[Any, Snapshot] = {}
             if action and action != "delete_selected":
                 chosen = queryset
