@@ -204,7 +204,15 @@ class AuditedAdminMixin:
     def log_change(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
         entry = super().log_change(request, obj, message)  # type: ignore[misc]
         model = type(obj)
-        before = self._audit_before(request).pop((model._meta.label_lower, str(obj.pk)), None)
+        store, key = self._audit_before(request), (model._meta.label_lower, str(obj.pk))
+        if key not in store:
+            # A view that neither fetched the object with get_object nor saved a form: the old values
+            # were not read, so only the fields Django's message names are recorded, without values.
+            fields = [f for e in message if isinstance(e, dict) for f in e.get("changed", {}).get("fields", [])]
+            changes = [{"field": str(f), "old_values_read": False} for f in fields] if isinstance(message, list) else []
+            self._audit(request, obj, "changed", changes)
+            return entry
+        before = store.pop(key)
         self._audit(request, obj, "changed", diff(model, before, snapshot(model, obj.pk)), _inline_summary(message))
         return entry
 

@@ -336,7 +336,9 @@ def crawl_job_set_status(*, job: CrawlJob, status: str, actor: Any, ip: str | No
     if status not in allowed or job.status not in allowed[status]:
         raise ValidationError(f"A {job.get_status_display().lower()} job cannot become {status}.")
     if status == CrawlJob.Status.QUEUED:
-        _crawl_gate(job.source)
+        # The gate reads the source as it is now, locked, so a change that withdraws its approval
+        # (source_update) is either seen here or waits for this resume (whose job it then cancels).
+        _crawl_gate(Source.objects.select_for_update().get(pk=job.source_id))
     job.status = status
     if status == CrawlJob.Status.CANCELLED:
         job.finished_at = timezone.now()
