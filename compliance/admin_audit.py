@@ -5,11 +5,12 @@
 records, for each object, an event ``admin.<app>.<model>.<added|changed|deleted>`` whose target type
 and id are the object's own (``search.face`` and ``42``), so the auditor's object filter finds it.
 
-The old values are read from the database in ``save_form`` (before the form's object is saved, in the
-admin's transaction) and compared with the row as saved, field by field, many-to-many included.
-Values that must never reach the log are redacted by field type (files, binary data, vectors) and by
-name (passwords, tokens, secrets, keys, hashes, templates, embeddings): the event says that the
-field changed, never what it holds.
+The old values are read from the database, locked, in ``get_object`` and ``save_form`` (before the
+form's object is saved, in the admin's transaction: every admin POST is one) and compared with the
+row as saved, field by field, many-to-many included. Values that must never reach the log are
+redacted by field type (files, binary data, vectors) and by name (passwords and their hashes, tokens
+and their hashes, secrets, keys, templates, embeddings): the event says that the field changed,
+never what it holds.
 
 Every ``ModelAdmin`` of the project subclasses :class:`AuditedModelAdmin` (or uses the mixin), and
 ``audit_every_admin`` re-registers the admins that third-party apps registered (auth groups, allauth,
@@ -36,7 +37,7 @@ from django.urls import URLPattern
 
 # Field names whose values never reach the audit log (or an admin page, for read-only admins).
 SECRET_NAME = re.compile(
-    r"(password|passwd|token|secret|(^|_)key($|_)|hash|embedding|vector|template|selfie|probe$|thumbnail|otp|recovery)",
+    r"(password|passwd|token|secret|(^|_)key($|_)|perceptual_hash|embedding|vector|template|selfie|probe$|thumbnail|otp|recovery)",
     re.IGNORECASE,
 )
 _SENSITIVE_TYPES: tuple[type, ...] = (models.FileField, models.BinaryField)
