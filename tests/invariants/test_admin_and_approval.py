@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, RUF003 (the rows are named "<guarantee> × <path>")
+# ruff: noqa: RUF001, RUF002, RUF003 (the rows are named "<guarantee> × <path>")
 """Invariant matrix: Django admin cannot bypass the workflow, its changes are audited readably, and
 what the DPO approved stays approved only while unchanged.
 
@@ -65,6 +65,7 @@ import pytest
 from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
@@ -75,6 +76,7 @@ from crawling.models import CrawlJob, Source
 from search.models import Face, ProbeFace, SearchHit, SearchRequest, SourceImage
 from subjects.models import AccessPackage, Candidate, ErasureReceipt, SubjectRequest, Suppression
 from tests.accounts import factories
+from tests.search import photos
 from tests.search.conftest import index_photos
 
 pytestmark = pytest.mark.django_db
@@ -368,6 +370,7 @@ def _assert_sent_back(source: Source, job: CrawlJob | None = None) -> None:
 def test_admin_source_edit_sends_it_back_for_approval(admin_client, dpo, field, value, expected):
     """Input: one approved field changed on the source's admin form, with a crawl queued."""
     source = _approved(dpo)
+    before = getattr(source, field)
     job = crawling.crawl_job_create(source=source, actor=dpo)
     response = admin_client.post(f"/admin/crawling/source/{source.pk}/change/", _admin_form(source, **{field: value}))
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -376,6 +379,8 @@ def test_admin_source_edit_sends_it_back_for_approval(admin_client, dpo, field, 
     _assert_sent_back(source, job)
     [admin_event] = _events("admin.crawling.source.changed", source)
     assert field in admin_event.details["fields"] and "status" in admin_event.details["fields"]
+    readable = {c["field"]: (c["old"], c["new"]) for c in admin_event.details["changes"]}
+    assert readable[field] == (before, expected) and readable["status"] == ("approved", "proposed")
 
 
 @one_row("DPO approval × admin source edit (jurisdiction to an excluded one)")
@@ -403,6 +408,22 @@ def test_source_add_command_update_sends_it_back(row, dpo):
     source.refresh_from_db()
     assert source.scope == ["https://news.example.org/", "https://x.example/"]
     _assert_sent_back(source)
+
+
+@one_row("DPO approval × import_images into a local source changed by source_add --update")
+def test_import_into_a_changed_local_source_is_refused(row, tmp_path, dpo):
+    """Input: an approved local source whose lawful basis ``source_add --local --update`` changes, then
+    ``import_images`` of a real photo into it."""
+    out = StringIO()
+    common = ["--local", "--name", "press kit", "--jurisdiction", "FR", "--art9", "manifestly_public", "--dpia", "DPIA-3"]
+    call_command("source_add", *common, "--lawful-basis", "legitimate_interests", "--approve-as", dpo.email, stdout=out)
+    assert json.loads(out.getvalue())["status"] == "approved"
+    call_command("source_add", *common, "--lawful-basis", "consent", "--update", stdout=StringIO())
+    (tmp_path / "img1.jpg").write_bytes(photos.photo("img1.jpg"))
+    with pytest.raises(CommandError, match="not been approved"):
+        call_command("import_images", str(tmp_path), "--source", "press kit", stdout=StringIO(), stderr=StringIO())
+    assert not SourceImage.objects.exists()
+    _assert_sent_back(Source.objects.get(name="press kit"))
 
 
 @one_row("DPO approval × DPO source form")
