@@ -132,6 +132,7 @@ class AuthenticatorAdmin(AuditedModelAdmin):
     list_filter = ["type", "created_at", "last_used_at"]
     fields = ["user", "type", "created_at", "last_used_at"]
     readonly_fields = ["user", "type", "created_at", "last_used_at"]
+    audit_redacted_fields = frozenset({"data"})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -100,15 +100,18 @@ def snapshot_of(obj: models.Model) -> Snapshot:
     return values
 
 
-def diff(model: type[models.Model], before: Snapshot | None, after: Snapshot | None) -> list[dict[str, Any]]:
-    """``[{"field", "old", "new"}]`` for every field that differs; sensitive ones as ``{"field", "redacted"}``."""
+def diff(
+    model: type[models.Model], before: Snapshot | None, after: Snapshot | None, redact: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """``[{"field", "old", "new"}]`` for every field that differs; sensitive ones (and ``redact``) as
+    ``{"field", "redacted"}``."""
     before, after = before or {}, after or {}
     changes: list[dict[str, Any]] = []
     for field in _audited_fields(model):
         old, new = before.get(field.name), after.get(field.name)
         if old == new:
             continue
-        if field_is_sensitive(field):
+        if field_is_sensitive(field) or field.name in redact:
             changes.append({"field": field.name, "redacted": True})
         else:
             changes.append({"field": field.name, "old": _plain(old), "new": _plain(new)})
@@ -140,6 +143,12 @@ def _atomic_post(view: Callable[..., Any]) -> Callable[..., Any]:
 
 class AuditedAdminMixin:
     """Audit every admin addition, change and deletion with its diff (see the module docstring)."""
+
+    # Fields of this model that hold secrets under an innocent name (redacted like the sensitive ones).
+    audit_redacted_fields: frozenset[str] = frozenset()
+
+    def _diff(self, model: type[models.Model], before: Snapshot | None, after: Snapshot | None) -> list[dict[str, Any]]:
+        return diff(model, before, after, frozenset(self.audit_redacted_fields))
 
     def _audit_before(self, request: HttpRequest) -> dict[tuple[str, str], Snapshot | None]:
         store = getattr(request, "_admin_audit_before", None)
@@ -199,7 +208,7 @@ class AuditedAdminMixin:
     def log_addition(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
         entry = super().log_addition(request, obj, message)  # type: ignore[misc]
         model = type(obj)
-        self._audit(request, obj, "added", diff(model, None, snapshot(model, obj.pk)), _inline_summary(message))
+        self._audit(request, obj, "added", self._diff(model, None, snapshot(model, obj.pk)), _inline_summary(message))
         return entry
 
     def log_change(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
@@ -214,7 +223,7 @@ class AuditedAdminMixin:
             self._audit(request, obj, "changed", changes)
             return entry
         before = store.pop(key)
-        self._audit(request, obj, "changed", diff(model, before, snapshot(model, obj.pk)), _inline_summary(message))
+        self._audit(request, obj, "changed", self._diff(model, before, snapshot(model, obj.pk)), _inline_summary(message))
         return entry
 
     def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
@@ -222,7 +231,7 @@ class AuditedAdminMixin:
         objects = list(queryset)
         entries = super().log_deletions(request, objects)  # type: ignore[misc]
         for obj in objects:
-            self._audit(request, obj, "deleted", diff(type(obj), snapshot_of(obj), None))
+            self._audit(request, obj, "deleted", self._diff(type(obj), snapshot_of(obj), None))
         return entries
 
     def response_action(self, request: HttpRequest, queryset: Any) -> Any:
@@ -244,7 +253,7 @@ class AuditedAdminMixin:
             response = super().response_action(request, queryset)  # type: ignore[misc]
             for pk, old in before.items():
                 obj = model._default_manager.filter(pk=pk).first()
-                changes = diff(model, old, snapshot_of(obj) if obj is not None else None)
+                changes = self._diff(model, old, snapshot_of(obj) if obj is not None else None)
                 if changes:
                     verb = "changed" if obj is not None else "deleted"
                     self._audit(request, obj or model(pk=pk), verb, changes, admin_action=action)

@@ -497,3 +497,30 @@ def test_admin_users_list_still_opens(admin_client):
         url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
         assert admin_client.get(url).status_code == 200, url
     assert User.objects.filter(email="root@facesearch.example").exists()
+
+
+def test_authenticator_deletion_is_audited_without_its_secret(admin_client, dpo):
+    """Guard: resetting a lost authenticator in admin is audited, and its secret stays out of the log."""
+    authenticator = Authenticator.objects.get(user=dpo, type=Authenticator.Type.TOTP)
+    secret = authenticator.data["secret"]
+    response = admin_client.post(f"/admin/mfa/authenticator/{authenticator.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    [event] = _events("admin.mfa.authenticator.deleted", authenticator)
+    assert {"field": "data", "redacted": True} in event.details["changes"]
+    assert secret not in json.dumps(event.details)
+
+
+def test_admin_adds_a_source_as_proposed(admin_client, dpo):
+    """Guard: a source added in admin goes through source_add: proposed, audited, not crawlable."""
+    form = {
+        "name": "Added in admin", "kind": "web", "scope": '["https://added.example/"]', "jurisdictions": '["FR"]',
+        "lawful_basis": "legitimate_interests", "art9_condition": "manifestly_public", "dpia_reference": "DPIA-9",
+        "crawl_rate": "1", "page_limit": "500", "max_depth": "3",
+    }  # fmt: skip
+    response = admin_client.post("/admin/crawling/source/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    source = Source.objects.get(name="Added in admin")
+    assert source.status == Source.Status.PROPOSED and source.approved_by_id is None
+    assert _events("crawling.source.added", source) and _events("admin.crawling.source.added", source)
+    with pytest.raises(crawling.CrawlRefused, match="not been approved"):
+        crawling.crawl_job_create(source=source)
