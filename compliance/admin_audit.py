@@ -234,7 +234,7 @@ class AuditedAdminMixin:
             self._audit(request, obj, "deleted", self._diff(type(obj), snapshot_of(obj), None))
         return entries
 
-    def response_action(self, request: HttpRequest, queryset: Any) -> Any:
+    def response_action(self, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any) -> Any:
         """Bulk actions, in one transaction with their audit. ``delete_selected`` logs through
         ``log_deletions``; any other action (which may ``update()`` rows, out of Django's log) is
         audited here, per object it changed, with the action's name."""
@@ -250,7 +250,7 @@ class AuditedAdminMixin:
                     chosen = queryset.filter(pk__in=request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))
                 pks = list(chosen.values_list("pk", flat=True))
                 before = {obj.pk: snapshot_of(obj) for obj in model._default_manager.filter(pk__in=pks).select_for_update()}
-            response = super().response_action(request, queryset)  # type: ignore[misc]
+            response = super().response_action(request, queryset, *args, **kwargs)  # type: ignore[misc]
             for pk, old in before.items():
                 obj = model._default_manager.filter(pk=pk).first()
                 changes = self._diff(model, old, snapshot_of(obj) if obj is not None else None)
@@ -285,7 +285,7 @@ class ReadOnlyAdmin(AuditedModelAdmin):
         hidden = [f.name for f in self.model._meta.get_fields() if getattr(f, "concrete", False) and field_is_sensitive(f)]
         return list(super().get_exclude(request, obj) or []) + [n for n in hidden if n not in (self.exclude or [])]
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         excluded = set(self.get_exclude(request, obj))
         return [f for f in super().get_fields(request, obj) if f not in excluded]
 

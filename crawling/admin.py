@@ -19,7 +19,7 @@ class SourceAdminForm(forms.ModelForm):
         fields = services.SOURCE_APPROVED_FIELDS
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         if not self.errors:
             values = {f: data[f] for f in services.SOURCE_APPROVED_FIELDS if f in data}
             try:
