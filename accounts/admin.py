@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
@@ -13,11 +14,12 @@ from accounts.models import Invitation, Membership, Organisation, User
 from accounts.selectors import user_requires_mfa
 from accounts.services import api_tokens_revoke_on_change
 from accounts.staff import staff_email_mark_verified
-from compliance.admin import ReadOnlyAdmin
+from compliance.admin import AuditedModelAdmin, ReadOnlyAdmin
+from compliance.admin_audit import AuditedAdminMixin
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "name", "is_active", "is_staff", "last_login"]
     search_fields = ["email", "name"]
@@ -59,7 +61,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(AuditedModelAdmin):
     list_display = ["name", "slug", "is_active", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
@@ -82,11 +84,16 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(AuditedModelAdmin):
     list_display = ["email", "organisation", "role", "status", "expires_at"]
     list_filter = ["status", "role"]
     search_fields = ["email"]
-    readonly_fields = ["token_hash", "accepted_at", "accepted_by"]
+    exclude = ["token_hash"]
+    readonly_fields = ["accepted_at", "accepted_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # An invitation is sent from the organisation's members page (a link only its holder gets).
+        return False
 
 
 admin.site.unregister(TokenProxy)
@@ -110,3 +117,25 @@ class MaskedTokenAdmin(ReadOnlyAdmin):
     @admin.display(description="Key")
     def masked_key(self, obj: Any) -> str:
         return f"{obj.key[:4]}…" if obj.key else ""
+
+
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(AuditedModelAdmin):
+    """A staff member's MFA authenticators: listed, and deleted to reset a lost one (audited).
+    Their secrets and recovery codes (``data``) are never shown, and none is added or edited here."""
+
+    raw_id_fields = ["user"]
+    list_display = ["user", "type", "created_at", "last_used_at"]
+    list_filter = ["type", "created_at", "last_used_at"]
+    fields = ["user", "type", "created_at", "last_used_at"]
+    readonly_fields = ["user", "type", "created_at", "last_used_at"]
+    audit_redacted_fields = frozenset({"data"})
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

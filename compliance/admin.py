@@ -1,26 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from compliance.admin_audit import AuditedModelAdmin, PersonalDataAdmin, ReadOnlyAdmin
 from compliance.models import AuditEvent, Dpia, LegalHold, RetentionPolicy, SweepReceipt
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records that only services write (audited): admins may read them, never add, change or delete."""
-
-    actions = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+__all__ = ["AuditedModelAdmin", "PersonalDataAdmin", "ReadOnlyAdmin"]
 
 
 @admin.register(AuditEvent)
@@ -33,30 +18,23 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Dpia)
-class DpiaAdmin(admin.ModelAdmin):
+class DpiaAdmin(AuditedModelAdmin):
     list_display = ["reference", "title", "status", "approved_at", "review_due"]
     list_filter = ["status"]
     search_fields = ["reference", "title"]
 
 
 @admin.register(RetentionPolicy)
-class RetentionPolicyAdmin(admin.ModelAdmin):
+class RetentionPolicyAdmin(ReadOnlyAdmin):
     """Edits go through the DPO's retention page (validated, audited with before/after); admin only reads."""
 
     list_display = ["data_class", "period_days", "action", "updated_at", "updated_by"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(LegalHold)
-class LegalHoldAdmin(admin.ModelAdmin):
+class LegalHoldAdmin(ReadOnlyAdmin):
+    """Holds are placed and released on the DPO's page (audited); deleting one would hide that it existed."""
+
     list_display = [
         "id",
         "scope",
@@ -68,17 +46,6 @@ class LegalHoldAdmin(admin.ModelAdmin):
         "released_at",
     ]
     list_filter = ["scope"]
-    actions = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Holds are released on the DPO's page (audited); deleting one would hide that it existed.
-        return False
 
 
 @admin.register(SweepReceipt)

@@ -5,6 +5,7 @@ from crawling import views
 app_name = "crawling"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("<int:source_id>/edit/", views.source_edit, name="edit"),
     path("<int:source_id>/approve/", views.source_approve, name="approve"),
     path("<int:source_id>/suspend/", views.source_suspend, name="suspend"),
     path("<int:source_id>/crawl/", views.crawl_start, name="crawl"),

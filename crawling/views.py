@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
 from crawling import services
+from crawling.forms import SourceEditForm
 from crawling.models import CrawlJob, Source
 
 
@@ -34,6 +35,28 @@ def _source(source_id: int) -> Source:
     if source is None:
         raise Http404
     return source
+
+
+@login_required
+def source_edit(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
+    """Change what a source declares; if it was approved, it goes back to the DPO for approval."""
+    _require_dpo(request)
+    source = _source(source_id)
+    form = SourceEditForm.for_source(source, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        was = source.status
+        try:
+            source = services.source_update(source=source, changes=form.changes(), actor=request.user, ip=client_ip(request))
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            if was == Source.Status.APPROVED and source.status != Source.Status.APPROVED:
+                messages.warning(request, "Source changed. Its approval was withdrawn: approve it again to crawl or import.")
+            else:
+                messages.success(request, "Source changed.")
+            return redirect("crawling:index")
+    return render(request, "crawling/source_edit.html", {"source": source, "form": form}, status=400 if form.errors else 200)
 
 
 @login_required

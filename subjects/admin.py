@@ -1,40 +1,49 @@
-"""Subject requests, erasure receipts and the suppression list: read-only in admin.
+"""Subject requests, candidates, access packages, erasure receipts and the suppression list: view only in admin.
 
 They are worked on the DPO's request pages, where every step is audited and the clock is kept.
+Secrets (token hashes), face templates and package files are never rendered.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from compliance.admin import ReadOnlyAdmin
-from subjects.models import ErasureReceipt, SubjectRequest, Suppression
+from compliance.admin import PersonalDataAdmin
+from subjects.models import AccessPackage, Candidate, ErasureReceipt, SubjectRequest, Suppression
 
 
 @admin.register(SubjectRequest)
-class SubjectRequestAdmin(ReadOnlyAdmin):
+class SubjectRequestAdmin(PersonalDataAdmin):
     list_display = ["reference", "type", "status", "received_at", "due_date", "extended", "completed_at"]
     list_filter = ["type", "status", "extended"]
     search_fields = ["reference"]
     date_hierarchy = "received_at"
-    # Secrets and biometric data never appear in admin.
-    exclude = ["status_token_hash", "template"]
+
+
+@admin.register(Candidate)
+class CandidateAdmin(PersonalDataAdmin):
+    list_display = ["request", "face_ref", "found_by", "status", "borderline"]
+    list_filter = ["status", "found_by"]
+
+
+@admin.register(AccessPackage)
+class AccessPackageAdmin(PersonalDataAdmin):
+    list_display = ["request", "created_at", "expires_at", "downloads", "deleted_at"]
 
 
 @admin.register(ErasureReceipt)
-class ErasureReceiptAdmin(ReadOnlyAdmin):
+class ErasureReceiptAdmin(PersonalDataAdmin):
     list_display = ["request", "created_at", "verified_clean"]
     list_filter = ["verified_clean"]
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(ReadOnlyAdmin):
+class SuppressionAdmin(PersonalDataAdmin):
     """Objectors' entries: hashes only; a consented face template is never shown."""
 
     list_display = ["kind", "short_hash", "model", "request_reference", "created_at"]
     list_filter = ["kind"]
     search_fields = ["request_reference"]
-    exclude = ["template"]
 
     @admin.display(description="SHA-256")
     def short_hash(self, obj: Suppression) -> str:

@@ -32,9 +32,10 @@ def test_admin_add_change_and_bulk_delete_are_audited(admin_client):
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     org = Organisation.objects.get(slug="admin-org")
-    assert AuditEvent.objects.filter(
-        action="admin.accounts.organisation.added", target_type=f"accounts.organisation:{org.pk}"
-    ).exists()
+    added = AuditEvent.objects.get(
+        action="admin.accounts.organisation.added", target_type="accounts.organisation", target_id=str(org.pk)
+    )
+    assert {c["field"]: c["new"] for c in added.details["changes"]}["name"] == "Admin Org"
 
     others = [factories.organisation() for _ in range(2)]
     ids = [str(o.pk) for o in others]
@@ -43,5 +44,6 @@ def test_admin_add_change_and_bulk_delete_are_audited(admin_client):
     )
     assert response.status_code == 302
     deleted = AuditEvent.objects.filter(action="admin.accounts.organisation.deleted")
-    assert {e.target_type.split(":")[1] for e in deleted} == set(ids)
+    assert {e.target_id for e in deleted} == set(ids)
+    assert {e.target_type for e in deleted} == {"accounts.organisation"}
     assert deleted.first().actor_label == "root@facesearch.example"
