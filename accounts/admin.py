@@ -7,14 +7,13 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
 from django.http import HttpRequest
-from rest_framework.authtoken.models import TokenProxy
 
 from accounts.adapters import client_ip
 from accounts.models import Invitation, Membership, Organisation, User
 from accounts.selectors import user_requires_mfa
-from accounts.services import api_tokens_revoke_on_change
+from accounts.services import api_tokens_revoke_on_change, organisation_set_active
 from accounts.staff import staff_email_mark_verified
-from compliance.admin import AuditedModelAdmin, ReadOnlyAdmin
+from compliance.admin import AuditedModelAdmin
 from compliance.admin_audit import AuditedAdminMixin
 
 
@@ -68,6 +67,18 @@ class OrganisationAdmin(AuditedModelAdmin):
     readonly_fields = ["created_at"]
     inlines = [MembershipInline]
 
+    def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
+        """Switching an organisation off or on goes through the service: audited, its invitations and
+        members' API tokens revoked, as ``organisation_deactivate`` does."""
+        if not change or "is_active" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        wanted = obj.is_active
+        obj.is_active = not wanted
+        super().save_model(request, obj, form, change)
+        organisation_set_active(organisation=obj, active=wanted, actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+        obj.is_active = wanted
+
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """A membership removed or re-roled here revokes that user's API token, as the org admin's pages do."""
         if formset.model is not Membership:
@@ -94,29 +105,6 @@ class InvitationAdmin(AuditedModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # An invitation is sent from the organisation's members page (a link only its holder gets).
         return False
-
-
-admin.site.unregister(TokenProxy)
-
-
-@admin.register(TokenProxy)
-class MaskedTokenAdmin(ReadOnlyAdmin):
-    """API tokens, key masked. Tokens are made and revoked by their owner (API token page) and
-    revoked when a user is deactivated; admin only lists them."""
-
-    list_display = ["masked_key", "user", "created"]
-    list_filter = ["created"]
-    search_fields = ["user__email"]
-    ordering = ["user__email"]
-    fields = ["masked_key", "user", "created"]
-    readonly_fields = ["masked_key", "user", "created"]
-    actions = None
-    # The token's primary key is the key itself: no links, so it never appears in a URL.
-    list_display_links = None
-
-    @admin.display(description="Key")
-    def masked_key(self, obj: Any) -> str:
-        return f"{obj.key[:4]}…" if obj.key else ""
 
 
 admin.site.unregister(Authenticator)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from compliance.admin import PersonalDataAdmin
-from search.models import Face, MonitoringAlert, ProbeFace, SearchHit, SearchRequest, SourceImage
+from search.models import Face, MonitoringAlert, ProbeFace, SearchHit, SearchRequest, SourceImage, Suppression
 
 
 @admin.register(SourceImage)
@@ -48,3 +48,16 @@ class MonitoringAlertAdmin(PersonalDataAdmin):
 
     list_display = ["id", "status", "organisations", "max_case_references", "created_at", "updated_at", "closed_at"]
     list_filter = ["status"]
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(PersonalDataAdmin):
+    """Objectors' entries: hashes only; a consented face template is never shown."""
+
+    list_display = ["kind", "short_hash", "model", "request_reference", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["request_reference"]
+
+    @admin.display(description="SHA-256")
+    def short_hash(self, obj: Suppression) -> str:
+        return f"{obj.value_sha256[:12]}…"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from compliance.admin import PersonalDataAdmin
-from subjects.models import AccessPackage, Candidate, ErasureReceipt, SubjectRequest, Suppression
+from subjects.models import AccessPackage, Candidate, ErasureReceipt, SubjectRequest
 
 
 @admin.register(SubjectRequest)
@@ -35,16 +35,3 @@ class AccessPackageAdmin(PersonalDataAdmin):
 class ErasureReceiptAdmin(PersonalDataAdmin):
     list_display = ["request", "created_at", "verified_clean"]
     list_filter = ["verified_clean"]
-
-
-@admin.register(Suppression)
-class SuppressionAdmin(PersonalDataAdmin):
-    """Objectors' entries: hashes only; a consented face template is never shown."""
-
-    list_display = ["kind", "short_hash", "model", "request_reference", "created_at"]
-    list_filter = ["kind"]
-    search_fields = ["request_reference"]
-
-    @admin.display(description="SHA-256")
-    def short_hash(self, obj: Suppression) -> str:
-        return f"{obj.value_sha256[:12]}…"

@@ -23,7 +23,7 @@ subjects.SubjectRequest         view only; status token hash and template never 
 subjects.Candidate              view only (newly registered; the DPO confirms or rejects on the request page)
 subjects.AccessPackage          view only (newly registered); file and token hash never rendered
 subjects.ErasureReceipt         view only
-subjects.Suppression            view only; template never rendered (hash shown shortened)
+search.Suppression              view only; template never rendered (hash shown shortened)
 compliance.AuditEvent           view only (append-only log)
 compliance.SweepReceipt         view only
 compliance.LegalHold            view only (placed and released on the DPO's page)
@@ -36,7 +36,7 @@ accounts.User                   add / change / delete, audited (password hash re
 accounts.Organisation           add / change / delete with memberships inline, audited
 accounts.Invitation             view / change (e.g. revoke), audited; token hash never rendered;
                                 no add (invitations are sent from the members page)
-authtoken.TokenProxy            view only, key masked
+accounts.ApiToken               view only, no key (only its hash is stored)
 mfa.Authenticator               view / delete (reset a lost authenticator), audited; its secret data
                                 never rendered; no add or change
 auth.Group                      third-party admin re-registered with the audit mixin
