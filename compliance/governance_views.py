@@ -16,6 +16,7 @@ from compliance import reports, retention
 from compliance.forms import LegalHoldForm, RetentionPolicyForm
 from compliance.models import LegalHold, RetentionPolicy, SweepReceipt
 from compliance.services import audit_record
+from config.tasks import enqueue_on_commit
 
 
 def _require(request: AuthenticatedHttpRequest, *perms: str) -> None:
@@ -71,9 +72,9 @@ def retention_sweep_now(request: AuthenticatedHttpRequest) -> HttpResponse:
             ip=client_ip(request),
         )
         if kind == "jurisdiction":
-            transaction.on_commit(lambda: jurisdiction_sweep.delay(request.user.pk))
+            enqueue_on_commit(jurisdiction_sweep, request.user.pk)
         else:
-            transaction.on_commit(lambda: retention_sweep_all.delay())
+            enqueue_on_commit(retention_sweep_all)
     messages.success(request, "The sweep is queued; its receipt appears below when it finishes.")
     return redirect("compliance:receipts")
 
