@@ -28,7 +28,7 @@ def enqueue(task: Any, *args: Any, **kwargs: Any) -> bool:
     line names the task and the error's class only: arguments are ids, but nothing personal is logged.
     """
     try:
-        task.apply_async(args=args, kwargs=kwargs)
+        task.delay(*args, **kwargs)
     except _broker_errors() as exc:
         logger.warning("%s not queued (%s); its sweeper will queue it", getattr(task, "name", task), type(exc).__name__)
         return False

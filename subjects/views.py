@@ -182,7 +182,8 @@ def verify(request: HttpRequest, token: str | None = None) -> HttpResponse:
         return _remember(redirect("subjects:verify_page"), VERIFY_COOKIE, token, reverse("subjects:verify_page"))
     if subject_request is None or (not usable and subject_request.verified_at is None):
         return _link_invalid(request, _("This link has expired or was already used."))
-    context = {"req": subject_request, "confirmed": not usable, "status_link": _status_path(subject_request.reference)}
+    context = {"req": subject_request, "confirmed": not usable, "status_link": _status_path(subject_request.reference),
+               "language_next": reverse("subjects:verify_page")}  # fmt: skip
     response = render(request, "subjects/verified.html", context)
     _remember(response, VERIFY_COOKIE, token, reverse("subjects:verify_page"))
     return remember_status(response, subject_request)
@@ -197,6 +198,7 @@ def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[st
         "answer_form": ClarificationAnswerForm(),
         "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
         "regulator": services.regulator_text(),
+        "language_next": _status_path(subject_request.reference),  # the language switcher returns token-free
         **extra,
     }
 
@@ -293,7 +295,8 @@ def package(request: HttpRequest, token: str | None = None) -> HttpResponse | Fi
         found = selectors.access_package_by_token(token=token) if token else None
         if found is None:
             return _link_invalid(request, _("This download link has expired."))
-        response = render(request, "subjects/package.html", {"package": found, "req": found.request})
+        context = {"package": found, "req": found.request, "language_next": reverse("subjects:package_page")}
+        response = render(request, "subjects/package.html", context)
         return _remember(response, PACKAGE_COOKIE, token, reverse("subjects:package_page"))
     try:
         pkg = services.access_package_download(token=token, ip=client_ip(request))
