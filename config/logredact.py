@@ -65,10 +65,6 @@ class RedactSecretsFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
-        request = getattr(record, "request", None)
-        if request is not None and hasattr(request, "path"):
-            # Error reports (AdminEmailHandler, Sentry) read the request: give them the redacted path only.
-            record.request_path = redact(request.path)
         if record.exc_info and record.exc_text is None:
             formatter = logging.Formatter()
             record.exc_text = redact(formatter.formatException(record.exc_info))

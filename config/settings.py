@@ -219,7 +219,7 @@ CELERY_TASK_IGNORE_RESULT = True
 # /healthz/ready runs its checks at most once per this many seconds per process; callers share the answer.
 HEALTH_READY_CACHE_SECONDS = env.int("HEALTH_READY_CACHE_SECONDS", default=10)
 # ...and answers each client address at most this many times a minute (429 after).
-HEALTH_READY_PER_MINUTE = env.int("HEALTH_READY_PER_MINUTE", default=120)
+HEALTH_READY_PER_MINUTE = env.int("HEALTH_READY_PER_MINUTE", default=600)
 
 # --- Authentication -----------------------------------------------------------
 

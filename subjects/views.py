@@ -295,9 +295,9 @@ def package(request: HttpRequest, token: str | None = None) -> HttpResponse | Fi
         found = selectors.access_package_by_token(token=token) if token else None
         if found is None:
             return _link_invalid(request, _("This download link has expired."))
-        context = {"package": found, "req": found.request, "language_next": reverse("subjects:package_page")}
-        response = render(request, "subjects/package.html", context)
-        return _remember(response, PACKAGE_COOKIE, token, reverse("subjects:package_page"))
+        page = reverse("subjects:package_page")
+        context = {"package": found, "req": found.request, "language_next": page}
+        return _remember(render(request, "subjects/package.html", context), PACKAGE_COOKIE, token, page)
     try:
         pkg = services.access_package_download(token=token, ip=client_ip(request))
     except services.RequestRefused as exc:
