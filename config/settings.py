@@ -115,7 +115,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: turns a 500 caused by an unreachable database/Redis into a 503 (config/middleware.py).
     "config.middleware.ServiceUnavailableMiddleware",
-    # A NUL or other control character in the path, a query value, a header or a cookie: a plain 400 (and the
+    # A NUL in the path, a query value or a header, or a control character in a cookie: a plain 400 (and the
     # bad cookie cleared) before the session, locale or CSRF middleware read them (config/middleware.py).
     "config.middleware.BadInputMiddleware",
     # The visitor's language on public pages only (/rights/, /transparency/); staff pages stay English.
