@@ -181,7 +181,12 @@ def public_journey(base: str, mail_dir: Path) -> tuple[list[str], str]:
         assert other_browser.get(f"/rights/requests/{reference}/{mistyped[1]}/").status_code == 404
         assert other_browser.get(f"/rights/package/{mistyped[2]}/").status_code == 404
         assert other_browser.get(f"/rights/package/{mistyped[2]}/?token={mistyped[2]}").status_code == 404
-    return [verify_token, status_token, *mistyped], reference
+        # The other emailed secrets: an invitation, allauth's e-mail confirmation and password reset.
+        others = [secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(24)]
+        for path in (f"/org/invitations/accept/{others[0]}/", f"/accounts/confirm-email/{others[1]}/",
+                     f"/accounts/password/reset/key/1z-{others[2]}/"):  # fmt: skip
+            assert other_browser.get(path).status_code < 500
+    return [verify_token, status_token, *mistyped, *others], reference
 
 
 @pytest.mark.parametrize(
