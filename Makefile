@@ -39,11 +39,12 @@ browser:
 test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Production: gunicorn against real servers (DATABASE_URL, REDIS_URL, DJANGO_* set).
+## Production: gunicorn against real servers (DATABASE_URL, REDIS_URL, DJANGO_* set); gunicorn.conf.py
+## writes the access log to stdout with secret links redacted.
 serve: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput
-	$(BIN)/gunicorn config.wsgi:application --bind $${BIND:-0.0.0.0:8000} --workers $${WEB_CONCURRENCY:-3} --access-logfile -
+	$(BIN)/gunicorn config.wsgi:application --config gunicorn.conf.py --bind $${BIND:-0.0.0.0:8000} --workers $${WEB_CONCURRENCY:-3}
 
 ## Stop embedded services left running by ad-hoc manage.py commands.
 stop: install

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -10,6 +9,7 @@ from collections.abc import Iterator
 from compliance.models import AuditEvent
 from compliance.selectors import AuditFilters, audit_event_list
 from compliance.services import audit_event_hashed_fields
+from config.csvsafe import csv_dict_writer
 
 FIELDS = [
     "seq", "created_at", "actor_id", "actor_label", "actor_role", "action", "target_type", "target_id",
@@ -36,7 +36,7 @@ def audit_export_lines(*, filters: AuditFilters, fmt: str, chunk_size: int = 200
             yield json.dumps(_row(event), ensure_ascii=False, separators=(",", ":")) + "\n"
         return
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+    writer = csv_dict_writer(buffer, fieldnames=FIELDS)  # formula-safe cells (config/csvsafe.py)
     writer.writeheader()
     for event in events:
         row = _row(event)

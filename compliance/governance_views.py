@@ -16,6 +16,7 @@ from compliance import reports, retention
 from compliance.forms import LegalHoldForm, RetentionPolicyForm
 from compliance.models import LegalHold, RetentionPolicy, SweepReceipt
 from compliance.services import audit_record
+from config.tasks import enqueue_on_commit
 
 
 def _require(request: AuthenticatedHttpRequest, *perms: str) -> None:
@@ -74,9 +75,9 @@ def retention_sweep_now(request: AuthenticatedHttpRequest) -> HttpResponse:
         # The DPO who starts a sweep is credited on its receipt (a scheduled sweep is "system").
         actor_id = request.user.pk
         if kind == "jurisdiction":
-            transaction.on_commit(lambda: jurisdiction_sweep.delay(actor_id))
+            enqueue_on_commit(jurisdiction_sweep, actor_id)
         else:
-            transaction.on_commit(lambda: retention_sweep_all.delay(actor_id))
+            enqueue_on_commit(retention_sweep_all, actor_id)
     messages.success(request, "The sweep is queued; its receipt appears below when it finishes.")
     return redirect("compliance:receipts")
 

@@ -38,6 +38,8 @@ from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from config.tasks import enqueue
+
 THRESHOLD = 5
 SMALL = "< 5"
 CLOSED_MONTH_CACHE_SECONDS = 30 * 24 * 3600
@@ -448,7 +450,7 @@ def chain_state() -> dict[str, Any] | None:
     if state is None and cache.add(f"{CHAIN_KEY}:queued", 1, 600):
         from compliance.tasks import transparency_chain_check
 
-        transparency_chain_check.delay()
+        enqueue(transparency_chain_check)
     return state
 
 

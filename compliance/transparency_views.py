@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from datetime import date
@@ -14,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from compliance import transparency as t
+from config.csvsafe import csv_writer
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 CSV_COLUMNS = ["month", "section", "key", "label", "value", "withheld"]
@@ -104,7 +104,7 @@ def _report_or_404(month_text: str) -> t.Report:
 def report_csv(request: HttpRequest, month: str) -> HttpResponse:
     data = _report_or_404(month)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)  # formula-safe cells (config/csvsafe.py)
     writer.writerow(CSV_COLUMNS)
     for f in data.figures:
         writer.writerow([data.period.key, f.section, f.key, f.label, f.shown, f.withheld])

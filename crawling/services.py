@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from compliance.services import audit_record
+from config.tasks import enqueue, enqueue_on_commit
 from crawling import extract, jurisdiction
 from crawling.fetcher import Fetcher, FetchRefused, check_address, in_scope, scope_prefix_error
 from crawling.models import Art6Basis, Art9Condition, CrawlItem, CrawlJob, Source
@@ -316,7 +317,7 @@ def crawl_job_create(*, source: Source, actor: Any = None, ip: str | None = None
             audit_record(actor=actor, action="crawling.job.created", target=job, outcome="success", ip=ip)
             from crawling.tasks import crawl_job_run
 
-            transaction.on_commit(lambda: crawl_job_run.delay(job.pk))
+            enqueue_on_commit(crawl_job_run, job.pk)
     if refusal:
         raise CrawlRefused(refusal)
     return job
@@ -351,7 +352,7 @@ def crawl_job_set_status(*, job: CrawlJob, status: str, actor: Any, ip: str | No
     if status == CrawlJob.Status.QUEUED:
         from crawling.tasks import crawl_job_run
 
-        transaction.on_commit(lambda: crawl_job_run.delay(job.pk))
+        enqueue_on_commit(crawl_job_run, job.pk)
     return job
 
 
@@ -442,7 +443,7 @@ def _analyse_later(ids: list[int]) -> None:
         from search.tasks import source_images_analyse
 
         batch = list(ids)
-        transaction.on_commit(lambda: source_images_analyse.delay(batch))
+        enqueue_on_commit(source_images_analyse, batch)
 
 
 def _next_item(job: CrawlJob) -> CrawlItem | None:
@@ -653,5 +654,5 @@ def crawl_jobs_requeue_stalled(*, stalled_after_seconds: int = 300) -> int:
     ids = list(stalled.values_list("pk", flat=True))
     for job_id in ids:
         CrawlJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
-        crawl_job_run.delay(job_id)
+        enqueue(crawl_job_run, job_id)
     return len(ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from config.tasks import enqueue
 from crawling import services
 
 
@@ -12,7 +13,7 @@ def crawl_job_run(job_id: int) -> bool:
     """Advance a crawl job; re-enqueue while work remains (the frontier is in the database)."""
     more = services.crawl_job_run(job_id=job_id)
     if more:
-        crawl_job_run.delay(job_id)
+        enqueue(crawl_job_run, job_id)
     return more
 
 

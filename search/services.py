@@ -26,6 +26,7 @@ from accounts.selectors import membership_for, work_access_refusal
 from compliance.services import audit_record
 from config import ratelimit
 from config.storage import StorageUnavailable
+from config.tasks import enqueue
 from search import engine, selectors
 from search.calibration import calibration_for, index_size
 from search.models import Face, LawfulBasis, ProbeFace, SearchHit, SearchRequest, SourceImage
@@ -157,7 +158,7 @@ def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False
             from search.tasks import source_images_analyse as analyse_task
 
             ids = [row.pk for row in rows]
-            transaction.on_commit(lambda: [analyse_task.delay([pk]) for pk in ids])
+            transaction.on_commit(lambda: [enqueue(analyse_task, [pk]) for pk in ids])
             return counts
         for image in rows:
             if image.attempts >= settings.FACE_TASK_MAX_ATTEMPTS:
@@ -386,14 +387,9 @@ def search_create(
 
 def _search_enqueue(search_id: int) -> None:
     """Queue the search; if the broker is unreachable the row stays pending and the sweeper queues it."""
-    from kombu.exceptions import OperationalError
-
     from search.tasks import search_process
 
-    try:
-        search_process.delay(search_id)
-    except (OperationalError, OSError) as exc:
-        logger.warning("search %s not queued (%s); searches_requeue_stuck will queue it", search_id, type(exc).__name__)
+    enqueue(search_process, search_id)  # unreachable broker: the row stays pending and the sweeper queues it
 
 
 def _probe_delete(search: SearchRequest) -> None:
@@ -599,7 +595,7 @@ def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5)) -> d
                     counts["failed"] += 1
             continue
         SearchRequest.objects.filter(pk=search.pk).update(status_changed_at=timezone.now())
-        search_process.delay(search.pk)
+        enqueue(search_process, search.pk)
         counts["searches"] += 1
     stuck = SourceImage.objects.filter(
         status__in=[SourceImage.Status.PENDING, SourceImage.Status.PROCESSING], status_changed_at__lt=cutoff
@@ -618,7 +614,7 @@ def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5)) -> d
     batches += [fresh[i : i + settings.FACE_BATCH_SIZE] for i in range(0, len(fresh), settings.FACE_BATCH_SIZE)]
     for batch in batches:
         SourceImage.objects.filter(pk__in=batch).update(status_changed_at=timezone.now())
-        source_images_analyse.delay(batch)
+        enqueue(source_images_analyse, batch)
     counts["images"] = len(ids)
     return counts
 

@@ -7,6 +7,13 @@ urlpatterns = [
     path("", views.notice, name="notice"),
     path("request/<slug:kind>/", views.request_form, name="request"),
     path("submitted/", views.submitted, name="submitted"),
+    # Token-free pages: the secret is in a cookie set by the emailed link's page (subjects/views.py, "Secret links").
+    path("verify/", views.verify, name="verify_page"),
+    path("requests/<str:reference>/", views.status, name="status_page"),
+    path("requests/<str:reference>/withdraw/", views.withdraw, name="withdraw_page"),
+    path("requests/<str:reference>/answer/", views.answer, name="answer_page"),
+    path("package/", views.package, name="package_page"),
+    # The emailed links (and pages left open before the secret moved to a cookie).
     path("verify/<str:token>/", views.verify, name="verify"),
     path("requests/<str:reference>/<str:token>/", views.status, name="status"),
     path("requests/<str:reference>/<str:token>/withdraw/", views.withdraw, name="withdraw"),

@@ -12,6 +12,7 @@ from django.core.files.uploadhandler import StopUpload
 from django.db.models import Case, Value, When
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -119,7 +120,7 @@ def _request_form(request: HttpRequest, kind: str) -> HttpResponse:
                 )
                 % {"email": subject_request.email},
             )
-            return redirect("subjects:status", reference=subject_request.reference, token=token)
+            return remember_status(redirect(_status_path(subject_request.reference)), subject_request, token)
     if form.errors and status == 200:
         status = 400
     return render(request, "subjects/request_form.html", {"form": form, "kind": kind, "label": RequestType(kind).label},
@@ -131,21 +132,61 @@ def submitted(request: HttpRequest) -> HttpResponse:
     return render(request, "subjects/submitted.html")
 
 
+# --- Secret links --------------------------------------------------------------------------------
+# An emailed link carries a secret in its path. The page it opens sets the secret in an HttpOnly,
+# path-scoped cookie and links only to token-free addresses (/rights/requests/<ref>/, /rights/verify/,
+# /rights/package/), so the secret is in at most one request line: the one the email's link opens,
+# which the log filters redact (config/logredact.py). Setting the cookie changes no state: a mail
+# scanner that follows the link confirms, withdraws and downloads nothing.
+
+VERIFY_COOKIE, PACKAGE_COOKIE, STATUS_COOKIE = "rights_verify", "rights_package", "rights_status"
+
+
+def _remember(response: HttpResponse, name: str, token: str, path: str) -> HttpResponse:
+    response.set_cookie(name, token, path=path, httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _status_path(reference: str) -> str:
+    return reverse("subjects:status_page", args=[reference])
+
+
+def _token(request: HttpRequest, name: str, token: str | None) -> str:
+    """The secret from the link's path, or else from the cookie the link's page set."""
+    return token or request.COOKIES.get(name, "")
+
+
+def remember_status(response: HttpResponse, subject_request: SubjectRequest, token: str = "") -> HttpResponse:
+    """Let this browser open the request's token-free status page (the secret of every email's link by default)."""
+    token = token or services._status_token(subject_request.reference)
+    return _remember(response, STATUS_COOKIE, token, _status_path(subject_request.reference))
+
+
+def _link_invalid(request: HttpRequest, reason: str) -> HttpResponse:
+    return render(request, "subjects/link_invalid.html", {"reason": reason}, status=404)
+
+
 @require_http_methods(["GET", "POST"])
-def verify(request: HttpRequest, token: str) -> HttpResponse:
+def verify(request: HttpRequest, token: str | None = None) -> HttpResponse:
     """GET shows a button; only the POST confirms (mail scanners follow links with GET)."""
+    token = _token(request, VERIFY_COOKIE, token)
+    if not token:
+        return _link_invalid(request, _("Open the link from your email again."))
     subject_request, usable = selectors.verification_by_token(token=token)
     if request.method == "POST":
         try:
             services.request_verify(token=token, ip=client_ip(request))
         except services.RequestRefused as exc:
-            return render(request, "subjects/link_invalid.html", {"reason": exc.reason}, status=404)
-        return redirect("subjects:verify", token=token)
+            return _link_invalid(request, exc.reason)
+        return _remember(redirect("subjects:verify_page"), VERIFY_COOKIE, token, reverse("subjects:verify_page"))
     if subject_request is None or (not usable and subject_request.verified_at is None):
-        reason = _("This link has expired or was already used.")
-        return render(request, "subjects/link_invalid.html", {"reason": reason}, status=404)
-    context = {"req": subject_request, "confirmed": not usable, "status_link": services.status_link(subject_request)}
-    return render(request, "subjects/verified.html", context)
+        return _link_invalid(request, _("This link has expired or was already used."))
+    context = {"req": subject_request, "confirmed": not usable, "status_link": _status_path(subject_request.reference),
+               "language_next": reverse("subjects:verify_page")}  # fmt: skip
+    response = render(request, "subjects/verified.html", context)
+    _remember(response, VERIFY_COOKIE, token, reverse("subjects:verify_page"))
+    return remember_status(response, subject_request)
 
 
 def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[str, object]:
@@ -157,20 +198,27 @@ def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[st
         "answer_form": ClarificationAnswerForm(),
         "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
         "regulator": services.regulator_text(),
+        "language_next": _status_path(subject_request.reference),  # the language switcher returns token-free
         **extra,
     }
 
 
+def _request_by_token(request: HttpRequest, reference: str, token: str | None) -> tuple[SubjectRequest, str]:
+    token = _token(request, STATUS_COOKIE, token)
+    return services.access_request_by_token(reference=reference, token=token), token
+
+
 @require_GET
-def status(request: HttpRequest, reference: str, token: str) -> HttpResponse:
-    subject_request = services.access_request_by_token(reference=reference, token=token)
-    return render(request, "subjects/status.html", _status_context(subject_request, token=token))
+def status(request: HttpRequest, reference: str, token: str | None = None) -> HttpResponse:
+    subject_request, token = _request_by_token(request, reference, token)
+    response = render(request, "subjects/status.html", _status_context(subject_request))
+    return _remember(response, STATUS_COOKIE, token, _status_path(reference))
 
 
 @require_http_methods(["GET", "POST"])
-def withdraw(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+def withdraw(request: HttpRequest, reference: str, token: str | None = None) -> HttpResponse:
     """ "Are you sure?" on GET; the POST withdraws, then back to the status page."""
-    subject_request = services.access_request_by_token(reference=reference, token=token)
+    subject_request, token = _request_by_token(request, reference, token)
     if request.method == "POST":
         try:
             services.request_transition(request=subject_request, action="withdraw", actor=None, ip=client_ip(request))
@@ -178,16 +226,17 @@ def withdraw(request: HttpRequest, reference: str, token: str) -> HttpResponse:
             messages.error(request, _("This request can no longer be withdrawn."))
         else:
             messages.success(request, _("Your request is withdrawn. Nothing more will be done with it."))
-        return redirect("subjects:status", reference=reference, token=token)
+        return _remember(redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference))
     if not subject_request.is_open or subject_request.status == SubjectRequest.Status.PROCESSING:
         messages.error(request, _("This request can no longer be withdrawn."))
-        return redirect("subjects:status", reference=reference, token=token)
-    return render(request, "subjects/withdraw.html", {"req": subject_request, "token": token})
+        return _remember(redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference))
+    response = render(request, "subjects/withdraw.html", {"req": subject_request})
+    return _remember(response, STATUS_COOKIE, token, _status_path(reference))
 
 
 @csrf_exempt  # the selfie stays in memory: handlers are set before CSRF reads the body; csrf_protect runs below
 @require_POST
-def answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
+def answer(request: HttpRequest, reference: str, token: str | None = None) -> HttpResponse:
     request.upload_handlers = [SelfieMemoryHandler(request)]
     try:
         request.POST  # noqa: B018 - parse now, with the memory-only handler, to catch an oversized body here
@@ -195,24 +244,23 @@ def answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
     except StopUpload:
         too_large = True
     if too_large:  # the handler dropped the photo in memory; say so beside the question
-        subject_request = services.access_request_by_token(reference=reference, token=token)
+        subject_request, token = _request_by_token(request, reference, token)
         form = ClarificationAnswerForm(data={})
         form.is_valid()  # bound and cleaned, so that the error can be attached
         limit = settings.SUBJECT_SELFIE_MAX_BYTES / 1e6
         too_large_message = _("This photo is too large: at most %(limit)s MB. Send a smaller photo.")
         form.add_error("selfie", too_large_message % {"limit": f"{limit:.0f}"})
-        return render(request, "subjects/status.html", _status_context(subject_request, token=token, answer_form=form),
-                      status=413)  # fmt: skip
+        return render(request, "subjects/status.html", _status_context(subject_request, answer_form=form), status=413)
     return _answer(request, reference, token)
 
 
 @csrf_protect
-def _answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
-    subject_request = services.access_request_by_token(reference=reference, token=token)
+def _answer(request: HttpRequest, reference: str, token: str | None) -> HttpResponse:
+    subject_request, token = _request_by_token(request, reference, token)
     if subject_request.status != SubjectRequest.Status.AWAITING_CLARIFICATION:
         # A page left open, or sent twice: say so on the status page rather than on a form that is gone.
         messages.error(request, _("This request is not waiting for an answer from you; nothing was sent."))
-        return redirect("subjects:status", reference=reference, token=token)
+        return _remember(redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference))
     form = ClarificationAnswerForm(request.POST, request.FILES)
     if form.is_valid():
         selfie = form.cleaned_data.get("selfie")
@@ -232,25 +280,28 @@ def _answer(request: HttpRequest, reference: str, token: str) -> HttpResponse:
             selfie = None
         if not form.errors:
             messages.success(request, _("Thank you: we have your answer, and the deadline runs again."))
-            return redirect("subjects:status", reference=reference, token=token)
+            return _remember(redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference))
     subject_request.refresh_from_db()
-    context = _status_context(subject_request, token=token, answer_form=form)
+    context = _status_context(subject_request, answer_form=form)
     return render(request, "subjects/status.html", context, status=400)
 
 
 @require_http_methods(["GET", "POST"])
-def package(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
+def package(request: HttpRequest, token: str | None = None) -> HttpResponse | FileResponse:
     """GET shows what the download holds and a button; the POST downloads and is counted (audited), so a mail
     scanner following the link neither fetches the person's photos nor counts as a download."""
+    token = _token(request, PACKAGE_COOKIE, token)
     if request.method == "GET":
-        found = selectors.access_package_by_token(token=token)
+        found = selectors.access_package_by_token(token=token) if token else None
         if found is None:
-            return render(request, "subjects/link_invalid.html", {"reason": _("This download link has expired.")}, status=404)
-        return render(request, "subjects/package.html", {"package": found, "req": found.request})
+            return _link_invalid(request, _("This download link has expired."))
+        page = reverse("subjects:package_page")
+        context = {"package": found, "req": found.request, "language_next": page}
+        return _remember(render(request, "subjects/package.html", context), PACKAGE_COOKIE, token, page)
     try:
         pkg = services.access_package_download(token=token, ip=client_ip(request))
     except services.RequestRefused as exc:
-        return render(request, "subjects/link_invalid.html", {"reason": exc.reason}, status=404)
+        return _link_invalid(request, exc.reason)
     response = FileResponse(pkg.file.open("rb"), as_attachment=True, filename=f"{pkg.request.reference}.zip",
                             content_type="application/zip")  # fmt: skip
     response["Cache-Control"] = "private, no-store"

@@ -299,7 +299,7 @@ def test_runner_restarts_a_killed_worker_and_stops_everything_in_under_5_s(tmp_p
     base = f"http://127.0.0.1:{port}"
     children: set[int] = set()
     try:
-        _wait_for(lambda: '"worker": {"ok": true' in _get(f"{base}/healthz")[1], 180, "web and worker to be up")
+        _wait_for(lambda: '"worker": {"ok": true' in _get(f"{base}/healthz/ready")[1], 180, "web and worker to be up")
         web, worker, beat = _pids(log, "web")[0], _pids(log, "worker")[0], _pids(log, "beat")[0]
         children |= {web, worker, beat}
 
@@ -323,7 +323,7 @@ def test_runner_restarts_a_killed_worker_and_stops_everything_in_under_5_s(tmp_p
         os.kill(beat, signal.SIGKILL)
         _wait_for(lambda: len(_pids(log, "beat")) == 2, 15, "beat to be restarted")
         children |= set(_pids(log, "worker")) | set(_pids(log, "beat"))
-        _wait_for(lambda: '"worker": {"ok": true' in _get(f"{base}/healthz")[1], 90, "the new worker to answer")
+        _wait_for(lambda: '"worker": {"ok": true' in _get(f"{base}/healthz/ready")[1], 90, "the new worker to answer")
         assert _get(f"{base}/")[0] in (200, 302)
 
         groups = {pid: os.getpgid(pid) for pid in children if psutil.pid_exists(pid)}

@@ -139,7 +139,7 @@ def test_clarification_is_answered_on_the_status_page_with_a_selfie(client, dpo)
     assert client.post(reverse("subjects:answer", args=[req.reference, "guess"]), {"answer": "x"}).status_code == 404
     response = client.post(answer_url, {"answer": "Here is a recent photo", "urls": "https://example.org/me.html",
                                         "selfie": SimpleUploadedFile("me.jpg", photos.photo("img2.jpg"))})  # fmt: skip
-    assert response.status_code == 302 and response["Location"] == status_path
+    assert response.status_code == 302 and response["Location"] == f"/rights/requests/{req.reference}/"  # no secret
     req.refresh_from_db()
     assert req.status == S.IN_REVIEW and req.paused_at is None and req.paused_days == 4
     assert req.due_date == due + timedelta(days=4)
@@ -153,7 +153,7 @@ def test_clarification_is_answered_on_the_status_page_with_a_selfie(client, dpo)
     assert "subjects.request.clarification_answered" in actions and "subjects.request.resume" in actions
     # A second answer is refused: the request no longer waits for one.
     again = client.post(answer_url, {"answer": "more"}, follow=True)
-    assert again.redirect_chain == [(status_path, 302)] and b"not waiting for an answer" in again.content
+    assert again.redirect_chain == [(f"/rights/requests/{req.reference}/", 302)] and b"not waiting for an answer" in again.content
     assert Clarification.objects.get(request=req).answer == "Here is a recent photo"
     client.force_login(dpo)
     dpo_page = client.get(reverse("subjects:detail", args=[req.reference])).content.decode()
