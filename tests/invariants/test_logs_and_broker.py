@@ -43,7 +43,6 @@ import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Role
 from config import devservices, health
@@ -241,7 +240,7 @@ def warm_redis(settings, throwaway_redis) -> Iterator[str]:
 
 
 def _api_search(client, user) -> int:
-    token = Token.objects.get_or_create(user=user)[0].key
+    token = factories.api_token(user)
     image = io.BytesIO(photos.photo("img2.jpg"))
     image.name = "probe.jpg"
     response = client.post("/api/v1/searches/", {**SEARCH_FIELDS, "image": image}, HTTP_AUTHORIZATION=f"Token {token}")
