@@ -12,7 +12,6 @@ one path happens to run.
 """
 
 # The matrix's row ids are "<guarantee> × <path>", as agreed for tests/invariants/.
-# ruff: noqa: RUF001, RUF003
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, RUF002, RUF003 (the rows are named "<guarantee> × <path>")
+
 """Invariant matrix: Django admin cannot bypass the workflow, its changes are audited readably, and
 what the DPO approved stays approved only while unchanged.
 

@@ -15,7 +15,7 @@ write is:
 import-linter cannot say "may import but not write", so this check stands on its own.
 """
 
-# ruff: noqa: RUF001  # row ids use the multiplication sign
+# row ids use the multiplication sign
 from __future__ import annotations
 
 import ast

@@ -9,7 +9,7 @@ jurisdiction sweeps. Each row says what it tried and asserts what a person would
 still there, can a search still find it, what the DPO page and the person's email say.
 """
 
-# ruff: noqa: RUF001, RUF003  # row ids use the multiplication sign
+# row ids use the multiplication sign
 from __future__ import annotations
 
 import re

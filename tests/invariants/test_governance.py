@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, RUF002 - row ids and docstrings name "<guarantee> x <path>", as the matrix package asks
+
 """Invariant matrix: the crawler's reach, legal holds, retention honesty, public wording, the access report.
 
 One row per (guarantee × path that can break it). Each row causes the situation with the real services and

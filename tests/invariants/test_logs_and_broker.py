@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, RUF002, RUF003 (the matrix ids are "<guarantee> × <path>")
+
 """Invariant matrix: no secret in any log, the broker optional for the web, cheap health checks, hostile input.
 
 Guarantees (rows are ``"<guarantee> × <path>"``):

@@ -67,7 +67,7 @@ def test_batch_gives_the_same_embeddings_as_one_by_one():
         ("zero bytes", b"", "empty"),
         ("a PDF named .jpg", photos.NOT_AN_IMAGE, "not_an_image"),
         ("the first half of a JPEG", photos.truncated_jpeg(), "damaged"),
-        ("a 30,000×30,000 PNG bomb", photos.png_bomb(), "too_many_pixels"),  # noqa: RUF001
+        ("a 30,000×30,000 PNG bomb", photos.png_bomb(), "too_many_pixels"),
         ("a 60 MB JPEG", photos.huge_jpeg(), "too_large"),
         ("an SVG drawing", photos.SVG, "svg"),
         ("a HEIC photo", photos.HEIC, "unsupported_format"),
