@@ -1,4 +1,3 @@
-
 """Invariant matrix: Django admin cannot bypass the workflow, its changes are audited readably, and
 what the DPO approved stays approved only while unchanged.
 

@@ -1,4 +1,3 @@
-
 """Invariant matrix: the crawler's reach, legal holds, retention honesty, public wording, the access report.
 
 One row per (guarantee × path that can break it). Each row causes the situation with the real services and

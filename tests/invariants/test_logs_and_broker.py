@@ -1,4 +1,3 @@
-
 """Invariant matrix: no secret in any log, the broker optional for the web, cheap health checks, hostile input.
 
 Guarantees (rows are ``"<guarantee> × <path>"``):
