@@ -44,9 +44,10 @@ from search import engine, liveness
 from tests.search.photos import FACES, photo
 
 WIDTH, HEIGHT = 640, 480
-# Angles of a genuine turn: 22-30 degrees sideways, 18-25 degrees up or down; what a person asked to
-# "turn left" does at arm's length from a laptop (a guess: not measured on people).
-YAW_RANGE = (22.0, 30.0)
+# Angles of a genuine turn: 20-28 degrees sideways, 18-25 degrees up or down; what a person asked to
+# "turn left" does at arm's length from a laptop (a guess: not measured on people). Past about 30
+# degrees the warp folds the nose over the cheek.
+YAW_RANGE = (20.0, 28.0)
 PITCH_RANGE = (18.0, 25.0)
 
 
@@ -109,27 +110,33 @@ def scene(name: str) -> Scene | None:
 
 
 def _depth(s: Scene) -> tuple[np.ndarray, np.ndarray]:
-    """A depth map (pixels toward the camera) of the head, and the head's soft mask."""
+    """A depth map (pixels toward the camera) of the head, and the head's soft mask.
+
+    The head is a plateau (the face moves as one piece) that falls off smoothly toward the edge of
+    an ellipse around the face, in the hair and the neck, so that the scene outside stays put; the
+    nose is a ridge on it that moves further than the eyes and mouth, as in a real turn.
+    """
     marks = s.landmarks
     jaw_left, jaw_right, chin = marks[0], marks[16], marks[8]
     brow_top = float(marks[17:27, 1].min())
     face_w = float(np.linalg.norm(jaw_right - jaw_left))
-    top = brow_top - 0.45 * (chin[1] - brow_top)
-    bottom = chin[1] + 0.05 * (chin[1] - brow_top)
+    top = brow_top - 0.6 * (chin[1] - brow_top)
+    bottom = chin[1] + 0.3 * (chin[1] - brow_top)
     cx, cy = (jaw_left[0] + jaw_right[0]) / 2, (top + bottom) / 2
-    ax, ay = 0.62 * face_w, (bottom - top) / 2
+    ax, ay = 0.8 * face_w, (bottom - top) / 2
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
     r2 = ((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2
-    head = np.clip(1.0 - r2, 0.0, 1.0) ** 1.5
-    depth = 0.45 * ax * head
+    ramp = np.clip((1.0 - r2) / 0.45, 0.0, 1.0)
+    head = ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep: flat inside, no kink at the edge
+    depth = 0.25 * ax * head
     # The nose: a ridge from its bridge (27) to its tip (30), higher toward the tip.
     a, b = marks[27], marks[30]
     seg = b - a
     t = np.clip(((xx - a[0]) * seg[0] + (yy - a[1]) * seg[1]) / max(float(seg @ seg), 1.0), 0.0, 1.0)
     px, py = a[0] + t * seg[0], a[1] + t * seg[1]
     d2 = (xx - px) ** 2 + (yy - py) ** 2
-    sigma = 0.08 * face_w
-    depth += 0.25 * face_w * (0.4 + 0.6 * t) * np.exp(-d2 / (2 * sigma**2))
+    sigma = 0.09 * face_w
+    depth += 0.3 * face_w * (0.4 + 0.6 * t) * np.exp(-d2 / (2 * sigma**2))
     return depth.astype(np.float32), head.astype(np.float32)
 
 
@@ -170,7 +177,9 @@ def pose_plan(steps: Sequence[str], rng: Random, *, holds: bool | None = None) -
     for step in steps:
         sx, sy = _POSE[step]
         for _ in range(2 if hold else 1):
-            plan.append((step, sx * rng.uniform(*YAW_RANGE) + sy * rng.uniform(-3, 3), sy * rng.uniform(*PITCH_RANGE)))
+            yaw = sx * rng.uniform(*YAW_RANGE) if sx else rng.uniform(-3, 3)
+            pitch = sy * rng.uniform(*PITCH_RANGE) if sy else rng.uniform(-3, 3)
+            plan.append((step, yaw, pitch))
     while len(plan) < liveness.MIN_FRAMES:
         plan.append(("neutral", rng.uniform(-3, 3), rng.uniform(-3, 3)))
     return plan[: liveness.MAX_FRAMES]
