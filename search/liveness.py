@@ -20,7 +20,7 @@ check                 flag when it fails          what is measured (value agains
 ``one_face``          ``face_count``              exactly one usable face in every frame
 ``pose_sequence``     ``pose_mismatch``           the frames show the asked poses, in order and nothing else,
                                                   each beyond a threshold from the first (neutral) frame
-``live_motion``       ``replayed_still``          consecutive frame pairs where the face changed shape, at least
+``live_motion``       ``replayed_still``          consecutive frame pairs where the face changed shape or pose, at least
                                                   one per asked pose
 ``same_person``       ``identity_changed``        largest embedding distance of a frame to the first frame
 ``background``        ``background_changed``      smallest structural similarity (SSIM) of the scene outside
@@ -102,7 +102,8 @@ class Thresholds:
     # share of the inter-ocular distance (mean residual after the best similarity transform: moving
     # a photo about, nearer or tilted in its plane does not count) and its pixels by at least
     # ``still_pixels`` grey levels on average. Synthetic camera noise on a still reads 0.006-0.015;
-    # a change of pose 0.024-0.076. A capture needs at least one moved pair per asked pose.
+    # a change of pose 0.024-0.076. A pair whose pose reading changed (``_pose_label``) moved too. A
+    # capture needs at least one moved pair per asked pose.
     moved_landmarks: float = 0.018
     still_pixels: float = 0.75
     # Scene outside the face (and the hair and body under it) between consecutive frames.
@@ -726,7 +727,12 @@ def capture_check(
     # (e) not a replayed still
     pairs = list(itertools.pairwise(decoded))
     changes = [_face_change(a, b) for a, b in pairs]
-    moved = sum(motion >= t.moved_landmarks and pixels >= t.still_pixels for motion, pixels in changes)
+    # A pair moved when the face changed shape, or changed pose past the pose thresholds (a weak
+    # nod can change the pose reading while the shape changes little).
+    moved = sum(
+        pixels >= t.still_pixels and (motion >= t.moved_landmarks or before != after)
+        for (motion, pixels), before, after in zip(changes, labels, labels[1:], strict=False)
+    )
     checks.append(
         CheckResult(
             name="live_motion",
@@ -734,7 +740,7 @@ def capture_check(
             passed=moved >= len(challenge.steps),
             value=float(moved),
             threshold=float(len(challenge.steps)),
-            detail=f"the face changed shape between {moved} of {len(changes)} consecutive frames "
+            detail=f"the face changed shape or pose between {moved} of {len(changes)} consecutive frames "
             f"(at least one per asked pose needed); largest change {max(c[0] for c in changes):.3f} "
             f"(threshold {t.moved_landmarks}), smallest pixel change {min(c[1] for c in changes):.2f}",
         )
