@@ -543,9 +543,9 @@ def capture_check(
     ``frames``: 4-8 JPEG/PNG/WebP images, the first looking at the camera, then the asked poses in
     order. ``captured_at``: the browser's capture time of each frame (Unix seconds; a consistency
     check only, since the browser controls it). ``now``: the server's time of receipt (default:
-    the clock). ``reference_embeddings``: the request's confirmed candidates; without them the
-    reference check is reported as not required, so a caller that releases anything on the strength
-    of the capture must pass them. ``nonce``: the nonce the browser sent back (compared with the
+    the clock). ``reference_embeddings``: the request's confirmed candidates; without them there is
+    no reference check and ``passed`` says nothing about whose face it is, so a caller that releases
+    anything on the strength of the capture must pass them. ``nonce``: the nonce the browser sent back (compared with the
     challenge's in constant time). ``nonce_store``: see ``nonce_consume``; the nonce is consumed by
     this call, whether the capture passes or not, so every attempt needs a new challenge.
     """
