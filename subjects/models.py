@@ -198,3 +198,39 @@ class OrganisationNotice(models.Model):
 
     def __str__(self) -> str:
         return f"notice to {self.organisation_id}"
+
+
+class ProofMethod(models.TextChoices):
+    """How the DPO established that the requester is the person whose photos they ask about (issue 22).
+
+    A verified email proves control of an address only; it releases the first tier (what exposes nobody).
+    One of these releases the second tier (photos, addresses, recipients) and irreversible actions."""
+
+    LIVE_CAPTURE = "live_capture", _("Live camera capture with a challenge, reviewed by the DPO")
+    VIDEO_CALL = "video_call", _("Video call with the DPO")
+    PAGE_CONTROL = "page_control", _("Proof of control of the page that holds the photo")
+    DOCUMENT_SEEN = "document_seen", _("Identity document seen by the DPO and not kept")
+
+
+class IdentityProof(models.Model):
+    """The DPO's recorded decision that a request's requester is the person (one row per decision)."""
+
+    request = models.ForeignKey(SubjectRequest, on_delete=models.CASCADE, related_name="identity_proofs")
+    method = models.CharField(max_length=20, choices=ProofMethod.choices)
+    accepted = models.BooleanField(help_text="true: the requester is shown to be the person; false: the proof failed")
+    note = models.TextField(blank=True, help_text="what was checked (never the document's number or a copy of it)")
+    evidence = models.JSONField(default=dict, blank=True, help_text="numbers and flags only: no images, no embeddings")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-decided_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(method__in=["live_capture", "video_call", "page_control", "document_seen"]),
+                name="subjects_identityproof_method_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request.reference}: {self.method} ({'accepted' if self.accepted else 'refused'})"
