@@ -169,7 +169,11 @@ def _confirmation(request: Request, search: SearchRequest) -> dict[str, object] 
 
 
 class OperatingPointSerializer(serializers.Serializer):
-    index_size = serializers.IntegerField(help_text="faces of the model in the index when the search ran")
+    index_size = serializers.IntegerField(
+        help_text="faces of the model in the index when the search ran (at searched_at): a historical count, not "
+        "lowered when faces are erased or restricted later"
+    )
+    searched_at = serializers.DateTimeField(help_text="when the search ran against the index")
     max_distance = serializers.FloatField(help_text="the largest cosine distance shown as a match")
     true_match_rate = serializers.FloatField(
         allow_null=True, help_text="share of true matches found at that distance, cross-validated by person"
@@ -190,7 +194,7 @@ class SearchDetailApi(APIView):
         created_at = serializers.DateTimeField()
         completed_at = serializers.DateTimeField(allow_null=True)
         faces_to_choose = ProbeFaceSerializer(many=True)
-        hits = HitSerializer(many=True)
+        hits = HitSerializer(many=True, help_text="the matches that may be shown now (restricted or erased faces vanish)")
         confirmation = ConfirmationSerializer(
             allow_null=True, help_text="set while a repeat search waits for the analyst's confirmation"
         )
