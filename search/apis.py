@@ -105,6 +105,10 @@ class SearchCreateApi(APIView):
                 case_reference=data["case_reference"],
                 ip=client_ip(request._request),
             )
+        except engine.EngineBusy as exc:  # every face slot of this process taken: nothing was stored
+            response = _error(exc.code, exc.message, status.HTTP_503_SERVICE_UNAVAILABLE)
+            response["Retry-After"] = "30"
+            return response
         except engine.ImageRejected as exc:
             return _error(exc.code, exc.message, status.HTTP_400_BAD_REQUEST)
         except services.SearchLimitExceeded as exc:

@@ -41,6 +41,9 @@ def index(request: AuthenticatedHttpRequest) -> HttpResponse:
                 case_reference=form.cleaned_data["case_reference"],
                 ip=client_ip(request),
             )
+        except engine.EngineBusy as exc:
+            form.add_error(None, exc.message)
+            return _render_index(request, membership, form, status=503)
         except engine.ImageRejected as exc:
             form.add_error("image", exc.message)
         except services.SearchLimitExceeded as exc:
