@@ -159,9 +159,7 @@ def decode_image(data: bytes) -> DecodedImage:
         pixels = _to_rgb(upright)
     transposed = upright.size != image.size
     full_w, full_h = (height, width) if transposed else (width, height)
-    return DecodedImage(
-        pixels=pixels, format=fmt, width=full_w, height=full_h, scale=pixels.shape[1] / full_w if full_w else 1.0
-    )
+    return DecodedImage(pixels=pixels, format=fmt, width=full_w, height=full_h, scale=pixels.shape[1] / full_w if full_w else 1.0)
 
 
 def decode_max_side() -> int:
