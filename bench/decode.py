@@ -9,7 +9,7 @@ held just before the work (``VmHWM``, reset then), so both ways are measured in 
   transpose, RGB conversion and a numpy copy, all at full size;
 - ``new``: ``search.engine.decode_image`` now: the pixel count read from the header (refused over
   the limit before any pixel is decoded), then a decode to a bounded working size (longest side at
-  most 2 x FACE_DETECT_MAX_SIDE; JPEGs scaled by the decoder, other formats reduced right after the
+  under 4 x FACE_DETECT_MAX_SIDE; JPEGs scaled by the decoder, other formats reduced right after the
   load, before the RGB copy);
 - ``old x4`` / ``new x4``: four at once in threads, as four uploads on one web process (the new
   way holds at most FACE_WORK_CONCURRENCY decodes at once; the others wait for a slot);

@@ -109,7 +109,7 @@ def decode_image(data: bytes) -> DecodedImage:
     """Validate and decode an uploaded image; raises ImageRejected with the reason.
 
     The pixel count is read from the header and refused over ``FACE_IMAGE_MAX_PIXELS`` before any
-    pixel is decoded, and the photo is decoded to a bounded working size (longest side at most
+    pixel is decoded, and the photo is decoded to a bounded working size (longest side under twice
     ``decode_max_side()``; JPEGs are scaled by the decoder itself): a small file claiming many pixels
     (a 52 KB PNG of 18 megapixels) costs tens of MB, not hundreds. ``width``/``height`` stay the
     original's; ``scale`` maps the working pixels to them. At most ``FACE_WORK_CONCURRENCY`` decodes
@@ -163,30 +163,33 @@ def decode_image(data: bytes) -> DecodedImage:
 
 
 def decode_max_side() -> int:
-    """The longest side a photo is decoded to: twice the detection size, so detection loses nothing."""
+    """The working size photos are decoded down to: at least this long, under twice it (2 x the detection size)."""
     return int(getattr(settings, "FACE_DECODE_MAX_SIDE", 0) or 2 * settings.FACE_DETECT_MAX_SIDE)
 
 
 def _bounded(image: Image.Image) -> Image.Image:
-    """Decode ``image`` (opened, not loaded) at most ``decode_max_side()`` px long.
+    """Decode ``image`` (opened, not loaded) scaled down by the largest whole factor that keeps its longest
+    side at least ``decode_max_side()``: under twice that, and never below what detection reads.
 
     JPEG: the decoder's own DCT scaling (1/2, 1/4, 1/8) decodes fewer pixels in the first place; any
-    format: a box reduction right after the load, before the RGB conversion that would copy it.
+    format: a box reduction right after the load, before the RGB conversion that would copy it. A photo
+    under twice the working size is decoded as it is (the shared test photos and their embeddings included).
     """
     limit = decode_max_side()
     longest = max(image.size)
-    if longest > limit and image.format in ("JPEG", "MPO"):
+    if longest >= 2 * limit and image.format in ("JPEG", "MPO"):
         factor = limit / longest
         image.draft(image.mode, (max(1, int(image.size[0] * factor)), max(1, int(image.size[1] * factor))))
     image.load()
-    longest = max(image.size)
-    if longest > limit:
-        factor = -(-longest // limit)  # ceil: the result fits the limit
-        if image.mode in ("1", "P"):  # palette indexes cannot be averaged: take every factor-th pixel
-            size = (max(1, image.size[0] // factor), max(1, image.size[1] // factor))
-            reduced = image.resize(size, Image.Resampling.NEAREST)
-        else:
+    factor = max(image.size) // limit
+    if factor >= 2:
+        size = (max(1, image.size[0] // factor), max(1, image.size[1] // factor))
+        try:
+            if image.mode in ("1", "P", "PA"):
+                raise ValueError("palette indexes cannot be averaged")
             reduced = image.reduce(factor)
+        except ValueError:  # palette or 16-bit modes: every factor-th pixel
+            reduced = image.resize(size, Image.Resampling.NEAREST)
         reduced.info = image.info
         image = reduced
     return image

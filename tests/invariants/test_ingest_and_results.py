@@ -418,7 +418,7 @@ def _palette_png() -> bytes:
 )
 def test_a_small_file_with_many_pixels_is_decoded_within_bounds(tmp_path, build, side, limit_mb):
     """Each input is under the 40-megapixel limit, so it is accepted; it is decoded in a fresh process
-    (peak resident memory measured from just before the call) to a working copy at most 1,600 px long
+    (peak resident memory measured from just before the call) to a working copy under 3,200 px long
     while its size is reported as the original's. The full decode took 260 to 290 MB for these."""
     path = tmp_path / "photo"
     path.write_bytes(build())
@@ -428,7 +428,7 @@ def test_a_small_file_with_many_pixels_is_decoded_within_bounds(tmp_path, build,
     assert out.returncode == 0, out.stderr[-2000:]
     peak_mb, width, _height, working = (int(v) for v in out.stdout.split()[-4:])
     assert width == side
-    assert working <= 2 * settings.FACE_DETECT_MAX_SIDE
+    assert settings.FACE_DETECT_MAX_SIDE <= working < 4 * settings.FACE_DETECT_MAX_SIDE  # under 3,200 px
     assert peak_mb < limit_mb, f"peak {peak_mb} MB"
 
 
