@@ -260,7 +260,8 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # no copy of what is RGB already
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
 # --- Models ---------------------------------------------------------------------

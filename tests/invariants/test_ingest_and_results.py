@@ -412,14 +412,14 @@ def _palette_png() -> bytes:
     ("build", "side", "limit_mb"),
     [
         pytest.param(_solid_png, 3883, 120, id="bounded decode × 51 KB solid-colour PNG of 15 MP (the selfie of the report)"),
-        pytest.param(_large_jpeg, 6000, 60, id="bounded decode × solid-colour JPEG of 6000 x 4000 (24 MP)"),
+        pytest.param(_large_jpeg, 6000, 100, id="bounded decode × solid-colour JPEG of 6000 x 4000 (24 MP)"),
         pytest.param(_palette_png, 6000, 60, id="bounded decode × 2-colour palette PNG of 6000 x 6000 (36 MP)"),
     ],
 )
 def test_a_small_file_with_many_pixels_is_decoded_within_bounds(tmp_path, build, side, limit_mb):
     """Each input is under the 40-megapixel limit, so it is accepted; it is decoded in a fresh process
     (peak resident memory measured from just before the call) to a working copy under 3,200 px long
-    while its size is reported as the original's. The full decode took 260 to 290 MB for these."""
+    while its size is reported as the original's. The full decode (Image.open, load, RGB copy) took 260, 410, 410 MB."""
     path = tmp_path / "photo"
     path.write_bytes(build())
     out = subprocess.run(
