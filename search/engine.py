@@ -126,22 +126,23 @@ def decode_image(data: bytes) -> DecodedImage:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(io.BytesIO(data))
-                if image.format not in ACCEPTED_FORMATS:
+                opened = Image.open(io.BytesIO(data))
+                if opened.format not in ACCEPTED_FORMATS:
                     raise ImageRejected(
-                        "unsupported_format", f"{image.format} images are not accepted: upload a JPEG, PNG or WebP photo."
+                        "unsupported_format", f"{opened.format} images are not accepted: upload a JPEG, PNG or WebP photo."
                     )
-                width, height = image.size  # the header only: nothing decoded yet
+                width, height = opened.size  # the header only: nothing decoded yet
                 if width * height > max_pixels:
                     raise ImageRejected(
                         "too_many_pixels",
                         f"The image is {width}×{height} pixels; at most {max_pixels / 1e6:.0f} megapixels are accepted.",  # noqa: RUF001
                     )
-                if getattr(image, "n_frames", 1) > 1:
-                    image.seek(0)  # animations: the first frame
-                fmt = "JPEG" if image.format == "MPO" else str(image.format)
-                exif = image.getexif()
-                image = _bounded(image)
+                if getattr(opened, "n_frames", 1) > 1:
+                    opened.seek(0)  # animations: the first frame
+                fmt = "JPEG" if opened.format == "MPO" else str(opened.format)
+                exif = opened.getexif()
+                image = _bounded(opened)
+                del opened  # the full-size pixels go now, before the RGB copy
         except ImageRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
