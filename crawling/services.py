@@ -600,7 +600,8 @@ def _process_image(job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Cou
     _set_phash(result.image.pk, response.body)
     counts["stored"] += 1
     _finish(item, CrawlItem.Status.DONE, "", response.status, result.image.pk)
-    return result.image.pk
+    # A photo analysed before it was stored (an objector's template is kept) is indexed already.
+    return result.image.pk if result.analysed is None else None
 
 
 def _phash(data: bytes) -> str:

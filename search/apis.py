@@ -105,6 +105,10 @@ class SearchCreateApi(APIView):
                 case_reference=data["case_reference"],
                 ip=client_ip(request._request),
             )
+        except engine.EngineBusy as exc:  # every face slot of this process taken: nothing was stored
+            response = _error(exc.code, exc.message, status.HTTP_503_SERVICE_UNAVAILABLE)
+            response["Retry-After"] = "30"
+            return response
         except engine.ImageRejected as exc:
             return _error(exc.code, exc.message, status.HTTP_400_BAD_REQUEST)
         except services.SearchLimitExceeded as exc:
@@ -169,7 +173,11 @@ def _confirmation(request: Request, search: SearchRequest) -> dict[str, object] 
 
 
 class OperatingPointSerializer(serializers.Serializer):
-    index_size = serializers.IntegerField(help_text="faces of the model in the index when the search ran")
+    index_size = serializers.IntegerField(
+        help_text="faces of the model in the index when the search ran (at searched_at): a historical count, not "
+        "lowered when faces are erased or restricted later"
+    )
+    searched_at = serializers.DateTimeField(help_text="when the search ran against the index")
     max_distance = serializers.FloatField(help_text="the largest cosine distance shown as a match")
     true_match_rate = serializers.FloatField(
         allow_null=True, help_text="share of true matches found at that distance, cross-validated by person"
@@ -190,7 +198,7 @@ class SearchDetailApi(APIView):
         created_at = serializers.DateTimeField()
         completed_at = serializers.DateTimeField(allow_null=True)
         faces_to_choose = ProbeFaceSerializer(many=True)
-        hits = HitSerializer(many=True)
+        hits = HitSerializer(many=True, help_text="the matches that may be shown now (restricted or erased faces vanish)")
         confirmation = ConfirmationSerializer(
             allow_null=True, help_text="set while a repeat search waits for the analyst's confirmation"
         )

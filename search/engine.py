@@ -16,6 +16,7 @@ Embeddings are L2-normalised and compared by cosine distance.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import logging
@@ -23,7 +24,7 @@ import os
 import shutil
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,13 +55,14 @@ class ImageRejected(ValueError):
 class DecodedImage:
     pixels: np.ndarray  # RGB uint8, EXIF orientation applied
     format: str
-    width: int
+    width: int  # the original's size (EXIF orientation applied), whatever size ``pixels`` were decoded to
     height: int
+    scale: float = 1.0  # pixels per original pixel (1.0 unless a large photo was decoded smaller)
 
 
 @dataclass(frozen=True)
 class DetectedFace:
-    box: tuple[int, int, int, int]  # x, y, w, h in the decoded image's pixels
+    box: tuple[int, int, int, int]  # x, y, w, h in the original image's pixels
     score: float  # detector confidence (dlib HOG: an unbounded margin, higher is surer)
     embedding: np.ndarray  # float32, L2-normalised
     model: str
@@ -69,10 +71,11 @@ class DetectedFace:
 
     def crop_jpeg(self, image: DecodedImage, size: int = 160) -> bytes:
         """A thumbnail of this face with some margin, as JPEG."""
-        x, y, w, h = self.box
+        x, y, w, h = (round(v * image.scale) for v in self.box)  # the box is in the original's pixels
         margin = int(0.25 * max(w, h))
+        height, width = image.pixels.shape[:2]
         left, top = max(0, x - margin), max(0, y - margin)
-        right, bottom = min(image.width, x + w + margin), min(image.height, y + h + margin)
+        right, bottom = min(width, x + w + margin), min(height, y + h + margin)
         crop = Image.fromarray(image.pixels[top:bottom, left:right])
         crop.thumbnail((size, size))
         out = io.BytesIO()
@@ -103,7 +106,15 @@ def _sniff(data: bytes) -> None:
 
 
 def decode_image(data: bytes) -> DecodedImage:
-    """Validate and decode an uploaded image; raises ImageRejected with the reason."""
+    """Validate and decode an uploaded image; raises ImageRejected with the reason.
+
+    The pixel count is read from the header and refused over ``FACE_IMAGE_MAX_PIXELS`` before any
+    pixel is decoded, and the photo is decoded to a bounded working size (longest side under twice
+    ``decode_max_side()``; JPEGs are scaled by the decoder itself): a small file claiming many pixels
+    (a 52 KB PNG of 18 megapixels) costs tens of MB, not hundreds. ``width``/``height`` stay the
+    original's; ``scale`` maps the working pixels to them. At most ``FACE_WORK_CONCURRENCY`` decodes
+    and analyses run at once in a process (``work_slot``); past a short wait, EngineBusy.
+    """
     if not data:
         raise ImageRejected("empty", "The file is empty.")
     max_bytes = settings.FACE_IMAGE_MAX_BYTES
@@ -111,37 +122,131 @@ def decode_image(data: bytes) -> DecodedImage:
         raise ImageRejected("too_large", f"The file is {len(data) / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
     _sniff(data)
     max_pixels = settings.FACE_IMAGE_MAX_PIXELS
+    with work_slot():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                opened = Image.open(io.BytesIO(data))
+                if opened.format not in ACCEPTED_FORMATS:
+                    raise ImageRejected(
+                        "unsupported_format", f"{opened.format} images are not accepted: upload a JPEG, PNG or WebP photo."
+                    )
+                width, height = opened.size  # the header only: nothing decoded yet
+                if width * height > max_pixels:
+                    raise ImageRejected(
+                        "too_many_pixels",
+                        f"The image is {width}×{height} pixels; at most {max_pixels / 1e6:.0f} megapixels are accepted.",  # noqa: RUF001
+                    )
+                if getattr(opened, "n_frames", 1) > 1:
+                    opened.seek(0)  # animations: the first frame
+                fmt = "JPEG" if opened.format == "MPO" else str(opened.format)
+                exif = opened.getexif()
+                image = _bounded(opened)
+                del opened  # the full-size pixels go now, before the RGB copy
+        except ImageRejected:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageRejected(
+                "too_many_pixels", f"The image has too many pixels: at most {max_pixels / 1e6:.0f} megapixels are accepted."
+            ) from exc
+        except UnidentifiedImageError as exc:
+            raise ImageRejected(
+                "not_an_image", "This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF)."
+            ) from exc
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise ImageRejected("damaged", "The image file is damaged or incomplete.") from exc
+        image.getexif().update(exif)  # the orientation survives the reduction
+        upright: Image.Image = ImageOps.exif_transpose(image) or image
+        pixels = _to_rgb(upright)
+    transposed = upright.size != image.size
+    full_w, full_h = (height, width) if transposed else (width, height)
+    return DecodedImage(pixels=pixels, format=fmt, width=full_w, height=full_h, scale=pixels.shape[1] / full_w if full_w else 1.0)
+
+
+def decode_max_side() -> int:
+    """The working size photos are decoded down to: at least this long, under twice it (2 x the detection size)."""
+    return int(getattr(settings, "FACE_DECODE_MAX_SIDE", 0) or 2 * settings.FACE_DETECT_MAX_SIDE)
+
+
+def _bounded(image: Image.Image) -> Image.Image:
+    """Decode ``image`` (opened, not loaded) scaled down by the largest whole factor that keeps its longest
+    side at least ``decode_max_side()``: under twice that, and never below what detection reads.
+
+    JPEG: the decoder's own DCT scaling (1/2, 1/4, 1/8) decodes fewer pixels in the first place; any
+    format: a box reduction right after the load, before the RGB conversion that would copy it. A photo
+    under twice the working size is decoded as it is (the shared test photos and their embeddings included).
+    """
+    limit = decode_max_side()
+    longest = max(image.size)
+    if longest >= 2 * limit and image.format in ("JPEG", "MPO"):
+        factor = limit / longest
+        image.draft(image.mode, (max(1, int(image.size[0] * factor)), max(1, int(image.size[1] * factor))))
+    image.load()
+    factor = max(image.size) // limit
+    if factor >= 2:
+        size = (max(1, image.size[0] // factor), max(1, image.size[1] // factor))
+        try:
+            if image.mode in ("1", "P", "PA"):
+                raise ValueError("palette indexes cannot be averaged")
+            reduced = image.reduce(factor)
+        except ValueError:  # palette or 16-bit modes: every factor-th pixel
+            reduced = image.resize(size, Image.Resampling.NEAREST)
+        reduced.info = image.info
+        image = reduced
+    return image
+
+
+# --- Bounded face work ------------------------------------------------------------
+
+
+class EngineBusy(ImageRejected):
+    """Too many photos are being decoded or analysed in this process: try again shortly."""
+
+    def __init__(self) -> None:
+        super().__init__("busy", "The face service is busy: try again in a minute.")
+
+
+_slots: threading.BoundedSemaphore | None = None
+_slots_size = 0
+_slots_guard = threading.Lock()
+
+
+def _semaphore() -> threading.BoundedSemaphore:
+    global _slots, _slots_size
+    size = max(1, int(getattr(settings, "FACE_WORK_CONCURRENCY", 2)))
+    with _slots_guard:
+        if _slots is None or size != _slots_size:
+            _slots, _slots_size = threading.BoundedSemaphore(size), size
+        return _slots
+
+
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def work_slot() -> Iterator[None]:
+    """One of ``FACE_WORK_CONCURRENCY`` (2) slots per process for decoding or analysing a photo.
+
+    A web process then holds at most that many decoded photos and face analyses at once, however
+    many requests arrive; a request that waits more than ``FACE_WORK_WAIT_SECONDS`` (10) gets
+    EngineBusy ("busy, try again") instead of queueing without bound. Re-entrant per thread.
+    """
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    slots = _semaphore()
+    if not slots.acquire(timeout=float(getattr(settings, "FACE_WORK_WAIT_SECONDS", 10))):
+        raise EngineBusy()
+    _held.depth = 1
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.format not in ACCEPTED_FORMATS:
-                raise ImageRejected(
-                    "unsupported_format", f"{image.format} images are not accepted: upload a JPEG, PNG or WebP photo."
-                )
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageRejected(
-                    "too_many_pixels",
-                    f"The image is {width}×{height} pixels; at most {max_pixels / 1e6:.0f} megapixels are accepted.",  # noqa: RUF001
-                )
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)  # animations: the first frame
-            image.load()
-    except ImageRejected:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(
-            "too_many_pixels", f"The image has too many pixels: at most {max_pixels / 1e6:.0f} megapixels are accepted."
-        ) from exc
-    except UnidentifiedImageError as exc:
-        raise ImageRejected("not_an_image", "This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF).") from exc
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ImageRejected("damaged", "The image file is damaged or incomplete.") from exc
-    fmt = "JPEG" if image.format == "MPO" else str(image.format)
-    upright: Image.Image = ImageOps.exif_transpose(image) or image
-    pixels = _to_rgb(upright)
-    return DecodedImage(pixels=pixels, format=fmt, width=pixels.shape[1], height=pixels.shape[0])
+        yield
+    finally:
+        _held.depth = 0
+        slots.release()
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
@@ -156,7 +261,8 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # no copy of what is RGB already
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
 # --- Models ---------------------------------------------------------------------
@@ -252,11 +358,15 @@ def _normalise(vec: Any) -> np.ndarray:
 
 
 def analyse_many(images: Sequence[DecodedImage]) -> list[Analysis]:
-    """Detect, align and embed every face of every image; embeddings computed in one batch."""
+    """Detect, align and embed every face of every image; embeddings computed in one batch.
+
+    Holds one of the process's ``work_slot()``s (EngineBusy past a short wait).
+    """
     engine = _engine(model_name(), detector_name())
-    if engine["kind"] == "dlib_chip":
-        return _analyse_dlib(engine, images)
-    return [_analyse_deepface(engine, image) for image in images]
+    with work_slot():
+        if engine["kind"] == "dlib_chip":
+            return _analyse_dlib(engine, images)
+        return [_analyse_deepface(engine, image) for image in images]
 
 
 def analyse(image: DecodedImage) -> Analysis:
@@ -269,6 +379,21 @@ def _too_small(box: tuple[int, int, int, int]) -> str | None:
     if side < minimum:
         return f"face too small to be reliable ({side} px; at least {minimum} px needed)"
     return None
+
+
+def _too_small_to_find(box: tuple[int, int, int, int]) -> str:
+    side = min(box[2], box[3])
+    return f"face too small to be reliable ({side} px at most {settings.FACE_DETECT_MAX_SIDE} px across the photo)"
+
+
+def _small_face_probe(engine: dict[str, Any], small: np.ndarray, options: PipelineOptions) -> list[Any]:
+    """Faces too small for the pipeline's detector (rectangles in ``small``): HOG upsampled once more.
+
+    Runs only on photos where nothing usable was found; its faces are never embedded: only the reason
+    changes, from "no face found" to "too small".
+    """
+    rects, _, _ = engine["hog"].run(small, max(options.upsample, options.retry_upsample) + 1)
+    return list(rects)
 
 
 @dataclass(frozen=True)
@@ -436,7 +561,17 @@ def _analyse_dlib(engine: dict[str, Any], images: Sequence[DecodedImage]) -> lis
         analysis = Analysis()
         results.append(analysis)
         small, scale = detection_image(image)
-        for rect, score, detector in detect(engine, small, options):
+        found = detect(engine, small, options)
+        if not found and getattr(settings, "FACE_SMALL_FACE_PROBE", True):
+            # Nothing the pipeline can use: look once more for faces too small for it, so that the
+            # person hears "too small" (docs/faces.md) rather than "no face found".
+            for rect in _small_face_probe(engine, small, options):
+                x0, y0 = max(0, rect.left()), max(0, rect.top())
+                x1, y1 = min(small.shape[1], rect.right()), min(small.shape[0], rect.bottom())
+                box = (int(x0 / scale), int(y0 / scale), int((x1 - x0) / scale), int((y1 - y0) / scale))
+                analysis.rejected.append((box, _too_small(box) or _too_small_to_find(box)))
+            continue
+        for rect, score, detector in found:
             x0, y0 = max(0, rect.left()), max(0, rect.top())
             x1, y1 = min(small.shape[1], rect.right()), min(small.shape[0], rect.bottom())
             box = (int(x0 / scale), int(y0 / scale), int((x1 - x0) / scale), int((y1 - y0) / scale))

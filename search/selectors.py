@@ -9,14 +9,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Organisation, User
 from accounts.selectors import membership_for
 from search.engine import MODEL_DIMENSIONS
-from search.models import SearchHit, SearchRequest
+from search.models import Face, SearchHit, SearchRequest
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,36 @@ def search_list(*, user: User) -> QuerySet[SearchRequest]:
     return SearchRequest.objects.filter(organisation=membership.organisation_id).select_related("user")
 
 
+def excluded_jurisdictions_q(field: str = "jurisdiction") -> Q:
+    """Rows whose jurisdiction ``field`` is excluded (a listed country covers its subdivisions: US covers US-IL)."""
+    q = Q(pk__in=[])
+    for code in {c.strip().upper() for c in settings.EXCLUDED_JURISDICTIONS if c.strip()}:
+        q |= Q(**{f"{field}__iexact": code}) | Q(**{f"{field}__istartswith": f"{code}-"})
+    return q
+
+
+def search_hits_visible(*, search: SearchRequest) -> QuerySet[SearchHit]:
+    """The hits of a search that may be shown now: the one owner of what a stored result shows.
+
+    A result is read again long after the search ran; by then a face may be restricted (Art 18),
+    suppressed (Art 21), expired, or in a jurisdiction now excluded. Such a hit vanishes from every
+    view of the result (page, API, crop download), as if it had never been found. Nothing is shown
+    before the search is done (a held repeat search shows nothing until it is confirmed).
+    """
+    if search.status != SearchRequest.Status.DONE:
+        return SearchHit.objects.none()
+    return (
+        SearchHit.objects.filter(search=search, face__status=Face.Status.ACTIVE)
+        .filter(Q(face__expires_at__isnull=True) | Q(face__expires_at__gt=timezone.now()))
+        .exclude(excluded_jurisdictions_q("face__jurisdiction"))
+        .select_related("face", "face__image")
+        .order_by("rank")
+    )
+
+
 def search_hit_list(*, search: SearchRequest) -> QuerySet[SearchHit]:
-    return search.hits.select_related("face", "face__image").order_by("rank")
+    """The hits shown for a search (``search_hits_visible``)."""
+    return search_hits_visible(search=search)
 
 
 def searches_this_month(*, organisation: Organisation) -> int:
@@ -128,7 +156,8 @@ def search_ids_of_same_person(
 
 
 def search_operating_point(*, search: SearchRequest) -> dict[str, Any] | None:
-    """What a finished search was searched at, for the analyst: the index size, the largest distance
+    """What a finished search was searched at, for the analyst: the index size then (a historical count,
+    with the moment it was taken: faces erased or restricted since are not subtracted), the largest distance
     shown as a match, and the share of true matches the model finds at that distance (cross-validated
     by person; ``tar_exact`` False when the distance is under the measured curve, the share then being
     at most ``true_match_rate``). None for searches run before these were recorded."""
@@ -142,6 +171,7 @@ def search_operating_point(*, search: SearchRequest) -> dict[str, Any] | None:
         tar = None
     return {
         "index_size": search.index_size,
+        "searched_at": search.completed_at or search.status_changed_at,
         "max_distance": round(search.match_threshold, 5),
         "true_match_rate": round(tar[0], 3) if tar else None,
         "tar_exact": tar[1] if tar else None,

@@ -48,6 +48,32 @@ class StoreResult:
     image: SourceImage | None
     created: bool
     skipped: str = ""  # reason code when not stored
+    # Set when the photo was analysed before it was stored (an objector's template is kept): its faces
+    # are indexed already and the worker has nothing left to do for it.
+    analysed: AnalyseCounts | None = None
+
+
+def _template_suppressions_exist(model: str) -> bool:
+    """Whether an objector's face template is kept for ``model``: then every photo is analysed before writing.
+
+    The suppression list is moving from subjects to search; the model is looked up by either label.
+    """
+    from django.apps import apps
+
+    for label in ("search.Suppression", "subjects.Suppression"):
+        try:
+            suppression = apps.get_model(label)
+        except LookupError:
+            continue
+        return bool(suppression.objects.filter(kind="template", model=model).exists())
+    return False
+
+
+def _template_match(analysis: engine.Analysis) -> bool:
+    """Whether any face of the photo matches an objector's kept template."""
+    from subjects.selectors import template_suppresses
+
+    return any(template_suppresses(embedding=f.embedding.tolist(), model=f.model) for f in analysis.faces)
 
 
 def source_image_store(
@@ -65,6 +91,13 @@ def source_image_store(
 ) -> StoreResult:
     """Validate and store one source image (deduplicated by SHA-256), pending face analysis.
 
+    Every import and crawl goes through here, and the decision is taken before anything is written
+    (Art 21: an objector is never collected again): the page and image URLs and the content hash are
+    checked against the suppression list; when an objector's face template is kept for the model, the
+    photo is analysed in memory first and refused (``skipped="suppressed"``) if any face in it matches
+    one, whatever its bytes (a re-saved or resized copy too). A refused photo leaves no file and no row:
+    the caller only counts it. A photo analysed here is indexed at once (``analysed``), not twice.
+
     ``source`` is the approved crawling ``Source`` whose declarations cover the image; an existing copy
     that no source covered yet is linked to it.
 
@@ -78,6 +111,11 @@ def source_image_store(
     digest = hashlib.sha256(data).hexdigest()
     if suppression_match(page_url=page_url, image_url=image_url, image_sha256=digest):
         return StoreResult(image=None, created=False, skipped="suppressed")  # an objector: never indexed again
+    analysis: engine.Analysis | None = None
+    if not SourceImage.objects.filter(sha256=digest).exists() and _template_suppressions_exist(engine.model_name()):
+        analysis = engine.analyse(decoded)
+        if _template_match(analysis):
+            return StoreResult(image=None, created=False, skipped="suppressed")  # nothing written, not even a row
     now = timezone.now()
     with transaction.atomic():
         existing = SourceImage.objects.select_for_update().filter(sha256=digest).first()
@@ -121,17 +159,24 @@ def source_image_store(
         except Exception:
             default_storage.delete(str(image.file.name))
             raise
-    return StoreResult(image=image, created=True)
+    if analysis is None:
+        return StoreResult(image=image, created=True)
+    counts = AnalyseCounts()
+    _analysis_record(image, decoded, analysis, counts)  # the worker finds it analysed and skips it
+    image.refresh_from_db()
+    return StoreResult(image=image, created=True, analysed=counts)
 
 
 @dataclass
 class AnalyseCounts:
     images: int = 0
     faces: int = 0
-    no_face: int = 0
+    no_face: int = 0  # photos without a face at all
+    too_small: int = 0  # photos whose only faces are too small to use
     failed: int = 0
     rejected_faces: int = 0
     suppressed_faces: int = 0
+    suppressed_images: int = 0  # photos refused because a face matched an objector's template
 
 
 def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False) -> AnalyseCounts:
@@ -140,7 +185,8 @@ def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False
     Images already analysed are skipped; a retry after a crash replaces partial results. Each
     image's attempt is committed before the work; one at ``FACE_TASK_MAX_ATTEMPTS`` is quarantined
     instead. With ``isolate_retried`` (the task), a batch holding an image tried before is re-queued
-    as one task per image instead of being run.
+    as one task per image instead of being run. A photo with a face that matches an objector's
+    template (one kept after it was stored) is deleted, file and row, as ingestion would have refused it.
     """
     counts = AnalyseCounts()
     claimed: list[SourceImage] = []
@@ -185,23 +231,49 @@ def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False
             _image_finish(image, status=SourceImage.Status.FAILED, error=str(exc)[:300], faces=[], decoded=None)
             counts.failed += 1
     analyses = engine.analyse_many([d for _, d in decoded]) if decoded else []
-    from subjects.selectors import template_suppresses
-
     for (image, pixels), analysis in zip(decoded, analyses, strict=True):
-        counts.images += 1
-        # An objector who let us keep their face template is never indexed again, whatever the photo.
-        kept = [f for f in analysis.faces if not template_suppresses(embedding=f.embedding.tolist(), model=f.model)]
-        counts.suppressed_faces += len(analysis.faces) - len(kept)
-        analysis.faces = kept
-        counts.rejected_faces += len(analysis.rejected)
-        if analysis.faces:
-            _image_finish(image, status=SourceImage.Status.DONE, error="", faces=analysis.faces, decoded=pixels)
-            counts.faces += len(analysis.faces)
-        else:
-            reason = analysis.rejected[0][1] if analysis.rejected else "no face found"
-            _image_finish(image, status=SourceImage.Status.NO_FACE, error=reason, faces=[], decoded=pixels)
-            counts.no_face += 1
+        if _template_match(analysis):
+            # An objector who let us keep their face template is never collected again, whatever the photo.
+            _image_suppress(image, faces=len(analysis.faces))
+            counts.suppressed_images += 1
+            counts.suppressed_faces += len(analysis.faces)
+            continue
+        _analysis_record(image, pixels, analysis, counts)
     return counts
+
+
+def _analysis_record(image: SourceImage, pixels: engine.DecodedImage, analysis: engine.Analysis, counts: AnalyseCounts) -> None:
+    """Index the analysed faces of one photo; a photo with none says why (no face, or too small)."""
+    counts.images += 1
+    counts.rejected_faces += len(analysis.rejected)
+    if analysis.faces:
+        _image_finish(image, status=SourceImage.Status.DONE, error="", faces=analysis.faces, decoded=pixels)
+        counts.faces += len(analysis.faces)
+    elif analysis.rejected:
+        _image_finish(image, status=SourceImage.Status.NO_FACE, error=analysis.rejected[0][1], faces=[], decoded=pixels)
+        counts.too_small += 1
+    else:
+        _image_finish(image, status=SourceImage.Status.NO_FACE, error="no face found", faces=[], decoded=pixels)
+        counts.no_face += 1
+
+
+def _image_suppress(image: SourceImage, *, faces: int) -> None:
+    """Delete a stored photo that shows an objector (file and row); the audit keeps only counts."""
+    with transaction.atomic():
+        locked = SourceImage.objects.select_for_update().filter(pk=image.pk).first()
+        if locked is None:
+            return
+        names = [str(locked.file.name)] if locked.file else []
+        names += [str(f.crop.name) for f in locked.faces.all() if f.crop]
+        audit_record(
+            actor=None,
+            action="search.source_image.suppressed",
+            target=locked,
+            outcome="success",
+            details={"reason": "objector_template", "faces": faces, "source": locked.source_label},
+        )
+        locked.delete()
+        transaction.on_commit(lambda: storage_files_delete(names))
 
 
 def _image_finish(
@@ -571,7 +643,7 @@ def search_results_viewed(*, search: SearchRequest, user: User, ip: str | None =
         target=search,
         outcome="success",
         ip=ip,
-        details={"via": via, "hits": search.hits.count()},
+        details={"via": via, "hits": selectors.search_hits_visible(search=search).count()},
     )
 
 

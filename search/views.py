@@ -15,7 +15,7 @@ from accounts.http import AuthenticatedHttpRequest
 from accounts.selectors import membership_for
 from search import engine, monitoring, selectors, services
 from search.forms import AlertCloseForm, ChooseFaceForm, RepeatConfirmForm, SearchForm
-from search.models import Face, MonitoringAlert, SearchRequest
+from search.models import MonitoringAlert, SearchRequest
 
 
 @login_required
@@ -41,6 +41,9 @@ def index(request: AuthenticatedHttpRequest) -> HttpResponse:
                 case_reference=form.cleaned_data["case_reference"],
                 ip=client_ip(request),
             )
+        except engine.EngineBusy as exc:
+            form.add_error(None, exc.message)
+            return _render_index(request, membership, form, status=503)
         except engine.ImageRejected as exc:
             form.add_error("image", exc.message)
         except services.SearchLimitExceeded as exc:
@@ -232,11 +235,15 @@ def probe_face_bytes(*, search: SearchRequest, index: int) -> bytes:
 
 
 def hit_crop_bytes(*, search: SearchRequest, face_id: int) -> bytes:
-    """The crop of a face this search returned (the caller checked access to the search); 404 otherwise."""
-    if search.status != SearchRequest.Status.DONE or not search.hits.filter(face_id=face_id).exists():
-        raise Http404  # a held repeat search shows nothing until it is confirmed
-    face = Face.objects.filter(pk=face_id).first()
-    if face is None or not face.crop:
+    """The crop of a face this search returned and may still show (the caller checked access to the search).
+
+    404 otherwise: a held repeat search, or a face restricted, suppressed, expired or excluded since.
+    """
+    hit = selectors.search_hits_visible(search=search).filter(face_id=face_id).first()
+    if hit is None:
+        raise Http404
+    face = hit.face
+    if not face.crop:
         raise Http404
     try:
         with face.crop.open("rb") as fh:

@@ -79,6 +79,7 @@ def _image_rejected(exc: Exception) -> str | None:
         % {"limit": settings.FACE_IMAGE_MAX_PIXELS // 10**6},
         "not_an_image": _("This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF)."),
         "damaged": _("The image file is damaged or incomplete."),
+        "busy": _("We are handling many photos right now: please send the form again in a minute."),
     }
     return public.get(exc.code, exc.message)
 

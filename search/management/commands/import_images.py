@@ -51,6 +51,8 @@ class Command(BaseCommand):
             raise CommandError(f"Nothing to import: no photo ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {folder} {where}.")
         skipped: Counter[str] = Counter()
         stored: list[int] = []
+        pending: list[int] = []
+        analysed: list[services.AnalyseCounts] = []
         usable = 0
         for path in files:
             try:
@@ -61,22 +63,27 @@ class Command(BaseCommand):
                 continue
             usable += 1
             if result.skipped:
-                skipped[result.skipped] += 1
+                skipped[result.skipped] += 1  # "suppressed": an objector's photo, refused before anything was written
             if result.created and result.image is not None:
                 stored.append(result.image.pk)
-        faces = 0
+                if result.analysed is not None:
+                    analysed.append(result.analysed)  # analysed before it was stored: indexed already
+                else:
+                    pending.append(result.image.pk)
         # The same service the gpu workers run, in batches, in this process.
-        for start in range(0, len(stored), settings.FACE_BATCH_SIZE):
-            counts = services.source_images_analyse(image_ids=stored[start : start + settings.FACE_BATCH_SIZE])
-            faces += counts.faces
-            skipped["no_face"] += counts.no_face
-            skipped["failed"] += counts.failed
-            skipped["face_too_small"] += counts.rejected_faces
-            skipped["suppressed_face"] += counts.suppressed_faces
+        for start in range(0, len(pending), settings.FACE_BATCH_SIZE):
+            analysed.append(services.source_images_analyse(image_ids=pending[start : start + settings.FACE_BATCH_SIZE]))
+        faces = sum(c.faces for c in analysed)
+        # A photo an objector's template matched at analysis is deleted: it is not counted as stored.
+        refused = sum(c.suppressed_images for c in analysed)
+        skipped["suppressed"] += refused
+        skipped["no_face"] += sum(c.no_face for c in analysed)
+        skipped["face_too_small"] += sum(c.too_small for c in analysed)
+        skipped["failed"] += sum(c.failed for c in analysed)
         summary = {
             "source": source.name,
             "images": len(files),
-            "stored": len(stored),
+            "stored": len(stored) - refused,
             "faces": faces,
             "skipped": {k: v for k, v in sorted(skipped.items()) if v},
         }
