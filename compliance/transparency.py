@@ -390,7 +390,7 @@ def _faces_removed(period: Period) -> int:
 
 
 def _do_not_collect(period: Period) -> int:
-    from subjects.models import Suppression
+    from search.models import Suppression
 
     return Suppression.objects.filter(created_at__lt=period.as_of).count()
 

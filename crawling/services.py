@@ -560,7 +560,7 @@ def extract_opt_out() -> set[str]:
 def _process_image(job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Counter[str], skipped: Counter[str]) -> int | None:
     from search import engine
     from search.services import source_image_store
-    from subjects.selectors import suppression_match
+    from search.suppression import suppression_match
 
     def skip(reason: str, http_status: int | None = None) -> int | None:
         skipped[reason] += 1
@@ -625,9 +625,9 @@ def _near_duplicate(data: bytes, digest: str) -> bool:
 
 
 def _set_phash(image_id: int, data: bytes) -> None:
-    from search.models import SourceImage
+    from search.stewardship import source_image_perceptual_hash_set
 
-    SourceImage.objects.filter(pk=image_id).update(perceptual_hash=_phash(data))
+    source_image_perceptual_hash_set(image_id=image_id, value=_phash(data))
 
 
 def crawl_job_counts(job: CrawlJob) -> dict[str, Any]:

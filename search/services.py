@@ -54,24 +54,15 @@ class StoreResult:
 
 
 def _template_suppressions_exist(model: str) -> bool:
-    """Whether an objector's face template is kept for ``model``: then every photo is analysed before writing.
+    """Whether an objector's face template is kept for ``model``: then every photo is analysed before writing."""
+    from search.suppression import templates_kept
 
-    The suppression list is moving from subjects to search; the model is looked up by either label.
-    """
-    from django.apps import apps
-
-    for label in ("search.Suppression", "subjects.Suppression"):
-        try:
-            suppression = apps.get_model(label)
-        except LookupError:
-            continue
-        return bool(suppression.objects.filter(kind="template", model=model).exists())
-    return False
+    return templates_kept(model=model)
 
 
 def _template_match(analysis: engine.Analysis) -> bool:
     """Whether any face of the photo matches an objector's kept template."""
-    from subjects.selectors import template_suppresses
+    from search.suppression import template_suppresses
 
     return any(template_suppresses(embedding=f.embedding.tolist(), model=f.model) for f in analysis.faces)
 
@@ -103,7 +94,7 @@ def source_image_store(
 
     Raises ImageRejected for files that are not usable photos; nothing is written then.
     """
-    from subjects.selectors import suppression_match
+    from search.suppression import suppression_match
 
     decoded = engine.decode_image(data)
     if _excluded(jurisdiction):
@@ -725,7 +716,7 @@ def faces_reembed(*, limit_images: int | None = None) -> ReembedCounts:
     re-embedded face that an objector's kept template now matches is suppressed, as ingestion would.
     One audit event per photo, in the same transaction; no embedding is logged.
     """
-    from subjects.selectors import template_suppresses
+    from search.suppression import template_suppresses
 
     model, version = engine.model_name(), engine.pipeline_version()
     stale = Face.objects.filter(model=model, status=Face.Status.ACTIVE).exclude(pipeline=version)

@@ -391,3 +391,8 @@ def faces_suppress(
         details={"reference": request_reference, "entries": created, "templates": len(templates)},
     )
     return SuppressionOutcome(erasure=erasure, entries=created, templates=len(templates))
+
+
+def source_image_perceptual_hash_set(*, image_id: int, value: str) -> int:
+    """Record a stored photo's perceptual hash (provenance the crawler computes; no personal data beyond it)."""
+    return SourceImage.objects.filter(pk=image_id).update(perceptual_hash=value)

@@ -30,6 +30,11 @@ def suppression_match(*, page_url: str = "", image_url: str = "", image_sha256: 
     return None
 
 
+def templates_kept(*, model: str) -> bool:
+    """Whether an objector's face template is kept for ``model`` (then ingestion analyses before writing)."""
+    return Suppression.objects.filter(kind=Suppression.Kind.TEMPLATE, model=model).exists()
+
+
 def template_suppresses(*, embedding: list[float], model: str) -> bool:
     """Whether a face matches an objector's template (kept only with their explicit consent)."""
     from pgvector.django import CosineDistance

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001, RUF002  (row ids are "<guarantee> x <path>" written with the multiplication sign)
 """Invariant matrix: ingestion decides before writing; a stored result shows only what may be shown now;
 the face work on a web process is bounded; a tiny face is "too small".
 
@@ -28,7 +27,6 @@ from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
 from PIL import Image
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from compliance.models import AuditEvent
@@ -36,6 +34,7 @@ from search import engine, services
 from search.models import Face, SearchRequest, SourceImage
 from subjects import services as subject_services
 from subjects.models import SubjectRequest
+from tests.accounts import factories
 from tests.search import photos
 from tests.search.conftest import index_photos
 from tests.subjects.test_requests import approve_all, submit, verify
@@ -152,7 +151,7 @@ def crawl(dpo, images: dict[str, bytes]):
 
 def token_client(user) -> APIClient:
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {factories.api_token(user)}")
     return api
 
 

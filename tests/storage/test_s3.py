@@ -242,6 +242,7 @@ def test_storage_down_mid_search_retries_without_counting_and_loses_nothing(s3_s
         worker = Worker(log, STORAGE_URL=s3_storage.url)
         try:
             wait_for(lambda: "object storage unreachable" in log.read_text(), 90, "the worker to meet the outage")
+
             # The task retries while the storage is down, each try counting an attempt while it runs and
             # giving it back when it meets the outage: between tries the search is pending, uncounted.
             def uncounted() -> bool:
