@@ -7,34 +7,67 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('subjects', '0006_identity_proof'),
+        ("subjects", "0006_identity_proof"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LiveCapture',
+            name="LiveCapture",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('challenge', models.JSONField(default=dict, help_text='steps, issued_at, expires_at (never the nonce)')),
-                ('report', models.JSONField(default=dict, help_text='search.liveness.CaptureReport.to_dict(): numbers and flags only')),
-                ('passed', models.BooleanField(default=False, help_text='every automated check passed (an aid: the DPO decides)')),
-                ('frame_count', models.PositiveSmallIntegerField(default=0)),
-                ('reference_count', models.PositiveSmallIntegerField(default=0, help_text='confirmed candidates compared with the live face')),
-                ('frames_name', models.CharField(blank=True, help_text='storage name of the encrypted frames', max_length=300)),
-                ('frames_sha256', models.CharField(blank=True, help_text='SHA-256 of the stored (encrypted) object', max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('delete_by', models.DateField(help_text='the frames are deleted by then if the DPO has not decided')),
-                ('decision', models.CharField(blank=True, choices=[('', 'Not decided'), ('accepted', 'Accepted'), ('refused', 'Refused')], default='', max_length=10)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='live_captures', to='subjects.subjectrequest')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("challenge", models.JSONField(default=dict, help_text="steps, issued_at, expires_at (never the nonce)")),
+                (
+                    "report",
+                    models.JSONField(default=dict, help_text="search.liveness.CaptureReport.to_dict(): numbers and flags only"),
+                ),
+                (
+                    "passed",
+                    models.BooleanField(default=False, help_text="every automated check passed (an aid: the DPO decides)"),
+                ),
+                ("frame_count", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "reference_count",
+                    models.PositiveSmallIntegerField(default=0, help_text="confirmed candidates compared with the live face"),
+                ),
+                ("frames_name", models.CharField(blank=True, help_text="storage name of the encrypted frames", max_length=300)),
+                (
+                    "frames_sha256",
+                    models.CharField(blank=True, help_text="SHA-256 of the stored (encrypted) object", max_length=64),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("delete_by", models.DateField(help_text="the frames are deleted by then if the DPO has not decided")),
+                (
+                    "decision",
+                    models.CharField(
+                        blank=True,
+                        choices=[("", "Not decided"), ("accepted", "Accepted"), ("refused", "Refused")],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="live_captures", to="subjects.subjectrequest"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
     ]
