@@ -228,3 +228,26 @@ def test_the_sweep_deletes_an_undecided_capture_past_the_due_date(client, reques
     receipt = AuditEvent.objects.get(action="subjects.capture.deleted").details
     assert receipt["reason"] == "due date passed" and receipt["sha256"] == cap.frames_sha256
     assert capture.captures_sweep() == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "no_camera"),
+    [
+        ("fr", "Montrez-nous que c'est bien vous", "un court appel vidéo"),
+        ("it", "Ci mostri che è lei", "una breve videochiamata"),
+        ("nl", "Laat ons met uw camera zien", "een kort videogesprek"),
+        ("de", "Zeigen Sie uns mit Ihrer Kamera", "ein kurzes Videogespräch"),
+    ],
+)
+def test_the_capture_page_speaks_the_visitors_language(client, requester, language, title, no_camera):
+    """Input: the requester's browser asks for the page with Accept-Language set to each public language."""
+    req = requester
+    response = client.get(reverse("subjects:capture_page", args=[req.reference]), HTTP_ACCEPT_LANGUAGE=language)
+    page = response.content.decode()
+    from html import unescape
+
+    page = unescape(page)
+    assert title in page and no_camera in page
+    for english in ("Show us it is you", "Turn your head to your", "Look straight at the camera", "No camera, or you would",
+                    "Open my camera and start", "We could not open a camera"):  # fmt: skip
+        assert english not in page, (language, english)
