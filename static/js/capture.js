@@ -92,6 +92,8 @@
         .then(function (body) {
           say(body.message || root.getAttribute("data-msg-error"));
           root.setAttribute("data-result", response.ok ? "received" : "refused");
+          start.hidden = true;
+          video.hidden = true;
           next.hidden = false;
         });
     });
