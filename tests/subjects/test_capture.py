@@ -17,6 +17,7 @@ from datetime import timedelta
 from random import Random
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -251,3 +252,65 @@ def test_the_capture_page_speaks_the_visitors_language(client, requester, langua
     for english in ("Show us it is you", "Turn your head to your", "Look straight at the camera", "No camera, or you would",
                     "Open my camera and start", "We could not open a camera"):  # fmt: skip
         assert english not in page, (language, english)
+
+
+def test_the_dpo_can_refuse_and_only_the_dpo_sees_or_decides(client, dpo, teammate, requester):
+    """Input: a capture made of two people (person01 img1 and person02 img3 alternating); a customer's
+    analyst (no DPO permission) tries to open a frame and to accept it; the DPO refuses it."""
+    req = requester
+    nonce, steps, _ = open_page(client, req)
+    send(client, req, nonce, frames_.two_people("img1.jpg", "img3.jpg", steps, Random(6)))
+    cap = LiveCapture.objects.get(request=req)
+    analyst = Client()
+    analyst.force_login(teammate)
+    assert analyst.get(reverse("subjects:capture_frame", args=[req.reference, cap.pk, 0])).status_code == 403
+    decide = reverse("subjects:capture_decide", args=[req.reference, cap.pk])
+    assert analyst.post(decide, {"decision": "accept"}).status_code == 403
+    with pytest.raises(PermissionDenied):
+        capture.capture_decide(capture=cap, accepted=True, actor=teammate)
+    assert not IdentityProof.objects.exists() and default_storage.exists(cap.frames_name)
+    staff = Client()
+    staff.force_login(dpo)
+    staff.post(reverse("subjects:capture_decide", args=[req.reference, cap.pk]), {"decision": "refuse"})
+    proof = IdentityProof.objects.get(request=req)
+    assert proof.method == "live_capture" and not proof.accepted and "identity_changed" in proof.evidence["flags"]
+    assert not identity_proven(request=req)
+    cap.refresh_from_db()
+    assert cap.decision == "refused" and cap.deleted_at is not None and not default_storage.exists(cap.frames_name)
+    # A decided capture is not decided twice.
+    again = staff.post(reverse("subjects:capture_decide", args=[req.reference, cap.pk]), {"decision": "accept"}, follow=True)
+    assert b"already decided" in again.content and IdentityProof.objects.filter(request=req).count() == 1
+
+
+def test_without_a_confirmed_candidate_the_report_says_the_face_was_not_compared(client, dpo, settings):
+    """Input: a genuine capture of person01 (img1.jpg) on a request whose candidates the DPO has not confirmed yet."""
+    settings.CAPTURE_TEST_CHALLENGE_SEED = 7
+    index_photos("img2.jpg", "img4.jpg")
+    req = submit(client, "access", selfie=photos.photo("img5.jpg"))
+    verify(client)
+    nonce, steps, _ = open_page(client, req)
+    assert send(client, req, nonce, frames_.genuine("img1.jpg", steps, Random(11), holds=False)).status_code == 200
+    cap = LiveCapture.objects.get(request=req)
+    assert cap.reference_count == 0 and "reference_note" in cap.report
+    assert all(c["name"] != "reference_match" for c in cap.checks)
+    staff = Client()
+    staff.force_login(dpo)
+    page = staff.get(reverse("subjects:detail", args=[req.reference])).content.decode()
+    assert "the live face was not compared with any photo" in page
+
+
+def test_production_refuses_to_start_without_a_capture_key():
+    """Input: otherwise valid production settings with no CAPTURE_ENCRYPTION_KEY, then a malformed one, then a real one."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.settings import check_production_settings
+
+    good = {"debug": False, "production": True, "secret_key": "k" * 60, "allowed_hosts": ["example.org"],
+            "site_url": "https://example.org", "controller_name": "Controller Ltd",
+            "controller_address": "2 Real Road"}  # fmt: skip
+    for key in ("", "not-a-key"):
+        with pytest.raises(ImproperlyConfigured, match="CAPTURE_ENCRYPTION_KEY"):
+            check_production_settings(**good, capture_encryption_key=key)
+    from cryptography.fernet import Fernet
+
+    check_production_settings(**good, capture_encryption_key=Fernet.generate_key().decode())
