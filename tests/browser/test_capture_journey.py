@@ -146,3 +146,24 @@ def test_a_person_follows_the_challenge_with_a_fake_camera_and_the_dpo_accepts(l
             d.finish()
         finally:
             browser.close()
+
+
+def test_a_person_without_a_camera_is_told_how_else_to_be_verified(journey, settings):
+    """Input: the same request opened in a Chromium that has no camera at all (no fake device)."""
+    settings.SITE_URL = journey.base
+    index_photos("img2.jpg")
+    req, _ = services.request_submit(type="access", email="no.camera@example.net", selfie=photos.photo("img5.jpg"))
+    body = next(str(m.body) for m in reversed(mail.outbox) if req.reference in m.subject)
+    services.request_verify(token=Journey.found(r"/rights/verify/([^/\s]+)/", body, 1))
+    j, page = journey, journey.page
+    j.goto(services.status_link(SubjectRequest.objects.get(pk=req.pk)).removeprefix(journey.base))
+    page.get_by_role("link", name="Show us it is you, with your camera").click()
+    page.wait_for_load_state("load")
+    page.get_by_role("button", name="Open my camera and start").click()
+    page.locator("#capture[data-result]").wait_for(state="attached", timeout=30_000)
+    assert page.locator("#capture").get_attribute("data-result") == "no-camera"
+    text = j.visible_text()
+    assert "We could not open a camera" in text and "a short video call" in text and req.reference in text
+    j.step("no camera: another way to be verified")
+    assert not LiveCapture.objects.exists()
+    j.finish()
