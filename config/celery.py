@@ -108,6 +108,12 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.transparency_chain_check",
         "schedule": crontab(minute=50),
     },
+    # Live capture frames are kept at most until the request is due (a date): an hourly sweep deletes
+    # an undecided capture's frames within the hour after its day ends, or after its request closes.
+    "subjects-live-captures-sweep": {
+        "task": "subjects.tasks.live_captures_sweep",
+        "schedule": crontab(minute=25),
+    },
 }
 
 app.autodiscover_tasks()

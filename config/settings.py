@@ -45,6 +45,45 @@ CONTROLLER_NAME = env.str("CONTROLLER_NAME", default="" if PRODUCTION else DEMO_
 CONTROLLER_ADDRESS = env.str("CONTROLLER_ADDRESS", default="" if PRODUCTION else DEMO_CONTROLLER_ADDRESS)
 
 
+# --- Live capture (subjects/capture.py, docs/capture.md) -------------------------
+# The frames of a live camera capture are kept ENCRYPTED (Fernet: AES-128-CBC + HMAC-SHA256) until the
+# DPO decides, at most until the request is due. CAPTURE_ENCRYPTION_KEY is a Fernet key (32 bytes,
+# URL-safe base64: `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`).
+# Development generates one once into .data/capture.key (0600); production refuses to start without it.
+# CAPTURE_ATTEMPTS_PER_DAY bounds the captures one request may submit in 24 hours.
+
+
+def _dev_capture_key() -> str:
+    import base64
+    import os
+
+    path = BASE_DIR / ".data" / "capture.key"
+    if path.exists():
+        path.chmod(0o600)
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+CAPTURE_ENCRYPTION_KEY = env.str("CAPTURE_ENCRYPTION_KEY", default="" if PRODUCTION else _dev_capture_key())
+CAPTURE_ATTEMPTS_PER_DAY = env.int("CAPTURE_ATTEMPTS_PER_DAY", default=5)
+
+
+def _is_fernet_key(value: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(base64.urlsafe_b64decode(value.strip().encode())) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
 def check_production_settings(
     *,
     debug: bool,
@@ -54,6 +93,7 @@ def check_production_settings(
     site_url: str = "",
     controller_name: str = "",
     controller_address: str = "",
+    capture_encryption_key: str = "",
 ) -> None:
     """Refuse to run a production deployment with development defaults."""
     if not production:
@@ -74,6 +114,8 @@ def check_production_settings(
     ):
         if not value.strip() or value.strip() == demo or "(set " in value:
             problems.append(f"{name} is unset or a placeholder (it is shown to the public and in the Art 30 record)")
+    if not _is_fernet_key(capture_encryption_key):
+        problems.append("CAPTURE_ENCRYPTION_KEY is unset or not a Fernet key (32 bytes, URL-safe base64)")
     if problems:
         raise ImproperlyConfigured("Refusing to start in production mode: " + "; ".join(problems) + ".")
 
@@ -86,6 +128,7 @@ check_production_settings(
     site_url=SITE_URL,
     controller_name=CONTROLLER_NAME,
     controller_address=CONTROLLER_ADDRESS,
+    capture_encryption_key=CAPTURE_ENCRYPTION_KEY,
 )
 
 # --- Applications -------------------------------------------------------------

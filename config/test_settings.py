@@ -44,3 +44,7 @@ MONITORING_HOLD_REPEATS = os.environ.get("MONITORING_HOLD_REPEATS", "0") == "1"
 from config.i18n import compile_catalogues  # noqa: E402
 
 compile_catalogues()
+# Test hook (subjects.capture.capture_challenge_issue), read here only and never in production: seeds the
+# poses of the live capture's challenge so that a fake camera file can follow it (the nonce stays random).
+# None: random, as in production. tests/browser/test_capture_journey.py sets it per test.
+CAPTURE_TEST_CHALLENGE_SEED = None

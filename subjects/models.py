@@ -234,3 +234,51 @@ class IdentityProof(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request.reference}: {self.method} ({'accepted' if self.accepted else 'refused'})"
+
+
+class LiveCapture(models.Model):
+    """A live camera capture sent from the rights portal (issue 22): the challenge, the automated checks'
+    report, and the frames, ENCRYPTED in storage (one object per capture) only until the DPO decides, at
+    most until ``delete_by`` (the request's due date when it was sent). subjects/capture.py owns it."""
+
+    class Decision(models.TextChoices):
+        PENDING = "", "Not decided"
+        ACCEPTED = "accepted", "Accepted"
+        REFUSED = "refused", "Refused"
+
+    request = models.ForeignKey(SubjectRequest, on_delete=models.CASCADE, related_name="live_captures")
+    challenge = models.JSONField(default=dict, help_text="steps, issued_at, expires_at (never the nonce)")
+    report = models.JSONField(default=dict, help_text="search.liveness.CaptureReport.to_dict(): numbers and flags only")
+    passed = models.BooleanField(default=False, help_text="every automated check passed (an aid: the DPO decides)")
+    frame_count = models.PositiveSmallIntegerField(default=0)
+    reference_count = models.PositiveSmallIntegerField(default=0, help_text="confirmed candidates compared with the live face")
+    frames_name = models.CharField(max_length=300, blank=True, help_text="storage name of the encrypted frames")
+    frames_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the stored (encrypted) object")
+    created_at = models.DateTimeField(default=timezone.now)
+    delete_by = models.DateField(help_text="the frames are deleted by then if the DPO has not decided")
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"live capture {self.pk} for {self.request_id}"
+
+    @property
+    def frames_held(self) -> bool:
+        return bool(self.frames_name) and self.deleted_at is None
+
+    @property
+    def checks(self) -> list[dict]:
+        return list(self.report.get("checks", []))
+
+    @property
+    def flags(self) -> list[str]:
+        return list(self.report.get("flags", []))
+
+    @property
+    def frame_numbers(self) -> range:
+        return range(self.frame_count)

@@ -23,3 +23,11 @@ def access_packages_expire() -> int:
 def dpo_digest() -> int:
     """Email the DPO the overdue and soon-due requests."""
     return services.dpo_digest()
+
+
+@shared_task(name="subjects.tasks.live_captures_sweep")
+def live_captures_sweep() -> int:
+    """Delete the frames of live captures the DPO has not decided by the request's due date."""
+    from subjects.capture import captures_sweep
+
+    return captures_sweep()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from subjects import views
+from subjects import capture_views, views
 
 app_name = "subjects"
 urlpatterns = [
@@ -12,6 +12,9 @@ urlpatterns = [
     path("requests/<str:reference>/", views.status, name="status_page"),
     path("requests/<str:reference>/withdraw/", views.withdraw, name="withdraw_page"),
     path("requests/<str:reference>/answer/", views.answer, name="answer_page"),
+    # The live camera capture (subjects/capture_views.py): under the status page's path, so its cookie is sent.
+    path("requests/<str:reference>/capture/", capture_views.capture_page, name="capture_page"),
+    path("requests/<str:reference>/capture/send/", capture_views.capture_submit, name="capture_submit"),
     path("package/", views.package, name="package_page"),
     # The emailed links (and pages left open before the secret moved to a cookie).
     path("verify/<str:token>/", views.verify, name="verify"),
@@ -22,4 +25,6 @@ urlpatterns = [
     path("dpo/", views.queue, name="queue"),
     path("dpo/<str:reference>/", views.detail, name="detail"),
     path("dpo/<str:reference>/candidates/<int:candidate_id>.jpg", views.candidate_thumbnail, name="candidate_thumbnail"),
+    path("dpo/<str:reference>/captures/<int:capture_id>/<int:number>.jpg", capture_views.capture_frame, name="capture_frame"),
+    path("dpo/<str:reference>/captures/<int:capture_id>/decide/", capture_views.capture_decide, name="capture_decide"),
 ]
