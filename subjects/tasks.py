@@ -23,3 +23,11 @@ def access_packages_expire() -> int:
 def dpo_digest() -> int:
     """Email the DPO the overdue and soon-due requests."""
     return services.dpo_digest()
+
+
+@shared_task(name="subjects.tasks.abuse_capture_sweep")
+def abuse_capture_sweep() -> int:
+    """Raise the repeated-capture-failure signal for requests that failed the live checks recently."""
+    from subjects import abuse
+
+    return abuse.abuse_capture_sweep()
