@@ -247,7 +247,7 @@ class AbuseSignal(models.Model):
     class Kind(models.TextChoices):
         SHARED_FACE = "shared_face", "One face, requests from several addresses"
         MANY_FACES = "many_faces", "One address, requests for several different faces"
-        ADDRESS_VARIANTS = "address_variants", "Variants of one address (victim+1@, dots)"
+        ADDRESS_VARIANTS = "address_variants", "Variants of one address (a +tag, dots in gmail)"
         CAPTURE_FAILURES = "capture_failures", "A request failed the live checks repeatedly"
 
     class Status(models.TextChoices):

@@ -280,7 +280,7 @@ def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | Non
             )[1]
     if count:
         _audit(request, "candidates_found", candidates=count, found_by=found_by)
-        abuse_check(request=request)  # several addresses for one face, several faces for one address
+    abuse_check(request=request)  # several addresses for one face, several faces for one address, address variants
     return count
 
 
