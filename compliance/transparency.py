@@ -563,7 +563,6 @@ def _register_monitoring() -> None:
                     lambda p: MonitoringAlert.objects.filter(_in(p, "created_at")).count()))  # fmt: skip
 
 
-
 def _register_withholding() -> None:
     """Organisations' claims that a restriction of the right of access (Art 23) covers a search, and the DPO's
     decisions (issue 22 §4): counted from the audit log in the month they were made."""

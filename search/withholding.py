@@ -3,7 +3,7 @@
 An organisation may claim that one of its searches is covered by a restriction of the right of access
 (for example the UK DPA 2018 crime exemption), with the legal basis and a reference. The DPO approves or
 refuses every claim. Only an APPROVED claim withholds: the access package then omits that search's
-organisation as a recipient (subjects.services._package_json reads ``withheld_search_ids``) and says
+organisation as a recipient (subjects.services._package_json reads ``withheld_searches``) and says
 that some information is withheld, without saying which. Every claim and decision is audited in the
 same transaction.
 """
@@ -84,7 +84,7 @@ def search_access_restriction_claim(
     search.access_restriction_decided_by = None
     search.access_restriction_decided_at = None
     search.access_restriction_note = ""
-    search.save(update_fields=[f for f in _FIELDS])
+    search.save(update_fields=list(_FIELDS))
     audit_record(
         actor=user, action="search.access_restriction.claimed", target=search, outcome="success", ip=ip,
         details={"basis": basis, "reference": reference}, organisation_id=search.organisation_id,
@@ -143,6 +143,6 @@ def access_restriction_claim_list(*, status: str | None = None) -> QuerySet[Sear
     return searches.order_by("-access_restriction_claimed_at")
 
 
-def withheld_search_ids() -> QuerySet[SearchRequest]:
+def withheld_searches() -> QuerySet[SearchRequest]:
     """The searches whose organisation an access package must not name (approved claims only)."""
-    return SearchRequest.objects.filter(access_restriction=R.APPROVED).values("pk")
+    return SearchRequest.objects.filter(access_restriction=R.APPROVED)

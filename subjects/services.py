@@ -640,7 +640,7 @@ def _image_origin(image: Any) -> str:
 def _package_json(request: SubjectRequest) -> str:
     from compliance.models import RetentionPolicy
     from search.models import SearchHit, SearchRequest
-    from search.withholding import withheld_search_ids
+    from search.withholding import withheld_searches
 
     images, withheld = [], False
     for face in _confirmed_faces(request).select_related("image", "image__source"):
@@ -651,8 +651,8 @@ def _package_json(request: SubjectRequest) -> str:
             .order_by("created_at")
         )
         # Art 23: a search under a restriction the DPO approved is not shown (search.withholding).
-        withheld = withheld or hits.filter(search__in=withheld_search_ids()).exists()
-        hits = hits.exclude(search__in=withheld_search_ids())
+        withheld = withheld or hits.filter(search__in=withheld_searches()).exists()
+        hits = hits.exclude(search__in=withheld_searches())
         # One entry per organisation, with every time it was shown the photo.
         shown: dict[str, list[str]] = {}
         for hit in hits:
@@ -920,8 +920,16 @@ def dpo_digest() -> int:
     signals = abuse_signal_open_count()
     if not overdue and not soon and not signals:
         return 0
-    body = render_to_string("subjects/email/dpo_digest.txt", {"overdue": overdue, "soon": soon, "queue": _url("subjects:queue"),
-                                                             "signals": signals, "signals_url": _url("subjects:abuse_signals")})
+    body = render_to_string(
+        "subjects/email/dpo_digest.txt",
+        {
+            "overdue": overdue,
+            "soon": soon,
+            "queue": _url("subjects:queue"),
+            "signals": signals,
+            "signals_url": _url("subjects:abuse_signals"),
+        },
+    )
     send_mail(
         subject=f"Subject requests: {len(overdue)} overdue, {len(soon)} due within 7 days"
         + (f", {signals} abuse signal{'s' if signals != 1 else ''} open" if signals else ""),

@@ -6,56 +6,85 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_api_tokens_hashed'),
-        ('search', '0009_suppression_from_subjects_and_held_erasure'),
+        ("accounts", "0004_api_tokens_hashed"),
+        ("search", "0009_suppression_from_subjects_and_held_erasure"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='searchrequest',
-            name='access_restriction',
-            field=models.CharField(blank=True, choices=[('', 'None claimed'), ('pending', 'Claimed: waiting for the DPO'), ('approved', 'Approved by the DPO: withheld from access requests'), ('refused', 'Refused by the DPO')], db_index=True, default='', max_length=10),
+            model_name="searchrequest",
+            name="access_restriction",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "None claimed"),
+                    ("pending", "Claimed: waiting for the DPO"),
+                    ("approved", "Approved by the DPO: withheld from access requests"),
+                    ("refused", "Refused by the DPO"),
+                ],
+                db_index=True,
+                default="",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='searchrequest',
-            name='access_restriction_basis',
-            field=models.CharField(blank=True, choices=[('crime', 'Prevention, investigation or prosecution of crime (Art 23(1)(d); e.g. UK DPA 2018 Sch 2 para 2)'), ('national_security', 'National security or defence (Art 23(1)(a)-(b))'), ('judicial_proceedings', 'Judicial independence and proceedings (Art 23(1)(f))'), ('regulatory', 'Regulatory or supervisory function (Art 23(1)(h))'), ('other', 'Other restriction in national law (name it in the reference)')], max_length=30),
+            model_name="searchrequest",
+            name="access_restriction_basis",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("crime", "Prevention, investigation or prosecution of crime (Art 23(1)(d); e.g. UK DPA 2018 Sch 2 para 2)"),
+                    ("national_security", "National security or defence (Art 23(1)(a)-(b))"),
+                    ("judicial_proceedings", "Judicial independence and proceedings (Art 23(1)(f))"),
+                    ("regulatory", "Regulatory or supervisory function (Art 23(1)(h))"),
+                    ("other", "Other restriction in national law (name it in the reference)"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.AddField(
-            model_name='searchrequest',
-            name='access_restriction_claimed_at',
+            model_name="searchrequest",
+            name="access_restriction_claimed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='searchrequest',
-            name='access_restriction_claimed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="searchrequest",
+            name="access_restriction_claimed_by",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='searchrequest',
-            name='access_restriction_decided_at',
+            model_name="searchrequest",
+            name="access_restriction_decided_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='searchrequest',
-            name='access_restriction_decided_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="searchrequest",
+            name="access_restriction_decided_by",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='searchrequest',
-            name='access_restriction_note',
+            model_name="searchrequest",
+            name="access_restriction_note",
             field=models.TextField(blank=True, help_text="the DPO's reasons for the decision"),
         ),
         migrations.AddField(
-            model_name='searchrequest',
-            name='access_restriction_reference',
+            model_name="searchrequest",
+            name="access_restriction_reference",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddConstraint(
-            model_name='searchrequest',
-            constraint=models.CheckConstraint(condition=models.Q(('access_restriction', ''), models.Q(('access_restriction_reference', ''), _negated=True), _connector='OR'), name='search_request_access_restriction_reference_required'),
+            model_name="searchrequest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("access_restriction", ""), models.Q(("access_restriction_reference", ""), _negated=True), _connector="OR"
+                ),
+                name="search_request_access_restriction_reference_required",
+            ),
         ),
     ]

@@ -7,31 +7,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('subjects', '0006_identity_proof'),
+        ("subjects", "0006_identity_proof"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AbuseSignal',
+            name="AbuseSignal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('shared_face', 'One face, requests from several addresses'), ('many_faces', 'One address, requests for several different faces'), ('address_variants', 'Variants of one address (a +tag, dots in gmail)'), ('capture_failures', 'A request failed the live checks repeatedly')], max_length=20)),
-                ('key', models.CharField(help_text='what makes the pattern one signal (a pseudonym or a reference)', max_length=100)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('closed', 'Closed')], db_index=True, default='open', max_length=10)),
-                ('evidence', models.JSONField(default=dict, help_text='references, pseudonyms and counts only: no faces, no addresses')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('close_note', models.TextField(blank=True)),
-                ('closed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('requests', models.ManyToManyField(blank=True, related_name='abuse_signals', to='subjects.subjectrequest')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("shared_face", "One face, requests from several addresses"),
+                            ("many_faces", "One address, requests for several different faces"),
+                            ("address_variants", "Variants of one address (a +tag, dots in gmail)"),
+                            ("capture_failures", "A request failed the live checks repeatedly"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(help_text="what makes the pattern one signal (a pseudonym or a reference)", max_length=100),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("closed", "Closed")], db_index=True, default="open", max_length=10
+                    ),
+                ),
+                (
+                    "evidence",
+                    models.JSONField(default=dict, help_text="references, pseudonyms and counts only: no faces, no addresses"),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("close_note", models.TextField(blank=True)),
+                (
+                    "closed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("requests", models.ManyToManyField(blank=True, related_name="abuse_signals", to="subjects.subjectrequest")),
             ],
             options={
-                'ordering': ['-updated_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('kind', 'key'), name='subjects_abusesignal_one_open_per_key'), models.CheckConstraint(condition=models.Q(('status__in', ['open', 'closed'])), name='subjects_abusesignal_status_valid')],
+                "ordering": ["-updated_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "open")),
+                        fields=("kind", "key"),
+                        name="subjects_abusesignal_one_open_per_key",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["open", "closed"])), name="subjects_abusesignal_status_valid"
+                    ),
+                ],
             },
         ),
     ]

@@ -90,7 +90,10 @@ def test_one_face_from_several_addresses(settings):
     signal = AbuseSignal.objects.get(kind=K.SHARED_FACE)
     assert set(signal.evidence["requests"]) == {first.reference, again.reference, second.reference}
     assert signal.evidence["address_count"] == 2 and signal.evidence["faces_in_common"] == 1
-    assert set(signal.evidence["addresses"]) == {subject_pseudonym("alice.s@example.net"), subject_pseudonym("bobby.k@example.com")}
+    assert set(signal.evidence["addresses"]) == {
+        subject_pseudonym("alice.s@example.net"),
+        subject_pseudonym("bobby.k@example.com"),
+    }
     assert set(signal.requests.values_list("reference", flat=True)) == {first.reference, again.reference, second.reference}
     assert AuditEvent.objects.filter(action="subjects.abuse.raised", target_id=str(signal.pk)).exists()
     alert = [m for m in mail.outbox if m.subject.startswith("Abuse signal")]

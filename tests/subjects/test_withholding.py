@@ -138,8 +138,8 @@ def test_another_organisation_cannot_claim_a_search_that_is_not_theirs(client, s
 def test_an_analyst_who_did_not_run_the_search_cannot_claim_it(client, seen, owner, teammate, dpo):
     """Input: a search run by Acme's admin; Acme's analyst (same organisation) posts a claim: refused (403), while
     the admin may claim any of the organisation's searches over the API (201, schema-listed response)."""
-    from tests.accounts import factories
     from accounts.models import Role
+    from tests.accounts import factories
 
     second_analyst = factories.member(teammate.membership.organisation, role=Role.ANALYST, email="second@acme.example")
     client.force_login(second_analyst)
