@@ -179,3 +179,14 @@ def test_transparency_report_counts_claims_made_approved_refused(teammate, dpo):
     assert figures["requests.withholding.claimed"].shown == "6"
     assert figures["requests.withholding.approved"].shown == "5"
     assert figures["requests.withholding.refused"].shown == transparency.SMALL
+
+
+@pytest.mark.parametrize("language", ["fr", "it", "nl", "de"])
+def test_the_sentence_and_the_counts_are_translated(language):
+    """Input: the report's sentence and the transparency labels, in each public language: each is translated."""
+    from django.utils import translation
+
+    with translation.override(language):
+        for text in (SENTENCE, "Withholding claims approved by our DPO", "Withholding claims refused by our DPO",
+                     "Withholding claims under a legal restriction (Art 23) made by organisations"):  # fmt: skip
+            assert translation.gettext(text) != text
