@@ -544,6 +544,7 @@ def _register_all() -> None:
     register(Series("audit.anchor_hash", "audit", _("Latest anchor: hash (SHA-256)"),
                     lambda p: (_anchor(p) or {}).get("last_hash"), rule=Rule.IDENTIFIER, live=True))  # fmt: skip
     _register_monitoring()
+    _register_withholding()
 
 
 def _customer_count(period: Period) -> int:
@@ -560,6 +561,18 @@ def _register_monitoring() -> None:
         return
     register(Series("monitoring.alerts", "searches", _("Monitoring alerts raised"),
                     lambda p: MonitoringAlert.objects.filter(_in(p, "created_at")).count()))  # fmt: skip
+
+
+def _register_withholding() -> None:
+    """Organisations' claims that a restriction of the right of access (Art 23) covers a search, and the DPO's
+    decisions (issue 22 §4): counted from the audit log in the month they were made."""
+    for what, label in (
+        ("claimed", _("Withholding claims under a legal restriction (Art 23) made by organisations")),
+        ("approved", _("Withholding claims approved by our DPO")),
+        ("refused", _("Withholding claims refused by our DPO")),
+    ):
+        register(Series(f"requests.withholding.{what}", "requests", label,
+                        partial(_audit_count, action=f"search.access_restriction.{what}")))  # fmt: skip
 
 
 _register_all()

@@ -91,6 +91,12 @@ app.conf.beat_schedule = {
         "task": "subjects.tasks.access_packages_expire",
         "schedule": crontab(minute=40),
     },
+    # Repeated live-check failures raise a signal even if the capture flow did not: every 15 minutes keeps the
+    # DPO ahead of an attacker's next try; the sweep looks back 48 hours, so a missed run loses nothing.
+    "subjects-abuse-capture-sweep": {
+        "task": "subjects.tasks.abuse_capture_sweep",
+        "schedule": crontab(minute="*/15"),
+    },
     # Emails whose sending failed (mail server down) stay in the outbox; retry every minute.
     "compliance-emails-send-pending": {
         "task": "compliance.tasks.emails_send_pending",

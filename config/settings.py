@@ -566,5 +566,12 @@ SUBJECT_EXPANSION_MAX_ROUNDS = env.int("SUBJECT_EXPANSION_MAX_ROUNDS", default=5
 SUBJECT_EXPANSION_MAX_CANDIDATES = env.int("SUBJECT_EXPANSION_MAX_CANDIDATES", default=500)
 # Nearest faces a selfie (or a confirmed face) proposes, within the candidate band, nearest first.
 SUBJECT_LOCATE_LIMIT = env.int("SUBJECT_LOCATE_LIMIT", default=200)
+# Abuse signals for the DPO (subjects/abuse.py): one face located by requests from this many normalised addresses;
+# one address locating this many distinct face sets; a request failing the live checks this many times. Requests
+# received within ABUSE_WINDOW_DAYS are compared.
+ABUSE_SHARED_FACE_ADDRESSES = env.int("ABUSE_SHARED_FACE_ADDRESSES", default=2)
+ABUSE_FACES_PER_ADDRESS = env.int("ABUSE_FACES_PER_ADDRESS", default=3)
+ABUSE_CAPTURE_FAILURES = env.int("ABUSE_CAPTURE_FAILURES", default=3)
+ABUSE_WINDOW_DAYS = env.int("ABUSE_WINDOW_DAYS", default=365)
 SUBJECT_SELFIE_MAX_BYTES = env.int("SUBJECT_SELFIE_MAX_BYTES", default=10 * 1024 * 1024)
 ACCESS_PACKAGE_DAYS = env.int("ACCESS_PACKAGE_DAYS", default=30)

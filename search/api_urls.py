@@ -17,6 +17,11 @@ urlpatterns = [
     path("searches/<int:search_id>/choose/", apis.SearchChooseFaceApi.as_view(), name="api-search-choose"),
     path("searches/<int:search_id>/confirm-repeat/", apis.SearchRepeatConfirmApi.as_view(), name="api-search-confirm-repeat"),
     path("searches/<int:search_id>/cancel-repeat/", apis.SearchRepeatCancelApi.as_view(), name="api-search-cancel-repeat"),
+    path(
+        "searches/<int:search_id>/access-restriction/",
+        apis.SearchAccessRestrictionClaimApi.as_view(),
+        name="api-search-access-restriction",
+    ),
     path("searches/<int:search_id>/hits/<int:face_id>/crop/", apis.SearchHitCropApi.as_view(), name="api-search-hit-crop"),
     path(
         "searches/<int:search_id>/faces/<int:index>/thumbnail/",

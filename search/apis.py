@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -22,8 +22,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.adapters import client_ip
-from search import engine, monitoring, selectors, services, views
-from search.models import LawfulBasis, SearchRequest
+from search import engine, monitoring, selectors, services, views, withholding
+from search.models import AccessRestrictionBasis, LawfulBasis, SearchRequest
 
 _MAX_ID = 2**63 - 1
 
@@ -315,6 +315,53 @@ class SearchRepeatCancelApi(APIView):
         except monitoring.ConfirmationRefused as exc:
             return _refused(exc)
         return SearchDetailApi().get(request, search_id)
+
+
+class SearchAccessRestrictionClaimApi(APIView):
+    """Claim that a search is covered by a restriction of the right of access (GDPR Art 23), with the legal
+    basis and a reference. The org admin or the analyst who ran the search may claim; the DPO approves or
+    refuses (audited). Until approved, the claim withholds nothing from a person's access request."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    class AccessRestrictionInputSerializer(serializers.Serializer):
+        basis = serializers.ChoiceField(choices=AccessRestrictionBasis.choices)
+        reference = serializers.RegexField(r"\S", max_length=200, help_text='e.g. "UK DPA 2018 Sch 2 para 2, case 123"')
+
+    class AccessRestrictionOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        access_restriction = serializers.ChoiceField(choices=SearchRequest.AccessRestriction.choices)
+        basis = serializers.ChoiceField(choices=AccessRestrictionBasis.choices, source="access_restriction_basis")
+        reference = serializers.CharField(source="access_restriction_reference")
+        claimed_at = serializers.DateTimeField(source="access_restriction_claimed_at")
+
+    @extend_schema(
+        request=AccessRestrictionInputSerializer,
+        responses={201: AccessRestrictionOutputSerializer, **_errors(400, 401, 403, 404, 405, 409, 415, 503)},
+    )
+    def post(self, request: Request, search_id: int) -> Response:
+        search = _access_search(request, search_id)
+        serializer = self.AccessRestrictionInputSerializer(data=request.data)
+        if not serializer.is_valid():
+            return _error(
+                "invalid", "Give the basis and the reference of the restriction.", status.HTTP_400_BAD_REQUEST,
+                fields=serializer.errors,
+            )  # fmt: skip
+        try:
+            search = withholding.search_access_restriction_claim(
+                search=search,
+                user=request.user,  # type: ignore[arg-type]
+                basis=serializer.validated_data["basis"],
+                reference=serializer.validated_data["reference"],
+                ip=client_ip(request._request),
+            )
+        except PermissionDenied as exc:
+            return _error("not_allowed", str(exc), status.HTTP_403_FORBIDDEN)
+        except ValidationError as exc:
+            return _error("invalid", " ".join(exc.messages), status.HTTP_400_BAD_REQUEST)
+        except withholding.WithholdingRefused as exc:
+            return _error(exc.code, exc.message, status.HTTP_409_CONFLICT)
+        return Response(self.AccessRestrictionOutputSerializer(search).data, status=status.HTTP_201_CREATED)
 
 
 def _refused(exc: monitoring.ConfirmationRefused) -> Response:

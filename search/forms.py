@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from search.models import LawfulBasis
+from search.models import AccessRestrictionBasis, LawfulBasis
 
 
 class SearchForm(forms.Form):
@@ -39,4 +39,15 @@ class AlertCloseForm(forms.Form):
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="What you checked and found, and why the alert can close. It is kept in the audit log.",
+    )
+
+
+class AccessRestrictionForm(forms.Form):
+    """Claim a restriction of the right of access (Art 23) for one search; the DPO decides (search.withholding)."""
+
+    basis = forms.ChoiceField(label="Legal basis of the restriction", choices=AccessRestrictionBasis.choices)
+    reference = forms.CharField(
+        label="Reference",
+        max_length=200,
+        help_text='The law and your case or decision reference, e.g. "UK DPA 2018 Sch 2 para 2, case 123".',
     )

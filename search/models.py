@@ -160,7 +160,23 @@ class LawfulBasis(models.TextChoices):
     VITAL_INTERESTS = "vital_interests", "Vital interests (Art 6(1)(d))"
 
 
+class AccessRestrictionBasis(models.TextChoices):
+    """The legal restriction of the right of access (GDPR Art 23) a customer may claim for a search."""
+
+    CRIME = "crime", "Prevention, investigation or prosecution of crime (Art 23(1)(d); e.g. UK DPA 2018 Sch 2 para 2)"
+    NATIONAL_SECURITY = "national_security", "National security or defence (Art 23(1)(a)-(b))"
+    JUDICIAL_PROCEEDINGS = "judicial_proceedings", "Judicial independence and proceedings (Art 23(1)(f))"
+    REGULATORY = "regulatory", "Regulatory or supervisory function (Art 23(1)(h))"
+    OTHER = "other", "Other restriction in national law (name it in the reference)"
+
+
 class SearchRequest(models.Model):
+    class AccessRestriction(models.TextChoices):
+        NONE = "", "None claimed"
+        PENDING = "pending", "Claimed: waiting for the DPO"
+        APPROVED = "approved", "Approved by the DPO: withheld from access requests"
+        REFUSED = "refused", "Refused by the DPO"
+
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for the face model"
         CHOOSE_FACE = "choose_face", "Several faces: choose one"
@@ -191,10 +207,30 @@ class SearchRequest(models.Model):
     # shown as a match, and the number of faces it was searched against.
     match_threshold = models.FloatField(null=True, blank=True)
     index_size = models.PositiveIntegerField(null=True, blank=True)
+    # A claimed restriction of the right of access (Art 23), written by search.withholding. Only an
+    # APPROVED claim withholds this search's organisation from an access package.
+    access_restriction = models.CharField(
+        max_length=10, choices=AccessRestriction.choices, default=AccessRestriction.NONE, blank=True, db_index=True
+    )
+    access_restriction_basis = models.CharField(max_length=30, choices=AccessRestrictionBasis.choices, blank=True)
+    access_restriction_reference = models.CharField(max_length=200, blank=True)
+    access_restriction_claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    access_restriction_claimed_at = models.DateTimeField(null=True, blank=True)
+    access_restriction_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    access_restriction_decided_at = models.DateTimeField(null=True, blank=True)
+    access_restriction_note = models.TextField(blank=True, help_text="the DPO's reasons for the decision")
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(access_restriction="") | ~models.Q(access_restriction_reference=""),
+                name="search_request_access_restriction_reference_required",
+            ),
             models.CheckConstraint(condition=~models.Q(purpose=""), name="search_request_purpose_required"),
             models.CheckConstraint(condition=~models.Q(case_reference=""), name="search_request_case_reference_required"),
         ]

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
 from accounts.selectors import membership_for
-from search import engine, monitoring, selectors, services
-from search.forms import AlertCloseForm, ChooseFaceForm, RepeatConfirmForm, SearchForm
+from search import engine, monitoring, selectors, services, withholding
+from search.forms import AccessRestrictionForm, AlertCloseForm, ChooseFaceForm, RepeatConfirmForm, SearchForm
 from search.models import MonitoringAlert, SearchRequest
 
 
@@ -69,7 +69,33 @@ def _render_index(request: AuthenticatedHttpRequest, membership: object, form: S
 @require_GET
 def detail(request: AuthenticatedHttpRequest, search_id: int) -> HttpResponse:
     search = selectors.access_search_by_id(user=request.user, search_id=search_id)
-    return render(request, "search/detail.html", _detail_context(request, search))
+    context = _detail_context(request, search)
+    if withholding.access_restriction_may_claim(search=search, user=request.user):
+        context["restriction_form"] = AccessRestrictionForm()
+    return render(request, "search/detail.html", context)
+
+
+@login_required
+@require_POST
+def access_restriction_claim(request: AuthenticatedHttpRequest, search_id: int) -> HttpResponse:
+    """Claim a restriction of the right of access (Art 23) for this search; the DPO decides."""
+    search = selectors.access_search_by_id(user=request.user, search_id=search_id)
+    form = AccessRestrictionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the legal basis and give the reference of the restriction.")
+        return redirect("search:detail", search.pk)
+    try:
+        withholding.search_access_restriction_claim(
+            search=search, user=request.user, basis=form.cleaned_data["basis"],
+            reference=form.cleaned_data["reference"], ip=client_ip(request),
+        )  # fmt: skip
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except withholding.WithholdingRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Restriction claimed. It withholds nothing until the DPO approves it.")
+    return redirect("search:detail", search.pk)
 
 
 @login_required

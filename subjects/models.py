@@ -282,3 +282,45 @@ class LiveCapture(models.Model):
     @property
     def frame_numbers(self) -> range:
         return range(self.frame_count)
+
+
+class AbuseSignal(models.Model):
+    """A pattern of requests that suggests someone is using the rights portal to find another person (issue 22).
+
+    Raised by subjects.abuse for the DPO, with the evidence as request references, keyed pseudonyms of the
+    addresses and counts: never a face crop, an embedding or an address in clear. One open signal per
+    (kind, key); a later request that matches the same pattern updates its evidence.
+    """
+
+    class Kind(models.TextChoices):
+        SHARED_FACE = "shared_face", "One face, requests from several addresses"
+        MANY_FACES = "many_faces", "One address, requests for several different faces"
+        ADDRESS_VARIANTS = "address_variants", "Variants of one address (a +tag, dots in gmail)"
+        CAPTURE_FAILURES = "capture_failures", "A request failed the live checks repeatedly"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key = models.CharField(max_length=100, help_text="what makes the pattern one signal (a pseudonym or a reference)")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    evidence = models.JSONField(default=dict, help_text="references, pseudonyms and counts only: no faces, no addresses")
+    requests = models.ManyToManyField(SubjectRequest, related_name="abuse_signals", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    close_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "key"], condition=models.Q(status="open"), name="subjects_abusesignal_one_open_per_key"
+            ),
+            models.CheckConstraint(condition=models.Q(status__in=["open", "closed"]), name="subjects_abusesignal_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"abuse signal {self.kind} ({self.status})"

@@ -34,6 +34,7 @@ from compliance.outbox import email_enqueue
 from compliance.services import AuditEntry, audit_record, audit_record_many, subject_pseudonym
 from config import ratelimit
 from subjects import clock
+from subjects.abuse import abuse_check, abuse_signal_open_count, email_normalise
 from subjects.models import (
     AccessPackage,
     Candidate,
@@ -125,7 +126,7 @@ def _audit(request: SubjectRequest, action: str, actor: Any = None, ip: str | No
 def _rate_limit(*, ip: str | None, email: str) -> None:
     for key, limit in (
         (f"dsr-ip:{ip}", settings.SUBJECT_REQUESTS_PER_IP_PER_HOUR),
-        (f"dsr-email:{subject_pseudonym(email)}", settings.SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR),
+        (f"dsr-email:{subject_pseudonym(email_normalise(email))}", settings.SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR),
     ):
         if not ratelimit.hit(key=key, limit=limit, window_seconds=3600):
             raise RequestRefused(
@@ -279,6 +280,7 @@ def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | Non
             )[1]
     if count:
         _audit(request, "candidates_found", candidates=count, found_by=found_by)
+    abuse_check(request=request)  # several addresses for one face, several faces for one address, address variants
     return count
 
 
@@ -341,6 +343,7 @@ def request_verify(*, token: str, ip: str | None = None) -> SubjectRequest:
             request.acknowledged_at = timezone.now()
         request.save()
         _audit(request, "verified", ip=ip, method="email_link")
+        abuse_check(request=request)
         _email(request, "received", gettext_lazy("We have your request"))
     return request
 
@@ -621,6 +624,9 @@ PACKAGE_AUTOMATED_DECISIONS = gettext_noop(
 )
 
 
+PACKAGE_WITHHELD = gettext_noop("Some information is withheld under a legal restriction (Art 23 GDPR).")
+
+
 def _image_origin(image: Any) -> str:
     """Where a photo came from, as the person is told: 'web_page' (found on a web page) or 'imported_file' (a file
     that a source imported: a local source, or a photo with no web address)."""
@@ -634,8 +640,9 @@ def _image_origin(image: Any) -> str:
 def _package_json(request: SubjectRequest) -> str:
     from compliance.models import RetentionPolicy
     from search.models import SearchHit, SearchRequest
+    from search.withholding import withheld_searches
 
-    images = []
+    images, withheld = [], False
     for face in _confirmed_faces(request).select_related("image", "image__source"):
         # Only released results were received: a repeat search held for confirmation showed nothing.
         hits = (
@@ -643,6 +650,9 @@ def _package_json(request: SubjectRequest) -> str:
             .select_related("search__organisation")
             .order_by("created_at")
         )
+        # Art 23: a search under a restriction the DPO approved is not shown (search.withholding).
+        withheld = withheld or hits.filter(search__in=withheld_searches()).exists()
+        hits = hits.exclude(search__in=withheld_searches())
         # One entry per organisation, with every time it was shown the photo.
         shown: dict[str, list[str]] = {}
         for hit in hits:
@@ -669,6 +679,7 @@ def _package_json(request: SubjectRequest) -> str:
         "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {regulator_text()}"],
         "automated_decisions": PACKAGE_AUTOMATED_DECISIONS,
         "dpo": settings.DPO_EMAIL,
+        **({"withheld": PACKAGE_WITHHELD} if withheld else {}),
     }, indent=2)  # fmt: skip
 
 
@@ -906,11 +917,22 @@ def dpo_digest() -> int:
     open_requests = list(SubjectRequest.objects.exclude(status__in=[S.COMPLETED, S.DENIED, S.WITHDRAWN, S.LAPSED]))
     overdue = [r for r in open_requests if r.is_overdue]
     soon = [r for r in open_requests if not r.is_overdue and (r.due_date - today).days <= 7]
-    if not overdue and not soon:
+    signals = abuse_signal_open_count()
+    if not overdue and not soon and not signals:
         return 0
-    body = render_to_string("subjects/email/dpo_digest.txt", {"overdue": overdue, "soon": soon, "queue": _url("subjects:queue")})
+    body = render_to_string(
+        "subjects/email/dpo_digest.txt",
+        {
+            "overdue": overdue,
+            "soon": soon,
+            "queue": _url("subjects:queue"),
+            "signals": signals,
+            "signals_url": _url("subjects:abuse_signals"),
+        },
+    )
     send_mail(
-        subject=f"Subject requests: {len(overdue)} overdue, {len(soon)} due within 7 days",
+        subject=f"Subject requests: {len(overdue)} overdue, {len(soon)} due within 7 days"
+        + (f", {signals} abuse signal{'s' if signals != 1 else ''} open" if signals else ""),
         message=body,
         from_email=None,
         recipient_list=[settings.DPO_EMAIL],

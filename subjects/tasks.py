@@ -31,3 +31,11 @@ def live_captures_sweep() -> int:
     from subjects.capture import captures_sweep
 
     return captures_sweep()
+
+
+@shared_task(name="subjects.tasks.abuse_capture_sweep")
+def abuse_capture_sweep() -> int:
+    """Raise the repeated-capture-failure signal for requests that failed the live checks recently."""
+    from subjects import abuse
+
+    return abuse.abuse_capture_sweep()
