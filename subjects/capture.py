@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 
 from compliance.services import audit_record
 from search import liveness
+from subjects.abuse import abuse_capture_failed
 from subjects.models import Candidate, IdentityProof, LiveCapture, ProofMethod, SubjectRequest
 
 logger = logging.getLogger(__name__)
@@ -227,6 +228,8 @@ def capture_submit(
                 audit_record(
                     actor=None, action="subjects.capture.failed", target=request, outcome="denied", ip=ip, details=details
                 )
+                # Repeated failures on one request alert the DPO (an impostor trying again); the sweep is the backstop.
+                abuse_capture_failed(request=request)
     except Exception:
         if name:
             default_storage.delete(name)
