@@ -116,7 +116,7 @@ def test_scope_x_crawler_links_to_a_sibling_path_and_up_and_out_are_never_fetche
         job.refresh_from_db()
         assert job.status == CrawlJob.Status.DONE
         assert site.hits["/newsletter/"] == 0 and site.hits["/private/"] == 0
-        assert site.hits["/news/a.html"] == 1
+        assert site.hits["/news/a.html"] >= 1  # fetched (a retry under load may fetch it twice)
         refused = set(CrawlItem.objects.filter(job=job, reason="out_of_scope").values_list("url", flat=True))
         assert f"{site.base}/newsletter/" in refused
 

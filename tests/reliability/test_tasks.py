@@ -109,9 +109,9 @@ def workers(tmp_path) -> Iterator[Callable[..., Worker]]:
             worker.stop()
 
 
-def probes_on_disk() -> list[Path]:
-    folder = Path(settings.MEDIA_ROOT) / "probes"
-    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+def probe_on_disk(search: SearchRequest) -> bool:
+    """This search's own probe file (other tests' searches left pending keep theirs in the same folder)."""
+    return bool(search.probe) and (Path(settings.MEDIA_ROOT) / str(search.probe.name)).is_file()
 
 
 def test_sigkill_mid_search_counts_the_attempt_and_a_new_worker_finishes_it(workers, teammate, tmp_path):
@@ -125,7 +125,8 @@ def test_sigkill_mid_search_counts_the_attempt_and_a_new_worker_finishes_it(work
     worker.kill()
     search.refresh_from_db()
     assert (search.status, search.attempts) == (SearchRequest.Status.PENDING, 1)
-    assert search.probe and probes_on_disk(), "the probe must survive a crash so that the retry can use it"
+    assert probe_on_disk(search), "the probe must survive a crash so that the retry can use it"
+    probe_path = Path(settings.MEDIA_ROOT) / str(search.probe.name)
 
     hold.unlink()
     workers()
@@ -136,7 +137,7 @@ def test_sigkill_mid_search_counts_the_attempt_and_a_new_worker_finishes_it(work
     search.refresh_from_db()
     assert search.status == SearchRequest.Status.DONE, search.error
     assert search.attempts == 2
-    assert probes_on_disk() == []
+    assert not probe_path.exists() and not search.probe
 
 
 def test_poison_photo_is_quarantined_after_max_attempts_with_the_reason_shown(workers, teammate, client):
@@ -144,13 +145,14 @@ def test_poison_photo_is_quarantined_after_max_attempts_with_the_reason_shown(wo
     data = photos.photo(POISON)
     workers(FACE_TEST_CRASH_SHA256=hashlib.sha256(data).hexdigest())
     search = services.search_create(user=teammate, image_data=data, **FIELDS)
+    probe_path = Path(settings.MEDIA_ROOT) / str(search.probe.name)
     wait_for(lambda: SearchRequest.objects.get(pk=search.pk).is_finished, 240, "the poison search to be quarantined")
     search.refresh_from_db()
     n = settings.FACE_TASK_MAX_ATTEMPTS
     assert search.status == SearchRequest.Status.FAILED
     assert search.attempts == n
     assert search.error == f"This photo could not be processed: it stopped the face model {n} times."
-    assert probes_on_disk() == [] and not search.probe
+    assert not probe_path.exists() and not search.probe
     event = AuditEvent.objects.get(action="search.search.quarantined", target_id=str(search.pk))
     assert event.details["attempts"] == n and event.details["probe_deleted"] is True
 
