@@ -45,6 +45,7 @@ from subjects.models import (
     SubjectRequest,
     VerificationToken,
 )
+from subjects.selectors import restricted_face_match_list
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -253,7 +254,9 @@ def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | Non
         strict, loose = _match_bands(face.model)
         matches = face_match_list(
             embedding=face.embedding.tolist(), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
-        )
+        ) + restricted_face_match_list(
+            embedding=face.embedding.tolist(), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
+        )  # the person's photos already hidden (an earlier restriction, a pending request) are theirs to act on too
         for match in matches:
             count += Candidate.objects.get_or_create(
                 request=request,
@@ -305,6 +308,8 @@ def candidates_expand(*, request: SubjectRequest) -> int:
         if face is not None and room > 0:
             strict, loose = _match_bands(face.model)
             matches = face_match_list(
+                embedding=list(face.embedding), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
+            ) + restricted_face_match_list(
                 embedding=list(face.embedding), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
             )
             for match in matches:
