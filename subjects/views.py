@@ -184,10 +184,15 @@ def verify(request: HttpRequest, token: str | None = None) -> HttpResponse:
     if subject_request is None or (not usable and subject_request.verified_at is None):
         return _link_invalid(request, _("This link has expired or was already used."))
     context = {"req": subject_request, "confirmed": not usable, "status_link": _status_path(subject_request.reference),
-               "language_next": reverse("subjects:verify_page")}  # fmt: skip
+               "language_next": reverse("subjects:verify_page"), "hidden_note": _hidden_note(subject_request)}  # fmt: skip
     response = render(request, "subjects/verified.html", context)
     _remember(response, VERIFY_COOKIE, token, reverse("subjects:verify_page"))
     return remember_status(response, subject_request)
+
+
+def _hidden_note(subject_request: SubjectRequest) -> bool:
+    """Whether to tell the person that the photos their request points to are hidden from every search meanwhile."""
+    return bool(subject_request.type in services.DECIDE_FIRST and subject_request.verified_at and subject_request.is_open)
 
 
 def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[str, object]:
@@ -199,6 +204,8 @@ def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[st
         "answer_form": ClarificationAnswerForm(),
         "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
         "regulator": services.regulator_text(),
+        "hidden_note": _hidden_note(subject_request),
+        "proven": identity.identity_proven(request=subject_request),
         "language_next": _status_path(subject_request.reference),  # the language switcher returns token-free
         **extra,
     }
