@@ -248,3 +248,21 @@ def test_dpo_page_access_button_says_first_tier_only(client, store, dpo):
     client.force_login(dpo)
     page = client.get(reverse("subjects:detail", args=[req.reference])).content.decode()
     assert "Carry it out now: first tier only" in page and "The first tier only" in page
+
+
+def test_the_person_is_told_what_each_tier_releases(client, store):
+    """Tried: the stranger's erasure, verified; the status page read in English and in French, the confirmation
+    email, and the rights notice. Expect: each says the first tier comes with the email, the photos and who saw
+    them need proof (a live camera check or the DPO; no ID document by default), and that the photos are already
+    hidden from every search."""
+    req = _filed_by_stranger(client, "erasure")
+    received = [m for m in mail.outbox if m.subject.startswith(f"[{req.reference}]")][-1].body
+    assert "short live camera check" in received and "already hidden from every search" in received
+    path = services.status_link(req).split("://", 1)[1].split("/", 1)[1]
+    page = client.get("/" + path).content.decode()
+    assert "short live camera check" in page and "ID document by default" in page
+    assert "already hidden from every search" in page
+    french = client.get("/" + path, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "déjà masquées dans toutes les recherches" in french and "pièce d’identité" in french
+    notice = client.get(reverse("subjects:notice")).content.decode()
+    assert "hidden from every search as soon as your email is confirmed" in notice
