@@ -524,6 +524,8 @@ def clarification_answer(
                 request=request, question=request.pause_reason, asked_at=request.paused_at or timezone.now()
             )
         found = _locate(request, analysis, urls=clean_urls, found_by="answer") if (analysis or clean_urls) else 0
+        if found:
+            _restrict_pending(request)  # what the answer locates is hidden too, pending the proof
         question.answer, question.answer_urls = answer.strip()[:5000], clean_urls[:20]
         question.answer_selfie_faces = len(analysis.faces) if analysis is not None else None
         question.answer_candidates, question.answered_at = found, timezone.now()

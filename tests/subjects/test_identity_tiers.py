@@ -266,3 +266,17 @@ def test_the_person_is_told_what_each_tier_releases(client, store):
     assert "déjà masquées dans toutes les recherches" in french and "pièce d’identité" in french
     notice = client.get(reverse("subjects:notice")).content.decode()
     assert "hidden from every search as soon as your email is confirmed" in notice
+
+
+def test_faces_found_by_an_answer_are_hidden_too(client, dpo):
+    """Tried: an erasure filed with person01's selfie (img2) while only person02 (img3) is indexed, verified; then
+    img1 (person01) is indexed, the DPO asks which photo, and the answer gives img1's page address. Expect: img1's
+    face, located by the answer, is restricted at once like those located at verification."""
+    index_photos("img3.jpg")
+    req = _filed_by_stranger(client, "erasure")
+    img1 = index_photos("img1.jpg")["img1.jpg"].faces.get()
+    assert img1.status == Face.Status.ACTIVE and not req.candidates.filter(face_ref=img1.pk).exists()
+    req = services.request_transition(request=req, action="ask_clarification", actor=dpo, reason="Which page?")
+    services.clarification_answer(request=req, urls=["https://example.org/img1.jpg.html"])
+    assert req.candidates.filter(face_ref=img1.pk).exists()
+    assert Face.objects.get(pk=img1.pk).status == Face.Status.RESTRICTED
