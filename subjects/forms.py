@@ -6,7 +6,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from subjects.models import RequestType
+from subjects.models import ProofMethod, RequestType
 
 
 class SubjectRequestForm(forms.Form):
@@ -100,3 +100,26 @@ class ReasonForm(forms.Form):
 
 class ExtendForm(ReasonForm):
     months = forms.TypedChoiceField(label="Extend by", choices=[(1, "one month"), (2, "two months")], coerce=int)
+
+
+class IdentityProofForm(forms.Form):
+    """The DPO records how the requester was shown to be the person (or not), by a method other than the live
+    capture (the capture flow records its own). Staff-only, in English like the rest of the DPO's pages."""
+
+    method = forms.ChoiceField(
+        label="Method",
+        choices=[(value, label) for value, label in ProofMethod.choices if value != ProofMethod.LIVE_CAPTURE],
+        widget=forms.RadioSelect,
+    )
+    decision = forms.ChoiceField(
+        label="Decision",
+        choices=[("accepted", "Accepted: the requester is the person"), ("refused", "Refused: not shown to be the person")],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label="Note: what you checked",
+        help_text="Never write a document's number or keep a copy of it: note only that it was seen and matched.",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

@@ -121,3 +121,27 @@ def access_package_by_token(*, token: str) -> AccessPackage | None:
         .filter(token_hash=digest, deleted_at__isnull=True, expires_at__gt=timezone.now())
         .first()
     )
+
+
+@dataclass(frozen=True)
+class RestrictedMatch:
+    face_id: int
+    distance: float
+
+
+def restricted_face_match_list(*, embedding: list[float], model: str, limit: int, max_distance: float) -> list[RestrictedMatch]:
+    """Restricted faces near an embedding, for locating a requester's own photos only (never a search): a face
+    already hidden by an earlier restriction, or by a pending erasure/objection of the same person, must still be
+    found by their next request. Restricted faces are few, so an exact scan is fine."""
+    from pgvector.django import CosineDistance
+
+    from search.models import Face
+
+    rows = (
+        Face.objects.filter(status=Face.Status.RESTRICTED, model=model, embedding__isnull=False)
+        .annotate(distance=CosineDistance("embedding", embedding))
+        .filter(distance__lte=max_distance)
+        .order_by("distance")
+        .values_list("pk", "distance")[:limit]
+    )
+    return [RestrictedMatch(face_id=pk, distance=float(d)) for pk, d in rows]

@@ -35,6 +35,7 @@ from compliance.services import AuditEntry, audit_record, audit_record_many, sub
 from config import ratelimit
 from subjects import clock
 from subjects.abuse import abuse_check, abuse_signal_open_count, email_normalise
+from subjects.identity import identity_proven
 from subjects.models import (
     AccessPackage,
     Candidate,
@@ -45,6 +46,7 @@ from subjects.models import (
     SubjectRequest,
     VerificationToken,
 )
+from subjects.selectors import restricted_face_match_list
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -253,7 +255,9 @@ def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | Non
         strict, loose = _match_bands(face.model)
         matches = face_match_list(
             embedding=face.embedding.tolist(), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
-        )
+        ) + restricted_face_match_list(
+            embedding=face.embedding.tolist(), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
+        )  # the person's photos already hidden (an earlier restriction, a pending request) are theirs to act on too
         for match in matches:
             count += Candidate.objects.get_or_create(
                 request=request,
@@ -307,6 +311,8 @@ def candidates_expand(*, request: SubjectRequest) -> int:
             strict, loose = _match_bands(face.model)
             matches = face_match_list(
                 embedding=list(face.embedding), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
+            ) + restricted_face_match_list(
+                embedding=list(face.embedding), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
             )
             for match in matches:
                 if room <= 0:
@@ -324,6 +330,8 @@ def candidates_expand(*, request: SubjectRequest) -> int:
         request.expansion_rounds += 1
         request.save(update_fields=["expansion_rounds"])
         _audit(request, "candidates_expanded", candidates=added, seeds=len(seeds), round=request.expansion_rounds)
+        if request.verified_at is not None and request.is_open:
+            _restrict_pending(request)
     return added
 
 
@@ -344,8 +352,62 @@ def request_verify(*, token: str, ip: str | None = None) -> SubjectRequest:
         request.save()
         _audit(request, "verified", ip=ip, method="email_link")
         abuse_check(request=request)
-        _email(request, "received", gettext_lazy("We have your request"))
+        held = _restrict_pending(request)
+        _email(request, "received", gettext_lazy("We have your request"), hidden=held)
     return request
+
+
+# --- Proof pending: the located faces are hidden at once, reversibly ------------------------------------
+
+
+def _located_face_ids(request: SubjectRequest, *, statuses: Sequence[str] | None = None) -> list[int]:
+    rows = request.candidates.filter(face__isnull=False)
+    if statuses is not None:
+        rows = rows.filter(status__in=list(statuses))
+    return sorted(set(rows.values_list("face_ref", flat=True)))
+
+
+def _restrict_pending(request: SubjectRequest, *, actor: Any = None) -> int:
+    """Erasure, objection, restriction: the faces the request locates are restricted (never returned by a search)
+    from the moment the email is verified, while the proof that the requester is the person is pending. Reversible:
+    the restriction this request caused is lifted if it is refused, withdrawn or a candidate rejected."""
+    from search import stewardship
+
+    if request.type not in DECIDE_FIRST:
+        return 0
+    face_ids = _located_face_ids(request, statuses=[Candidate.Status.PROPOSED, Candidate.Status.CONFIRMED])
+    if not face_ids:
+        return 0
+    restricted = stewardship.faces_restrict(face_ids=face_ids, request_reference=request.reference, actor=actor)
+    _audit(request, "restricted_pending_proof", actor=actor, faces=restricted)
+    return restricted
+
+
+def _restriction_release(request: SubjectRequest, *, face_ids: Sequence[int], actor: Any, reason: str) -> int:
+    """Lift the pending restriction this request caused on these faces, unless another reason keeps it: another
+    open erasure/objection/restriction request that located them, or a completed restriction (Art 18); what must
+    stay out of every search (a hold, an excluded jurisdiction) the stewardship keeps."""
+    from search import stewardship
+
+    if request.type not in DECIDE_FIRST or request.verified_at is None or not face_ids:
+        return 0
+    others = (
+        Candidate.objects.filter(face_ref__in=list(face_ids)).exclude(request=request).exclude(status=Candidate.Status.REJECTED)
+    )
+    keep = set(
+        others.filter(
+            request__type__in=list(DECIDE_FIRST),
+            request__status__in=[S.VERIFIED, S.IN_REVIEW, S.AWAITING_CLARIFICATION, S.APPROVED, S.PROCESSING],
+        ).values_list("face_ref", flat=True)
+    ) | set(
+        others.filter(
+            request__type=RequestType.RESTRICTION, request__status=S.COMPLETED, status=Candidate.Status.CONFIRMED
+        ).values_list("face_ref", flat=True)
+    )
+    lift = [f for f in face_ids if f not in keep]
+    outcome = stewardship.faces_restrict_lift(face_ids=lift, request_reference=request.reference, actor=actor, reason=reason)
+    _audit(request, "pending_restriction_lifted", actor=actor, faces=outcome.lifted, kept=len(keep) + outcome.kept, reason=reason)
+    return outcome.lifted
 
 
 def requests_lapse(*, now: Any = None) -> int:
@@ -356,6 +418,7 @@ def requests_lapse(*, now: Any = None) -> int:
         with transaction.atomic():
             request.status, request.completed_at = S.LAPSED, timezone.now()
             request.save(update_fields=["status", "completed_at"])
+            _restriction_release(request, face_ids=_located_face_ids(request), actor=None, reason="request lapsed")
             request.candidates.all().delete()
             request.template = None
             request.save(update_fields=["template"])
@@ -423,6 +486,8 @@ def request_transition(
     request.handled_by = actor if getattr(actor, "is_authenticated", False) else request.handled_by
     request.save()
     _audit(request, action, actor=actor, ip=ip, before=before, reason=reason.strip()[:500])
+    if action in ("deny", "withdraw"):
+        _restriction_release(request, face_ids=_located_face_ids(request), actor=actor, reason=f"request {action}")
     return request
 
 
@@ -462,6 +527,8 @@ def clarification_answer(
                 request=request, question=request.pause_reason, asked_at=request.paused_at or timezone.now()
             )
         found = _locate(request, analysis, urls=clean_urls, found_by="answer") if (analysis or clean_urls) else 0
+        if found:
+            _restrict_pending(request)  # what the answer locates is hidden too, pending the proof
         question.answer, question.answer_urls = answer.strip()[:5000], clean_urls[:20]
         question.answer_selfie_faces = len(analysis.faces) if analysis is not None else None
         question.answer_candidates, question.answered_at = found, timezone.now()
@@ -511,6 +578,8 @@ def candidate_decide(*, candidate: Candidate, confirm: bool, actor: Any, ip: str
     )
     if confirm:
         candidates_expand(request=candidate.request)
+    else:
+        _restriction_release(candidate.request, face_ids=[candidate.face_ref], actor=actor, reason="candidate rejected")
     return candidate
 
 
@@ -532,6 +601,8 @@ def candidates_decide(
     _audit(request, action, actor=actor, ip=ip, faces=sorted(c.face_ref for c in rows), bulk=True)
     if confirm:
         candidates_expand(request=request)
+    else:
+        _restriction_release(request, face_ids=[c.face_ref for c in rows], actor=actor, reason="candidates rejected")
     return len(rows)
 
 
@@ -553,6 +624,12 @@ def request_execute(
                 f"{undecided} candidate face{'s are' if undecided != 1 else ' is'} still undecided: confirm or reject "
                 f"{'each' if undecided != 1 else 'it'} before carrying out the request, so that none of the requester's "
                 "photos is left out."
+            )
+        if request.type in DECIDE_FIRST and not identity_proven(request=request):
+            raise ValidationError(
+                "The requester is not yet shown to be the person: erasure, objection and restriction are irreversible and "
+                "wait for an accepted proof (the live capture, or another method recorded by the DPO). Their photos stay "
+                "hidden from every search meanwhile."
             )
         request.status = S.PROCESSING
         request.save(update_fields=["status"])
@@ -585,14 +662,55 @@ def _confirmed_faces(request: SubjectRequest) -> Any:
 
 def _do_access(request: SubjectRequest, **_: Any) -> dict[str, Any]:
     package, token = access_package_build(request=request)
+    second_tier = identity_proven(request=request)
     _email(
         request,
         "access_ready",
         gettext_lazy("Your data is ready to download"),
         link=_url("subjects:package", token),
         expires=package.expires_at,
+        second_tier=second_tier,
+        capture_link=_capture_link(request),
     )
-    return {"package_sha256": package.sha256, "faces": len(json.loads(_package_json(request))["images"])}
+    return {"package_sha256": package.sha256, "faces": _confirmed_faces(request).count(), "second_tier": second_tier}
+
+
+def _capture_link(request: SubjectRequest) -> str:
+    """The person's way to the second tier: their status page, where the live capture starts."""
+    return status_link(request)
+
+
+# Whether we hold photos matching the selfie is first-tier information, told as a band, never an exact count:
+# an exact count lets whoever holds someone's photo watch, request after request, for each new photo of them
+# appearing anywhere (one more means "a new photo of the target was published"), and combined with other
+# knowledge can single photos out. A band answers "do you hold me, and roughly how much" (Art 15(1)) without
+# that.
+PHOTO_BANDS = [(0, gettext_noop("none")), (5, gettext_noop("1–5")), (20, gettext_noop("6–20"))]  # noqa: RUF001
+PHOTO_BAND_MORE = gettext_noop("more than 20")
+
+
+def photo_count_band(count: int) -> str:
+    """The band (English; the report translates it) a number of photos falls in."""
+    for top, label in PHOTO_BANDS:
+        if count <= top:
+            return label
+    return PHOTO_BAND_MORE
+
+
+PACKAGE_SOURCES_GENERAL = gettext_noop(
+    "Public web pages found by our crawler, and photo files imported by declared sources (the pages of yours are in "
+    "the second part of your answer)."
+)
+PACKAGE_RECIPIENT_CATEGORIES = gettext_noop(
+    "Customer organisations that run face searches for stated cases (which ones saw your photos is in the second part "
+    "of your answer)."
+)
+PACKAGE_SECOND_TIER_HOW = gettext_noop(
+    "Your photos, the pages they come from, when we saw them and which organisations saw them are released once it is "
+    "shown that you are the person in them: a short live camera check from your status page, or, if you cannot or will "
+    "not use a camera, another way with our data-protection officer (for example a video call). We never ask for an ID "
+    "document by default. Write to the data-protection officer and we will send the rest."
+)
 
 
 # data.json stays in English (for machines); report.html shows these translated (the public_label filter).
@@ -637,10 +755,30 @@ def _image_origin(image: Any) -> str:
     return "web_page" if image.page_url or image.image_url else "imported_file"
 
 
-def _package_json(request: SubjectRequest) -> str:
+def _package_json(request: SubjectRequest, *, second_tier: bool = True) -> str:
+    """data.json. ``second_tier`` False (the requester is not shown to be the person): only what exposes nobody —
+    purposes, categories, retention, rights, sources and recipients in general, how to complain, and whether we
+    hold matching photos as a band; no photo, address, date or organisation."""
     from compliance.models import RetentionPolicy
     from search.models import SearchHit, SearchRequest
     from search.withholding import withheld_searches
+
+    if not second_tier:
+        held = _confirmed_faces(request).values("image_id").distinct().count()
+        return json.dumps({
+            "request": request.reference, "generated_at": timezone.now().isoformat(), "confirmation": bool(held),
+            "tier": "first", "photos_held": photo_count_band(held), "second_tier_how": PACKAGE_SECOND_TIER_HOW,
+            "images": [],
+            "purposes": PACKAGE_PURPOSES,
+            "categories": list(PACKAGE_CATEGORY_BY_ORIGIN.values()) + PACKAGE_CATEGORIES,
+            "recipients": [], "recipient_categories": [PACKAGE_RECIPIENT_CATEGORIES],
+            "retention": [{"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
+                          for p in RetentionPolicy.objects.all()],
+            "sources": [], "sources_in_general": PACKAGE_SOURCES_GENERAL,
+            "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {regulator_text()}"],
+            "automated_decisions": PACKAGE_AUTOMATED_DECISIONS,
+            "dpo": settings.DPO_EMAIL,
+        }, indent=2)  # fmt: skip
 
     images, withheld = [], False
     for face in _confirmed_faces(request).select_related("image", "image__source"):
@@ -668,6 +806,7 @@ def _package_json(request: SubjectRequest) -> str:
     origins = {i["origin"] for i in images} or set(PACKAGE_CATEGORY_BY_ORIGIN)
     return json.dumps({
         "request": request.reference, "generated_at": timezone.now().isoformat(), "confirmation": bool(images),
+        "tier": "second", "photos_held": photo_count_band(_confirmed_faces(request).values("image_id").distinct().count()),
         "images": images,
         "purposes": PACKAGE_PURPOSES,
         "categories": [c for o, c in PACKAGE_CATEGORY_BY_ORIGIN.items() if o in origins] + PACKAGE_CATEGORIES,
@@ -709,15 +848,19 @@ def _report_context(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def access_package_build(*, request: SubjectRequest) -> tuple[AccessPackage, str]:
-    """A ZIP with report.html (to read), data.json (for machines) and the face crops (only the person's)."""
-    data = _package_json(request)
+    """A ZIP with report.html (to read), data.json (for machines) and the face crops (only the person's).
+
+    The one owner of what an access answer discloses: the second tier (crops, addresses, dates, organisations)
+    only when ``identity_proven``; otherwise the first tier, which says how to get the rest."""
+    second_tier = identity_proven(request=request)
+    data = _package_json(request, second_tier=second_tier)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", data)
         with translation.override(request_language(request)):  # the person's language, not the DPO's
             report = render_to_string("subjects/access_report.html", _report_context(json.loads(data)))
         archive.writestr("report.html", report)
-        for face in _confirmed_faces(request):
+        for face in _confirmed_faces(request) if second_tier else ():
             if face.crop:
                 with face.crop.open("rb") as fh:
                     archive.writestr(f"faces/{face.pk}.jpg", fh.read())
@@ -854,9 +997,12 @@ def _do_objection(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[
 
 def _do_restriction(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[str, Any]:
     from search import stewardship
+    from search.models import Face
 
     face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
-    restricted = stewardship.faces_restrict(face_ids=face_ids, request_reference=request.reference, actor=actor)
+    stewardship.faces_restrict(face_ids=face_ids, request_reference=request.reference, actor=actor)
+    # Most were already restricted when the email was verified (pending the proof): count them all.
+    restricted = Face.objects.filter(pk__in=face_ids, status=Face.Status.RESTRICTED).count()
     _email(request, "restricted", gettext_lazy("Your photos are restricted"), count=restricted)
     return {"restricted": restricted}
 

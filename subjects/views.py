@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
-from subjects import selectors, services
-from subjects.forms import ClarificationAnswerForm, ExtendForm, ReasonForm, SubjectRequestForm
+from subjects import identity, selectors, services
+from subjects.forms import ClarificationAnswerForm, ExtendForm, IdentityProofForm, ReasonForm, SubjectRequestForm
 from subjects.models import Candidate, ErasureReceipt, RequestType, SubjectRequest
 from subjects.uploads import SelfieMemoryHandler
 
@@ -184,10 +184,15 @@ def verify(request: HttpRequest, token: str | None = None) -> HttpResponse:
     if subject_request is None or (not usable and subject_request.verified_at is None):
         return _link_invalid(request, _("This link has expired or was already used."))
     context = {"req": subject_request, "confirmed": not usable, "status_link": _status_path(subject_request.reference),
-               "language_next": reverse("subjects:verify_page")}  # fmt: skip
+               "language_next": reverse("subjects:verify_page"), "hidden_note": _hidden_note(subject_request)}  # fmt: skip
     response = render(request, "subjects/verified.html", context)
     _remember(response, VERIFY_COOKIE, token, reverse("subjects:verify_page"))
     return remember_status(response, subject_request)
+
+
+def _hidden_note(subject_request: SubjectRequest) -> bool:
+    """Whether to tell the person that the photos their request points to are hidden from every search meanwhile."""
+    return bool(subject_request.type in services.DECIDE_FIRST and subject_request.verified_at and subject_request.is_open)
 
 
 def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[str, object]:
@@ -199,6 +204,8 @@ def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[st
         "answer_form": ClarificationAnswerForm(),
         "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
         "regulator": services.regulator_text(),
+        "hidden_note": _hidden_note(subject_request),
+        "proven": identity.identity_proven(request=subject_request),
         "language_next": _status_path(subject_request.reference),  # the language switcher returns token-free
         **extra,
     }
@@ -378,6 +385,14 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
             elif action == "execute":
                 services.request_execute(request=subject_request, actor=request.user, ip=ip,
                                          rectified_jurisdiction=request.POST.get("jurisdiction", ""))  # fmt: skip
+            elif action == "record_proof":
+                form = IdentityProofForm(request.POST, prefix="proof")
+                if not form.is_valid():
+                    raise ValidationError("Choose the method and the decision.")
+                identity.identity_proof_record(request=subject_request, method=form.cleaned_data["method"],
+                                               accepted=form.cleaned_data["decision"] == "accepted",
+                                               note=form.cleaned_data["note"], actor=request.user, ip=ip)  # fmt: skip
+                done = "Recorded how the requester was verified."
             elif action == "lift_restriction":
                 services.restriction_lift(request=subject_request, actor=request.user, reason=reason, ip=ip)
             else:
@@ -417,6 +432,10 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
         "deny_form": deny_form,
         "lift_form": lift_form,
         "extend_form": extend_form,
+        "proof_form": IdentityProofForm(prefix="proof"),
+        "proof": identity.identity_proof_latest(request=subject_request),
+        "proven": identity.identity_proven(request=subject_request),
+        "proof_needed": subject_request.type in services.DECIDE_FIRST or subject_request.type == RequestType.ACCESS,
         "S": SubjectRequest.Status,
     }
     return render(request, "subjects/detail.html", context)

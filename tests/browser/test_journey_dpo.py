@@ -54,11 +54,25 @@ def _judge(j, req: SubjectRequest, mine: set[int]) -> None:
     assert req.candidates.filter(status=Candidate.Status.CONFIRMED).count() >= 1
 
 
+def _record_video_call(j) -> None:
+    """The DPO verified the requester on a video call and records it (the second tier and erasure need it)."""
+    page = j.page
+    assert "Not yet proven" in page.locator("#identity-proof").inner_text()
+    form = page.locator("#record-proof")
+    form.get_by_label("Video call with the DPO").check()
+    form.get_by_label("Accepted: the requester is the person").check()
+    form.get_by_label("Note: what you checked").fill("Video call: the face matches the confirmed photos")
+    form.get_by_role("button", name="Record the verification").click()
+    page.wait_for_load_state("load")
+    assert page.locator("#identity-proof").inner_text().startswith("Proven"), page.locator("#identity-proof").inner_text()
+
+
 def _approve_and_carry_out(j) -> None:
     page = j.page
     page.get_by_role("button", name="Approve", exact=True).click()
     page.wait_for_load_state("load")
     assert page.locator("#dpo-status").inner_text() == "Approved"
+    _record_video_call(j)
     page.get_by_role("button", name="Carry it out now").click()
     page.wait_for_load_state("load")
     assert page.locator("#dpo-status").inner_text() == "Completed", j.visible_text()[:800]

@@ -23,6 +23,7 @@ from subjects.models import Candidate, SubjectRequest
 from tests.browser.conftest import RAW_TIMESTAMP, requires_chromium, server_path_markers
 from tests.search import photos
 from tests.search.conftest import index_photos
+from tests.subjects.test_requests import prove_identity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), requires_chromium]
 
@@ -104,6 +105,7 @@ def test_public_files_confirms_answers_and_downloads(journey, dpo, tmp_path):
     # The DPO finds the person's photos and carries out the access request: the package link is emailed.
     _confirm_mine(access, mine, dpo)
     access = services.request_transition(request=access, action="approve", actor=dpo)
+    prove_identity(access, dpo)
     services.request_execute(request=access, actor=dpo)
     j.goto(j.email_link(EMAIL, "/rights/package/", subject=access.reference))
     j.step("package page", check_links=False)
@@ -129,6 +131,7 @@ def test_public_files_confirms_answers_and_downloads(journey, dpo, tmp_path):
     # The erasure is carried out; the status page says so, with what was erased.
     _confirm_mine(erasure, mine, dpo)
     erasure = services.request_transition(request=erasure, action="approve", actor=dpo)
+    prove_identity(erasure, dpo)
     services.request_execute(request=erasure, actor=dpo)
     j.goto(j.email_link(EMAIL, "/rights/requests/", subject=erasure.reference))
     assert "Completed" in page.locator("#public-status").inner_text()

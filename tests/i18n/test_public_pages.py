@@ -26,7 +26,7 @@ from config.i18n import LOCALE_DIR
 from subjects import services
 from subjects.forms import SubjectRequestForm
 from subjects.models import RequestType, SubjectRequest
-from tests.subjects.test_requests import link
+from tests.subjects.test_requests import link, prove_identity
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails go out on commit
 
@@ -151,6 +151,7 @@ def test_every_public_page_is_in_the_language_asked_for(client, live_configurati
     get("answer refused", status_path + "answer/", 400, "post", {"answer": ""})
     services.clarification_answer(request=req, answer="La page d'accueil")
     req = services.request_transition(request=SubjectRequest.objects.get(pk=req.pk), action="approve", actor=dpo)
+    prove_identity(req, dpo)
     services.request_execute(request=req, actor=dpo)
     package_path = link(mail.outbox[-1], "package")
     get("package", package_path)

@@ -32,6 +32,7 @@ from tests.browser.test_smoke import CHROMIUM
 from tests.browser.test_staff_pages import _login, browser  # noqa: F401 (the fixture)
 from tests.search import photos
 from tests.search.conftest import index_photos
+from tests.subjects.test_requests import prove_identity
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails and file deletions happen on commit
 
@@ -69,6 +70,7 @@ def _approved(kind: str, dpo: Any, **kwargs: Any) -> SubjectRequest:
     for candidate in req.candidates.all():
         services.candidate_decide(candidate=candidate, confirm=not candidate.borderline, actor=dpo)
     assert req.candidates.filter(status=Candidate.Status.CONFIRMED).exists()
+    prove_identity(req, dpo)
     return services.request_transition(request=req, action="approve", actor=dpo)
 
 

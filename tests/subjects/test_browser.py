@@ -19,6 +19,7 @@ from subjects.models import Candidate, SubjectRequest
 from tests.browser import django_connections_checked
 from tests.search import photos
 from tests.search.conftest import index_photos
+from tests.subjects.test_requests import prove_identity
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -134,6 +135,7 @@ def test_public_journey_in_a_browser(live_server, page, dpo, tmp_path):
         services.candidate_decide(candidate=candidate, confirm=True, actor=dpo)
     assert not access.candidates.filter(status=Candidate.Status.CONFIRMED).exclude(face_ref=mine).exists()
     access = services.request_transition(request=access, action="approve", actor=dpo)
+    prove_identity(access, dpo)
     services.request_execute(request=access, actor=dpo)
     page.goto(base + _link("package"))
     _shot(page, "7-package-page")

@@ -14,7 +14,7 @@ from subjects import services
 from subjects.models import SubjectRequest
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import submit, verify
+from tests.subjects.test_requests import prove_identity, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,6 +103,7 @@ def test_erasure_receipt_is_a_readable_table(client, dpo, request_with_candidate
     for candidate in req.candidates.all():
         services.candidate_decide(candidate=candidate, confirm=not candidate.borderline, actor=dpo)
     req = services.request_transition(request=SubjectRequest.objects.get(pk=req.pk), action="approve", actor=dpo)
+    prove_identity(req, dpo)
     services.request_execute(request=req, actor=dpo)
     client.force_login(dpo)
     page = client.get(reverse("subjects:detail", args=[req.reference])).content.decode()

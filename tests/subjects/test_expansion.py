@@ -16,7 +16,7 @@ from subjects.models import Candidate, SubjectRequest, Suppression
 from subjects.selectors import template_suppresses
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import submit, verify
+from tests.subjects.test_requests import prove_identity, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,6 +88,7 @@ def test_candidates_near_confirmed_faces_raise_recall_and_the_objector_template_
     # The objection erases every confirmed photo and keeps each confirmed face's template (with consent).
     templates = {pk: list(Face.objects.get(pk=pk).embedding) for pk in mine}
     req = services.request_transition(request=req, action="approve", actor=dpo)
+    prove_identity(req, dpo)
     services.request_execute(request=req, actor=dpo)
     assert not Face.objects.filter(pk__in=mine).exists()
     kept = Suppression.objects.filter(kind=Suppression.Kind.TEMPLATE, request_reference=req.reference)

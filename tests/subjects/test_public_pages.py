@@ -18,7 +18,7 @@ from subjects import services
 from subjects.models import Clarification, SubjectRequest, VerificationToken
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import link, submit, verify
+from tests.subjects.test_requests import link, prove_identity, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails go out on commit
 
@@ -83,6 +83,7 @@ def test_status_page_shows_a_timeline_in_words(client, db, dpo):
     req = SubjectRequest.objects.get(pk=req.pk)
     req = services.request_extend(request=req, months=2, reason="Several sources to check", actor=dpo)
     req = services.request_transition(request=req, action="approve", actor=dpo)
+    prove_identity(req, dpo)
     services.request_execute(request=req, actor=dpo)
     page = client.get(status_path).content.decode()
     for expected in ("We received your request", "You confirmed your email address", "reviewing it", "We asked you a question",

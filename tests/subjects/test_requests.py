@@ -70,9 +70,21 @@ def verify(client) -> None:
     assert response.status_code == 302 and response["Location"] == "/rights/verify/"  # token-free: the secret is in a cookie
 
 
-def approve_all(req: SubjectRequest, dpo) -> SubjectRequest:
+def prove_identity(req: SubjectRequest, dpo, *, accepted: bool = True, method: str = "video_call"):
+    """The DPO records that the requester was shown to be the person (a video call by default): the step that
+    releases the second tier and lets erasure, objection and restriction be carried out (issue 22)."""
+    from subjects.identity import identity_proof_record
+
+    return identity_proof_record(request=req, method=method, accepted=accepted, actor=dpo, note="checked on a video call")
+
+
+def approve_all(req: SubjectRequest, dpo, *, prove: bool = True) -> SubjectRequest:
+    """Confirm the strict candidates and approve; by default also record an accepted identity proof, as the tests
+    that use this are about what carrying out does, not about the proof."""
     for candidate in req.candidates.filter(borderline=False):
         services.candidate_decide(candidate=candidate, confirm=True, actor=dpo)
+    if prove:
+        prove_identity(req, dpo)
     return services.request_transition(request=req, action="approve", actor=dpo)
 
 
@@ -364,6 +376,7 @@ def test_dpo_confirms_candidates_on_the_detail_page(client, store, dpo):
     candidate.refresh_from_db()
     assert candidate.status == Candidate.Status.CONFIRMED
     client.post(reverse("subjects:detail", args=[req.reference]), {"action": "approve"})
+    prove_identity(req, dpo)
     client.post(reverse("subjects:detail", args=[req.reference]), {"action": "execute"})
     assert SubjectRequest.objects.get(pk=req.pk).status == S.COMPLETED
 
