@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import subprocess
@@ -38,6 +39,8 @@ def good_env() -> dict[str, str]:
         "SITE_URL": "https://faces.example.org",
         "CONTROLLER_NAME": "Acme Faces Ltd",
         "CONTROLLER_ADDRESS": "10 High Street, Leeds LS1 1AA",
+        # A Fernet key (URL-safe base64 of 32 random bytes) for the live-capture frames.
+        "CAPTURE_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     }
 
 
