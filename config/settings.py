@@ -63,10 +63,12 @@ def _dev_capture_key() -> str:
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:  # two processes starting at once: the first one's key wins, the other reads it
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip() or key
     with os.fdopen(fd, "w") as fh:
         fh.write(key + "\n")
-    path.chmod(0o600)
     return key
 
 
