@@ -334,12 +334,19 @@ def test_runner_restarts_a_killed_worker_and_stops_everything_in_under_5_s(tmp_p
         print(f"Ctrl-C stopped web, worker and beat in {took:.2f} s")
         assert took < 5.0, f"Ctrl-C took {took:.1f} s"
         assert runner.returncode == 0
-        leftovers = [
-            p.pid
-            for p in psutil.process_iter(["pid"])
-            if p.pid in children or (p.info["pid"] and _pgid(p.pid) in set(groups.values()))
-        ]
-        assert leftovers == [], f"still running: {leftovers}"
+
+        def leftovers() -> list[int]:
+            return [
+                p.pid
+                for p in psutil.process_iter(["pid", "status"])
+                if p.info["status"] != psutil.STATUS_ZOMBIE
+                and (p.pid in children or (p.info["pid"] and _pgid(p.pid) in set(groups.values())))
+            ]
+
+        # Everything is gone within 5 s of Ctrl-C: a pool child may still be exiting when the runner returns.
+        while leftovers() and time.monotonic() - started < 5.0:
+            time.sleep(0.1)
+        assert leftovers() == [], f"still running 5 s after Ctrl-C: {leftovers()}"
         assert _get(f"{base}/healthz")[0] == 0
     finally:
         if runner.poll() is None:
