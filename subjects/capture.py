@@ -32,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -43,6 +43,7 @@ from compliance.services import audit_record
 from search import liveness
 from subjects.abuse import abuse_capture_failed
 from subjects.models import Candidate, IdentityProof, LiveCapture, ProofMethod, SubjectRequest
+from subjects.selectors import dpo_required
 
 logger = logging.getLogger(__name__)
 
@@ -240,14 +241,9 @@ def capture_submit(
 # --- The DPO ----------------------------------------------------------------------------
 
 
-def _require_dpo(actor: Any) -> None:
-    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.has_perm("accounts.work_subject_requests"):
-        raise PermissionDenied
-
-
 def capture_frames(*, capture: LiveCapture, actor: Any) -> list[bytes]:
     """The capture's frames, decrypted in memory for the DPO's review; empty once deleted."""
-    _require_dpo(actor)
+    dpo_required(user=actor)
     if not capture.frames_held:
         return []
     with default_storage.open(capture.frames_name, "rb") as fh:
@@ -278,7 +274,7 @@ def capture_decide(*, capture: LiveCapture, accepted: bool, actor: Any, note: st
     then the frames are deleted at once, with a receipt."""
     from subjects.identity import identity_proof_record
 
-    _require_dpo(actor)
+    dpo_required(user=actor)
     capture = LiveCapture.objects.select_for_update().select_related("request").get(pk=capture.pk)
     if capture.decision:
         raise ValidationError("This capture was already decided.")

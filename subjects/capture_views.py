@@ -27,8 +27,9 @@ from accounts.http import AuthenticatedHttpRequest
 from search import liveness
 from subjects import capture
 from subjects.models import LiveCapture
+from subjects.selectors import dpo_required
 from subjects.uploads import SelfieMemoryHandler
-from subjects.views import STATUS_COOKIE, _remember, _request_by_token, _require_dpo, _status_path
+from subjects.views import STATUS_COOKIE, _remember, _request_by_token, _status_path
 
 
 def _step_words() -> dict[str, str]:
@@ -144,7 +145,7 @@ def _capture(reference: str, capture_id: int) -> LiveCapture:
 @require_GET
 def capture_frame(request: AuthenticatedHttpRequest, reference: str, capture_id: int, number: int) -> HttpResponse:
     """One frame, decrypted on the fly for the DPO; never cached."""
-    _require_dpo(request)
+    dpo_required(user=request.user)
     found = _capture(reference, capture_id)
     frames = capture.capture_frames(capture=found, actor=request.user)
     if not 0 <= number < len(frames):
@@ -157,7 +158,7 @@ def capture_frame(request: AuthenticatedHttpRequest, reference: str, capture_id:
 @login_required
 @require_http_methods(["POST"])
 def capture_decide(request: AuthenticatedHttpRequest, reference: str, capture_id: int) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user)
     found = _capture(reference, capture_id)
     decision = request.POST.get("decision", "")
     if decision not in ("accept", "refuse"):

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from compliance.services import audit_record
 from subjects.models import IdentityProof, ProofMethod, SubjectRequest
+from subjects.selectors import dpo_required
 
 
 def identity_proven(*, request: SubjectRequest) -> bool:
@@ -45,8 +46,7 @@ def identity_proof_record(
     ``evidence`` holds numbers and flags only (the live checks' report), never images or embeddings."""
     if method not in ProofMethod.values:
         raise ValidationError(f"Unknown verification method: {method!r}.")
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        raise ValidationError("Only the DPO records how a requester was verified.")
+    dpo_required(user=actor)  # only the DPO records how a requester was verified
     proof = IdentityProof.objects.create(
         request=request, method=method, accepted=accepted, note=note.strip()[:2000], evidence=evidence or {}, decided_by=actor
     )

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import StopUpload
 from django.db.models import Case, Value, When
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -22,6 +22,7 @@ from accounts.http import AuthenticatedHttpRequest
 from subjects import identity, selectors, services
 from subjects.forms import ClarificationAnswerForm, ExtendForm, IdentityProofForm, ReasonForm, SubjectRequestForm
 from subjects.models import Candidate, ErasureReceipt, RequestType, SubjectRequest
+from subjects.selectors import dpo_required
 from subjects.uploads import SelfieMemoryHandler
 
 
@@ -319,11 +320,6 @@ def package(request: HttpRequest, token: str | None = None) -> HttpResponse | Fi
 # --- DPO ------------------------------------------------------------------------------------------
 
 
-def _require_dpo(request: AuthenticatedHttpRequest) -> None:
-    if not request.user.has_perm("accounts.work_subject_requests"):
-        raise PermissionDenied
-
-
 def _req(reference: str) -> SubjectRequest:
     found = SubjectRequest.objects.filter(reference=reference).first()
     if found is None:
@@ -334,7 +330,7 @@ def _req(reference: str) -> SubjectRequest:
 @login_required
 @require_GET
 def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user)
     show = request.GET.get("show", "open")
     requests = SubjectRequest.objects.order_by("due_date", "received_at")
     if show == "open":
@@ -352,7 +348,7 @@ def _candidate_ids(request: HttpRequest) -> list[int]:
 
 @login_required
 def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user)
     subject_request = _req(reference)
     if request.method == "POST":
         action = request.POST.get("action", "")
@@ -451,7 +447,7 @@ def _found_more(subject_request: SubjectRequest, before: int) -> str:
 @login_required
 @require_GET
 def candidate_thumbnail(request: AuthenticatedHttpRequest, reference: str, candidate_id: int) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user)
     candidate = Candidate.objects.filter(pk=candidate_id, request__reference=reference).select_related("face").first()
     if candidate is None or candidate.face is None or not candidate.face.crop:
         raise Http404

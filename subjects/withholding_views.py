@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -21,18 +21,14 @@ from search import withholding
 from search.models import SearchRequest
 from subjects import abuse
 from subjects.models import AbuseSignal
-
-
-def _require_dpo(request: AuthenticatedHttpRequest) -> None:
-    if not request.user.has_perm("accounts.work_subject_requests"):
-        raise PermissionDenied
+from subjects.selectors import dpo_required
 
 
 @login_required
 @require_GET
 def withholdings(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every claim, pending first: the organisation, the search's case, the basis and reference."""
-    _require_dpo(request)
+    dpo_required(user=request.user)
     claims = list(withholding.access_restriction_claim_list())
     claims.sort(key=lambda s: s.access_restriction != SearchRequest.AccessRestriction.PENDING)
     return render(request, "subjects/withholdings.html", {"claims": claims[:500]})
@@ -41,7 +37,7 @@ def withholdings(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def withholding_decide(request: AuthenticatedHttpRequest, search_id: int) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user)
     search = SearchRequest.objects.filter(pk=search_id).exclude(access_restriction="").first()
     if search is None:
         raise Http404
@@ -62,7 +58,7 @@ def withholding_decide(request: AuthenticatedHttpRequest, search_id: int) -> Htt
 @login_required
 @require_GET
 def abuse_signals(request: AuthenticatedHttpRequest) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user)
     show = request.GET.get("show", "open")
     signals = AbuseSignal.objects.prefetch_related("requests")
     if show == "open":
@@ -73,7 +69,7 @@ def abuse_signals(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 def abuse_signal(request: AuthenticatedHttpRequest, signal_id: int) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user)
     signal = AbuseSignal.objects.filter(pk=signal_id).first()
     if signal is None:
         raise Http404

@@ -280,3 +280,17 @@ def test_faces_found_by_an_answer_are_hidden_too(client, dpo):
     services.clarification_answer(request=req, urls=["https://example.org/img1.jpg.html"])
     assert req.candidates.filter(face_ref=img1.pk).exists()
     assert Face.objects.get(pk=img1.pk).status == Face.Status.RESTRICTED
+
+
+def test_only_the_dpo_records_a_proof_even_through_the_service(client, store, dpo, teammate):
+    """Input: a stranger's erasure request; a customer's analyst (logged in, no DPO permission) calls the
+    service directly to record an accepted video call. Refused, nothing recorded, nothing audited."""
+    from django.core.exceptions import PermissionDenied
+
+    from subjects.identity import identity_proof_record, identity_proven
+
+    req = _filed_by_stranger(client, "erasure")
+    with pytest.raises(PermissionDenied):
+        identity_proof_record(request=req, method="video_call", accepted=True, actor=teammate, note="forged")
+    assert not identity_proven(request=req)
+    assert not AuditEvent.objects.filter(action="subjects.identity.accepted").exists()
