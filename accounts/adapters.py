@@ -59,7 +59,9 @@ class AccountAdapter(DefaultAccountAdapter):
         email = super().clean_email(email)
         invitation = self._session_invitation()
         if invitation is not None and invitation.email.lower() != email.strip().lower():
-            raise ValidationError(f"Use the address the invitation was sent to ({invitation.email}).")
+            raise ValidationError(
+                f"Use the address the invitation was sent to ({invitation.email})."
+            )
         return email
 
     def _session_invitation(self) -> Any:
@@ -77,7 +79,9 @@ class AccountAdapter(DefaultAccountAdapter):
         user = super().save_user(request, user, form, commit=commit)
         invitation_id = request.session.pop(INVITATION_SESSION_KEY, None)
         if commit and invitation_id:
-            services.invitation_accept(invitation_id=invitation_id, user=user, ip=client_ip(request))
+            services.invitation_accept(
+                invitation_id=invitation_id, user=user, ip=client_ip(request)
+            )
         return user
 
     def get_client_ip(self, request: HttpRequest) -> str:

@@ -25,20 +25,31 @@ class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name",)}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        was = User.objects.filter(pk=obj.pk).values("is_active", "is_staff", "is_superuser").first() if change else None
+        was = (
+            User.objects.filter(pk=obj.pk).values("is_active", "is_staff", "is_superuser").first()
+            if change
+            else None
+        )
         super().save_model(request, obj, form, change)
         if was is None:
             return
         if was["is_active"] and not obj.is_active:
-            api_tokens_revoke_on_change(user=obj, reason="deactivated", actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+            api_tokens_revoke_on_change(
+                user=obj, reason="deactivated", actor=request.user, ip=client_ip(request)
+            )  # type: ignore[arg-type]
         elif (was["is_staff"], was["is_superuser"]) != (obj.is_staff, obj.is_superuser):
-            api_tokens_revoke_on_change(user=obj, reason="role_changed", actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+            api_tokens_revoke_on_change(
+                user=obj, reason="role_changed", actor=request.user, ip=client_ip(request)
+            )  # type: ignore[arg-type]
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         # Groups are saved here, after the user. Staff are made by an admin, not by signup:
@@ -48,7 +59,9 @@ class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
             super().save_related(request, form, formsets, change)
             user = form.instance
             if change and set(user.groups.values_list("pk", flat=True)) != before:
-                api_tokens_revoke_on_change(user=user, reason="role_changed", actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+                api_tokens_revoke_on_change(
+                    user=user, reason="role_changed", actor=request.user, ip=client_ip(request)
+                )  # type: ignore[arg-type]
             if user.is_active and user_requires_mfa(user=user):
                 staff_email_mark_verified(user=user, actor=request.user, ip=client_ip(request))
 
@@ -76,7 +89,9 @@ class OrganisationAdmin(AuditedModelAdmin):
         wanted = obj.is_active
         obj.is_active = not wanted
         super().save_model(request, obj, form, change)
-        organisation_set_active(organisation=obj, active=wanted, actor=request.user, ip=client_ip(request))  # type: ignore[arg-type]
+        organisation_set_active(
+            organisation=obj, active=wanted, actor=request.user, ip=client_ip(request)
+        )  # type: ignore[arg-type]
         obj.is_active = wanted
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
@@ -84,14 +99,26 @@ class OrganisationAdmin(AuditedModelAdmin):
         if formset.model is not Membership:
             super().save_formset(request, form, formset, change)
             return
-        roles = dict(Membership.objects.filter(organisation=form.instance.pk).values_list("user_id", "role")) if change else {}
+        roles = (
+            dict(
+                Membership.objects.filter(organisation=form.instance.pk).values_list(
+                    "user_id", "role"
+                )
+            )
+            if change
+            else {}
+        )
         super().save_formset(request, form, formset, change)
-        now = dict(Membership.objects.filter(organisation=form.instance.pk).values_list("user_id", "role"))
+        now = dict(
+            Membership.objects.filter(organisation=form.instance.pk).values_list("user_id", "role")
+        )
         actor, ip = request.user, client_ip(request)
         for user_id, role in roles.items():
             if user_id not in now or now[user_id] != role:
                 reason = "removed_from_organisation" if user_id not in now else "role_changed"
-                api_tokens_revoke_on_change(user=User.objects.get(pk=user_id), reason=reason, actor=actor, ip=ip)  # type: ignore[arg-type]
+                api_tokens_revoke_on_change(
+                    user=User.objects.get(pk=user_id), reason=reason, actor=actor, ip=ip
+                )  # type: ignore[arg-type]
 
 
 @admin.register(Invitation)

@@ -86,7 +86,9 @@ _MESSAGES = {
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, reshaped into the documented error body."""
-    from rest_framework.views import exception_handler  # not at import time: DRF's settings import this module
+    from rest_framework.views import (
+        exception_handler,
+    )  # not at import time: DRF's settings import this module
 
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -21,4 +21,6 @@ class AccountsConfig(AppConfig):
 
             admin_tokens.register()
 
-        post_migrate.connect(staff_groups_sync, sender=self, dispatch_uid="accounts.staff_groups_sync")
+        post_migrate.connect(
+            staff_groups_sync, sender=self, dispatch_uid="accounts.staff_groups_sync"
+        )

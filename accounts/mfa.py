@@ -33,7 +33,9 @@ def record_enrolment_as_reauthentication(
     """A TOTP code just verified for a new authenticator proves the user is present."""
     if request is None or authenticator is None or authenticator.type != Authenticator.Type.TOTP:
         return
-    record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type, reauthenticated=True)
+    record_authentication(
+        request, user, "mfa", id=authenticator.pk, type=authenticator.type, reauthenticated=True
+    )
 
 
 def connect() -> None:

@@ -19,7 +19,12 @@ from accounts.selectors import AccessRefusal, user_access_refusal, user_has_mfa,
 ALLOWED_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/accounts/reauthenticate/", "/healthz")
 # Files a browser fetches on its own (icons, assets). Redirecting them would load the
 # enrolment page in the background, so they pass through untouched.
-ASSET_PATHS = ("/favicon.ico", "/robots.txt", "/apple-touch-icon.png", "/apple-touch-icon-precomposed.png")
+ASSET_PATHS = (
+    "/favicon.ico",
+    "/robots.txt",
+    "/apple-touch-icon.png",
+    "/apple-touch-icon-precomposed.png",
+)
 # Where the user was going when sent to enrol; offered again once enrolment is done.
 NEXT_SESSION_KEY = "mfa_next"  # read by templates/mfa/recovery_codes/index.html
 MESSAGE = "Two-factor authentication must be set up first."
@@ -35,7 +40,10 @@ def _asset_prefixes() -> tuple[str, ...]:
 
 def wants_html_page(request: HttpRequest) -> bool:
     """True for a top-level page load in a browser: not htmx, XHR or fetch of non-HTML."""
-    if request.headers.get("HX-Request") or request.headers.get("X-Requested-With") == "XMLHttpRequest":
+    if (
+        request.headers.get("HX-Request")
+        or request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    ):
         return False
     accept = request.headers.get("Accept", "")
     return not accept or "text/html" in accept or accept.strip() == "*/*"
@@ -48,7 +56,11 @@ class RequireMFAMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path
-        if path in ASSET_PATHS or path.startswith(self.asset_prefixes) or path.startswith(ALLOWED_PREFIXES):
+        if (
+            path in ASSET_PATHS
+            or path.startswith(self.asset_prefixes)
+            or path.startswith(ALLOWED_PREFIXES)
+        ):
             return self.get_response(request)
         user = request.user
         if (
@@ -57,13 +69,17 @@ class RequireMFAMiddleware:
             and not user_has_mfa(user=user)  # type: ignore[arg-type]
         ):
             if path.startswith("/api/"):
-                return JsonResponse({"error": {"code": "mfa_required", "message": MESSAGE}}, status=403)
+                return JsonResponse(
+                    {"error": {"code": "mfa_required", "message": MESSAGE}}, status=403
+                )
             if request.method != "GET" or not wants_html_page(request):
                 # A background request must not open (and so reset) the enrolment page.
                 return HttpResponse(MESSAGE, status=403, content_type="text/plain; charset=utf-8")
             if url_has_allowed_host_and_scheme(request.get_full_path(), allowed_hosts=None):
                 request.session[NEXT_SESSION_KEY] = request.get_full_path()
-            messages.warning(request, "Your role needs two-factor authentication. Set it up to continue.")
+            messages.warning(
+                request, "Your role needs two-factor authentication. Set it up to continue."
+            )
             return redirect(reverse("mfa_activate_totp"))
         return self.get_response(request)
 
@@ -71,7 +87,9 @@ class RequireMFAMiddleware:
 def access_refused_response(request: HttpRequest, refusal: AccessRefusal) -> HttpResponse:
     """The one answer to a refused user: JSON under /api/, otherwise a page that says why (403)."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": refusal.code, "message": refusal.message}}, status=403)
+        return JsonResponse(
+            {"error": {"code": refusal.code, "message": refusal.message}}, status=403
+        )
     return render(request, "accounts/access_refused.html", {"refusal": refusal}, status=403)
 
 
@@ -88,7 +106,11 @@ class ActiveAccessMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path
-        if path in ASSET_PATHS or path.startswith(self.asset_prefixes) or path.startswith("/healthz"):
+        if (
+            path in ASSET_PATHS
+            or path.startswith(self.asset_prefixes)
+            or path.startswith("/healthz")
+        ):
             return self.get_response(request)
         user = request.user
         if user.is_authenticated:

@@ -49,7 +49,9 @@ class User(AbstractUser):
     objects = UserManager()  # type: ignore[assignment,misc]
 
     class Meta:
-        constraints = [models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique")]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique")
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -77,7 +79,9 @@ class Organisation(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     is_active = models.BooleanField(default=True)
     monthly_search_quota = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Searches allowed per calendar month; empty uses the site default."
+        null=True,
+        blank=True,
+        help_text="Searches allowed per calendar month; empty uses the site default.",
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -97,13 +101,19 @@ class Membership(models.Model):
     """A user's place in one organisation. One organisation per user keeps scoping unambiguous."""
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="membership")
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="memberships")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="memberships"
+    )
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.ANALYST)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["organisation", "user__email"]
-        constraints = [models.CheckConstraint(condition=models.Q(role__in=Role.values), name="accounts_membership_role_valid")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="accounts_membership_role_valid"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organisation} ({self.get_role_display()})"
@@ -122,7 +132,9 @@ class Invitation(models.Model):
         REVOKED = "revoked", "Revoked"
         EXPIRED = "expired", "Expired"
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="invitations")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="invitations"
+    )
     email = models.EmailField()
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.ANALYST)
     # Only a SHA-256 of the link's secret is stored: a database read does not yield working links.
@@ -132,7 +144,9 @@ class Invitation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
-    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -143,7 +157,9 @@ class Invitation(models.Model):
                 condition=models.Q(status="pending"),
                 name="accounts_invitation_one_pending_per_email",
             ),
-            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="accounts_invitation_role_valid"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="accounts_invitation_role_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -152,7 +168,11 @@ class Invitation(models.Model):
     @property
     def is_usable(self) -> bool:
         """Pending, unexpired, and for an organisation that is still active (every accept path asks this)."""
-        return self.status == self.Status.PENDING and self.expires_at > timezone.now() and self.organisation.is_active
+        return (
+            self.status == self.Status.PENDING
+            and self.expires_at > timezone.now()
+            and self.organisation.is_active
+        )
 
 
 class ApiToken(models.Model):

@@ -24,7 +24,14 @@ def _on(action: str, outcome: str = "success") -> Any:
     def handler(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
         authenticator = kwargs.get("authenticator")
         details = {"type": authenticator.type} if authenticator is not None else {}
-        audit_record(actor=user, action=action, target=user, outcome=outcome, ip=_ip(request), details=details)
+        audit_record(
+            actor=user,
+            action=action,
+            target=user,
+            outcome=outcome,
+            ip=_ip(request),
+            details=details,
+        )
 
     return handler
 
@@ -50,8 +57,12 @@ def _on_authenticator_deleted(sender: Any, instance: Any, **kwargs: Any) -> None
     _audit_mfa(instance, "accounts.mfa.removed")
 
 
-def _on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
-    login = str(credentials.get("email") or credentials.get("username") or credentials.get("login") or "")
+def _on_login_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
+    login = str(
+        credentials.get("email") or credentials.get("username") or credentials.get("login") or ""
+    )
     audit_record(
         actor=None,
         action="accounts.login.failed",
@@ -83,5 +94,13 @@ def connect() -> None:
     for signal, handler in pairs:
         HANDLERS.append(handler)  # keep a strong reference
         signal.connect(handler, dispatch_uid=f"accounts.security_audit.{id(signal)}")
-    post_save.connect(_on_authenticator_saved, sender=Authenticator, dispatch_uid="accounts.security_audit.mfa_saved")
-    post_delete.connect(_on_authenticator_deleted, sender=Authenticator, dispatch_uid="accounts.security_audit.mfa_deleted")
+    post_save.connect(
+        _on_authenticator_saved,
+        sender=Authenticator,
+        dispatch_uid="accounts.security_audit.mfa_saved",
+    )
+    post_delete.connect(
+        _on_authenticator_deleted,
+        sender=Authenticator,
+        dispatch_uid="accounts.security_audit.mfa_deleted",
+    )

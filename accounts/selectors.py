@@ -26,9 +26,12 @@ ORGANISATION_DEACTIVATED = AccessRefusal(
     "cannot be used. Contact us if you think this is a mistake.",
 )
 ACCOUNT_DEACTIVATED = AccessRefusal(
-    "account_deactivated", "This account has been deactivated. Ask your organisation's admin if you need access again."
+    "account_deactivated",
+    "This account has been deactivated. Ask your organisation's admin if you need access again.",
 )
-NOT_A_MEMBER = AccessRefusal("not_a_member", "The user who made this is no longer a member of the organisation.")
+NOT_A_MEMBER = AccessRefusal(
+    "not_a_member", "The user who made this is no longer a member of the organisation."
+)
 
 
 def _membership_row(*, user: User) -> Membership | None:
@@ -101,7 +104,12 @@ def user_requires_mfa(*, user: User) -> bool:
     """Staff (admins, DPO, auditors) and org admins must use a second factor."""
     if not user.is_authenticated:
         return False
-    return bool(user.is_staff or user.is_superuser or user_staff_groups(user=user) or user_is_org_admin(user=user))
+    return bool(
+        user.is_staff
+        or user.is_superuser
+        or user_staff_groups(user=user)
+        or user_is_org_admin(user=user)
+    )
 
 
 def user_has_mfa(*, user: User) -> bool:
@@ -138,7 +146,9 @@ def access_membership_by_id(*, user: User, membership_id: int) -> Membership:
 
 def invitation_list(*, user: User) -> QuerySet[Invitation]:
     admin = access_org_admin_membership(user=user)
-    return Invitation.objects.filter(organisation=admin.organisation_id, status=Invitation.Status.PENDING)
+    return Invitation.objects.filter(
+        organisation=admin.organisation_id, status=Invitation.Status.PENDING
+    )
 
 
 def access_invitation_by_id(*, user: User, invitation_id: int) -> Invitation:

@@ -25,7 +25,9 @@ def invitation_token_hash(token: str) -> str:
 
 
 @transaction.atomic
-def organisation_create(*, name: str, actor: User | None = None, admin_email: str | None = None) -> Organisation:
+def organisation_create(
+    *, name: str, actor: User | None = None, admin_email: str | None = None
+) -> Organisation:
     """Create a customer organisation (optionally inviting its first org admin)."""
     name = name.strip()
     if not name:
@@ -38,7 +40,9 @@ def organisation_create(*, name: str, actor: User | None = None, admin_email: st
     org = Organisation.objects.create(name=name, slug=slug)
     audit_record(actor=actor, action="accounts.organisation.created", target=org, outcome="success")
     if admin_email:
-        invitation_create(organisation=org, email=admin_email, role=Role.ORG_ADMIN, invited_by=actor)
+        invitation_create(
+            organisation=org, email=admin_email, role=Role.ORG_ADMIN, invited_by=actor
+        )
     return org
 
 
@@ -59,14 +63,18 @@ def organisation_set_active(
     organisation.save(update_fields=["is_active"])
     audit_record(
         actor=actor,
-        action="accounts.organisation.reactivated" if active else "accounts.organisation.deactivated",
+        action="accounts.organisation.reactivated"
+        if active
+        else "accounts.organisation.deactivated",
         target=organisation,
         outcome="success",
         ip=ip,
         organisation_id=organisation.pk,
     )
     if not active:
-        pending = Invitation.objects.select_for_update().filter(organisation=organisation, status=Invitation.Status.PENDING)
+        pending = Invitation.objects.select_for_update().filter(
+            organisation=organisation, status=Invitation.Status.PENDING
+        )
         for invitation in pending:
             invitation.status = Invitation.Status.REVOKED
             invitation.save(update_fields=["status"])
@@ -79,7 +87,9 @@ def organisation_set_active(
                 details={"reason": "organisation_deactivated"},
             )
         for member in User.objects.filter(membership__organisation=organisation):
-            api_tokens_revoke_on_change(user=member, reason="organisation_deactivated", actor=actor, ip=ip)
+            api_tokens_revoke_on_change(
+                user=member, reason="organisation_deactivated", actor=actor, ip=ip
+            )
     return organisation
 
 
@@ -91,7 +101,12 @@ class InvitationSent:
 
 @transaction.atomic
 def invitation_create(
-    *, organisation: Organisation, email: str, role: str, invited_by: User | None, ip: str | None = None
+    *,
+    organisation: Organisation,
+    email: str,
+    role: str,
+    invited_by: User | None,
+    ip: str | None = None,
 ) -> InvitationSent:
     """Invite ``email`` to ``organisation`` and email the single-use signup link.
 
@@ -107,13 +122,16 @@ def invitation_create(
     if not organisation.is_active:
         raise ValidationError("This organisation is deactivated: it cannot send invitations.")
     existing = User.objects.filter(email__iexact=email).first()
-    if existing is not None and Membership.objects.filter(user=existing, organisation=organisation).exists():
+    if (
+        existing is not None
+        and Membership.objects.filter(user=existing, organisation=organisation).exists()
+    ):
         raise ValidationError("This person is already a member of your organisation.")
     token = secrets.token_urlsafe(32)
     now = timezone.now()
-    Invitation.objects.filter(organisation=organisation, email__iexact=email, status=Invitation.Status.PENDING).update(
-        status=Invitation.Status.REVOKED
-    )
+    Invitation.objects.filter(
+        organisation=organisation, email__iexact=email, status=Invitation.Status.PENDING
+    ).update(status=Invitation.Status.REVOKED)
     try:
         with transaction.atomic():
             invitation = Invitation.objects.create(
@@ -137,7 +155,11 @@ def invitation_create(
     )
     context = {"invitation": invitation, "url": url, "days": settings.INVITATION_VALID_DAYS}
     # An address with an account gets no link it could not use: it is told why, privately.
-    template = "accounts/email/invitation_existing_account.txt" if existing is not None else "accounts/email/invitation.txt"
+    template = (
+        "accounts/email/invitation_existing_account.txt"
+        if existing is not None
+        else "accounts/email/invitation.txt"
+    )
     transaction.on_commit(
         lambda: send_mail(
             subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}You are invited to {organisation.name}",
@@ -157,13 +179,23 @@ def invitation_revoke(*, invitation: Invitation, actor: User, ip: str | None = N
         raise ValidationError("Only a pending invitation can be revoked.")
     invitation.status = Invitation.Status.REVOKED
     invitation.save(update_fields=["status"])
-    audit_record(actor=actor, action="accounts.invitation.revoked", target=invitation, outcome="success", ip=ip)
+    audit_record(
+        actor=actor,
+        action="accounts.invitation.revoked",
+        target=invitation,
+        outcome="success",
+        ip=ip,
+    )
     return invitation
 
 
 def invitation_get_usable(*, token: str) -> Invitation | None:
     """The pending, unexpired invitation for a link's token, or None."""
-    invitation = Invitation.objects.select_related("organisation").filter(token_hash=invitation_token_hash(token)).first()
+    invitation = (
+        Invitation.objects.select_related("organisation")
+        .filter(token_hash=invitation_token_hash(token))
+        .first()
+    )
     if invitation is None or not invitation.is_usable:
         return None
     return invitation
@@ -172,12 +204,16 @@ def invitation_get_usable(*, token: str) -> Invitation | None:
 @transaction.atomic
 def invitation_accept(*, invitation_id: int, user: User, ip: str | None = None) -> Membership:
     """Turn an invitation into a membership for the user who signed up with it."""
-    invitation = Invitation.objects.select_for_update().select_related("organisation").get(pk=invitation_id)
+    invitation = (
+        Invitation.objects.select_for_update().select_related("organisation").get(pk=invitation_id)
+    )
     if not invitation.is_usable:  # pending, unexpired, and its organisation still active
         raise ValidationError("This invitation is no longer valid.")
     if invitation.email.lower() != user.email.lower():
         raise ValidationError("This invitation was sent to another address.")
-    membership = Membership.objects.create(user=user, organisation=invitation.organisation, role=invitation.role)
+    membership = Membership.objects.create(
+        user=user, organisation=invitation.organisation, role=invitation.role
+    )
     invitation.status = Invitation.Status.ACCEPTED
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
@@ -197,12 +233,16 @@ def invitation_accept(*, invitation_id: int, user: User, ip: str | None = None) 
 def invitations_expire() -> int:
     """Mark pending invitations past their expiry as expired. Idempotent."""
     expired = list(
-        Invitation.objects.select_for_update().filter(status=Invitation.Status.PENDING, expires_at__lte=timezone.now())
+        Invitation.objects.select_for_update().filter(
+            status=Invitation.Status.PENDING, expires_at__lte=timezone.now()
+        )
     )
     for invitation in expired:
         invitation.status = Invitation.Status.EXPIRED
         invitation.save(update_fields=["status"])
-        audit_record(actor=None, action="accounts.invitation.expired", target=invitation, outcome="success")
+        audit_record(
+            actor=None, action="accounts.invitation.expired", target=invitation, outcome="success"
+        )
     return len(expired)
 
 
@@ -214,15 +254,30 @@ def _membership_lock_with_organisation(*, membership_id: int, actor: User | None
     what the first one left. (Locking only the admin rows would not do: each would count the others.)
     An org admin acting is still one under the lock: one removed a moment ago changes nothing more.
     """
-    organisation_id = Membership.objects.filter(pk=membership_id).values_list("organisation_id", flat=True).first()
+    organisation_id = (
+        Membership.objects.filter(pk=membership_id)
+        .values_list("organisation_id", flat=True)
+        .first()
+    )
     if organisation_id is None:
         raise ValidationError("This person is no longer a member.")
     Organisation.objects.select_for_update().filter(pk=organisation_id).first()
-    membership = Membership.objects.select_for_update().select_related("user").filter(pk=membership_id).first()
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .filter(pk=membership_id)
+        .first()
+    )
     if membership is None or membership.organisation_id != organisation_id:
         raise ValidationError("This person is no longer a member.")
-    acting_admin = Membership.objects.filter(user=actor, organisation_id=organisation_id, role=Role.ORG_ADMIN)
-    if actor is not None and not (actor.is_staff or actor.is_superuser) and not acting_admin.exists():
+    acting_admin = Membership.objects.filter(
+        user=actor, organisation_id=organisation_id, role=Role.ORG_ADMIN
+    )
+    if (
+        actor is not None
+        and not (actor.is_staff or actor.is_superuser)
+        and not acting_admin.exists()
+    ):
         raise ValidationError("You are no longer an org admin of this organisation.")
     return membership
 
@@ -234,7 +289,9 @@ def _org_admins_keep_one(*, organisation_id: int) -> None:
 
 
 @transaction.atomic
-def membership_set_role(*, membership: Membership, role: str, actor: User, ip: str | None = None) -> Membership:
+def membership_set_role(
+    *, membership: Membership, role: str, actor: User, ip: str | None = None
+) -> Membership:
     """Change a member's role; an organisation always keeps at least one org admin."""
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}.")
@@ -318,7 +375,10 @@ def api_token_create(*, user: User, ip: str | None = None) -> ApiTokenCreated:
     key = secrets.token_hex(32)  # 256 random bits, as 64 hex characters (safe in any header)
     now = timezone.now()
     token = ApiToken.objects.create(
-        user=user, key_hash=api_token_hash(key), created_at=now, expires_at=now + timedelta(days=settings.API_TOKEN_VALID_DAYS)
+        user=user,
+        key_hash=api_token_hash(key),
+        created_at=now,
+        expires_at=now + timedelta(days=settings.API_TOKEN_VALID_DAYS),
     )
     audit_record(
         actor=user,
@@ -340,7 +400,9 @@ def api_token_rotate(*, user: User, ip: str | None = None) -> str:
 def api_token_revoke(*, user: User, ip: str | None = None) -> bool:
     revoked = ApiToken.objects.filter(user=user).delete()[0] > 0
     if revoked:
-        audit_record(actor=user, action="accounts.api_token.revoked", target=user, outcome="success", ip=ip)
+        audit_record(
+            actor=user, action="accounts.api_token.revoked", target=user, outcome="success", ip=ip
+        )
     return revoked
 
 
@@ -354,7 +416,9 @@ TOKEN_REVOCATION_REASONS = {
 
 
 @transaction.atomic
-def api_tokens_revoke_on_change(*, user: User, reason: str, actor: User | None, ip: str | None = None) -> bool:
+def api_tokens_revoke_on_change(
+    *, user: User, reason: str, actor: User | None, ip: str | None = None
+) -> bool:
     """Delete the user's API tokens because their access or password changed; audited in the same transaction.
 
     Called by every path that deactivates a user, removes them from their organisation or

@@ -31,7 +31,10 @@ def staff_groups_sync(**kwargs: Any) -> None:
     for group_name, codenames in STAFF_GROUP_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=group_name)
         perms = [
-            Permission.objects.get_or_create(content_type=ct, codename=c, defaults={"name": labels[c]})[0] for c in codenames
+            Permission.objects.get_or_create(
+                content_type=ct, codename=c, defaults={"name": labels[c]}
+            )[0]
+            for c in codenames
         ]
         group.permissions.set(perms)
 
@@ -53,7 +56,9 @@ def staff_set_password_url(*, user: Any) -> str:
     from django.urls import reverse
 
     key = account_settings.PASSWORD_RESET_TOKEN_GENERATOR().make_token(user)
-    path = reverse("account_reset_password_from_key", kwargs={"uidb36": user_pk_to_url_str(user), "key": key})
+    path = reverse(
+        "account_reset_password_from_key", kwargs={"uidb36": user_pk_to_url_str(user), "key": key}
+    )
     return settings.SITE_URL.rstrip("/") + path
 
 
@@ -76,7 +81,9 @@ def staff_email_mark_verified(*, user: Any, actor: Any = None, ip: str | None = 
         address.verified = True
         address.primary = True
         address.save(update_fields=["verified", "primary"])
-    audit_record(actor=actor, action="accounts.staff.email_verified", target=user, outcome="success", ip=ip)
+    audit_record(
+        actor=actor, action="accounts.staff.email_verified", target=user, outcome="success", ip=ip
+    )
     return True
 
 
@@ -93,7 +100,9 @@ def staff_create(*, email: str, group: str, actor: Any = None) -> StaffCreated:
     email = email.strip().lower()
     validate_email(email)
     if group not in STAFF_CREATE_GROUPS:
-        raise ValidationError(f"Unknown staff group {group!r}: choose one of {', '.join(STAFF_CREATE_GROUPS)}.")
+        raise ValidationError(
+            f"Unknown staff group {group!r}: choose one of {', '.join(STAFF_CREATE_GROUPS)}."
+        )
     user_model = get_user_model()
     with transaction.atomic():
         if user_model.objects.filter(email__iexact=email).exists():
@@ -101,5 +110,11 @@ def staff_create(*, email: str, group: str, actor: Any = None) -> StaffCreated:
         user = user_model.objects.create_user(email=email, password=None)
         user.groups.add(Group.objects.get(name=group))
         staff_email_mark_verified(user=user, actor=actor)
-        audit_record(actor=actor, action="accounts.staff.created", target=user, outcome="success", details={"group": group})
+        audit_record(
+            actor=actor,
+            action="accounts.staff.created",
+            target=user,
+            outcome="success",
+            details={"group": group},
+        )
     return StaffCreated(user=user, set_password_url=staff_set_password_url(user=user))

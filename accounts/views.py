@@ -28,9 +28,13 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     from subjects.selectors import organisation_notice_list
 
     membership = selectors.membership_for(user=request.user)
-    notices = organisation_notice_list(organisation_id=membership.organisation_id) if membership else []
+    notices = (
+        organisation_notice_list(organisation_id=membership.organisation_id) if membership else []
+    )
     context: dict[str, object] = {"membership": membership, "notices": notices}
-    if membership is None and (request.user.is_staff or selectors.user_staff_groups(user=request.user)):
+    if membership is None and (
+        request.user.is_staff or selectors.user_staff_groups(user=request.user)
+    ):
         from compliance.reports import staff_home_data
 
         context["summary"] = staff_home_data(user=request.user)
@@ -79,10 +83,15 @@ def member_detail(request: AuthenticatedHttpRequest, membership_id: int) -> Http
         except ValidationError as exc:
             form.add_error("role", exc)
         else:
-            messages.success(request, f"{membership.user.email} is now {membership.get_role_display().lower()}.")
+            messages.success(
+                request, f"{membership.user.email} is now {membership.get_role_display().lower()}."
+            )
             return redirect("accounts:members")
     return render(
-        request, "accounts/member_detail.html", {"member": membership, "form": form}, status=400 if form.errors else 200
+        request,
+        "accounts/member_detail.html",
+        {"member": membership, "form": form},
+        status=400 if form.errors else 200,
     )
 
 

@@ -100,10 +100,16 @@ def lfw_threshold(lfw: Path, far: float = 1e-3) -> float:
 
     with (lfw / "identities.csv").open(newline="") as fh:
         # People who are also in shared/faces are left out, so the threshold is fitted on other people.
-        rows = [r for r in csv.DictReader(fh) if r["file"] and r["identity"] and r["identity"] not in LFW_ALSO_IN_FACES]
+        rows = [
+            r
+            for r in csv.DictReader(fh)
+            if r["file"] and r["identity"] and r["identity"] not in LFW_ALSO_IN_FACES
+        ]
     found, _ = photo_faces([lfw / "images" / r["file"] for r in rows])
     dims = max((f.embeddings.shape[1] for f in found if len(f.boxes)), default=128)
-    emb = np.stack([m if (m := f.main("centre")) is not None else np.full(dims, np.nan) for f in found])
+    emb = np.stack(
+        [m if (m := f.main("centre")) is not None else np.full(dims, np.nan) for f in found]
+    )
     ids = np.array([r["identity"] for r in rows])
     i, j = ev.pair_indices(len(ids))
     d = ev.all_pair_distances(emb)[i, j]
@@ -121,7 +127,9 @@ def pipeline_verdicts(images: Path, pairs: list[Pair], threshold: float) -> Verd
     started = time.perf_counter()
     found, _ = photo_faces([images / n for n in names], use_cache=False)  # timed: embed them all
     seconds = time.perf_counter() - started
-    embeddings = {n: m for n, f in zip(names, found, strict=True) if (m := f.main("centre")) is not None}
+    embeddings = {
+        n: m for n, f in zip(names, found, strict=True) if (m := f.main("centre")) is not None
+    }
     verdicts: list[bool] = []
     failures = 0
     for pair in pairs:
@@ -144,7 +152,11 @@ def deepface_verdicts(images: Path, pairs: list[Pair]) -> tuple[Verdicts, float 
 
     def verify(pair: Pair) -> dict[str, Any]:
         result: dict[str, Any] = DeepFace.verify(
-            str(images / pair.x), str(images / pair.y), model_name="Dlib", detector_backend="dlib", silent=True
+            str(images / pair.x),
+            str(images / pair.y),
+            model_name="Dlib",
+            detector_backend="dlib",
+            silent=True,
         )
         return result
 
@@ -157,7 +169,10 @@ def deepface_verdicts(images: Path, pairs: list[Pair]) -> tuple[Verdicts, float 
     started = time.perf_counter()
     for done, pair in enumerate(pairs, 1):
         if done % 50 == 0:  # the full run is long: show it is moving
-            print(f"  DeepFace.verify {done}/{len(pairs)} pairs, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            print(
+                f"  DeepFace.verify {done}/{len(pairs)} pairs, {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
         try:
             result = verify(pair)
         except ValueError:  # "Face could not be detected" with enforce_detection=True
@@ -167,10 +182,18 @@ def deepface_verdicts(images: Path, pairs: list[Pair]) -> tuple[Verdicts, float 
         threshold = float(result["threshold"])
         verdicts.append(bool(result["verified"]))
     seconds = time.perf_counter() - started
-    return Verdicts("plain DeepFace.verify", verdicts, seconds, photos=2 * len(pairs), failures=failures), threshold
+    return Verdicts(
+        "plain DeepFace.verify", verdicts, seconds, photos=2 * len(pairs), failures=failures
+    ), threshold
 
 
-def report(pairs: list[Pair], ours: Verdicts, theirs: Verdicts, threshold: float, deepface_threshold: float | None) -> float:
+def report(
+    pairs: list[Pair],
+    ours: Verdicts,
+    theirs: Verdicts,
+    threshold: float,
+    deepface_threshold: float | None,
+) -> float:
     same = sum(p.same for p in pairs)
     print(f"\n{len(pairs)} labelled pairs ({same} same person, {len(pairs) - same} different)")
     print(
@@ -182,7 +205,9 @@ def report(pairs: list[Pair], ours: Verdicts, theirs: Verdicts, threshold: float
         f"project pipeline = engine.decode_image + engine.analyse, centre face, each photo embedded once, "
         f"threshold {threshold} fitted on other people (shared/faces-lfw)"
     )
-    header = f"{'method':<24}{'TPR':>8}{'TNR':>8}{'bal.acc':>9}{'s/pair':>9}{'s/photo':>9}{'no face':>9}"
+    header = (
+        f"{'method':<24}{'TPR':>8}{'TNR':>8}{'bal.acc':>9}{'s/pair':>9}{'s/photo':>9}{'no face':>9}"
+    )
     print(header)
     print("-" * len(header))
     balanced: dict[str, float] = {}
@@ -205,7 +230,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=Path, default=BASE_DIR.parent / "shared" / "faces")
     parser.add_argument("--lfw", type=Path, default=BASE_DIR.parent / "shared" / "faces-lfw")
-    parser.add_argument("--limit", type=int, default=0, help="only the first N pairs of pairs.csv (smoke run)")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="only the first N pairs of pairs.csv (smoke run)"
+    )
     args = parser.parse_args()
     pairs = read_pairs(args.faces / "pairs.csv")
     if args.limit:
@@ -224,7 +251,9 @@ def main() -> None:
         f"(no face: {evaluation['no_face']}), cross-validated by person (out of sample):"
     )
     for row in evaluation.get("verification", []) + evaluation.get("identification", []):
-        print(f"  {row['metric']:<38} {row['cv'] if row['cv'] is not None else row.get('note', 'n/a')}")
+        print(
+            f"  {row['metric']:<38} {row['cv'] if row['cv'] is not None else row.get('note', 'n/a')}"
+        )
 
     threshold = lfw_threshold(args.lfw)
     ours = pipeline_verdicts(args.faces / "images", pairs, threshold)

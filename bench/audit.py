@@ -76,7 +76,13 @@ def _extend_chain(n: int, batch: int = 10_000) -> None:
     while done < n:
         size = min(batch, n - done)
         entries = [
-            AuditEntry(actor=None, action="bench.verify.fill", target="bench", outcome="success", details={"i": done + i})
+            AuditEntry(
+                actor=None,
+                action="bench.verify.fill",
+                target="bench",
+                outcome="success",
+                details={"i": done + i},
+            )
             for i in range(size)
         ]
         with transaction.atomic():
@@ -132,7 +138,10 @@ def _four_writers(per_writer: int, env: dict[str, str], mode: str) -> tuple[floa
     """4 writer processes, each connected before the clock starts; events/s in total, each one's seconds."""
     command = [sys.executable, "-c", WRITER, str(per_writer), mode]
     pipe = subprocess.PIPE
-    procs = [subprocess.Popen(command, cwd=BASE_DIR, env=env, text=True, stdin=pipe, stdout=pipe) for _ in range(4)]
+    procs = [
+        subprocess.Popen(command, cwd=BASE_DIR, env=env, text=True, stdin=pipe, stdout=pipe)
+        for _ in range(4)
+    ]
     for p in procs:
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
     start = time.perf_counter()
@@ -151,10 +160,16 @@ def _four_writers(per_writer: int, env: dict[str, str], mode: str) -> tuple[floa
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=5000, help="events per append run")
-    parser.add_argument("--batch", type=int, default=100, help="events per audit_record_many call (one transaction)")
+    parser.add_argument(
+        "--batch", type=int, default=100, help="events per audit_record_many call (one transaction)"
+    )
     parser.add_argument("--export-events", type=int, default=100_000, help="chain length exported")
-    parser.add_argument("--verify-events", type=int, default=1_000_000, help="chain length to verify")
-    parser.add_argument("--sweep-images", type=int, default=100_000, help="expired images (with files) to sweep")
+    parser.add_argument(
+        "--verify-events", type=int, default=1_000_000, help="chain length to verify"
+    )
+    parser.add_argument(
+        "--sweep-images", type=int, default=100_000, help="expired images (with files) to sweep"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line per figure set")
     args = parser.parse_args()
 
@@ -197,36 +212,62 @@ def main() -> None:
         plain = n / (time.perf_counter() - start)
         plain_four, _ = _four_writers(n // 4, env, "plain")
         with connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_no_update_delete")
+            cursor.execute(
+                "ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_no_update_delete"
+            )
             cursor.execute("DELETE FROM compliance_auditevent")
-            cursor.execute("ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_no_update_delete")
+            cursor.execute(
+                "ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_no_update_delete"
+            )
 
         start = time.perf_counter()
         for i in range(n):
             with transaction.atomic():
-                audit_record(actor=None, action="bench.append.single", target="bench", outcome="success", details={"i": i})
+                audit_record(
+                    actor=None,
+                    action="bench.append.single",
+                    target="bench",
+                    outcome="success",
+                    details={"i": i},
+                )
         single = n / (time.perf_counter() - start)
 
         four, own = _four_writers(n // 4, env, "chained")
         report = audit_chain_verify()
         assert report.ok, report
         emit(
-            "append", events=n, plain_insert_per_s=round(plain), plain_insert_per_s_4_writers=round(plain_four),
+            "append",
+            events=n,
+            plain_insert_per_s=round(plain),
+            plain_insert_per_s_4_writers=round(plain_four),
             events_per_s_1_writer=round(single),
-            events_per_s_4_writers=round(four), writer_seconds=[round(s, 2) for s in own], chain_ok=report.ok,
-        )  # fmt: skip
+            events_per_s_4_writers=round(four),
+            writer_seconds=[round(s, 2) for s in own],
+            chain_ok=report.ok,
+        )
 
         batches = max(1, n // args.batch)
         start = time.perf_counter()
         for k in range(batches):
             entries = [
-                AuditEntry(actor=None, action="bench.append.batch", target="bench", outcome="success", details={"i": i})
+                AuditEntry(
+                    actor=None,
+                    action="bench.append.batch",
+                    target="bench",
+                    outcome="success",
+                    details={"i": i},
+                )
                 for i in range(k * args.batch, (k + 1) * args.batch)
             ]
             with transaction.atomic():
                 audit_record_many(entries=entries)
         batch_rate = batches * args.batch / (time.perf_counter() - start)
-        emit("batch", batch_size=args.batch, events=batches * args.batch, batch_events_per_s=round(batch_rate))
+        emit(
+            "batch",
+            batch_size=args.batch,
+            events=batches * args.batch,
+            batch_events_per_s=round(batch_rate),
+        )
 
         _extend_chain(args.export_events - AuditEvent.objects.count())
         rates = {}
@@ -235,9 +276,13 @@ def main() -> None:
             size = sum(len(chunk) for chunk in audit_export_lines(filters=AuditFilters(), fmt=fmt))
             rates[fmt] = (AuditEvent.objects.count() / (time.perf_counter() - start), size)
         emit(
-            "export", events=AuditEvent.objects.count(), csv_events_per_s=round(rates["csv"][0]), csv_bytes=rates["csv"][1],
-            jsonl_events_per_s=round(rates["jsonl"][0]), jsonl_bytes=rates["jsonl"][1],
-        )  # fmt: skip
+            "export",
+            events=AuditEvent.objects.count(),
+            csv_events_per_s=round(rates["csv"][0]),
+            csv_bytes=rates["csv"][1],
+            jsonl_events_per_s=round(rates["jsonl"][0]),
+            jsonl_bytes=rates["jsonl"][1],
+        )
 
         start = time.perf_counter()
         _extend_chain(args.verify_events - AuditEvent.objects.count())
@@ -247,12 +292,22 @@ def main() -> None:
         verify_s = time.perf_counter() - start
         assert report.ok, report
         emit(
-            "verify", events=report.count, verify_s=round(verify_s, 1), verify_events_per_s=round(report.count / verify_s),
-            verify_1m_s=round(verify_s * 1_000_000 / report.count, 1), fill_events_per_s=round(args.verify_events / fill),
-        )  # fmt: skip
+            "verify",
+            events=report.count,
+            verify_s=round(verify_s, 1),
+            verify_events_per_s=round(report.count / verify_s),
+            verify_1m_s=round(verify_s * 1_000_000 / report.count, 1),
+            fill_events_per_s=round(args.verify_events / fill),
+        )
 
         sweep_n, sweep_seconds, files = _sweep_images(args.sweep_images)
-        emit("sweep", images=sweep_n, files=files, seconds=round(sweep_seconds, 1), images_per_s=round(sweep_n / sweep_seconds))
+        emit(
+            "sweep",
+            images=sweep_n,
+            files=files,
+            seconds=round(sweep_seconds, 1),
+            images_per_s=round(sweep_n / sweep_seconds),
+        )
     finally:
         connection.creation.destroy_test_db("bench_audit", verbosity=0)
 
@@ -262,11 +317,17 @@ def main() -> None:
         return
     by = {f["figure"]: f for f in figures}
     a, b, e, v, sw = by["append"], by["batch"], by["export"], by["verify"], by["sweep"]
-    print(f"append, plain insert (peer):   {a['plain_insert_per_s']:8} events/s, 4 writers {a['plain_insert_per_s_4_writers']}")
+    print(
+        f"append, plain insert (peer):   {a['plain_insert_per_s']:8} events/s, 4 writers {a['plain_insert_per_s_4_writers']}"
+    )
     print(f"append, chained, 1 writer:     {a['events_per_s_1_writer']:8} events/s")
-    print(f"append, chained, 4 writers:    {a['events_per_s_4_writers']:8} events/s in total (chain verified)")
+    print(
+        f"append, chained, 4 writers:    {a['events_per_s_4_writers']:8} events/s in total (chain verified)"
+    )
     print(f"append, batches of {b['batch_size']}:       {b['batch_events_per_s']:8} events/s")
-    print(f"export ({e['events']} events): CSV {e['csv_events_per_s']} events/s, JSON Lines {e['jsonl_events_per_s']} events/s")
+    print(
+        f"export ({e['events']} events): CSV {e['csv_events_per_s']} events/s, JSON Lines {e['jsonl_events_per_s']} events/s"
+    )
     print(
         f"verify chain ({v['events']} events): {v['verify_s']} s, {v['verify_events_per_s']} events/s (1M ≈ {v['verify_1m_s']} s)"
     )

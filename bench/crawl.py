@@ -24,11 +24,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 def build_site(pages: int, photos: list[bytes]) -> dict[str, tuple[str, bytes]]:
     """Pages linked in a chain and a fan; each photo appears on one page (plus repeats that dedupe)."""
-    site: dict[str, tuple[str, bytes]] = {"/robots.txt": ("text/plain", b"User-agent: *\nAllow: /\n")}
+    site: dict[str, tuple[str, bytes]] = {
+        "/robots.txt": ("text/plain", b"User-agent: *\nAllow: /\n")
+    }
     for i in range(pages):
         imgs = "".join(f'<img src="/img/{(i * 3 + k) % len(photos)}.jpg">' for k in range(3))
         links = f'<a href="/p/{i + 1}.html">next</a><a href="/p/{(i * 7) % pages}.html">jump</a>'
-        site[f"/p/{i}.html"] = ("text/html", f"<html lang='fr'><body>{imgs}{links}</body></html>".encode())
+        site[f"/p/{i}.html"] = (
+            "text/html",
+            f"<html lang='fr'><body>{imgs}{links}</body></html>".encode(),
+        )
     site["/"] = ("text/html", b'<html><body><a href="/p/0.html">start</a></body></html>')
     for i, data in enumerate(photos):
         site[f"/img/{i}.jpg"] = ("image/jpeg", data)
@@ -88,9 +93,16 @@ def main() -> None:
 
         dpo = User.objects.create_user(email="bench-dpo@example.com", password=None)
         dpo.groups.add(Group.objects.get(name="dpo"))
-        source = services.source_add(name="bench", scope=[base + "/"], jurisdictions=["FR"], lawful_basis="legitimate_interests",
-                                     art9_condition="manifestly_public", dpia_reference="BENCH", page_limit=args.pages + 10,
-                                     max_depth=args.pages + 5)  # fmt: skip
+        source = services.source_add(
+            name="bench",
+            scope=[base + "/"],
+            jurisdictions=["FR"],
+            lawful_basis="legitimate_interests",
+            art9_condition="manifestly_public",
+            dpia_reference="BENCH",
+            page_limit=args.pages + 10,
+            max_depth=args.pages + 5,
+        )
         services.source_approve(source=source, actor=dpo)
         job = services.crawl_job_create(source=source)
         start = time.perf_counter()
@@ -116,7 +128,9 @@ def main() -> None:
             f"{job.stored / crawl_seconds:8.1f} images stored/s"
         )
         print(f"  skipped: {job.skipped}")
-        print(f"face pipeline: {len(ids)} images, {faces} faces in {face_seconds:.1f} s ({len(ids) / face_seconds:.1f} images/s)")
+        print(
+            f"face pipeline: {len(ids)} images, {faces} faces in {face_seconds:.1f} s ({len(ids) / face_seconds:.1f} images/s)"
+        )
         print(f"share of time in the face pipeline: {face_seconds / total:.0%}")
     finally:
         connection.creation.destroy_test_db("bench_crawl", verbosity=0)

@@ -42,7 +42,9 @@ def solid_png(target: int = TARGET_BYTES) -> bytes:
 
     def encode(side: int) -> bytes:
         out = io.BytesIO()
-        Image.new("RGB", (side, side), (182, 140, 120)).save(out, format="PNG", optimize=False, compress_level=9)
+        Image.new("RGB", (side, side), (182, 140, 120)).save(
+            out, format="PNG", optimize=False, compress_level=9
+        )
         return out.getvalue()
 
     low, high = 500, 6000
@@ -88,7 +90,9 @@ def _child(case: str, path: str) -> None:
     decode = {"old": _old_decode, "new": engine.decode_image}[case.split("x")[0].strip()]
     copies = 4 if case.endswith("x4") else 1
     with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")  # the peak (VmHWM) starts again from the current size: imports and setup do not count
+        fh.write(
+            "5"
+        )  # the peak (VmHWM) starts again from the current size: imports and setup do not count
     before = _rss_kib()
     errors: list[str] = []
     start = time.perf_counter()
@@ -106,11 +110,21 @@ def _child(case: str, path: str) -> None:
         t.join()
     seconds = time.perf_counter() - start
     peak = _rss_kib("VmHWM")
-    print(json.dumps({"seconds": round(seconds, 3), "peak_mb": round((peak - before) / 1024, 1), "refused": errors}))
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 3),
+                "peak_mb": round((peak - before) / 1024, 1),
+                "refused": errors,
+            }
+        )
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("CASE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -135,21 +149,33 @@ def _run(work: Path, *, as_json: bool) -> None:
     rows = []
     for case, path in (("old", png), ("new", png), ("old x4", png), ("new x4", png), ("new", bomb)):
         out = subprocess.run(
-            [sys.executable, __file__, "--child", case, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
+            [sys.executable, __file__, "--child", case, str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         size = side if path == png else (30_000, 30_000)
-        row = {"case": case if path == png else "bomb (new)", "file_kb": round(path.stat().st_size / 1024, 1),
-               "pixels": f"{size[0]}x{size[1]}", **result}  # fmt: skip
+        row = {
+            "case": case if path == png else "bomb (new)",
+            "file_kb": round(path.stat().st_size / 1024, 1),
+            "pixels": f"{size[0]}x{size[1]}",
+            **result,
+        }
         rows.append(row)
         if as_json:
             print(json.dumps(row))
     if not as_json:
-        print(f"PNG {png.stat().st_size / 1024:.0f} KB, {side[0]}x{side[1]} px ({side[0] * side[1] / 1e6:.1f} MP)")
+        print(
+            f"PNG {png.stat().st_size / 1024:.0f} KB, {side[0]}x{side[1]} px ({side[0] * side[1] / 1e6:.1f} MP)"
+        )
         print(f"{'case':<12} {'file KB':>8} {'pixels':>13} {'seconds':>8} {'peak MB':>8}  refused")
         for r in rows:
             refused = ",".join(r["refused"])
-            print(f"{r['case']:<12} {r['file_kb']:>8} {r['pixels']:>13} {r['seconds']:>8} {r['peak_mb']:>8}  {refused}")
+            print(
+                f"{r['case']:<12} {r['file_kb']:>8} {r['pixels']:>13} {r['seconds']:>8} {r['peak_mb']:>8}  {refused}"
+            )
 
 
 if __name__ == "__main__":

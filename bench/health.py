@@ -112,8 +112,12 @@ def _phase(base: str, health_path: str | None, threads: int, duration: float) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
-    parser.add_argument("--threads", type=int, default=4, help="threads calling the health endpoint")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (make serve's WEB_CONCURRENCY)")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads calling the health endpoint"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=3, help="gunicorn workers (make serve's WEB_CONCURRENCY)"
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(BASE_DIR))
@@ -122,13 +126,30 @@ def main() -> int:
     port = devservices.free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+    )
     server_env = {**env, "BENCH_HEALTH_SERVER": "1", "HEALTH_READY_PER_MINUTE": "100000000"}
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     # This module, imported by gunicorn with BENCH_HEALTH_SERVER=1, is the application and its URLconf.
-    command = [gunicorn, "bench.health:application", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(args.workers), "--access-logfile", "/dev/null"]  # fmt: skip
-    server = subprocess.Popen(command, cwd=BASE_DIR, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        gunicorn,
+        "bench.health:application",
+        "--config",
+        "gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--access-logfile",
+        "/dev/null",
+    ]
+    server = subprocess.Popen(
+        command, cwd=BASE_DIR, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 120
         while _get(base + "/healthz")[0] != 200:
@@ -145,14 +166,33 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    labels = {"none": "none", "/bench/healthz-old": "before (old check)", "/healthz": "after /healthz",
-              "/healthz/ready": "after /healthz/ready"}  # fmt: skip
-    print(f"{args.threads} threads on the health endpoint, gunicorn {args.workers} workers, {args.duration:.0f} s a phase")
-    print(f"{'health calls':<22} {'/rights/ req/s':>15} {'/rights/ p95 s':>15} {'errors':>7} {'health calls/s':>15}")
+    labels = {
+        "none": "none",
+        "/bench/healthz-old": "before (old check)",
+        "/healthz": "after /healthz",
+        "/healthz/ready": "after /healthz/ready",
+    }
+    print(
+        f"{args.threads} threads on the health endpoint, gunicorn {args.workers} workers, {args.duration:.0f} s a phase"
+    )
+    print(
+        f"{'health calls':<22} {'/rights/ req/s':>15} {'/rights/ p95 s':>15} {'errors':>7} {'health calls/s':>15}"
+    )
     for r in results:
-        print(f"{labels[r['health']]:<22} {r['rights_per_s']:>15} {r['rights_p95_s']:>15} {r['rights_errors']:>7} "
-              f"{r['health_calls_per_s']:>15}")  # fmt: skip
-    print(json.dumps({"threads": args.threads, "workers": args.workers, "duration_s": args.duration, "phases": results}))
+        print(
+            f"{labels[r['health']]:<22} {r['rights_per_s']:>15} {r['rights_p95_s']:>15} {r['rights_errors']:>7} "
+            f"{r['health_calls_per_s']:>15}"
+        )
+    print(
+        json.dumps(
+            {
+                "threads": args.threads,
+                "workers": args.workers,
+                "duration_s": args.duration,
+                "phases": results,
+            }
+        )
+    )
     return 0
 
 

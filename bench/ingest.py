@@ -59,7 +59,9 @@ def pipeline_rate(paths: list[Path], batch_size: int, label: str = "project pipe
     from search import engine
 
     engine.warm_up()
-    engine.analyse(engine.decode_image(paths[0].read_bytes()))  # first-call costs stay out of the clock
+    engine.analyse(
+        engine.decode_image(paths[0].read_bytes())
+    )  # first-call costs stay out of the clock
     faces = failures = 0
     started = time.perf_counter()
     for start in range(0, len(paths), batch_size):
@@ -84,7 +86,13 @@ def _overrides(text: str) -> dict[str, object]:
         if not name.startswith("FACE_") or not raw:
             raise SystemExit(f"--compare takes FACE_SETTING=VALUE, not {item!r}")
         lowered = raw.strip().lower()
-        values[name.strip()] = lowered == "true" if lowered in ("true", "false") else int(raw) if raw.isdigit() else raw
+        values[name.strip()] = (
+            lowered == "true"
+            if lowered in ("true", "false")
+            else int(raw)
+            if raw.isdigit()
+            else raw
+        )
     return values
 
 
@@ -98,7 +106,9 @@ def naive_rate(paths: list[Path]) -> Rate:
 
     def represent(path: Path) -> int:
         try:
-            return len(DeepFace.represent(img_path=str(path), model_name="Dlib", detector_backend="dlib"))
+            return len(
+                DeepFace.represent(img_path=str(path), model_name="Dlib", detector_backend="dlib")
+            )
         except ValueError:  # "Face could not be detected" with the default enforce_detection=True
             return 0
 
@@ -117,10 +127,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=Path, default=BASE_DIR.parent / "shared" / "faces")
     parser.add_argument("--repeat", type=int, default=1, help="go over the photos this many times")
-    parser.add_argument("--compare", action="append", default=[], help="FACE_SETTING=VALUE[,...]: time these too")
+    parser.add_argument(
+        "--compare", action="append", default=[], help="FACE_SETTING=VALUE[,...]: time these too"
+    )
     parser.add_argument("--no-naive", action="store_true", help="skip the naive deepface loop")
     args = parser.parse_args()
-    photos = sorted(p for p in (args.faces / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    photos = sorted(
+        p for p in (args.faces / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+    )
     paths = photos * max(1, args.repeat)
 
     import django
@@ -159,13 +173,19 @@ def main() -> None:
         )
         for rate in compared:
             per_photo = rate.seconds / len(paths)
-            print(f"{rate.label}: {per_photo:.3f} s/photo, x{per_photo / today:.2f} the current; {rate.failures} without a face")
-        print(f"load average at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3]) if load else ''}")
+            print(
+                f"{rate.label}: {per_photo:.3f} s/photo, x{per_photo / today:.2f} the current; {rate.failures} without a face"
+            )
+        print(
+            f"load average at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3]) if load else ''}"
+        )
     if args.no_naive:
         return
     theirs = naive_rate(paths)
 
-    header = f"{'method':<26}{'photos/s':>10}{'faces/s':>10}{'seconds':>10}{'faces':>8}{'no face':>9}"
+    header = (
+        f"{'method':<26}{'photos/s':>10}{'faces/s':>10}{'seconds':>10}{'faces':>8}{'no face':>9}"
+    )
     print(header)
     print("-" * len(header))
     for rate in (theirs, ours):

@@ -63,7 +63,9 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--genuine", type=int, default=4, help="genuine captures per person")
-    parser.add_argument("--attacks", type=int, default=2, help="captures of each attack kind per person")
+    parser.add_argument(
+        "--attacks", type=int, default=2, help="captures of each attack kind per person"
+    )
     parser.add_argument("--seed", type=int, default=20261207)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -84,9 +86,13 @@ def main() -> None:
 
     outcomes: dict[str, list[tuple[bool, list[str], float]]] = {}
 
-    def run(kind: str, frames: list[bytes], challenge: liveness.Challenge, **kwargs: object) -> liveness.CaptureReport:
+    def run(
+        kind: str, frames: list[bytes], challenge: liveness.Challenge, **kwargs: object
+    ) -> liveness.CaptureReport:
         kwargs.setdefault("now", challenge.issued_at + rng.uniform(10, 60))
-        report = liveness.capture_check(challenge=challenge, frames=frames, nonce_store=store, **kwargs)
+        report = liveness.capture_check(
+            challenge=challenge, frames=frames, nonce_store=store, **kwargs
+        )
         outcomes.setdefault(kind, []).append((report.passed, report.flags, report.elapsed_seconds))
         return report
 
@@ -103,7 +109,11 @@ def main() -> None:
                 run("reused", frames, challenge, now=challenge.issued_at + 30)
         for i in range(args.attacks):
             challenge = liveness.challenge_new(rng=rng)
-            run("still", lf.replayed_still(photos[i % len(photos)], rng.randint(4, 8), rng), challenge)
+            run(
+                "still",
+                lf.replayed_still(photos[i % len(photos)], rng.randint(4, 8), rng),
+                challenge,
+            )
             chosen = rng.sample(photos, k=min(len(photos), rng.randint(4, 6)))
             while len(chosen) < liveness.MIN_FRAMES:  # a person with 2-3 photos: some come back
                 chosen.append(rng.choice(photos))
@@ -111,7 +121,9 @@ def main() -> None:
             run("photos", lf.different_photos(chosen, rng), liveness.challenge_new(rng=rng))
             other = rng.choice([n for n in names if n != person])
             challenge = liveness.challenge_new(rng=rng)
-            frames = lf.two_people(photos[i % len(photos)], rng.choice(people[other]), challenge.steps, rng)
+            frames = lf.two_people(
+                photos[i % len(photos)], rng.choice(people[other]), challenge.steps, rng
+            )
             run("two_people", frames, challenge)
 
     load = os.getloadavg()[0]
@@ -160,13 +172,17 @@ def main() -> None:
         f"{len(names)} people, {summary['data']['photos']} photos (../shared/faces), seed {args.seed}; "
         f"load average {load:.1f} on {os.cpu_count()} CPUs"
     )
-    print(f"{'kind':<12}{'metric':<7}{'n':>5}{'wrong':>7}{'rate':>8}  {'95% CI':<16}{'s/capture':>10}  flags")
+    print(
+        f"{'kind':<12}{'metric':<7}{'n':>5}{'wrong':>7}{'rate':>8}  {'95% CI':<16}{'s/capture':>10}  flags"
+    )
     for r in rows:
         ci = f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]"
         rate = f"{r['rate']:.3f}" if r["rate"] is not None else "-"
         seconds = f"{r['seconds_median']:.2f}" if r["seconds_median"] is not None else "-"
         flags = ", ".join(f"{k} {v}" for k, v in r["flags"].items())
-        print(f"{r['kind']:<12}{r['metric']:<7}{r['captures']:>5}{r['wrong']:>7}{rate:>8}  {ci:<16}{seconds:>10}  {flags}")
+        print(
+            f"{r['kind']:<12}{r['metric']:<7}{r['captures']:>5}{r['wrong']:>7}{rate:>8}  {ci:<16}{seconds:>10}  {flags}"
+        )
 
 
 if __name__ == "__main__":

@@ -78,10 +78,20 @@ def _analyst(*, organisation: Any, email: str) -> Any:
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
-            user = User.objects.create_user(email=email, password=None, name="Load bench analyst")  # no password: token only
-            audit_record(actor=None, action="accounts.user.created", target=user, outcome="success", details={"via": "bench"})
+            user = User.objects.create_user(
+                email=email, password=None, name="Load bench analyst"
+            )  # no password: token only
+            audit_record(
+                actor=None,
+                action="accounts.user.created",
+                target=user,
+                outcome="success",
+                details={"via": "bench"},
+            )
         if not Membership.objects.filter(user=user).exists():
-            sent = account_services.invitation_create(organisation=organisation, email=email, role=Role.ANALYST, invited_by=None)
+            sent = account_services.invitation_create(
+                organisation=organisation, email=email, role=Role.ANALYST, invited_by=None
+            )
             account_services.invitation_accept(invitation_id=sent.invitation.pk, user=user)
     return user
 
@@ -123,15 +133,23 @@ def phase_setup(args: argparse.Namespace) -> int:
     for org_index in range(args.orgs):
         name = ORG_NAME if args.orgs == 1 else f"{ORG_NAME} {org_index + 1}"
         with transaction.atomic():
-            org = Organisation.objects.filter(name=name).first() or account_services.organisation_create(name=name)
+            org = Organisation.objects.filter(
+                name=name
+            ).first() or account_services.organisation_create(name=name)
             if org.monthly_search_quota != quota:
                 org.monthly_search_quota = quota
                 org.save(update_fields=["monthly_search_quota"])
                 audit_record(
-                    actor=None, action="accounts.organisation.quota_set", target=org, outcome="success", details={"quota": quota}
+                    actor=None,
+                    action="accounts.organisation.quota_set",
+                    target=org,
+                    outcome="success",
+                    details={"quota": quota},
                 )
         for n in range(org_index, args.analysts, args.orgs):
-            user = _analyst(organisation=org, email=ANALYST_EMAIL.format(org=org_index + 1, n=n + 1))
+            user = _analyst(
+                organisation=org, email=ANALYST_EMAIL.format(org=org_index + 1, n=n + 1)
+            )
             if user_requires_mfa(user=user):
                 raise SystemExit(f"{user.email} would need MFA; the bench's analysts must not.")
             tokens.append(account_services.api_token_rotate(user=user))
@@ -145,7 +163,9 @@ def phase_verify(args: argparse.Namespace) -> int:
     from subjects.models import SubjectRequest
 
     emails = json.loads(Path(args.emails).read_text())
-    found = sorted(set(SubjectRequest.objects.filter(email__in=emails).values_list("email", flat=True)))
+    found = sorted(
+        set(SubjectRequest.objects.filter(email__in=emails).values_list("email", flat=True))
+    )
     Path(args.out).write_text(json.dumps({"found": found}))
     return 0
 
@@ -154,7 +174,14 @@ def _phase(name: str, args: argparse.Namespace, *extra: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
         cmd = [sys.executable, __file__, "--phase", name, "--out", str(out), *extra]
-        cmd += ["--analysts", str(args.analysts), "--orgs", str(args.orgs), "--min-faces", str(args.min_faces)]
+        cmd += [
+            "--analysts",
+            str(args.analysts),
+            "--orgs",
+            str(args.orgs),
+            "--min-faces",
+            str(args.min_faces),
+        ]
         # The setup's own output (import progress, mails of the invitations it accepts) goes to stderr.
         proc = subprocess.run(cmd, cwd=BASE_DIR, stdout=sys.stderr, check=False)
         if proc.returncode != 0 or not out.exists():
@@ -200,7 +227,11 @@ class State:
 
 def _photos(limit_bytes: int = 8_000_000) -> list[tuple[str, bytes]]:
     folder = FACES_DIR / "images"
-    photos = [(p.name, p.read_bytes()) for p in sorted(folder.iterdir()) if p.is_file() and p.stat().st_size < limit_bytes]
+    photos = [
+        (p.name, p.read_bytes())
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.stat().st_size < limit_bytes
+    ]
     if not photos:
         raise SystemExit(f"No photos in {folder}.")
     return photos
@@ -232,9 +263,15 @@ def _server_up(host: str) -> None:
 
 def phase_run(args: argparse.Namespace) -> int:
     _server_up(args.host.rstrip("/"))
-    print(f"Setting up {args.analysts} analysts in {args.orgs} organisation(s) and the photo index…", flush=True)
+    print(
+        f"Setting up {args.analysts} analysts in {args.orgs} organisation(s) and the photo index…",
+        flush=True,
+    )
     setup = _phase("setup", args)
-    print(f"Setup done: {len(setup['tokens'])} API tokens, {setup['faces']} indexed faces.", flush=True)
+    print(
+        f"Setup done: {len(setup['tokens'])} API tokens, {setup['faces']} indexed faces.",
+        flush=True,
+    )
 
     # locust monkey-patches the standard library with gevent on import: only now.
     import gevent
@@ -263,14 +300,18 @@ def phase_run(args: argparse.Namespace) -> int:
             while time.monotonic() < state.settle_deadline:
                 time.sleep(state.poll)
                 with self.client.get(
-                    f"/api/v1/searches/{record.id}/", name="GET /api/v1/searches/[id]/", catch_response=True
+                    f"/api/v1/searches/{record.id}/",
+                    name="GET /api/v1/searches/[id]/",
+                    catch_response=True,
                 ) as resp:
                     state.statuses[resp.status_code] += 1
                     if resp.status_code != 200:
                         resp.failure(_why(resp))
                         continue
                     body = resp.json()
-                if body["status"] == "choose_face":  # several faces: take the first (again, if that failed)
+                if (
+                    body["status"] == "choose_face"
+                ):  # several faces: take the first (again, if that failed)
                     with self.client.post(
                         f"/api/v1/searches/{record.id}/choose/",
                         data={"face": 0},
@@ -284,7 +325,11 @@ def phase_run(args: argparse.Namespace) -> int:
                             record.chose_face = True
                     continue
                 if body["status"] in FINAL_SEARCH_STATES:
-                    record.status, record.error, record.hits = body["status"], body["error"], len(body["hits"])
+                    record.status, record.error, record.hits = (
+                        body["status"],
+                        body["error"],
+                        len(body["hits"]),
+                    )
                     record.finished = time.monotonic()
                     return
                 record.status = body["status"]
@@ -310,7 +355,9 @@ def phase_run(args: argparse.Namespace) -> int:
                     state.search_refused[resp.status_code] += 1
                     resp.failure(_why(resp))
                     return
-                record = SearchRecord(id=resp.json()["id"], token=self.token, submitted=time.monotonic(), photo=name)
+                record = SearchRecord(
+                    id=resp.json()["id"], token=self.token, submitted=time.monotonic(), photo=name
+                )
             state.searches[record.id] = record
             self._poll(record)
 
@@ -340,7 +387,9 @@ def phase_run(args: argparse.Namespace) -> int:
                     if path.endswith("access/") and not csrf:
                         resp.failure("the form set no CSRF cookie")
                         return
-            record = PublicRecord(email=f"load-{state.run_id}-{uuid.uuid4().hex[:12]}@{PUBLIC_EMAIL_DOMAIN}")
+            record = PublicRecord(
+                email=f"load-{state.run_id}-{uuid.uuid4().hex[:12]}@{PUBLIC_EMAIL_DOMAIN}"
+            )
             state.public.append(record)
             with self.client.post(
                 "/rights/request/access/",
@@ -359,7 +408,9 @@ def phase_run(args: argparse.Namespace) -> int:
                 if resp.status_code == 200 and "We received your request" in resp.text:
                     record.outcome = "filed"
                 else:
-                    record.outcome = f"refused:{resp.status_code}" if resp.status_code else "no_answer"
+                    record.outcome = (
+                        f"refused:{resp.status_code}" if resp.status_code else "no_answer"
+                    )
                     resp.failure(_why(resp))
 
     env = Environment(user_classes=[Analyst, MemberOfPublic], host=host)
@@ -393,7 +444,10 @@ def phase_run(args: argparse.Namespace) -> int:
     load_seconds = time.monotonic() - started
     state.draining = True
     state.settle_deadline = time.monotonic() + args.settle
-    print(f"Stopping new work; waiting up to {args.settle:.0f} s for accepted searches to finish…", flush=True)
+    print(
+        f"Stopping new work; waiting up to {args.settle:.0f} s for accepted searches to finish…",
+        flush=True,
+    )
     while runner.user_count > 0 and time.monotonic() < state.settle_deadline + 30:
         gevent.sleep(1.0)
     progress()
@@ -447,10 +501,14 @@ def phase_run(args: argparse.Namespace) -> int:
     public = {
         "attempted": len(state.public),
         "filed": len(answered),
-        "refused": dict(Counter(r.outcome for r in state.public if r.outcome.startswith("refused"))),
+        "refused": dict(
+            Counter(r.outcome for r in state.public if r.outcome.startswith("refused"))
+        ),
         "unanswered": sum(1 for r in state.public if r.outcome == "posting"),
         "no_answer": sum(1 for r in state.public if r.outcome == "no_answer"),
-        "no_answer_but_filed": sum(1 for r in state.public if r.outcome == "no_answer" and r.email in found),
+        "no_answer_but_filed": sum(
+            1 for r in state.public if r.outcome == "no_answer" and r.email in found
+        ),
         "lost": sum(1 for r in answered if r.email not in found),
         "rows_found": len(found),
     }
@@ -467,9 +525,16 @@ def phase_run(args: argparse.Namespace) -> int:
         f"(answered but no row), {sum(public['refused'].values())} refused, {public['no_answer']} without an answer "
         f"({public['no_answer_but_filed']} of them filed all the same), {public['unanswered']} unfinished."
     )
-    print(f"Status codes: {dict(sorted(state.statuses.items()))}; 5xx or no answer: {server_errors}.")
+    print(
+        f"Status codes: {dict(sorted(state.statuses.items()))}; 5xx or no answer: {server_errors}."
+    )
     print(f"Rate limits: {limits}.")
-    ok = total["failures"] == 0 and searches["lost"] == 0 and public["lost"] == 0 and public["unanswered"] == 0
+    ok = (
+        total["failures"] == 0
+        and searches["lost"] == 0
+        and public["lost"] == 0
+        and public["unanswered"] == 0
+    )
     summary = {
         "bench": "load",
         "host": host,
@@ -539,26 +604,62 @@ def _write_json(data: Any) -> str:
 def main() -> int:
     default_port = os.environ.get("RUN_PORT", "8000")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default=f"http://127.0.0.1:{default_port}", help="base URL of the running server")
-    parser.add_argument("--duration", type=float, default=300.0, help="seconds of load (default 300; 60 for a quick run)")
+    parser.add_argument(
+        "--host", default=f"http://127.0.0.1:{default_port}", help="base URL of the running server"
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=300.0,
+        help="seconds of load (default 300; 60 for a quick run)",
+    )
     parser.add_argument("--analysts", type=int, default=20)
-    parser.add_argument("--public", type=int, default=5, help="members of the public filing access requests")
-    parser.add_argument("--orgs", type=int, default=1, help="spread the analysts over this many organisations")
+    parser.add_argument(
+        "--public", type=int, default=5, help="members of the public filing access requests"
+    )
+    parser.add_argument(
+        "--orgs", type=int, default=1, help="spread the analysts over this many organisations"
+    )
     parser.add_argument(
         "--spawn-rate",
         type=float,
         default=5.0,
         help="users started per second (default 5; `make run`'s development server queues only 10 new connections)",
     )
-    parser.add_argument("--settle", type=float, default=180.0, help="seconds after the run for accepted searches to finish")
-    parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls of a search")
-    parser.add_argument("--analyst-think", type=float, default=2.0, help="mean pause between an analyst's searches (s)")
-    parser.add_argument("--public-think", type=float, default=10.0, help="mean pause between a visitor's requests (s)")
     parser.add_argument(
-        "--no-keepalive", dest="keepalive", action="store_false", help="a new connection for every request (Connection: close)"
+        "--settle",
+        type=float,
+        default=180.0,
+        help="seconds after the run for accepted searches to finish",
     )
-    parser.add_argument("--min-faces", type=int, default=20, help="import ../shared/faces when fewer faces are indexed")
-    parser.add_argument("--phase", choices=["run", "setup", "verify"], default="run", help=argparse.SUPPRESS)
+    parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls of a search")
+    parser.add_argument(
+        "--analyst-think",
+        type=float,
+        default=2.0,
+        help="mean pause between an analyst's searches (s)",
+    )
+    parser.add_argument(
+        "--public-think",
+        type=float,
+        default=10.0,
+        help="mean pause between a visitor's requests (s)",
+    )
+    parser.add_argument(
+        "--no-keepalive",
+        dest="keepalive",
+        action="store_false",
+        help="a new connection for every request (Connection: close)",
+    )
+    parser.add_argument(
+        "--min-faces",
+        type=int,
+        default=20,
+        help="import ../shared/faces when fewer faces are indexed",
+    )
+    parser.add_argument(
+        "--phase", choices=["run", "setup", "verify"], default="run", help=argparse.SUPPRESS
+    )
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--emails", help=argparse.SUPPRESS)
     args = parser.parse_args()

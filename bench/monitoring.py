@@ -51,7 +51,9 @@ def main() -> None:
         user = User.objects.create_user(email="bench@example.org", password=None)
         Membership.objects.create(user=user, organisation=org)
         with connection.cursor() as cursor:
-            cursor.execute("DROP INDEX IF EXISTS search_face_hnsw_dlib")  # loaded first, indexed after (faster)
+            cursor.execute(
+                "DROP INDEX IF EXISTS search_face_hnsw_dlib"
+            )  # loaded first, indexed after (faster)
             cursor.execute(
                 "INSERT INTO search_sourceimage (file, sha256, perceptual_hash, width, height, format, byte_size,"
                 " source_label, page_url, image_url, original_name, jurisdiction, first_seen, last_seen, status,"
@@ -96,15 +98,24 @@ def main() -> None:
                 cursor.execute("ANALYZE")
             made = target
             search = SearchRequest.objects.create(
-                organisation=org, user=user, purpose="bench", lawful_basis="public_task", case_reference="NEW",
-                status=SearchRequest.Status.DONE, model="Dlib",
-            )  # fmt: skip
-            SearchHit.objects.create(search=search, face_id=low, distance=0.01, confidence=0.9, rank=1)
+                organisation=org,
+                user=user,
+                purpose="bench",
+                lawful_basis="public_task",
+                case_reference="NEW",
+                status=SearchRequest.Status.DONE,
+                model="Dlib",
+            )
+            SearchHit.objects.create(
+                search=search, face_id=low, distance=0.01, confidence=0.9, rank=1
+            )
             made += 1
             peer, check, hold = [], [], []
             for _ in range(args.repeat):
                 t = time.perf_counter()
-                selectors.face_match_list(embedding=probe.tolist(), model="Dlib", limit=20, max_distance=0.07)
+                selectors.face_match_list(
+                    embedding=probe.tolist(), model="Dlib", limit=20, max_distance=0.07
+                )
                 peer.append(time.perf_counter() - t)
                 with transaction.atomic():
                     t = time.perf_counter()

@@ -90,7 +90,9 @@ class PhotoRecord:
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # "hog1", "hog2", "cnn"
 
 
-def _main_face(found: list[tuple[Any, float, str]], shape: tuple[int, ...], rule: str) -> Any | None:
+def _main_face(
+    found: list[tuple[Any, float, str]], shape: tuple[int, ...], rule: str
+) -> Any | None:
     if not found:
         return None
     if rule == "largest":
@@ -99,7 +101,9 @@ def _main_face(found: list[tuple[Any, float, str]], shape: tuple[int, ...], rule
     return min(found, key=lambda f: (f[0].center().x - cx) ** 2 + (f[0].center().y - cy) ** 2)[0]
 
 
-def _stage(engine_state: dict[str, Any], small: np.ndarray, found: list[Any], rule: str, seconds: float) -> dict[str, Any]:
+def _stage(
+    engine_state: dict[str, Any], small: np.ndarray, found: list[Any], rule: str, seconds: float
+) -> dict[str, Any]:
     from search import engine
 
     stage: dict[str, Any] = {"detect_s": seconds, "found": bool(found)}
@@ -136,22 +140,34 @@ def embed_photo(engine_state: dict[str, Any], path: Path, rule: str) -> PhotoRec
     if not found:
         started = time.perf_counter()
         again = engine.detect(engine_state, small, engine.PipelineOptions(upsample=2))
-        record.stages["hog2"] = _stage(engine_state, small, again, rule, time.perf_counter() - started)
+        record.stages["hog2"] = _stage(
+            engine_state, small, again, rule, time.perf_counter() - started
+        )
         started = time.perf_counter()
-        cnn = engine.detect(engine_state, small, engine.PipelineOptions(upsample=1, cnn_fallback=True))
+        cnn = engine.detect(
+            engine_state, small, engine.PipelineOptions(upsample=1, cnn_fallback=True)
+        )
         # detect() ran HOG up1 again before the CNN: charge only the CNN's share.
         cnn_s = max(0.0, time.perf_counter() - started - record.stages["hog1"]["detect_s"])
-        record.stages["cnn"] = _stage(engine_state, small, cnn, rule, cnn_s) | {"upsample": engine.CNN_UPSAMPLE}
+        record.stages["cnn"] = _stage(engine_state, small, cnn, rule, cnn_s) | {
+            "upsample": engine.CNN_UPSAMPLE
+        }
     return record
 
 
-def cached_people(dataset: str, files: list[Path], people: list[str]) -> tuple[list[Path], list[str]]:
+def cached_people(
+    dataset: str, files: list[Path], people: list[str]
+) -> tuple[list[Path], list[str]]:
     """Only the people all of whose photos are in the cache (a shorter run on a busy machine)."""
     from search import engine
 
     cache_path = CACHE_DIR / f"{dataset}-steps-{engine.PIPELINE_VERSION}.pickle"
     done = set(pickle.loads(cache_path.read_bytes())) if cache_path.exists() else set()  # noqa: S301
-    complete = {p for p in people if all(f.name in done for f, q in zip(files, people, strict=True) if q == p)}
+    complete = {
+        p
+        for p in people
+        if all(f.name in done for f, q in zip(files, people, strict=True) if q == p)
+    }
     keep = [i for i, p in enumerate(people) if p in complete]
     return [files[i] for i in keep], [people[i] for i in keep]
 
@@ -169,7 +185,8 @@ def load_records(name: str, files: list[Path], rule: str) -> dict[str, PhotoReco
         f
         for f in files
         if f.name not in records
-        or records[f.name].stages.get("cnn", {}).get("upsample", engine.CNN_UPSAMPLE) != engine.CNN_UPSAMPLE
+        or records[f.name].stages.get("cnn", {}).get("upsample", engine.CNN_UPSAMPLE)
+        != engine.CNN_UPSAMPLE
         or ("cnn" in records[f.name].stages and "upsample" not in records[f.name].stages["cnn"])
     ]
     if missing:
@@ -178,20 +195,35 @@ def load_records(name: str, files: list[Path], rule: str) -> dict[str, PhotoReco
             records[path.name] = embed_photo(engine_state, path, rule)
             if count % 10 == 0 or count == len(missing):
                 cache_path.write_bytes(pickle.dumps(records))
-                print(f"  {name}: {count}/{len(missing)} photos embedded", file=sys.stderr, flush=True)
+                print(
+                    f"  {name}: {count}/{len(missing)} photos embedded", file=sys.stderr, flush=True
+                )
     # The mirror of the 68-point chip, where an older cache lacks it.
-    late = [(r, st) for r in records.values() for st in r.stages.values() if "flip68" not in st and st.get("chip68") is not None]
+    late = [
+        (r, st)
+        for r in records.values()
+        for st in r.stages.values()
+        if "flip68" not in st and st.get("chip68") is not None
+    ]
     if late:
         engine_state = engine._engine("Dlib", "dlib")
         for count, (_, stage) in enumerate(late, 1):
-            stage["flip68"] = engine.raw_descriptors(engine_state, [engine.mirrored(stage["chip68"])])[0]
+            stage["flip68"] = engine.raw_descriptors(
+                engine_state, [engine.mirrored(stage["chip68"])]
+            )[0]
             if count % 100 == 0 or count == len(late):
                 cache_path.write_bytes(pickle.dumps(records))
-                print(f"  {name}: {count}/{len(late)} mirrored 68-point chips embedded", file=sys.stderr, flush=True)
+                print(
+                    f"  {name}: {count}/{len(late)} mirrored 68-point chips embedded",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return records
 
 
-def variant_embedding(record: PhotoRecord, variant: Variant) -> tuple[np.ndarray | None, float, str]:
+def variant_embedding(
+    record: PhotoRecord, variant: Variant
+) -> tuple[np.ndarray | None, float, str]:
     """(normalised embedding or None, seconds for this photo, detector stage used)."""
     seconds = record.decode_s + record.stages["hog1"]["detect_s"]
     order = ["hog1"] + (["hog2"] if variant.retry else []) + (["cnn"] if variant.cnn else [])
@@ -230,7 +262,9 @@ def jitter_embeddings(
             cache_path.write_bytes(pickle.dumps(cached))
             print(f"  jitter: {count}/{len(names)}", file=sys.stderr, flush=True)
     cache_path.write_bytes(pickle.dumps(cached))
-    extra = float(np.mean([cached[n][1] - records[n].stages["hog1"].get("embed5_s", 0.0) for n in names]))
+    extra = float(
+        np.mean([cached[n][1] - records[n].stages["hog1"].get("embed5_s", 0.0) for n in names])
+    )
     return {n: cached[n][0] for n in names}, extra
 
 
@@ -280,7 +314,10 @@ def cross_validated(dist: np.ndarray, people: list[str], folds: int) -> dict[str
     same = labels[:, None] == labels[None, :]
     pair_fold = np.where(fold[:, None] == fold[None, :], fold[:, None], -1)  # -1: pair across folds
     counts = {"tp": 0, "fn": 0, "tn": 0, "fp": 0}
-    tar: dict[float, list[int]] = {1e-3: [0, 0, 0, 0], 1e-4: [0, 0, 0, 0]}  # accepted, genuine, false acc, impostor
+    tar: dict[float, list[int]] = {
+        1e-3: [0, 0, 0, 0],
+        1e-4: [0, 0, 0, 0],
+    }  # accepted, genuine, false acc, impostor
     for k in range(folds):
         train = upper & (fold[:, None] != k) & (fold[None, :] != k)
         test = upper & (pair_fold == k)
@@ -307,7 +344,9 @@ def cross_validated(dist: np.ndarray, people: list[str], folds: int) -> dict[str
     return out
 
 
-def view2_like_pairs(people: list[str], folds: int = 10, per_fold: int = 300) -> list[list[tuple[int, int, bool]]]:
+def view2_like_pairs(
+    people: list[str], folds: int = 10, per_fold: int = 300
+) -> list[list[tuple[int, int, bool]]]:
     """LFW-View-2-like: folds of people, ``per_fold`` same and different pairs drawn in each."""
     rng = np.random.default_rng(SEED + 1)
     fold_of = person_folds(people, folds)
@@ -317,8 +356,15 @@ def view2_like_pairs(people: list[str], folds: int = 10, per_fold: int = 300) ->
         by_person: dict[str, list[int]] = {}
         for i in members:
             by_person.setdefault(people[i], []).append(i)
-        same_all = [(a, b) for idx in by_person.values() for x, a in enumerate(idx) for b in idx[x + 1 :]]
-        diff_all = [(a, b) for x, a in enumerate(members) for b in members[x + 1 :] if people[a] != people[b]]
+        same_all = [
+            (a, b) for idx in by_person.values() for x, a in enumerate(idx) for b in idx[x + 1 :]
+        ]
+        diff_all = [
+            (a, b)
+            for x, a in enumerate(members)
+            for b in members[x + 1 :]
+            if people[a] != people[b]
+        ]
         size = min(per_fold, len(same_all))  # fewer where a fold's people have fewer same pairs
         same = [same_all[j] for j in rng.choice(len(same_all), size=size, replace=False)]
         diff = [diff_all[j] for j in rng.choice(len(diff_all), size=size, replace=False)]
@@ -382,9 +428,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--folds", type=int, default=10, help="person-level folds (default 10)")
-    parser.add_argument("--jitter-people", type=int, default=12, help="faces-lfw people for the jitter row (0: skip)")
+    parser.add_argument(
+        "--jitter-people",
+        type=int,
+        default=12,
+        help="faces-lfw people for the jitter row (0: skip)",
+    )
     parser.add_argument("--jitters", type=int, default=5)
-    parser.add_argument("--cached-only", action="store_true", help="only people whose photos are all cached already")
+    parser.add_argument(
+        "--cached-only", action="store_true", help="only people whose photos are all cached already"
+    )
     args = parser.parse_args()
 
     import django
@@ -404,12 +457,17 @@ def main() -> None:
         rows: dict[str, Any] = {}
         for variant in VARIANTS:
 
-            def embed(record: PhotoRecord, _name: str, variant: Variant = variant) -> tuple[np.ndarray | None, float]:
+            def embed(
+                record: PhotoRecord, _name: str, variant: Variant = variant
+            ) -> tuple[np.ndarray | None, float]:
                 embedding, seconds, _ = variant_embedding(record, variant)
                 return embedding, seconds
 
             rows[variant.name] = evaluate(records, files, people, folds, embed, view2)
-            cache = CACHE_DIR / f"{dataset}-{re.sub(r'[^a-z0-9]+', '-', variant.name.lower()).strip('-')}.npz"
+            cache = (
+                CACHE_DIR
+                / f"{dataset}-{re.sub(r'[^a-z0-9]+', '-', variant.name.lower()).strip('-')}.npz"
+            )
             np.savez_compressed(
                 cache,
                 files=np.array([f.name for f in files]),
@@ -423,7 +481,9 @@ def main() -> None:
         if dataset == "faces-lfw" and args.jitter_people:
             chosen = sorted(set(people))
             rng = np.random.default_rng(SEED + 2)
-            subset_people = set(rng.choice(chosen, size=min(args.jitter_people, len(chosen)), replace=False))
+            subset_people = set(
+                rng.choice(chosen, size=min(args.jitter_people, len(chosen)), replace=False)
+            )
             keep = [i for i, p in enumerate(people) if p in subset_people]
             sub_files, sub_people = [files[i] for i in keep], [people[i] for i in keep]
             jittered, extra = jitter_embeddings(records, [f.name for f in sub_files], args.jitters)
@@ -434,7 +494,10 @@ def main() -> None:
                 return embedding, seconds
 
             def jitter(
-                record: PhotoRecord, name: str, jittered: dict[str, np.ndarray | None] = jittered, extra: float = extra
+                record: PhotoRecord,
+                name: str,
+                jittered: dict[str, np.ndarray | None] = jittered,
+                extra: float = extra,
             ) -> tuple[np.ndarray | None, float]:
                 _, seconds, _ = variant_embedding(record, VARIANTS[0])
                 return jittered[name], seconds + extra
@@ -442,17 +505,23 @@ def main() -> None:
             rows[f"baseline on the {len(subset_people)}-people jitter subset"] = evaluate(
                 records, sub_files, sub_people, sub_folds, plain, None
             )
-            rows[f"b. jitter {args.jitters} (same subset)"] = evaluate(records, sub_files, sub_people, sub_folds, jitter, None)
+            rows[f"b. jitter {args.jitters} (same subset)"] = evaluate(
+                records, sub_files, sub_people, sub_folds, jitter, None
+            )
         report["datasets"][dataset] = rows
     report["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3] if load else []
     if args.json:
         print(json.dumps(report, indent=2))
         return
     end = " ".join(report["loadavg_end"])
-    print(f"OUT OF SAMPLE (person-level k-fold CV); load average at start {' '.join(load)}, end {end}")
+    print(
+        f"OUT OF SAMPLE (person-level k-fold CV); load average at start {' '.join(load)}, end {end}"
+    )
     for dataset, rows in report["datasets"].items():
         first = next(iter(rows.values()))
-        print(f"\n{dataset}: {first['photos']} photos of {first['people']} people, {first['folds']} folds of people")
+        print(
+            f"\n{dataset}: {first['photos']} photos of {first['people']} people, {first['folds']} folds of people"
+        )
         header = f"{'variant':44} {'no face':>8} {'bal.acc':>8} {'TAR@1e-3':>9} {'TAR@1e-4':>9} {'s/photo':>8}"
         if dataset == "faces-lfw":
             header += f" {'View2-like (10-fold)':>22}"
@@ -463,7 +532,9 @@ def main() -> None:
                 f"{row['tar_at_far_1e-03']:>9.4f} {row['tar_at_far_1e-04']:>9.4f} {row['seconds_per_photo']:>8.3f}"
             )
             if "view2_like_mean" in row:
-                line += f"   {100 * row['view2_like_mean']:6.2f} % ± {100 * row['view2_like_sd']:.2f}"
+                line += (
+                    f"   {100 * row['view2_like_mean']:6.2f} % ± {100 * row['view2_like_sd']:.2f}"
+                )
                 line += f" ({row['view2_like_pairs_per_fold']:.0f} pairs/fold)"
             print(line)
 

@@ -124,7 +124,9 @@ def isotropic(n: int, n_queries: int, rng: np.random.Generator) -> tuple[np.ndar
         noise = rng.standard_normal((stop - start, DIM)) * ISOTROPIC_SIGMA
         vectors[start:stop] = search_data.normalise(centres[identity[start:stop]] + noise)
     ids = rng.choice(n_ids, size=n_queries, replace=n_queries > n_ids)
-    queries = search_data.normalise(centres[ids] + rng.standard_normal((n_queries, DIM)) * ISOTROPIC_SIGMA)
+    queries = search_data.normalise(
+        centres[ids] + rng.standard_normal((n_queries, DIM)) * ISOTROPIC_SIGMA
+    )
     return vectors, queries
 
 
@@ -135,7 +137,9 @@ def make_data(dataset: str, n: int, n_queries: int, seed: int) -> Data:
     else:
         vectors, queries = isotropic(n, n_queries, rng)
     u = rng.random(n)
-    status = np.where(u < RESTRICTED, "restricted", np.where(u < RESTRICTED + SUPPRESSED, "suppressed", "active"))
+    status = np.where(
+        u < RESTRICTED, "restricted", np.where(u < RESTRICTED + SUPPRESSED, "suppressed", "active")
+    )
     now = datetime.now(UTC)
     days = rng.integers(-30, 700, size=n)  # negative: expired, awaiting the retention sweep
     expired = rng.random(n) < EXPIRED
@@ -144,12 +148,16 @@ def make_data(dataset: str, n: int, n_queries: int, seed: int) -> Data:
         None if ne else now + timedelta(days=int(-abs(d) - 1 if ex else abs(d) + 1))
         for d, ex, ne in zip(days, expired, no_expiry, strict=True)
     ]
-    jurisdiction = np.where(rng.random(n) < EXCLUDED, "GB", np.where(rng.random(n) < 0.5, "FR", "US-IL"))
+    jurisdiction = np.where(
+        rng.random(n) < EXCLUDED, "GB", np.where(rng.random(n) < 0.5, "FR", "US-IL")
+    )
     allowed = (status == "active") & ~(expired & ~no_expiry) & (jurisdiction != "GB")
     return Data(vectors, queries, status, expires, jurisdiction, allowed, now)
 
 
-def exact_top_k(vectors: np.ndarray, queries: np.ndarray, allowed: np.ndarray | None = None) -> list[set[int]]:
+def exact_top_k(
+    vectors: np.ndarray, queries: np.ndarray, allowed: np.ndarray | None = None
+) -> list[set[int]]:
     """Row indices of the true k nearest neighbours (cosine == inner product on unit vectors)."""
     result: list[set[int]] = []
     for start in range(0, len(queries), 50):
@@ -178,7 +186,12 @@ def measure(
         recalls.append(len(expected.intersection(found)) / K)
         counts.append(len(found))
     lat = np.asarray(latencies)
-    return statistics.fmean(recalls), float(np.percentile(lat, 50)), float(np.percentile(lat, 95)), min(counts)
+    return (
+        statistics.fmean(recalls),
+        float(np.percentile(lat, 50)),
+        float(np.percentile(lat, 95)),
+        min(counts),
+    )
 
 
 # --- database -----------------------------------------------------------------
@@ -191,18 +204,28 @@ def server_params() -> dict[str, str]:
 
 
 def connect(params: dict[str, str], dbname: str) -> psycopg.Connection:
-    return psycopg.connect(host=params["HOST"], port=params["PORT"], user=params["USER"], dbname=dbname, autocommit=True)
+    return psycopg.connect(
+        host=params["HOST"],
+        port=params["PORT"],
+        user=params["USER"],
+        dbname=dbname,
+        autocommit=True,
+    )
 
 
 def recreate_database(params: dict[str, str]) -> None:
     with connect(params, "postgres") as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
 
 
 def drop_database(params: dict[str, str]) -> None:
     with connect(params, "postgres") as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME))
+        )
 
 
 COLUMNS = (
@@ -217,8 +240,12 @@ def create_table(conn: psycopg.Connection, layout: str) -> None:
         conn.execute(f"CREATE TABLE search_face ({COLUMNS}, PRIMARY KEY (id))")
         return
     # By model first (each model its own dimension and index), then by hash of id.
-    conn.execute(f"CREATE TABLE search_face ({COLUMNS}, PRIMARY KEY (model, id)) PARTITION BY LIST (model)")
-    conn.execute(f"CREATE TABLE search_face_dlib PARTITION OF search_face FOR VALUES IN ('{MODEL}') PARTITION BY HASH (id)")
+    conn.execute(
+        f"CREATE TABLE search_face ({COLUMNS}, PRIMARY KEY (model, id)) PARTITION BY LIST (model)"
+    )
+    conn.execute(
+        f"CREATE TABLE search_face_dlib PARTITION OF search_face FOR VALUES IN ('{MODEL}') PARTITION BY HASH (id)"
+    )
     for i in range(PARTITIONS):
         conn.execute(
             f"CREATE TABLE search_face_dlib_{i} PARTITION OF search_face_dlib "
@@ -233,7 +260,16 @@ def load(conn: psycopg.Connection, data: Data) -> float:
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
         copy.set_types(["int8", "text", "text", "text", "timestamptz", "vector"])
         for i in range(len(data.vectors)):
-            copy.write_row((i + 1, MODEL, data.status[i], data.jurisdiction[i], data.expires[i], data.vectors[i]))
+            copy.write_row(
+                (
+                    i + 1,
+                    MODEL,
+                    data.status[i],
+                    data.jurisdiction[i],
+                    data.expires[i],
+                    data.vectors[i],
+                )
+            )
     conn.execute("VACUUM ANALYZE search_face")
     return time.perf_counter() - t0
 
@@ -242,7 +278,9 @@ def expression(storage: str) -> str:
     return f"(embedding::{storage}({DIM}))"
 
 
-def build_index(conn: psycopg.Connection, layout: str, storage: str, m: int, efc: int) -> tuple[float, float]:
+def build_index(
+    conn: psycopg.Connection, layout: str, storage: str, m: int, efc: int
+) -> tuple[float, float]:
     """Build the product-shaped partial HNSW index; seconds and size in MB (all partitions)."""
     ops = "halfvec_cosine_ops" if storage == "halfvec" else "vector_cosine_ops"
     for row in conn.execute(
@@ -250,7 +288,11 @@ def build_index(conn: psycopg.Connection, layout: str, storage: str, m: int, efc
         "(SELECT relam FROM pg_class WHERE oid = i.indexrelid) WHERE a.amname = 'hnsw'"
     ).fetchall():
         conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(row[0])))
-    tables = ["search_face"] if layout == "single" else [f"search_face_dlib_{i}" for i in range(PARTITIONS)]
+    tables = (
+        ["search_face"]
+        if layout == "single"
+        else [f"search_face_dlib_{i}" for i in range(PARTITIONS)]
+    )
     t0 = time.perf_counter()
     for table in tables:
         conn.execute(
@@ -275,7 +317,9 @@ def query_sql(storage: str, filtered: bool) -> str:
     return f"SELECT id FROM search_face WHERE {where} ORDER BY {expression(storage)} <=> {cast} LIMIT {K}"
 
 
-def pg_search(conn: psycopg.Connection, storage: str, filtered: bool, now: datetime) -> Callable[[np.ndarray], list[int]]:
+def pg_search(
+    conn: psycopg.Connection, storage: str, filtered: bool, now: datetime
+) -> Callable[[np.ndarray], list[int]]:
     cur = conn.cursor()
     query = query_sql(storage, filtered)
 
@@ -288,7 +332,8 @@ def pg_search(conn: psycopg.Connection, storage: str, filtered: bool, now: datet
 
 def plan_uses_index(conn: psycopg.Connection, storage: str, q: np.ndarray, now: datetime) -> bool:
     rows = conn.execute(
-        "EXPLAIN " + query_sql(storage, True), {"q": q, "now": now, "excluded": EXCLUDED_JURISDICTIONS}
+        "EXPLAIN " + query_sql(storage, True),
+        {"q": q, "now": now, "excluded": EXCLUDED_JURISDICTIONS},
     ).fetchall()
     return "_hnsw" in "\n".join(r[0] for r in rows)
 
@@ -296,7 +341,9 @@ def plan_uses_index(conn: psycopg.Connection, storage: str, q: np.ndarray, now: 
 # --- the product's selector -----------------------------------------------------
 
 
-def selector_rows(params: dict[str, str], data: Data, truth: list[set[int]], base: dict[str, Any]) -> Iterator[Row]:
+def selector_rows(
+    params: dict[str, str], data: Data, truth: list[set[int]], base: dict[str, Any]
+) -> Iterator[Row]:
     """Time search.selectors.face_match_list (Django) against the bench database."""
     from config.devservices import database_url
 
@@ -315,7 +362,9 @@ def selector_rows(params: dict[str, str], data: Data, truth: list[set[int]], bas
         settings.SEARCH_EF_SEARCH = ef
 
         def search(q: np.ndarray) -> list[int]:
-            return [m.face_id - 1 for m in face_match_list(embedding=q.tolist(), model=MODEL, limit=K)]
+            return [
+                m.face_id - 1 for m in face_match_list(embedding=q.tolist(), model=MODEL, limit=K)
+            ]
 
         recall, p50, p95, fewest = measure(data.queries, truth, search)
         yield Row(
@@ -335,7 +384,9 @@ def selector_rows(params: dict[str, str], data: Data, truth: list[set[int]], bas
 # --- FAISS ----------------------------------------------------------------------
 
 
-def faiss_rows(data: Data, truth: list[set[int]], m: int, efc: int, base: dict[str, Any]) -> list[Row]:
+def faiss_rows(
+    data: Data, truth: list[set[int]], m: int, efc: int, base: dict[str, Any]
+) -> list[Row]:
     import faiss
 
     index = faiss.IndexHNSWFlat(DIM, m, faiss.METRIC_INNER_PRODUCT)
@@ -387,7 +438,9 @@ def faiss_ratio(row: Row, faiss: list[Row]) -> float | None:
 # --- main -----------------------------------------------------------------------
 
 
-def run_dataset(args: argparse.Namespace, params: dict[str, str], dataset: str, emit: Callable[[Row], None]) -> None:
+def run_dataset(
+    args: argparse.Namespace, params: dict[str, str], dataset: str, emit: Callable[[Row], None]
+) -> None:
     data = make_data(dataset, args.n, args.queries, args.seed)
     truth_all = exact_top_k(data.vectors, data.queries)
     truth = exact_top_k(data.vectors, data.queries, data.allowed)
@@ -421,7 +474,9 @@ def run_dataset(args: argparse.Namespace, params: dict[str, str], dataset: str, 
                     load_s = load(conn, data)
                     loaded = layout
                     if not args.json:
-                        print(f"{dataset} {layout}: COPY + VACUUM ANALYZE {load_s:.1f} s, load {current_load()}")
+                        print(
+                            f"{dataset} {layout}: COPY + VACUUM ANALYZE {load_s:.1f} s, load {current_load()}"
+                        )
                 build_s, index_mb = build_index(conn, layout, storage, m, efc)
                 # At small n the planner may rightly prefer a scan of small partitions: recorded.
                 uses_index = plan_uses_index(conn, storage, data.queries[0], data.now)
@@ -440,7 +495,9 @@ def run_dataset(args: argparse.Namespace, params: dict[str, str], dataset: str, 
                     for ef in EF_VALUES:
                         conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(ef)))
                         search = pg_search(conn, storage, filtered, data.now)
-                        recall, p50, p95, fewest = measure(data.queries, truth if filtered else truth_all, search)
+                        recall, p50, p95, fewest = measure(
+                            data.queries, truth if filtered else truth_all, search
+                        )
                         row = Row(
                             **common,
                             engine="pgvector",
@@ -453,10 +510,17 @@ def run_dataset(args: argparse.Namespace, params: dict[str, str], dataset: str, 
                             loadavg=current_load(),
                         )
                         done(row)
-                if layout == "single" and storage == "vector" and (m, efc) == (args.m, args.ef_construction) and args.selector:
+                if (
+                    layout == "single"
+                    and storage == "vector"
+                    and (m, efc) == (args.m, args.ef_construction)
+                    and args.selector
+                ):
                     sel_base = {**common}
                     sel_base.pop("build_s"), sel_base.pop("index_mb")
-                    for row in selector_rows(params, data, truth, {**sel_base, "build_s": None, "index_mb": None}):
+                    for row in selector_rows(
+                        params, data, truth, {**sel_base, "build_s": None, "index_mb": None}
+                    ):
                         done(row)
     finally:
         if not args.keep:
@@ -465,21 +529,41 @@ def run_dataset(args: argparse.Namespace, params: dict[str, str], dataset: str, 
 
 def main() -> None:
     global DB_NAME  # one run, one database
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=1_000_000, help="faces to load (default 1,000,000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--n", type=int, default=1_000_000, help="faces to load (default 1,000,000)"
+    )
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dataset", choices=["realistic", "isotropic", "both"], default="both")
     parser.add_argument("--m", type=int, default=DEFAULT_M)
     parser.add_argument("--ef-construction", type=int, default=DEFAULT_EFC)
-    parser.add_argument("--grid", action="store_true", help=f"build every (m, ef_construction) in {GRID}")
-    parser.add_argument("--no-halfvec", dest="halfvec", action="store_false", help="skip the halfvec index")
-    parser.add_argument("--no-partitions", dest="partitions", action="store_false", help="skip the 4-partition layout")
+    parser.add_argument(
+        "--grid", action="store_true", help=f"build every (m, ef_construction) in {GRID}"
+    )
+    parser.add_argument(
+        "--no-halfvec", dest="halfvec", action="store_false", help="skip the halfvec index"
+    )
+    parser.add_argument(
+        "--no-partitions",
+        dest="partitions",
+        action="store_false",
+        help="skip the 4-partition layout",
+    )
     parser.add_argument("--no-faiss", dest="faiss", action="store_false")
-    parser.add_argument("--no-selector", dest="selector", action="store_false", help="skip the product selector's rows")
+    parser.add_argument(
+        "--no-selector",
+        dest="selector",
+        action="store_false",
+        help="skip the product selector's rows",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line per configuration")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--database", default="bench_search", help="throwaway database to (re)create")
+    parser.add_argument(
+        "--database", default="bench_search", help="throwaway database to (re)create"
+    )
     args = parser.parse_args()
     DB_NAME = args.database
     if args.n < 100:

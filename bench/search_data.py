@@ -57,7 +57,9 @@ def labelled_photos(per_person: int) -> list[tuple[Path, str]]:
             for row in csv.DictReader(fh):
                 seen[row["identity"]] = seen.get(row["identity"], 0) + 1
                 if seen[row["identity"]] <= per_person:
-                    photos.append((source / "images" / row["file"], f"{source.name}/{row['identity']}"))
+                    photos.append(
+                        (source / "images" / row["file"], f"{source.name}/{row['identity']}")
+                    )
     return photos
 
 
@@ -77,7 +79,12 @@ def embed_photos(photos: list[tuple[Path, str]], out: Path) -> None:
         faces = engine.analyse(image).faces
         if faces:
             cx, cy = image.width / 2, image.height / 2
-            face = min(faces, key=lambda f: (f.box[0] + f.box[2] / 2 - cx) ** 2 + (f.box[1] + f.box[3] / 2 - cy) ** 2)
+            face = min(
+                faces,
+                key=lambda f: (
+                    (f.box[0] + f.box[2] / 2 - cx) ** 2 + (f.box[1] + f.box[3] / 2 - cy) ** 2
+                ),
+            )
             vectors.append(face.embedding)
             labels.append(person)
         if i % 50 == 0:
@@ -90,7 +97,10 @@ def fit(vectors: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     people = [rows for rows in people if len(rows) >= 2]
     centres = np.stack([vectors[rows].mean(axis=0) for rows in people])
     residuals = np.concatenate(
-        [(vectors[rows] - vectors[rows].mean(axis=0)) * np.sqrt(len(rows) / (len(rows) - 1)) for rows in people]
+        [
+            (vectors[rows] - vectors[rows].mean(axis=0)) * np.sqrt(len(rows) / (len(rows) - 1))
+            for rows in people
+        ]
     )
     within = residuals.T @ residuals / len(residuals)
     mean_photos = float(np.mean([len(rows) for rows in people]))
@@ -151,7 +161,9 @@ def sample_realistic(
         noise = rng.standard_normal((stop - start, dim)) @ p.within_chol.T
         vectors[start:stop] = normalise(centres[identity[start:stop]] + noise)
     query_ids = identity[rng.integers(0, n, size=n_queries)]  # people weighted by their photos
-    queries = normalise(centres[query_ids] + rng.standard_normal((n_queries, dim)) @ p.within_chol.T)
+    queries = normalise(
+        centres[query_ids] + rng.standard_normal((n_queries, dim)) @ p.within_chol.T
+    )
     return vectors, queries
 
 
@@ -174,9 +186,14 @@ def check(real: np.ndarray, real_labels: np.ndarray, seed: int = 7) -> dict[str,
     rng = np.random.default_rng(seed)
     p = load_params()
     _, sizes = np.unique(real_labels, return_counts=True)
-    centres = p.centre_mean + rng.standard_normal((len(sizes), len(p.centre_mean))) @ p.centre_chol.T
+    centres = (
+        p.centre_mean + rng.standard_normal((len(sizes), len(p.centre_mean))) @ p.centre_chol.T
+    )
     identity = np.repeat(np.arange(len(sizes)), sizes)
-    synth = normalise(centres[identity] + rng.standard_normal((len(identity), len(p.centre_mean))) @ p.within_chol.T)
+    synth = normalise(
+        centres[identity]
+        + rng.standard_normal((len(identity), len(p.centre_mean))) @ p.within_chol.T
+    )
     real_same, real_diff = pair_distances(real, real_labels)
     syn_same, syn_diff = pair_distances(synth, identity)
     return {
@@ -189,10 +206,16 @@ def check(real: np.ndarray, real_labels: np.ndarray, seed: int = 7) -> dict[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("action", choices=["embed", "fit", "check"])
-    parser.add_argument("--per-person", type=int, default=10, help="photos of each person at most (default 10)")
-    parser.add_argument("--shard", default="0/1", help="embed: this process's share of the photos, as i/k")
+    parser.add_argument(
+        "--per-person", type=int, default=10, help="photos of each person at most (default 10)"
+    )
+    parser.add_argument(
+        "--shard", default="0/1", help="embed: this process's share of the photos, as i/k"
+    )
     args = parser.parse_args()
     REAL_CACHE.parent.mkdir(parents=True, exist_ok=True)
     if args.action == "embed":
@@ -208,7 +231,9 @@ def main() -> None:
         np.savez(REAL_CACHE, vectors=vectors, labels=labels)
         params = fit(vectors, labels)
         np.savez_compressed(PARAMS_PATH, **params)  # type: ignore[arg-type]
-        print(f"fitted on {int(params['photos'])} photos of {int(params['people'])} people -> {PARAMS_PATH.name}")
+        print(
+            f"fitted on {int(params['photos'])} photos of {int(params['people'])} people -> {PARAMS_PATH.name}"
+        )
     with np.load(REAL_CACHE) as data:
         print(json.dumps(check(data["vectors"], data["labels"])))
 

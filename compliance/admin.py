@@ -12,7 +12,15 @@ __all__ = ["AuditedModelAdmin", "PersonalDataAdmin", "ReadOnlyAdmin"]
 class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: the audit log is append-only and written only by ``audit_record``."""
 
-    list_display = ["seq", "created_at", "actor_label", "action", "target_type", "target_id", "outcome"]
+    list_display = [
+        "seq",
+        "created_at",
+        "actor_label",
+        "action",
+        "target_type",
+        "target_id",
+        "outcome",
+    ]
     list_filter = ["outcome", "action"]
     search_fields = ["action", "actor_label", "target_id"]
 
@@ -50,6 +58,14 @@ class LegalHoldAdmin(ReadOnlyAdmin):
 
 @admin.register(SweepReceipt)
 class SweepReceiptAdmin(AuditEventAdmin):
-    list_display = ["started_at", "kind", "data_class", "action", "affected", "files_deleted", "held"]
+    list_display = [
+        "started_at",
+        "kind",
+        "data_class",
+        "action",
+        "affected",
+        "files_deleted",
+        "held",
+    ]
     list_filter = ["kind", "data_class"]
     search_fields = ["data_class"]

@@ -94,14 +94,21 @@ def snapshot_of(obj: models.Model) -> Snapshot:
     values: Snapshot = {}
     for field in _audited_fields(type(obj)):
         if field.many_to_many:
-            values[field.name] = sorted(getattr(obj, field.name).values_list("pk", flat=True)) if obj.pk is not None else []
+            values[field.name] = (
+                sorted(getattr(obj, field.name).values_list("pk", flat=True))
+                if obj.pk is not None
+                else []
+            )
         else:
             values[field.name] = getattr(obj, field.attname)
     return values
 
 
 def diff(
-    model: type[models.Model], before: Snapshot | None, after: Snapshot | None, redact: frozenset[str] = frozenset()
+    model: type[models.Model],
+    before: Snapshot | None,
+    after: Snapshot | None,
+    redact: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """``[{"field", "old", "new"}]`` for every field that differs; sensitive ones (and ``redact``) as
     ``{"field", "redacted"}``."""
@@ -126,7 +133,13 @@ def _inline_summary(message: Any) -> list[dict[str, Any]]:
     for entry in message:
         for verb, body in entry.items() if isinstance(entry, dict) else []:
             if isinstance(body, dict) and "name" in body:
-                summary.append({"verb": verb, "model": str(body["name"]), "fields": [str(f) for f in body.get("fields", [])]})
+                summary.append(
+                    {
+                        "verb": verb,
+                        "model": str(body["name"]),
+                        "fields": [str(f) for f in body.get("fields", [])],
+                    }
+                )
     return summary
 
 
@@ -147,7 +160,9 @@ class AuditedAdminMixin:
     # Fields of this model that hold secrets under an innocent name (redacted like the sensitive ones).
     audit_redacted_fields: frozenset[str] = frozenset()
 
-    def _diff(self, model: type[models.Model], before: Snapshot | None, after: Snapshot | None) -> list[dict[str, Any]]:
+    def _diff(
+        self, model: type[models.Model], before: Snapshot | None, after: Snapshot | None
+    ) -> list[dict[str, Any]]:
         return diff(model, before, after, frozenset(self.audit_redacted_fields))
 
     def _audit_before(self, request: HttpRequest) -> dict[tuple[str, str], Snapshot | None]:
@@ -169,9 +184,13 @@ class AuditedAdminMixin:
 
     def _remember_before(self, request: HttpRequest, pk: Any) -> None:
         model = self.model  # type: ignore[attr-defined]
-        self._audit_before(request)[(model._meta.label_lower, str(pk))] = snapshot(model, pk, lock=True)
+        self._audit_before(request)[(model._meta.label_lower, str(pk))] = snapshot(
+            model, pk, lock=True
+        )
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
         # Views that change an object without a model form (the user's password form) fetch it here first.
         obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
         if obj is not None and request.method == "POST":
@@ -185,9 +204,14 @@ class AuditedAdminMixin:
         return super().save_form(request, form, change)  # type: ignore[misc]
 
     def _audit(
-        self, request: HttpRequest, obj: models.Model, verb: str, changes: list[dict[str, Any]], inlines: Any = None,
+        self,
+        request: HttpRequest,
+        obj: models.Model,
+        verb: str,
+        changes: list[dict[str, Any]],
+        inlines: Any = None,
         admin_action: str = "",
-    ) -> None:  # fmt: skip
+    ) -> None:
         from accounts.adapters import client_ip
         from compliance.services import audit_record
 
@@ -208,7 +232,13 @@ class AuditedAdminMixin:
     def log_addition(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
         entry = super().log_addition(request, obj, message)  # type: ignore[misc]
         model = type(obj)
-        self._audit(request, obj, "added", self._diff(model, None, snapshot(model, obj.pk)), _inline_summary(message))
+        self._audit(
+            request,
+            obj,
+            "added",
+            self._diff(model, None, snapshot(model, obj.pk)),
+            _inline_summary(message),
+        )
         return entry
 
     def log_change(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
@@ -218,12 +248,27 @@ class AuditedAdminMixin:
         if key not in store:
             # A view that neither fetched the object with get_object nor saved a form: the old values
             # were not read, so only the fields Django's message names are recorded, without values.
-            fields = [f for e in message if isinstance(e, dict) for f in e.get("changed", {}).get("fields", [])]
-            changes = [{"field": str(f), "old_values_read": False} for f in fields] if isinstance(message, list) else []
+            fields = [
+                f
+                for e in message
+                if isinstance(e, dict)
+                for f in e.get("changed", {}).get("fields", [])
+            ]
+            changes = (
+                [{"field": str(f), "old_values_read": False} for f in fields]
+                if isinstance(message, list)
+                else []
+            )
             self._audit(request, obj, "changed", changes)
             return entry
         before = store.pop(key)
-        self._audit(request, obj, "changed", self._diff(model, before, snapshot(model, obj.pk)), _inline_summary(message))
+        self._audit(
+            request,
+            obj,
+            "changed",
+            self._diff(model, before, snapshot(model, obj.pk)),
+            _inline_summary(message),
+        )
         return entry
 
     def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
@@ -234,7 +279,9 @@ class AuditedAdminMixin:
             self._audit(request, obj, "deleted", self._diff(type(obj), snapshot_of(obj), None))
         return entries
 
-    def response_action(self, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any) -> Any:
+    def response_action(
+        self, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         """Bulk actions, in one transaction with their audit. ``delete_selected`` logs through
         ``log_deletions``; any other action (which may ``update()`` rows, out of Django's log) is
         audited here, per object it changed, with the action's name."""
@@ -247,9 +294,14 @@ class AuditedAdminMixin:
             if action and action != "delete_selected":
                 chosen = queryset
                 if request.POST.get("select_across") != "1":
-                    chosen = queryset.filter(pk__in=request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))
+                    chosen = queryset.filter(
+                        pk__in=request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+                    )
                 pks = list(chosen.values_list("pk", flat=True))
-                before = {obj.pk: snapshot_of(obj) for obj in model._default_manager.filter(pk__in=pks).select_for_update()}
+                before = {
+                    obj.pk: snapshot_of(obj)
+                    for obj in model._default_manager.filter(pk__in=pks).select_for_update()
+                }
             response = super().response_action(request, queryset, *args, **kwargs)  # type: ignore[misc]
             for pk, old in before.items():
                 obj = model._default_manager.filter(pk=pk).first()
@@ -282,8 +334,14 @@ class ReadOnlyAdmin(AuditedModelAdmin):
         return False
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        hidden = [f.name for f in self.model._meta.get_fields() if getattr(f, "concrete", False) and field_is_sensitive(f)]
-        return list(super().get_exclude(request, obj) or []) + [n for n in hidden if n not in (self.exclude or [])]
+        hidden = [
+            f.name
+            for f in self.model._meta.get_fields()
+            if getattr(f, "concrete", False) and field_is_sensitive(f)
+        ]
+        return list(super().get_exclude(request, obj) or []) + [
+            n for n in hidden if n not in (self.exclude or [])
+        ]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         excluded = set(self.get_exclude(request, obj))
@@ -309,7 +367,11 @@ def audit_every_admin(site: admin.AdminSite) -> list[str]:
         if isinstance(model_admin, AuditedAdminMixin):
             continue
         cls = type(model_admin)
-        audited = type(cls.__name__, (AuditedAdminMixin, cls), {"__module__": cls.__module__, "__doc__": cls.__doc__})
+        audited = type(
+            cls.__name__,
+            (AuditedAdminMixin, cls),
+            {"__module__": cls.__module__, "__doc__": cls.__doc__},
+        )
         site.unregister(model)
         site.register(model, audited)
         wrapped.append(model._meta.label_lower)

@@ -16,4 +16,8 @@ class ComplianceConfig(AppConfig):
         # Admin autodiscovery ran in django.contrib.admin's ready() (listed first): every admin is
         # registered by now. Those registered by third-party apps are re-registered to audit too.
         audit_every_admin(admin.site)
-        post_migrate.connect(retention_policies_ensure, sender=self, dispatch_uid="compliance.retention_policies_ensure")
+        post_migrate.connect(
+            retention_policies_ensure,
+            sender=self,
+            dispatch_uid="compliance.retention_policies_ensure",
+        )

@@ -12,9 +12,23 @@ from compliance.services import audit_event_hashed_fields
 from config.csvsafe import csv_dict_writer
 
 FIELDS = [
-    "seq", "created_at", "actor_id", "actor_label", "actor_role", "action", "target_type", "target_id",
-    "organisation_id", "outcome", "ip", "details", "details_digest", "redacted_at", "prev_hash", "row_hash",
-]  # fmt: skip
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "actor_role",
+    "action",
+    "target_type",
+    "target_id",
+    "organisation_id",
+    "outcome",
+    "ip",
+    "details",
+    "details_digest",
+    "redacted_at",
+    "prev_hash",
+    "row_hash",
+]
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 

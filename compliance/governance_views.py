@@ -31,7 +31,9 @@ def retention_policies(request: AuthenticatedHttpRequest) -> HttpResponse:
     backlog = retention.retention_backlog()
     rows = [(p, backlog.get(p.data_class)) for p in policies]
     return render(
-        request, "compliance/retention.html", {"rows": rows, "can_edit": request.user.has_perm("accounts.manage_retention")}
+        request,
+        "compliance/retention.html",
+        {"rows": rows, "can_edit": request.user.has_perm("accounts.manage_retention")},
     )
 
 
@@ -45,14 +47,22 @@ def retention_policy_edit(request: AuthenticatedHttpRequest, policy_id: int) -> 
     form = RetentionPolicyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            retention.retention_policy_update(policy=policy, actor=request.user, ip=client_ip(request), **form.cleaned_data)
+            retention.retention_policy_update(
+                policy=policy, actor=request.user, ip=client_ip(request), **form.cleaned_data
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, f"{policy.get_data_class_display()}: policy saved.")
             return redirect("compliance:retention")
-    context = {"policy": policy, "form": form, "history": retention.retention_policy_history(policy=policy)}
-    return render(request, "compliance/retention_edit.html", context, status=400 if form.errors else 200)
+    context = {
+        "policy": policy,
+        "form": form,
+        "history": retention.retention_policy_history(policy=policy),
+    }
+    return render(
+        request, "compliance/retention_edit.html", context, status=400 if form.errors else 200
+    )
 
 
 @login_required
@@ -86,7 +96,9 @@ def retention_sweep_now(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def receipts(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "accounts.manage_retention", "accounts.view_reports")
-    return render(request, "compliance/receipts.html", {"receipts": SweepReceipt.objects.all()[:200]})
+    return render(
+        request, "compliance/receipts.html", {"receipts": SweepReceipt.objects.all()[:200]}
+    )
 
 
 @login_required
@@ -101,18 +113,30 @@ def legal_holds(request: AuthenticatedHttpRequest) -> HttpResponse:
             data = form.cleaned_data
             try:
                 retention.legal_hold_create(
-                    scope=data["scope"], reason=data["reason"], actor=request.user, ip=client_ip(request),
-                    organisation=data["organisation"], source_label=data["source_label"], face_id=data["face_id"],
+                    scope=data["scope"],
+                    reason=data["reason"],
+                    actor=request.user,
+                    ip=client_ip(request),
+                    organisation=data["organisation"],
+                    source_label=data["source_label"],
+                    face_id=data["face_id"],
                     request_reference=data["request_reference"],
-                )  # fmt: skip
+                )
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
                 messages.success(request, "Legal hold placed.")
                 return redirect("compliance:legal_holds")
-    context = {"holds": LegalHold.objects.select_related("organisation", "created_by", "released_by")[:200],
-               "form": form, "can_edit": can_edit}  # fmt: skip
-    return render(request, "compliance/legal_holds.html", context, status=400 if form.errors else 200)
+    context = {
+        "holds": LegalHold.objects.select_related("organisation", "created_by", "released_by")[
+            :200
+        ],
+        "form": form,
+        "can_edit": can_edit,
+    }
+    return render(
+        request, "compliance/legal_holds.html", context, status=400 if form.errors else 200
+    )
 
 
 @login_required

@@ -35,7 +35,10 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["seq"]
-        indexes = [models.Index(fields=["created_at"]), models.Index(fields=["target_type", "target_id"])]
+        indexes = [
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["target_type", "target_id"]),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.outcome}"
@@ -55,7 +58,11 @@ class AuditChainHead(models.Model):
     last_hash = models.CharField(max_length=64)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="compliance_auditchainhead_one_row")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(id=1), name="compliance_auditchainhead_one_row"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"audit chain head #{self.last_seq}"
@@ -84,14 +91,22 @@ class RetentionPolicy(models.Model):
     data_class = models.CharField(max_length=40, choices=DataClass.choices, unique=True)
     period_days = models.PositiveIntegerField()
     action = models.CharField(max_length=20, choices=RetentionAction.choices)
-    reason = models.TextField(help_text="Why this period: the purpose it serves and the rule it follows.")
+    reason = models.TextField(
+        help_text="Why this period: the purpose it serves and the rule it follows."
+    )
     updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["data_class"]
         verbose_name_plural = "retention policies"
-        constraints = [models.CheckConstraint(condition=models.Q(period_days__gte=0), name="compliance_retention_period_nonneg")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_days__gte=0), name="compliance_retention_period_nonneg"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_data_class_display()}: {self.period_days} days, then {self.get_action_display().lower()}"
@@ -107,15 +122,21 @@ class LegalHold(models.Model):
         REQUEST = "request", "A subject request"
 
     scope = models.CharField(max_length=20, choices=Scope.choices)
-    organisation = models.ForeignKey("accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     source_label = models.CharField(max_length=200, blank=True)
     face_id_held = models.BigIntegerField(null=True, blank=True, help_text="id of the face held")
     request_reference = models.CharField(max_length=100, blank=True)
     reason = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     released_at = models.DateTimeField(null=True, blank=True)
-    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -142,7 +163,11 @@ class LegalHold(models.Model):
     def target_label(self) -> str:
         """What the hold covers, readable: the organisation's or source's name, the face id, the request reference."""
         if self.scope == self.Scope.ORGANISATION:
-            return f"Organisation {self.organisation.name}" if self.organisation else "Organisation (removed)"
+            return (
+                f"Organisation {self.organisation.name}"
+                if self.organisation
+                else "Organisation (removed)"
+            )
         if self.scope == self.Scope.SOURCE:
             return f"Source {self.source_label}"
         if self.scope == self.Scope.FACE:
@@ -185,7 +210,10 @@ class Dpia(models.Model):
     reference = models.CharField(max_length=50, unique=True)
     title = models.CharField(max_length=200)
     scope = models.TextField()
-    status = models.CharField(max_length=20, choices=[("draft", "Draft"), ("approved", "Approved"), ("superseded", "Superseded")])
+    status = models.CharField(
+        max_length=20,
+        choices=[("draft", "Draft"), ("approved", "Approved"), ("superseded", "Superseded")],
+    )
     approved_at = models.DateField(null=True, blank=True)
     review_due = models.DateField(null=True, blank=True)
     document_url = models.URLField(blank=True)

@@ -39,12 +39,19 @@ def emails_send_pending(*, ids: Sequence[int] | None = None, limit: int = 200) -
             if email is None:
                 continue  # sent already, or another sender has it
             try:
-                send_mail(subject=email.subject, message=email.body, from_email=None, recipient_list=email.to)
+                send_mail(
+                    subject=email.subject,
+                    message=email.body,
+                    from_email=None,
+                    recipient_list=email.to,
+                )
             except Exception as exc:  # noqa: BLE001 (any mail failure: keep the row, try again later)
                 email.attempts += 1
                 email.last_error = f"{type(exc).__name__}"[:200]
                 email.save(update_fields=["attempts", "last_error"])
-                logger.warning("email #%s not sent (%s); it stays queued", email.pk, email.last_error)
+                logger.warning(
+                    "email #%s not sent (%s); it stays queued", email.pk, email.last_error
+                )
                 continue
             email.delete()
             sent += 1

@@ -34,15 +34,30 @@ def art30_record() -> dict[str, Any]:
 
     return {
         "generated_at": timezone.now(),
-        "controller": {"name": settings.CONTROLLER_NAME, "address": settings.CONTROLLER_ADDRESS, "dpo": settings.DPO_EMAIL},
+        "controller": {
+            "name": settings.CONTROLLER_NAME,
+            "address": settings.CONTROLLER_ADDRESS,
+            "dpo": settings.DPO_EMAIL,
+        },
         "purposes": [
-            {"purpose": "Face search for customer organisations' stated cases",
-             "lawful_bases": [label for _, label in LawfulBasis.choices],
-             "art9_condition": "Recorded per source (crawl approval) and per customer contract"},
-            {"purpose": "Answering data-subject requests (access, erasure, objection, restriction, rectification)",
-             "lawful_bases": ["Legal obligation (Art 6(1)(c))"], "art9_condition": "Art 9(2)(f) / (g) as applicable"},
-            {"purpose": "Security and accountability (audit log)",
-             "lawful_bases": ["Legal obligation (Art 6(1)(c))", "Legitimate interests (Art 6(1)(f))"], "art9_condition": "—"},
+            {
+                "purpose": "Face search for customer organisations' stated cases",
+                "lawful_bases": [label for _, label in LawfulBasis.choices],
+                "art9_condition": "Recorded per source (crawl approval) and per customer contract",
+            },
+            {
+                "purpose": "Answering data-subject requests (access, erasure, objection, restriction, rectification)",
+                "lawful_bases": ["Legal obligation (Art 6(1)(c))"],
+                "art9_condition": "Art 9(2)(f) / (g) as applicable",
+            },
+            {
+                "purpose": "Security and accountability (audit log)",
+                "lawful_bases": [
+                    "Legal obligation (Art 6(1)(c))",
+                    "Legitimate interests (Art 6(1)(f))",
+                ],
+                "art9_condition": "—",
+            },
         ],
         "data_categories": [
             "Photos from approved sources, with page and image URLs and dates (provenance)",
@@ -56,7 +71,9 @@ def art30_record() -> dict[str, Any]:
             "People who file data-subject requests",
         ],
         "recipients": {
-            "customer_organisations": list(Organisation.objects.filter(is_active=True).values_list("name", flat=True)),
+            "customer_organisations": list(
+                Organisation.objects.filter(is_active=True).values_list("name", flat=True)
+            ),
             "note": "Customers receive face crops, similarity and source links in search results; never embeddings.",
         },
         "transfers": settings.INTERNATIONAL_TRANSFERS,
@@ -65,7 +82,7 @@ def art30_record() -> dict[str, Any]:
         "sources": _art30_sources(),
         "security_measures": SECURITY_MEASURES,
         "dpias": list(Dpia.objects.all()),
-    }  # fmt: skip
+    }
 
 
 def _art30_sources() -> list[dict[str, Any]]:
@@ -73,16 +90,33 @@ def _art30_sources() -> list[dict[str, Any]]:
     from crawling.selectors import sources_with_data, undeclared_labels
 
     rows: list[dict[str, Any]] = [
-        {"name": s.name, "kind": s.get_kind_display(), "scope": s.scope, "jurisdictions": s.jurisdictions,
-         "lawful_basis": s.get_lawful_basis_display(), "art9_condition": s.get_art9_condition_display(),
-         "dpia": s.dpia_reference, "status": s.get_status_display(), "images": s.images_count}  # type: ignore[attr-defined]
+        {
+            "name": s.name,
+            "kind": s.get_kind_display(),
+            "scope": s.scope,
+            "jurisdictions": s.jurisdictions,
+            "lawful_basis": s.get_lawful_basis_display(),
+            "art9_condition": s.get_art9_condition_display(),
+            "dpia": s.dpia_reference,
+            "status": s.get_status_display(),
+            "images": s.images_count,
+        }  # type: ignore[attr-defined]
         for s in sources_with_data()
-    ]  # fmt: skip
+    ]
     rows += [
-        {"name": u.name, "kind": "Undeclared (stored before imports needed a source)", "scope": [], "jurisdictions": [],
-         "lawful_basis": "", "art9_condition": "", "dpia": "", "status": "Needs a declared source", "images": u.images}
+        {
+            "name": u.name,
+            "kind": "Undeclared (stored before imports needed a source)",
+            "scope": [],
+            "jurisdictions": [],
+            "lawful_basis": "",
+            "art9_condition": "",
+            "dpia": "",
+            "status": "Needs a declared source",
+            "images": u.images,
+        }
         for u in undeclared_labels()
-    ]  # fmt: skip
+    ]
     return rows
 
 
@@ -127,9 +161,22 @@ def _bars(series: list[tuple[str, int]]) -> dict[str, Any]:
     for i, (label, value) in enumerate(series):
         w = round(plot * value / axis_max)
         y = CHART_TOP + i * CHART_ROW + (CHART_ROW - CHART_BAR) // 2
-        bars.append({"x": x0, "y": y, "w": w, "h": CHART_BAR, "label": label, "short": _short(label, CHART_LABEL_CHARS),
-                     "value": value, "ty": y + CHART_BAR // 2 + 4, "vx": x0 + w + 6})  # fmt: skip
-    ticks = [{"x": x0 + round(plot * v / axis_max), "value": v} for v in range(0, axis_max + 1, step)]
+        bars.append(
+            {
+                "x": x0,
+                "y": y,
+                "w": w,
+                "h": CHART_BAR,
+                "label": label,
+                "short": _short(label, CHART_LABEL_CHARS),
+                "value": value,
+                "ty": y + CHART_BAR // 2 + 4,
+                "vx": x0 + w + 6,
+            }
+        )
+    ticks = [
+        {"x": x0 + round(plot * v / axis_max), "value": v} for v in range(0, axis_max + 1, step)
+    ]
     return {
         "bars": bars,
         "ticks": ticks,
@@ -165,17 +212,29 @@ def dashboard_data() -> dict[str, Any]:
     backlog = retention_backlog()
     from subjects.models import RequestType, SubjectRequest
 
-    requests = list(SubjectRequest.objects.values("type", "status", "due_date", "completed_at", "extended"))
+    requests = list(
+        SubjectRequest.objects.values("type", "status", "due_date", "completed_at", "extended")
+    )
     by_type = Counter(r["type"] for r in requests)
     by_status = Counter(r["status"] for r in requests)
-    closed = [r for r in requests if r["completed_at"] is not None and r["status"] in ("completed", "denied")]
+    closed = [
+        r
+        for r in requests
+        if r["completed_at"] is not None and r["status"] in ("completed", "denied")
+    ]
     on_time = sum(1 for r in closed if timezone.localdate(r["completed_at"]) <= r["due_date"])
     overdue = [
-        r for r in SubjectRequest.objects.exclude(status__in=["completed", "denied", "withdrawn", "lapsed"]) if r.is_overdue
+        r
+        for r in SubjectRequest.objects.exclude(
+            status__in=["completed", "denied", "withdrawn", "lapsed"]
+        )
+        if r.is_overdue
     ]
     return {
         "requests_by_type": _bars(sorted((_label(RequestType, k), v) for k, v in by_type.items())),
-        "requests_by_status": _bars(sorted((_label(SubjectRequest.Status, k), v) for k, v in by_status.items())),
+        "requests_by_status": _bars(
+            sorted((_label(SubjectRequest.Status, k), v) for k, v in by_status.items())
+        ),
         "requests_total": len(requests),
         "on_time_rate": round(100 * on_time / len(closed)) if closed else None,
         "extended": sum(1 for r in requests if r["extended"]),
@@ -214,15 +273,23 @@ def staff_home_data(*, user: Any) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if user.has_perm("accounts.work_subject_requests"):
         today = timezone.localdate()
-        open_requests = SubjectRequest.objects.exclude(status__in=OPEN_REQUEST_EXCLUDED).order_by("due_date")
+        open_requests = SubjectRequest.objects.exclude(status__in=OPEN_REQUEST_EXCLUDED).order_by(
+            "due_date"
+        )
         waiting = open_requests.exclude(status=SubjectRequest.Status.AWAITING_CLARIFICATION)
         data["dpo"] = {
             "open": open_requests.count(),
             "overdue": list(waiting.filter(due_date__lt=today)[:10]),
             "overdue_count": waiting.filter(due_date__lt=today).count(),
-            "due_soon": list(waiting.filter(due_date__gte=today, due_date__lte=today + timedelta(days=DUE_SOON_DAYS))[:10]),
+            "due_soon": list(
+                waiting.filter(
+                    due_date__gte=today, due_date__lte=today + timedelta(days=DUE_SOON_DAYS)
+                )[:10]
+            ),
             "due_soon_days": DUE_SOON_DAYS,
-            "awaiting_reply": open_requests.filter(status=SubjectRequest.Status.AWAITING_CLARIFICATION).count(),
+            "awaiting_reply": open_requests.filter(
+                status=SubjectRequest.Status.AWAITING_CLARIFICATION
+            ).count(),
         }
     if user.has_perm("accounts.dpo_access"):
         from search.monitoring import monitoring_alert_list
@@ -230,28 +297,41 @@ def staff_home_data(*, user: Any) -> dict[str, Any]:
         open_alerts = monitoring_alert_list()
         data["monitoring"] = {"open_count": open_alerts.count(), "open": list(open_alerts[:10])}
     if user.has_perm("accounts.approve_sources"):
-        data["sources_pending"] = list(Source.objects.filter(status=Source.Status.PROPOSED).order_by("created_at")[:10])
+        data["sources_pending"] = list(
+            Source.objects.filter(status=Source.Status.PROPOSED).order_by("created_at")[:10]
+        )
     if user.has_perm("accounts.auditor_access"):
         # Recomputes the whole chain: shown to auditors (and admins), whose page this is.
         anchors = audit_anchor_list()
         data["auditor"] = {
             "chain": audit_chain_verify(),
             "last_anchor_at": _anchor_time(anchors[-1]) if anchors else None,
-            "exports": list(AuditEvent.objects.filter(action="compliance.audit_log.exported").order_by("-seq")[:5]),
+            "exports": list(
+                AuditEvent.objects.filter(action="compliance.audit_log.exported").order_by("-seq")[
+                    :5
+                ]
+            ),
         }
     if user.is_staff:
         from accounts.models import Organisation, User
         from search.models import Face, SourceImage
 
         data["admin"] = [
-            ("Organisations", Organisation.objects.count(), "admin:accounts_organisation_changelist"),
+            (
+                "Organisations",
+                Organisation.objects.count(),
+                "admin:accounts_organisation_changelist",
+            ),
             ("Users", User.objects.count(), "admin:accounts_user_changelist"),
             ("Sources", Source.objects.count(), "admin:crawling_source_changelist"),
             ("Photos indexed", SourceImage.objects.count(), "admin:search_sourceimage_changelist"),
             ("Faces", Face.objects.count(), "admin:search_face_changelist"),
-            ("Open subject requests", SubjectRequest.objects.exclude(status__in=OPEN_REQUEST_EXCLUDED).count(),
-             "admin:subjects_subjectrequest_changelist"),
-        ]  # fmt: skip
+            (
+                "Open subject requests",
+                SubjectRequest.objects.exclude(status__in=OPEN_REQUEST_EXCLUDED).count(),
+                "admin:subjects_subjectrequest_changelist",
+            ),
+        ]
     return data
 
 

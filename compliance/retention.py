@@ -21,23 +21,68 @@ from compliance.models import DataClass, LegalHold, RetentionAction, RetentionPo
 from compliance.services import audit_record
 
 DEFAULT_POLICIES: list[tuple[str, int, str, str]] = [
-    ("source_images", 365, "delete", "A photo stays findable for a year after it was last seen at its source; after that the "
-     "source no longer shows it and keeping it serves no search purpose."),
-    ("faces", 365, "delete", "Faces and their embeddings follow their photo: one year, then deleted (storage limitation, "
-     "Art 5(1)(e))."),
-    ("face_crops", 365, "delete", "Crops are shown only beside a face's results, so they live exactly as long as the face."),
-    ("probe_images", 1, "delete", "Probe photos are deleted as soon as they are embedded; the sweep removes any a failure "
-     "left behind within a day."),
-    ("probe_embeddings", 30, "anonymise", "A search's probe embedding is kept 30 days so the analyst can re-run or check it, "
-     "then removed; the search record stays for accountability."),
-    ("search_results", 365, "delete", "Which organisation received which face is kept a year: long enough to answer access "
-     "requests (Art 15 recipients) and to tell recipients of an erasure (Art 19)."),
-    ("subject_requests", 1095, "anonymise", "Proof that a request was handled on time is kept three years (the limitation "
-     "period for complaints), with personal details removed."),
-    ("access_packages", 30, "delete", "An access package is downloadable for 30 days, then deleted."),
-    ("audit_events", 2190, "anonymise", "Audit rows are never deleted (tamper evidence); after six years their details are "
-     "redacted and the chain stays verifiable."),
-]  # fmt: skip
+    (
+        "source_images",
+        365,
+        "delete",
+        "A photo stays findable for a year after it was last seen at its source; after that the "
+        "source no longer shows it and keeping it serves no search purpose.",
+    ),
+    (
+        "faces",
+        365,
+        "delete",
+        "Faces and their embeddings follow their photo: one year, then deleted (storage limitation, "
+        "Art 5(1)(e)).",
+    ),
+    (
+        "face_crops",
+        365,
+        "delete",
+        "Crops are shown only beside a face's results, so they live exactly as long as the face.",
+    ),
+    (
+        "probe_images",
+        1,
+        "delete",
+        "Probe photos are deleted as soon as they are embedded; the sweep removes any a failure "
+        "left behind within a day.",
+    ),
+    (
+        "probe_embeddings",
+        30,
+        "anonymise",
+        "A search's probe embedding is kept 30 days so the analyst can re-run or check it, "
+        "then removed; the search record stays for accountability.",
+    ),
+    (
+        "search_results",
+        365,
+        "delete",
+        "Which organisation received which face is kept a year: long enough to answer access "
+        "requests (Art 15 recipients) and to tell recipients of an erasure (Art 19).",
+    ),
+    (
+        "subject_requests",
+        1095,
+        "anonymise",
+        "Proof that a request was handled on time is kept three years (the limitation "
+        "period for complaints), with personal details removed.",
+    ),
+    (
+        "access_packages",
+        30,
+        "delete",
+        "An access package is downloadable for 30 days, then deleted.",
+    ),
+    (
+        "audit_events",
+        2190,
+        "anonymise",
+        "Audit rows are never deleted (tamper evidence); after six years their details are "
+        "redacted and the chain stays verifiable.",
+    ),
+]
 
 # Who sweeps each class: "module.function(*, cutoff, action, holds, chunk_size) -> SweepOutcome".
 SWEEPERS: dict[str, str] = {
@@ -57,7 +102,8 @@ def retention_policies_ensure(**kwargs: Any) -> None:
     """post_migrate: every data class has a policy (the defaults; the DPO's edits are kept)."""
     for data_class, days, action, reason in DEFAULT_POLICIES:
         RetentionPolicy.objects.get_or_create(
-            data_class=data_class, defaults={"period_days": days, "action": action, "reason": reason}
+            data_class=data_class,
+            defaults={"period_days": days, "action": action, "reason": reason},
         )
 
 
@@ -73,11 +119,19 @@ def active_holds() -> ActiveHolds:
     holds = list(LegalHold.objects.filter(released_at__isnull=True))
     return ActiveHolds(
         organisation_ids=frozenset(
-            h.organisation_id for h in holds if h.scope == LegalHold.Scope.ORGANISATION and h.organisation_id
+            h.organisation_id
+            for h in holds
+            if h.scope == LegalHold.Scope.ORGANISATION and h.organisation_id
         ),
         source_labels=frozenset(h.source_label for h in holds if h.scope == LegalHold.Scope.SOURCE),
-        face_ids=frozenset(h.face_id_held for h in holds if h.scope == LegalHold.Scope.FACE and h.face_id_held is not None),
-        request_references=frozenset(h.request_reference for h in holds if h.scope == LegalHold.Scope.REQUEST),
+        face_ids=frozenset(
+            h.face_id_held
+            for h in holds
+            if h.scope == LegalHold.Scope.FACE and h.face_id_held is not None
+        ),
+        request_references=frozenset(
+            h.request_reference for h in holds if h.scope == LegalHold.Scope.REQUEST
+        ),
     )
 
 
@@ -116,11 +170,21 @@ def _receipt(
 ) -> SweepReceipt:
     with transaction.atomic():
         receipt = SweepReceipt.objects.create(
-            kind=kind, data_class=data_class, action=action, started_at=started, finished_at=timezone.now(), cutoff=cutoff,
-            affected=len(outcome.ids), files_deleted=outcome.files_deleted, held=outcome.held, oldest=outcome.oldest,
-            newest=outcome.newest, ids_sha256=_ids_hash(outcome.ids), parameters=parameters,
+            kind=kind,
+            data_class=data_class,
+            action=action,
+            started_at=started,
+            finished_at=timezone.now(),
+            cutoff=cutoff,
+            affected=len(outcome.ids),
+            files_deleted=outcome.files_deleted,
+            held=outcome.held,
+            oldest=outcome.oldest,
+            newest=outcome.newest,
+            ids_sha256=_ids_hash(outcome.ids),
+            parameters=parameters,
             actor_label=getattr(actor, "email", "") or "system",
-        )  # fmt: skip
+        )
         audit_record(
             actor=actor,
             action=f"compliance.{kind}_sweep.completed",
@@ -146,11 +210,19 @@ def retention_sweep(
     started = timezone.now()
     cutoff = (now or started) - timedelta(days=policy.period_days)
     sweeper: Callable[..., SweepOutcome] = import_string(SWEEPERS[data_class])
-    outcome = sweeper(cutoff=cutoff, action=policy.action, holds=active_holds(), chunk_size=chunk_size)
+    outcome = sweeper(
+        cutoff=cutoff, action=policy.action, holds=active_holds(), chunk_size=chunk_size
+    )
     return _receipt(
-        kind=SweepReceipt.Kind.RETENTION, data_class=data_class, action=policy.action, started=started, cutoff=cutoff,
-        outcome=outcome, parameters={"period_days": policy.period_days, "chunk_size": chunk_size}, actor=actor,
-    )  # fmt: skip
+        kind=SweepReceipt.Kind.RETENTION,
+        data_class=data_class,
+        action=policy.action,
+        started=started,
+        cutoff=cutoff,
+        outcome=outcome,
+        parameters={"period_days": policy.period_days, "chunk_size": chunk_size},
+        actor=actor,
+    )
 
 
 def retention_sweep_all(*, actor: Any = None) -> list[SweepReceipt]:
@@ -162,21 +234,33 @@ def retention_sweep_all(*, actor: Any = None) -> list[SweepReceipt]:
     return receipts
 
 
-def jurisdiction_sweep(*, actor: Any = None, codes: list[str] | None = None, chunk_size: int = 1000) -> SweepReceipt:
+def jurisdiction_sweep(
+    *, actor: Any = None, codes: list[str] | None = None, chunk_size: int = 1000
+) -> SweepReceipt:
     """Purge every image and face tied to an excluded jurisdiction, with a receipt."""
     from django.conf import settings
 
-    codes = sorted({c.upper() for c in (codes if codes is not None else settings.EXCLUDED_JURISDICTIONS)})
+    codes = sorted(
+        {c.upper() for c in (codes if codes is not None else settings.EXCLUDED_JURISDICTIONS)}
+    )
     started = timezone.now()
     sweeper: Callable[..., SweepOutcome] = import_string("search.retention.purge_jurisdictions")
     outcome = sweeper(codes=codes, holds=active_holds(), chunk_size=chunk_size)
     return _receipt(
-        kind=SweepReceipt.Kind.JURISDICTION, data_class=DataClass.SOURCE_IMAGES, action=RetentionAction.DELETE,
-        started=started, cutoff=None, outcome=outcome, parameters={"jurisdictions": codes}, actor=actor,
-    )  # fmt: skip
+        kind=SweepReceipt.Kind.JURISDICTION,
+        data_class=DataClass.SOURCE_IMAGES,
+        action=RetentionAction.DELETE,
+        started=started,
+        cutoff=None,
+        outcome=outcome,
+        parameters={"jurisdictions": codes},
+        actor=actor,
+    )
 
 
-def sweep_audit_events(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+def sweep_audit_events(
+    *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
+) -> SweepOutcome:
     """Audit rows are never deleted: past their period their details are redacted (chain intact)."""
     from compliance.models import AuditEvent
     from compliance.services import audit_events_redact
@@ -205,7 +289,8 @@ def retention_backlog(*, now: datetime | None = None) -> dict[str, int]:
             continue
         counter = import_string(path.rsplit(".", 1)[0] + ".backlog_count")
         backlog[policy.data_class] = counter(
-            data_class=policy.data_class, cutoff=(now or timezone.now()) - timedelta(days=policy.period_days)
+            data_class=policy.data_class,
+            cutoff=(now or timezone.now()) - timedelta(days=policy.period_days),
         )
     return backlog
 
@@ -215,7 +300,11 @@ def backlog_count(*, data_class: str, cutoff: datetime) -> int:
 
     if data_class != DataClass.AUDIT_EVENTS:
         raise ValueError(data_class)
-    return AuditEvent.objects.filter(created_at__lt=cutoff, redacted_at__isnull=True).exclude(details={}).count()
+    return (
+        AuditEvent.objects.filter(created_at__lt=cutoff, redacted_at__isnull=True)
+        .exclude(details={})
+        .count()
+    )
 
 
 # The shortest period a policy may have. A 0-day period would make the next sweep take what is still in use for
@@ -252,7 +341,9 @@ def retention_policy_update(
     if action not in RetentionAction.values:
         errors["action"] = f"Choose one of {', '.join(RetentionAction.values)}."
     if policy.data_class == DataClass.AUDIT_EVENTS and action != RetentionAction.ANONYMISE:
-        errors["action"] = "Audit events are never deleted: their details can only be redacted (anonymise)."
+        errors["action"] = (
+            "Audit events are never deleted: their details can only be redacted (anonymise)."
+        )
     if not reason.strip():
         errors["reason"] = "Give the reason for this change."
     if errors:
@@ -285,7 +376,9 @@ def retention_policy_history(*, policy: RetentionPolicy) -> list[dict[str, Any]]
     from compliance.models import AuditEvent
 
     events = AuditEvent.objects.filter(
-        action="compliance.retention_policy.changed", target_type=policy._meta.label_lower, target_id=str(policy.pk)
+        action="compliance.retention_policy.changed",
+        target_type=policy._meta.label_lower,
+        target_id=str(policy.pk),
     ).order_by("-seq")
     return [
         {
@@ -327,7 +420,9 @@ def _hold_target_error(
         if not source_label:
             return {"source_label": "Choose the source the hold covers."}
         if source_label not in legal_hold_source_names():
-            return {"source_label": f"There is no source named \u201c{source_label}\u201d: choose one from the list."}
+            return {
+                "source_label": f"There is no source named \u201c{source_label}\u201d: choose one from the list."
+            }
     elif scope == LegalHold.Scope.FACE:
         if face_id is None:
             return {"face_id": "Give the id of the face the hold covers."}
@@ -366,7 +461,11 @@ def legal_hold_create(
 
     source_label, request_reference = source_label.strip(), request_reference.strip().upper()
     errors = _hold_target_error(
-        scope=scope, organisation=organisation, source_label=source_label, face_id=face_id, request_reference=request_reference
+        scope=scope,
+        organisation=organisation,
+        source_label=source_label,
+        face_id=face_id,
+        request_reference=request_reference,
     )
     if not reason.strip():
         errors["reason"] = "Give the reason for the hold."
@@ -402,5 +501,7 @@ def legal_hold_release(*, hold: LegalHold, actor: Any, ip: str | None = None) ->
         raise ValidationError("This hold was already released.")
     hold.released_at, hold.released_by = timezone.now(), actor
     hold.save(update_fields=["released_at", "released_by"])
-    audit_record(actor=actor, action="compliance.legal_hold.released", target=hold, outcome="success", ip=ip)
+    audit_record(
+        actor=actor, action="compliance.legal_hold.released", target=hold, outcome="success", ip=ip
+    )
     return hold

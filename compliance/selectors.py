@@ -67,9 +67,20 @@ _VERIFY_SQL = (
     " ip, details_digest, prev_hash, row_hash, redacted_at, details FROM compliance_auditevent ORDER BY seq"
 )
 _HASHED = (
-    "seq", "created_at", "actor_id", "actor_label", "actor_role", "action", "target_type", "target_id", "organisation_id",
-    "outcome", "ip", "details_digest", "prev_hash",
-)  # fmt: skip
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "actor_role",
+    "action",
+    "target_type",
+    "target_id",
+    "organisation_id",
+    "outcome",
+    "ip",
+    "details_digest",
+    "prev_hash",
+)
 
 
 def audit_chain_verify(*, chunk_size: int = 5000) -> ChainReport:
@@ -94,15 +105,23 @@ def audit_chain_verify(*, chunk_size: int = 5000) -> ChainReport:
                     return ChainReport(False, count, last_seq, prev, seq, reason)
                 payload = dict(zip(_HASHED, row[:13], strict=True))
                 payload["created_at"] = row[1].isoformat()
-                canonical = dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+                canonical = dumps(
+                    payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+                )
                 if sha256(canonical.encode()).hexdigest() != row[13]:
-                    return ChainReport(False, count, last_seq, prev, seq, "row content does not match its hash")
+                    return ChainReport(
+                        False, count, last_seq, prev, seq, "row content does not match its hash"
+                    )
                 details = row[15] if isinstance(row[15], str) else dumps(row[15])
                 if row[14] is None:
                     if details_digest_for(json.loads(details)) != row[11]:
-                        return ChainReport(False, count, last_seq, prev, seq, "details do not match their digest")
+                        return ChainReport(
+                            False, count, last_seq, prev, seq, "details do not match their digest"
+                        )
                 elif json.loads(details) != REDACTED:
-                    return ChainReport(False, count, last_seq, prev, seq, "redacted row holds details")
+                    return ChainReport(
+                        False, count, last_seq, prev, seq, "redacted row holds details"
+                    )
                 prev = row[13]
                 count += 1
                 last_seq = seq
@@ -137,8 +156,16 @@ def _check_anchors(report: ChainReport) -> ChainReport:
         row = AuditEvent.objects.filter(seq=seq).values_list("row_hash", flat=True).first()
         if row != anchor["last_hash"]:
             return replace(
-                report, ok=False, broken_seq=seq, reason=f"anchored row #{seq} of {anchor['at']} is missing or changed"
+                report,
+                ok=False,
+                broken_seq=seq,
+                reason=f"anchored row #{seq} of {anchor['at']} is missing or changed",
             )
         if AuditEvent.objects.filter(seq__lte=seq).count() != anchor["count"]:
-            return replace(report, ok=False, broken_seq=seq, reason=f"rows up to anchored #{seq} of {anchor['at']} were removed")
+            return replace(
+                report,
+                ok=False,
+                broken_seq=seq,
+                reason=f"rows up to anchored #{seq} of {anchor['at']} were removed",
+            )
     return replace(report, anchors_checked=len(anchors))

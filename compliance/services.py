@@ -17,7 +17,17 @@ from compliance.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
 # Keys that would put biometric data, images or secrets into the log: refused outright.
-FORBIDDEN_DETAIL_KEYS = {"embedding", "embeddings", "vector", "image", "selfie", "photo", "token", "password", "secret"}
+FORBIDDEN_DETAIL_KEYS = {
+    "embedding",
+    "embeddings",
+    "vector",
+    "image",
+    "selfie",
+    "photo",
+    "token",
+    "password",
+    "secret",
+}
 
 
 class AuditDetailsError(ValueError):
@@ -65,11 +75,15 @@ def audit_event_hashed_fields(event: AuditEvent) -> dict[str, Any]:
 def canonical_payload(event: AuditEvent) -> bytes:
     """The bytes a row's hash covers: every field but the hash itself, as canonical JSON."""
     payload = audit_event_hashed_fields(event)
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
 
 
 def details_digest_for(details: dict[str, Any]) -> str:
-    canonical = json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    canonical = json.dumps(
+        details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -161,10 +175,22 @@ _INSERT_CHUNK = 1000
 
 def _row_params(event: AuditEvent) -> list[Any]:
     return [
-        event.seq, event.created_at, event.actor_id, event.actor_label, event.actor_role, event.action, event.target_type,
-        event.target_id, event.organisation_id, event.outcome, event.ip,
-        json.dumps(event.details, ensure_ascii=False), event.details_digest, event.prev_hash, event.row_hash,
-    ]  # fmt: skip
+        event.seq,
+        event.created_at,
+        event.actor_id,
+        event.actor_label,
+        event.actor_role,
+        event.action,
+        event.target_type,
+        event.target_id,
+        event.organisation_id,
+        event.outcome,
+        event.ip,
+        json.dumps(event.details, ensure_ascii=False),
+        event.details_digest,
+        event.prev_hash,
+        event.row_hash,
+    ]
 
 
 def _head_locked(cursor: Any) -> tuple[int, str]:
@@ -186,8 +212,15 @@ def _hash_template(event: AuditEvent) -> tuple[str, str]:
     fields = audit_event_hashed_fields(event)
     before = {k: v for k, v in fields.items() if k < "prev_hash"}
     after = {k: v for k, v in fields.items() if k > "seq"}
-    options: dict[str, Any] = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "default": str}
-    return json.dumps(before, **options)[:-1] + ',"prev_hash":"', "," + json.dumps(after, **options)[1:]
+    options: dict[str, Any] = {
+        "sort_keys": True,
+        "separators": (",", ":"),
+        "ensure_ascii": False,
+        "default": str,
+    }
+    return json.dumps(before, **options)[:-1] + ',"prev_hash":"', "," + json.dumps(
+        after, **options
+    )[1:]
 
 
 # One event in one statement: lock the head, number and hash the row from it (SHA-256 over the
@@ -242,7 +275,10 @@ def _chain_append(events: list[AuditEvent]) -> None:
                     f"INSERT INTO compliance_auditevent ({_INSERT_COLUMNS}) VALUES {', '.join([_ROW] * len(chunk))}",  # noqa: S608 (constants)
                     [p for e in chunk for p in _row_params(e)],
                 )
-            cursor.execute("UPDATE compliance_auditchainhead SET last_seq = %s, last_hash = %s WHERE id = 1", [seq, prev])
+            cursor.execute(
+                "UPDATE compliance_auditchainhead SET last_seq = %s, last_hash = %s WHERE id = 1",
+                [seq, prev],
+            )
     for event in events:
         event._state.adding = False
         event._state.db = connection.alias
@@ -264,7 +300,13 @@ def audit_record(
     instance (recorded as type and primary key, never its contents) or a label.
     """
     entry = AuditEntry(
-        actor=actor, action=action, target=target, outcome=outcome, ip=ip, details=details, organisation_id=organisation_id
+        actor=actor,
+        action=action,
+        target=target,
+        outcome=outcome,
+        ip=ip,
+        details=details,
+        organisation_id=organisation_id,
     )
     return audit_record_many(entries=[entry])[0]
 
@@ -298,14 +340,20 @@ def audit_events_redact(*, seqs: list[int], actor: Any, reason: str) -> int:
         return 0
     with connection.cursor() as cursor:  # one statement for all of them
         cursor.execute(
-            "SELECT compliance_audit_redact(s, %s::jsonb) FROM unnest(%s::bigint[]) AS s", [json.dumps(REDACTED), list(seqs)]
+            "SELECT compliance_audit_redact(s, %s::jsonb) FROM unnest(%s::bigint[]) AS s",
+            [json.dumps(REDACTED), list(seqs)],
         )
     audit_record(
         actor=actor,
         action="compliance.audit_event.redacted",
         target="compliance.auditevent",
         outcome="success",
-        details={"count": len(seqs), "first_seq": min(seqs), "last_seq": max(seqs), "reason": reason},
+        details={
+            "count": len(seqs),
+            "first_seq": min(seqs),
+            "last_seq": max(seqs),
+            "reason": reason,
+        },
     )
     return len(seqs)
 

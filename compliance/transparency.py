@@ -154,7 +154,9 @@ class Figure:
     section: str
     label: str
     shown: str
-    number: int | float | None  # the published number when exact or rounded; None when withheld or text
+    number: (
+        int | float | None
+    )  # the published number when exact or rounded; None when withheld or text
     withheld: str = ""
     unit: str = ""
     heading: str = ""
@@ -182,7 +184,9 @@ def _format(value: Value) -> str:
     return str(value)
 
 
-def suppress(raw: dict[str, Value], series: list[Series]) -> dict[str, tuple[str, int | float | None, Withheld]]:
+def suppress(
+    raw: dict[str, Value], series: list[Series]
+) -> dict[str, tuple[str, int | float | None, Withheld]]:
     """Apply the rule to one month's raw values; returns key -> (shown, number, why withheld)."""
     out: dict[str, tuple[str, int | float | None, Withheld]] = {}
     for s in series:
@@ -194,7 +198,11 @@ def suppress(raw: dict[str, Value], series: list[Series]) -> dict[str, tuple[str
                 out[s.key] = (SMALL, None, Withheld.SMALL)
             else:
                 rounded = value - value % THRESHOLD
-                out[s.key] = (str(rounded), rounded, Withheld.ROUNDED if rounded != value else Withheld.NO)
+                out[s.key] = (
+                    str(rounded),
+                    rounded,
+                    Withheld.ROUNDED if rounded != value else Withheld.NO,
+                )
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             out[s.key] = (_format(value), value, Withheld.NO)
         else:
@@ -208,7 +216,9 @@ def suppress(raw: dict[str, Value], series: list[Series]) -> dict[str, tuple[str
     return out
 
 
-def _complementary(raw: dict[str, Value], series: list[Series], out: dict[str, tuple[str, Any, Withheld]]) -> None:
+def _complementary(
+    raw: dict[str, Value], series: list[Series], out: dict[str, tuple[str, Any, Withheld]]
+) -> None:
     """Rule 2. A group is a total and the cells that add up to it: one equation, so a group with
     exactly one hidden member (cell or total) gives it away; hide one more until none has."""
     groups: dict[str, list[Series]] = {}
@@ -226,7 +236,13 @@ def _complementary(raw: dict[str, Value], series: list[Series], out: dict[str, t
                 continue
             published = [s for s in members if out[s.key][2] is Withheld.NO]
             cells = sorted(
-                (s for s in published if not (s.total and s.group == name) and isinstance(raw.get(s.key), int) and raw[s.key]),
+                (
+                    s
+                    for s in published
+                    if not (s.total and s.group == name)
+                    and isinstance(raw.get(s.key), int)
+                    and raw[s.key]
+                ),
                 key=lambda s: (raw[s.key], s.key),
             )
             totals = [s for s in published if s.total and s.group == name]
@@ -255,7 +271,9 @@ def raw_figures(period: Period, *, first_month: date | None = None) -> dict[str,
     cached = cache.get(key)
     if cached is None:
         cached = {s.key: s.query(period) for s in SERIES if not s.live}
-        cache.set(key, cached, CLOSED_MONTH_CACHE_SECONDS if period.closed else OPEN_MONTH_CACHE_SECONDS)
+        cache.set(
+            key, cached, CLOSED_MONTH_CACHE_SECONDS if period.closed else OPEN_MONTH_CACHE_SECONDS
+        )
     live = {s.key: s.query(period) for s in SERIES if s.live}
     return {**cached, **live}
 
@@ -269,10 +287,19 @@ def report_for(*, month: date, first_month: date | None = None) -> Report:
     for s in SERIES:
         text, number, why = shown[s.key]
         report.figures.append(
-            Figure(key=s.key, section=s.section, label=str(s.label), shown=text, number=number, withheld=why.value,
-                   unit=str(s.unit), rule=s.rule.value,
-                   heading=str(s.heading), short=str(s.short or s.label))
-        )  # fmt: skip
+            Figure(
+                key=s.key,
+                section=s.section,
+                label=str(s.label),
+                shown=text,
+                number=number,
+                withheld=why.value,
+                unit=str(s.unit),
+                rule=s.rule.value,
+                heading=str(s.heading),
+                short=str(s.short or s.label),
+            )
+        )
     return report
 
 
@@ -285,7 +312,9 @@ def _first_record_month() -> date | None:
     firsts = [
         AuditEvent.objects.order_by("seq").values_list("created_at", flat=True).first(),
         SearchRequest.objects.order_by("created_at").values_list("created_at", flat=True).first(),
-        SubjectRequest.objects.order_by("received_at").values_list("received_at", flat=True).first(),
+        SubjectRequest.objects.order_by("received_at")
+        .values_list("received_at", flat=True)
+        .first(),
     ]
     return min((timezone.localdate(f).replace(day=1) for f in firsts if f), default=None)
 
@@ -294,7 +323,11 @@ def months_available(*, now: datetime | None = None, limit: int = 36) -> list[da
     """Months with a report, newest first, at most ``limit``: closed months (and the current one only
     when ``TRANSPARENCY_OPEN_MONTH``) from the first audit event, search or request on; at least one."""
     this_month = timezone.localdate(now or timezone.now()).replace(day=1)
-    newest = this_month if settings.TRANSPARENCY_OPEN_MONTH else (this_month - timedelta(days=1)).replace(day=1)
+    newest = (
+        this_month
+        if settings.TRANSPARENCY_OPEN_MONTH
+        else (this_month - timedelta(days=1)).replace(day=1)
+    )
     earliest = _first_record_month() or newest
     months = [newest]
     while months[-1] > earliest and len(months) < limit:
@@ -306,7 +339,10 @@ def history(*, month: date, months: int = 12) -> list[Report]:
     """The ``months`` reports ending with ``month``, oldest first (for the charts)."""
     period = Period.of(month)
     first = _first_record_month()
-    return [report_for(month=period.previous(n).month, first_month=first) for n in range(months - 1, -1, -1)]
+    return [
+        report_for(month=period.previous(n).month, first_month=first)
+        for n in range(months - 1, -1, -1)
+    ]
 
 
 # --- the series ------------------------------------------------------------------------------------
@@ -330,7 +366,9 @@ def _answered(period: Period) -> Any:
     from subjects.models import SubjectRequest
 
     S = SubjectRequest.Status
-    return SubjectRequest.objects.filter(_in(period, "completed_at"), status__in=[S.COMPLETED, S.DENIED])
+    return SubjectRequest.objects.filter(
+        _in(period, "completed_at"), status__in=[S.COMPLETED, S.DENIED]
+    )
 
 
 def _requests_received(period: Period, type_: str | None = None) -> int:
@@ -343,7 +381,11 @@ def _requests_received(period: Period, type_: str | None = None) -> int:
 def _on_time(period: Period, type_: str | None = None) -> int:
     qs = _answered(period)
     qs = qs.filter(type=type_) if type_ else qs
-    return sum(1 for done, due in qs.values_list("completed_at", "due_date") if timezone.localdate(done) <= due)
+    return sum(
+        1
+        for done, due in qs.values_list("completed_at", "due_date")
+        if timezone.localdate(done) <= due
+    )
 
 
 def _late(period: Period) -> int:
@@ -362,9 +404,9 @@ def _overdue(period: Period, type_: str | None = None) -> int:
     from subjects.models import SubjectRequest
 
     as_of = period.as_of
-    qs = SubjectRequest.objects.filter(verified_at__lt=as_of, due_date__lt=timezone.localdate(as_of)).filter(
-        Q(completed_at__isnull=True) | Q(completed_at__gte=as_of)
-    )
+    qs = SubjectRequest.objects.filter(
+        verified_at__lt=as_of, due_date__lt=timezone.localdate(as_of)
+    ).filter(Q(completed_at__isnull=True) | Q(completed_at__gte=as_of))
     return (qs.filter(type=type_) if type_ else qs).count()
 
 
@@ -385,7 +427,8 @@ def _faces_removed(period: Period) -> int:
     from subjects.models import RequestType
 
     return sum(
-        int((counts or {}).get("faces", 0)) for counts in _receipts(period, RequestType.ERASURE).values_list("counts", flat=True)
+        int((counts or {}).get("faces", 0))
+        for counts in _receipts(period, RequestType.ERASURE).values_list("counts", flat=True)
     )
 
 
@@ -404,7 +447,10 @@ def _audit_count(period: Period, action: str) -> int:
 # Opt-out signals as the crawler records them (CrawlItem.reason); see crawling/fetcher.py.
 OPT_OUT_SIGNALS: dict[str, tuple[Promise, tuple[str, ...]]] = {
     "robots": (_("robots.txt disallow"), ("robots_disallow",)),
-    "noimageindex": (_("noimageindex (robots meta tag or X-Robots-Tag)"), ("meta_robots_opt_out", "x_robots_tag_opt_out")),
+    "noimageindex": (
+        _("noimageindex (robots meta tag or X-Robots-Tag)"),
+        ("meta_robots_opt_out", "x_robots_tag_opt_out"),
+    ),
     "tdm": (_("TDM reservation (TDMRep)"), ("tdm_reservation",)),
 }
 
@@ -414,7 +460,10 @@ def _opt_out(period: Period, *, reasons: tuple[str, ...], kind: str) -> int:
     from crawling.models import CrawlItem
 
     return CrawlItem.objects.filter(
-        _in(period, "job__created_at"), status=CrawlItem.Status.SKIPPED, reason__in=reasons, kind=kind
+        _in(period, "job__created_at"),
+        status=CrawlItem.Status.SKIPPED,
+        reason__in=reasons,
+        kind=kind,
     ).count()
 
 
@@ -427,7 +476,12 @@ def _sweeps(period: Period) -> Any:
 def _last_seq(period: Period) -> int | None:
     from compliance.models import AuditEvent
 
-    return AuditEvent.objects.filter(created_at__lt=period.end).order_by("-seq").values_list("seq", flat=True).first()
+    return (
+        AuditEvent.objects.filter(created_at__lt=period.end)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
 
 
 def chain_check() -> dict[str, Any]:
@@ -439,7 +493,12 @@ def chain_check() -> dict[str, Any]:
     from compliance.selectors import audit_chain_verify
 
     report = audit_chain_verify()
-    state = {"ok": report.ok, "last_seq": report.last_seq, "broken_seq": report.broken_seq, "at": timezone.now()}
+    state = {
+        "ok": report.ok,
+        "last_seq": report.last_seq,
+        "broken_seq": report.broken_seq,
+        "at": timezone.now(),
+    }
     cache.set(CHAIN_KEY, state, CHAIN_CACHE_SECONDS)
     return state
 
@@ -468,7 +527,11 @@ def _verified_through(period: Period) -> int | None:
 def _anchor(period: Period) -> dict[str, Any] | None:
     from compliance.selectors import audit_anchor_list
 
-    inside = [a for a in audit_anchor_list() if a.get("at_time") and a["at_time"] < period.end and a.get("last_seq")]
+    inside = [
+        a
+        for a in audit_anchor_list()
+        if a.get("at_time") and a["at_time"] < period.end and a.get("last_seq")
+    ]
     return max(inside, key=lambda a: a["at_time"]) if inside else None
 
 
@@ -476,23 +539,56 @@ def _register_all() -> None:
     from search.models import LawfulBasis
     from subjects.models import RequestType
 
-    SECTIONS.extend([
-        Section("searches", _("Searches by customer organisations")),
-        Section("requests", _("Requests from the people in our index")),
-        Section("erasures", _("Erasures and objections")),
-        Section("crawling", _("Collection: sources and opt-out signals")),
-        Section("retention", _("Retention")),
-        Section("audit", _("Audit log")),
-    ])  # fmt: skip
+    SECTIONS.extend(
+        [
+            Section("searches", _("Searches by customer organisations")),
+            Section("requests", _("Requests from the people in our index")),
+            Section("erasures", _("Erasures and objections")),
+            Section("crawling", _("Collection: sources and opt-out signals")),
+            Section("retention", _("Retention")),
+            Section("audit", _("Audit log")),
+        ]
+    )
 
-    register(Series("searches.total", "searches", _("Searches"), lambda p: _searches(p).count(), group="basis", total=True))
-    for basis, label in LawfulBasis.choices:  # the labels are translated through subjects.public_labels
-        register(Series(f"searches.basis.{basis}", "searches", format_lazy(_("Searches under {basis}"), basis=_(label)),
-                        partial(_basis_count, basis=basis), group="basis"))  # fmt: skip
-    register(Series("searches.organisations", "searches", _("Organisations that searched"),
-                    lambda p: _searches(p).aggregate(n=Count("organisation", distinct=True))["n"]))  # fmt: skip
-    register(Series("organisations.customers", "searches", _("Customer organisations with an account"),
-                    lambda p: _customer_count(p)))  # fmt: skip
+    register(
+        Series(
+            "searches.total",
+            "searches",
+            _("Searches"),
+            lambda p: _searches(p).count(),
+            group="basis",
+            total=True,
+        )
+    )
+    for (
+        basis,
+        label,
+    ) in LawfulBasis.choices:  # the labels are translated through subjects.public_labels
+        register(
+            Series(
+                f"searches.basis.{basis}",
+                "searches",
+                format_lazy(_("Searches under {basis}"), basis=_(label)),
+                partial(_basis_count, basis=basis),
+                group="basis",
+            )
+        )
+    register(
+        Series(
+            "searches.organisations",
+            "searches",
+            _("Organisations that searched"),
+            lambda p: _searches(p).aggregate(n=Count("organisation", distinct=True))["n"],
+        )
+    )
+    register(
+        Series(
+            "organisations.customers",
+            "searches",
+            _("Customer organisations with an account"),
+            lambda p: _customer_count(p),
+        )
+    )
 
     types: list[tuple[str | None, Any]] = [(None, _("all types")), *RequestType.choices]
     for metric, title, query in (
@@ -502,47 +598,168 @@ def _register_all() -> None:
         ("overdue", _("Requests overdue at the end of the month"), _overdue),
     ):
         for type_, label in types:
-            register(Series(f"requests.{metric}.{type_ or 'total'}", "requests", format_lazy("{}: {}", title, label),
-                            partial(query, type_=type_), group=f"requests.{metric}", total=type_ is None,
-                            heading=title, short=label,
-                            also_in=("answered",) if metric == "on_time" and type_ is None else ()))  # fmt: skip
-    register(Series("requests.answered.total", "requests", _("Requests answered"), lambda p: _answered(p).count(),
-                    group="answered", total=True))  # fmt: skip
-    register(Series("requests.answered.late", "requests", _("Requests answered: late"), _late, group="answered"))
-    register(Series("requests.median_days", "requests", _("Median time to answer"), _median_days, rule=Rule.DERIVED,
-                    base="requests.answered.total", unit=_("days")))  # fmt: skip
+            register(
+                Series(
+                    f"requests.{metric}.{type_ or 'total'}",
+                    "requests",
+                    format_lazy("{}: {}", title, label),
+                    partial(query, type_=type_),
+                    group=f"requests.{metric}",
+                    total=type_ is None,
+                    heading=title,
+                    short=label,
+                    also_in=("answered",) if metric == "on_time" and type_ is None else (),
+                )
+            )
+    register(
+        Series(
+            "requests.answered.total",
+            "requests",
+            _("Requests answered"),
+            lambda p: _answered(p).count(),
+            group="answered",
+            total=True,
+        )
+    )
+    register(
+        Series(
+            "requests.answered.late",
+            "requests",
+            _("Requests answered: late"),
+            _late,
+            group="answered",
+        )
+    )
+    register(
+        Series(
+            "requests.median_days",
+            "requests",
+            _("Median time to answer"),
+            _median_days,
+            rule=Rule.DERIVED,
+            base="requests.answered.total",
+            unit=_("days"),
+        )
+    )
 
-    register(Series("erasures.total", "erasures", _("Erasures carried out"),
-                    lambda p: _receipts(p, RequestType.ERASURE).count()))  # fmt: skip
-    register(Series("erasures.faces_removed", "erasures", _("Faces removed by those erasures"), _faces_removed,
-                    rule=Rule.DERIVED, base="erasures.total"))  # fmt: skip
-    register(Series("objections.total", "erasures", _("Objections carried out"),
-                    lambda p: _receipts(p, RequestType.OBJECTION).count()))  # fmt: skip
-    register(Series("objections.do_not_collect", "erasures", _("Entries on the do-not-collect list (rounded down)"),
-                    _do_not_collect, rule=Rule.RUNNING_TOTAL))  # fmt: skip
+    register(
+        Series(
+            "erasures.total",
+            "erasures",
+            _("Erasures carried out"),
+            lambda p: _receipts(p, RequestType.ERASURE).count(),
+        )
+    )
+    register(
+        Series(
+            "erasures.faces_removed",
+            "erasures",
+            _("Faces removed by those erasures"),
+            _faces_removed,
+            rule=Rule.DERIVED,
+            base="erasures.total",
+        )
+    )
+    register(
+        Series(
+            "objections.total",
+            "erasures",
+            _("Objections carried out"),
+            lambda p: _receipts(p, RequestType.OBJECTION).count(),
+        )
+    )
+    register(
+        Series(
+            "objections.do_not_collect",
+            "erasures",
+            _("Entries on the do-not-collect list (rounded down)"),
+            _do_not_collect,
+            rule=Rule.RUNNING_TOTAL,
+        )
+    )
 
-    register(Series("sources.approved", "crawling", _("Crawl sources approved"),
-                    lambda p: _audit_count(p, "crawling.source.approved"), rule=Rule.EXACT))  # fmt: skip
-    register(Series("sources.suspended", "crawling", _("Crawl sources suspended"),
-                    lambda p: _audit_count(p, "crawling.source.suspended"), rule=Rule.EXACT))  # fmt: skip
+    register(
+        Series(
+            "sources.approved",
+            "crawling",
+            _("Crawl sources approved"),
+            lambda p: _audit_count(p, "crawling.source.approved"),
+            rule=Rule.EXACT,
+        )
+    )
+    register(
+        Series(
+            "sources.suspended",
+            "crawling",
+            _("Crawl sources suspended"),
+            lambda p: _audit_count(p, "crawling.source.suspended"),
+            rule=Rule.EXACT,
+        )
+    )
     for kind, kind_label in (
         ("page", _("Pages skipped because of an opt-out signal")),
         ("image", _("Images skipped because of an opt-out signal")),
     ):
         for signal, (signal_label, reasons) in OPT_OUT_SIGNALS.items():
-            register(Series(f"optout.{signal}.{kind}", "crawling", format_lazy("{}: {}", kind_label, signal_label),
-                            partial(_opt_out, reasons=reasons, kind=kind), heading=kind_label, short=signal_label))  # fmt: skip
+            register(
+                Series(
+                    f"optout.{signal}.{kind}",
+                    "crawling",
+                    format_lazy("{}: {}", kind_label, signal_label),
+                    partial(_opt_out, reasons=reasons, kind=kind),
+                    heading=kind_label,
+                    short=signal_label,
+                )
+            )
 
-    register(Series("retention.sweeps", "retention", _("Retention sweeps run"), lambda p: _sweeps(p).count(), rule=Rule.EXACT))
-    register(Series("retention.rows", "retention", _("Rows deleted or anonymised by those sweeps"),
-                    lambda p: int(_sweeps(p).aggregate(n=Sum("affected"))["n"] or 0)))  # fmt: skip
+    register(
+        Series(
+            "retention.sweeps",
+            "retention",
+            _("Retention sweeps run"),
+            lambda p: _sweeps(p).count(),
+            rule=Rule.EXACT,
+        )
+    )
+    register(
+        Series(
+            "retention.rows",
+            "retention",
+            _("Rows deleted or anonymised by those sweeps"),
+            lambda p: int(_sweeps(p).aggregate(n=Sum("affected"))["n"] or 0),
+        )
+    )
 
-    register(Series("audit.verified_through", "audit", _("Audit chain verified through event number"), _verified_through,
-                    rule=Rule.IDENTIFIER, live=True))  # fmt: skip
-    register(Series("audit.anchor_seq", "audit", _("Latest anchor: event number"),
-                    lambda p: (_anchor(p) or {}).get("last_seq"), rule=Rule.IDENTIFIER, live=True))  # fmt: skip
-    register(Series("audit.anchor_hash", "audit", _("Latest anchor: hash (SHA-256)"),
-                    lambda p: (_anchor(p) or {}).get("last_hash"), rule=Rule.IDENTIFIER, live=True))  # fmt: skip
+    register(
+        Series(
+            "audit.verified_through",
+            "audit",
+            _("Audit chain verified through event number"),
+            _verified_through,
+            rule=Rule.IDENTIFIER,
+            live=True,
+        )
+    )
+    register(
+        Series(
+            "audit.anchor_seq",
+            "audit",
+            _("Latest anchor: event number"),
+            lambda p: (_anchor(p) or {}).get("last_seq"),
+            rule=Rule.IDENTIFIER,
+            live=True,
+        )
+    )
+    register(
+        Series(
+            "audit.anchor_hash",
+            "audit",
+            _("Latest anchor: hash (SHA-256)"),
+            lambda p: (_anchor(p) or {}).get("last_hash"),
+            rule=Rule.IDENTIFIER,
+            live=True,
+        )
+    )
     _register_monitoring()
     _register_withholding()
 
@@ -559,20 +776,35 @@ def _register_monitoring() -> None:
         from search.models import MonitoringAlert  # type: ignore[attr-defined]
     except ImportError:
         return
-    register(Series("monitoring.alerts", "searches", _("Monitoring alerts raised"),
-                    lambda p: MonitoringAlert.objects.filter(_in(p, "created_at")).count()))  # fmt: skip
+    register(
+        Series(
+            "monitoring.alerts",
+            "searches",
+            _("Monitoring alerts raised"),
+            lambda p: MonitoringAlert.objects.filter(_in(p, "created_at")).count(),
+        )
+    )
 
 
 def _register_withholding() -> None:
     """Organisations' claims that a restriction of the right of access (Art 23) covers a search, and the DPO's
     decisions (issue 22 §4): counted from the audit log in the month they were made."""
     for what, label in (
-        ("claimed", _("Withholding claims under a legal restriction (Art 23) made by organisations")),
+        (
+            "claimed",
+            _("Withholding claims under a legal restriction (Art 23) made by organisations"),
+        ),
         ("approved", _("Withholding claims approved by our DPO")),
         ("refused", _("Withholding claims refused by our DPO")),
     ):
-        register(Series(f"requests.withholding.{what}", "requests", label,
-                        partial(_audit_count, action=f"search.access_restriction.{what}")))  # fmt: skip
+        register(
+            Series(
+                f"requests.withholding.{what}",
+                "requests",
+                label,
+                partial(_audit_count, action=f"search.access_restriction.{what}"),
+            )
+        )
 
 
 _register_all()

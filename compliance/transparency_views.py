@@ -36,7 +36,9 @@ def _month(text: str, available: list[date]) -> date | None:
 
 
 def _bad_month(request: HttpRequest, available: list[date]) -> HttpResponse:
-    message = _("There is no report for that month. Choose a month from %(first)s to %(last)s, written as YYYY-MM.") % {
+    message = _(
+        "There is no report for that month. Choose a month from %(first)s to %(last)s, written as YYYY-MM."
+    ) % {
         "first": f"{available[-1]:%Y-%m}",
         "last": f"{available[0]:%Y-%m}",
     }
@@ -62,7 +64,16 @@ def _spark(key: str, history: list[t.Report]) -> dict[str, Any] | None:
             h, kind = round(plot * (t.THRESHOLD - 1) / peak), "small"
         else:
             h, kind = 2, "withheld"
-        bars.append({"x": x, "y": SPARK_HEIGHT - h, "h": h, "w": SPARK_BAR, "kind": kind, "title": f"{month}: {figure.shown}"})
+        bars.append(
+            {
+                "x": x,
+                "y": SPARK_HEIGHT - h,
+                "h": h,
+                "w": SPARK_BAR,
+                "kind": kind,
+                "title": f"{month}: {figure.shown}",
+            }
+        )
     return {"bars": bars, "width": len(points) * (SPARK_BAR + SPARK_GAP), "height": SPARK_HEIGHT}
 
 
@@ -79,7 +90,11 @@ def report(request: HttpRequest) -> HttpResponse:
     history = t.history(month=month)
     sections = []
     for section in t.SECTIONS:
-        rows = [{"figure": f, "chart": _spark(f.key, history)} for f in current.figures if f.section == section.key]
+        rows = [
+            {"figure": f, "chart": _spark(f.key, history)}
+            for f in current.figures
+            if f.section == section.key
+        ]
         sections.append({"key": section.key, "title": section.title, "rows": rows})
     context = {
         "report": current,
@@ -121,11 +136,18 @@ def report_json(request: HttpRequest, month: str) -> HttpResponse:
         "complete": data.period.closed,
         "threshold": t.THRESHOLD,
         "figures": [
-            {"key": f.key, "section": f.section, "label": f.label, "value": f.shown, "number": f.number,
-             "withheld": f.withheld, "unit": f.unit}
+            {
+                "key": f.key,
+                "section": f.section,
+                "label": f.label,
+                "value": f.shown,
+                "number": f.number,
+                "withheld": f.withheld,
+                "unit": f.unit,
+            }
             for f in data.figures
         ],
-    }  # fmt: skip
+    }
     response = JsonResponse(body, json_dumps_params={"ensure_ascii": False, "indent": 1})
     response["Content-Disposition"] = f'attachment; filename="transparency-{data.period.key}.json"'
     return response

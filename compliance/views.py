@@ -28,7 +28,9 @@ def staff_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_any(request, "accounts.dpo_access", "accounts.auditor_access")
     from compliance.reports import staff_home_data
 
-    return render(request, "compliance/staff_home.html", {"summary": staff_home_data(user=request.user)})
+    return render(
+        request, "compliance/staff_home.html", {"summary": staff_home_data(user=request.user)}
+    )
 
 
 @login_required
@@ -53,7 +55,9 @@ def audit_export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingH
     fmt = request.GET.get("format", "csv")
     form = AuditFilterForm(request.GET)
     if fmt not in FORMATS or not form.is_valid():
-        return HttpResponse("Unknown format or invalid filters.", status=400, content_type="text/plain")
+        return HttpResponse(
+            "Unknown format or invalid filters.", status=400, content_type="text/plain"
+        )
     filters = form.filters()
     services.audit_record(
         actor=request.user,
@@ -61,10 +65,17 @@ def audit_export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingH
         target="compliance.auditevent",
         outcome="success",
         ip=client_ip(request),
-        details={"format": fmt, "filters": {k: str(v) for k, v in form.cleaned_data.items() if v not in (None, "")}},
+        details={
+            "format": fmt,
+            "filters": {k: str(v) for k, v in form.cleaned_data.items() if v not in (None, "")},
+        },
     )
-    response = StreamingHttpResponse(audit_export_lines(filters=filters, fmt=fmt), content_type=FORMATS[fmt])
-    response["Content-Disposition"] = f'attachment; filename="audit-{timezone.now():%Y%m%dT%H%M%SZ}.{fmt}"'
+    response = StreamingHttpResponse(
+        audit_export_lines(filters=filters, fmt=fmt), content_type=FORMATS[fmt]
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="audit-{timezone.now():%Y%m%dT%H%M%SZ}.{fmt}"'
+    )
     return response
 
 
@@ -75,4 +86,6 @@ def audit_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_any(request, "accounts.view_audit_log")
     report = selectors.audit_chain_verify()
     anchors = selectors.audit_anchor_list()
-    return render(request, "compliance/audit_verify.html", {"report": report, "anchors": anchors}, status=200)
+    return render(
+        request, "compliance/audit_verify.html", {"report": report, "anchors": anchors}, status=200
+    )

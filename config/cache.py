@@ -54,7 +54,9 @@ class RedisWithDatabaseFallback(BaseCache):
     def _mark_down(self, exc: BaseException) -> None:
         with self._lock:
             if self.redis_available():
-                logger.warning("Redis cache unreachable (%s); using the database cache", type(exc).__name__)
+                logger.warning(
+                    "Redis cache unreachable (%s); using the database cache", type(exc).__name__
+                )
             self._down_until = time.monotonic() + self.retry_seconds
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -95,13 +97,17 @@ class RedisWithDatabaseFallback(BaseCache):
 
     # --- the cache API -----------------------------------------------------------------
 
-    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+    def add(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
         return self._call("add", key, value, timeout=timeout, version=version)
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         return self._call("get", key, default=default, version=version)
 
-    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+    def set(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> None:
         self._call("set", key, value, timeout=timeout, version=version)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
@@ -119,7 +125,9 @@ class RedisWithDatabaseFallback(BaseCache):
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         return self._call("incr", key, delta=delta, version=version)
 
-    def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
+    def set_many(
+        self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> list[Any]:
         return self._call("set_many", data, timeout=timeout, version=version)
 
     def delete_many(self, keys: Any, version: int | None = None) -> None:

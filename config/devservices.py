@@ -86,9 +86,7 @@ def _repair_handle_list() -> None:
         path.write_text("[]")
 
 
-PG_HBA_LOCAL_ONLY = (
-    "# Written by config/devservices.py: the embedded server answers on its Unix socket only.\nlocal all all trust\n"
-)
+PG_HBA_LOCAL_ONLY = "# Written by config/devservices.py: the embedded server answers on its Unix socket only.\nlocal all all trust\n"
 LISTEN_NOWHERE = "listen_addresses = ''"
 
 
@@ -124,14 +122,18 @@ def _valid_override(name: str, value: str) -> str:
     if name == "max_parallel_maintenance_workers":
         if value.isdigit() and int(value) <= 64:
             return value
-        raise ValueError(f"{TUNING_ENV[name]}={value!r}: give a whole number of workers from 0 to 64")
+        raise ValueError(
+            f"{TUNING_ENV[name]}={value!r}: give a whole number of workers from 0 to 64"
+        )
     number, unit = value[:-2], value[-2:]
     if unit in _SIZE_UNITS and number.isdigit() and int(number) > 0:
         return value
     raise ValueError(f"{TUNING_ENV[name]}={value!r}: give a size with a unit, such as 512MB or 2GB")
 
 
-def postgres_tuning(*, ram_bytes: int, cpus: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+def postgres_tuning(
+    *, ram_bytes: int, cpus: int, environ: dict[str, str] | None = None
+) -> dict[str, str]:
     """Memory and parallelism for the embedded server, sized to hold the HNSW index.
 
     A development box shares its memory with everything else, so the caps are modest:
@@ -173,7 +175,9 @@ def tune_postgres_config(pgdata: Path, tuning: dict[str, str]) -> bool:
     kept = [
         line
         for line in text.splitlines()
-        if line.strip() != TUNING_MARK and line.strip() != LISTEN_NOWHERE and line.split("=")[0].strip() not in tuning
+        if line.strip() != TUNING_MARK
+        and line.strip() != LISTEN_NOWHERE
+        and line.split("=")[0].strip() not in tuning
     ]
     block = [TUNING_MARK, *(f"{name} = '{value}'" for name, value in tuning.items())]
     new = "\n".join([*kept, *block, LISTEN_NOWHERE]) + "\n"
@@ -200,7 +204,11 @@ def harden_postgres_config(pgdata: Path) -> bool:
     if conf.exists():
         text = conf.read_text()
         if not text.rstrip().endswith(LISTEN_NOWHERE):
-            kept = [line for line in text.splitlines() if not line.strip().startswith("listen_addresses")]
+            kept = [
+                line
+                for line in text.splitlines()
+                if not line.strip().startswith("listen_addresses")
+            ]
             _rewrite_keeping_owner(conf, "\n".join([*kept, LISTEN_NOWHERE]) + "\n")
             changed = True
     return changed
@@ -248,14 +256,18 @@ def ensure_postgres() -> dict[str, str]:
 def _reload_postgres(host: str, port: str) -> None:
     import psycopg
 
-    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=host, port=port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
         conn.execute("SELECT pg_reload_conf()")
 
 
 def _ensure_database(host: str, port: str) -> None:
     import psycopg
 
-    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=host, port=port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
@@ -395,7 +407,9 @@ def start_redis_daemon(directory: Path, port: int, *, password: str | None = Non
     deadline = time.monotonic() + 10
     while not _port_answers(port, password):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"redis-server did not answer on port {port}; see {directory / 'redis.log'}")
+            raise RuntimeError(
+                f"redis-server did not answer on port {port}; see {directory / 'redis.log'}"
+            )
         time.sleep(0.05)
 
 
@@ -446,7 +460,9 @@ def _secure_unprotected_redis(port: int, password: str) -> None:
     client.config_set("save", "60 1")
     client.config_set("requirepass", password)
     client.close()
-    logger.warning("the bundled Redis on port %s had no password: set one (stored in %s)", port, _redis_dir())
+    logger.warning(
+        "the bundled Redis on port %s had no password: set one (stored in %s)", port, _redis_dir()
+    )
 
 
 def redis_url(port: int, password: str, db: int = 0) -> str:
@@ -506,9 +522,15 @@ SEAWEEDFS_BUCKET = "media"
 SEAWEEDFS_ACCESS_KEY = "facesearch"
 # weed server's listeners, each given a free loopback port (its defaults would clash between checkouts).
 SEAWEEDFS_PORTS = (
-    "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-    "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc",
-)  # fmt: skip
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+)
 
 
 def _seaweedfs_dir() -> Path:
@@ -535,7 +557,9 @@ def seaweedfs_url(directory: Path) -> str:
     """STORAGE_URL of a SeaweedFS started in ``directory`` (plain HTTP on loopback)."""
     state = json.loads((directory / "state.json").read_text())
     secret = redis_password(directory)
-    return f"s3+http://{SEAWEEDFS_ACCESS_KEY}:{secret}@127.0.0.1:{state['s3.port']}/{SEAWEEDFS_BUCKET}"
+    return (
+        f"s3+http://{SEAWEEDFS_ACCESS_KEY}:{secret}@127.0.0.1:{state['s3.port']}/{SEAWEEDFS_BUCKET}"
+    )
 
 
 def _seaweedfs_client(directory: Path, *, timeout: float = 2.0) -> Any:
@@ -593,31 +617,52 @@ def start_seaweedfs_server(directory: Path, *, timeout: float = 60.0) -> str:
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     (directory / "data").mkdir(exist_ok=True)
-    stop_seaweedfs_server(directory)  # one left running here would hold the filer's store (and the ports)
+    stop_seaweedfs_server(
+        directory
+    )  # one left running here would hold the filer's store (and the ports)
     state_file = directory / "state.json"
     state: dict[str, int] = json.loads(state_file.read_text()) if state_file.exists() else {}
-    if set(state) != set(SEAWEEDFS_PORTS) or not all(_port_free_loopback(p) for p in state.values()):
+    if set(state) != set(SEAWEEDFS_PORTS) or not all(
+        _port_free_loopback(p) for p in state.values()
+    ):
         state = {name: free_port() for name in SEAWEEDFS_PORTS}
         state_file.write_text(json.dumps(state))
     secret = redis_password(directory)
-    identity = {"name": "facesearch", "credentials": [{"accessKey": SEAWEEDFS_ACCESS_KEY, "secretKey": secret}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"]}  # fmt: skip
+    identity = {
+        "name": "facesearch",
+        "credentials": [{"accessKey": SEAWEEDFS_ACCESS_KEY, "secretKey": secret}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
     _write_private(directory / "s3.json", json.dumps({"identities": [identity]}))
     args = [
-        weed_binary(), "server", f"-dir={directory / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        weed_binary(),
+        "server",
+        f"-dir={directory / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
         *(f"-{name}={port}" for name, port in state.items()),
-        "-s3", f"-s3.config={directory / 's3.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-        f"-filer.localSocket={directory / 'filer.sock'}", f"-s3.localSocket={directory / 's3.sock'}",
-        "-master.telemetry=false", "-master.volumeSizeLimitMB=256", "-volume.max=0",
-    ]  # fmt: skip
+        "-s3",
+        f"-s3.config={directory / 's3.json'}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-filer.localSocket={directory / 'filer.sock'}",
+        f"-s3.localSocket={directory / 's3.sock'}",
+        "-master.telemetry=false",
+        "-master.volumeSizeLimitMB=256",
+        "-volume.max=0",
+    ]
     with open(directory / "weed.log", "ab") as log:
-        proc = subprocess.Popen(args, cwd=directory, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args, cwd=directory, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     (directory / "weed.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + timeout
     while not _seaweedfs_ready(directory):
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_seaweedfs_server(directory)
-            raise RuntimeError(f"SeaweedFS did not answer S3 within {timeout:.0f} s; see {directory / 'weed.log'}")
+            raise RuntimeError(
+                f"SeaweedFS did not answer S3 within {timeout:.0f} s; see {directory / 'weed.log'}"
+            )
         time.sleep(0.3)
     return seaweedfs_url(directory)
 

@@ -38,7 +38,9 @@ def _check_database() -> tuple[bool, bool]:
 
 def _check_redis() -> bool:
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
+        )
         client.ping()
     except Exception as exc:  # noqa: BLE001
         logger.warning("health: Redis check failed (%s)", type(exc).__name__)
@@ -63,7 +65,12 @@ def readiness() -> dict[str, bool]:
     """Run every check now (about a second when a worker is to be pinged): ok per check."""
     db_ok, vector_ok = _check_database()
     redis_ok = _check_redis()
-    return {"database": db_ok, "pgvector": vector_ok, "redis": redis_ok, "worker": redis_ok and _check_worker()}
+    return {
+        "database": db_ok,
+        "pgvector": vector_ok,
+        "redis": redis_ok,
+        "worker": redis_ok and _check_worker(),
+    }
 
 
 _lock = threading.Lock()
@@ -105,7 +112,11 @@ def ready(request: HttpRequest) -> JsonResponse:
     from config.ratelimit import hit
 
     try:
-        allowed = hit(key=f"healthz:{client_ip(request)}", limit=settings.HEALTH_READY_PER_MINUTE, window_seconds=60)
+        allowed = hit(
+            key=f"healthz:{client_ip(request)}",
+            limit=settings.HEALTH_READY_PER_MINUTE,
+            window_seconds=60,
+        )
     except Exception:  # noqa: BLE001 - with the cache and its fallback down, the check below says so
         allowed = True
     if not allowed:
@@ -114,5 +125,8 @@ def ready(request: HttpRequest) -> JsonResponse:
         return response
     checks = readiness_cached()
     healthy = all(checks.values())
-    body = {"status": "ok" if healthy else "unhealthy", "checks": {name: {"ok": ok} for name, ok in checks.items()}}
+    body = {
+        "status": "ok" if healthy else "unhealthy",
+        "checks": {name: {"ok": ok} for name, ok in checks.items()},
+    }
     return JsonResponse(body, status=200 if healthy else 503)

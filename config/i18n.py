@@ -59,7 +59,9 @@ def stale_catalogues(locale_dir: Path = LOCALE_DIR) -> list[Path]:
     return stale
 
 
-def check_catalogues(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+def check_catalogues(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     """System check: warn when a catalogue is not compiled (a deployment that skipped `make install`)."""
     from django.core.checks import Warning
 
@@ -89,7 +91,9 @@ class PublicLocaleMiddleware:
         from django.utils.cache import patch_vary_headers
 
         public = is_public_path(request.path_info)
-        language = translation.get_language_from_request(request) if public else settings.LANGUAGE_CODE
+        language = (
+            translation.get_language_from_request(request) if public else settings.LANGUAGE_CODE
+        )
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
         request.public_page = public

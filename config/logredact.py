@@ -82,6 +82,10 @@ except ImportError:  # gunicorn is only installed where `make serve` runs
 class RedactingGunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
     """gunicorn's logger with every access-log atom (request line, path, query, referer) redacted."""
 
-    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+    def atoms(
+        self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any
+    ) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        return {key: redact(value) if isinstance(value, str) else value for key, value in atoms.items()}
+        return {
+            key: redact(value) if isinstance(value, str) else value for key, value in atoms.items()
+        }

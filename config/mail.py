@@ -51,7 +51,12 @@ class PrivateFileEmailBackend(BaseEmailBackend):
                 if not self.fail_silently:
                     raise
                 continue
-            logger.info("Email %r to %s written to %s", message.subject, ", ".join(message.recipients()), path)
+            logger.info(
+                "Email %r to %s written to %s",
+                message.subject,
+                ", ".join(message.recipients()),
+                path,
+            )
             sent += 1
         return sent
 

@@ -72,13 +72,17 @@ def _is_api(request: HttpRequest) -> bool:
 
 def unavailable_response(request: HttpRequest, service: str) -> HttpResponse:
     retry = settings.SERVICE_UNAVAILABLE_RETRY_AFTER
-    message = f"The service is temporarily unavailable ({service}). Please try again in {retry} seconds."
+    message = (
+        f"The service is temporarily unavailable ({service}). Please try again in {retry} seconds."
+    )
     response: HttpResponse
     if _is_api(request):
         response = JsonResponse({"error": {"code": "unavailable", "message": message}}, status=503)
     else:
         try:
-            body = loader.get_template("503.html").render({"message": message})  # no request: no context processors
+            body = loader.get_template("503.html").render(
+                {"message": message}
+            )  # no request: no context processors
         except Exception:  # noqa: BLE001 (the page itself must never fail)
             body = f"<!DOCTYPE html><title>Temporarily unavailable</title><h1>Temporarily unavailable</h1><p>{message}</p>"
         response = HttpResponse(body, status=503, content_type="text/html; charset=utf-8")
@@ -117,19 +121,33 @@ UPLOAD_OVERHEAD = 256 * 1024  # multipart boundaries and the other form fields
 def body_limit_for(path: str) -> tuple[int, int, str]:
     """The largest body accepted on ``path``, the limit stated to the user, and what it limits."""
     if path.startswith(("/api/v1/searches/", "/search/")):
-        return settings.FACE_IMAGE_MAX_BYTES + UPLOAD_OVERHEAD, settings.FACE_IMAGE_MAX_BYTES, "photo"
+        return (
+            settings.FACE_IMAGE_MAX_BYTES + UPLOAD_OVERHEAD,
+            settings.FACE_IMAGE_MAX_BYTES,
+            "photo",
+        )
     if path.startswith("/rights/request/"):
-        return settings.SUBJECT_SELFIE_MAX_BYTES + UPLOAD_OVERHEAD, settings.SUBJECT_SELFIE_MAX_BYTES, "photo"
+        return (
+            settings.SUBJECT_SELFIE_MAX_BYTES + UPLOAD_OVERHEAD,
+            settings.SUBJECT_SELFIE_MAX_BYTES,
+            "photo",
+        )
     if path.startswith("/rights/requests/"):
         # An answer to the DPO's question: a photo somewhat over the limit reaches the page, which drops it
         # in memory and shows the error beside the question; far larger bodies are refused unread.
-        return 2 * settings.SUBJECT_SELFIE_MAX_BYTES + UPLOAD_OVERHEAD, settings.SUBJECT_SELFIE_MAX_BYTES, "photo"
+        return (
+            2 * settings.SUBJECT_SELFIE_MAX_BYTES + UPLOAD_OVERHEAD,
+            settings.SUBJECT_SELFIE_MAX_BYTES,
+            "photo",
+        )
     return settings.REQUEST_BODY_MAX_BYTES, settings.REQUEST_BODY_MAX_BYTES, "request"
 
 
 def _refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
     if _is_api(request):
-        response: HttpResponse = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+        response: HttpResponse = JsonResponse(
+            {"error": {"code": code, "message": message}}, status=status
+        )
     else:
         template = "413.html" if status == 413 else "400.html"
         body = loader.get_template(template).render({"message": message})
@@ -150,7 +168,9 @@ class RequestSizeLimitMiddleware:
             if length < 0:
                 raise ValueError
         except ValueError:
-            return _refuse(request, 400, "bad_request", "The Content-Length header is not a valid size.")
+            return _refuse(
+                request, 400, "bad_request", "The Content-Length header is not a valid size."
+            )
         limit, stated, what = body_limit_for(request.path)
         if length > limit:
             message = f"The {what} is too large: {length / 2**20:.1f} MB sent; the limit is {stated / 2**20:.0f} MB."
@@ -168,7 +188,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def _bad_input(request: HttpRequest) -> tuple[str, list[str]]:
     """What is malformed ("" when nothing), and the cookies to clear."""
-    bad_cookies = [name for name, value in request.COOKIES.items() if _CONTROL.search(name) or _CONTROL.search(value)]
+    bad_cookies = [
+        name
+        for name, value in request.COOKIES.items()
+        if _CONTROL.search(name) or _CONTROL.search(value)
+    ]
     if bad_cookies:
         return "cookie", bad_cookies
     if "\x00" in request.path:
@@ -196,8 +220,18 @@ class BadInputMiddleware:
         where, cookies = _bad_input(request)
         if not where:
             return self.get_response(request)
-        logger.warning("400 for %s %s: a control character in the %s", request.method, _CONTROL.sub("?", _area(request)), where)
-        response = _refuse(request, 400, "bad_request", f"The request's {where} holds a character that is not allowed.")
+        logger.warning(
+            "400 for %s %s: a control character in the %s",
+            request.method,
+            _CONTROL.sub("?", _area(request)),
+            where,
+        )
+        response = _refuse(
+            request,
+            400,
+            "bad_request",
+            f"The request's {where} holds a character that is not allowed.",
+        )
         for name in cookies:
             if not _CONTROL.search(name):
                 response.delete_cookie(name)

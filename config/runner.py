@@ -105,8 +105,16 @@ def served_url() -> str | None:
         state = json.loads(_run_state_path().read_text())
     except (FileNotFoundError, ValueError, OSError):
         return None
-    url, pid = state.get("url") if isinstance(state, dict) else None, state.get("pid") if isinstance(state, dict) else None
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or not isinstance(pid, int) or pid <= 0:
+    url, pid = (
+        state.get("url") if isinstance(state, dict) else None,
+        state.get("pid") if isinstance(state, dict) else None,
+    )
+    if (
+        not isinstance(url, str)
+        or not url.startswith(("http://", "https://"))
+        or not isinstance(pid, int)
+        or pid <= 0
+    ):
         return None
     return url if _pid_alive(pid) else None
 
@@ -137,7 +145,9 @@ class Child:
     def start(self) -> None:
         # Its own process group: the terminal's Ctrl-C reaches only the runner, which then stops
         # the children in order; and a dead child's own children (Celery's pool) can be reaped.
-        self.proc = subprocess.Popen(self.cmd, env=self.env, process_group=0, preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(
+            self.cmd, env=self.env, process_group=0, preexec_fn=_die_with_parent
+        )
         self.started_at = time.monotonic()
         self.restart_at = None
         _say(f"started {self.name} (pid {self.proc.pid})")
@@ -203,7 +213,11 @@ def _media_description(env: dict[str, str]) -> str:
         return f"local disk ({settings.MEDIA_ROOT})"
     options = default["OPTIONS"]
     where = f"S3 {options['endpoint_url'] or 'AWS'} bucket {options['bucket_name']}"
-    if env.get("STORAGE", "").lower() == "s3" and not env.get("STORAGE_URL") and not env.get("AWS_S3_ENDPOINT_URL"):
+    if (
+        env.get("STORAGE", "").lower() == "s3"
+        and not env.get("STORAGE_URL")
+        and not env.get("AWS_S3_ENDPOINT_URL")
+    ):
         env["STORAGE_URL"] = devservices.seaweedfs_url(devservices.data_dir() / "seaweedfs")
         where += " (embedded SeaweedFS)"
     return where
@@ -242,7 +256,14 @@ def main() -> int:
         "--concurrency",
         os.environ.get("WORKER_CONCURRENCY", "2"),
     ]
-    beat_cmd = [*celery, "beat", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
+    beat_cmd = [
+        *celery,
+        "beat",
+        "-l",
+        "INFO",
+        "--scheduler",
+        "django_celery_beat.schedulers:DatabaseScheduler",
+    ]
     children = [
         # runserver starts a thread per connection; persistent connections would outlive the threads
         # and exhaust PostgreSQL's connection slots under load (Django advises against them there).
@@ -278,7 +299,9 @@ def main() -> int:
         mail = getattr(settings, "EMAIL_FILE_PATH", None) if "EMAIL_URL" not in os.environ else None
         print(
             f"\n  Face search is running: open {url}/  (ready in {time.monotonic() - started_at:.1f} s)\n"
-            f"  Admin: {url}/admin/  ·  Health: {url}/healthz" + (f"  ·  Emails: {mail}/" if mail else "") + "\n"
+            f"  Admin: {url}/admin/  ·  Health: {url}/healthz"
+            + (f"  ·  Emails: {mail}/" if mail else "")
+            + "\n"
             f"  Media: {media}\n"
             "  Press Ctrl-C to stop everything.\n",
             flush=True,

@@ -28,21 +28,26 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 PRODUCTION = not DEBUG or env.str("DJANGO_ENV", default="development") == "production"
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_DEV_SECRET_KEY)
 ALLOWED_HOSTS: list[str] = env.list(
-    "DJANGO_ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+    "DJANGO_ALLOWED_HOSTS",
+    default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"],
 )
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # The public base URL for links in emails. `make run` sets it to the address it serves;
 # production has no default and refuses to start without it.
 # Outside `make run` (a command in a second shell), development links point at the address a running
 # `make run` serves (it records it in .data/run.json; config/runner.py), else at port 8000.
-SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else (_served_url() or "http://127.0.0.1:8000"))
+SITE_URL = env.str(
+    "SITE_URL", default="" if PRODUCTION else (_served_url() or "http://127.0.0.1:8000")
+)
 DPO_EMAIL = env.str("DPO_EMAIL", default="dpo@example.org")
 # The controller named in the transparency notice and the Art 30 record. Development gets demo
 # values; production refuses them (and anything unset).
 DEMO_CONTROLLER_NAME = "Face search demo controller"
 DEMO_CONTROLLER_ADDRESS = "1 Example Street, Example City"
 CONTROLLER_NAME = env.str("CONTROLLER_NAME", default="" if PRODUCTION else DEMO_CONTROLLER_NAME)
-CONTROLLER_ADDRESS = env.str("CONTROLLER_ADDRESS", default="" if PRODUCTION else DEMO_CONTROLLER_ADDRESS)
+CONTROLLER_ADDRESS = env.str(
+    "CONTROLLER_ADDRESS", default="" if PRODUCTION else DEMO_CONTROLLER_ADDRESS
+)
 
 
 # --- Live capture (subjects/capture.py, docs/capture.md) -------------------------
@@ -72,7 +77,9 @@ def _dev_capture_key() -> str:
     return key
 
 
-CAPTURE_ENCRYPTION_KEY = env.str("CAPTURE_ENCRYPTION_KEY", default="" if PRODUCTION else _dev_capture_key())
+CAPTURE_ENCRYPTION_KEY = env.str(
+    "CAPTURE_ENCRYPTION_KEY", default="" if PRODUCTION else _dev_capture_key()
+)
 CAPTURE_ATTEMPTS_PER_DAY = env.int("CAPTURE_ATTEMPTS_PER_DAY", default=5)
 
 
@@ -104,22 +111,32 @@ def check_production_settings(
     if debug:
         problems.append("DEBUG is on (set DJANGO_DEBUG=false)")
     if not secret_key or secret_key == INSECURE_DEV_SECRET_KEY or len(secret_key) < 50:
-        problems.append("DJANGO_SECRET_KEY is unset, the development default, or shorter than 50 characters")
+        problems.append(
+            "DJANGO_SECRET_KEY is unset, the development default, or shorter than 50 characters"
+        )
     if not allowed_hosts:
         problems.append("DJANGO_ALLOWED_HOSTS is empty")
     parts = urlsplit(site_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append("SITE_URL is unset or not an http(s) URL (the public address used in emailed links)")
+        problems.append(
+            "SITE_URL is unset or not an http(s) URL (the public address used in emailed links)"
+        )
     for name, value, demo in (
         ("CONTROLLER_NAME", controller_name, DEMO_CONTROLLER_NAME),
         ("CONTROLLER_ADDRESS", controller_address, DEMO_CONTROLLER_ADDRESS),
     ):
         if not value.strip() or value.strip() == demo or "(set " in value:
-            problems.append(f"{name} is unset or a placeholder (it is shown to the public and in the Art 30 record)")
+            problems.append(
+                f"{name} is unset or a placeholder (it is shown to the public and in the Art 30 record)"
+            )
     if not _is_fernet_key(capture_encryption_key):
-        problems.append("CAPTURE_ENCRYPTION_KEY is unset or not a Fernet key (32 bytes, URL-safe base64)")
+        problems.append(
+            "CAPTURE_ENCRYPTION_KEY is unset or not a Fernet key (32 bytes, URL-safe base64)"
+        )
     if problems:
-        raise ImproperlyConfigured("Refusing to start in production mode: " + "; ".join(problems) + ".")
+        raise ImproperlyConfigured(
+            "Refusing to start in production mode: " + "; ".join(problems) + "."
+        )
 
 
 check_production_settings(
@@ -218,7 +235,9 @@ elif PRODUCTION:
 else:
     from config import devservices
 
-    DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", **devservices.ensure_postgres()}}
+    DATABASES = {
+        "default": {"ENGINE": "django.db.backends.postgresql", **devservices.ensure_postgres()}
+    }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
@@ -281,7 +300,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -341,7 +363,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     # A role that requires two-factor authentication gets no API access until it is enrolled.
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "accounts.api_auth.MFAEnrolled"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.api_auth.MFAEnrolled",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Every API error is {"error": {"code", "message"}}; a missing or bad token is 401.
     "EXCEPTION_HANDLER": "accounts.api_auth.api_exception_handler",
@@ -432,7 +457,9 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=int(timedelta(days=365).total_seconds()))
+    SECURE_HSTS_SECONDS = env.int(
+        "DJANGO_SECURE_HSTS_SECONDS", default=int(timedelta(days=365).total_seconds())
+    )
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
     if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
@@ -449,11 +476,23 @@ LOGGING = {
     "filters": {"redact_secrets": {"()": "config.logredact.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -477,7 +516,9 @@ if not PRODUCTION:
 # Daily audit anchors (last hash and count) are written here, outside the database. In
 # production point this at storage the database administrators cannot rewrite (WORM bucket
 # mount, another host's share).
-AUDIT_ANCHOR_DIR = Path(env.str("AUDIT_ANCHOR_DIR", default=str(BASE_DIR / ".data" / "audit-anchors")))
+AUDIT_ANCHOR_DIR = Path(
+    env.str("AUDIT_ANCHOR_DIR", default=str(BASE_DIR / ".data" / "audit-anchors"))
+)
 # The transparency report publishes closed months only: figures refreshed during a month would show,
 # to anyone reloading the page, the moment one request or erasure was counted (docs/transparency.md).
 TRANSPARENCY_OPEN_MONTH = env.bool("TRANSPARENCY_OPEN_MONTH", default=False)
@@ -526,7 +567,11 @@ MONITORING_WINDOW_DAYS = env.int("MONITORING_WINDOW_DAYS", default=30)
 MONITORING_CASES_PER_ORGANISATION = env.int("MONITORING_CASES_PER_ORGANISATION", default=3)
 MONITORING_ORGANISATIONS = env.int("MONITORING_ORGANISATIONS", default=3)
 MONITORING_HOLD_REPEATS = env.bool("MONITORING_HOLD_REPEATS", default=True)
-for _name in ("MONITORING_WINDOW_DAYS", "MONITORING_CASES_PER_ORGANISATION", "MONITORING_ORGANISATIONS"):
+for _name in (
+    "MONITORING_WINDOW_DAYS",
+    "MONITORING_CASES_PER_ORGANISATION",
+    "MONITORING_ORGANISATIONS",
+):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
@@ -535,7 +580,9 @@ REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=5 * 1024 * 10
 # Seconds a 503 (database or Redis unreachable) asks clients to wait.
 SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=30)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-INTERNATIONAL_TRANSFERS: list[str] = env.list("INTERNATIONAL_TRANSFERS", default=["None outside the EEA"])
+INTERNATIONAL_TRANSFERS: list[str] = env.list(
+    "INTERNATIONAL_TRANSFERS", default=["None outside the EEA"]
+)
 
 # --- Crawler ----------------------------------------------------------------------------
 

@@ -42,7 +42,12 @@ def _transport_error(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         code = str(exc.response.get("Error", {}).get("Code", ""))
-        return status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout")
+        return status >= 500 or code in (
+            "SlowDown",
+            "ServiceUnavailable",
+            "InternalError",
+            "RequestTimeout",
+        )
     return isinstance(exc, BotoCoreError)
 
 
@@ -54,7 +59,9 @@ def unavailable(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
                 return method(*args, **kwargs)
             except Exception as exc:
                 if _transport_error(exc):
-                    raise StorageUnavailable(f"Object storage is unreachable ({what}: {type(exc).__name__}).") from exc
+                    raise StorageUnavailable(
+                        f"Object storage is unreachable ({what}: {type(exc).__name__})."
+                    ) from exc
                 raise
 
         return wrapper
@@ -72,7 +79,9 @@ def parse_storage_url(url: str) -> dict[str, str]:
         )
     bucket = parts.path.strip("/")
     if not (parts.hostname and parts.username and parts.password and bucket) or "/" in bucket:
-        raise ImproperlyConfigured("STORAGE_URL needs a key, a secret, a host and one bucket: s3://KEY:SECRET@HOST:PORT/BUCKET.")
+        raise ImproperlyConfigured(
+            "STORAGE_URL needs a key, a secret, a host and one bucket: s3://KEY:SECRET@HOST:PORT/BUCKET."
+        )
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     port = f":{parts.port}" if parts.port else ""
     return {
@@ -84,7 +93,12 @@ def parse_storage_url(url: str) -> dict[str, str]:
 
 
 def s3_options(
-    *, endpoint_url: str, access_key: str, secret_key: str, bucket_name: str, region_name: str = "us-east-1"
+    *,
+    endpoint_url: str,
+    access_key: str,
+    secret_key: str,
+    bucket_name: str,
+    region_name: str = "us-east-1",
 ) -> dict[str, Any]:
     """OPTIONS for ``S3MediaStorage``: private objects, never overwritten, quick to report an outage."""
     from botocore.config import Config
@@ -124,10 +138,14 @@ def media_storage(env: Any, *, production: bool) -> dict[str, Any]:
             "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME", default=""),
         }
         if not found["bucket_name"]:
-            raise ImproperlyConfigured("AWS_S3_ENDPOINT_URL is set but AWS_STORAGE_BUCKET_NAME is not.")
+            raise ImproperlyConfigured(
+                "AWS_S3_ENDPOINT_URL is set but AWS_STORAGE_BUCKET_NAME is not."
+            )
     elif env.str("STORAGE", default="").lower() == "s3":
         if production:
-            raise ImproperlyConfigured("STORAGE=s3 starts the embedded SeaweedFS: set STORAGE_URL in production mode.")
+            raise ImproperlyConfigured(
+                "STORAGE=s3 starts the embedded SeaweedFS: set STORAGE_URL in production mode."
+            )
         from config import devservices
 
         found = parse_storage_url(devservices.ensure_seaweedfs())

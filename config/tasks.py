@@ -30,7 +30,11 @@ def enqueue(task: Any, *args: Any, **kwargs: Any) -> bool:
     try:
         task.delay(*args, **kwargs)
     except _broker_errors() as exc:
-        logger.warning("%s not queued (%s); its sweeper will queue it", getattr(task, "name", task), type(exc).__name__)
+        logger.warning(
+            "%s not queued (%s); its sweeper will queue it",
+            getattr(task, "name", task),
+            type(exc).__name__,
+        )
         return False
     return True
 

@@ -22,7 +22,9 @@ CACHES["default"]["KEY_PREFIX"] = "test"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Shared with the worker processes the tests start (they inherit the environment).
-MEDIA_ROOT = Path(os.environ.setdefault("TEST_MEDIA_ROOT", tempfile.mkdtemp(prefix="facesearch-test-media-")))
+MEDIA_ROOT = Path(
+    os.environ.setdefault("TEST_MEDIA_ROOT", tempfile.mkdtemp(prefix="facesearch-test-media-"))
+)
 DEEPFACE_HOME = BASE_DIR / ".data" / "deepface"  # noqa: F405
 SEARCH_RATE_LIMIT_PER_MINUTE = 1000
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -34,7 +36,11 @@ CRAWL_RATE_OVERRIDE = 1000.0
 FACE_TEST_CRASH_SHA256 = os.environ.get("FACE_TEST_CRASH_SHA256", "")
 FACE_TEST_HOLD_FILE = os.environ.get("FACE_TEST_HOLD_FILE", "")
 # Audit anchors of the test run go to a throwaway folder, never into the development data.
-AUDIT_ANCHOR_DIR = Path(os.environ.setdefault("TEST_AUDIT_ANCHOR_DIR", tempfile.mkdtemp(prefix="facesearch-test-anchors-")))
+AUDIT_ANCHOR_DIR = Path(
+    os.environ.setdefault(
+        "TEST_AUDIT_ANCHOR_DIR", tempfile.mkdtemp(prefix="facesearch-test-anchors-")
+    )
+)
 # The monitoring guard's hold on repeat searches is off for tests about other things (they search one
 # person many times); tests/search/test_monitoring*.py and tests/browser/test_monitoring*.py switch it on.
 # Alerts stay on everywhere. MONITORING_HOLD_REPEATS=1 in the environment turns the hold on for a whole run.

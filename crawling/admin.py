@@ -26,7 +26,9 @@ class SourceAdminForm(forms.ModelForm):
                 if self.instance.pk is None:
                     services.source_check(**values)
                 else:
-                    services.source_update_check(source=Source.objects.get(pk=self.instance.pk), changes=values)
+                    services.source_update_check(
+                        source=Source.objects.get(pk=self.instance.pk), changes=values
+                    )
             except ValidationError as exc:
                 for field, messages in exc.message_dict.items():
                     self.add_error(field if field in self.fields else None, messages)
@@ -39,16 +41,30 @@ class SourceAdmin(AuditedModelAdmin):
     approved sends the source back for approval. Approval and suspension are on the DPO's page."""
 
     form = SourceAdminForm
-    list_display = ["name", "kind", "status", "lawful_basis", "art9_condition", "dpia_reference", "approved_at"]
+    list_display = [
+        "name",
+        "kind",
+        "status",
+        "lawful_basis",
+        "art9_condition",
+        "dpia_reference",
+        "approved_at",
+    ]
     list_filter = ["kind", "status", "lawful_basis"]
     readonly_fields = ["status", "status_reason", "approved_by", "approved_at", "created_at"]
     actions = None
 
     def save_model(self, request: HttpRequest, obj: Source, form: Any, change: bool) -> None:
-        values = {f: form.cleaned_data[f] for f in services.SOURCE_APPROVED_FIELDS if f in form.cleaned_data}
+        values = {
+            f: form.cleaned_data[f]
+            for f in services.SOURCE_APPROVED_FIELDS
+            if f in form.cleaned_data
+        }
         if change:
             changes = {f: values[f] for f in form.changed_data if f in values}
-            saved = services.source_update(source=obj, changes=changes, actor=request.user, ip=client_ip(request))
+            saved = services.source_update(
+                source=obj, changes=changes, actor=request.user, ip=client_ip(request)
+            )
         else:
             saved = services.source_add(**values, actor=request.user)
         obj.pk = saved.pk
@@ -61,5 +77,14 @@ class SourceAdmin(AuditedModelAdmin):
 
 @admin.register(CrawlJob)
 class CrawlJobAdmin(ReadOnlyAdmin):
-    list_display = ["id", "source", "status", "pages", "images_seen", "stored", "created_at", "finished_at"]
+    list_display = [
+        "id",
+        "source",
+        "status",
+        "pages",
+        "images_seen",
+        "stored",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status"]

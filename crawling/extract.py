@@ -79,4 +79,6 @@ def sitemap_urls(xml: bytes, limit: int = 10_000) -> list[str]:
         raise SitemapRejected("sitemap_unsafe_xml") from exc
     except ParseError as exc:
         raise SitemapRejected("sitemap_malformed") from exc
-    return [el.text.strip() for el in root.iter() if str(el.tag).endswith("loc") and el.text][:limit]
+    return [el.text.strip() for el in root.iter() if str(el.tag).endswith("loc") and el.text][
+        :limit
+    ]

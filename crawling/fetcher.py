@@ -47,13 +47,36 @@ def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6
 _NOT_GLOBAL = [
     ipaddress.ip_network(n)
     for n in (
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
-        "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
-        "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
-        "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
-        "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "255.255.255.255/32",
+        "::/128",
+        "::1/128",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
     )
-]  # fmt: skip
+]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
@@ -104,7 +127,9 @@ def address_refusal(address: IPAddress) -> str:
     decides; a 6to4 or Teredo address is judged both as itself and by the IPv4 address it tunnels to."""
     embedded = embedded_ipv4(address)
     is_wrapper = isinstance(address, ipaddress.IPv6Address) and bool(
-        address.ipv4_mapped or address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1)
+        address.ipv4_mapped
+        or address in _NAT64
+        or (address in _IPV4_COMPATIBLE and int(address) > 1)
     )
     for candidate in embedded if is_wrapper else (*embedded, address):
         reason = _refusal(candidate)
@@ -150,7 +175,9 @@ def pinned_request(url: str, address: str) -> tuple[httpx.URL, dict[str, str], d
     original = httpx.URL(url)
     target = original.copy_with(host=address, fragment=None)
     headers = {"Host": original.netloc.decode("ascii")}
-    extensions: dict[str, object] = {"sni_hostname": original.raw_host.decode("ascii")} if original.scheme == "https" else {}
+    extensions: dict[str, object] = (
+        {"sni_hostname": original.raw_host.decode("ascii")} if original.scheme == "https" else {}
+    )
     return target, headers, extensions
 
 
@@ -207,7 +234,12 @@ def url_location(url: str) -> Location | None:
         if scheme not in _DEFAULT_PORTS or "@" in parts.netloc or not parts.hostname:
             return None
         port = parts.port or _DEFAULT_PORTS[scheme]
-        return Location(scheme=scheme, host=_idna_host(parts.hostname), port=port, segments=_segments(parts.path))
+        return Location(
+            scheme=scheme,
+            host=_idna_host(parts.hostname),
+            port=port,
+            segments=_segments(parts.path),
+        )
     except ValueError:
         return None
 
@@ -230,7 +262,9 @@ def in_scope(url: str, scope: list[str]) -> bool:
     location = url_location(url)
     if location is None:
         return False
-    return any(prefix is not None and prefix.covers(location) for prefix in map(url_location, scope))
+    return any(
+        prefix is not None and prefix.covers(location) for prefix in map(url_location, scope)
+    )
 
 
 @dataclass
@@ -304,7 +338,9 @@ class Fetcher:
             deadline = time.monotonic() + self.timeout * 3
             target, headers, extensions = pinned_request(url, address)
             try:
-                with client.stream("GET", target, headers=headers, extensions=extensions) as response:
+                with client.stream(
+                    "GET", target, headers=headers, extensions=extensions
+                ) as response:
                     if response.is_redirect:
                         target = urljoin(url, response.headers.get("location", ""))
                         if not in_scope(target, self.scope):
@@ -322,7 +358,12 @@ class Fetcher:
                         if time.monotonic() > deadline:
                             raise FetchRefused("timeout", "response too slow")
                         chunks.append(chunk)
-                    return Response(url=url, status=response.status_code, headers=response.headers, body=b"".join(chunks))
+                    return Response(
+                        url=url,
+                        status=response.status_code,
+                        headers=response.headers,
+                        body=b"".join(chunks),
+                    )
             except httpx.TimeoutException as exc:
                 raise FetchRefused("timeout", url) from exc
             except httpx.HTTPError as exc:
@@ -340,7 +381,9 @@ class Fetcher:
                 text = response.body.decode("utf-8", "replace") if response.status == 200 else ""
                 # 4xx: no rules; 5xx: be careful and treat everything as disallowed.
                 self._robots[origin] = (
-                    Protego.parse(text) if response.status < 500 else Protego.parse("User-agent: *\nDisallow: /")
+                    Protego.parse(text)
+                    if response.status < 500
+                    else Protego.parse("User-agent: *\nDisallow: /")
                 )
             except FetchRefused:
                 self._robots[origin] = None
@@ -363,7 +406,11 @@ class Fetcher:
                     response = self._get(origin + "/.well-known/tdmrep.json", max_bytes=256 * 1024)
                     if response.status == 200:
                         data = json.loads(response.body)
-                        rules = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+                        rules = (
+                            [r for r in data if isinstance(r, dict)]
+                            if isinstance(data, list)
+                            else []
+                        )
                 except (FetchRefused, ValueError):
                     rules = []
                 cache.set(key, rules, timeout=3600)

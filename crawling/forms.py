@@ -12,9 +12,13 @@ from crawling.models import Art6Basis, Art9Condition, Source
 class SourceEditForm(forms.Form):
     name = forms.CharField(max_length=200)
     scope = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="URL prefixes, one a line (web sources)"
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="URL prefixes, one a line (web sources)",
     )
-    jurisdictions = forms.CharField(max_length=200, help_text="ISO 3166 codes, comma-separated, e.g. FR, US-IL")
+    jurisdictions = forms.CharField(
+        max_length=200, help_text="ISO 3166 codes, comma-separated, e.g. FR, US-IL"
+    )
     lawful_basis = forms.ChoiceField(choices=Art6Basis.choices, label="Lawful basis (Art 6)")
     art9_condition = forms.ChoiceField(choices=Art9Condition.choices, label="Art 9 condition")
     dpia_reference = forms.CharField(max_length=50, label="DPIA reference")
@@ -25,11 +29,16 @@ class SourceEditForm(forms.Form):
     @classmethod
     def for_source(cls, source: Source, data: Any = None) -> SourceEditForm:
         initial = {
-            "name": source.name, "scope": "\n".join(source.scope), "jurisdictions": ", ".join(source.jurisdictions),
-            "lawful_basis": source.lawful_basis, "art9_condition": source.art9_condition,
-            "dpia_reference": source.dpia_reference, "crawl_rate": source.crawl_rate, "page_limit": source.page_limit,
+            "name": source.name,
+            "scope": "\n".join(source.scope),
+            "jurisdictions": ", ".join(source.jurisdictions),
+            "lawful_basis": source.lawful_basis,
+            "art9_condition": source.art9_condition,
+            "dpia_reference": source.dpia_reference,
+            "crawl_rate": source.crawl_rate,
+            "page_limit": source.page_limit,
             "max_depth": source.max_depth,
-        }  # fmt: skip
+        }
         return cls(data, initial=initial)
 
     def changes(self) -> dict[str, Any]:

@@ -11,7 +11,17 @@ from django.conf import settings
 from PIL import Image
 
 # ccTLDs that differ from the ISO 3166 code.
-CCTLD_EXCEPTIONS = {"uk": "GB", "eu": "", "su": "", "ac": "", "io": "", "co": "CO", "tv": "", "me": "ME", "ai": ""}
+CCTLD_EXCEPTIONS = {
+    "uk": "GB",
+    "eu": "",
+    "su": "",
+    "ac": "",
+    "io": "",
+    "co": "CO",
+    "tv": "",
+    "me": "ME",
+    "ai": "",
+}
 # Rough bounding boxes (lat_min, lat_max, lon_min, lon_max) for GPS checks of excluded countries; GPS
 # alone is treated as a signal only inside these boxes (an offline approximation, see docs).
 GPS_BOXES = {"GB": (49.8, 60.9, -8.7, 1.8)}
@@ -58,7 +68,9 @@ def from_gps(image_bytes: bytes) -> str:
     return ""
 
 
-def signals(*, declared: list[str], page_url: str, lang: str, image_bytes: bytes) -> dict[str, str | list[str]]:
+def signals(
+    *, declared: list[str], page_url: str, lang: str, image_bytes: bytes
+) -> dict[str, str | list[str]]:
     return {
         "source": [c.upper() for c in declared],
         "cctld": from_tld(page_url),

@@ -16,9 +16,15 @@ class Art6Basis(models.TextChoices):
 
 class Art9Condition(models.TextChoices):
     EXPLICIT_CONSENT = "explicit_consent", "Explicit consent (Art 9(2)(a))"
-    MANIFESTLY_PUBLIC = "manifestly_public", "Manifestly made public by the data subject (Art 9(2)(e))"
+    MANIFESTLY_PUBLIC = (
+        "manifestly_public",
+        "Manifestly made public by the data subject (Art 9(2)(e))",
+    )
     LEGAL_CLAIMS = "legal_claims", "Legal claims (Art 9(2)(f))"
-    SUBSTANTIAL_PUBLIC_INTEREST = "substantial_public_interest", "Substantial public interest (Art 9(2)(g))"
+    SUBSTANTIAL_PUBLIC_INTEREST = (
+        "substantial_public_interest",
+        "Substantial public interest (Art 9(2)(g))",
+    )
 
 
 class Source(models.Model):
@@ -34,9 +40,13 @@ class Source(models.Model):
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WEB)
     scope = models.JSONField(
-        default=list, blank=True, help_text="URL prefixes the crawler may visit (and starts from); none for a local source"
+        default=list,
+        blank=True,
+        help_text="URL prefixes the crawler may visit (and starts from); none for a local source",
     )
-    jurisdictions = models.JSONField(default=list, help_text="ISO 3166 codes, e.g. ['FR'] or ['US-IL']")
+    jurisdictions = models.JSONField(
+        default=list, help_text="ISO 3166 codes, e.g. ['FR'] or ['US-IL']"
+    )
     lawful_basis = models.CharField(max_length=40, choices=Art6Basis.choices)
     art9_condition = models.CharField(max_length=40, choices=Art9Condition.choices)
     dpia_reference = models.CharField(max_length=50)
@@ -45,15 +55,21 @@ class Source(models.Model):
     max_depth = models.PositiveSmallIntegerField(default=3)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
     status_reason = models.CharField(max_length=300, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(crawl_rate__gt=0), name="crawling_source_rate_positive"),
-            models.CheckConstraint(condition=~models.Q(dpia_reference=""), name="crawling_source_dpia_required"),
+            models.CheckConstraint(
+                condition=models.Q(crawl_rate__gt=0), name="crawling_source_rate_positive"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(dpia_reference=""), name="crawling_source_dpia_required"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -70,8 +86,12 @@ class CrawlJob(models.Model):
         FAILED = "failed", "Failed"
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="jobs")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     pages = models.PositiveIntegerField(default=0)
     images_seen = models.PositiveIntegerField(default=0)
     stored = models.PositiveIntegerField(default=0)
@@ -111,10 +131,14 @@ class CrawlItem(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=60, blank=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    image = models.ForeignKey("search.SourceImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    image = models.ForeignKey(
+        "search.SourceImage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["job", "kind", "url"], name="crawling_item_unique_url")]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "kind", "url"], name="crawling_item_unique_url")
+        ]
         indexes = [models.Index(fields=["job", "status", "kind"])]
 
     def __str__(self) -> str:

@@ -30,5 +30,10 @@ def undeclared_labels() -> list[UndeclaredLabel]:
     """Photos linked to no source, by the name they were stored under."""
     from search.models import SourceImage
 
-    rows = SourceImage.objects.filter(source__isnull=True).values("source_label").annotate(n=Count("id")).order_by("source_label")
+    rows = (
+        SourceImage.objects.filter(source__isnull=True)
+        .values("source_label")
+        .annotate(n=Count("id"))
+        .order_by("source_label")
+    )
     return [UndeclaredLabel(name=row["source_label"], images=row["n"]) for row in rows]

@@ -33,15 +33,32 @@ class CrawlRefused(Exception):
 # database refuses such a change to a row that stays approved (trigger, migration 0003), so no path
 # (admin, a page, a command, a shell) can keep an approval for something the DPO did not see.
 SOURCE_APPROVED_FIELDS = [
-    "name", "kind", "scope", "jurisdictions", "lawful_basis", "art9_condition", "dpia_reference", "crawl_rate",
-    "page_limit", "max_depth",
-]  # fmt: skip
+    "name",
+    "kind",
+    "scope",
+    "jurisdictions",
+    "lawful_basis",
+    "art9_condition",
+    "dpia_reference",
+    "crawl_rate",
+    "page_limit",
+    "max_depth",
+]
 
 
 def source_check(
-    *, name: str, scope: list[str], jurisdictions: list[str], lawful_basis: str, art9_condition: str, dpia_reference: str,
-    crawl_rate: float = 1.0, page_limit: int = 500, max_depth: int = 3, kind: str = Source.Kind.WEB,
-) -> dict[str, Any]:  # fmt: skip
+    *,
+    name: str,
+    scope: list[str],
+    jurisdictions: list[str],
+    lawful_basis: str,
+    art9_condition: str,
+    dpia_reference: str,
+    crawl_rate: float = 1.0,
+    page_limit: int = 500,
+    max_depth: int = 3,
+    kind: str = Source.Kind.WEB,
+) -> dict[str, Any]:
     """A source's declared fields, checked and normalised (``ValidationError`` by field otherwise)."""
     errors: dict[str, str] = {}
     scope = [s.strip() for s in scope or [] if s.strip()]
@@ -52,7 +69,9 @@ def source_check(
     elif kind == Source.Kind.LOCAL and scope:
         errors["scope"] = "A local source has no URL scope: its photos are imported, not crawled."
     elif kind == Source.Kind.WEB and (not scope or any(map(scope_prefix_error, scope))):
-        errors["scope"] = next(filter(None, map(scope_prefix_error, scope)), "Give one or more http(s) URL prefixes.")
+        errors["scope"] = next(
+            filter(None, map(scope_prefix_error, scope)), "Give one or more http(s) URL prefixes."
+        )
     if lawful_basis not in Art6Basis.values:
         errors["lawful_basis"] = f"Choose one of {', '.join(Art6Basis.values)}."
     if art9_condition not in Art9Condition.values:
@@ -67,17 +86,34 @@ def source_check(
     if errors:
         raise ValidationError(errors)
     return {
-        "name": name.strip(), "kind": kind, "scope": scope, "jurisdictions": codes, "lawful_basis": lawful_basis,
-        "art9_condition": art9_condition, "dpia_reference": dpia_reference.strip(), "crawl_rate": crawl_rate,
-        "page_limit": page_limit, "max_depth": max_depth,
-    }  # fmt: skip
+        "name": name.strip(),
+        "kind": kind,
+        "scope": scope,
+        "jurisdictions": codes,
+        "lawful_basis": lawful_basis,
+        "art9_condition": art9_condition,
+        "dpia_reference": dpia_reference.strip(),
+        "crawl_rate": crawl_rate,
+        "page_limit": page_limit,
+        "max_depth": max_depth,
+    }
 
 
 @transaction.atomic
 def source_add(
-    *, name: str, scope: list[str], jurisdictions: list[str], lawful_basis: str, art9_condition: str, dpia_reference: str,
-    crawl_rate: float = 1.0, page_limit: int = 500, max_depth: int = 3, actor: Any = None, kind: str = Source.Kind.WEB,
-) -> Source:  # fmt: skip
+    *,
+    name: str,
+    scope: list[str],
+    jurisdictions: list[str],
+    lawful_basis: str,
+    art9_condition: str,
+    dpia_reference: str,
+    crawl_rate: float = 1.0,
+    page_limit: int = 500,
+    max_depth: int = 3,
+    actor: Any = None,
+    kind: str = Source.Kind.WEB,
+) -> Source:
     """Register a source, proposed until a DPO approves it.
 
     A web source is crawled inside its URL scope; a local source (``kind="local"``) has no scope and
@@ -85,9 +121,17 @@ def source_add(
     jurisdictions and DPIA, and pass the same gate.
     """
     values = source_check(
-        name=name, scope=scope, jurisdictions=jurisdictions, lawful_basis=lawful_basis, art9_condition=art9_condition,
-        dpia_reference=dpia_reference, crawl_rate=crawl_rate, page_limit=page_limit, max_depth=max_depth, kind=kind,
-    )  # fmt: skip
+        name=name,
+        scope=scope,
+        jurisdictions=jurisdictions,
+        lawful_basis=lawful_basis,
+        art9_condition=art9_condition,
+        dpia_reference=dpia_reference,
+        crawl_rate=crawl_rate,
+        page_limit=page_limit,
+        max_depth=max_depth,
+        kind=kind,
+    )
     try:
         with transaction.atomic():
             source = Source.objects.create(**values)
@@ -98,9 +142,14 @@ def source_add(
         action="crawling.source.added",
         target=source,
         outcome="success",
-        details={"kind": kind, "scope": values["scope"], "jurisdictions": values["jurisdictions"], "lawful_basis": lawful_basis,
-                 "art9": art9_condition},
-    )  # fmt: skip
+        details={
+            "kind": kind,
+            "scope": values["scope"],
+            "jurisdictions": values["jurisdictions"],
+            "lawful_basis": lawful_basis,
+            "art9": art9_condition,
+        },
+    )
     return source
 
 
@@ -108,26 +157,39 @@ def _excluded_codes(codes: list[str]) -> list[str]:
     return [c for c in codes if jurisdiction.excluded_by({"source": [c]})]
 
 
-def source_update_check(*, source: Source, changes: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def source_update_check(
+    *, source: Source, changes: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
     """The source's fields after ``changes``, checked, and the names of those that change (``ValidationError`` if refused)."""
     unknown = sorted(set(changes) - set(SOURCE_APPROVED_FIELDS))
     if unknown:
-        raise ValidationError(f"These fields are not changed here: {', '.join(unknown)}. Approval and suspension are the DPO's.")
+        raise ValidationError(
+            f"These fields are not changed here: {', '.join(unknown)}. Approval and suspension are the DPO's."
+        )
     current = {f: getattr(source, f) for f in SOURCE_APPROVED_FIELDS}
     values = source_check(**{**current, **changes})
     excluded = _excluded_codes(values["jurisdictions"])
     if set(excluded) - set(current["jurisdictions"]):
-        raise ValidationError({"jurisdictions": (
-            f"{', '.join(excluded)} is an excluded jurisdiction: a source declaring it cannot be approved or crawled. "
-            "Remove it, or suspend the source."
-        )})  # fmt: skip
-    if values["name"] != current["name"] and Source.objects.filter(name=values["name"]).exclude(pk=source.pk).exists():
+        raise ValidationError(
+            {
+                "jurisdictions": (
+                    f"{', '.join(excluded)} is an excluded jurisdiction: a source declaring it cannot be approved or crawled. "
+                    "Remove it, or suspend the source."
+                )
+            }
+        )
+    if (
+        values["name"] != current["name"]
+        and Source.objects.filter(name=values["name"]).exclude(pk=source.pk).exists()
+    ):
         raise ValidationError({"name": "A source with this name exists."})
     return values, [f for f in SOURCE_APPROVED_FIELDS if values[f] != current[f]]
 
 
 @transaction.atomic
-def source_update(*, source: Source, changes: dict[str, Any], actor: Any, ip: str | None = None) -> Source:
+def source_update(
+    *, source: Source, changes: dict[str, Any], actor: Any, ip: str | None = None
+) -> Source:
     """Change a source's declared fields: the one way every path (admin, the DPO's page, ``source_add
     --update``) changes a source.
 
@@ -150,13 +212,20 @@ def source_update(*, source: Source, changes: dict[str, Any], actor: Any, ip: st
         source.approved_by, source.approved_at = None, None
         if was == Source.Status.APPROVED:
             source.status = Source.Status.PROPOSED
-            source.status_reason = f"Changed after approval ({', '.join(changed)}): awaiting the DPO's approval again."[:300]
+            source.status_reason = f"Changed after approval ({', '.join(changed)}): awaiting the DPO's approval again."[
+                :300
+            ]
     source.save()
     cancelled = 0
     if withdrawn:
         cancelled = CrawlJob.objects.filter(
-            source=source, status__in=[CrawlJob.Status.QUEUED, CrawlJob.Status.RUNNING, CrawlJob.Status.PAUSED]
-        ).update(status=CrawlJob.Status.CANCELLED, error="source changed: awaiting approval", finished_at=timezone.now())
+            source=source,
+            status__in=[CrawlJob.Status.QUEUED, CrawlJob.Status.RUNNING, CrawlJob.Status.PAUSED],
+        ).update(
+            status=CrawlJob.Status.CANCELLED,
+            error="source changed: awaiting approval",
+            finished_at=timezone.now(),
+        )
     audit_record(
         actor=actor,
         action="crawling.source.changed",
@@ -185,7 +254,9 @@ def source_approve(*, source: Source, actor: Any, ip: str | None = None) -> Sour
     source = Source.objects.select_for_update().get(pk=source.pk)
     excluded = [c for c in source.jurisdictions if jurisdiction.excluded_by({"source": [c]})]
     if excluded:
-        raise ValidationError(f"The source declares an excluded jurisdiction ({', '.join(excluded)}): it cannot be approved.")
+        raise ValidationError(
+            f"The source declares an excluded jurisdiction ({', '.join(excluded)}): it cannot be approved."
+        )
     source.status, source.approved_by, source.approved_at, source.status_reason = (
         Source.Status.APPROVED,
         actor,
@@ -199,7 +270,11 @@ def source_approve(*, source: Source, actor: Any, ip: str | None = None) -> Sour
         target=source,
         outcome="success",
         ip=ip,
-        details={"lawful_basis": source.lawful_basis, "art9": source.art9_condition, "dpia": source.dpia_reference},
+        details={
+            "lawful_basis": source.lawful_basis,
+            "art9": source.art9_condition,
+            "dpia": source.dpia_reference,
+        },
     )
     return source
 
@@ -213,7 +288,8 @@ def source_suspend(*, source: Source, actor: Any, reason: str, ip: str | None = 
     source.status, source.status_reason = Source.Status.SUSPENDED, reason.strip()[:300]
     source.save()
     CrawlJob.objects.filter(
-        source=source, status__in=[CrawlJob.Status.QUEUED, CrawlJob.Status.RUNNING, CrawlJob.Status.PAUSED]
+        source=source,
+        status__in=[CrawlJob.Status.QUEUED, CrawlJob.Status.RUNNING, CrawlJob.Status.PAUSED],
     ).update(status=CrawlJob.Status.CANCELLED, error="source suspended", finished_at=timezone.now())
     audit_record(
         actor=actor,
@@ -239,7 +315,9 @@ def crawl_gate(source: Source) -> None:
 def _crawl_gate(source: Source) -> None:
     crawl_gate(source)
     if source.kind != Source.Kind.WEB:
-        raise CrawlRefused("This is a local source: its photos are imported with import_images, not crawled.")
+        raise CrawlRefused(
+            "This is a local source: its photos are imported with import_images, not crawled."
+        )
 
 
 # --- Imports --------------------------------------------------------------------------
@@ -263,14 +341,27 @@ def import_source_open(*, name: str, actor: Any = None) -> Source:
             try:
                 crawl_gate(source)
             except CrawlRefused as exc:
-                reason = f"{exc.reason} To import into it, {approve}." if source.status == Source.Status.PROPOSED else exc.reason
+                reason = (
+                    f"{exc.reason} To import into it, {approve}."
+                    if source.status == Source.Status.PROPOSED
+                    else exc.reason
+                )
             else:
-                reason = "" if source.kind == Source.Kind.LOCAL else (
-                    f"{source.name!r} is a web source (crawled, not imported). Import into a local source. {how}"
-                )  # fmt: skip
+                reason = (
+                    ""
+                    if source.kind == Source.Kind.LOCAL
+                    else (
+                        f"{source.name!r} is a web source (crawled, not imported). Import into a local source. {how}"
+                    )
+                )
         if reason:
-            audit_record(actor=actor, action="crawling.import.refused", target=source, outcome="refused",
-                         details={"source": name, "reason": reason})  # fmt: skip
+            audit_record(
+                actor=actor,
+                action="crawling.import.refused",
+                target=source,
+                outcome="refused",
+                details={"source": name, "reason": reason},
+            )
     if reason or source is None:
         raise CrawlRefused(reason)
     return source
@@ -281,14 +372,24 @@ def import_file_store(*, source: Source, data: bytes, original_name: str, actor:
     from search.services import source_image_store
 
     return source_image_store(
-        data=data, source_label=source.name, source=source, original_name=original_name.replace("\\", "/").split("/")[-1],
-        jurisdiction=(source.jurisdictions or [""])[0], actor=actor,
-    )  # fmt: skip
+        data=data,
+        source_label=source.name,
+        source=source,
+        original_name=original_name.replace("\\", "/").split("/")[-1],
+        jurisdiction=(source.jurisdictions or [""])[0],
+        actor=actor,
+    )
 
 
 def import_recorded(*, source: Source, summary: dict[str, Any], actor: Any = None) -> None:
     """The import's counts, on the audit log with the source (no file names or paths)."""
-    audit_record(actor=actor, action="crawling.import.completed", target=source, outcome="success", details=summary)
+    audit_record(
+        actor=actor,
+        action="crawling.import.completed",
+        target=source,
+        outcome="success",
+        details=summary,
+    )
 
 
 # --- Jobs ---------------------------------------------------------------------------------
@@ -298,7 +399,9 @@ def crawl_job_create(*, source: Source, actor: Any = None, ip: str | None = None
     """Start a crawl if the lawfulness gate lets it; a refusal is audited (and committed) too."""
     refusal = ""
     with transaction.atomic():
-        source = Source.objects.select_for_update().get(pk=source.pk)  # the gate reads the current state
+        source = Source.objects.select_for_update().get(
+            pk=source.pk
+        )  # the gate reads the current state
         try:
             _crawl_gate(source)
         except CrawlRefused as exc:
@@ -313,8 +416,12 @@ def crawl_job_create(*, source: Source, actor: Any = None, ip: str | None = None
             )
         else:
             job = CrawlJob.objects.create(source=source, requested_by=actor)
-            CrawlItem.objects.bulk_create([CrawlItem(job=job, kind=CrawlItem.Kind.PAGE, url=u, depth=0) for u in source.scope])
-            audit_record(actor=actor, action="crawling.job.created", target=job, outcome="success", ip=ip)
+            CrawlItem.objects.bulk_create(
+                [CrawlItem(job=job, kind=CrawlItem.Kind.PAGE, url=u, depth=0) for u in source.scope]
+            )
+            audit_record(
+                actor=actor, action="crawling.job.created", target=job, outcome="success", ip=ip
+            )
             from crawling.tasks import crawl_job_run
 
             enqueue_on_commit(crawl_job_run, job.pk)
@@ -324,12 +431,18 @@ def crawl_job_create(*, source: Source, actor: Any = None, ip: str | None = None
 
 
 @transaction.atomic
-def crawl_job_set_status(*, job: CrawlJob, status: str, actor: Any, ip: str | None = None) -> CrawlJob:
+def crawl_job_set_status(
+    *, job: CrawlJob, status: str, actor: Any, ip: str | None = None
+) -> CrawlJob:
     """Pause, resume or cancel a job."""
     allowed: dict[str, set[str]] = {
         CrawlJob.Status.PAUSED: {CrawlJob.Status.QUEUED, CrawlJob.Status.RUNNING},
         CrawlJob.Status.QUEUED: {CrawlJob.Status.PAUSED},  # resume
-        CrawlJob.Status.CANCELLED: {CrawlJob.Status.QUEUED, CrawlJob.Status.RUNNING, CrawlJob.Status.PAUSED},
+        CrawlJob.Status.CANCELLED: {
+            CrawlJob.Status.QUEUED,
+            CrawlJob.Status.RUNNING,
+            CrawlJob.Status.PAUSED,
+        },
     }
     job = CrawlJob.objects.select_for_update().get(pk=job.pk)
     if status not in allowed or job.status not in allowed[status]:
@@ -363,9 +476,12 @@ def _record(job: CrawlJob, counts: Counter[str], skipped: Counter[str]) -> None:
         merged = Counter(locked.skipped)
         merged.update(skipped)
         CrawlJob.objects.filter(pk=job.pk).update(
-            pages=F("pages") + counts["pages"], images_seen=F("images_seen") + counts["images_seen"],
-            stored=F("stored") + counts["stored"], skipped=dict(merged), heartbeat_at=timezone.now(),
-        )  # fmt: skip
+            pages=F("pages") + counts["pages"],
+            images_seen=F("images_seen") + counts["images_seen"],
+            stored=F("stored") + counts["stored"],
+            skipped=dict(merged),
+            heartbeat_at=timezone.now(),
+        )
     counts.clear()
     skipped.clear()
 
@@ -383,7 +499,11 @@ def crawl_job_run(*, job_id: int, budget_seconds: float = 60.0) -> bool:
         try:
             _crawl_gate(job.source)
         except CrawlRefused as exc:
-            job.status, job.error, job.finished_at = CrawlJob.Status.CANCELLED, exc.reason[:300], timezone.now()
+            job.status, job.error, job.finished_at = (
+                CrawlJob.Status.CANCELLED,
+                exc.reason[:300],
+                timezone.now(),
+            )
             job.save()
             return False
         first = job.started_at is None
@@ -391,8 +511,12 @@ def crawl_job_run(*, job_id: int, budget_seconds: float = 60.0) -> bool:
         job.started_at = job.started_at or timezone.now()
         job.save()
     source = job.source
-    fetcher = Fetcher(scope=source.scope, rate=settings.CRAWL_RATE_OVERRIDE or source.crawl_rate,
-                      timeout=settings.CRAWL_TIMEOUT_SECONDS, max_bytes=settings.CRAWL_MAX_BYTES)  # fmt: skip
+    fetcher = Fetcher(
+        scope=source.scope,
+        rate=settings.CRAWL_RATE_OVERRIDE or source.crawl_rate,
+        timeout=settings.CRAWL_TIMEOUT_SECONDS,
+        max_bytes=settings.CRAWL_MAX_BYTES,
+    )
     counts: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     stored_ids: list[int] = []
@@ -433,7 +557,12 @@ def crawl_job_run(*, job_id: int, budget_seconds: float = 60.0) -> bool:
                 action="crawling.job.completed",
                 target=job,
                 outcome="success",
-                details={"pages": job.pages, "images_seen": job.images_seen, "stored": job.stored, "skipped": job.skipped},
+                details={
+                    "pages": job.pages,
+                    "images_seen": job.images_seen,
+                    "stored": job.stored,
+                    "skipped": job.skipped,
+                },
             )
     return False
 
@@ -455,11 +584,28 @@ def _next_item(job: CrawlJob) -> CrawlItem | None:
     )
 
 
-def _finish(item: CrawlItem, status: str, reason: str = "", http_status: int | None = None, image_id: int | None = None) -> None:
-    CrawlItem.objects.filter(pk=item.pk).update(status=status, reason=reason[:60], http_status=http_status, image_id=image_id)
+def _finish(
+    item: CrawlItem,
+    status: str,
+    reason: str = "",
+    http_status: int | None = None,
+    image_id: int | None = None,
+) -> None:
+    CrawlItem.objects.filter(pk=item.pk).update(
+        status=status, reason=reason[:60], http_status=http_status, image_id=image_id
+    )
 
 
-def _enqueue(job: CrawlJob, *, kind: str, url: str, depth: int, referrer: str, lang: str, skipped: Counter[str]) -> None:
+def _enqueue(
+    job: CrawlJob,
+    *,
+    kind: str,
+    url: str,
+    depth: int,
+    referrer: str,
+    lang: str,
+    skipped: Counter[str],
+) -> None:
     """Add a discovered URL to the frontier, or record why it was refused (never fetched)."""
     try:
         check_address(url)
@@ -473,10 +619,17 @@ def _enqueue(job: CrawlJob, *, kind: str, url: str, depth: int, referrer: str, l
         if CrawlItem.objects.filter(job=job, kind=kind).count() >= job.source.page_limit:
             reason = "page_limit"
     _, created = CrawlItem.objects.get_or_create(
-        job=job, kind=kind, url=url[:2000],
-        defaults={"depth": depth, "referrer": referrer[:2000], "lang": lang[:20],
-                  "status": CrawlItem.Status.SKIPPED if reason else CrawlItem.Status.PENDING, "reason": reason},
-    )  # fmt: skip
+        job=job,
+        kind=kind,
+        url=url[:2000],
+        defaults={
+            "depth": depth,
+            "referrer": referrer[:2000],
+            "lang": lang[:20],
+            "status": CrawlItem.Status.SKIPPED if reason else CrawlItem.Status.PENDING,
+            "reason": reason,
+        },
+    )
     if created and reason:
         skipped[reason] += 1
 
@@ -495,19 +648,34 @@ def _seed_sitemaps(job: CrawlJob, fetcher: Fetcher, skipped: Counter[str]) -> No
         except extract.SitemapRejected as exc:
             # Recorded like any refused URL: the sitemap itself, skipped, with the reason.
             created = CrawlItem.objects.get_or_create(
-                job=job, kind=CrawlItem.Kind.PAGE, url=(origin + "/sitemap.xml")[:2000],
-                defaults={"status": CrawlItem.Status.SKIPPED, "reason": exc.code, "http_status": response.status},
-            )[1]  # fmt: skip
+                job=job,
+                kind=CrawlItem.Kind.PAGE,
+                url=(origin + "/sitemap.xml")[:2000],
+                defaults={
+                    "status": CrawlItem.Status.SKIPPED,
+                    "reason": exc.code,
+                    "http_status": response.status,
+                },
+            )[1]
             if created:
                 skipped[exc.code] += 1
             continue
         for url in urls:
             if in_scope(url, job.source.scope):
-                _enqueue(job, kind=CrawlItem.Kind.PAGE, url=url, depth=1, referrer=origin + "/sitemap.xml", lang="",
-                         skipped=skipped)  # fmt: skip
+                _enqueue(
+                    job,
+                    kind=CrawlItem.Kind.PAGE,
+                    url=url,
+                    depth=1,
+                    referrer=origin + "/sitemap.xml",
+                    lang="",
+                    skipped=skipped,
+                )
 
 
-def _process_page(job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Counter[str], skipped: Counter[str]) -> None:
+def _process_page(
+    job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Counter[str], skipped: Counter[str]
+) -> None:
     try:
         response = fetcher.fetch(item.url, max_bytes=5 * 1024 * 1024)
     except FetchRefused as exc:
@@ -530,23 +698,44 @@ def _process_page(job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Coun
     for url in facts.images:
         if not images_allowed:
             reason = "x_robots_tag_opt_out" if header_opt_out else "meta_robots_opt_out"
-            created = CrawlItem.objects.get_or_create(job=job, kind=CrawlItem.Kind.IMAGE, url=url[:2000],
-                                                      defaults={"status": CrawlItem.Status.SKIPPED, "reason": reason,
-                                                                "referrer": response.url[:2000]})[1]  # fmt: skip
+            created = CrawlItem.objects.get_or_create(
+                job=job,
+                kind=CrawlItem.Kind.IMAGE,
+                url=url[:2000],
+                defaults={
+                    "status": CrawlItem.Status.SKIPPED,
+                    "reason": reason,
+                    "referrer": response.url[:2000],
+                },
+            )[1]
             if created:
                 counts["images_seen"] += 1
                 skipped[reason] += 1
             continue
-        before = CrawlItem.objects.filter(job=job, kind=CrawlItem.Kind.IMAGE, url=url[:2000]).exists()
+        before = CrawlItem.objects.filter(
+            job=job, kind=CrawlItem.Kind.IMAGE, url=url[:2000]
+        ).exists()
         _enqueue(
-            job, kind=CrawlItem.Kind.IMAGE, url=url, depth=item.depth, referrer=response.url, lang=facts.lang, skipped=skipped
+            job,
+            kind=CrawlItem.Kind.IMAGE,
+            url=url,
+            depth=item.depth,
+            referrer=response.url,
+            lang=facts.lang,
+            skipped=skipped,
         )
         if not before:
             counts["images_seen"] += 1
     if "nofollow" not in facts.robots:
         for url in facts.links:
             _enqueue(
-                job, kind=CrawlItem.Kind.PAGE, url=url, depth=item.depth + 1, referrer=response.url, lang="", skipped=skipped
+                job,
+                kind=CrawlItem.Kind.PAGE,
+                url=url,
+                depth=item.depth + 1,
+                referrer=response.url,
+                lang="",
+                skipped=skipped,
             )
     _finish(item, CrawlItem.Status.DONE, "", response.status)
 
@@ -557,7 +746,9 @@ def extract_opt_out() -> set[str]:
     return OPT_OUT_TOKENS
 
 
-def _process_image(job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Counter[str], skipped: Counter[str]) -> int | None:
+def _process_image(
+    job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Counter[str], skipped: Counter[str]
+) -> int | None:
     from search import engine
     from search.services import source_image_store
     from search.suppression import suppression_match
@@ -580,17 +771,27 @@ def _process_image(job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Cou
     import hashlib
 
     digest = hashlib.sha256(response.body).hexdigest()
-    found = jurisdiction.signals(declared=job.source.jurisdictions, page_url=item.referrer or item.url, lang=item.lang,
-                                 image_bytes=response.body)  # fmt: skip
+    found = jurisdiction.signals(
+        declared=job.source.jurisdictions,
+        page_url=item.referrer or item.url,
+        lang=item.lang,
+        image_bytes=response.body,
+    )
     if jurisdiction.excluded_by(found):
         return skip("excluded_jurisdiction", response.status)
     if _near_duplicate(response.body, digest):
         return skip("near_duplicate", response.status)
     try:
         result = source_image_store(
-            data=response.body, source_label=job.source.name, source=job.source, page_url=item.referrer, image_url=item.url,
-            jurisdiction=(job.source.jurisdictions or [""])[0], fetched_at=timezone.now(), http_status=response.status,
-        )  # fmt: skip
+            data=response.body,
+            source_label=job.source.name,
+            source=job.source,
+            page_url=item.referrer,
+            image_url=item.url,
+            jurisdiction=(job.source.jurisdictions or [""])[0],
+            fetched_at=timezone.now(),
+            http_status=response.status,
+        )
     except engine.ImageRejected as exc:
         return skip(f"image_{exc.code}", response.status)
     if result.skipped == "duplicate" and result.image is not None:
@@ -621,7 +822,10 @@ def _near_duplicate(data: bytes, digest: str) -> bool:
     from search.models import SourceImage
 
     value = _phash(data)
-    return bool(value) and SourceImage.objects.filter(perceptual_hash=value).exclude(sha256=digest).exists()
+    return (
+        bool(value)
+        and SourceImage.objects.filter(perceptual_hash=value).exclude(sha256=digest).exists()
+    )
 
 
 def _set_phash(image_id: int, data: bytes) -> None:
@@ -634,12 +838,19 @@ def crawl_job_counts(job: CrawlJob) -> dict[str, Any]:
     """The job's counts as ``crawl --wait`` and the progress page show them."""
     from search.models import Face
 
-    image_ids = CrawlItem.objects.filter(job=job, image__isnull=False).values_list("image_id", flat=True)
+    image_ids = CrawlItem.objects.filter(job=job, image__isnull=False).values_list(
+        "image_id", flat=True
+    )
     return {
-        "job": job.pk, "source": job.source.name, "status": job.status, "pages": job.pages, "images_seen": job.images_seen,
-        "stored": job.stored, "faces": Face.objects.filter(image_id__in=image_ids).count(),
+        "job": job.pk,
+        "source": job.source.name,
+        "status": job.status,
+        "pages": job.pages,
+        "images_seen": job.images_seen,
+        "stored": job.stored,
+        "faces": Face.objects.filter(image_id__in=image_ids).count(),
         "skipped": dict(sorted(job.skipped.items())),
-    }  # fmt: skip
+    }
 
 
 def crawl_jobs_requeue_stalled(*, stalled_after_seconds: int = 300) -> int:
@@ -649,9 +860,11 @@ def crawl_jobs_requeue_stalled(*, stalled_after_seconds: int = 300) -> int:
     from crawling.tasks import crawl_job_run
 
     cutoff = timezone.now() - timedelta(seconds=stalled_after_seconds)
-    stalled = CrawlJob.objects.filter(status__in=[CrawlJob.Status.QUEUED, CrawlJob.Status.RUNNING]).filter(
-        heartbeat_at__lt=cutoff
-    ) | CrawlJob.objects.filter(status=CrawlJob.Status.QUEUED, heartbeat_at__isnull=True, created_at__lt=cutoff)
+    stalled = CrawlJob.objects.filter(
+        status__in=[CrawlJob.Status.QUEUED, CrawlJob.Status.RUNNING]
+    ).filter(heartbeat_at__lt=cutoff) | CrawlJob.objects.filter(
+        status=CrawlJob.Status.QUEUED, heartbeat_at__isnull=True, created_at__lt=cutoff
+    )
     ids = list(stalled.values_list("pk", flat=True))
     for job_id in ids:
         CrawlJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())

@@ -46,17 +46,29 @@ def source_edit(request: AuthenticatedHttpRequest, source_id: int) -> HttpRespon
     if request.method == "POST" and form.is_valid():
         was = source.status
         try:
-            source = services.source_update(source=source, changes=form.changes(), actor=request.user, ip=client_ip(request))
+            source = services.source_update(
+                source=source, changes=form.changes(), actor=request.user, ip=client_ip(request)
+            )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
+            for field, errors in (
+                exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+            ):
                 form.add_error(field if field in form.fields else None, errors)
         else:
             if was == Source.Status.APPROVED and source.status != Source.Status.APPROVED:
-                messages.warning(request, "Source changed. Its approval was withdrawn: approve it again to crawl or import.")
+                messages.warning(
+                    request,
+                    "Source changed. Its approval was withdrawn: approve it again to crawl or import.",
+                )
             else:
                 messages.success(request, "Source changed.")
             return redirect("crawling:index")
-    return render(request, "crawling/source_edit.html", {"source": source, "form": form}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "crawling/source_edit.html",
+        {"source": source, "form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -64,7 +76,9 @@ def source_edit(request: AuthenticatedHttpRequest, source_id: int) -> HttpRespon
 def source_approve(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
     _require_dpo(request)
     try:
-        services.source_approve(source=_source(source_id), actor=request.user, ip=client_ip(request))
+        services.source_approve(
+            source=_source(source_id), actor=request.user, ip=client_ip(request)
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -77,8 +91,12 @@ def source_approve(request: AuthenticatedHttpRequest, source_id: int) -> HttpRes
 def source_suspend(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
     _require_dpo(request)
     try:
-        services.source_suspend(source=_source(source_id), actor=request.user, reason=request.POST.get("reason", ""),
-                                ip=client_ip(request))  # fmt: skip
+        services.source_suspend(
+            source=_source(source_id),
+            actor=request.user,
+            reason=request.POST.get("reason", ""),
+            ip=client_ip(request),
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -91,7 +109,9 @@ def source_suspend(request: AuthenticatedHttpRequest, source_id: int) -> HttpRes
 def crawl_start(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
     _require_dpo(request)
     try:
-        job = services.crawl_job_create(source=_source(source_id), actor=request.user, ip=client_ip(request))
+        job = services.crawl_job_create(
+            source=_source(source_id), actor=request.user, ip=client_ip(request)
+        )
     except services.CrawlRefused as exc:
         messages.error(request, f"Crawl refused: {exc.reason}")
         return redirect("crawling:index")
@@ -111,20 +131,28 @@ def job_detail(request: AuthenticatedHttpRequest, job_id: int) -> HttpResponse:
     _require_dpo(request)
     job = _job(job_id)
     template = "crawling/_job_progress.html" if request.htmx else "crawling/job.html"  # type: ignore[attr-defined]
-    return render(request, template, {"job": job, "counts": services.crawl_job_counts(job), "Status": CrawlJob.Status})
+    return render(
+        request,
+        template,
+        {"job": job, "counts": services.crawl_job_counts(job), "Status": CrawlJob.Status},
+    )
 
 
 @login_required
 @require_POST
 def job_control(request: AuthenticatedHttpRequest, job_id: int) -> HttpResponse:
     _require_dpo(request)
-    status = {"pause": CrawlJob.Status.PAUSED, "resume": CrawlJob.Status.QUEUED, "cancel": CrawlJob.Status.CANCELLED}.get(
-        request.POST.get("action", "")
-    )
+    status = {
+        "pause": CrawlJob.Status.PAUSED,
+        "resume": CrawlJob.Status.QUEUED,
+        "cancel": CrawlJob.Status.CANCELLED,
+    }.get(request.POST.get("action", ""))
     if status is None:
         return HttpResponse("Unknown action.", status=400)
     try:
-        services.crawl_job_set_status(job=_job(job_id), status=status, actor=request.user, ip=client_ip(request))
+        services.crawl_job_set_status(
+            job=_job(job_id), status=status, actor=request.user, ip=client_ip(request)
+        )
     except (ValidationError, services.CrawlRefused) as exc:
         messages.error(request, str(exc))
     return redirect("crawling:job", job_id=job_id)

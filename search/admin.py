@@ -10,7 +10,15 @@ from __future__ import annotations
 from django.contrib import admin
 
 from compliance.admin import PersonalDataAdmin
-from search.models import Face, MonitoringAlert, ProbeFace, SearchHit, SearchRequest, SourceImage, Suppression
+from search.models import (
+    Face,
+    MonitoringAlert,
+    ProbeFace,
+    SearchHit,
+    SearchRequest,
+    SourceImage,
+    Suppression,
+)
 
 
 @admin.register(SourceImage)
@@ -28,7 +36,15 @@ class FaceAdmin(PersonalDataAdmin):
 
 @admin.register(SearchRequest)
 class SearchRequestAdmin(PersonalDataAdmin):
-    list_display = ["id", "organisation", "user", "case_reference", "lawful_basis", "status", "created_at"]
+    list_display = [
+        "id",
+        "organisation",
+        "user",
+        "case_reference",
+        "lawful_basis",
+        "status",
+        "created_at",
+    ]
     list_filter = ["status", "lawful_basis", "organisation"]
 
 
@@ -46,7 +62,15 @@ class SearchHitAdmin(PersonalDataAdmin):
 class MonitoringAlertAdmin(PersonalDataAdmin):
     """The DPO closes an alert on its evidence page, with a note, audited."""
 
-    list_display = ["id", "status", "organisations", "max_case_references", "created_at", "updated_at", "closed_at"]
+    list_display = [
+        "id",
+        "status",
+        "organisations",
+        "max_case_references",
+        "created_at",
+        "updated_at",
+        "closed_at",
+    ]
     list_filter = ["status"]
 
 

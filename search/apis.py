@@ -36,7 +36,9 @@ class ErrorSerializer(serializers.Serializer):
     class ErrorBodySerializer(serializers.Serializer):
         code = serializers.CharField()
         message = serializers.CharField()
-        fields = serializers.JSONField(required=False, help_text="per-field messages, for invalid input")
+        fields = serializers.JSONField(
+            required=False, help_text="per-field messages, for invalid input"
+        )
 
     error = ErrorBodySerializer()
 
@@ -56,7 +58,9 @@ _ERROR_MEANINGS = {
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer, description=_ERROR_MEANINGS[code]) for code in codes}
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=_ERROR_MEANINGS[code]) for code in codes
+    }
 
 
 def _access_search(request: Request, search_id: int) -> SearchRequest:
@@ -82,12 +86,20 @@ class SearchCreateApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": SearchCreateInputSerializer},
-        responses={202: SearchAcceptedSerializer, **_errors(400, 401, 403, 405, 413, 415, 429, 503)},
+        responses={
+            202: SearchAcceptedSerializer,
+            **_errors(400, 401, 403, 405, 413, 415, 429, 503),
+        },
     )
     def post(self, request: Request) -> Response:
         serializer = self.SearchCreateInputSerializer(data=request.data)
         if not serializer.is_valid():
-            return _error("invalid", "Some fields are missing or invalid.", status.HTTP_400_BAD_REQUEST, fields=serializer.errors)
+            return _error(
+                "invalid",
+                "Some fields are missing or invalid.",
+                status.HTTP_400_BAD_REQUEST,
+                fields=serializer.errors,
+            )
         data = serializer.validated_data
         upload = data["image"]
         if upload.size > settings.FACE_IMAGE_MAX_BYTES:
@@ -105,7 +117,9 @@ class SearchCreateApi(APIView):
                 case_reference=data["case_reference"],
                 ip=client_ip(request._request),
             )
-        except engine.EngineBusy as exc:  # every face slot of this process taken: nothing was stored
+        except (
+            engine.EngineBusy
+        ) as exc:  # every face slot of this process taken: nothing was stored
             response = _error(exc.code, exc.message, status.HTTP_503_SERVICE_UNAVAILABLE)
             response["Retry-After"] = "30"
             return response
@@ -129,9 +143,13 @@ class HitSerializer(serializers.Serializer):
         help_text="estimated probability that the two faces are the same person, for equal prior odds; fitted "
         "out of sample by person on labelled pairs (search/calibration.json, confidence.meaning)"
     )
-    thumbnail_url = serializers.CharField(help_text="the face crop (JPEG), fetched with the same token")
+    thumbnail_url = serializers.CharField(
+        help_text="the face crop (JPEG), fetched with the same token"
+    )
     source = serializers.CharField(help_text="the source the photo came from")
-    page_url = serializers.CharField(help_text="web page the photo was found on (http/https), or empty")
+    page_url = serializers.CharField(
+        help_text="web page the photo was found on (http/https), or empty"
+    )
     image_url = serializers.CharField(help_text="web address of the photo (http/https), or empty")
     file_name = serializers.CharField(help_text="original file name of an imported photo, or empty")
     first_seen = serializers.DateTimeField()
@@ -147,7 +165,9 @@ class ProbeFaceSerializer(serializers.Serializer):
 class ConfirmationSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="needs_confirmation")
     message = serializers.CharField()
-    earlier_searches = serializers.IntegerField(help_text="the organisation's searches for this person in the window")
+    earlier_searches = serializers.IntegerField(
+        help_text="the organisation's searches for this person in the window"
+    )
     window_days = serializers.IntegerField()
     confirm_url = serializers.CharField(help_text="POST case_reference here to see the results")
     cancel_url = serializers.CharField(help_text="POST here to withdraw the search unseen")
@@ -167,8 +187,12 @@ def _confirmation(request: Request, search: SearchRequest) -> dict[str, object] 
         "message": _HELD_MESSAGE,
         "earlier_searches": len(monitoring.earlier_searches_of_same_person(search=search)),
         "window_days": settings.MONITORING_WINDOW_DAYS,
-        "confirm_url": request.build_absolute_uri(reverse("api-search-confirm-repeat", args=[search.pk])),
-        "cancel_url": request.build_absolute_uri(reverse("api-search-cancel-repeat", args=[search.pk])),
+        "confirm_url": request.build_absolute_uri(
+            reverse("api-search-confirm-repeat", args=[search.pk])
+        ),
+        "cancel_url": request.build_absolute_uri(
+            reverse("api-search-cancel-repeat", args=[search.pk])
+        ),
     }
 
 
@@ -180,10 +204,12 @@ class OperatingPointSerializer(serializers.Serializer):
     searched_at = serializers.DateTimeField(help_text="when the search ran against the index")
     max_distance = serializers.FloatField(help_text="the largest cosine distance shown as a match")
     true_match_rate = serializers.FloatField(
-        allow_null=True, help_text="share of true matches found at that distance, cross-validated by person"
+        allow_null=True,
+        help_text="share of true matches found at that distance, cross-validated by person",
     )
     tar_exact = serializers.BooleanField(
-        allow_null=True, help_text="false when the distance is under the measured curve: the share is then at most this"
+        allow_null=True,
+        help_text="false when the distance is under the measured curve: the share is then at most this",
     )
 
 
@@ -198,12 +224,17 @@ class SearchDetailApi(APIView):
         created_at = serializers.DateTimeField()
         completed_at = serializers.DateTimeField(allow_null=True)
         faces_to_choose = ProbeFaceSerializer(many=True)
-        hits = HitSerializer(many=True, help_text="the matches that may be shown now (restricted or erased faces vanish)")
+        hits = HitSerializer(
+            many=True,
+            help_text="the matches that may be shown now (restricted or erased faces vanish)",
+        )
         confirmation = ConfirmationSerializer(
-            allow_null=True, help_text="set while a repeat search waits for the analyst's confirmation"
+            allow_null=True,
+            help_text="set while a repeat search waits for the analyst's confirmation",
         )
         operating_point = OperatingPointSerializer(
-            allow_null=True, help_text="the strict level a finished search ran at; null before it finished"
+            allow_null=True,
+            help_text="the strict level a finished search ran at; null before it finished",
         )
 
     @extend_schema(responses={200: SearchDetailSerializer, **_errors(401, 403, 404, 405, 503)})
@@ -211,30 +242,56 @@ class SearchDetailApi(APIView):
         search = _access_search(request, search_id)
         hits = []
         if search.status == SearchRequest.Status.DONE:
-            services.search_results_viewed(search=search, user=request.user, ip=client_ip(request._request), via="api")  # type: ignore[arg-type]
+            services.search_results_viewed(
+                search=search, user=request.user, ip=client_ip(request._request), via="api"
+            )  # type: ignore[arg-type]
             for hit in selectors.search_hit_list(search=search):
                 image = hit.face.image
-                hits.append({
-                    "rank": hit.rank, "face_id": hit.face_id, "similarity": round(hit.similarity, 4),
-                    "distance": round(hit.distance, 4), "confidence": round(hit.confidence, 4),
-                    "thumbnail_url": request.build_absolute_uri(reverse("api-search-hit-crop", args=[search.pk, hit.face_id])),
-                    **image.provenance.as_dict(),
-                    "first_seen": image.first_seen, "last_seen": image.last_seen,
-                })  # fmt: skip
+                hits.append(
+                    {
+                        "rank": hit.rank,
+                        "face_id": hit.face_id,
+                        "similarity": round(hit.similarity, 4),
+                        "distance": round(hit.distance, 4),
+                        "confidence": round(hit.confidence, 4),
+                        "thumbnail_url": request.build_absolute_uri(
+                            reverse("api-search-hit-crop", args=[search.pk, hit.face_id])
+                        ),
+                        **image.provenance.as_dict(),
+                        "first_seen": image.first_seen,
+                        "last_seen": image.last_seen,
+                    }
+                )
         faces = [
-            {"index": pf.index, "box": pf.box,
-             "thumbnail_url": request.build_absolute_uri(reverse("api-search-face-thumbnail", args=[search.pk, pf.index]))}
+            {
+                "index": pf.index,
+                "box": pf.box,
+                "thumbnail_url": request.build_absolute_uri(
+                    reverse("api-search-face-thumbnail", args=[search.pk, pf.index])
+                ),
+            }
             for pf in search.probe_faces.all()
-        ]  # fmt: skip
-        out = self.SearchDetailSerializer({
-            "id": search.pk, "status": search.status, "error": search.error, "purpose": search.purpose,
-            "lawful_basis": search.lawful_basis, "case_reference": search.case_reference,
-            "created_at": search.created_at, "completed_at": search.completed_at, "faces_to_choose": faces, "hits": hits,
-            "confirmation": _confirmation(request, search),
-            "operating_point": (
-                selectors.search_operating_point(search=search) if search.status == SearchRequest.Status.DONE else None
-            ),
-        })  # fmt: skip
+        ]
+        out = self.SearchDetailSerializer(
+            {
+                "id": search.pk,
+                "status": search.status,
+                "error": search.error,
+                "purpose": search.purpose,
+                "lawful_basis": search.lawful_basis,
+                "case_reference": search.case_reference,
+                "created_at": search.created_at,
+                "completed_at": search.completed_at,
+                "faces_to_choose": faces,
+                "hits": hits,
+                "confirmation": _confirmation(request, search),
+                "operating_point": (
+                    selectors.search_operating_point(search=search)
+                    if search.status == SearchRequest.Status.DONE
+                    else None
+                ),
+            }
+        )
         return Response(out.data)
 
 
@@ -246,14 +303,20 @@ class SearchChooseFaceApi(APIView):
 
     @extend_schema(
         request=ChooseFaceInputSerializer,
-        responses={200: SearchDetailApi.SearchDetailSerializer, **_errors(400, 401, 403, 404, 405, 409, 413, 415, 503)},
+        responses={
+            200: SearchDetailApi.SearchDetailSerializer,
+            **_errors(400, 401, 403, 404, 405, 409, 413, 415, 503),
+        },
     )
     def post(self, request: Request, search_id: int) -> Response:
         search = _access_search(request, search_id)
         serializer = self.ChooseFaceInputSerializer(data=request.data)
         if not serializer.is_valid():
             return _error(
-                "invalid", "Give the index of one of faces_to_choose.", status.HTTP_400_BAD_REQUEST, fields=serializer.errors
+                "invalid",
+                "Give the index of one of faces_to_choose.",
+                status.HTTP_400_BAD_REQUEST,
+                fields=serializer.errors,
             )
         try:
             services.search_choose_face(
@@ -277,16 +340,21 @@ class SearchRepeatConfirmApi(APIView):
 
     @extend_schema(
         request=RepeatConfirmInputSerializer,
-        responses={200: SearchDetailApi.SearchDetailSerializer, **_errors(400, 401, 403, 404, 405, 409, 413, 415, 503)},
+        responses={
+            200: SearchDetailApi.SearchDetailSerializer,
+            **_errors(400, 401, 403, 404, 405, 409, 413, 415, 503),
+        },
     )
     def post(self, request: Request, search_id: int) -> Response:
         search = _access_search(request, search_id)
         serializer = self.RepeatConfirmInputSerializer(data=request.data)
         if not serializer.is_valid():
             return _error(
-                "invalid", "Give the case_reference this repeat search belongs to.", status.HTTP_400_BAD_REQUEST,
+                "invalid",
+                "Give the case_reference this repeat search belongs to.",
+                status.HTTP_400_BAD_REQUEST,
                 fields=serializer.errors,
-            )  # fmt: skip
+            )
         try:
             monitoring.search_repeat_confirm(
                 search=search,
@@ -306,12 +374,17 @@ class SearchRepeatCancelApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: SearchDetailApi.SearchDetailSerializer, **_errors(401, 403, 404, 405, 409, 503)},
+        responses={
+            200: SearchDetailApi.SearchDetailSerializer,
+            **_errors(401, 403, 404, 405, 409, 503),
+        },
     )
     def post(self, request: Request, search_id: int) -> Response:
         search = _access_search(request, search_id)
         try:
-            monitoring.search_repeat_cancel(search=search, user=request.user, ip=client_ip(request._request))  # type: ignore[arg-type]
+            monitoring.search_repeat_cancel(
+                search=search, user=request.user, ip=client_ip(request._request)
+            )  # type: ignore[arg-type]
         except monitoring.ConfirmationRefused as exc:
             return _refused(exc)
         return SearchDetailApi().get(request, search_id)
@@ -326,27 +399,38 @@ class SearchAccessRestrictionClaimApi(APIView):
 
     class AccessRestrictionInputSerializer(serializers.Serializer):
         basis = serializers.ChoiceField(choices=AccessRestrictionBasis.choices)
-        reference = serializers.RegexField(r"\S", max_length=200, help_text='e.g. "UK DPA 2018 Sch 2 para 2, case 123"')
+        reference = serializers.RegexField(
+            r"\S", max_length=200, help_text='e.g. "UK DPA 2018 Sch 2 para 2, case 123"'
+        )
 
     class AccessRestrictionOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
-        access_restriction = serializers.ChoiceField(choices=SearchRequest.AccessRestriction.choices)
-        basis = serializers.ChoiceField(choices=AccessRestrictionBasis.choices, source="access_restriction_basis")
+        access_restriction = serializers.ChoiceField(
+            choices=SearchRequest.AccessRestriction.choices
+        )
+        basis = serializers.ChoiceField(
+            choices=AccessRestrictionBasis.choices, source="access_restriction_basis"
+        )
         reference = serializers.CharField(source="access_restriction_reference")
         claimed_at = serializers.DateTimeField(source="access_restriction_claimed_at")
 
     @extend_schema(
         request=AccessRestrictionInputSerializer,
-        responses={201: AccessRestrictionOutputSerializer, **_errors(400, 401, 403, 404, 405, 409, 415, 503)},
+        responses={
+            201: AccessRestrictionOutputSerializer,
+            **_errors(400, 401, 403, 404, 405, 409, 415, 503),
+        },
     )
     def post(self, request: Request, search_id: int) -> Response:
         search = _access_search(request, search_id)
         serializer = self.AccessRestrictionInputSerializer(data=request.data)
         if not serializer.is_valid():
             return _error(
-                "invalid", "Give the basis and the reference of the restriction.", status.HTTP_400_BAD_REQUEST,
+                "invalid",
+                "Give the basis and the reference of the restriction.",
+                status.HTTP_400_BAD_REQUEST,
                 fields=serializer.errors,
-            )  # fmt: skip
+            )
         try:
             search = withholding.search_access_restriction_claim(
                 search=search,
@@ -361,7 +445,9 @@ class SearchAccessRestrictionClaimApi(APIView):
             return _error("invalid", " ".join(exc.messages), status.HTTP_400_BAD_REQUEST)
         except withholding.WithholdingRefused as exc:
             return _error(exc.code, exc.message, status.HTTP_409_CONFLICT)
-        return Response(self.AccessRestrictionOutputSerializer(search).data, status=status.HTTP_201_CREATED)
+        return Response(
+            self.AccessRestrictionOutputSerializer(search).data, status=status.HTTP_201_CREATED
+        )
 
 
 def _refused(exc: monitoring.ConfirmationRefused) -> Response:
@@ -375,12 +461,16 @@ class _JpegApi(APIView):
     renderer_classes = [JSONRenderer]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        return super().perform_content_negotiation(request, force=True)  # an image client may accept only image/*
+        return super().perform_content_negotiation(
+            request, force=True
+        )  # an image client may accept only image/*
 
 
 class SearchHitCropApi(_JpegApi):
     @extend_schema(
-        responses={(200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="the face crop")}
+        responses={
+            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="the face crop")
+        }
         | _errors(401, 403, 404, 405, 409, 503)
     )
     def get(self, request: Request, search_id: int, face_id: int) -> HttpResponse:
@@ -390,15 +480,23 @@ class SearchHitCropApi(_JpegApi):
             raise Http404
         if search.status == SearchRequest.Status.NEEDS_CONFIRMATION:
             return _error(  # type: ignore[return-value]
-                "needs_confirmation", _HELD_MESSAGE, status.HTTP_409_CONFLICT,
-                confirm_url=request.build_absolute_uri(reverse("api-search-confirm-repeat", args=[search.pk])),
-            )  # fmt: skip
+                "needs_confirmation",
+                _HELD_MESSAGE,
+                status.HTTP_409_CONFLICT,
+                confirm_url=request.build_absolute_uri(
+                    reverse("api-search-confirm-repeat", args=[search.pk])
+                ),
+            )
         return views.private_jpeg(views.hit_crop_bytes(search=search, face_id=face_id))
 
 
 class SearchFaceThumbnailApi(_JpegApi):
     @extend_schema(
-        responses={(200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="one face of the probe")}
+        responses={
+            (200, "image/jpeg"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="one face of the probe"
+            )
+        }
         | _errors(401, 403, 404, 405, 503)
     )
     def get(self, request: Request, search_id: int, index: int) -> HttpResponse:

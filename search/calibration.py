@@ -58,7 +58,9 @@ class Calibration:
     tail: tuple[float, float] | None = None  # FMR = Phi(a + b * distance) below the measured curve
     # (distance, FMR, TAR) with the TAR cross-validated by person, where the file has it.
     tar_curve: tuple[tuple[float, float, float], ...] = ()
-    operating_points: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEFAULT_OPERATING_POINTS))
+    operating_points: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: dict(DEFAULT_OPERATING_POINTS)
+    )
     confidence_meaning: str = "Estimated probability that the two faces are the same person"
 
     def confidence(self, distance: float) -> float:
@@ -74,7 +76,9 @@ class Calibration:
         """Per-comparison false-match rate at ``distance``: measured where the curve reaches, the
         fitted tail below it."""
         if not self.fmr_curve:
-            raise LookupError("this calibration has no FMR curve: rerun faces_evaluate --calibrate --write")
+            raise LookupError(
+                "this calibration has no FMR curve: rerun faces_evaluate --calibrate --write"
+            )
         dists, logs = self._curve()
         if distance < dists[0] and self.tail is not None:
             a, b = self.tail
@@ -96,7 +100,9 @@ class Calibration:
     def threshold_for(self, index_size: int, *, point: str = "strict") -> float:
         """The distance threshold of an operating point for a search of ``index_size`` faces."""
         if point not in self.operating_points:
-            raise LookupError(f"no operating point {point!r}; known: {', '.join(sorted(self.operating_points))}")
+            raise LookupError(
+                f"no operating point {point!r}; known: {', '.join(sorted(self.operating_points))}"
+            )
         if not self.fmr_curve:
             return self.threshold  # an old calibration file: one fixed threshold
         spec = self.operating_points[point]
@@ -124,7 +130,9 @@ def _calibration_from(model: str, entry: dict[str, Any]) -> Calibration:
         midpoint=entry["midpoint"],
         fmr_curve=curve,
         tar_curve=tuple(
-            (float(r["distance"]), float(r["fmr"]), float(r["cv_tar"])) for r in entry.get("fmr_curve", []) if "cv_tar" in r
+            (float(r["distance"]), float(r["fmr"]), float(r["cv_tar"]))
+            for r in entry.get("fmr_curve", [])
+            if "cv_tar" in r
         ),
         tail=(float(tail["probit_intercept"]), float(tail["probit_slope"])) if tail else None,
         operating_points=entry.get("operating_points") or dict(DEFAULT_OPERATING_POINTS),
@@ -143,7 +151,9 @@ def _load() -> dict[str, dict[str, Any]]:
 def calibration_for(model: str) -> Calibration:
     entry = _load().get(model)
     if entry is None:
-        raise LookupError(f"No calibration for face model {model!r}: run `manage.py faces_evaluate --calibrate --write`.")
+        raise LookupError(
+            f"No calibration for face model {model!r}: run `manage.py faces_evaluate --calibrate --write`."
+        )
     return _calibration_from(model, entry)
 
 
@@ -171,7 +181,9 @@ def choose_threshold(same: np.ndarray, different: np.ndarray) -> float:
     photos unlike the calibration set.
     """
     candidates = np.unique(np.concatenate([same, different]))
-    mids = np.concatenate([[candidates[0] - 1e-6], (candidates[:-1] + candidates[1:]) / 2, [candidates[-1] + 1e-6]])
+    mids = np.concatenate(
+        [[candidates[0] - 1e-6], (candidates[:-1] + candidates[1:]) / 2, [candidates[-1] + 1e-6]]
+    )
     scores = np.array([((same <= t).mean() + (different > t).mean()) / 2 for t in mids])
     best = scores.max()
     on_plateau = np.flatnonzero(np.isclose(scores, best))
@@ -183,7 +195,9 @@ def choose_threshold(same: np.ndarray, different: np.ndarray) -> float:
     return float((low + high) / 2)
 
 
-def fit_confidence(same: np.ndarray, different: np.ndarray, threshold: float) -> tuple[float, float]:
+def fit_confidence(
+    same: np.ndarray, different: np.ndarray, threshold: float
+) -> tuple[float, float]:
     """Class-balanced logistic fit of P(same person | distance): (slope, midpoint).
 
     Minimises the class-balanced log loss with scipy's L-BFGS on standardised distances; a small L2
@@ -194,7 +208,9 @@ def fit_confidence(same: np.ndarray, different: np.ndarray, threshold: float) ->
 
     d = np.concatenate([same, different]).astype(float)
     y = np.concatenate([np.ones(len(same)), np.zeros(len(different))])
-    w = np.concatenate([np.full(len(same), 0.5 / len(same)), np.full(len(different), 0.5 / len(different))])
+    w = np.concatenate(
+        [np.full(len(same), 0.5 / len(same)), np.full(len(different), 0.5 / len(different))]
+    )
     scale = float(np.std(d)) or 1.0
     x = (d - threshold) / scale
     penalty = 1e-4

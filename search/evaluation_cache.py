@@ -67,13 +67,18 @@ def _analyse(data: bytes) -> PhotoFaces:
     analysis = engine.analyse(image)
     boxes = np.array([f.box for f in analysis.faces], dtype=int).reshape(-1, 4)
     embeddings = (
-        np.stack([f.embedding for f in analysis.faces]).astype(np.float32) if analysis.faces else np.zeros((0, 0), np.float32)
+        np.stack([f.embedding for f in analysis.faces]).astype(np.float32)
+        if analysis.faces
+        else np.zeros((0, 0), np.float32)
     )
     return PhotoFaces(image.width, image.height, boxes, embeddings)
 
 
 def photo_faces(
-    paths: Sequence[Path], *, progress: Callable[[int, int], None] | None = None, use_cache: bool = True
+    paths: Sequence[Path],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    use_cache: bool = True,
 ) -> tuple[list[PhotoFaces], int]:
     """The faces of each photo, from the cache where it has them; returns (faces, photos embedded now)."""
     model, version = engine.model_name(), pipeline_version()
@@ -84,7 +89,15 @@ def photo_faces(
         cached = _cache_path(data, model, version)
         if use_cache and cached.exists():
             with np.load(cached) as z:
-                out.append(PhotoFaces(int(z["size"][0]), int(z["size"][1]), z["boxes"], z["embeddings"], str(z["error"])))
+                out.append(
+                    PhotoFaces(
+                        int(z["size"][0]),
+                        int(z["size"][1]),
+                        z["boxes"],
+                        z["embeddings"],
+                        str(z["error"]),
+                    )
+                )
             continue
         faces = _analyse(data)
         computed += 1

@@ -6,14 +6,19 @@ from search.models import AccessRestrictionBasis, LawfulBasis
 
 
 class SearchForm(forms.Form):
-    image = forms.FileField(label="Photo", help_text="JPEG, PNG or WebP, up to 20 MB. It is deleted as soon as the face is read.")
+    image = forms.FileField(
+        label="Photo",
+        help_text="JPEG, PNG or WebP, up to 20 MB. It is deleted as soon as the face is read.",
+    )
     purpose = forms.CharField(
         label="Purpose",
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why you are searching, in a sentence.",
     )
-    lawful_basis = forms.ChoiceField(label="Lawful basis", choices=[("", "Choose…"), *LawfulBasis.choices])
+    lawful_basis = forms.ChoiceField(
+        label="Lawful basis", choices=[("", "Choose…"), *LawfulBasis.choices]
+    )
     case_reference = forms.CharField(label="Case reference", max_length=100)
 
 
@@ -45,7 +50,9 @@ class AlertCloseForm(forms.Form):
 class AccessRestrictionForm(forms.Form):
     """Claim a restriction of the right of access (Art 23) for one search; the DPO decides (search.withholding)."""
 
-    basis = forms.ChoiceField(label="Legal basis of the restriction", choices=AccessRestrictionBasis.choices)
+    basis = forms.ChoiceField(
+        label="Legal basis of the restriction", choices=AccessRestrictionBasis.choices
+    )
     reference = forms.CharField(
         label="Reference",
         max_length=200,

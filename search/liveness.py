@@ -133,13 +133,20 @@ class Challenge:
     expires_at: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"steps": list(self.steps), "nonce": self.nonce, "issued_at": self.issued_at, "expires_at": self.expires_at}
+        return {
+            "steps": list(self.steps),
+            "nonce": self.nonce,
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Challenge:
         steps = tuple(str(s) for s in data["steps"])
         if not MIN_STEPS <= len(steps) <= MAX_STEPS or any(s not in DIRECTIONS for s in steps):
-            raise ValueError(f"a challenge has {MIN_STEPS} to {MAX_STEPS} steps among {', '.join(DIRECTIONS)}")
+            raise ValueError(
+                f"a challenge has {MIN_STEPS} to {MAX_STEPS} steps among {', '.join(DIRECTIONS)}"
+            )
         if any(a == b for a, b in itertools.pairwise(steps)):
             raise ValueError("a challenge never asks the same pose twice in a row")
         issued, expires = float(data["issued_at"]), float(data["expires_at"])
@@ -152,7 +159,10 @@ class Challenge:
 
 
 def challenge_new(
-    *, rng: Random | None = None, now: float | datetime | None = None, ttl: int = CHALLENGE_TTL_SECONDS
+    *,
+    rng: Random | None = None,
+    now: float | datetime | None = None,
+    ttl: int = CHALLENGE_TTL_SECONDS,
 ) -> Challenge:
     """A random 2-3 step pose challenge (no immediate repeats) with a fresh one-time nonce.
 
@@ -166,7 +176,12 @@ def challenge_new(
         step = chooser.choice([d for d in DIRECTIONS if not steps or d != steps[-1]])
         steps.append(step)
     issued = _seconds(now) if now is not None else time.time()
-    return Challenge(steps=tuple(steps), nonce=secrets.token_urlsafe(24), issued_at=issued, expires_at=issued + ttl)
+    return Challenge(
+        steps=tuple(steps),
+        nonce=secrets.token_urlsafe(24),
+        issued_at=issued,
+        expires_at=issued + ttl,
+    )
 
 
 def _nonce_key(nonce: str) -> str:
@@ -180,7 +195,9 @@ def _cache_add(key: str, timeout: int) -> bool:
     return bool(cache.add(key, 1, timeout=timeout))
 
 
-def nonce_consume(*, challenge: Challenge, store: NonceStore | None = None, now: float | datetime | None = None) -> bool:
+def nonce_consume(
+    *, challenge: Challenge, store: NonceStore | None = None, now: float | datetime | None = None
+) -> bool:
     """Mark the challenge's nonce used; False when it was used before.
 
     ``store(key, timeout_seconds)`` must add ``key`` atomically and say whether it was new (the
@@ -335,7 +352,9 @@ def pose_measures(landmarks: np.ndarray) -> tuple[float, float, float]:
 
 
 def _grey(pixels: np.ndarray) -> np.ndarray:
-    return (pixels[..., 0] * 0.299 + pixels[..., 1] * 0.587 + pixels[..., 2] * 0.114).astype(np.float32)
+    return (pixels[..., 0] * 0.299 + pixels[..., 1] * 0.587 + pixels[..., 2] * 0.114).astype(
+        np.float32
+    )
 
 
 def _decode(index: int, data: Any) -> _Frame:
@@ -402,7 +421,9 @@ def _ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     var_a = blur(a * a) - mu_a * mu_a
     var_b = blur(b * b) - mu_b * mu_b
     cov = blur(a * b) - mu_a * mu_b
-    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
+        (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    )
 
 
 def _scene_change(first: _Frame, second: _Frame) -> tuple[float, float, float]:
@@ -510,7 +531,14 @@ def _vector(value: Any) -> np.ndarray | None:
 
 
 def _not_evaluated(name: str, flag: str, why: str, *, required: bool = True) -> CheckResult:
-    return CheckResult(name=name, flag=flag, passed=False, required=required, evaluated=False, detail=f"not evaluated: {why}")
+    return CheckResult(
+        name=name,
+        flag=flag,
+        passed=False,
+        required=required,
+        evaluated=False,
+        detail=f"not evaluated: {why}",
+    )
 
 
 def _pose_label(d_yaw: float, d_pitch: float, t: Thresholds) -> str:
@@ -556,7 +584,9 @@ def capture_check(
     frame_list = _frame_list(frames)
     references = list(reference_embeddings) if reference_embeddings is not None else None
 
-    def report(frame_measures: Sequence[FrameMeasure] = (), distances: Sequence[float] = ()) -> CaptureReport:
+    def report(
+        frame_measures: Sequence[FrameMeasure] = (), distances: Sequence[float] = ()
+    ) -> CaptureReport:
         result = CaptureReport(
             steps=challenge.steps,
             checks=tuple(checks),
@@ -564,7 +594,12 @@ def capture_check(
             reference_distances=tuple(distances),
             elapsed_seconds=round(time.perf_counter() - started, 3),
         )
-        logger.info("live capture checked: passed=%s flags=%s frames=%s", result.passed, result.flags, len(frame_list))
+        logger.info(
+            "live capture checked: passed=%s flags=%s frames=%s",
+            result.passed,
+            result.flags,
+            len(frame_list),
+        )
         return result
 
     # Freshness, the nonce and the capture times come first: a stale or replayed submission costs no
@@ -583,7 +618,9 @@ def capture_check(
         )
     )
     matches = nonce is None or secrets.compare_digest(str(nonce).encode(), challenge.nonce.encode())
-    unused = nonce_consume(challenge=challenge, store=nonce_store, now=received) if matches else False
+    unused = (
+        nonce_consume(challenge=challenge, store=nonce_store, now=received) if matches else False
+    )
     checks.append(
         CheckResult(
             name="nonce_valid",
@@ -593,7 +630,9 @@ def capture_check(
             threshold=1.0,
             detail="the challenge's nonce, first use"
             if matches and unused
-            else ("the nonce is not this challenge's" if not matches else "the nonce was used before"),
+            else (
+                "the nonce is not this challenge's" if not matches else "the nonce was used before"
+            ),
         )
     )
     count = len(frame_list)
@@ -603,7 +642,9 @@ def capture_check(
         in_window = (
             len(times) == count
             and all(
-                challenge.issued_at - CLOCK_SKEW_SECONDS <= x <= min(received, challenge.expires_at) + CLOCK_SKEW_SECONDS
+                challenge.issued_at - CLOCK_SKEW_SECONDS
+                <= x
+                <= min(received, challenge.expires_at) + CLOCK_SKEW_SECONDS
                 for x in times
             )
             and all(a <= b for a, b in itertools.pairwise(times))
@@ -618,11 +659,22 @@ def capture_check(
                 value=round(span, 3),
                 threshold=lifetime,
                 detail=f"{len(times)} capture times over {span:.1f} s, "
-                + ("in order, inside the challenge's window" if in_window else "not all in order inside the challenge's window"),
+                + (
+                    "in order, inside the challenge's window"
+                    if in_window
+                    else "not all in order inside the challenge's window"
+                ),
             )
         )
     frame_names = ("one_face", "pose_sequence", "live_motion", "same_person", "background", "light")
-    frame_flags = ("face_count", "pose_mismatch", "replayed_still", "identity_changed", "background_changed", "light_changed")
+    frame_flags = (
+        "face_count",
+        "pose_mismatch",
+        "replayed_still",
+        "identity_changed",
+        "background_changed",
+        "light_changed",
+    )
     if not count_ok:
         checks.append(
             CheckResult(
@@ -634,10 +686,18 @@ def capture_check(
                 detail=f"{count} frames received; {MIN_FRAMES} to {MAX_FRAMES} are needed",
             )
         )
-    in_time = fresh and matches and unused and all(c.passed for c in checks if c.name == "frame_times")
+    in_time = (
+        fresh and matches and unused and all(c.passed for c in checks if c.name == "frame_times")
+    )
     if not count_ok or not in_time:
-        why = "the frames were refused" if not count_ok else "the capture is not fresh or not bound to this challenge"
-        checks.extend(_not_evaluated(n, f, why) for n, f in zip(frame_names, frame_flags, strict=True))
+        why = (
+            "the frames were refused"
+            if not count_ok
+            else "the capture is not fresh or not bound to this challenge"
+        )
+        checks.extend(
+            _not_evaluated(n, f, why) for n, f in zip(frame_names, frame_flags, strict=True)
+        )
         if references is not None:
             checks.append(_not_evaluated("reference_match", "reference_mismatch", why))
         return report()
@@ -659,18 +719,29 @@ def capture_check(
     if bad:
         # A capture with a frame we cannot read is refused whole: no face work on the rest.
         why = "a frame could not be decoded"
-        checks.extend(_not_evaluated(n, f, why) for n, f in zip(frame_names, frame_flags, strict=True))
+        checks.extend(
+            _not_evaluated(n, f, why) for n, f in zip(frame_names, frame_flags, strict=True)
+        )
         if references is not None:
             checks.append(_not_evaluated("reference_match", "reference_mismatch", why))
         return report([FrameMeasure(index=f.index, faces=0, error=f.error) for f in decoded])
     try:
         _analyse(decoded)
-    except Exception:  # the face model failed on something decode_image accepted: a refusal, never a 500
+    except (
+        Exception
+    ):  # the face model failed on something decode_image accepted: a refusal, never a 500
         logger.exception("face analysis of a live capture failed")
-        checks.extend(_not_evaluated(n, f, "the face analysis failed") for n, f in zip(frame_names, frame_flags, strict=True))
+        checks.extend(
+            _not_evaluated(n, f, "the face analysis failed")
+            for n, f in zip(frame_names, frame_flags, strict=True)
+        )
         if references is not None:
-            checks.append(_not_evaluated("reference_match", "reference_mismatch", "the face analysis failed"))
-        return report([FrameMeasure(index=f.index, faces=0, error="analysis_failed") for f in decoded])
+            checks.append(
+                _not_evaluated("reference_match", "reference_mismatch", "the face analysis failed")
+            )
+        return report(
+            [FrameMeasure(index=f.index, faces=0, error="analysis_failed") for f in decoded]
+        )
 
     # (a) exactly one usable face in every frame
     face_counts = [len(f.boxes) for f in decoded]
@@ -685,15 +756,26 @@ def capture_check(
             detail="one face in every frame"
             if not wrong
             else "; ".join(
-                f"frame {f.index + 1}: {len(f.boxes)} faces" + (f" ({f.rejected} too small)" if f.rejected else "") for f in wrong
+                f"frame {f.index + 1}: {len(f.boxes)} faces"
+                + (f" ({f.rejected} too small)" if f.rejected else "")
+                for f in wrong
             ),
         )
     )
     usable = not wrong and all(f.landmarks is not None and f.embedding is not None for f in decoded)
-    measures = [FrameMeasure(index=f.index, faces=n, error=f.error) for f, n in zip(decoded, face_counts, strict=True)]
+    measures = [
+        FrameMeasure(index=f.index, faces=n, error=f.error)
+        for f, n in zip(decoded, face_counts, strict=True)
+    ]
     if not usable:
-        why = "not every frame shows exactly one face" if wrong else "no landmarks with this face model"
-        checks.extend(_not_evaluated(n, f, why) for n, f in zip(frame_names[1:], frame_flags[1:], strict=True))
+        why = (
+            "not every frame shows exactly one face"
+            if wrong
+            else "no landmarks with this face model"
+        )
+        checks.extend(
+            _not_evaluated(n, f, why) for n, f in zip(frame_names[1:], frame_flags[1:], strict=True)
+        )
         if references is not None:
             checks.append(_not_evaluated("reference_match", "reference_mismatch", why))
         return report(measures)
@@ -701,7 +783,9 @@ def capture_check(
     # (b) the asked poses, in order, relative to the first frame
     poses = [pose_measures(f.landmarks) for f in decoded]  # type: ignore[arg-type]
     yaw0, pitch0, _ = poses[0]
-    labels = ["neutral"] + [_pose_label(yaw - yaw0, pitch0 - pitch, t) for yaw, pitch, _ in poses[1:]]
+    labels = ["neutral"] + [
+        _pose_label(yaw - yaw0, pitch0 - pitch, t) for yaw, pitch, _ in poses[1:]
+    ]
     seen: list[str] = []
     for label in labels[1:]:
         if label != "neutral" and (not seen or seen[-1] != label):
@@ -776,7 +860,8 @@ def capture_check(
             value=round(min_ssim, 4),
             threshold=t.background_ssim,
             detail=f"smallest similarity of the scene between consecutive frames {min_ssim:.2f} over "
-            f"{min_share:.0%} of the frame" + ("" if enough else " (too little scene visible: step back from the camera)"),
+            f"{min_share:.0%} of the frame"
+            + ("" if enough else " (too little scene visible: step back from the camera)"),
         )
     )
     checks.append(
@@ -793,10 +878,16 @@ def capture_check(
     # (g) the live face matches the request's confirmed candidates
     reference_distances: list[float] = []
     if references is not None:
-        valid = [r for r in (_vector(r) for r in references) if r is not None and r.shape == first.shape]
+        valid = [
+            r for r in (_vector(r) for r in references) if r is not None and r.shape == first.shape
+        ]
         reference_distances = [round(engine.cosine_distance(first, r), 4) for r in valid]
         if not reference_distances:
-            checks.append(_not_evaluated("reference_match", "reference_mismatch", "no usable reference embedding"))
+            checks.append(
+                _not_evaluated(
+                    "reference_match", "reference_mismatch", "no usable reference embedding"
+                )
+            )
         else:
             nearest = min(reference_distances)
             near = sum(d <= reference_threshold for d in reference_distances)

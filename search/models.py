@@ -33,16 +33,24 @@ class SourceImage(models.Model):
     # Provenance (the crawler fills the URLs; an import records the file's own name, never a server path).
     source_label = models.CharField(max_length=200)
     # The approved source (crawled or imported) whose declarations cover this photo.
-    source = models.ForeignKey("crawling.Source", null=True, blank=True, on_delete=models.PROTECT, related_name="images")
+    source = models.ForeignKey(
+        "crawling.Source", null=True, blank=True, on_delete=models.PROTECT, related_name="images"
+    )
     page_url = models.URLField(max_length=2000, blank=True)
     image_url = models.URLField(max_length=2000, blank=True)
-    original_name = models.CharField(max_length=255, blank=True, help_text="file name of an imported photo")
+    original_name = models.CharField(
+        max_length=255, blank=True, help_text="file name of an imported photo"
+    )
     fetched_at = models.DateTimeField(null=True, blank=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    jurisdiction = models.CharField(max_length=10, blank=True, help_text="ISO 3166 code, e.g. FR or US-IL")
+    jurisdiction = models.CharField(
+        max_length=10, blank=True, help_text="ISO 3166 code, e.g. FR or US-IL"
+    )
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
     status_changed_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
@@ -50,7 +58,10 @@ class SourceImage(models.Model):
     # Art 17(3)(e): a photo an erasure request covers while a legal hold also covers it is kept,
     # its faces restricted, until the hold ends; then the retention sweep erases it (search.retention).
     erasure_reference = models.CharField(
-        max_length=20, blank=True, default="", help_text="erasure request waiting for a legal hold to end"
+        max_length=20,
+        blank=True,
+        default="",
+        help_text="erasure request waiting for a legal hold to end",
     )
     erasure_requested_at = models.DateTimeField(null=True, blank=True)
 
@@ -79,7 +90,12 @@ class Provenance:
     file_name: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"source": self.source, "page_url": self.page_url, "image_url": self.image_url, "file_name": self.file_name}
+        return {
+            "source": self.source,
+            "page_url": self.page_url,
+            "image_url": self.image_url,
+            "file_name": self.file_name,
+        }
 
 
 def _web_url(url: str) -> str:
@@ -114,7 +130,8 @@ class Face(models.Model):
         indexes = [models.Index(fields=["model", "status"])]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=["active", "restricted", "suppressed"]), name="search_face_status_valid"
+                condition=models.Q(status__in=["active", "restricted", "suppressed"]),
+                name="search_face_status_valid",
             ),
         ]
 
@@ -145,7 +162,11 @@ class Suppression(models.Model):
 
     class Meta:
         db_table = "subjects_suppression"
-        constraints = [models.UniqueConstraint(fields=["kind", "value_sha256"], name="subjects_suppression_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "value_sha256"], name="subjects_suppression_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"suppression {self.kind}"
@@ -163,9 +184,15 @@ class LawfulBasis(models.TextChoices):
 class AccessRestrictionBasis(models.TextChoices):
     """The legal restriction of the right of access (GDPR Art 23) a customer may claim for a search."""
 
-    CRIME = "crime", "Prevention, investigation or prosecution of crime (Art 23(1)(d); e.g. UK DPA 2018 Sch 2 para 2)"
+    CRIME = (
+        "crime",
+        "Prevention, investigation or prosecution of crime (Art 23(1)(d); e.g. UK DPA 2018 Sch 2 para 2)",
+    )
     NATIONAL_SECURITY = "national_security", "National security or defence (Art 23(1)(a)-(b))"
-    JUDICIAL_PROCEEDINGS = "judicial_proceedings", "Judicial independence and proceedings (Art 23(1)(f))"
+    JUDICIAL_PROCEEDINGS = (
+        "judicial_proceedings",
+        "Judicial independence and proceedings (Art 23(1)(f))",
+    )
     REGULATORY = "regulatory", "Regulatory or supervisory function (Art 23(1)(h))"
     OTHER = "other", "Other restriction in national law (name it in the reference)"
 
@@ -187,12 +214,18 @@ class SearchRequest(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
-    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="searches")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="searches")
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.PROTECT, related_name="searches"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="searches"
+    )
     purpose = models.CharField(max_length=500)
     lawful_basis = models.CharField(max_length=40, choices=LawfulBasis.choices)
     case_reference = models.CharField(max_length=100)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
     status_changed_at = models.DateTimeField(default=timezone.now)
     error = models.CharField(max_length=300, blank=True)
     # The probe photo exists only until it is embedded; then the file is deleted.
@@ -210,9 +243,15 @@ class SearchRequest(models.Model):
     # A claimed restriction of the right of access (Art 23), written by search.withholding. Only an
     # APPROVED claim withholds this search's organisation from an access package.
     access_restriction = models.CharField(
-        max_length=10, choices=AccessRestriction.choices, default=AccessRestriction.NONE, blank=True, db_index=True
+        max_length=10,
+        choices=AccessRestriction.choices,
+        default=AccessRestriction.NONE,
+        blank=True,
+        db_index=True,
     )
-    access_restriction_basis = models.CharField(max_length=30, choices=AccessRestrictionBasis.choices, blank=True)
+    access_restriction_basis = models.CharField(
+        max_length=30, choices=AccessRestrictionBasis.choices, blank=True
+    )
     access_restriction_reference = models.CharField(max_length=200, blank=True)
     access_restriction_claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -222,17 +261,25 @@ class SearchRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     access_restriction_decided_at = models.DateTimeField(null=True, blank=True)
-    access_restriction_note = models.TextField(blank=True, help_text="the DPO's reasons for the decision")
+    access_restriction_note = models.TextField(
+        blank=True, help_text="the DPO's reasons for the decision"
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(access_restriction="") | ~models.Q(access_restriction_reference=""),
+                condition=models.Q(access_restriction="")
+                | ~models.Q(access_restriction_reference=""),
                 name="search_request_access_restriction_reference_required",
             ),
-            models.CheckConstraint(condition=~models.Q(purpose=""), name="search_request_purpose_required"),
-            models.CheckConstraint(condition=~models.Q(case_reference=""), name="search_request_case_reference_required"),
+            models.CheckConstraint(
+                condition=~models.Q(purpose=""), name="search_request_purpose_required"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(case_reference=""),
+                name="search_request_case_reference_required",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -254,7 +301,11 @@ class ProbeFace(models.Model):
 
     class Meta:
         ordering = ["index"]
-        constraints = [models.UniqueConstraint(fields=["search", "index"], name="search_probeface_unique_index")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["search", "index"], name="search_probeface_unique_index"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"probe face {self.index} of search {self.search_id}"
@@ -270,7 +321,9 @@ class SearchHit(models.Model):
 
     class Meta:
         ordering = ["search", "rank"]
-        constraints = [models.UniqueConstraint(fields=["search", "rank"], name="search_hit_unique_rank")]
+        constraints = [
+            models.UniqueConstraint(fields=["search", "rank"], name="search_hit_unique_rank")
+        ]
 
     def __str__(self) -> str:
         return f"hit {self.rank} of search {self.search_id}"
@@ -292,21 +345,35 @@ class MonitoringAlert(models.Model):
         OPEN = "open", "Open"
         CLOSED = "closed", "Closed"
 
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
-    searches = models.ManyToManyField(SearchRequest, through="MonitoringAlertSearch", related_name="monitoring_alerts")
-    window_days = models.PositiveSmallIntegerField(help_text="the window the counts were taken over")
-    organisations = models.PositiveIntegerField(help_text="distinct organisations that searched the person")
-    max_case_references = models.PositiveIntegerField(help_text="most distinct case references of one organisation")
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    searches = models.ManyToManyField(
+        SearchRequest, through="MonitoringAlertSearch", related_name="monitoring_alerts"
+    )
+    window_days = models.PositiveSmallIntegerField(
+        help_text="the window the counts were taken over"
+    )
+    organisations = models.PositiveIntegerField(
+        help_text="distinct organisations that searched the person"
+    )
+    max_case_references = models.PositiveIntegerField(
+        help_text="most distinct case references of one organisation"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     close_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-updated_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(status__in=["open", "closed"]), name="search_alert_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["open", "closed"]), name="search_alert_status_valid"
+            ),
             models.CheckConstraint(
                 condition=models.Q(status="open", closed_at__isnull=True)
                 | (models.Q(status="closed", closed_at__isnull=False) & ~models.Q(close_note="")),
@@ -320,11 +387,15 @@ class MonitoringAlert(models.Model):
 
 class MonitoringAlertSearch(models.Model):
     alert = models.ForeignKey(MonitoringAlert, on_delete=models.CASCADE, related_name="links")
-    search = models.ForeignKey(SearchRequest, on_delete=models.CASCADE, related_name="monitoring_links")
+    search = models.ForeignKey(
+        SearchRequest, on_delete=models.CASCADE, related_name="monitoring_links"
+    )
     added_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["alert", "search"], name="search_alert_search_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "search"], name="search_alert_search_unique")
+        ]
 
     def __str__(self) -> str:
         return f"search {self.search_id} in alert {self.alert_id}"

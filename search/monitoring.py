@@ -61,7 +61,9 @@ def _top_face_id(search: SearchRequest) -> int | None:
     return face_id
 
 
-def _same_person_search_ids(*, search: SearchRequest, statuses: list[str], organisation_id: int | None = None) -> list[int]:
+def _same_person_search_ids(
+    *, search: SearchRequest, statuses: list[str], organisation_id: int | None = None
+) -> list[int]:
     face_id = _top_face_id(search)
     if face_id is None:
         return []
@@ -125,14 +127,20 @@ def search_hold_if_repeat(*, search: SearchRequest) -> bool:
 def _held_search_for(*, search_id: int, user: User) -> SearchRequest:
     search = SearchRequest.objects.select_for_update().get(pk=search_id)
     if search.status != SearchRequest.Status.NEEDS_CONFIRMATION:
-        raise ConfirmationRefused("not_held", "This search is not waiting for a repeat-search confirmation.")
+        raise ConfirmationRefused(
+            "not_held", "This search is not waiting for a repeat-search confirmation."
+        )
     if search.user_id != user.pk:
-        raise ConfirmationRefused("not_your_search", "Only the analyst who ran this search can confirm or cancel it.")
+        raise ConfirmationRefused(
+            "not_your_search", "Only the analyst who ran this search can confirm or cancel it."
+        )
     return search
 
 
 @transaction.atomic
-def search_repeat_confirm(*, search: SearchRequest, user: User, case_reference: str, ip: str | None = None) -> SearchRequest:
+def search_repeat_confirm(
+    *, search: SearchRequest, user: User, case_reference: str, ip: str | None = None
+) -> SearchRequest:
     """The analyst confirms a held repeat search under ``case_reference``: the results are released.
 
     Raises ValidationError (no case reference) or ConfirmationRefused; nothing changes then. The
@@ -140,7 +148,9 @@ def search_repeat_confirm(*, search: SearchRequest, user: User, case_reference: 
     """
     case_reference = (case_reference or "").strip()
     if not case_reference:
-        raise ValidationError({"case_reference": "Give the case reference this repeat search belongs to."})
+        raise ValidationError(
+            {"case_reference": "Give the case reference this repeat search belongs to."}
+        )
     if len(case_reference) > 100:
         raise ValidationError({"case_reference": "A case reference has at most 100 characters."})
     search = _held_search_for(search_id=search.pk, user=user)
@@ -157,14 +167,20 @@ def search_repeat_confirm(*, search: SearchRequest, user: User, case_reference: 
         target=search,
         outcome="success",
         ip=ip,
-        details={"case_reference": case_reference, "previous_case_reference": previous, "hits": search.hits.count()},
+        details={
+            "case_reference": case_reference,
+            "previous_case_reference": previous,
+            "hits": search.hits.count(),
+        },
     )
     search_monitoring_check(search=search)
     return search
 
 
 @transaction.atomic
-def search_repeat_cancel(*, search: SearchRequest, user: User, ip: str | None = None) -> SearchRequest:
+def search_repeat_cancel(
+    *, search: SearchRequest, user: User, ip: str | None = None
+) -> SearchRequest:
     """The analyst withdraws a held repeat search: its matches are deleted unseen. Audited."""
     search = _held_search_for(search_id=search.pk, user=user)
     deleted, _ = search.hits.all().delete()
@@ -175,9 +191,13 @@ def search_repeat_cancel(*, search: SearchRequest, user: User, ip: str | None = 
     search.completed_at = now
     search.save(update_fields=["status", "error", "status_changed_at", "completed_at"])
     audit_record(
-        actor=user, action="search.search.repeat_cancelled", target=search, outcome="success", ip=ip,
+        actor=user,
+        action="search.search.repeat_cancelled",
+        target=search,
+        outcome="success",
+        ip=ip,
         details={"hits_deleted": deleted},
-    )  # fmt: skip
+    )
     return search
 
 
@@ -200,10 +220,14 @@ class _Counts:
 
 def _counts(search_ids: list[int]) -> _Counts:
     cases: dict[int, set[str]] = defaultdict(set)
-    for org_id, case in SearchRequest.objects.filter(pk__in=search_ids).values_list("organisation_id", "case_reference"):
+    for org_id, case in SearchRequest.objects.filter(pk__in=search_ids).values_list(
+        "organisation_id", "case_reference"
+    ):
         cases[org_id].add(" ".join(case.split()).casefold())  # "AB-1" and " ab-1 " are one case
     return _Counts(
-        organisations=len(cases), max_case_references=max((len(c) for c in cases.values()), default=0), by_organisation=cases
+        organisations=len(cases),
+        max_case_references=max((len(c) for c in cases.values()), default=0),
+        by_organisation=cases,
     )
 
 
@@ -222,9 +246,9 @@ def search_monitoring_check(*, search: SearchRequest) -> MonitoringAlert | None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ALERT_LOCK_KEY])
     ids = _same_person_search_ids(search=search, statuses=[SearchRequest.Status.DONE])
     reviewed = set(
-        MonitoringAlertSearch.objects.filter(search_id__in=ids, alert__status=MonitoringAlert.Status.CLOSED).values_list(
-            "search_id", flat=True
-        )
+        MonitoringAlertSearch.objects.filter(
+            search_id__in=ids, alert__status=MonitoringAlert.Status.CLOSED
+        ).values_list("search_id", flat=True)
     )
     ids = [pk for pk in ids if pk not in reviewed]
     counts = _counts(ids)
@@ -253,8 +277,12 @@ def search_monitoring_check(*, search: SearchRequest) -> MonitoringAlert | None:
     new_ids = [pk for pk in ids if pk not in linked]
     if not new_ids:
         return alert
-    told_orgs = set(SearchRequest.objects.filter(pk__in=linked).values_list("organisation_id", flat=True))
-    MonitoringAlertSearch.objects.bulk_create([MonitoringAlertSearch(alert=alert, search_id=pk, added_at=now) for pk in new_ids])
+    told_orgs = set(
+        SearchRequest.objects.filter(pk__in=linked).values_list("organisation_id", flat=True)
+    )
+    MonitoringAlertSearch.objects.bulk_create(
+        [MonitoringAlertSearch(alert=alert, search_id=pk, added_at=now) for pk in new_ids]
+    )
     total = _counts(sorted(linked | set(new_ids)))
     alert.organisations = total.organisations
     alert.max_case_references = total.max_case_references
@@ -272,7 +300,12 @@ def search_monitoring_check(*, search: SearchRequest) -> MonitoringAlert | None:
             "window_days": settings.MONITORING_WINDOW_DAYS,
         },
     )
-    _notify(alert=alert, raised=not linked, counts=total, new_orgs=set(total.by_organisation) - told_orgs)
+    _notify(
+        alert=alert,
+        raised=not linked,
+        counts=total,
+        new_orgs=set(total.by_organisation) - told_orgs,
+    )
     return alert
 
 
@@ -284,7 +317,11 @@ def _notify(*, alert: MonitoringAlert, raised: bool, counts: _Counts, new_orgs: 
     site = settings.SITE_URL.rstrip("/")
     window = settings.MONITORING_WINDOW_DAYS
     if raised:
-        staff = User.objects.filter(groups__name="dpo", is_active=True).exclude(email="").values_list("email", flat=True)
+        staff = (
+            User.objects.filter(groups__name="dpo", is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
         # The DPO group's members and the DPO's contact mailbox (the one the public notice names).
         dpos = sorted({*staff, *([settings.DPO_EMAIL] if settings.DPO_EMAIL else [])})
         if dpos:
@@ -299,10 +336,14 @@ def _notify(*, alert: MonitoringAlert, raised: bool, counts: _Counts, new_orgs: 
                 ),
             )
         else:
-            logger.warning("monitoring alert %s raised but no active DPO has an email address", alert.pk)
+            logger.warning(
+                "monitoring alert %s raised but no active DPO has an email address", alert.pk
+            )
     for org_id in sorted(new_orgs):
         admins = list(
-            Membership.objects.filter(organisation_id=org_id, role=Role.ORG_ADMIN, user__is_active=True)
+            Membership.objects.filter(
+                organisation_id=org_id, role=Role.ORG_ADMIN, user__is_active=True
+            )
             .exclude(user__email="")
             .values_list("user__email", flat=True)
         )
@@ -322,7 +363,9 @@ def _notify(*, alert: MonitoringAlert, raised: bool, counts: _Counts, new_orgs: 
 
 
 @transaction.atomic
-def monitoring_alert_close(*, alert: MonitoringAlert, user: User, note: str, ip: str | None = None) -> MonitoringAlert:
+def monitoring_alert_close(
+    *, alert: MonitoringAlert, user: User, note: str, ip: str | None = None
+) -> MonitoringAlert:
     """The DPO closes an alert with a note (required). Audited; its searches no longer count."""
     note = (note or "").strip()
     if not note:
@@ -336,9 +379,13 @@ def monitoring_alert_close(*, alert: MonitoringAlert, user: User, note: str, ip:
     alert.close_note = note[:5000]
     alert.save(update_fields=["status", "closed_at", "closed_by", "close_note"])
     audit_record(
-        actor=user, action="search.monitoring_alert.closed", target=alert, outcome="success", ip=ip,
+        actor=user,
+        action="search.monitoring_alert.closed",
+        target=alert,
+        outcome="success",
+        ip=ip,
         details={"note": alert.close_note, "searches": alert.links.count()},
-    )  # fmt: skip
+    )
     return alert
 
 
@@ -355,7 +402,9 @@ def access_monitoring_alert(*, user: User, alert_id: int) -> MonitoringAlert:
     return alert
 
 
-def monitoring_alert_list(*, status: str | None = MonitoringAlert.Status.OPEN) -> QuerySet[MonitoringAlert]:
+def monitoring_alert_list(
+    *, status: str | None = MonitoringAlert.Status.OPEN
+) -> QuerySet[MonitoringAlert]:
     alerts = MonitoringAlert.objects.all()
     return alerts.filter(status=status) if status else alerts
 
@@ -383,7 +432,11 @@ def organisation_alert_list(*, organisation_id: int) -> list[OrganisationAlert]:
             alert_id=a.pk,
             status=a.status,
             created_at=a.created_at,
-            searches=list(a.searches.filter(organisation_id=organisation_id).select_related("user").order_by("created_at")),
+            searches=list(
+                a.searches.filter(organisation_id=organisation_id)
+                .select_related("user")
+                .order_by("created_at")
+            ),
         )
         for a in alerts.order_by("-created_at")
     ]

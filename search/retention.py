@@ -59,7 +59,9 @@ def orphan_files_delete(*, folder: str, model: Any, field: str, batch: int = 100
     names = _walk(folder)
     while chunk := [name for _, name in zip(range(batch), names, strict=False)]:
         known = set(model.objects.filter(**{f"{field}__in": chunk}).values_list(field, flat=True))
-        orphans = [n for n in chunk if n not in known and default_storage.get_modified_time(n) < cutoff]
+        orphans = [
+            n for n in chunk if n not in known and default_storage.get_modified_time(n) < cutoff
+        ]
         if not orphans:
             continue
         storage_files_delete(orphans)
@@ -75,7 +77,13 @@ def orphan_files_delete(*, folder: str, model: Any, field: str, batch: int = 100
 
 
 def _chunked(
-    queryset: QuerySet[Any], *, held: Q, chunk_size: int, when: str, apply: Callable[[list[Any]], int], action: str
+    queryset: QuerySet[Any],
+    *,
+    held: Q,
+    chunk_size: int,
+    when: str,
+    apply: Callable[[list[Any]], int],
+    action: str,
 ) -> SweepOutcome:
     outcome = SweepOutcome()
     outcome.held = queryset.filter(held).distinct().count()
@@ -111,7 +119,9 @@ def sweep_held_erasures(*, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
     )
 
 
-def sweep_source_images(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+def sweep_source_images(
+    *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
+) -> SweepOutcome:
     """Images not seen at their source since the cutoff go, with their faces, crops and hits; so do the
     photos of an erasure that a legal hold delayed, once the hold has ended."""
     delayed = sweep_held_erasures(holds=holds, chunk_size=chunk_size)
@@ -123,21 +133,32 @@ def sweep_source_images(*, cutoff: datetime, action: str, holds: ActiveHolds, ch
         apply=images_delete,
         action="source_images_deleted",
     )
-    outcome.add(delayed.ids, [t for t in (delayed.oldest, delayed.newest) if t], delayed.files_deleted)
+    outcome.add(
+        delayed.ids, [t for t in (delayed.oldest, delayed.newest) if t], delayed.files_deleted
+    )
     outcome.held += delayed.held
     outcome.files_deleted += orphan_files_delete(folder="sources", model=SourceImage, field="file")
     return outcome
 
 
-def sweep_faces(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+def sweep_faces(
+    *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
+) -> SweepOutcome:
     """Faces older than the period, or past their own expiry (their photo left its source)."""
     expired = Face.objects.filter(Q(created_at__lt=cutoff) | Q(expires_at__lte=timezone.now()))
     return _chunked(
-        expired, held=held_faces_q(holds), chunk_size=chunk_size, when="created_at", apply=faces_delete, action="faces_deleted"
+        expired,
+        held=held_faces_q(holds),
+        chunk_size=chunk_size,
+        when="created_at",
+        apply=faces_delete,
+        action="faces_deleted",
     )
 
 
-def sweep_face_crops(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+def sweep_face_crops(
+    *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
+) -> SweepOutcome:
     outcome = _chunked(
         Face.objects.filter(created_at__lt=cutoff).exclude(crop=""),
         held=held_faces_q(holds),
@@ -160,7 +181,9 @@ def _delete_probes(rows: list[SearchRequest]) -> int:
     return files_delete_on_commit(names)
 
 
-def sweep_probe_images(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+def sweep_probe_images(
+    *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
+) -> SweepOutcome:
     """Probe photos are deleted when embedded; this catches any a failure left behind (rows and objects)."""
     outcome = _chunked(
         SearchRequest.objects.filter(created_at__lt=cutoff).exclude(probe=""),
@@ -170,7 +193,9 @@ def sweep_probe_images(*, cutoff: datetime, action: str, holds: ActiveHolds, chu
         apply=_delete_probes,
         action="probe_images_deleted",
     )
-    outcome.files_deleted += orphan_files_delete(folder="probes", model=SearchRequest, field="probe")
+    outcome.files_deleted += orphan_files_delete(
+        folder="probes", model=SearchRequest, field="probe"
+    )
     return outcome
 
 
@@ -179,7 +204,9 @@ def _clear_probe_embeddings(rows: list[SearchRequest]) -> int:
     return 0
 
 
-def sweep_probe_embeddings(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+def sweep_probe_embeddings(
+    *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
+) -> SweepOutcome:
     """The probe embedding goes; the search record (who, why, when) stays."""
     return _chunked(
         SearchRequest.objects.filter(created_at__lt=cutoff, probe_embedding__isnull=False),
@@ -196,7 +223,9 @@ def _delete_hits(rows: list[SearchHit]) -> int:
     return 0
 
 
-def sweep_search_results(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+def sweep_search_results(
+    *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
+) -> SweepOutcome:
     return _chunked(
         SearchHit.objects.filter(created_at__lt=cutoff),
         held=Q(search__organisation_id__in=holds.organisation_ids),
@@ -233,11 +262,19 @@ def purge_jurisdictions(*, codes: list[str], holds: ActiveHolds, chunk_size: int
 
 
 _BACKLOG: dict[str, Callable[[datetime], QuerySet[Any]]] = {
-    DataClass.SOURCE_IMAGES: lambda c: SourceImage.objects.filter(Q(last_seen__lt=c) | ~Q(erasure_reference="")),
-    DataClass.FACES: lambda c: Face.objects.filter(Q(created_at__lt=c) | Q(expires_at__lte=timezone.now())),
+    DataClass.SOURCE_IMAGES: lambda c: SourceImage.objects.filter(
+        Q(last_seen__lt=c) | ~Q(erasure_reference="")
+    ),
+    DataClass.FACES: lambda c: Face.objects.filter(
+        Q(created_at__lt=c) | Q(expires_at__lte=timezone.now())
+    ),
     DataClass.FACE_CROPS: lambda c: Face.objects.filter(created_at__lt=c).exclude(crop=""),
-    DataClass.PROBE_IMAGES: lambda c: SearchRequest.objects.filter(created_at__lt=c).exclude(probe=""),
-    DataClass.PROBE_EMBEDDINGS: lambda c: SearchRequest.objects.filter(created_at__lt=c, probe_embedding__isnull=False),
+    DataClass.PROBE_IMAGES: lambda c: SearchRequest.objects.filter(created_at__lt=c).exclude(
+        probe=""
+    ),
+    DataClass.PROBE_EMBEDDINGS: lambda c: SearchRequest.objects.filter(
+        created_at__lt=c, probe_embedding__isnull=False
+    ),
     DataClass.SEARCH_RESULTS: lambda c: SearchHit.objects.filter(created_at__lt=c),
 }
 

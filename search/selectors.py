@@ -25,7 +25,9 @@ class FaceMatch:
     distance: float
 
 
-def face_match_list(*, embedding: Sequence[float], model: str, limit: int, max_distance: float | None = None) -> list[FaceMatch]:
+def face_match_list(
+    *, embedding: Sequence[float], model: str, limit: int, max_distance: float | None = None
+) -> list[FaceMatch]:
     """Nearest active, unexpired faces of ``model`` outside excluded jurisdictions.
 
     The filters sit inside the index scan: pgvector's iterative scan keeps walking the HNSW
@@ -50,7 +52,9 @@ def face_match_list(*, embedding: Sequence[float], model: str, limit: int, max_d
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
         cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(settings.SEARCH_EF_SEARCH, limit)])
-        cursor.execute(sql, [vector, timezone.now(), list(settings.EXCLUDED_JURISDICTIONS), vector, limit])
+        cursor.execute(
+            sql, [vector, timezone.now(), list(settings.EXCLUDED_JURISDICTIONS), vector, limit]
+        )
         rows = cursor.fetchall()
     matches = [FaceMatch(face_id=r[0], distance=float(r[1])) for r in rows]
     if max_distance is not None:
@@ -63,7 +67,9 @@ def access_search_by_id(*, user: User, search_id: int) -> SearchRequest:
     membership = membership_for(user=user)
     if membership is None:
         raise Http404
-    search = SearchRequest.objects.select_related("organisation", "user").filter(pk=search_id).first()
+    search = (
+        SearchRequest.objects.select_related("organisation", "user").filter(pk=search_id).first()
+    )
     if search is None:
         raise Http404
     if search.organisation_id != membership.organisation_id:
@@ -75,7 +81,9 @@ def search_list(*, user: User) -> QuerySet[SearchRequest]:
     membership = membership_for(user=user)
     if membership is None:
         raise Http404
-    return SearchRequest.objects.filter(organisation=membership.organisation_id).select_related("user")
+    return SearchRequest.objects.filter(organisation=membership.organisation_id).select_related(
+        "user"
+    )
 
 
 def excluded_jurisdictions_q(field: str = "jurisdiction") -> Q:

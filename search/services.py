@@ -64,7 +64,9 @@ def _template_match(analysis: engine.Analysis) -> bool:
     """Whether any face of the photo matches an objector's kept template."""
     from search.suppression import template_suppresses
 
-    return any(template_suppresses(embedding=f.embedding.tolist(), model=f.model) for f in analysis.faces)
+    return any(
+        template_suppresses(embedding=f.embedding.tolist(), model=f.model) for f in analysis.faces
+    )
 
 
 def source_image_store(
@@ -101,12 +103,18 @@ def source_image_store(
         return StoreResult(image=None, created=False, skipped="excluded_jurisdiction")
     digest = hashlib.sha256(data).hexdigest()
     if suppression_match(page_url=page_url, image_url=image_url, image_sha256=digest):
-        return StoreResult(image=None, created=False, skipped="suppressed")  # an objector: never indexed again
+        return StoreResult(
+            image=None, created=False, skipped="suppressed"
+        )  # an objector: never indexed again
     analysis: engine.Analysis | None = None
-    if not SourceImage.objects.filter(sha256=digest).exists() and _template_suppressions_exist(engine.model_name()):
+    if not SourceImage.objects.filter(sha256=digest).exists() and _template_suppressions_exist(
+        engine.model_name()
+    ):
         analysis = engine.analyse(decoded)
         if _template_match(analysis):
-            return StoreResult(image=None, created=False, skipped="suppressed")  # nothing written, not even a row
+            return StoreResult(
+                image=None, created=False, skipped="suppressed"
+            )  # nothing written, not even a row
     now = timezone.now()
     with transaction.atomic():
         existing = SourceImage.objects.select_for_update().filter(sha256=digest).first()
@@ -116,8 +124,13 @@ def source_image_store(
             if source is not None and existing.source_id is None:
                 existing.source = source
                 fields.append("source")
-                audit_record(actor=actor, action="search.source_image.linked", target=existing, outcome="success",
-                             details={"source": source.name})  # fmt: skip
+                audit_record(
+                    actor=actor,
+                    action="search.source_image.linked",
+                    target=existing,
+                    outcome="success",
+                    details={"source": source.name},
+                )
             existing.save(update_fields=fields)
             return StoreResult(image=existing, created=False, skipped="duplicate")
         image = SourceImage(
@@ -137,7 +150,9 @@ def source_image_store(
             first_seen=now,
             last_seen=now,
         )
-        image.file.save(f"{digest[:2]}/{digest}.{decoded.format.lower()}", ContentFile(data), save=False)
+        image.file.save(
+            f"{digest[:2]}/{digest}.{decoded.format.lower()}", ContentFile(data), save=False
+        )
         try:
             image.save()
             audit_record(
@@ -145,7 +160,11 @@ def source_image_store(
                 action="search.source_image.stored",
                 target=image,
                 outcome="success",
-                details={"source": source_label, "jurisdiction": image.jurisdiction, "bytes": len(data)},
+                details={
+                    "source": source_label,
+                    "jurisdiction": image.jurisdiction,
+                    "bytes": len(data),
+                },
             )
         except Exception:
             default_storage.delete(str(image.file.name))
@@ -186,7 +205,8 @@ def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False
     with transaction.atomic():
         rows = list(
             SourceImage.objects.select_for_update(skip_locked=True).filter(
-                pk__in=image_ids, status__in=[SourceImage.Status.PENDING, SourceImage.Status.PROCESSING]
+                pk__in=image_ids,
+                status__in=[SourceImage.Status.PENDING, SourceImage.Status.PROCESSING],
             )
         )
         if isolate_retried and len(rows) > 1 and any(row.attempts > 0 for row in rows):
@@ -219,7 +239,13 @@ def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False
             _attempts_uncount(SourceImage, [i.pk for i in claimed])
             raise
         except (engine.ImageRejected, OSError) as exc:
-            _image_finish(image, status=SourceImage.Status.FAILED, error=str(exc)[:300], faces=[], decoded=None)
+            _image_finish(
+                image,
+                status=SourceImage.Status.FAILED,
+                error=str(exc)[:300],
+                faces=[],
+                decoded=None,
+            )
             counts.failed += 1
     analyses = engine.analyse_many([d for _, d in decoded]) if decoded else []
     for (image, pixels), analysis in zip(decoded, analyses, strict=True):
@@ -233,18 +259,37 @@ def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False
     return counts
 
 
-def _analysis_record(image: SourceImage, pixels: engine.DecodedImage, analysis: engine.Analysis, counts: AnalyseCounts) -> None:
+def _analysis_record(
+    image: SourceImage,
+    pixels: engine.DecodedImage,
+    analysis: engine.Analysis,
+    counts: AnalyseCounts,
+) -> None:
     """Index the analysed faces of one photo; a photo with none says why (no face, or too small)."""
     counts.images += 1
     counts.rejected_faces += len(analysis.rejected)
     if analysis.faces:
-        _image_finish(image, status=SourceImage.Status.DONE, error="", faces=analysis.faces, decoded=pixels)
+        _image_finish(
+            image, status=SourceImage.Status.DONE, error="", faces=analysis.faces, decoded=pixels
+        )
         counts.faces += len(analysis.faces)
     elif analysis.rejected:
-        _image_finish(image, status=SourceImage.Status.NO_FACE, error=analysis.rejected[0][1], faces=[], decoded=pixels)
+        _image_finish(
+            image,
+            status=SourceImage.Status.NO_FACE,
+            error=analysis.rejected[0][1],
+            faces=[],
+            decoded=pixels,
+        )
         counts.too_small += 1
     else:
-        _image_finish(image, status=SourceImage.Status.NO_FACE, error="no face found", faces=[], decoded=pixels)
+        _image_finish(
+            image,
+            status=SourceImage.Status.NO_FACE,
+            error="no face found",
+            faces=[],
+            decoded=pixels,
+        )
         counts.no_face += 1
 
 
@@ -268,7 +313,12 @@ def _image_suppress(image: SourceImage, *, faces: int) -> None:
 
 
 def _image_finish(
-    image: SourceImage, *, status: str, error: str, faces: list[engine.DetectedFace], decoded: engine.DecodedImage | None
+    image: SourceImage,
+    *,
+    status: str,
+    error: str,
+    faces: list[engine.DetectedFace],
+    decoded: engine.DecodedImage | None,
 ) -> None:
     written: list[str] = []
     expires = timezone.now() + timedelta(days=settings.FACE_RETENTION_DAYS)
@@ -386,10 +436,14 @@ def _check_limits(*, organisation: Any) -> None:
     quota = organisation.monthly_search_quota or settings.SEARCH_DEFAULT_MONTHLY_QUOTA
     used = selectors.searches_this_month(organisation=organisation)
     if used >= quota:
-        raise SearchLimitExceeded(f"Monthly search quota reached ({used} of {quota}); it resets on the 1st.")
+        raise SearchLimitExceeded(
+            f"Monthly search quota reached ({used} of {quota}); it resets on the 1st."
+        )
     limit = settings.SEARCH_RATE_LIMIT_PER_MINUTE
     if not ratelimit.hit(key=f"search-rate:{organisation.pk}", limit=limit, window_seconds=60):
-        raise SearchLimitExceeded(f"Too many searches: at most {limit} a minute per organisation. Try again shortly.")
+        raise SearchLimitExceeded(
+            f"Too many searches: at most {limit} a minute per organisation. Try again shortly."
+        )
 
 
 def search_create(
@@ -430,7 +484,9 @@ def search_create(
             model=engine.model_name(),
             expires_at=timezone.now() + timedelta(days=settings.PROBE_EMBEDDING_RETENTION_DAYS),
         )
-        search.probe.save(f"{hashlib.sha256(image_data).hexdigest()}.img", ContentFile(image_data), save=False)
+        search.probe.save(
+            f"{hashlib.sha256(image_data).hexdigest()}.img", ContentFile(image_data), save=False
+        )
         try:
             search.save()
             audit_record(
@@ -439,7 +495,11 @@ def search_create(
                 target=search,
                 outcome="success",
                 ip=ip,
-                details={"purpose": search.purpose, "lawful_basis": lawful_basis, "case_reference": search.case_reference},
+                details={
+                    "purpose": search.purpose,
+                    "lawful_basis": lawful_basis,
+                    "case_reference": search.case_reference,
+                },
             )
         except Exception:
             default_storage.delete(str(search.probe.name))
@@ -452,7 +512,9 @@ def _search_enqueue(search_id: int) -> None:
     """Queue the search; if the broker is unreachable the row stays pending and the sweeper queues it."""
     from search.tasks import search_process
 
-    enqueue(search_process, search_id)  # unreachable broker: the row stays pending and the sweeper queues it
+    enqueue(
+        search_process, search_id
+    )  # unreachable broker: the row stays pending and the sweeper queues it
 
 
 def _probe_delete(search: SearchRequest) -> None:
@@ -475,7 +537,9 @@ def search_process_probe(*, search_id: int) -> SearchRequest | None:
         if search is None or search.status != SearchRequest.Status.PENDING:
             return search  # done already, or chosen: a retry changes nothing
         # Queued before its organisation (or its analyst) was deactivated: never run, probe deleted.
-        refusal = work_access_refusal(organisation_id=search.organisation_id, user_id=search.user_id)
+        refusal = work_access_refusal(
+            organisation_id=search.organisation_id, user_id=search.user_id
+        )
         if refusal is not None:
             return _search_fail(search, refusal.message, action="search.search.refused")
         if search.attempts >= settings.FACE_TASK_MAX_ATTEMPTS:
@@ -489,7 +553,10 @@ def search_process_probe(*, search_id: int) -> SearchRequest | None:
         # The probe is still in the object storage, its row unchanged: the attempt is given back and
         # the task retries (then the sweeper); an outage never quarantines a search.
         _attempts_uncount(SearchRequest, [search_id])
-        logger.warning("search %s: object storage unreachable; the search stays pending and is retried", search_id)
+        logger.warning(
+            "search %s: object storage unreachable; the search stays pending and is retried",
+            search_id,
+        )
         raise
 
 
@@ -514,7 +581,11 @@ def _search_embed_probe(*, search_id: int) -> SearchRequest | None:
             action="search.probe.embedded",
             target=search,
             outcome="success",
-            details={"faces": len(analysis.faces), "rejected_faces": len(analysis.rejected), "probe_deleted": True},
+            details={
+                "faces": len(analysis.faces),
+                "rejected_faces": len(analysis.rejected),
+                "probe_deleted": True,
+            },
         )
         if not analysis.faces:
             reason = analysis.rejected[0][1] if analysis.rejected else "no face found in the photo"
@@ -539,11 +610,15 @@ def _search_embed_probe(*, search_id: int) -> SearchRequest | None:
 
 def _search_quarantine(search: SearchRequest) -> SearchRequest:
     """Fail a search whose photo stopped the face model too often (caller holds its row lock)."""
-    return _search_fail(search, quarantine_reason(search.attempts), action="search.search.quarantined")
+    return _search_fail(
+        search, quarantine_reason(search.attempts), action="search.search.quarantined"
+    )
 
 
 @transaction.atomic
-def search_choose_face(*, search: SearchRequest, index: int, user: User, ip: str | None = None) -> SearchRequest:
+def search_choose_face(
+    *, search: SearchRequest, index: int, user: User, ip: str | None = None
+) -> SearchRequest:
     """The analyst picked one of several faces in the probe: search with that one."""
     search = SearchRequest.objects.select_for_update().get(pk=search.pk)
     if search.status != SearchRequest.Status.CHOOSE_FACE:
@@ -553,7 +628,14 @@ def search_choose_face(*, search: SearchRequest, index: int, user: User, ip: str
         raise ValidationError("Choose one of the faces shown.")
     search.probe_embedding = list(chosen.embedding)
     search.probe_faces.all().delete()  # the other faces (and all thumbnails) go now
-    audit_record(actor=user, action="search.probe.face_chosen", target=search, outcome="success", ip=ip, details={"index": index})
+    audit_record(
+        actor=user,
+        action="search.probe.face_chosen",
+        target=search,
+        outcome="success",
+        ip=ip,
+        details={"index": index},
+    )
     return _search_run(search)
 
 
@@ -566,7 +648,9 @@ def _search_set_status(search: SearchRequest, status: str, *, error: str = "") -
     search.save()
 
 
-def _search_fail(search: SearchRequest, reason: str, *, action: str = "search.search.failed") -> SearchRequest:
+def _search_fail(
+    search: SearchRequest, reason: str, *, action: str = "search.search.failed"
+) -> SearchRequest:
     """Fail a search with a reason the analyst sees; its probe photo is deleted once this commits."""
     probe = str(search.probe.name) if search.probe else ""
     search.probe = ""
@@ -600,7 +684,11 @@ def _search_run(search: SearchRequest) -> SearchRequest:
     SearchHit.objects.bulk_create(
         [
             SearchHit(
-                search=search, face_id=m.face_id, distance=m.distance, confidence=calibration.confidence(m.distance), rank=i + 1
+                search=search,
+                face_id=m.face_id,
+                distance=m.distance,
+                confidence=calibration.confidence(m.distance),
+                rank=i + 1,
             )
             for i, m in enumerate(matches)
         ]
@@ -626,7 +714,9 @@ def _search_run(search: SearchRequest) -> SearchRequest:
     return search
 
 
-def search_results_viewed(*, search: SearchRequest, user: User, ip: str | None = None, via: str = "web") -> None:
+def search_results_viewed(
+    *, search: SearchRequest, user: User, ip: str | None = None, via: str = "web"
+) -> None:
     """Record that someone looked at a search's results (who received which faces, and when)."""
     audit_record(
         actor=user,
@@ -649,7 +739,9 @@ def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5)) -> d
     max_attempts = settings.FACE_TASK_MAX_ATTEMPTS
     cutoff = timezone.now() - older_than
     counts = {"searches": 0, "images": 0, "failed": 0}
-    for search in SearchRequest.objects.filter(status=SearchRequest.Status.PENDING, status_changed_at__lt=cutoff):
+    for search in SearchRequest.objects.filter(
+        status=SearchRequest.Status.PENDING, status_changed_at__lt=cutoff
+    ):
         if search.attempts >= max_attempts:
             with transaction.atomic():
                 locked = SearchRequest.objects.select_for_update().get(pk=search.pk)
@@ -661,7 +753,8 @@ def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5)) -> d
         enqueue(search_process, search.pk)
         counts["searches"] += 1
     stuck = SourceImage.objects.filter(
-        status__in=[SourceImage.Status.PENDING, SourceImage.Status.PROCESSING], status_changed_at__lt=cutoff
+        status__in=[SourceImage.Status.PENDING, SourceImage.Status.PROCESSING],
+        status_changed_at__lt=cutoff,
     )
     for pk in stuck.filter(attempts__gte=max_attempts).values_list("pk", flat=True):
         with transaction.atomic():
@@ -669,12 +762,19 @@ def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5)) -> d
             if image.status in (SourceImage.Status.PENDING, SourceImage.Status.PROCESSING):
                 _image_quarantine(image)
                 counts["failed"] += 1
-    ids = list(stuck.exclude(attempts__gte=max_attempts).order_by("pk").values_list("pk", flat=True))
+    ids = list(
+        stuck.exclude(attempts__gte=max_attempts).order_by("pk").values_list("pk", flat=True)
+    )
     # An image that was tried before goes alone, so that one poison photo cannot sink a batch.
-    retried = set(SourceImage.objects.filter(pk__in=ids, attempts__gt=0).values_list("pk", flat=True))
+    retried = set(
+        SourceImage.objects.filter(pk__in=ids, attempts__gt=0).values_list("pk", flat=True)
+    )
     batches = [[pk] for pk in ids if pk in retried]
     fresh = [pk for pk in ids if pk not in retried]
-    batches += [fresh[i : i + settings.FACE_BATCH_SIZE] for i in range(0, len(fresh), settings.FACE_BATCH_SIZE)]
+    batches += [
+        fresh[i : i + settings.FACE_BATCH_SIZE]
+        for i in range(0, len(fresh), settings.FACE_BATCH_SIZE)
+    ]
     for batch in batches:
         SourceImage.objects.filter(pk__in=batch).update(status_changed_at=timezone.now())
         enqueue(source_images_analyse, batch)
@@ -698,9 +798,13 @@ class ReembedCounts:
     images: int = 0  # source photos read again
     faces: int = 0  # faces given the current pipeline's embedding, in place
     unmatched: int = 0  # stored faces the current pipeline no longer finds there: left as they were
-    suppressed: int = 0  # re-embedded faces that an objector's kept template now matches: suppressed
+    suppressed: int = (
+        0  # re-embedded faces that an objector's kept template now matches: suppressed
+    )
     missing: int = 0  # photos whose file is gone (or unreadable): their faces left as they were
-    left: int = 0  # active faces of older pipelines after this run (unmatched, missing, beyond --limit)
+    left: int = (
+        0  # active faces of older pipelines after this run (unmatched, missing, beyond --limit)
+    )
 
 
 def faces_reembed(*, limit_images: int | None = None) -> ReembedCounts:
@@ -763,7 +867,12 @@ def faces_reembed(*, limit_images: int | None = None) -> ReembedCounts:
                 action="search.faces.reembedded",
                 target=image,
                 outcome="success",
-                details={"faces": done, "unmatched": unmatched, "suppressed": suppressed, "pipeline": version},
+                details={
+                    "faces": done,
+                    "unmatched": unmatched,
+                    "suppressed": suppressed,
+                    "pipeline": version,
+                },
             )
         counts.faces += done
         counts.unmatched += unmatched

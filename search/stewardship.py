@@ -60,7 +60,11 @@ def held_faces_q(holds: ActiveHolds) -> Q:
 
 
 def _held_image_ids(image_ids: Sequence[int], holds: ActiveHolds) -> set[int]:
-    return set(SourceImage.objects.filter(pk__in=list(image_ids)).filter(held_images_q(holds)).values_list("pk", flat=True))
+    return set(
+        SourceImage.objects.filter(pk__in=list(image_ids))
+        .filter(held_images_q(holds))
+        .values_list("pk", flat=True)
+    )
 
 
 def files_delete_on_commit(names: list[str]) -> int:
@@ -73,7 +77,9 @@ def files_delete_on_commit(names: list[str]) -> int:
 def images_delete(rows: Sequence[SourceImage]) -> int:
     """Delete photos with their faces, crops and hits (the caller checked holds); files go on commit."""
     names = [str(r.file.name) for r in rows]
-    names += [str(n) for n in Face.objects.filter(image__in=list(rows)).values_list("crop", flat=True)]
+    names += [
+        str(n) for n in Face.objects.filter(image__in=list(rows)).values_list("crop", flat=True)
+    ]
     SourceImage.objects.filter(pk__in=[r.pk for r in rows]).delete()  # faces and hits cascade
     return files_delete_on_commit(names)
 
@@ -102,7 +108,11 @@ def excluded_q(codes: Sequence[str]) -> Q:
 
 def jurisdiction_excluded(code: str) -> bool:
     code = code.strip().upper()
-    return any(code == c.upper() or code.startswith(f"{c.upper()}-") for c in settings.EXCLUDED_JURISDICTIONS if c)
+    return any(
+        code == c.upper() or code.startswith(f"{c.upper()}-")
+        for c in settings.EXCLUDED_JURISDICTIONS
+        if c
+    )
 
 
 # --- Erasure -------------------------------------------------------------------------------------------
@@ -148,7 +158,11 @@ def storage_objects_left(*, names: list[str], sha256s: list[str]) -> list[str]:
             _dirs, listed = default_storage.listdir(folder)
         except FileNotFoundError:
             continue  # the folder went with its last file (local disk)
-        left += [posixpath.join(folder, f) for f in listed if f.startswith(prefixes) or posixpath.join(folder, f) in recorded]
+        left += [
+            posixpath.join(folder, f)
+            for f in listed
+            if f.startswith(prefixes) or posixpath.join(folder, f) in recorded
+        ]
     return sorted(set(left))
 
 
@@ -163,15 +177,30 @@ def images_held_for(*, face_ids: Sequence[int]) -> list[HeldPhoto]:
 def _held_photos(image_ids: set[int], face_ids: Sequence[int]) -> list[HeldPhoto]:
     wanted = set(face_ids)
     photos = []
-    for image in SourceImage.objects.filter(pk__in=sorted(image_ids)).prefetch_related("faces").order_by("pk"):
+    for image in (
+        SourceImage.objects.filter(pk__in=sorted(image_ids))
+        .prefetch_related("faces")
+        .order_by("pk")
+    ):
         faces = sum(1 for f in image.faces.all() if f.pk in wanted)
-        photos.append(HeldPhoto(image_id=image.pk, source_label=image.source_label, page_url=image.page_url, faces=faces))
+        photos.append(
+            HeldPhoto(
+                image_id=image.pk,
+                source_label=image.source_label,
+                page_url=image.page_url,
+                faces=faces,
+            )
+        )
     return photos
 
 
 @transaction.atomic
 def faces_erase(
-    *, face_ids: Sequence[int], request_reference: str, actor: Any = None, held_status: str = Face.Status.RESTRICTED
+    *,
+    face_ids: Sequence[int],
+    request_reference: str,
+    actor: Any = None,
+    held_status: str = Face.Status.RESTRICTED,
 ) -> ErasureOutcome:
     """Erase every photo holding one of these faces, with all its faces, crops, embeddings, hits and files,
     then check that nothing remains.
@@ -185,8 +214,16 @@ def faces_erase(
     holds = active_holds()
     image_ids = sorted(set(Face.objects.filter(pk__in=face_ids).values_list("image_id", flat=True)))
     # Lock the photos: a sweep or a second request on the same photos waits for this one.
-    list(SourceImage.objects.select_for_update().filter(pk__in=image_ids).values_list("pk", flat=True))
-    held_ids = set(image_ids) if request_reference in holds.request_references else _held_image_ids(image_ids, holds)
+    list(
+        SourceImage.objects.select_for_update()
+        .filter(pk__in=image_ids)
+        .values_list("pk", flat=True)
+    )
+    held_ids = (
+        set(image_ids)
+        if request_reference in holds.request_references
+        else _held_image_ids(image_ids, holds)
+    )
     outcome = ErasureOutcome(held=_held_photos(held_ids, face_ids))
     if held_ids:
         kept = Face.objects.filter(pk__in=face_ids, image_id__in=held_ids)
@@ -202,7 +239,12 @@ def faces_erase(
             action="search.faces.held_for_erasure",
             target="search.sourceimage",
             outcome="success",
-            details={"reference": request_reference, "images": sorted(held_ids), "faces": kept.count(), "status": held_status},
+            details={
+                "reference": request_reference,
+                "images": sorted(held_ids),
+                "faces": kept.count(),
+                "status": held_status,
+            },
         )
     erase_ids = [i for i in image_ids if i not in held_ids]
     images = list(SourceImage.objects.filter(pk__in=erase_ids))
@@ -213,10 +255,15 @@ def faces_erase(
         org = hit.search.organisation
         outcome.recipients.setdefault(org.pk, (org.name, set()))[1].add(hit.search.case_reference)
     outcome.counts = {
-        "images": len(images), "faces": len(all_faces), "vectors": len(all_faces),
-        "crops": sum(1 for f in all_faces if f.crop), "search_hits": hits.count(), "files": len(files),
-        "held_images": len(held_ids), "held_faces": sum(p.faces for p in outcome.held),
-    }  # fmt: skip
+        "images": len(images),
+        "faces": len(all_faces),
+        "vectors": len(all_faces),
+        "crops": sum(1 for f in all_faces if f.crop),
+        "search_hits": hits.count(),
+        "files": len(files),
+        "held_images": len(held_ids),
+        "held_faces": sum(p.faces for p in outcome.held),
+    }
     outcome.page_urls = [i.page_url for i in images if i.page_url]
     outcome.image_urls = [i.image_url for i in images if i.image_url]
     outcome.hashes = [i.sha256 for i in images]
@@ -252,7 +299,9 @@ def faces_erase(
 @transaction.atomic
 def faces_restrict(*, face_ids: Sequence[int], request_reference: str, actor: Any = None) -> int:
     """Art 18: keep these faces but never return them in a search. Returns how many changed."""
-    restricted = Face.objects.filter(pk__in=list(face_ids), status=Face.Status.ACTIVE).update(status=Face.Status.RESTRICTED)
+    restricted = Face.objects.filter(pk__in=list(face_ids), status=Face.Status.ACTIVE).update(
+        status=Face.Status.RESTRICTED
+    )
     audit_record(
         actor=actor,
         action="search.faces.restricted",
@@ -270,10 +319,14 @@ class LiftOutcome:
 
 
 @transaction.atomic
-def faces_restrict_lift(*, face_ids: Sequence[int], request_reference: str, actor: Any = None, reason: str = "") -> LiftOutcome:
+def faces_restrict_lift(
+    *, face_ids: Sequence[int], request_reference: str, actor: Any = None, reason: str = ""
+) -> LiftOutcome:
     """Make restricted faces searchable again, except those that must stay out of every search:
     faces whose photo waits for an erasure (a legal hold keeps it) or tied to an excluded jurisdiction."""
-    restricted = Face.objects.select_for_update().filter(pk__in=list(face_ids), status=Face.Status.RESTRICTED)
+    restricted = Face.objects.select_for_update().filter(
+        pk__in=list(face_ids), status=Face.Status.RESTRICTED
+    )
     stay = ~Q(image__erasure_reference="")
     if settings.EXCLUDED_JURISDICTIONS:
         stay |= excluded_q([c.upper() for c in settings.EXCLUDED_JURISDICTIONS])
@@ -285,7 +338,12 @@ def faces_restrict_lift(*, face_ids: Sequence[int], request_reference: str, acto
         action="search.faces.restriction_lifted",
         target="search.face",
         outcome="success",
-        details={"reference": request_reference, "faces": lifted, "kept_restricted": len(kept), "reason": reason.strip()[:300]},
+        details={
+            "reference": request_reference,
+            "faces": lifted,
+            "kept_restricted": len(kept),
+            "reason": reason.strip()[:300],
+        },
     )
     return LiftOutcome(lifted=lifted, kept=len(kept))
 
@@ -320,29 +378,41 @@ def faces_set_jurisdiction(
     )
     outcome = JurisdictionOutcome(faces=changed, code=code)
     if jurisdiction_excluded(code):
-        outcome.erasure = faces_erase(face_ids=list(face_ids), request_reference=request_reference, actor=actor)
+        outcome.erasure = faces_erase(
+            face_ids=list(face_ids), request_reference=request_reference, actor=actor
+        )
     return outcome
 
 
 # --- Objection and the suppression list ----------------------------------------------------------------
 
 
-def _suppression_entries(entries: Sequence[tuple[str, str, dict[str, Any]]], request_reference: str) -> int:
+def _suppression_entries(
+    entries: Sequence[tuple[str, str, dict[str, Any]]], request_reference: str
+) -> int:
     created = 0
     for kind, digest, extra in entries:
         created += Suppression.objects.get_or_create(
-            kind=kind, value_sha256=digest, defaults={"request_reference": request_reference, **extra}
+            kind=kind,
+            value_sha256=digest,
+            defaults={"request_reference": request_reference, **extra},
         )[1]
     return created
 
 
 @transaction.atomic
 def suppression_add(
-    *, actor: object, request_reference: str, page_urls: Sequence[str] = (), image_urls: Sequence[str] = (),
+    *,
+    actor: object,
+    request_reference: str,
+    page_urls: Sequence[str] = (),
+    image_urls: Sequence[str] = (),
     images: Sequence[bytes] = (),
-) -> int:  # fmt: skip
+) -> int:
     """Record an objector's pages and images (hashed) so they are never collected again."""
-    entries: list[tuple[str, str, dict[str, Any]]] = [(Suppression.Kind.PAGE_URL, suppression_hash(u), {}) for u in page_urls]
+    entries: list[tuple[str, str, dict[str, Any]]] = [
+        (Suppression.Kind.PAGE_URL, suppression_hash(u), {}) for u in page_urls
+    ]
     entries += [(Suppression.Kind.IMAGE_URL, suppression_hash(u), {}) for u in image_urls]
     entries += [(Suppression.Kind.IMAGE, hashlib.sha256(b).hexdigest(), {}) for b in images]
     created = _suppression_entries(entries, request_reference)
@@ -365,18 +435,29 @@ class SuppressionOutcome:
 
 @transaction.atomic
 def faces_suppress(
-    *, face_ids: Sequence[int], request_reference: str, actor: Any = None, page_urls: Sequence[str] = (),
+    *,
+    face_ids: Sequence[int],
+    request_reference: str,
+    actor: Any = None,
+    page_urls: Sequence[str] = (),
     templates: Sequence[tuple[str, list[float]]] = (),
-) -> SuppressionOutcome:  # fmt: skip
+) -> SuppressionOutcome:
     """Art 21: erase these faces' photos (held ones suppressed until the hold ends) and put their pages,
     images and, with the person's consent, their face templates on the suppression list, so that nothing
     of theirs is collected again."""
     held_images = list(SourceImage.objects.filter(faces__id__in=list(face_ids)).distinct())
-    erasure = faces_erase(face_ids=face_ids, request_reference=request_reference, actor=actor, held_status=Face.Status.SUPPRESSED)
+    erasure = faces_erase(
+        face_ids=face_ids,
+        request_reference=request_reference,
+        actor=actor,
+        held_status=Face.Status.SUPPRESSED,
+    )
     kept = [i for i in held_images if i.pk in {p.image_id for p in erasure.held}]
     pages = erasure.page_urls + [i.page_url for i in kept if i.page_url] + list(page_urls)
     image_urls = erasure.image_urls + [i.image_url for i in kept if i.image_url]
-    entries: list[tuple[str, str, dict[str, Any]]] = [(Suppression.Kind.PAGE_URL, suppression_hash(u), {}) for u in pages]
+    entries: list[tuple[str, str, dict[str, Any]]] = [
+        (Suppression.Kind.PAGE_URL, suppression_hash(u), {}) for u in pages
+    ]
     entries += [(Suppression.Kind.IMAGE_URL, suppression_hash(u), {}) for u in image_urls]
     entries += [(Suppression.Kind.IMAGE, h, {}) for h in erasure.hashes + [i.sha256 for i in kept]]
     for index, (model, template) in enumerate(templates):

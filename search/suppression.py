@@ -15,7 +15,9 @@ def suppression_hash(value: str) -> str:
     return hashlib.sha256(value.strip().encode()).hexdigest()
 
 
-def suppression_match(*, page_url: str = "", image_url: str = "", image_sha256: str = "") -> str | None:
+def suppression_match(
+    *, page_url: str = "", image_url: str = "", image_sha256: str = ""
+) -> str | None:
     """The kind of suppression entry that covers this image, or None."""
     wanted = []
     if page_url:
@@ -45,4 +47,8 @@ def template_suppresses(*, embedding: list[float], model: str) -> bool:
     if not templates.exists():
         return False
     threshold = calibration_for(model).threshold
-    return templates.annotate(distance=CosineDistance("template", embedding)).filter(distance__lte=threshold).exists()
+    return (
+        templates.annotate(distance=CosineDistance("template", embedding))
+        .filter(distance__lte=threshold)
+        .exists()
+    )

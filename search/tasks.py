@@ -21,14 +21,21 @@ def _load_model(**kwargs: object) -> None:
         engine.warm_up()
 
 
-@shared_task(name="search.tasks.search_process", autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+@shared_task(
+    name="search.tasks.search_process", autoretry_for=(OSError,), retry_backoff=True, max_retries=3
+)
 def search_process(search_id: int) -> str | None:
     """Embed a search's probe photo, delete it, and run the search (idempotent)."""
     search = services.search_process_probe(search_id=search_id)
     return search.status if search else None
 
 
-@shared_task(name="search.tasks.source_images_analyse", autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+@shared_task(
+    name="search.tasks.source_images_analyse",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=3,
+)
 def source_images_analyse(image_ids: list[int]) -> dict[str, int]:
     """Detect and embed the faces of a batch of source images (idempotent).
 

@@ -14,7 +14,13 @@ from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
 from accounts.selectors import membership_for
 from search import engine, monitoring, selectors, services, withholding
-from search.forms import AccessRestrictionForm, AlertCloseForm, ChooseFaceForm, RepeatConfirmForm, SearchForm
+from search.forms import (
+    AccessRestrictionForm,
+    AlertCloseForm,
+    ChooseFaceForm,
+    RepeatConfirmForm,
+    SearchForm,
+)
 from search.models import MonitoringAlert, SearchRequest
 
 
@@ -57,11 +63,15 @@ def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _render_index(request, membership, form, status=400 if form.errors else 200)
 
 
-def _render_index(request: AuthenticatedHttpRequest, membership: object, form: SearchForm, *, status: int) -> HttpResponse:
+def _render_index(
+    request: AuthenticatedHttpRequest, membership: object, form: SearchForm, *, status: int
+) -> HttpResponse:
     searches = selectors.search_list(user=request.user)[:20]
     context = {"form": form, "searches": searches, "membership": membership}
     if getattr(membership, "is_org_admin", False):
-        context["alerts"] = monitoring.organisation_alert_list(organisation_id=membership.organisation_id)  # type: ignore[attr-defined]
+        context["alerts"] = monitoring.organisation_alert_list(
+            organisation_id=membership.organisation_id
+        )  # type: ignore[attr-defined]
     return render(request, "search/index.html", context, status=status)
 
 
@@ -86,15 +96,20 @@ def access_restriction_claim(request: AuthenticatedHttpRequest, search_id: int) 
         return redirect("search:detail", search.pk)
     try:
         withholding.search_access_restriction_claim(
-            search=search, user=request.user, basis=form.cleaned_data["basis"],
-            reference=form.cleaned_data["reference"], ip=client_ip(request),
-        )  # fmt: skip
+            search=search,
+            user=request.user,
+            basis=form.cleaned_data["basis"],
+            reference=form.cleaned_data["reference"],
+            ip=client_ip(request),
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     except withholding.WithholdingRefused as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Restriction claimed. It withholds nothing until the DPO approves it.")
+        messages.success(
+            request, "Restriction claimed. It withholds nothing until the DPO approves it."
+        )
     return redirect("search:detail", search.pk)
 
 
@@ -112,8 +127,11 @@ def _detail_context(request: AuthenticatedHttpRequest, search: SearchRequest) ->
         hits = list(selectors.search_hit_list(search=search))
         services.search_results_viewed(search=search, user=request.user, ip=client_ip(request))
     context: dict[str, object] = {
-        "search": search, "hits": hits, "probe_faces": search.probe_faces.all(), "Status": SearchRequest.Status,
-    }  # fmt: skip
+        "search": search,
+        "hits": hits,
+        "probe_faces": search.probe_faces.all(),
+        "Status": SearchRequest.Status,
+    }
     if search.status == SearchRequest.Status.DONE:
         context["operating_point"] = selectors.search_operating_point(search=search)
         context["confidence_meaning"] = selectors.confidence_meaning(model=search.model)
@@ -133,7 +151,10 @@ def confirm_repeat(request: AuthenticatedHttpRequest, search_id: int) -> HttpRes
     if form.is_valid():
         try:
             monitoring.search_repeat_confirm(
-                search=search, user=request.user, case_reference=form.cleaned_data["case_reference"], ip=client_ip(request)
+                search=search,
+                user=request.user,
+                case_reference=form.cleaned_data["case_reference"],
+                ip=client_ip(request),
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -177,7 +198,9 @@ def monitoring_alerts(request: AuthenticatedHttpRequest) -> HttpResponse:
         "search/monitoring_alerts.html",
         {
             "open_alerts": monitoring.monitoring_alert_list(),
-            "closed_alerts": monitoring.monitoring_alert_list(status=MonitoringAlert.Status.CLOSED)[:50],
+            "closed_alerts": monitoring.monitoring_alert_list(status=MonitoringAlert.Status.CLOSED)[
+                :50
+            ],
             "settings_cases": settings.MONITORING_CASES_PER_ORGANISATION,
         },
     )
@@ -192,7 +215,9 @@ def monitoring_alert(request: AuthenticatedHttpRequest, alert_id: int) -> HttpRe
     return _alert_page(request, alert, AlertCloseForm(), status=200)
 
 
-def _alert_page(request: AuthenticatedHttpRequest, alert: MonitoringAlert, form: AlertCloseForm, *, status: int) -> HttpResponse:
+def _alert_page(
+    request: AuthenticatedHttpRequest, alert: MonitoringAlert, form: AlertCloseForm, *, status: int
+) -> HttpResponse:
     context = {
         "alert": alert,
         "searches": monitoring.monitoring_alert_evidence(alert=alert),
@@ -212,7 +237,10 @@ def monitoring_alert_close(request: AuthenticatedHttpRequest, alert_id: int) -> 
     if form.is_valid():
         try:
             monitoring.monitoring_alert_close(
-                alert=alert, user=request.user, note=form.cleaned_data["note"], ip=client_ip(request)
+                alert=alert,
+                user=request.user,
+                note=form.cleaned_data["note"],
+                ip=client_ip(request),
             )
         except ValidationError as exc:
             form.add_error("note" if hasattr(exc, "error_dict") else None, exc.messages)
@@ -231,7 +259,9 @@ def choose_face(request: AuthenticatedHttpRequest, search_id: int) -> HttpRespon
         messages.error(request, "Choose one of the faces shown.")
         return redirect("search:detail", search_id=search.pk)
     try:
-        services.search_choose_face(search=search, index=form.cleaned_data["face"], user=request.user, ip=client_ip(request))
+        services.search_choose_face(
+            search=search, index=form.cleaned_data["face"], user=request.user, ip=client_ip(request)
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("search:detail", search_id=search.pk)
@@ -239,7 +269,9 @@ def choose_face(request: AuthenticatedHttpRequest, search_id: int) -> HttpRespon
 
 @login_required
 @require_GET
-def probe_face_thumbnail(request: AuthenticatedHttpRequest, search_id: int, index: int) -> HttpResponse:
+def probe_face_thumbnail(
+    request: AuthenticatedHttpRequest, search_id: int, index: int
+) -> HttpResponse:
     search = selectors.access_search_by_id(user=request.user, search_id=search_id)
     return private_jpeg(probe_face_bytes(search=search, index=index))
 

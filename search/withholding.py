@@ -63,18 +63,26 @@ def search_access_restriction_claim(
     if basis not in AccessRestrictionBasis.values:
         errors["basis"] = "Choose the legal basis of the restriction."
     if not reference:
-        errors["reference"] = "Give the reference of the restriction (the law and your case or decision reference)."
+        errors["reference"] = (
+            "Give the reference of the restriction (the law and your case or decision reference)."
+        )
     elif len(reference) > 200:
         errors["reference"] = "A reference has at most 200 characters."
     if errors:
         raise ValidationError(errors)
     search = SearchRequest.objects.select_for_update().get(pk=search.pk)
     if not access_restriction_may_claim(search=search, user=user):
-        raise PermissionDenied("Only the organisation's admin or the analyst who ran the search may claim a restriction.")
+        raise PermissionDenied(
+            "Only the organisation's admin or the analyst who ran the search may claim a restriction."
+        )
     if search.status != SearchRequest.Status.DONE:
-        raise WithholdingRefused("not_finished", "Only a finished search whose results were shown can be withheld.")
+        raise WithholdingRefused(
+            "not_finished", "Only a finished search whose results were shown can be withheld."
+        )
     if search.access_restriction in (R.PENDING, R.APPROVED):
-        raise WithholdingRefused("already_claimed", "A restriction is already claimed for this search.")
+        raise WithholdingRefused(
+            "already_claimed", "A restriction is already claimed for this search."
+        )
     now = timezone.now()
     search.access_restriction = R.PENDING
     search.access_restriction_basis = basis
@@ -86,9 +94,14 @@ def search_access_restriction_claim(
     search.access_restriction_note = ""
     search.save(update_fields=list(_FIELDS))
     audit_record(
-        actor=user, action="search.access_restriction.claimed", target=search, outcome="success", ip=ip,
-        details={"basis": basis, "reference": reference}, organisation_id=search.organisation_id,
-    )  # fmt: skip
+        actor=user,
+        action="search.access_restriction.claimed",
+        target=search,
+        outcome="success",
+        ip=ip,
+        details={"basis": basis, "reference": reference},
+        organisation_id=search.organisation_id,
+    )
     return search
 
 
@@ -122,14 +135,26 @@ def search_access_restriction_decide(
     search.access_restriction_decided_by = actor
     search.access_restriction_decided_at = timezone.now()
     search.access_restriction_note = note[:2000]
-    search.save(update_fields=["access_restriction", "access_restriction_decided_by", "access_restriction_decided_at",
-                               "access_restriction_note"])  # fmt: skip
+    search.save(
+        update_fields=[
+            "access_restriction",
+            "access_restriction_decided_by",
+            "access_restriction_decided_at",
+            "access_restriction_note",
+        ]
+    )
     audit_record(
-        actor=actor, action=f"search.access_restriction.{'approved' if approve else 'refused'}", target=search,
-        outcome="success", ip=ip, details={"basis": search.access_restriction_basis,
-                                           "reference": search.access_restriction_reference},
+        actor=actor,
+        action=f"search.access_restriction.{'approved' if approve else 'refused'}",
+        target=search,
+        outcome="success",
+        ip=ip,
+        details={
+            "basis": search.access_restriction_basis,
+            "reference": search.access_restriction_reference,
+        },
         organisation_id=search.organisation_id,
-    )  # fmt: skip
+    )
     return search
 
 

@@ -53,7 +53,9 @@ def email_normalise(email: str) -> str:
 
 
 def _recent() -> QuerySet[SubjectRequest]:
-    return SubjectRequest.objects.filter(received_at__gte=timezone.now() - timedelta(days=settings.ABUSE_WINDOW_DAYS))
+    return SubjectRequest.objects.filter(
+        received_at__gte=timezone.now() - timedelta(days=settings.ABUSE_WINDOW_DAYS)
+    )
 
 
 def _same_address(request: SubjectRequest) -> list[SubjectRequest]:
@@ -61,7 +63,9 @@ def _same_address(request: SubjectRequest) -> list[SubjectRequest]:
     normal = email_normalise(request.email)
     domain = normal.rpartition("@")[2]
     domains = _GMAIL if domain == "gmail.com" else {domain}
-    rows = _recent().filter(email__iregex=r"@(" + "|".join(d.replace(".", r"\.") for d in domains) + r")$")
+    rows = _recent().filter(
+        email__iregex=r"@(" + "|".join(d.replace(".", r"\.") for d in domains) + r")$"
+    )
     found = [r for r in rows.order_by("received_at") if email_normalise(r.email) == normal]
     return found if any(r.pk == request.pk for r in found) else [*found, request]
 
@@ -69,7 +73,9 @@ def _same_address(request: SubjectRequest) -> list[SubjectRequest]:
 def _faces(request_ids: Iterable[int]) -> dict[int, set[int]]:
     """Each request's located faces (candidates the DPO has not rejected)."""
     faces: dict[int, set[int]] = {}
-    rows = Candidate.objects.filter(request_id__in=list(request_ids)).exclude(status=Candidate.Status.REJECTED)
+    rows = Candidate.objects.filter(request_id__in=list(request_ids)).exclude(
+        status=Candidate.Status.REJECTED
+    )
     for request_id, face_ref in rows.values_list("request_id", "face_ref"):
         faces.setdefault(request_id, set()).add(face_ref)
     return faces
@@ -103,9 +109,11 @@ def _shared_face(request: SubjectRequest) -> AbuseSignal | None:
     involved_ids = {rid for ids in by_face.values() for rid in ids}
     requests = {r.pk: r for r in SubjectRequest.objects.filter(pk__in=involved_ids)}
     shared = {
-        face: ids for face, ids in by_face.items()
-        if len({email_normalise(requests[i].email) for i in ids}) >= settings.ABUSE_SHARED_FACE_ADDRESSES
-    }  # fmt: skip
+        face: ids
+        for face, ids in by_face.items()
+        if len({email_normalise(requests[i].email) for i in ids})
+        >= settings.ABUSE_SHARED_FACE_ADDRESSES
+    }
     if not shared:
         return None
     ids = {rid for rids in shared.values() for rid in rids}
@@ -119,7 +127,12 @@ def _shared_face(request: SubjectRequest) -> AbuseSignal | None:
         "threshold": settings.ABUSE_SHARED_FACE_ADDRESSES,
     }
     # The key names the pattern without a face: the earliest request among those sharing the faces.
-    return _raise(kind=K.SHARED_FACE, key=f"request:{flagged[0].reference}", evidence=evidence, requests=flagged)
+    return _raise(
+        kind=K.SHARED_FACE,
+        key=f"request:{flagged[0].reference}",
+        evidence=evidence,
+        requests=flagged,
+    )
 
 
 def _many_faces(request: SubjectRequest, same: list[SubjectRequest]) -> AbuseSignal | None:
@@ -165,7 +178,9 @@ def capture_failures(*, request: SubjectRequest) -> int:
     from compliance.models import AuditEvent
 
     return AuditEvent.objects.filter(
-        action=CAPTURE_FAILED, target_type=SubjectRequest._meta.label_lower, target_id=str(request.pk)
+        action=CAPTURE_FAILED,
+        target_type=SubjectRequest._meta.label_lower,
+        target_id=str(request.pk),
     ).count()
 
 
@@ -182,7 +197,9 @@ def abuse_capture_failed(*, request: SubjectRequest) -> AbuseSignal | None:
         "failures": failures,
         "threshold": settings.ABUSE_CAPTURE_FAILURES,
     }
-    return _raise(kind=K.CAPTURE_FAILURES, key=request.reference, evidence=evidence, requests=[request])
+    return _raise(
+        kind=K.CAPTURE_FAILURES, key=request.reference, evidence=evidence, requests=[request]
+    )
 
 
 def abuse_capture_sweep(*, hours: int = 48) -> int:
@@ -192,7 +209,11 @@ def abuse_capture_sweep(*, hours: int = 48) -> int:
 
     since = timezone.now() - timedelta(hours=hours)
     ids = (
-        AuditEvent.objects.filter(action=CAPTURE_FAILED, target_type=SubjectRequest._meta.label_lower, created_at__gte=since)
+        AuditEvent.objects.filter(
+            action=CAPTURE_FAILED,
+            target_type=SubjectRequest._meta.label_lower,
+            created_at__gte=since,
+        )
         .values("target_id")
         .annotate(n=Count("seq"))
         .filter(n__gte=settings.ABUSE_CAPTURE_FAILURES)
@@ -205,12 +226,18 @@ def abuse_capture_sweep(*, hours: int = 48) -> int:
     return raised
 
 
-def _raise(*, kind: str, key: str, evidence: dict[str, Any], requests: Iterable[SubjectRequest]) -> AbuseSignal | None:
+def _raise(
+    *, kind: str, key: str, evidence: dict[str, Any], requests: Iterable[SubjectRequest]
+) -> AbuseSignal | None:
     """Open a signal (alerting the DPO) or update the open one with the same key. Audited. None when unchanged."""
     requests = list(requests)
     now = timezone.now()
     with transaction.atomic():
-        signal = AbuseSignal.objects.select_for_update().filter(kind=kind, key=key, status=AbuseSignal.Status.OPEN).first()
+        signal = (
+            AbuseSignal.objects.select_for_update()
+            .filter(kind=kind, key=key, status=AbuseSignal.Status.OPEN)
+            .first()
+        )
         if signal is not None:
             if signal.evidence == evidence:
                 return None
@@ -221,8 +248,12 @@ def _raise(*, kind: str, key: str, evidence: dict[str, Any], requests: Iterable[
             return signal
         try:
             with transaction.atomic():
-                signal = AbuseSignal.objects.create(kind=kind, key=key, evidence=evidence, created_at=now, updated_at=now)
-        except IntegrityError:  # raised at the same moment by another request: update that one instead
+                signal = AbuseSignal.objects.create(
+                    kind=kind, key=key, evidence=evidence, created_at=now, updated_at=now
+                )
+        except (
+            IntegrityError
+        ):  # raised at the same moment by another request: update that one instead
             return _raise(kind=kind, key=key, evidence=evidence, requests=requests)
         signal.requests.add(*requests)
         _audit(signal, "raised")
@@ -232,9 +263,12 @@ def _raise(*, kind: str, key: str, evidence: dict[str, Any], requests: Iterable[
 
 def _audit(signal: AbuseSignal, action: str, actor: Any = None, **details: Any) -> None:
     audit_record(
-        actor=actor, action=f"subjects.abuse.{action}", target=signal, outcome="success",
+        actor=actor,
+        action=f"subjects.abuse.{action}",
+        target=signal,
+        outcome="success",
         details={"kind": signal.kind, "evidence": signal.evidence, **details},
-    )  # fmt: skip
+    )
 
 
 def _alert_dpo(signal: AbuseSignal) -> None:
@@ -242,29 +276,49 @@ def _alert_dpo(signal: AbuseSignal) -> None:
 
     body = render_to_string(
         "subjects/email/abuse_signal.txt",
-        {"signal": signal, "lines": evidence_lines(signal), "link": _url("subjects:abuse_signal", signal.pk)},
+        {
+            "signal": signal,
+            "lines": evidence_lines(signal),
+            "link": _url("subjects:abuse_signal", signal.pk),
+        },
     )
-    email_enqueue(to=[settings.DPO_EMAIL], subject=f"Abuse signal: {signal.get_kind_display()}", body=body)
+    email_enqueue(
+        to=[settings.DPO_EMAIL], subject=f"Abuse signal: {signal.get_kind_display()}", body=body
+    )
 
 
 @transaction.atomic
-def abuse_signal_close(*, signal: AbuseSignal, actor: Any, note: str, ip: str | None = None) -> AbuseSignal:
+def abuse_signal_close(
+    *, signal: AbuseSignal, actor: Any, note: str, ip: str | None = None
+) -> AbuseSignal:
     """The DPO closes a signal with what they found or did (audited)."""
     signal = AbuseSignal.objects.select_for_update().get(pk=signal.pk)
     if signal.status == AbuseSignal.Status.CLOSED:
         return signal
-    signal.status, signal.closed_at, signal.closed_by, signal.close_note = AbuseSignal.Status.CLOSED, timezone.now(), actor, note
+    signal.status, signal.closed_at, signal.closed_by, signal.close_note = (
+        AbuseSignal.Status.CLOSED,
+        timezone.now(),
+        actor,
+        note,
+    )
     signal.save(update_fields=["status", "closed_at", "closed_by", "close_note"])
     audit_record(
-        actor=actor, action="subjects.abuse.closed", target=signal, outcome="success", ip=ip,
+        actor=actor,
+        action="subjects.abuse.closed",
+        target=signal,
+        outcome="success",
+        ip=ip,
         details={"kind": signal.kind, "note": note[:500]},
-    )  # fmt: skip
+    )
     return signal
 
 
 def evidence_lines(signal: AbuseSignal) -> list[str]:
     """The evidence as lines a person reads (lists joined)."""
-    return [f"{k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in signal.evidence.items()]
+    return [
+        f"{k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in signal.evidence.items()
+    ]
 
 
 def abuse_signal_open_count() -> int:

@@ -14,7 +14,15 @@ from subjects.models import AccessPackage, Candidate, ErasureReceipt, SubjectReq
 
 @admin.register(SubjectRequest)
 class SubjectRequestAdmin(PersonalDataAdmin):
-    list_display = ["reference", "type", "status", "received_at", "due_date", "extended", "completed_at"]
+    list_display = [
+        "reference",
+        "type",
+        "status",
+        "received_at",
+        "due_date",
+        "extended",
+        "completed_at",
+    ]
     list_filter = ["type", "status", "extended"]
     search_fields = ["reference"]
     date_hierarchy = "received_at"

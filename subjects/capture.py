@@ -116,7 +116,9 @@ def capture_allowed(*, request: SubjectRequest) -> bool:
     proof yet (a second one would prove nothing more)."""
     from subjects.identity import identity_proven
 
-    return request.verified_at is not None and request.is_open and not identity_proven(request=request)
+    return (
+        request.verified_at is not None and request.is_open and not identity_proven(request=request)
+    )
 
 
 def capture_challenge_issue(*, request: SubjectRequest) -> liveness.Challenge:
@@ -126,8 +128,12 @@ def capture_challenge_issue(*, request: SubjectRequest) -> liveness.Challenge:
     day_key = f"capture:challenges:{request.reference}:{timezone.now():%Y%m%d}"
     cache.add(day_key, 0, timeout=86400)
     if cache.incr(day_key) > CHALLENGES_PER_DAY:
-        raise CaptureRefused(_("Too many attempts today: please try again tomorrow, or write to us."), status=429)
-    seed = getattr(settings, "CAPTURE_TEST_CHALLENGE_SEED", None)  # defined in config/test_settings.py only
+        raise CaptureRefused(
+            _("Too many attempts today: please try again tomorrow, or write to us."), status=429
+        )
+    seed = getattr(
+        settings, "CAPTURE_TEST_CHALLENGE_SEED", None
+    )  # defined in config/test_settings.py only
     rng = None
     if seed is not None and not settings.PRODUCTION:
         from random import Random
@@ -135,7 +141,9 @@ def capture_challenge_issue(*, request: SubjectRequest) -> liveness.Challenge:
         rng = Random(int(seed))
     challenge = liveness.challenge_new(rng=rng)
     timeout = int(challenge.expires_at - challenge.issued_at) + CHALLENGE_KEEP_SECONDS
-    cache.set(_challenge_key(request.reference, challenge.nonce), challenge.to_dict(), timeout=timeout)
+    cache.set(
+        _challenge_key(request.reference, challenge.nonce), challenge.to_dict(), timeout=timeout
+    )
     return challenge
 
 
@@ -148,11 +156,15 @@ def _reference_embeddings(request: SubjectRequest) -> list[Any]:
     from search.models import Face
 
     face_ids = list(
-        request.candidates.filter(status=Candidate.Status.CONFIRMED, face__isnull=False).values_list("face_id", flat=True)
+        request.candidates.filter(
+            status=Candidate.Status.CONFIRMED, face__isnull=False
+        ).values_list("face_id", flat=True)
     )
     if not face_ids:
         return []
-    rows = Face.objects.filter(pk__in=face_ids, model=engine.model_name()).values_list("embedding", flat=True)
+    rows = Face.objects.filter(pk__in=face_ids, model=engine.model_name()).values_list(
+        "embedding", flat=True
+    )
     return [list(e) for e in rows]
 
 
@@ -177,10 +189,16 @@ def capture_submit(
     if not capture_allowed(request=request):
         raise CaptureRefused(_("A live capture cannot be sent for this request now."), status=409)
     if _attempts_today(request) >= settings.CAPTURE_ATTEMPTS_PER_DAY:
-        raise CaptureRefused(_("Too many attempts today: please try again tomorrow, or write to us."), status=429)
-    stored_challenge = cache.get(_challenge_key(request.reference, str(nonce or ""))) if nonce else None
+        raise CaptureRefused(
+            _("Too many attempts today: please try again tomorrow, or write to us."), status=429
+        )
+    stored_challenge = (
+        cache.get(_challenge_key(request.reference, str(nonce or ""))) if nonce else None
+    )
     if stored_challenge is None:
-        raise CaptureRefused(_("This capture has expired or was not started on this page: please start again."))
+        raise CaptureRefused(
+            _("This capture has expired or was not started on this page: please start again.")
+        )
     challenge = liveness.Challenge.from_dict(stored_challenge)
     references = _reference_embeddings(request)
     frame_list = [bytes(f) for f in list(frames)[: liveness.MAX_FRAMES + 1]]
@@ -194,13 +212,17 @@ def capture_submit(
     data = report.to_dict()
     data["references"] = len(references)
     if not references:
-        data["reference_note"] = "no confirmed candidate yet: the live face was not compared with any photo"
+        data["reference_note"] = (
+            "no confirmed candidate yet: the live face was not compared with any photo"
+        )
     kept = frame_list[: liveness.MAX_FRAMES]
     name, digest = "", ""
     if kept:
         blob = frames_pack(kept)
         digest = hashlib.sha256(blob).hexdigest()
-        name = default_storage.save(f"{STORAGE_PREFIX}/{request.pk}/{uuid.uuid4().hex}.bin", ContentFile(blob))
+        name = default_storage.save(
+            f"{STORAGE_PREFIX}/{request.pk}/{uuid.uuid4().hex}.bin", ContentFile(blob)
+        )
     try:
         with transaction.atomic():
             capture = LiveCapture.objects.create(
@@ -223,11 +245,21 @@ def capture_submit(
                 "references": len(references),
             }
             audit_record(
-                actor=None, action="subjects.capture.submitted", target=request, outcome="success", ip=ip, details=details
+                actor=None,
+                action="subjects.capture.submitted",
+                target=request,
+                outcome="success",
+                ip=ip,
+                details=details,
             )
             if not report.passed:
                 audit_record(
-                    actor=None, action="subjects.capture.failed", target=request, outcome="denied", ip=ip, details=details
+                    actor=None,
+                    action="subjects.capture.failed",
+                    target=request,
+                    outcome="denied",
+                    ip=ip,
+                    details=details,
                 )
                 # Repeated failures on one request alert the DPO (an impostor trying again); the sweep is the backstop.
                 abuse_capture_failed(request=request)
@@ -250,10 +282,18 @@ def capture_frames(*, capture: LiveCapture, actor: Any) -> list[bytes]:
         return frames_unpack(fh.read())
 
 
-def _frames_delete(capture: LiveCapture, *, actor: Any, reason: str, ip: str | None = None) -> dict[str, Any]:
+def _frames_delete(
+    capture: LiveCapture, *, actor: Any, reason: str, ip: str | None = None
+) -> dict[str, Any]:
     """Delete the capture's storage object now, in the caller's transaction; audited with a receipt."""
-    receipt: dict[str, Any] = {"reference": capture.request.reference, "capture": capture.pk, "reason": reason,
-                               "frames": capture.frame_count, "objects": 0, "sha256": capture.frames_sha256}  # fmt: skip
+    receipt: dict[str, Any] = {
+        "reference": capture.request.reference,
+        "capture": capture.pk,
+        "reason": reason,
+        "frames": capture.frame_count,
+        "objects": 0,
+        "sha256": capture.frames_sha256,
+    }
     if capture.frames_name and default_storage.exists(capture.frames_name):
         with default_storage.open(capture.frames_name, "rb") as fh:
             receipt["sha256"] = hashlib.sha256(fh.read()).hexdigest()
@@ -263,13 +303,20 @@ def _frames_delete(capture: LiveCapture, *, actor: Any, reason: str, ip: str | N
     capture.deleted_at = timezone.now()
     capture.save(update_fields=["deleted_at"])
     audit_record(
-        actor=actor, action="subjects.capture.deleted", target=capture.request, outcome="success", ip=ip, details=receipt
+        actor=actor,
+        action="subjects.capture.deleted",
+        target=capture.request,
+        outcome="success",
+        ip=ip,
+        details=receipt,
     )
     return receipt
 
 
 @transaction.atomic
-def capture_decide(*, capture: LiveCapture, accepted: bool, actor: Any, note: str = "", ip: str | None = None) -> IdentityProof:
+def capture_decide(
+    *, capture: LiveCapture, accepted: bool, actor: Any, note: str = "", ip: str | None = None
+) -> IdentityProof:
     """The DPO's decision on a capture: recorded as the request's identity proof (method live_capture),
     then the frames are deleted at once, with a receipt."""
     from subjects.identity import identity_proof_record
@@ -279,7 +326,9 @@ def capture_decide(*, capture: LiveCapture, accepted: bool, actor: Any, note: st
     if capture.decision:
         raise ValidationError("This capture was already decided.")
     if capture.deleted_at is not None:
-        raise ValidationError("The frames of this capture were deleted (past the request's due date): ask for a new one.")
+        raise ValidationError(
+            "The frames of this capture were deleted (past the request's due date): ask for a new one."
+        )
     proof = identity_proof_record(
         request=capture.request,
         method=ProofMethod.LIVE_CAPTURE,
@@ -299,17 +348,28 @@ def capture_decide(*, capture: LiveCapture, accepted: bool, actor: Any, note: st
 def captures_sweep(*, today: Any = None) -> int:
     """Delete the frames of undecided captures past their ``delete_by`` date or of closed requests."""
     today = today or timezone.localdate()
-    open_statuses = [s for s in SubjectRequest.Status.values if s not in ("completed", "denied", "withdrawn", "lapsed")]
+    open_statuses = [
+        s
+        for s in SubjectRequest.Status.values
+        if s not in ("completed", "denied", "withdrawn", "lapsed")
+    ]
     due = LiveCapture.objects.filter(deleted_at__isnull=True).exclude(frames_name="")
     due = due.filter(delete_by__lt=today) | due.exclude(request__status__in=open_statuses)
     count = 0
     for pk in list(due.values_list("pk", flat=True)):
         with transaction.atomic():
             capture = (
-                LiveCapture.objects.select_for_update().select_related("request").filter(pk=pk, deleted_at__isnull=True).first()
+                LiveCapture.objects.select_for_update()
+                .select_related("request")
+                .filter(pk=pk, deleted_at__isnull=True)
+                .first()
             )
             if capture is None:
                 continue
-            _frames_delete(capture, actor=None, reason="due date passed" if capture.delete_by < today else "request closed")
+            _frames_delete(
+                capture,
+                actor=None,
+                reason="due date passed" if capture.delete_by < today else "request closed",
+            )
             count += 1
     return count

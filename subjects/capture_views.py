@@ -61,8 +61,12 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 def capture_page(request: HttpRequest, reference: str) -> HttpResponse:
     """The challenge in words and the camera; a new challenge (and nonce) at every visit."""
     subject_request, token = _request_by_token(request, reference, None)
-    context: dict[str, object] = {"req": subject_request, "status_link": _status_path(reference), "dpo_email": settings.DPO_EMAIL,
-                                  "language_next": reverse("subjects:capture_page", args=[reference])}  # fmt: skip
+    context: dict[str, object] = {
+        "req": subject_request,
+        "status_link": _status_path(reference),
+        "dpo_email": settings.DPO_EMAIL,
+        "language_next": reverse("subjects:capture_page", args=[reference]),
+    }
     status = 200
     try:
         challenge = capture.capture_challenge_issue(request=subject_request)
@@ -125,7 +129,9 @@ def _capture_submit(request: HttpRequest, reference: str) -> HttpResponse:
     finally:
         frames = []
     # Never "verified": the DPO decides, with the checks as aids.
-    message = _("We received your capture. The data protection officer will review it and tell you by email.")
+    message = _(
+        "We received your capture. The data protection officer will review it and tell you by email."
+    )
     messages.success(request, message)
     response = JsonResponse({"message": message, "next": _status_path(reference)})
     return _no_store(_remember(response, STATUS_COOKIE, token, _status_path(reference)))
@@ -135,7 +141,11 @@ def _capture_submit(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def _capture(reference: str, capture_id: int) -> LiveCapture:
-    found = LiveCapture.objects.filter(pk=capture_id, request__reference=reference).select_related("request").first()
+    found = (
+        LiveCapture.objects.filter(pk=capture_id, request__reference=reference)
+        .select_related("request")
+        .first()
+    )
     if found is None:
         raise Http404
     return found
@@ -143,7 +153,9 @@ def _capture(reference: str, capture_id: int) -> LiveCapture:
 
 @login_required
 @require_GET
-def capture_frame(request: AuthenticatedHttpRequest, reference: str, capture_id: int, number: int) -> HttpResponse:
+def capture_frame(
+    request: AuthenticatedHttpRequest, reference: str, capture_id: int, number: int
+) -> HttpResponse:
     """One frame, decrypted on the fly for the DPO; never cached."""
     dpo_required(user=request.user)
     found = _capture(reference, capture_id)
@@ -157,7 +169,9 @@ def capture_frame(request: AuthenticatedHttpRequest, reference: str, capture_id:
 
 @login_required
 @require_http_methods(["POST"])
-def capture_decide(request: AuthenticatedHttpRequest, reference: str, capture_id: int) -> HttpResponse:
+def capture_decide(
+    request: AuthenticatedHttpRequest, reference: str, capture_id: int
+) -> HttpResponse:
     dpo_required(user=request.user)
     found = _capture(reference, capture_id)
     decision = request.POST.get("decision", "")
@@ -165,7 +179,12 @@ def capture_decide(request: AuthenticatedHttpRequest, reference: str, capture_id
         messages.error(request, "Choose Accept or Refuse.")
     else:
         try:
-            capture.capture_decide(capture=found, accepted=decision == "accept", actor=request.user, ip=client_ip(request))
+            capture.capture_decide(
+                capture=found,
+                accepted=decision == "accept",
+                actor=request.user,
+                ip=client_ip(request),
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:

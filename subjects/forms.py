@@ -17,7 +17,10 @@ class SubjectRequestForm(forms.Form):
         error_messages={"max_length": gettext_lazy("An email address has at most 254 characters.")},
     )
     details = forms.CharField(
-        label=gettext_lazy("Anything that helps us"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+        label=gettext_lazy("Anything that helps us"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     urls = forms.CharField(
         label=gettext_lazy("Web pages or image addresses showing you (optional, one per line)"),
@@ -48,9 +51,13 @@ class SubjectRequestForm(forms.Form):
             )
         if request_type == RequestType.OBJECTION:
             self.fields["consent_keep_template"] = forms.BooleanField(
-                label=gettext_lazy("Keep a template of my face so you never collect new photos of me (optional)"),
+                label=gettext_lazy(
+                    "Keep a template of my face so you never collect new photos of me (optional)"
+                ),
                 required=False,
-                help_text=gettext_lazy("Without this we keep only scrambled (hashed) addresses of the pages and images."),
+                help_text=gettext_lazy(
+                    "Without this we keep only scrambled (hashed) addresses of the pages and images."
+                ),
             )
         if request_type == RequestType.COMPLAINT:
             self.fields["details"].required = True
@@ -67,14 +74,19 @@ class SubjectRequestForm(forms.Form):
         return selfie
 
     def url_list(self) -> list[str]:
-        return [line.strip() for line in self.cleaned_data.get("urls", "").splitlines() if line.strip()]
+        return [
+            line.strip() for line in self.cleaned_data.get("urls", "").splitlines() if line.strip()
+        ]
 
 
 class ClarificationAnswerForm(forms.Form):
     """The requester's answer to the DPO's question, on their status page."""
 
     answer = forms.CharField(
-        label=gettext_lazy("Your answer"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+        label=gettext_lazy("Your answer"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
     urls = forms.CharField(
         label=gettext_lazy("Web pages or image addresses showing you (optional, one per line)"),
@@ -89,17 +101,25 @@ class ClarificationAnswerForm(forms.Form):
     )
 
     def url_list(self) -> list[str]:
-        return [line.strip() for line in self.cleaned_data.get("urls", "").splitlines() if line.strip()]
+        return [
+            line.strip() for line in self.cleaned_data.get("urls", "").splitlines() if line.strip()
+        ]
 
 
 class ReasonForm(forms.Form):
     """A reason that is sent to the requester (or recorded for them). Use a prefix per action so ids stay unique."""
 
-    reason = forms.CharField(label="Reason (sent to the requester)", max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        label="Reason (sent to the requester)",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
 
 class ExtendForm(ReasonForm):
-    months = forms.TypedChoiceField(label="Extend by", choices=[(1, "one month"), (2, "two months")], coerce=int)
+    months = forms.TypedChoiceField(
+        label="Extend by", choices=[(1, "one month"), (2, "two months")], coerce=int
+    )
 
 
 class IdentityProofForm(forms.Form):
@@ -108,12 +128,19 @@ class IdentityProofForm(forms.Form):
 
     method = forms.ChoiceField(
         label="Method",
-        choices=[(value, label) for value, label in ProofMethod.choices if value != ProofMethod.LIVE_CAPTURE],
+        choices=[
+            (value, label)
+            for value, label in ProofMethod.choices
+            if value != ProofMethod.LIVE_CAPTURE
+        ],
         widget=forms.RadioSelect,
     )
     decision = forms.ChoiceField(
         label="Decision",
-        choices=[("accepted", "Accepted: the requester is the person"), ("refused", "Refused: not shown to be the person")],
+        choices=[
+            ("accepted", "Accepted: the requester is the person"),
+            ("refused", "Refused: not shown to be the person"),
+        ],
         widget=forms.RadioSelect,
     )
     note = forms.CharField(

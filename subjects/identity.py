@@ -48,7 +48,12 @@ def identity_proof_record(
         raise ValidationError(f"Unknown verification method: {method!r}.")
     dpo_required(user=actor)  # only the DPO records how a requester was verified
     proof = IdentityProof.objects.create(
-        request=request, method=method, accepted=accepted, note=note.strip()[:2000], evidence=evidence or {}, decided_by=actor
+        request=request,
+        method=method,
+        accepted=accepted,
+        note=note.strip()[:2000],
+        evidence=evidence or {},
+        decided_by=actor,
     )
     audit_record(
         actor=actor,

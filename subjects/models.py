@@ -27,7 +27,10 @@ class SubjectRequest(models.Model):
         AWAITING_VERIFICATION = "awaiting_verification", _("Waiting for email confirmation")
         VERIFIED = "verified", _("Email confirmed")
         IN_REVIEW = "in_review", _("In review")
-        AWAITING_CLARIFICATION = "awaiting_clarification", _("Waiting for the requester's reply (clock paused)")
+        AWAITING_CLARIFICATION = (
+            "awaiting_clarification",
+            _("Waiting for the requester's reply (clock paused)"),
+        )
         APPROVED = "approved", _("Approved")
         PROCESSING = "processing", _("Being carried out")
         COMPLETED = "completed", _("Completed")
@@ -39,9 +42,17 @@ class SubjectRequest(models.Model):
     type = models.CharField(max_length=20, choices=RequestType.choices)
     email = models.EmailField()
     details = models.TextField(blank=True)
-    urls = models.JSONField(default=list, blank=True, help_text="page or image URLs the person gave to locate their photos")
-    correction = models.TextField(blank=True, help_text="rectification: what is wrong and what it should say")
-    status = models.CharField(max_length=30, choices=Status.choices, default=Status.AWAITING_VERIFICATION, db_index=True)
+    urls = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="page or image URLs the person gave to locate their photos",
+    )
+    correction = models.TextField(
+        blank=True, help_text="rectification: what is wrong and what it should say"
+    )
+    status = models.CharField(
+        max_length=30, choices=Status.choices, default=Status.AWAITING_VERIFICATION, db_index=True
+    )
     received_at = models.DateTimeField(default=timezone.now)
     verified_at = models.DateTimeField(null=True, blank=True)
     due_date = models.DateField()
@@ -64,10 +75,14 @@ class SubjectRequest(models.Model):
     status_token_hash = models.CharField(max_length=64)
     completed_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The language the person used to file the request (a code from settings.LANGUAGES): every later
     # email to them (confirmation, questions, decisions, completion) is written in it.
-    language = models.CharField(max_length=10, default="en-gb", help_text="language of the emails to the requester")
+    language = models.CharField(
+        max_length=10, default="en-gb", help_text="language of the emails to the requester"
+    )
 
     class Meta:
         ordering = ["due_date", "received_at"]
@@ -77,7 +92,12 @@ class SubjectRequest(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status not in (self.Status.COMPLETED, self.Status.DENIED, self.Status.WITHDRAWN, self.Status.LAPSED)
+        return self.status not in (
+            self.Status.COMPLETED,
+            self.Status.DENIED,
+            self.Status.WITHDRAWN,
+            self.Status.LAPSED,
+        )
 
     @property
     def days_left(self) -> int:
@@ -94,7 +114,11 @@ class SubjectRequest(models.Model):
 
     @property
     def is_overdue(self) -> bool:
-        return self.is_open and self.status != self.Status.AWAITING_CLARIFICATION and self.days_left < 0
+        return (
+            self.is_open
+            and self.status != self.Status.AWAITING_CLARIFICATION
+            and self.days_left < 0
+        )
 
 
 class VerificationToken(models.Model):
@@ -124,14 +148,27 @@ class Candidate(models.Model):
     borderline = models.BooleanField(default=False)
     found_by = models.CharField(
         max_length=20,
-        choices=[("selfie", "Selfie"), ("url", "URL"), ("expansion", "Near a confirmed face"), ("answer", "Requester's answer")],
+        choices=[
+            ("selfie", "Selfie"),
+            ("url", "URL"),
+            ("expansion", "Near a confirmed face"),
+            ("answer", "Requester's answer"),
+        ],
     )
-    near_face_ref = models.BigIntegerField(null=True, blank=True, help_text="expansion: the confirmed face it is near")
-    expanded = models.BooleanField(default=False, help_text="a confirmed face whose neighbours were already looked up")
+    near_face_ref = models.BigIntegerField(
+        null=True, blank=True, help_text="expansion: the confirmed face it is near"
+    )
+    expanded = models.BooleanField(
+        default=False, help_text="a confirmed face whose neighbours were already looked up"
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["request", "face_ref"], name="subjects_candidate_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "face_ref"], name="subjects_candidate_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"candidate face {self.face_ref} for {self.request_id}"
@@ -140,14 +177,20 @@ class Candidate(models.Model):
 class Clarification(models.Model):
     """The DPO's question while the clock is paused, and the requester's answer given on the status page."""
 
-    request = models.ForeignKey(SubjectRequest, on_delete=models.CASCADE, related_name="clarifications")
+    request = models.ForeignKey(
+        SubjectRequest, on_delete=models.CASCADE, related_name="clarifications"
+    )
     question = models.TextField()
     asked_at = models.DateTimeField(default=timezone.now)
-    asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     answer = models.TextField(blank=True)
     answer_urls = models.JSONField(default=list, blank=True)
     answer_selfie_faces = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="faces found in a selfie sent with the answer (the photo is never stored)"
+        null=True,
+        blank=True,
+        help_text="faces found in a selfie sent with the answer (the photo is never stored)",
     )
     answer_candidates = models.PositiveIntegerField(default=0)
     answered_at = models.DateTimeField(null=True, blank=True)
@@ -174,7 +217,9 @@ class AccessPackage(models.Model):
 
 
 class ErasureReceipt(models.Model):
-    request = models.OneToOneField(SubjectRequest, on_delete=models.PROTECT, related_name="erasure_receipt")
+    request = models.OneToOneField(
+        SubjectRequest, on_delete=models.PROTECT, related_name="erasure_receipt"
+    )
     counts = models.JSONField(default=dict)
     organisations_notified = models.JSONField(default=list)
     verified_clean = models.BooleanField(default=False)
@@ -188,7 +233,9 @@ class ErasureReceipt(models.Model):
 class OrganisationNotice(models.Model):
     """In-app notice to a customer organisation (Art 19: an erasure touched their results)."""
 
-    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.CASCADE, related_name="notices")
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="notices"
+    )
     message = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -215,19 +262,31 @@ class ProofMethod(models.TextChoices):
 class IdentityProof(models.Model):
     """The DPO's recorded decision that a request's requester is the person (one row per decision)."""
 
-    request = models.ForeignKey(SubjectRequest, on_delete=models.CASCADE, related_name="identity_proofs")
+    request = models.ForeignKey(
+        SubjectRequest, on_delete=models.CASCADE, related_name="identity_proofs"
+    )
     method = models.CharField(max_length=20, choices=ProofMethod.choices)
-    accepted = models.BooleanField(help_text="true: the requester is shown to be the person; false: the proof failed")
-    note = models.TextField(blank=True, help_text="what was checked (never the document's number or a copy of it)")
-    evidence = models.JSONField(default=dict, blank=True, help_text="numbers and flags only: no images, no embeddings")
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    accepted = models.BooleanField(
+        help_text="true: the requester is shown to be the person; false: the proof failed"
+    )
+    note = models.TextField(
+        blank=True, help_text="what was checked (never the document's number or a copy of it)"
+    )
+    evidence = models.JSONField(
+        default=dict, blank=True, help_text="numbers and flags only: no images, no embeddings"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-decided_at"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(method__in=["live_capture", "video_call", "page_control", "document_seen"]),
+                condition=models.Q(
+                    method__in=["live_capture", "video_call", "page_control", "document_seen"]
+                ),
                 name="subjects_identityproof_method_valid",
             )
         ]
@@ -246,19 +305,39 @@ class LiveCapture(models.Model):
         ACCEPTED = "accepted", "Accepted"
         REFUSED = "refused", "Refused"
 
-    request = models.ForeignKey(SubjectRequest, on_delete=models.CASCADE, related_name="live_captures")
-    challenge = models.JSONField(default=dict, help_text="steps, issued_at, expires_at (never the nonce)")
-    report = models.JSONField(default=dict, help_text="search.liveness.CaptureReport.to_dict(): numbers and flags only")
-    passed = models.BooleanField(default=False, help_text="every automated check passed (an aid: the DPO decides)")
+    request = models.ForeignKey(
+        SubjectRequest, on_delete=models.CASCADE, related_name="live_captures"
+    )
+    challenge = models.JSONField(
+        default=dict, help_text="steps, issued_at, expires_at (never the nonce)"
+    )
+    report = models.JSONField(
+        default=dict, help_text="search.liveness.CaptureReport.to_dict(): numbers and flags only"
+    )
+    passed = models.BooleanField(
+        default=False, help_text="every automated check passed (an aid: the DPO decides)"
+    )
     frame_count = models.PositiveSmallIntegerField(default=0)
-    reference_count = models.PositiveSmallIntegerField(default=0, help_text="confirmed candidates compared with the live face")
-    frames_name = models.CharField(max_length=300, blank=True, help_text="storage name of the encrypted frames")
-    frames_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the stored (encrypted) object")
+    reference_count = models.PositiveSmallIntegerField(
+        default=0, help_text="confirmed candidates compared with the live face"
+    )
+    frames_name = models.CharField(
+        max_length=300, blank=True, help_text="storage name of the encrypted frames"
+    )
+    frames_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the stored (encrypted) object"
+    )
     created_at = models.DateTimeField(default=timezone.now)
-    delete_by = models.DateField(help_text="the frames are deleted by then if the DPO has not decided")
-    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING, blank=True)
+    delete_by = models.DateField(
+        help_text="the frames are deleted by then if the DPO has not decided"
+    )
+    decision = models.CharField(
+        max_length=10, choices=Decision.choices, default=Decision.PENDING, blank=True
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -303,23 +382,36 @@ class AbuseSignal(models.Model):
         CLOSED = "closed", "Closed"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    key = models.CharField(max_length=100, help_text="what makes the pattern one signal (a pseudonym or a reference)")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
-    evidence = models.JSONField(default=dict, help_text="references, pseudonyms and counts only: no faces, no addresses")
+    key = models.CharField(
+        max_length=100, help_text="what makes the pattern one signal (a pseudonym or a reference)"
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    evidence = models.JSONField(
+        default=dict, help_text="references, pseudonyms and counts only: no faces, no addresses"
+    )
     requests = models.ManyToManyField(SubjectRequest, related_name="abuse_signals", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     close_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-updated_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "key"], condition=models.Q(status="open"), name="subjects_abusesignal_one_open_per_key"
+                fields=["kind", "key"],
+                condition=models.Q(status="open"),
+                name="subjects_abusesignal_one_open_per_key",
             ),
-            models.CheckConstraint(condition=models.Q(status__in=["open", "closed"]), name="subjects_abusesignal_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["open", "closed"]),
+                name="subjects_abusesignal_status_valid",
+            ),
         ]
 
     def __str__(self) -> str:

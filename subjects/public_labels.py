@@ -33,7 +33,9 @@ PUBLIC_LABELS = [
 # Where to complain when the deployment sets no wording of its own (settings.REGULATOR_COMPLAINTS empty). Each
 # translation is a noun phrase that reads after the sentence's preposition in every language ("bei der ...",
 # "auprès de l'...", "presso l'...", "bij de ..."), so it is written in that case.
-REGULATOR_DEFAULT = gettext_noop("the data-protection authority of the EU or EEA country where you live or work")
+REGULATOR_DEFAULT = gettext_noop(
+    "the data-protection authority of the EU or EEA country where you live or work"
+)
 REGULATOR_DEFAULT_WITH_LEAD = gettext_noop(
     "the data-protection authority of the EU or EEA country where you live or work, or our lead authority, %(lead)s"
 )
@@ -53,7 +55,9 @@ def names_excluded_regulator(text: str) -> bool:
 
     lowered = f" {text.lower()} "
     excluded = {code.upper() for code in settings.EXCLUDED_JURISDICTIONS}
-    return any(marker in lowered for code in excluded for marker in REGULATORS_BY_COUNTRY.get(code, ()))
+    return any(
+        marker in lowered for code in excluded for marker in REGULATORS_BY_COUNTRY.get(code, ())
+    )
 
 
 def regulator_text() -> str:

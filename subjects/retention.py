@@ -19,22 +19,37 @@ def _requests(cutoff: datetime) -> Q:
     return Q(status__in=CLOSED, received_at__lt=cutoff) & ~Q(email__startswith="subj_")
 
 
-def sweep_subject_requests(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+def sweep_subject_requests(
+    *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
+) -> SweepOutcome:
     """Closed requests past their period keep their dates and outcome; the person's details go."""
     outcome = SweepOutcome()
     held = Q(reference__in=holds.request_references)
     outcome.held = SubjectRequest.objects.filter(_requests(cutoff) & held).count()
     while True:
         with transaction.atomic():
-            rows = list(SubjectRequest.objects.filter(_requests(cutoff)).exclude(held).select_for_update(skip_locked=True)
-                        .order_by("pk")[:chunk_size])  # fmt: skip
+            rows = list(
+                SubjectRequest.objects.filter(_requests(cutoff))
+                .exclude(held)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")[:chunk_size]
+            )
             if not rows:
                 return outcome
             for row in rows:
                 row.email = subject_pseudonym(row.email) + "@anonymised.invalid"
                 row.details, row.urls, row.correction, row.pause_reason = "", [], "", ""
                 row.template = None
-                row.save(update_fields=["email", "details", "urls", "correction", "pause_reason", "template"])
+                row.save(
+                    update_fields=[
+                        "email",
+                        "details",
+                        "urls",
+                        "correction",
+                        "pause_reason",
+                        "template",
+                    ]
+                )
             audit_record(
                 actor=None,
                 action="subjects.retention.requests_anonymised",
@@ -45,7 +60,9 @@ def sweep_subject_requests(*, cutoff: datetime, action: str, holds: ActiveHolds,
             outcome.add([r.pk for r in rows], [r.received_at for r in rows], 0)
 
 
-def sweep_access_packages(*, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int) -> SweepOutcome:
+def sweep_access_packages(
+    *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
+) -> SweepOutcome:
     """Packages are deleted when their link expires; this catches any left past the period."""
     from subjects.services import access_packages_expire
 

@@ -21,7 +21,11 @@ from subjects.models import AccessPackage, SubjectRequest
 def dpo_required(*, user: object) -> None:
     """The one check that ``user`` may work data-subject requests (the DPO's permission): views, the capture
     review, withholdings and the identity decision all ask it. Raises PermissionDenied otherwise."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.has_perm("accounts.work_subject_requests"):  # type: ignore[attr-defined]
+    if (
+        user is None
+        or not getattr(user, "is_authenticated", False)
+        or not user.has_perm("accounts.work_subject_requests")
+    ):  # type: ignore[attr-defined]
         raise PermissionDenied
 
 
@@ -44,7 +48,9 @@ class TimelineStep:
 
 
 _OUTCOMES = {
-    "access": gettext_lazy("Your copy of the data we hold about you was prepared; the download link was emailed to you."),
+    "access": gettext_lazy(
+        "Your copy of the data we hold about you was prepared; the download link was emailed to you."
+    ),
     "erasure": gettext_lazy("Your photos were erased, with every copy and derived template."),
     "objection": gettext_lazy("Your photos were erased and put on our do-not-collect list."),
     "restriction": gettext_lazy("Your photos are restricted: kept, but never shown in any search."),
@@ -57,7 +63,11 @@ def _held_note(request: SubjectRequest) -> str:
     """After an erasure or objection: the photos a legal obligation keeps for now (Art 17(3)(e)), as in the email."""
     from django.utils.translation import ngettext
 
-    receipt = getattr(request, "erasure_receipt", None) if request.type in ("erasure", "objection") else None
+    receipt = (
+        getattr(request, "erasure_receipt", None)
+        if request.type in ("erasure", "objection")
+        else None
+    )
     held = int(receipt.counts.get("held_images", 0)) if receipt is not None else 0
     if not held:
         return ""
@@ -76,20 +86,53 @@ def request_timeline(*, request: SubjectRequest) -> list[TimelineStep]:
     S = SubjectRequest.Status
     steps = [TimelineStep("received", _("We received your request"), request.received_at)]
     if request.verified_at:
-        steps.append(TimelineStep("confirmed", _("You confirmed your email address"), request.verified_at))
-        steps.append(TimelineStep("in_review", _("Our data-protection officer is reviewing it"), request.verified_at))
+        steps.append(
+            TimelineStep("confirmed", _("You confirmed your email address"), request.verified_at)
+        )
+        steps.append(
+            TimelineStep(
+                "in_review", _("Our data-protection officer is reviewing it"), request.verified_at
+            )
+        )
     elif request.status == S.AWAITING_VERIFICATION:
-        steps.append(TimelineStep("confirm", _("Waiting for you to confirm: open the link we emailed you"), None, current=True))
+        steps.append(
+            TimelineStep(
+                "confirm",
+                _("Waiting for you to confirm: open the link we emailed you"),
+                None,
+                current=True,
+            )
+        )
     events: list[TimelineStep] = []
     for question in request.clarifications.all():
-        events.append(TimelineStep("waiting", _("We asked you a question (the deadline is paused)"), question.asked_at,
-                                   question.question, current=question.answered_at is None and request.is_open))  # fmt: skip
+        events.append(
+            TimelineStep(
+                "waiting",
+                _("We asked you a question (the deadline is paused)"),
+                question.asked_at,
+                question.question,
+                current=question.answered_at is None and request.is_open,
+            )
+        )
         if question.answered_at:
-            answered_here = bool(question.answer or question.answer_urls or question.answer_selfie_faces is not None)
-            label = _("You answered; the deadline runs again") if answered_here else _("The deadline runs again")
+            answered_here = bool(
+                question.answer or question.answer_urls or question.answer_selfie_faces is not None
+            )
+            label = (
+                _("You answered; the deadline runs again")
+                if answered_here
+                else _("The deadline runs again")
+            )
             events.append(TimelineStep("answered", label, question.answered_at))
     if request.extended:
-        events.append(TimelineStep("extended", _("We extended the deadline"), request.extended_at, request.extension_reason))
+        events.append(
+            TimelineStep(
+                "extended",
+                _("We extended the deadline"),
+                request.extended_at,
+                request.extension_reason,
+            )
+        )
     steps += sorted(events, key=lambda s: s.when or request.received_at)
     end = {
         S.COMPLETED: ("completed", _("Completed"), str(_OUTCOMES.get(request.type, ""))),
@@ -98,9 +141,13 @@ def request_timeline(*, request: SubjectRequest) -> list[TimelineStep]:
         S.LAPSED: ("lapsed", _("Closed: the email address was never confirmed"), ""),
     }.get(S(request.status))
     if end:
-        steps.append(TimelineStep(end[0], end[1], request.completed_at, end[2] + _held_note(request)))
+        steps.append(
+            TimelineStep(end[0], end[1], request.completed_at, end[2] + _held_note(request))
+        )
     elif request.status in (S.APPROVED, S.PROCESSING):
-        steps.append(TimelineStep("approved", _("Approved: we are carrying it out"), None, current=True))
+        steps.append(
+            TimelineStep("approved", _("Approved: we are carrying it out"), None, current=True)
+        )
     return steps
 
 
@@ -137,7 +184,9 @@ class RestrictedMatch:
     distance: float
 
 
-def restricted_face_match_list(*, embedding: list[float], model: str, limit: int, max_distance: float) -> list[RestrictedMatch]:
+def restricted_face_match_list(
+    *, embedding: list[float], model: str, limit: int, max_distance: float
+) -> list[RestrictedMatch]:
     """Restricted faces near an embedding, for locating a requester's own photos only (never a search): a face
     already hidden by an earlier restriction, or by a pending erasure/objection of the same person, must still be
     found by their next request. Restricted faces are few, so an exact scan is fine."""

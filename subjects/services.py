@@ -98,13 +98,21 @@ def _email(request: SubjectRequest, template: str, subject: StrOrPromise, **cont
     with translation.override(request_language(request)):
         body = render_to_string(
             f"subjects/email/{template}.txt",
-            {"req": request, "dpo_email": settings.DPO_EMAIL, "regulator": regulator_text(),
-             "status_link": status_link(request), "notice_link": _url("subjects:notice"), **context},
-        )  # fmt: skip
+            {
+                "req": request,
+                "dpo_email": settings.DPO_EMAIL,
+                "regulator": regulator_text(),
+                "status_link": status_link(request),
+                "notice_link": _url("subjects:notice"),
+                **context,
+            },
+        )
         email_enqueue(to=[request.email], subject=f"[{request.reference}] {subject}", body=body)
 
 
-def _audit_entry(request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any) -> AuditEntry:
+def _audit_entry(
+    request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any
+) -> AuditEntry:
     return AuditEntry(
         actor=actor,
         action=f"subjects.request.{action}",
@@ -121,14 +129,19 @@ def _audit_entry(request: SubjectRequest, action: str, actor: Any = None, ip: st
     )
 
 
-def _audit(request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any) -> None:
+def _audit(
+    request: SubjectRequest, action: str, actor: Any = None, ip: str | None = None, **details: Any
+) -> None:
     audit_record_many(entries=[_audit_entry(request, action, actor, ip, **details)])
 
 
 def _rate_limit(*, ip: str | None, email: str) -> None:
     for key, limit in (
         (f"dsr-ip:{ip}", settings.SUBJECT_REQUESTS_PER_IP_PER_HOUR),
-        (f"dsr-email:{subject_pseudonym(email_normalise(email))}", settings.SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR),
+        (
+            f"dsr-email:{subject_pseudonym(email_normalise(email))}",
+            settings.SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR,
+        ),
     ):
         if not ratelimit.hit(key=key, limit=limit, window_seconds=3600):
             raise RequestRefused(
@@ -144,9 +157,17 @@ def _rate_limit(*, ip: str | None, email: str) -> None:
 
 
 def request_submit(
-    *, type: str, email: str, details: str = "", urls: Sequence[str] = (), correction: str = "", selfie: bytes | None = None,
-    consent_keep_template: bool = False, ip: str | None = None, language: str = "",
-) -> tuple[SubjectRequest, str]:  # fmt: skip
+    *,
+    type: str,
+    email: str,
+    details: str = "",
+    urls: Sequence[str] = (),
+    correction: str = "",
+    selfie: bytes | None = None,
+    consent_keep_template: bool = False,
+    ip: str | None = None,
+    language: str = "",
+) -> tuple[SubjectRequest, str]:
     """File a request (no account). The clock starts now; a confirmation link is emailed.
 
     ``language`` (default: the active one) is stored, and every email to the person uses it.
@@ -171,9 +192,13 @@ def request_submit(
     if errors:
         raise ValidationError(errors)
     _rate_limit(ip=ip, email=email)
-    analysis = selfie_analyse(selfie=selfie) if selfie else None  # ImageRejected propagates: nothing written yet
+    analysis = (
+        selfie_analyse(selfie=selfie) if selfie else None
+    )  # ImageRejected propagates: nothing written yet
     try:
-        language = translation.get_supported_language_variant(language or translation.get_language() or "")
+        language = translation.get_supported_language_variant(
+            language or translation.get_language() or ""
+        )
     except LookupError:
         language = settings.LANGUAGE_CODE
     reference = "R-" + secrets.token_hex(4).upper()
@@ -181,11 +206,18 @@ def request_submit(
     today = timezone.localdate()
     with transaction.atomic():
         request = SubjectRequest.objects.create(
-            reference=reference, type=type, email=email.strip().lower(), details=details.strip()[:5000],
-            urls=clean_urls[:20], correction=correction.strip()[:2000], due_date=clock.due_on_receipt(today),
-            original_due_date=clock.due_on_receipt(today), status_token_hash=_hash(status_token),
-            consent_keep_template=consent_keep_template and type == RequestType.OBJECTION, language=language,
-        )  # fmt: skip
+            reference=reference,
+            type=type,
+            email=email.strip().lower(),
+            details=details.strip()[:5000],
+            urls=clean_urls[:20],
+            correction=correction.strip()[:2000],
+            due_date=clock.due_on_receipt(today),
+            original_due_date=clock.due_on_receipt(today),
+            status_token_hash=_hash(status_token),
+            consent_keep_template=consent_keep_template and type == RequestType.OBJECTION,
+            language=language,
+        )
         VerificationToken.objects.create(
             request=request,
             token_hash=_hash(verify_token),
@@ -243,7 +275,13 @@ def _match_bands(model: str) -> tuple[float, float]:
     return strict, max(strict, loose)
 
 
-def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | None = None, found_by: str = "selfie") -> int:
+def _locate(
+    request: SubjectRequest,
+    analysis: Any,
+    *,
+    urls: Sequence[str] | None = None,
+    found_by: str = "selfie",
+) -> int:
     """Candidates from the selfie's main face (strict and borderline bands) and from the URLs given."""
     from search.models import Face
     from search.selectors import face_match_list
@@ -253,10 +291,19 @@ def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | Non
         face = max(analysis.faces, key=lambda f: f.box[2] * f.box[3])
         request.selfie_faces = len(analysis.faces)
         strict, loose = _match_bands(face.model)
-        matches = face_match_list(
-            embedding=face.embedding.tolist(), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
-        ) + restricted_face_match_list(
-            embedding=face.embedding.tolist(), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
+        matches = (
+            face_match_list(
+                embedding=face.embedding.tolist(),
+                model=face.model,
+                limit=settings.SUBJECT_LOCATE_LIMIT,
+                max_distance=loose,
+            )
+            + restricted_face_match_list(
+                embedding=face.embedding.tolist(),
+                model=face.model,
+                limit=settings.SUBJECT_LOCATE_LIMIT,
+                max_distance=loose,
+            )
         )  # the person's photos already hidden (an earlier restriction, a pending request) are theirs to act on too
         for match in matches:
             count += Candidate.objects.get_or_create(
@@ -269,22 +316,32 @@ def _locate(request: SubjectRequest, analysis: Any, *, urls: Sequence[str] | Non
                     "found_by": found_by,
                 },
             )[1]
-        if request.consent_keep_template and request.template is None:  # the intake selfie's; answers add candidates
+        if (
+            request.consent_keep_template and request.template is None
+        ):  # the intake selfie's; answers add candidates
             request.template, request.template_model = face.embedding.tolist(), face.model
         request.save(update_fields=["selfie_faces", "template", "template_model"])
     urls = request.urls if urls is None else urls
     if urls:
-        faces = Face.objects.filter(image__page_url__in=urls) | Face.objects.filter(image__image_url__in=urls)
+        faces = Face.objects.filter(image__page_url__in=urls) | Face.objects.filter(
+            image__image_url__in=urls
+        )
         for face in faces.distinct():
             # A photo at that URL may show several people: each face is a borderline candidate for the DPO.
             count += Candidate.objects.get_or_create(
                 request=request,
                 face_ref=face.pk,
-                defaults={"face": face, "borderline": True, "found_by": "url" if found_by == "selfie" else found_by},
+                defaults={
+                    "face": face,
+                    "borderline": True,
+                    "found_by": "url" if found_by == "selfie" else found_by,
+                },
             )[1]
     if count:
         _audit(request, "candidates_found", candidates=count, found_by=found_by)
-    abuse_check(request=request)  # several addresses for one face, several faces for one address, address variants
+    abuse_check(
+        request=request
+    )  # several addresses for one face, several faces for one address, address variants
     return count
 
 
@@ -299,29 +356,48 @@ def candidates_expand(*, request: SubjectRequest) -> int:
     from search.selectors import face_match_list
 
     request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
-    seeds = list(request.candidates.filter(status=Candidate.Status.CONFIRMED, expanded=False, face__isnull=False))
+    seeds = list(
+        request.candidates.filter(
+            status=Candidate.Status.CONFIRMED, expanded=False, face__isnull=False
+        )
+    )
     if not seeds or request.expansion_rounds >= settings.SUBJECT_EXPANSION_MAX_ROUNDS:
         return 0
     room = settings.SUBJECT_EXPANSION_MAX_CANDIDATES - request.candidates.count()
-    faces = {f.pk: f for f in Face.objects.filter(pk__in=[c.face_ref for c in seeds], embedding__isnull=False)}
+    faces = {
+        f.pk: f
+        for f in Face.objects.filter(pk__in=[c.face_ref for c in seeds], embedding__isnull=False)
+    }
     added = 0
     for seed in seeds:
         face = faces.get(seed.face_ref)
         if face is not None and room > 0:
             strict, loose = _match_bands(face.model)
             matches = face_match_list(
-                embedding=list(face.embedding), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
+                embedding=list(face.embedding),
+                model=face.model,
+                limit=settings.SUBJECT_LOCATE_LIMIT,
+                max_distance=loose,
             ) + restricted_face_match_list(
-                embedding=list(face.embedding), model=face.model, limit=settings.SUBJECT_LOCATE_LIMIT, max_distance=loose
+                embedding=list(face.embedding),
+                model=face.model,
+                limit=settings.SUBJECT_LOCATE_LIMIT,
+                max_distance=loose,
             )
             for match in matches:
                 if room <= 0:
                     break
                 _, new = Candidate.objects.get_or_create(
-                    request=request, face_ref=match.face_id,
-                    defaults={"face_id": match.face_id, "distance": match.distance, "borderline": match.distance > strict,
-                              "found_by": "expansion", "near_face_ref": seed.face_ref},
-                )  # fmt: skip
+                    request=request,
+                    face_ref=match.face_id,
+                    defaults={
+                        "face_id": match.face_id,
+                        "distance": match.distance,
+                        "borderline": match.distance > strict,
+                        "found_by": "expansion",
+                        "near_face_ref": seed.face_ref,
+                    },
+                )
                 added += new
                 room -= new
         seed.expanded = True
@@ -329,7 +405,13 @@ def candidates_expand(*, request: SubjectRequest) -> int:
     if added:
         request.expansion_rounds += 1
         request.save(update_fields=["expansion_rounds"])
-        _audit(request, "candidates_expanded", candidates=added, seeds=len(seeds), round=request.expansion_rounds)
+        _audit(
+            request,
+            "candidates_expanded",
+            candidates=added,
+            seeds=len(seeds),
+            round=request.expansion_rounds,
+        )
         if request.verified_at is not None and request.is_open:
             _restrict_pending(request)
     return added
@@ -338,7 +420,12 @@ def candidates_expand(*, request: SubjectRequest) -> int:
 def request_verify(*, token: str, ip: str | None = None) -> SubjectRequest:
     """The emailed link: single use, expiring. Moves the request into the DPO's review."""
     with transaction.atomic():
-        row = VerificationToken.objects.select_for_update().select_related("request").filter(token_hash=_hash(token)).first()
+        row = (
+            VerificationToken.objects.select_for_update()
+            .select_related("request")
+            .filter(token_hash=_hash(token))
+            .first()
+        )
         if row is None or row.used_at is not None or row.expires_at <= timezone.now():
             raise RequestRefused(_("This link has expired or was already used."))
         request = SubjectRequest.objects.select_for_update().get(pk=row.request_id)
@@ -360,7 +447,9 @@ def request_verify(*, token: str, ip: str | None = None) -> SubjectRequest:
 # --- Proof pending: the located faces are hidden at once, reversibly ------------------------------------
 
 
-def _located_face_ids(request: SubjectRequest, *, statuses: Sequence[str] | None = None) -> list[int]:
+def _located_face_ids(
+    request: SubjectRequest, *, statuses: Sequence[str] | None = None
+) -> list[int]:
     rows = request.candidates.filter(face__isnull=False)
     if statuses is not None:
         rows = rows.filter(status__in=list(statuses))
@@ -375,15 +464,21 @@ def _restrict_pending(request: SubjectRequest, *, actor: Any = None) -> int:
 
     if request.type not in DECIDE_FIRST:
         return 0
-    face_ids = _located_face_ids(request, statuses=[Candidate.Status.PROPOSED, Candidate.Status.CONFIRMED])
+    face_ids = _located_face_ids(
+        request, statuses=[Candidate.Status.PROPOSED, Candidate.Status.CONFIRMED]
+    )
     if not face_ids:
         return 0
-    restricted = stewardship.faces_restrict(face_ids=face_ids, request_reference=request.reference, actor=actor)
+    restricted = stewardship.faces_restrict(
+        face_ids=face_ids, request_reference=request.reference, actor=actor
+    )
     _audit(request, "restricted_pending_proof", actor=actor, faces=restricted)
     return restricted
 
 
-def _restriction_release(request: SubjectRequest, *, face_ids: Sequence[int], actor: Any, reason: str) -> int:
+def _restriction_release(
+    request: SubjectRequest, *, face_ids: Sequence[int], actor: Any, reason: str
+) -> int:
     """Lift the pending restriction this request caused on these faces, unless another reason keeps it: another
     open erasure/objection/restriction request that located them, or a completed restriction (Art 18); what must
     stay out of every search (a hold, an excluded jurisdiction) the stewardship keeps."""
@@ -392,21 +487,40 @@ def _restriction_release(request: SubjectRequest, *, face_ids: Sequence[int], ac
     if request.type not in DECIDE_FIRST or request.verified_at is None or not face_ids:
         return 0
     others = (
-        Candidate.objects.filter(face_ref__in=list(face_ids)).exclude(request=request).exclude(status=Candidate.Status.REJECTED)
+        Candidate.objects.filter(face_ref__in=list(face_ids))
+        .exclude(request=request)
+        .exclude(status=Candidate.Status.REJECTED)
     )
     keep = set(
         others.filter(
             request__type__in=list(DECIDE_FIRST),
-            request__status__in=[S.VERIFIED, S.IN_REVIEW, S.AWAITING_CLARIFICATION, S.APPROVED, S.PROCESSING],
+            request__status__in=[
+                S.VERIFIED,
+                S.IN_REVIEW,
+                S.AWAITING_CLARIFICATION,
+                S.APPROVED,
+                S.PROCESSING,
+            ],
         ).values_list("face_ref", flat=True)
     ) | set(
         others.filter(
-            request__type=RequestType.RESTRICTION, request__status=S.COMPLETED, status=Candidate.Status.CONFIRMED
+            request__type=RequestType.RESTRICTION,
+            request__status=S.COMPLETED,
+            status=Candidate.Status.CONFIRMED,
         ).values_list("face_ref", flat=True)
     )
     lift = [f for f in face_ids if f not in keep]
-    outcome = stewardship.faces_restrict_lift(face_ids=lift, request_reference=request.reference, actor=actor, reason=reason)
-    _audit(request, "pending_restriction_lifted", actor=actor, faces=outcome.lifted, kept=len(keep) + outcome.kept, reason=reason)
+    outcome = stewardship.faces_restrict_lift(
+        face_ids=lift, request_reference=request.reference, actor=actor, reason=reason
+    )
+    _audit(
+        request,
+        "pending_restriction_lifted",
+        actor=actor,
+        faces=outcome.lifted,
+        kept=len(keep) + outcome.kept,
+        reason=reason,
+    )
     return outcome.lifted
 
 
@@ -414,11 +528,15 @@ def requests_lapse(*, now: Any = None) -> int:
     """Requests never confirmed lapse after SUBJECT_VERIFICATION_LAPSE_DAYS, with a notice."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.SUBJECT_VERIFICATION_LAPSE_DAYS)
     lapsed = 0
-    for request in SubjectRequest.objects.filter(status=S.AWAITING_VERIFICATION, received_at__lt=cutoff):
+    for request in SubjectRequest.objects.filter(
+        status=S.AWAITING_VERIFICATION, received_at__lt=cutoff
+    ):
         with transaction.atomic():
             request.status, request.completed_at = S.LAPSED, timezone.now()
             request.save(update_fields=["status", "completed_at"])
-            _restriction_release(request, face_ids=_located_face_ids(request), actor=None, reason="request lapsed")
+            _restriction_release(
+                request, face_ids=_located_face_ids(request), actor=None, reason="request lapsed"
+            )
             request.candidates.all().delete()
             request.template = None
             request.save(update_fields=["template"])
@@ -450,7 +568,10 @@ TRANSITIONS: dict[str, tuple[set[str], str]] = {
     "resume": ({S.AWAITING_CLARIFICATION}, S.IN_REVIEW),
     "approve": ({S.IN_REVIEW}, S.APPROVED),
     "deny": ({S.IN_REVIEW, S.APPROVED}, S.DENIED),
-    "withdraw": ({S.AWAITING_VERIFICATION, S.VERIFIED, S.IN_REVIEW, S.AWAITING_CLARIFICATION, S.APPROVED}, S.WITHDRAWN),
+    "withdraw": (
+        {S.AWAITING_VERIFICATION, S.VERIFIED, S.IN_REVIEW, S.AWAITING_CLARIFICATION, S.APPROVED},
+        S.WITHDRAWN,
+    ),
 }
 
 
@@ -464,17 +585,28 @@ def request_transition(
     request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
     sources, target = TRANSITIONS[action]
     if request.status not in sources:
-        raise ValidationError(f"A request that is '{request.get_status_display()}' cannot be {action.replace('_', ' ')}d.")
+        raise ValidationError(
+            f"A request that is '{request.get_status_display()}' cannot be {action.replace('_', ' ')}d."
+        )
     if action in ("ask_clarification", "deny") and not reason.strip():
         raise ValidationError("Give the reason; the requester receives it.")
     before = request.status
     if action == "ask_clarification":
         request.paused_at, request.pause_reason = timezone.now(), reason.strip()
         Clarification.objects.create(
-            request=request, question=reason.strip(), asked_by=actor if getattr(actor, "is_authenticated", False) else None
+            request=request,
+            question=reason.strip(),
+            asked_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
-        _email(request, "clarification", gettext_lazy("We need a detail from you"), question=reason.strip())
-    if action == "resume":  # the answer came another way (email to the DPO, post): the question is closed
+        _email(
+            request,
+            "clarification",
+            gettext_lazy("We need a detail from you"),
+            question=reason.strip(),
+        )
+    if (
+        action == "resume"
+    ):  # the answer came another way (email to the DPO, post): the question is closed
         _resume_clock(request)
         request.clarifications.filter(answered_at__isnull=True).update(answered_at=timezone.now())
     if action == "withdraw":
@@ -487,13 +619,19 @@ def request_transition(
     request.save()
     _audit(request, action, actor=actor, ip=ip, before=before, reason=reason.strip()[:500])
     if action in ("deny", "withdraw"):
-        _restriction_release(request, face_ids=_located_face_ids(request), actor=actor, reason=f"request {action}")
+        _restriction_release(
+            request, face_ids=_located_face_ids(request), actor=actor, reason=f"request {action}"
+        )
     return request
 
 
 def _resume_clock(request: SubjectRequest) -> int:
     """End a pause: the due date moves by the days the clock stood still."""
-    paused = max(0, (timezone.localdate() - timezone.localdate(request.paused_at)).days) if request.paused_at else 0
+    paused = (
+        max(0, (timezone.localdate() - timezone.localdate(request.paused_at)).days)
+        if request.paused_at
+        else 0
+    )
     request.paused_days += paused
     request.due_date = clock.after_pause(request.due_date, paused)
     request.paused_at = None
@@ -501,7 +639,12 @@ def _resume_clock(request: SubjectRequest) -> int:
 
 
 def clarification_answer(
-    *, request: SubjectRequest, answer: str = "", urls: Sequence[str] = (), selfie: bytes | None = None, ip: str | None = None
+    *,
+    request: SubjectRequest,
+    answer: str = "",
+    urls: Sequence[str] = (),
+    selfie: bytes | None = None,
+    ip: str | None = None,
 ) -> Clarification:
     """The requester answers the DPO's question on their status page, with text, a new selfie (in memory
     only, processed like the intake selfie) or addresses. The pause ends by itself, audited."""
@@ -513,10 +656,14 @@ def clarification_answer(
         except ValidationError:
             errors["urls"] = _("Not a web address: %(address)s") % {"address": u[:100]}
     if not answer.strip() and not clean_urls and not selfie:
-        errors["answer"] = _("Write your answer, send a photo of your face or give the addresses of pages showing you.")
+        errors["answer"] = _(
+            "Write your answer, send a photo of your face or give the addresses of pages showing you."
+        )
     if errors:
         raise ValidationError(errors)
-    analysis = selfie_analyse(selfie=selfie) if selfie else None  # ImageRejected propagates: nothing written yet
+    analysis = (
+        selfie_analyse(selfie=selfie) if selfie else None
+    )  # ImageRejected propagates: nothing written yet
     with transaction.atomic():
         request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
         if request.status != S.AWAITING_CLARIFICATION:
@@ -524,9 +671,15 @@ def clarification_answer(
         question = request.clarifications.filter(answered_at__isnull=True).last()
         if question is None:  # asked before answers were recorded in the app
             question = Clarification.objects.create(
-                request=request, question=request.pause_reason, asked_at=request.paused_at or timezone.now()
+                request=request,
+                question=request.pause_reason,
+                asked_at=request.paused_at or timezone.now(),
             )
-        found = _locate(request, analysis, urls=clean_urls, found_by="answer") if (analysis or clean_urls) else 0
+        found = (
+            _locate(request, analysis, urls=clean_urls, found_by="answer")
+            if (analysis or clean_urls)
+            else 0
+        )
         if found:
             _restrict_pending(request)  # what the answer locates is hidden too, pending the proof
         question.answer, question.answer_urls = answer.strip()[:5000], clean_urls[:20]
@@ -538,15 +691,24 @@ def clarification_answer(
         paused = _resume_clock(request)
         request.status = S.IN_REVIEW
         request.save()
-        _audit(request, "clarification_answered", ip=ip, before=before, with_selfie=analysis is not None,
-               urls=len(clean_urls), candidates=found)  # fmt: skip
+        _audit(
+            request,
+            "clarification_answered",
+            ip=ip,
+            before=before,
+            with_selfie=analysis is not None,
+            urls=len(clean_urls),
+            candidates=found,
+        )
         _audit(request, "resume", ip=ip, before=before, paused_days=paused, by="requester_answer")
     del selfie, analysis  # nothing of the photo outlives this call
     return question
 
 
 @transaction.atomic
-def request_extend(*, request: SubjectRequest, months: int, reason: str, actor: Any, ip: str | None = None) -> SubjectRequest:
+def request_extend(
+    *, request: SubjectRequest, months: int, reason: str, actor: Any, ip: str | None = None
+) -> SubjectRequest:
     """Extend by one or two further months; only once, with reasons, told before the first month ends."""
     request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
     if request.extended:
@@ -554,19 +716,34 @@ def request_extend(*, request: SubjectRequest, months: int, reason: str, actor: 
     if not request.is_open:
         raise ValidationError("Only an open request can be extended.")
     if timezone.localdate() > request.original_due_date:
-        raise ValidationError("Too late: an extension must be sent to the requester before the first month ends.")
+        raise ValidationError(
+            "Too late: an extension must be sent to the requester before the first month ends."
+        )
     if not reason.strip():
         raise ValidationError("Give the reasons for the extension; the requester receives them.")
-    request.extended, request.extension_reason, request.extended_at = True, reason.strip(), timezone.now()
-    request.due_date = clock.after_pause(clock.extended_due(timezone.localdate(request.received_at), months), request.paused_days)
+    request.extended, request.extension_reason, request.extended_at = (
+        True,
+        reason.strip(),
+        timezone.now(),
+    )
+    request.due_date = clock.after_pause(
+        clock.extended_due(timezone.localdate(request.received_at), months), request.paused_days
+    )
     request.save()
-    _email(request, "extended", gettext_lazy("We need more time for your request"), reason=reason.strip())
+    _email(
+        request,
+        "extended",
+        gettext_lazy("We need more time for your request"),
+        reason=reason.strip(),
+    )
     _audit(request, "extended", actor=actor, ip=ip, months=months, due=str(request.due_date))
     return request
 
 
 @transaction.atomic
-def candidate_decide(*, candidate: Candidate, confirm: bool, actor: Any, ip: str | None = None) -> Candidate:
+def candidate_decide(
+    *, candidate: Candidate, confirm: bool, actor: Any, ip: str | None = None
+) -> Candidate:
     """Confirm or reject one candidate; a confirmation looks for further candidates near that face."""
     candidate = Candidate.objects.select_for_update().select_related("request").get(pk=candidate.pk)
     if not candidate.request.is_open:
@@ -574,24 +751,40 @@ def candidate_decide(*, candidate: Candidate, confirm: bool, actor: Any, ip: str
     candidate.status = Candidate.Status.CONFIRMED if confirm else Candidate.Status.REJECTED
     candidate.save(update_fields=["status"])
     _audit(
-        candidate.request, "candidate_confirmed" if confirm else "candidate_rejected", actor=actor, ip=ip, face=candidate.face_ref
+        candidate.request,
+        "candidate_confirmed" if confirm else "candidate_rejected",
+        actor=actor,
+        ip=ip,
+        face=candidate.face_ref,
     )
     if confirm:
         candidates_expand(request=candidate.request)
     else:
-        _restriction_release(candidate.request, face_ids=[candidate.face_ref], actor=actor, reason="candidate rejected")
+        _restriction_release(
+            candidate.request,
+            face_ids=[candidate.face_ref],
+            actor=actor,
+            reason="candidate rejected",
+        )
     return candidate
 
 
 @transaction.atomic
 def candidates_decide(
-    *, request: SubjectRequest, candidate_ids: Sequence[int], confirm: bool, actor: Any, ip: str | None = None
+    *,
+    request: SubjectRequest,
+    candidate_ids: Sequence[int],
+    confirm: bool,
+    actor: Any,
+    ip: str | None = None,
 ) -> int:
     """ "Confirm all shown" / "reject all shown": the proposals the DPO saw on the page, in one step."""
     request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
     if not request.is_open:
         raise ValidationError("The request is closed.")
-    shown = request.candidates.select_for_update().filter(pk__in=list(candidate_ids), face__isnull=False)
+    shown = request.candidates.select_for_update().filter(
+        pk__in=list(candidate_ids), face__isnull=False
+    )
     rows = list(shown.filter(status=Candidate.Status.PROPOSED))
     if not rows:
         raise ValidationError("No proposed candidate was shown; nothing changed.")
@@ -602,7 +795,9 @@ def candidates_decide(
     if confirm:
         candidates_expand(request=request)
     else:
-        _restriction_release(request, face_ids=[c.face_ref for c in rows], actor=actor, reason="candidates rejected")
+        _restriction_release(
+            request, face_ids=[c.face_ref for c in rows], actor=actor, reason="candidates rejected"
+        )
     return len(rows)
 
 
@@ -618,7 +813,9 @@ def request_execute(
         request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
         if request.status != S.APPROVED:
             raise ValidationError("Only an approved request can be carried out.")
-        undecided = request.candidates.filter(status=Candidate.Status.PROPOSED, face__isnull=False).count()
+        undecided = request.candidates.filter(
+            status=Candidate.Status.PROPOSED, face__isnull=False
+        ).count()
         if undecided and request.type in DECIDE_FIRST:
             raise ValidationError(
                 f"{undecided} candidate face{'s are' if undecided != 1 else ' is'} still undecided: confirm or reject "
@@ -654,7 +851,9 @@ def request_execute(
 def _confirmed_faces(request: SubjectRequest) -> Any:
     from search.models import Face
 
-    return Face.objects.filter(pk__in=request.candidates.filter(status=Candidate.Status.CONFIRMED).values("face_ref"))
+    return Face.objects.filter(
+        pk__in=request.candidates.filter(status=Candidate.Status.CONFIRMED).values("face_ref")
+    )
 
 
 # --- Access -----------------------------------------------------------------------------------
@@ -672,7 +871,11 @@ def _do_access(request: SubjectRequest, **_: Any) -> dict[str, Any]:
         second_tier=second_tier,
         capture_link=_capture_link(request),
     )
-    return {"package_sha256": package.sha256, "faces": _confirmed_faces(request).count(), "second_tier": second_tier}
+    return {
+        "package_sha256": package.sha256,
+        "faces": _confirmed_faces(request).count(),
+        "second_tier": second_tier,
+    }
 
 
 def _capture_link(request: SubjectRequest) -> str:
@@ -742,7 +945,9 @@ PACKAGE_AUTOMATED_DECISIONS = gettext_noop(
 )
 
 
-PACKAGE_WITHHELD = gettext_noop("Some information is withheld under a legal restriction (Art 23 GDPR).")
+PACKAGE_WITHHELD = gettext_noop(
+    "Some information is withheld under a legal restriction (Art 23 GDPR)."
+)
 
 
 def _image_origin(image: Any) -> str:
@@ -765,20 +970,31 @@ def _package_json(request: SubjectRequest, *, second_tier: bool = True) -> str:
 
     if not second_tier:
         held = _confirmed_faces(request).values("image_id").distinct().count()
-        return json.dumps({
-            "request": request.reference, "generated_at": timezone.now().isoformat(), "confirmation": bool(held),
-            "tier": "first", "photos_held": photo_count_band(held), "second_tier_how": PACKAGE_SECOND_TIER_HOW,
-            "images": [],
-            "purposes": PACKAGE_PURPOSES,
-            "categories": list(PACKAGE_CATEGORY_BY_ORIGIN.values()) + PACKAGE_CATEGORIES,
-            "recipients": [], "recipient_categories": [PACKAGE_RECIPIENT_CATEGORIES],
-            "retention": [{"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
-                          for p in RetentionPolicy.objects.all()],
-            "sources": [], "sources_in_general": PACKAGE_SOURCES_GENERAL,
-            "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {regulator_text()}"],
-            "automated_decisions": PACKAGE_AUTOMATED_DECISIONS,
-            "dpo": settings.DPO_EMAIL,
-        }, indent=2)  # fmt: skip
+        return json.dumps(
+            {
+                "request": request.reference,
+                "generated_at": timezone.now().isoformat(),
+                "confirmation": bool(held),
+                "tier": "first",
+                "photos_held": photo_count_band(held),
+                "second_tier_how": PACKAGE_SECOND_TIER_HOW,
+                "images": [],
+                "purposes": PACKAGE_PURPOSES,
+                "categories": list(PACKAGE_CATEGORY_BY_ORIGIN.values()) + PACKAGE_CATEGORIES,
+                "recipients": [],
+                "recipient_categories": [PACKAGE_RECIPIENT_CATEGORIES],
+                "retention": [
+                    {"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
+                    for p in RetentionPolicy.objects.all()
+                ],
+                "sources": [],
+                "sources_in_general": PACKAGE_SOURCES_GENERAL,
+                "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {regulator_text()}"],
+                "automated_decisions": PACKAGE_AUTOMATED_DECISIONS,
+                "dpo": settings.DPO_EMAIL,
+            },
+            indent=2,
+        )
 
     images, withheld = [], False
     for face in _confirmed_faces(request).select_related("image", "image__source"):
@@ -796,30 +1012,48 @@ def _package_json(request: SubjectRequest, *, second_tier: bool = True) -> str:
         for hit in hits:
             shown.setdefault(hit.search.organisation.name, []).append(hit.created_at.isoformat())
         # Provenance shows web links and an import's own file name, never a server path.
-        images.append({
-            "face": face.pk, "thumbnail": f"faces/{face.pk}.jpg", **face.image.provenance.as_dict(),
-            "origin": _image_origin(face.image),
-            "first_seen": face.image.first_seen.isoformat(), "last_seen": face.image.last_seen.isoformat(),
-            "status": face.status,
-            "recipients": [{"organisation": name, "times": times} for name, times in sorted(shown.items())],
-        })  # fmt: skip
+        images.append(
+            {
+                "face": face.pk,
+                "thumbnail": f"faces/{face.pk}.jpg",
+                **face.image.provenance.as_dict(),
+                "origin": _image_origin(face.image),
+                "first_seen": face.image.first_seen.isoformat(),
+                "last_seen": face.image.last_seen.isoformat(),
+                "status": face.status,
+                "recipients": [
+                    {"organisation": name, "times": times} for name, times in sorted(shown.items())
+                ],
+            }
+        )
     origins = {i["origin"] for i in images} or set(PACKAGE_CATEGORY_BY_ORIGIN)
-    return json.dumps({
-        "request": request.reference, "generated_at": timezone.now().isoformat(), "confirmation": bool(images),
-        "tier": "second", "photos_held": photo_count_band(_confirmed_faces(request).values("image_id").distinct().count()),
-        "images": images,
-        "purposes": PACKAGE_PURPOSES,
-        "categories": [c for o, c in PACKAGE_CATEGORY_BY_ORIGIN.items() if o in origins] + PACKAGE_CATEGORIES,
-        "recipients": sorted({r["organisation"] for i in images for r in i["recipients"]}),
-        "retention": [{"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
-                      for p in RetentionPolicy.objects.all()],
-        # Art 15(1)(g): the sources of this person's photos, not every source we crawl.
-        "sources": sorted({i["source"] for i in images}),
-        "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {regulator_text()}"],
-        "automated_decisions": PACKAGE_AUTOMATED_DECISIONS,
-        "dpo": settings.DPO_EMAIL,
-        **({"withheld": PACKAGE_WITHHELD} if withheld else {}),
-    }, indent=2)  # fmt: skip
+    return json.dumps(
+        {
+            "request": request.reference,
+            "generated_at": timezone.now().isoformat(),
+            "confirmation": bool(images),
+            "tier": "second",
+            "photos_held": photo_count_band(
+                _confirmed_faces(request).values("image_id").distinct().count()
+            ),
+            "images": images,
+            "purposes": PACKAGE_PURPOSES,
+            "categories": [c for o, c in PACKAGE_CATEGORY_BY_ORIGIN.items() if o in origins]
+            + PACKAGE_CATEGORIES,
+            "recipients": sorted({r["organisation"] for i in images for r in i["recipients"]}),
+            "retention": [
+                {"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
+                for p in RetentionPolicy.objects.all()
+            ],
+            # Art 15(1)(g): the sources of this person's photos, not every source we crawl.
+            "sources": sorted({i["source"] for i in images}),
+            "rights": [*PACKAGE_RIGHTS, f"complain to the regulator: {regulator_text()}"],
+            "automated_decisions": PACKAGE_AUTOMATED_DECISIONS,
+            "dpo": settings.DPO_EMAIL,
+            **({"withheld": PACKAGE_WITHHELD} if withheld else {}),
+        },
+        indent=2,
+    )
 
 
 def _report_context(data: dict[str, Any]) -> dict[str, Any]:
@@ -836,10 +1070,14 @@ def _report_context(data: dict[str, Any]) -> dict[str, Any]:
         return ", ".join(day_date(d) for d in sorted({when(t).date() for t in times}))
 
     images = [
-        {**image, "first_seen": when(image["first_seen"]), "last_seen": when(image["last_seen"]),
-         "recipients": [{**r, "days": days(r["times"])} for r in image["recipients"]]}
+        {
+            **image,
+            "first_seen": when(image["first_seen"]),
+            "last_seen": when(image["last_seen"]),
+            "recipients": [{**r, "days": days(r["times"])} for r in image["recipients"]],
+        }
         for image in data["images"]
-    ]  # fmt: skip
+    ]
     return {
         "data": {**data, "images": images, "generated_at": when(data["generated_at"])},
         "rights": PACKAGE_RIGHTS,
@@ -857,8 +1095,12 @@ def access_package_build(*, request: SubjectRequest) -> tuple[AccessPackage, str
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("data.json", data)
-        with translation.override(request_language(request)):  # the person's language, not the DPO's
-            report = render_to_string("subjects/access_report.html", _report_context(json.loads(data)))
+        with translation.override(
+            request_language(request)
+        ):  # the person's language, not the DPO's
+            report = render_to_string(
+                "subjects/access_report.html", _report_context(json.loads(data))
+            )
         archive.writestr("report.html", report)
         for face in _confirmed_faces(request) if second_tier else ():
             if face.crop:
@@ -872,15 +1114,26 @@ def access_package_build(*, request: SubjectRequest) -> tuple[AccessPackage, str
         token_hash=_hash(token),
         expires_at=timezone.now() + timedelta(days=settings.ACCESS_PACKAGE_DAYS),
     )
-    package.file.save(f"{request.reference}-{secrets.token_hex(6)}.zip", ContentFile(content), save=False)
+    package.file.save(
+        f"{request.reference}-{secrets.token_hex(6)}.zip", ContentFile(content), save=False
+    )
     package.save()
     return package, token
 
 
 def access_package_download(*, token: str, ip: str | None = None) -> AccessPackage:
     with transaction.atomic():
-        package = AccessPackage.objects.select_for_update().select_related("request").filter(token_hash=_hash(token)).first()
-        if package is None or package.deleted_at is not None or package.expires_at <= timezone.now():
+        package = (
+            AccessPackage.objects.select_for_update()
+            .select_related("request")
+            .filter(token_hash=_hash(token))
+            .first()
+        )
+        if (
+            package is None
+            or package.deleted_at is not None
+            or package.expires_at <= timezone.now()
+        ):
             raise RequestRefused(_("This download link has expired."))
         package.downloads += 1
         package.save(update_fields=["downloads"])
@@ -903,7 +1156,9 @@ def access_packages_expire() -> int:
         )
         if not expired:
             return 0
-        AccessPackage.objects.filter(pk__in=[p.pk for p in expired]).update(deleted_at=timezone.now(), file="")
+        AccessPackage.objects.filter(pk__in=[p.pk for p in expired]).update(
+            deleted_at=timezone.now(), file=""
+        )
         audit_record_many(entries=[_audit_entry(p.request, "package_deleted") for p in expired])
         for package in expired:
             transaction.on_commit(_deleter(str(package.file.name)))
@@ -919,14 +1174,18 @@ def _do_erasure(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[st
     return {"erased": receipt.counts, "verified_clean": receipt.verified_clean}
 
 
-def erase_confirmed(*, request: SubjectRequest, actor: Any = None) -> tuple[ErasureReceipt, ErasureOutcome]:
+def erase_confirmed(
+    *, request: SubjectRequest, actor: Any = None
+) -> tuple[ErasureReceipt, ErasureOutcome]:
     """Erase every image holding a confirmed face (search.stewardship.faces_erase: what a legal hold covers
     is kept, restricted, and erased when the hold ends); tell the organisations that received the erased
     ones (Art 19); record the receipt. Returns the receipt and the stewardship's outcome."""
     from search import stewardship
 
     face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
-    outcome = stewardship.faces_erase(face_ids=face_ids, request_reference=request.reference, actor=actor)
+    outcome = stewardship.faces_erase(
+        face_ids=face_ids, request_reference=request.reference, actor=actor
+    )
     return _erasure_receipt(request, outcome), outcome
 
 
@@ -942,11 +1201,14 @@ def _erasure_receipt(request: SubjectRequest, outcome: ErasureOutcome) -> Erasur
             ),
         )
         admins = list(
-            Membership.objects.filter(organisation_id=org_id, role=Role.ORG_ADMIN).values_list("user__email", flat=True)
+            Membership.objects.filter(organisation_id=org_id, role=Role.ORG_ADMIN).values_list(
+                "user__email", flat=True
+            )
         )
         if admins:
             message = render_to_string(
-                "subjects/email/recipient_notice.txt", {"reference": request.reference, "cases": sorted(cases)}
+                "subjects/email/recipient_notice.txt",
+                {"reference": request.reference, "cases": sorted(cases)},
             )
             email_enqueue(to=admins, subject="Erasure notice: results you received", body=message)
     receipt = ErasureReceipt.objects.create(
@@ -961,7 +1223,11 @@ def _erasure_receipt(request: SubjectRequest, outcome: ErasureOutcome) -> Erasur
         action="subjects.erasure.verified",
         target=receipt,
         outcome="success" if receipt.verified_clean else "failure",
-        details={"reference": request.reference, **outcome.verification, "held_images": outcome.counts.get("held_images", 0)},
+        details={
+            "reference": request.reference,
+            **outcome.verification,
+            "held_images": outcome.counts.get("held_images", 0),
+        },
     )
     return receipt
 
@@ -980,16 +1246,32 @@ def _do_objection(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[
     # unlike the selfie are then refused too. Read them before the erasure deletes the faces.
     templates: list[tuple[str, list[float]]] = []
     if request.consent_keep_template:
-        templates = [(f.model, list(f.embedding)) for f in _confirmed_faces(request).filter(embedding__isnull=False)]
+        templates = [
+            (f.model, list(f.embedding))
+            for f in _confirmed_faces(request).filter(embedding__isnull=False)
+        ]
         if request.template is not None:
             templates.insert(0, (request.template_model, list(request.template)))
     face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
     done = stewardship.faces_suppress(
-        face_ids=face_ids, request_reference=request.reference, actor=actor, page_urls=list(request.urls), templates=templates
+        face_ids=face_ids,
+        request_reference=request.reference,
+        actor=actor,
+        page_urls=list(request.urls),
+        templates=templates,
     )
     receipt = _erasure_receipt(request, done.erasure)
-    _email(request, "objection_done", gettext_lazy("We will not collect your photos again"), counts=receipt.counts)
-    return {"erased": receipt.counts, "suppression_entries": done.entries, "templates_kept": done.templates}
+    _email(
+        request,
+        "objection_done",
+        gettext_lazy("We will not collect your photos again"),
+        counts=receipt.counts,
+    )
+    return {
+        "erased": receipt.counts,
+        "suppression_entries": done.entries,
+        "templates_kept": done.templates,
+    }
 
 
 # --- Restriction, rectification, complaint ---------------------------------------------------------
@@ -1008,7 +1290,9 @@ def _do_restriction(request: SubjectRequest, actor: Any = None, **_: Any) -> dic
 
 
 @transaction.atomic
-def restriction_lift(*, request: SubjectRequest, actor: Any, reason: str, ip: str | None = None) -> int:
+def restriction_lift(
+    *, request: SubjectRequest, actor: Any, reason: str, ip: str | None = None
+) -> int:
     """Lift a restriction: the requester is told first (Art 18(3)), then the faces become searchable,
     except those that must stay out of every search (search.stewardship.faces_restrict_lift)."""
     from search import stewardship
@@ -1016,12 +1300,28 @@ def restriction_lift(*, request: SubjectRequest, actor: Any, reason: str, ip: st
     if request.type != RequestType.RESTRICTION or request.status != S.COMPLETED:
         raise ValidationError("Only a completed restriction can be lifted.")
     if not reason.strip():
-        raise ValidationError("Give the reason; the requester is told before the restriction is lifted.")
-    _email(request, "restriction_lifted", gettext_lazy("Your restriction is being lifted"), reason=reason.strip())
+        raise ValidationError(
+            "Give the reason; the requester is told before the restriction is lifted."
+        )
+    _email(
+        request,
+        "restriction_lifted",
+        gettext_lazy("Your restriction is being lifted"),
+        reason=reason.strip(),
+    )
     face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
-    outcome = stewardship.faces_restrict_lift(face_ids=face_ids, request_reference=request.reference, actor=actor, reason=reason)
-    _audit(request, "restriction_lifted", actor=actor, ip=ip, faces=outcome.lifted, kept_restricted=outcome.kept,
-           reason=reason.strip()[:300])  # fmt: skip
+    outcome = stewardship.faces_restrict_lift(
+        face_ids=face_ids, request_reference=request.reference, actor=actor, reason=reason
+    )
+    _audit(
+        request,
+        "restriction_lifted",
+        actor=actor,
+        ip=ip,
+        faces=outcome.lifted,
+        kept_restricted=outcome.kept,
+        reason=reason.strip()[:300],
+    )
     return outcome.lifted
 
 
@@ -1034,17 +1334,23 @@ def _do_rectification(
     if not code:
         raise ValidationError("Give the corrected jurisdiction (ISO 3166 code).")
     face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
-    outcome = stewardship.faces_set_jurisdiction(face_ids=face_ids, code=code, request_reference=request.reference, actor=actor)
+    outcome = stewardship.faces_set_jurisdiction(
+        face_ids=face_ids, code=code, request_reference=request.reference, actor=actor
+    )
     _email(request, "rectified", gettext_lazy("Your data has been corrected"), code=code)
     done: dict[str, Any] = {"rectified_faces": outcome.faces, "jurisdiction": code}
-    if outcome.erasure is not None:  # an excluded jurisdiction: erased as the jurisdiction sweep would
+    if (
+        outcome.erasure is not None
+    ):  # an excluded jurisdiction: erased as the jurisdiction sweep would
         done["erased"] = outcome.erasure.counts
     return done
 
 
 def _do_complaint(request: SubjectRequest, **_: Any) -> dict[str, Any]:
     _email(request, "complaint_done", gettext_lazy("Our answer to your complaint"))
-    return {"acknowledged_at": request.acknowledged_at.isoformat() if request.acknowledged_at else None}
+    return {
+        "acknowledged_at": request.acknowledged_at.isoformat() if request.acknowledged_at else None
+    }
 
 
 # --- Suppression (used by objection, also directly by the DPO) -------------------------------------------
@@ -1060,7 +1366,9 @@ def suppression_add(**kwargs: Any) -> int:
 def dpo_digest() -> int:
     """Email the DPO the requests due within a week and those overdue (daily)."""
     today = timezone.localdate()
-    open_requests = list(SubjectRequest.objects.exclude(status__in=[S.COMPLETED, S.DENIED, S.WITHDRAWN, S.LAPSED]))
+    open_requests = list(
+        SubjectRequest.objects.exclude(status__in=[S.COMPLETED, S.DENIED, S.WITHDRAWN, S.LAPSED])
+    )
     overdue = [r for r in open_requests if r.is_overdue]
     soon = [r for r in open_requests if not r.is_overdue and (r.due_date - today).days <= 7]
     signals = abuse_signal_open_count()

@@ -18,7 +18,9 @@ class SelfieMemoryHandler(MemoryFileUploadHandler):
     file marked ``too_large`` and shows an error, and the other fields still arrive.
     """
 
-    def handle_raw_input(self, input_data: Any, META: Any, content_length: int, boundary: Any, encoding: Any = None) -> None:
+    def handle_raw_input(
+        self, input_data: Any, META: Any, content_length: int, boundary: Any, encoding: Any = None
+    ) -> None:
         self.activated = True
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:

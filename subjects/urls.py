@@ -14,7 +14,11 @@ urlpatterns = [
     path("requests/<str:reference>/answer/", views.answer, name="answer_page"),
     # The live camera capture (subjects/capture_views.py): under the status page's path, so its cookie is sent.
     path("requests/<str:reference>/capture/", capture_views.capture_page, name="capture_page"),
-    path("requests/<str:reference>/capture/send/", capture_views.capture_submit, name="capture_submit"),
+    path(
+        "requests/<str:reference>/capture/send/",
+        capture_views.capture_submit,
+        name="capture_submit",
+    ),
     path("package/", views.package, name="package_page"),
     # The emailed links (and pages left open before the secret moved to a cookie).
     path("verify/<str:token>/", views.verify, name="verify"),
@@ -24,11 +28,27 @@ urlpatterns = [
     path("package/<str:token>/", views.package, name="package"),
     path("dpo/", views.queue, name="queue"),
     path("dpo/withholdings/", withholding_views.withholdings, name="withholdings"),
-    path("dpo/withholdings/<int:search_id>/decide/", withholding_views.withholding_decide, name="withholding_decide"),
+    path(
+        "dpo/withholdings/<int:search_id>/decide/",
+        withholding_views.withholding_decide,
+        name="withholding_decide",
+    ),
     path("dpo/signals/", withholding_views.abuse_signals, name="abuse_signals"),
     path("dpo/signals/<int:signal_id>/", withholding_views.abuse_signal, name="abuse_signal"),
     path("dpo/<str:reference>/", views.detail, name="detail"),
-    path("dpo/<str:reference>/candidates/<int:candidate_id>.jpg", views.candidate_thumbnail, name="candidate_thumbnail"),
-    path("dpo/<str:reference>/captures/<int:capture_id>/<int:number>.jpg", capture_views.capture_frame, name="capture_frame"),
-    path("dpo/<str:reference>/captures/<int:capture_id>/decide/", capture_views.capture_decide, name="capture_decide"),
+    path(
+        "dpo/<str:reference>/candidates/<int:candidate_id>.jpg",
+        views.candidate_thumbnail,
+        name="candidate_thumbnail",
+    ),
+    path(
+        "dpo/<str:reference>/captures/<int:capture_id>/<int:number>.jpg",
+        capture_views.capture_frame,
+        name="capture_frame",
+    ),
+    path(
+        "dpo/<str:reference>/captures/<int:capture_id>/decide/",
+        capture_views.capture_decide,
+        name="capture_decide",
+    ),
 ]

@@ -20,7 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
 from subjects import identity, selectors, services
-from subjects.forms import ClarificationAnswerForm, ExtendForm, IdentityProofForm, ReasonForm, SubjectRequestForm
+from subjects.forms import (
+    ClarificationAnswerForm,
+    ExtendForm,
+    IdentityProofForm,
+    ReasonForm,
+    SubjectRequestForm,
+)
 from subjects.models import Candidate, ErasureReceipt, RequestType, SubjectRequest
 from subjects.selectors import dpo_required
 from subjects.uploads import SelfieMemoryHandler
@@ -72,13 +78,19 @@ def _image_rejected(exc: Exception) -> str | None:
         return None
     public = {
         "svg": _("Drawings (SVG) are not accepted: send a photo (JPEG, PNG or WebP)."),
-        "unsupported_format": _("This kind of image is not accepted: save the photo as JPEG or PNG and try again."),
+        "unsupported_format": _(
+            "This kind of image is not accepted: save the photo as JPEG or PNG and try again."
+        ),
         "empty": _("The file is empty."),
         "too_large": _("This photo is too large: at most %(limit)s MB. Send a smaller photo.")
         % {"limit": settings.FACE_IMAGE_MAX_BYTES // 10**6},
-        "too_many_pixels": _("This photo has too many pixels: at most %(limit)s megapixels. Send a smaller photo.")
+        "too_many_pixels": _(
+            "This photo has too many pixels: at most %(limit)s megapixels. Send a smaller photo."
+        )
         % {"limit": settings.FACE_IMAGE_MAX_PIXELS // 10**6},
-        "not_an_image": _("This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF)."),
+        "not_an_image": _(
+            "This file is not an image we can read (JPEG, PNG, WebP, GIF, BMP or TIFF)."
+        ),
         "damaged": _("The image file is damaged or incomplete."),
         "busy": _("We are handling many photos right now: please send the form again in a minute."),
     }
@@ -95,12 +107,18 @@ def _request_form(request: HttpRequest, kind: str) -> HttpResponse:
             return redirect("subjects:submitted")
         selfie = form.cleaned_data.get("selfie")
         try:
-            subject_request, token = services.request_submit(  # stores the page's language for later emails
-                type=kind, email=form.cleaned_data["email"], details=form.cleaned_data.get("details", ""),
-                urls=form.url_list(), correction=form.cleaned_data.get("correction", ""),
-                selfie=selfie.read() if selfie else None,
-                consent_keep_template=bool(form.cleaned_data.get("consent_keep_template")), ip=client_ip(request),
-            )  # fmt: skip
+            subject_request, token = (
+                services.request_submit(  # stores the page's language for later emails
+                    type=kind,
+                    email=form.cleaned_data["email"],
+                    details=form.cleaned_data.get("details", ""),
+                    urls=form.url_list(),
+                    correction=form.cleaned_data.get("correction", ""),
+                    selfie=selfie.read() if selfie else None,
+                    consent_keep_template=bool(form.cleaned_data.get("consent_keep_template")),
+                    ip=client_ip(request),
+                )
+            )
         except services.RequestRefused as exc:
             form.add_error(None, exc.reason)
             status = 429
@@ -122,11 +140,17 @@ def _request_form(request: HttpRequest, kind: str) -> HttpResponse:
                 )
                 % {"email": subject_request.email},
             )
-            return remember_status(redirect(_status_path(subject_request.reference)), subject_request, token)
+            return remember_status(
+                redirect(_status_path(subject_request.reference)), subject_request, token
+            )
     if form.errors and status == 200:
         status = 400
-    return render(request, "subjects/request_form.html", {"form": form, "kind": kind, "label": RequestType(kind).label},
-                  status=status)  # fmt: skip
+    return render(
+        request,
+        "subjects/request_form.html",
+        {"form": form, "kind": kind, "label": RequestType(kind).label},
+        status=status,
+    )
 
 
 @require_GET
@@ -145,7 +169,9 @@ VERIFY_COOKIE, PACKAGE_COOKIE, STATUS_COOKIE = "rights_verify", "rights_package"
 
 
 def _remember(response: HttpResponse, name: str, token: str, path: str) -> HttpResponse:
-    response.set_cookie(name, token, path=path, httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)
+    response.set_cookie(
+        name, token, path=path, httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -159,7 +185,9 @@ def _token(request: HttpRequest, name: str, token: str | None) -> str:
     return token or request.COOKIES.get(name, "")
 
 
-def remember_status(response: HttpResponse, subject_request: SubjectRequest, token: str = "") -> HttpResponse:
+def remember_status(
+    response: HttpResponse, subject_request: SubjectRequest, token: str = ""
+) -> HttpResponse:
     """Let this browser open the request's token-free status page (the secret of every email's link by default)."""
     token = token or services._status_token(subject_request.reference)
     return _remember(response, STATUS_COOKIE, token, _status_path(subject_request.reference))
@@ -181,11 +209,18 @@ def verify(request: HttpRequest, token: str | None = None) -> HttpResponse:
             services.request_verify(token=token, ip=client_ip(request))
         except services.RequestRefused as exc:
             return _link_invalid(request, exc.reason)
-        return _remember(redirect("subjects:verify_page"), VERIFY_COOKIE, token, reverse("subjects:verify_page"))
+        return _remember(
+            redirect("subjects:verify_page"), VERIFY_COOKIE, token, reverse("subjects:verify_page")
+        )
     if subject_request is None or (not usable and subject_request.verified_at is None):
         return _link_invalid(request, _("This link has expired or was already used."))
-    context = {"req": subject_request, "confirmed": not usable, "status_link": _status_path(subject_request.reference),
-               "language_next": reverse("subjects:verify_page"), "hidden_note": _hidden_note(subject_request)}  # fmt: skip
+    context = {
+        "req": subject_request,
+        "confirmed": not usable,
+        "status_link": _status_path(subject_request.reference),
+        "language_next": reverse("subjects:verify_page"),
+        "hidden_note": _hidden_note(subject_request),
+    }
     response = render(request, "subjects/verified.html", context)
     _remember(response, VERIFY_COOKIE, token, reverse("subjects:verify_page"))
     return remember_status(response, subject_request)
@@ -193,7 +228,11 @@ def verify(request: HttpRequest, token: str | None = None) -> HttpResponse:
 
 def _hidden_note(subject_request: SubjectRequest) -> bool:
     """Whether to tell the person that the photos their request points to are hidden from every search meanwhile."""
-    return bool(subject_request.type in services.DECIDE_FIRST and subject_request.verified_at and subject_request.is_open)
+    return bool(
+        subject_request.type in services.DECIDE_FIRST
+        and subject_request.verified_at
+        and subject_request.is_open
+    )
 
 
 def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[str, object]:
@@ -207,12 +246,16 @@ def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[st
         "regulator": services.regulator_text(),
         "hidden_note": _hidden_note(subject_request),
         "proven": identity.identity_proven(request=subject_request),
-        "language_next": _status_path(subject_request.reference),  # the language switcher returns token-free
+        "language_next": _status_path(
+            subject_request.reference
+        ),  # the language switcher returns token-free
         **extra,
     }
 
 
-def _request_by_token(request: HttpRequest, reference: str, token: str | None) -> tuple[SubjectRequest, str]:
+def _request_by_token(
+    request: HttpRequest, reference: str, token: str | None
+) -> tuple[SubjectRequest, str]:
     token = _token(request, STATUS_COOKIE, token)
     return services.access_request_by_token(reference=reference, token=token), token
 
@@ -230,15 +273,23 @@ def withdraw(request: HttpRequest, reference: str, token: str | None = None) -> 
     subject_request, token = _request_by_token(request, reference, token)
     if request.method == "POST":
         try:
-            services.request_transition(request=subject_request, action="withdraw", actor=None, ip=client_ip(request))
+            services.request_transition(
+                request=subject_request, action="withdraw", actor=None, ip=client_ip(request)
+            )
         except ValidationError:
             messages.error(request, _("This request can no longer be withdrawn."))
         else:
-            messages.success(request, _("Your request is withdrawn. Nothing more will be done with it."))
-        return _remember(redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference))
+            messages.success(
+                request, _("Your request is withdrawn. Nothing more will be done with it.")
+            )
+        return _remember(
+            redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference)
+        )
     if not subject_request.is_open or subject_request.status == SubjectRequest.Status.PROCESSING:
         messages.error(request, _("This request can no longer be withdrawn."))
-        return _remember(redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference))
+        return _remember(
+            redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference)
+        )
     response = render(request, "subjects/withdraw.html", {"req": subject_request})
     return _remember(response, STATUS_COOKIE, token, _status_path(reference))
 
@@ -257,9 +308,16 @@ def answer(request: HttpRequest, reference: str, token: str | None = None) -> Ht
         form = ClarificationAnswerForm(data={})
         form.is_valid()  # bound and cleaned, so that the error can be attached
         limit = settings.SUBJECT_SELFIE_MAX_BYTES / 1e6
-        too_large_message = _("This photo is too large: at most %(limit)s MB. Send a smaller photo.")
+        too_large_message = _(
+            "This photo is too large: at most %(limit)s MB. Send a smaller photo."
+        )
         form.add_error("selfie", too_large_message % {"limit": f"{limit:.0f}"})
-        return render(request, "subjects/status.html", _status_context(subject_request, answer_form=form), status=413)
+        return render(
+            request,
+            "subjects/status.html",
+            _status_context(subject_request, answer_form=form),
+            status=413,
+        )
     return _answer(request, reference, token)
 
 
@@ -268,16 +326,23 @@ def _answer(request: HttpRequest, reference: str, token: str | None) -> HttpResp
     subject_request, token = _request_by_token(request, reference, token)
     if subject_request.status != SubjectRequest.Status.AWAITING_CLARIFICATION:
         # A page left open, or sent twice: say so on the status page rather than on a form that is gone.
-        messages.error(request, _("This request is not waiting for an answer from you; nothing was sent."))
-        return _remember(redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference))
+        messages.error(
+            request, _("This request is not waiting for an answer from you; nothing was sent.")
+        )
+        return _remember(
+            redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference)
+        )
     form = ClarificationAnswerForm(request.POST, request.FILES)
     if form.is_valid():
         selfie = form.cleaned_data.get("selfie")
         try:
             services.clarification_answer(
-                request=subject_request, answer=form.cleaned_data.get("answer", ""), urls=form.url_list(),
-                selfie=selfie.read() if selfie else None, ip=client_ip(request),
-            )  # fmt: skip
+                request=subject_request,
+                answer=form.cleaned_data.get("answer", ""),
+                urls=form.url_list(),
+                selfie=selfie.read() if selfie else None,
+                ip=client_ip(request),
+            )
         except ValidationError as exc:
             _add_errors(form, exc)
         except Exception as exc:
@@ -288,8 +353,12 @@ def _answer(request: HttpRequest, reference: str, token: str | None) -> HttpResp
         finally:
             selfie = None
         if not form.errors:
-            messages.success(request, _("Thank you: we have your answer, and the deadline runs again."))
-            return _remember(redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference))
+            messages.success(
+                request, _("Thank you: we have your answer, and the deadline runs again.")
+            )
+            return _remember(
+                redirect(_status_path(reference)), STATUS_COOKIE, token, _status_path(reference)
+            )
     subject_request.refresh_from_db()
     context = _status_context(subject_request, answer_form=form)
     return render(request, "subjects/status.html", context, status=400)
@@ -306,13 +375,19 @@ def package(request: HttpRequest, token: str | None = None) -> HttpResponse | Fi
             return _link_invalid(request, _("This download link has expired."))
         page = reverse("subjects:package_page")
         context = {"package": found, "req": found.request, "language_next": page}
-        return _remember(render(request, "subjects/package.html", context), PACKAGE_COOKIE, token, page)
+        return _remember(
+            render(request, "subjects/package.html", context), PACKAGE_COOKIE, token, page
+        )
     try:
         pkg = services.access_package_download(token=token, ip=client_ip(request))
     except services.RequestRefused as exc:
         return _link_invalid(request, exc.reason)
-    response = FileResponse(pkg.file.open("rb"), as_attachment=True, filename=f"{pkg.request.reference}.zip",
-                            content_type="application/zip")  # fmt: skip
+    response = FileResponse(
+        pkg.file.open("rb"),
+        as_attachment=True,
+        filename=f"{pkg.request.reference}.zip",
+        content_type="application/zip",
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -357,40 +432,71 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
         done = "Done."
         try:
             if action in services.TRANSITIONS:
-                services.request_transition(request=subject_request, action=action, actor=request.user, reason=reason, ip=ip)
+                services.request_transition(
+                    request=subject_request, action=action, actor=request.user, reason=reason, ip=ip
+                )
             elif action == "extend":
                 form = ExtendForm(request.POST, prefix="extend")
                 if not form.is_valid():
                     raise ValidationError("Choose one or two months and give the reasons.")
-                services.request_extend(request=subject_request, months=form.cleaned_data["months"],
-                                        reason=form.cleaned_data["reason"], actor=request.user, ip=ip)  # fmt: skip
+                services.request_extend(
+                    request=subject_request,
+                    months=form.cleaned_data["months"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                    ip=ip,
+                )
             elif action in ("confirm", "reject"):
                 candidate_id = request.POST.get("candidate", "")
-                candidate = subject_request.candidates.filter(pk=int(candidate_id)).first() if candidate_id.isdigit() else None
+                candidate = (
+                    subject_request.candidates.filter(pk=int(candidate_id)).first()
+                    if candidate_id.isdigit()
+                    else None
+                )
                 if candidate is None:
                     raise Http404
                 before = subject_request.candidates.count()
-                services.candidate_decide(candidate=candidate, confirm=action == "confirm", actor=request.user, ip=ip)
+                services.candidate_decide(
+                    candidate=candidate, confirm=action == "confirm", actor=request.user, ip=ip
+                )
                 done = _found_more(subject_request, before)
             elif action in ("confirm_all", "reject_all"):
                 before = subject_request.candidates.count()
-                count = services.candidates_decide(request=subject_request, candidate_ids=_candidate_ids(request),
-                                                   confirm=action == "confirm_all", actor=request.user, ip=ip)  # fmt: skip
+                count = services.candidates_decide(
+                    request=subject_request,
+                    candidate_ids=_candidate_ids(request),
+                    confirm=action == "confirm_all",
+                    actor=request.user,
+                    ip=ip,
+                )
                 verb = "Confirmed" if action == "confirm_all" else "Rejected"
-                done = f"{verb} {count} candidate{'s' if count != 1 else ''}. " + _found_more(subject_request, before)
+                done = f"{verb} {count} candidate{'s' if count != 1 else ''}. " + _found_more(
+                    subject_request, before
+                )
             elif action == "execute":
-                services.request_execute(request=subject_request, actor=request.user, ip=ip,
-                                         rectified_jurisdiction=request.POST.get("jurisdiction", ""))  # fmt: skip
+                services.request_execute(
+                    request=subject_request,
+                    actor=request.user,
+                    ip=ip,
+                    rectified_jurisdiction=request.POST.get("jurisdiction", ""),
+                )
             elif action == "record_proof":
                 form = IdentityProofForm(request.POST, prefix="proof")
                 if not form.is_valid():
                     raise ValidationError("Choose the method and the decision.")
-                identity.identity_proof_record(request=subject_request, method=form.cleaned_data["method"],
-                                               accepted=form.cleaned_data["decision"] == "accepted",
-                                               note=form.cleaned_data["note"], actor=request.user, ip=ip)  # fmt: skip
+                identity.identity_proof_record(
+                    request=subject_request,
+                    method=form.cleaned_data["method"],
+                    accepted=form.cleaned_data["decision"] == "accepted",
+                    note=form.cleaned_data["note"],
+                    actor=request.user,
+                    ip=ip,
+                )
                 done = "Recorded how the requester was verified."
             elif action == "lift_restriction":
-                services.restriction_lift(request=subject_request, actor=request.user, reason=reason, ip=ip)
+                services.restriction_lift(
+                    request=subject_request, actor=request.user, reason=reason, ip=ip
+                )
             else:
                 messages.error(request, "Unknown action.")
                 return redirect("subjects:detail", reference=reference)
@@ -402,25 +508,39 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
     # Proposals to judge first (likely ones before borderline), then what was decided.
     undecided = Case(When(status=Candidate.Status.PROPOSED, then=Value(0)), default=Value(1))
     candidates = list(
-        subject_request.candidates.select_related("face__image").order_by(undecided, "borderline", "distance", "pk")
+        subject_request.candidates.select_related("face__image").order_by(
+            undecided, "borderline", "distance", "pk"
+        )
     )
-    clarify_form, lift_form = ReasonForm(prefix="ask_clarification"), ReasonForm(prefix="lift_restriction")
+    clarify_form, lift_form = (
+        ReasonForm(prefix="ask_clarification"),
+        ReasonForm(prefix="lift_restriction"),
+    )
     clarify_form.fields["reason"].label = "Your question (sent to the requester; the clock pauses)"
-    lift_form.fields["reason"].label = "Reason (the requester is told before the restriction is lifted)"
+    lift_form.fields[
+        "reason"
+    ].label = "Reason (the requester is told before the restriction is lifted)"
     deny_form, extend_form = ReasonForm(prefix="deny"), ExtendForm(prefix="extend")
     deny_form.fields["reason"].label = "Reasons for refusing (sent to the requester)"
     extend_form.fields["reason"].label = "Reasons for the extension (sent to the requester)"
     held_photos: list[Any] = []
-    if subject_request.is_open and subject_request.type in (RequestType.ERASURE, RequestType.OBJECTION):
+    if subject_request.is_open and subject_request.type in (
+        RequestType.ERASURE,
+        RequestType.OBJECTION,
+    ):
         from search.stewardship import images_held_for
 
-        confirmed = [c.face_id for c in candidates if c.status == Candidate.Status.CONFIRMED and c.face_id]
+        confirmed = [
+            c.face_id for c in candidates if c.status == Candidate.Status.CONFIRMED and c.face_id
+        ]
         held_photos = images_held_for(face_ids=confirmed) if confirmed else []
     context = {
         "req": subject_request,
         "candidates": candidates,
         "held_photos": held_photos,
-        "undecided": sum(1 for c in candidates if c.status == Candidate.Status.PROPOSED and c.face_id),
+        "undecided": sum(
+            1 for c in candidates if c.status == Candidate.Status.PROPOSED and c.face_id
+        ),
         "proposed": [c for c in candidates if c.status == Candidate.Status.PROPOSED and c.face_id],
         "clarifications": subject_request.clarifications.all(),
         "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
@@ -431,7 +551,8 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
         "proof_form": IdentityProofForm(prefix="proof"),
         "proof": identity.identity_proof_latest(request=subject_request),
         "proven": identity.identity_proven(request=subject_request),
-        "proof_needed": subject_request.type in services.DECIDE_FIRST or subject_request.type == RequestType.ACCESS,
+        "proof_needed": subject_request.type in services.DECIDE_FIRST
+        or subject_request.type == RequestType.ACCESS,
         "S": SubjectRequest.Status,
     }
     return render(request, "subjects/detail.html", context)
@@ -446,9 +567,15 @@ def _found_more(subject_request: SubjectRequest, before: int) -> str:
 
 @login_required
 @require_GET
-def candidate_thumbnail(request: AuthenticatedHttpRequest, reference: str, candidate_id: int) -> HttpResponse:
+def candidate_thumbnail(
+    request: AuthenticatedHttpRequest, reference: str, candidate_id: int
+) -> HttpResponse:
     dpo_required(user=request.user)
-    candidate = Candidate.objects.filter(pk=candidate_id, request__reference=reference).select_related("face").first()
+    candidate = (
+        Candidate.objects.filter(pk=candidate_id, request__reference=reference)
+        .select_related("face")
+        .first()
+    )
     if candidate is None or candidate.face is None or not candidate.face.crop:
         raise Http404
     with candidate.face.crop.open("rb") as fh:

@@ -44,14 +44,21 @@ def withholding_decide(request: AuthenticatedHttpRequest, search_id: int) -> Htt
     approve = request.POST.get("decision") == "approve"
     try:
         withholding.search_access_restriction_decide(
-            search=search, approve=approve, actor=request.user, note=request.POST.get("note", ""), ip=client_ip(request)
+            search=search,
+            approve=approve,
+            actor=request.user,
+            note=request.POST.get("note", ""),
+            ip=client_ip(request),
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     except withholding.WithholdingRefused as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Claim approved: it is withheld from access packages." if approve else "Claim refused.")
+        messages.success(
+            request,
+            "Claim approved: it is withheld from access packages." if approve else "Claim refused.",
+        )
     return redirect("subjects:withholdings")
 
 
@@ -78,8 +85,14 @@ def abuse_signal(request: AuthenticatedHttpRequest, signal_id: int) -> HttpRespo
         if not note:
             messages.error(request, "Say what you found or did before closing the signal.")
         else:
-            abuse.abuse_signal_close(signal=signal, actor=request.user, note=note, ip=client_ip(request))
+            abuse.abuse_signal_close(
+                signal=signal, actor=request.user, note=note, ip=client_ip(request)
+            )
             messages.success(request, "Signal closed.")
             return redirect("subjects:abuse_signals")
-    context = {"signal": signal, "lines": abuse.evidence_lines(signal), "requests": signal.requests.order_by("received_at")}
+    context = {
+        "signal": signal,
+        "lines": abuse.evidence_lines(signal),
+        "requests": signal.requests.order_by("received_at"),
+    }
     return render(request, "subjects/abuse_signal.html", context)

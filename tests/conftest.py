@@ -197,7 +197,11 @@ class SeaweedFS:
         """Every object in the bucket (under ``prefix``), listed by S3 itself, not through Django."""
         from config import devservices
 
-        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=devservices.SEAWEEDFS_BUCKET, Prefix=prefix)
+        pages = (
+            self.client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=devservices.SEAWEEDFS_BUCKET, Prefix=prefix)
+        )
         return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
     def empty(self) -> None:

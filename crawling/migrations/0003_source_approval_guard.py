@@ -8,7 +8,7 @@ shell, a raw UPDATE) that changes what the DPO approved and leaves the row appro
 from django.db import migrations
 
 FIELDS = ["name", "kind", "scope", "jurisdictions", "lawful_basis", "art9_condition", "dpia_reference", "crawl_rate",
-          "page_limit", "max_depth"]  # fmt: skip
+          "page_limit", "max_depth"]
 
 CHANGED = " OR ".join(f"NEW.{f} IS DISTINCT FROM OLD.{f}" for f in FIELDS)
 

@@ -12,5 +12,7 @@ def dpo_guards() -> dict[str, int]:
     from search.models import SearchRequest
     from subjects.abuse import abuse_signal_open_count
 
-    pending = SearchRequest.objects.filter(access_restriction=SearchRequest.AccessRestriction.PENDING).count()
+    pending = SearchRequest.objects.filter(
+        access_restriction=SearchRequest.AccessRestriction.PENDING
+    ).count()
     return {"signals": abuse_signal_open_count(), "claims": pending}

@@ -24,14 +24,18 @@ def test_first_admin_is_created_once_and_can_log_in(client, monkeypatch):
     assert match, out.getvalue()
     admin = User.objects.get(email="first-admin@example.com")
     assert admin.is_superuser and admin.is_staff
-    assert AuditEvent.objects.filter(action="accounts.admin.created", target_id=str(admin.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="accounts.admin.created", target_id=str(admin.pk)
+    ).exists()
 
     again = StringIO()
     call_command("ensure_admin", stdout=again)
     assert "Generated password" not in again.getvalue()
     assert User.objects.filter(is_superuser=True).count() == 1
 
-    response = client.post(reverse("account_login"), {"login": admin.email, "password": match.group(1)})
+    response = client.post(
+        reverse("account_login"), {"login": admin.email, "password": match.group(1)}
+    )
     assert response.status_code == 302
     # Logged in, and sent to set up two-factor authentication before anything else.
     assert client.get("/admin/")["Location"] == reverse("mfa_activate_totp")

@@ -31,7 +31,9 @@ def _link_path(message) -> str:
 
 def test_org_admin_invites_and_invitee_signs_up(client, owner):
     client.force_login(owner)
-    response = client.post(reverse("accounts:members"), {"email": "New.Person@Example.com", "role": Role.ANALYST})
+    response = client.post(
+        reverse("accounts:members"), {"email": "New.Person@Example.com", "role": Role.ANALYST}
+    )
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -72,17 +74,24 @@ def test_org_admin_invites_and_invitee_signs_up(client, owner):
 def test_signup_is_closed_without_invitation(client):
     page = client.get(reverse("account_signup"))
     assert b"closed" in page.content.lower()
-    client.post(reverse("account_signup"), {"email": "walk-in@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    client.post(
+        reverse("account_signup"),
+        {"email": "walk-in@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
     assert not User.objects.filter(email="walk-in@example.com").exists()
 
 
 def test_invitation_for_another_email_cannot_be_used_for_a_different_address(client, owner):
     sent = services.invitation_create(
-        organisation=owner.membership.organisation, email="a@example.com", role=Role.ANALYST, invited_by=owner
+        organisation=owner.membership.organisation,
+        email="a@example.com",
+        role=Role.ANALYST,
+        invited_by=owner,
     )
     client.get(_path(sent.url))
     response = client.post(
-        reverse("account_signup"), {"email": "b@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+        reverse("account_signup"),
+        {"email": "b@example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
     )
     assert response.status_code == 200
     assert b"Use the address the invitation was sent to" in response.content
@@ -91,9 +100,15 @@ def test_invitation_for_another_email_cannot_be_used_for_a_different_address(cli
 
 def test_expired_and_revoked_links_are_refused(client, owner):
     org = owner.membership.organisation
-    expired = services.invitation_create(organisation=org, email="late@example.com", role=Role.ANALYST, invited_by=owner)
-    Invitation.objects.filter(pk=expired.invitation.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    revoked = services.invitation_create(organisation=org, email="gone@example.com", role=Role.ANALYST, invited_by=owner)
+    expired = services.invitation_create(
+        organisation=org, email="late@example.com", role=Role.ANALYST, invited_by=owner
+    )
+    Invitation.objects.filter(pk=expired.invitation.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    revoked = services.invitation_create(
+        organisation=org, email="gone@example.com", role=Role.ANALYST, invited_by=owner
+    )
     services.invitation_revoke(invitation=revoked.invitation, actor=owner)
     for sent in (expired, revoked):
         assert client.get(_path(sent.url)).status_code == 404
@@ -103,9 +118,13 @@ def test_expired_and_revoked_links_are_refused(client, owner):
 
 def test_invitation_form_rejects_malformed_email_and_unknown_role(client, owner):
     client.force_login(owner)
-    bad_email = client.post(reverse("accounts:members"), {"email": "not-an-email", "role": Role.ANALYST})
+    bad_email = client.post(
+        reverse("accounts:members"), {"email": "not-an-email", "role": Role.ANALYST}
+    )
     assert bad_email.status_code == 400
-    bad_role = client.post(reverse("accounts:members"), {"email": "x@example.com", "role": "superuser"})
+    bad_role = client.post(
+        reverse("accounts:members"), {"email": "x@example.com", "role": "superuser"}
+    )
     assert bad_role.status_code == 400
     assert not Invitation.objects.exists()
     assert mail.outbox == []
@@ -118,12 +137,22 @@ def test_inviting_twice_replaces_the_pending_invitation(client, owner):
     pending = Invitation.objects.filter(email="twice@example.com", status=Invitation.Status.PENDING)
     assert pending.count() == 1
     assert pending.get().role == Role.ORG_ADMIN
-    assert Invitation.objects.filter(email="twice@example.com", status=Invitation.Status.REVOKED).count() == 1
+    assert (
+        Invitation.objects.filter(
+            email="twice@example.com", status=Invitation.Status.REVOKED
+        ).count()
+        == 1
+    )
 
 
 def test_analyst_cannot_invite(client, teammate):
     client.force_login(teammate)
-    assert client.post(reverse("accounts:members"), {"email": "x@example.com", "role": Role.ANALYST}).status_code == 404
+    assert (
+        client.post(
+            reverse("accounts:members"), {"email": "x@example.com", "role": Role.ANALYST}
+        ).status_code
+        == 404
+    )
     assert not Invitation.objects.exists()
 
 

@@ -65,7 +65,9 @@ def test_login_with_totp_needs_the_code(client, owner):
     assert wrong.status_code == 200
     assert "_auth_user_id" not in client.session
 
-    right = client.post(reverse("mfa_authenticate"), {"code": factories.totp_code(owner.totp_secret)})
+    right = client.post(
+        reverse("mfa_authenticate"), {"code": factories.totp_code(owner.totp_secret)}
+    )
     assert right.status_code == 302
     assert client.get(reverse("home")).status_code == 200
 
@@ -74,7 +76,10 @@ def test_recovery_codes_are_generated_with_totp(client, org):
     admin = factories.member(org, role=Role.ORG_ADMIN, email="rc-admin@acme.example")
     login(client, admin.email)
     client.get(reverse("mfa_activate_totp"))
-    client.post(reverse("mfa_activate_totp"), {"code": factories.totp_code(client.session["mfa.totp.secret"])})
+    client.post(
+        reverse("mfa_activate_totp"),
+        {"code": factories.totp_code(client.session["mfa.totp.secret"])},
+    )
     assert Authenticator.objects.filter(user=admin, type=Authenticator.Type.RECOVERY_CODES).exists()
 
 
@@ -153,18 +158,27 @@ def test_security_events_are_audited_without_the_login_in_clear(client, org, tea
     assert failed.details["login_pseudonym"].startswith("subj_")
 
     login(client, teammate.email)
-    assert AuditEvent.objects.filter(action="accounts.login.succeeded", actor_id=teammate.pk).exists()
+    assert AuditEvent.objects.filter(
+        action="accounts.login.succeeded", actor_id=teammate.pk
+    ).exists()
 
     admin = factories.member(org, role=Role.ORG_ADMIN, email="audit-admin@acme.example")
     client.logout()
-    assert AuditEvent.objects.filter(action="accounts.logout.succeeded", actor_id=teammate.pk).exists()
+    assert AuditEvent.objects.filter(
+        action="accounts.logout.succeeded", actor_id=teammate.pk
+    ).exists()
     login(client, admin.email)
     client.get(reverse("mfa_activate_totp"))
-    client.post(reverse("mfa_activate_totp"), {"code": factories.totp_code(client.session["mfa.totp.secret"])})
+    client.post(
+        reverse("mfa_activate_totp"),
+        {"code": factories.totp_code(client.session["mfa.totp.secret"])},
+    )
     added = AuditEvent.objects.filter(action="accounts.mfa.added", actor_id=admin.pk)
     assert added.exists()
     Authenticator.objects.filter(user=admin, type=Authenticator.Type.TOTP).delete()
-    assert AuditEvent.objects.filter(action="accounts.mfa.removed", actor_id=admin.pk, details__type="totp").exists()
+    assert AuditEvent.objects.filter(
+        action="accounts.mfa.removed", actor_id=admin.pk, details__type="totp"
+    ).exists()
     # The TOTP secret never reaches the log.
     secret_free = all("secret" not in str(e.details).lower() for e in AuditEvent.objects.all())
     assert secret_free

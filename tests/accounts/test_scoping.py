@@ -13,14 +13,24 @@ pytestmark = pytest.mark.django_db
 
 def test_stranger_gets_404_on_our_members_and_invitations(client, owner, teammate, stranger):
     invitation = services.invitation_create(
-        organisation=owner.membership.organisation, email="x@example.com", role=Role.ANALYST, invited_by=owner
+        organisation=owner.membership.organisation,
+        email="x@example.com",
+        role=Role.ANALYST,
+        invited_by=owner,
     ).invitation
     client.force_login(stranger)
     membership = teammate.membership
     assert client.get(reverse("accounts:member_detail", args=[membership.pk])).status_code == 404
-    assert client.post(reverse("accounts:member_detail", args=[membership.pk]), {"role": Role.ORG_ADMIN}).status_code == 404
+    assert (
+        client.post(
+            reverse("accounts:member_detail", args=[membership.pk]), {"role": Role.ORG_ADMIN}
+        ).status_code
+        == 404
+    )
     assert client.post(reverse("accounts:member_remove", args=[membership.pk])).status_code == 404
-    assert client.post(reverse("accounts:invitation_revoke", args=[invitation.pk])).status_code == 404
+    assert (
+        client.post(reverse("accounts:invitation_revoke", args=[invitation.pk])).status_code == 404
+    )
     membership.refresh_from_db()
     assert membership.role == Role.ANALYST
     assert Invitation.objects.get(pk=invitation.pk).status == Invitation.Status.PENDING
@@ -33,7 +43,12 @@ def test_owner_manages_own_members(client, owner, teammate):
     client.force_login(owner)
     membership = teammate.membership
     assert client.get(reverse("accounts:member_detail", args=[membership.pk])).status_code == 200
-    assert client.post(reverse("accounts:member_detail", args=[membership.pk]), {"role": Role.ORG_ADMIN}).status_code == 302
+    assert (
+        client.post(
+            reverse("accounts:member_detail", args=[membership.pk]), {"role": Role.ORG_ADMIN}
+        ).status_code
+        == 302
+    )
     membership.refresh_from_db()
     assert membership.role == Role.ORG_ADMIN
     assert client.post(reverse("accounts:member_remove", args=[membership.pk])).status_code == 302
@@ -45,7 +60,9 @@ def test_owner_manages_own_members(client, owner, teammate):
 def test_analyst_gets_404_on_member_pages(client, owner, teammate):
     client.force_login(teammate)
     assert client.get(reverse("accounts:members")).status_code == 404
-    assert client.get(reverse("accounts:member_detail", args=[owner.membership.pk])).status_code == 404
+    assert (
+        client.get(reverse("accounts:member_detail", args=[owner.membership.pk])).status_code == 404
+    )
 
 
 def test_user_without_organisation_gets_404_on_search(client, db):
@@ -73,5 +90,7 @@ def test_member_creates_rotates_and_revokes_an_api_token(client, teammate):
     client.post(reverse("accounts:api_token"), {"action": "revoke"})
     assert not ApiToken.objects.filter(user=teammate).exists()
     actions = list(AuditEvent.objects.filter(actor_id=teammate.pk).values_list("action", flat=True))
-    assert actions.count("accounts.api_token.created") == 2 and "accounts.api_token.revoked" in actions
+    assert (
+        actions.count("accounts.api_token.created") == 2 and "accounts.api_token.revoked" in actions
+    )
     assert all(key not in str(e.details) for e in AuditEvent.objects.all())

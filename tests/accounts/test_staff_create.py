@@ -34,7 +34,9 @@ def test_staff_create_makes_a_verified_dpo_whose_link_sets_a_password_and_logs_i
     assert list(user.groups.values_list("name", flat=True)) == ["dpo"]
     assert not user.has_usable_password()
     assert EmailAddress.objects.get(user=user).verified
-    assert AuditEvent.objects.filter(action="accounts.staff.created", target_id=str(user.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="accounts.staff.created", target_id=str(user.pk)
+    ).exists()
 
     link = out.getvalue().strip().splitlines()[-1]
     assert link.startswith("http://127.0.0.1:8123/accounts/password/reset/key/"), link
@@ -72,14 +74,25 @@ def test_staff_create_refuses_bad_input_and_creates_nothing(args, message):
 def test_staff_create_refuses_an_unknown_group():
     """Bad input: --group admin (only dpo and auditor exist)."""
     with pytest.raises(CommandError):
-        call_command("staff_create", "x@facesearch.example", "--group", "admin", stdout=StringIO(), stderr=StringIO())
+        call_command(
+            "staff_create",
+            "x@facesearch.example",
+            "--group",
+            "admin",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
     assert not User.objects.filter(email="x@facesearch.example").exists()
 
 
 def test_staff_added_in_admin_have_a_verified_address(admin_client):
     response = admin_client.post(
         "/admin/accounts/user/add/",
-        {"email": "auditor2@facesearch.example", "password1": "x7 long password here!", "password2": "x7 long password here!"},
+        {
+            "email": "auditor2@facesearch.example",
+            "password1": "x7 long password here!",
+            "password2": "x7 long password here!",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     user = User.objects.get(email="auditor2@facesearch.example")
@@ -101,7 +114,9 @@ def test_staff_added_in_admin_have_a_verified_address(admin_client):
     saved = admin_client.post(f"/admin/accounts/user/{user.pk}/change/", data)
     assert saved.status_code == 302, saved.content.decode()[:3000]
     assert EmailAddress.objects.get(user=user, email=user.email).verified
-    assert AuditEvent.objects.filter(action="accounts.staff.email_verified", target_id=str(user.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="accounts.staff.email_verified", target_id=str(user.pk)
+    ).exists()
 
 
 def test_admin_token_list_shows_no_key(admin_client, teammate):
@@ -115,7 +130,9 @@ def test_admin_token_list_shows_no_key(admin_client, teammate):
     assert teammate.email in html
     assert key not in html, "the full API key is shown in admin"
     assert key[:8] not in html
-    assert admin_client.get("/admin/authtoken/tokenproxy/").status_code == 404  # DRF's list of the old table is gone
+    assert (
+        admin_client.get("/admin/authtoken/tokenproxy/").status_code == 404
+    )  # DRF's list of the old table is gone
 
 
 @pytest.mark.parametrize(
@@ -136,7 +153,9 @@ def test_personal_data_cannot_be_deleted_in_admin(admin_client, url):
     page = admin_client.get(url)
     assert page.status_code == 200
     assert b"delete_selected" not in page.content
-    posted = admin_client.post(url, {"action": "delete_selected", "_selected_action": ["1"], "post": "yes"})
+    posted = admin_client.post(
+        url, {"action": "delete_selected", "_selected_action": ["1"], "post": "yes"}
+    )
     # No action exists: admin answers with the list again (or a redirect), never a deletion page.
     assert posted.status_code in (200, 302)
     assert b"Are you sure" not in posted.content

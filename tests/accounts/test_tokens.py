@@ -24,7 +24,9 @@ def token_client(user) -> tuple[APIClient, str]:
 
 def revocations(user) -> list[dict]:
     return list(
-        AuditEvent.objects.filter(action="accounts.api_token.revoked", target_id=str(user.pk)).values_list("details", flat=True)
+        AuditEvent.objects.filter(
+            action="accounts.api_token.revoked", target_id=str(user.pk)
+        ).values_list("details", flat=True)
     )
 
 
@@ -32,7 +34,9 @@ def revocations(user) -> list[dict]:
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda org: factories.member(org, role=Role.ORG_ADMIN), id="org-admin-without-totp"),
+        pytest.param(
+            lambda org: factories.member(org, role=Role.ORG_ADMIN), id="org-admin-without-totp"
+        ),
         pytest.param(lambda org: factories.staff("dpo"), id="dpo-without-totp"),
         pytest.param(lambda org: factories.user(is_staff=True), id="admin-staff-without-totp"),
     ],
@@ -131,7 +135,9 @@ def _admin_user_form(user, **changes) -> dict:
         pytest.param({"groups": "GROUP"}, "role_changed", id="put-in-dpo-group-in-admin"),
     ],
 )
-def test_django_admin_changes_revoke_the_token_and_are_audited(client, superuser, teammate, changes, reason):
+def test_django_admin_changes_revoke_the_token_and_are_audited(
+    client, superuser, teammate, changes, reason
+):
     token_client(teammate)
     if changes.get("groups") == "GROUP":
         changes = {"groups": [str(Group.objects.get(name="dpo").pk)]}
@@ -140,7 +146,9 @@ def test_django_admin_changes_revoke_the_token_and_are_audited(client, superuser
     response = client.post(url, _admin_user_form(teammate, **changes))
     assert response.status_code == 302, response.content.decode()[:2000]
     assert not ApiToken.objects.filter(user=teammate).exists()
-    events = AuditEvent.objects.filter(action="accounts.api_token.revoked", target_id=str(teammate.pk))
+    events = AuditEvent.objects.filter(
+        action="accounts.api_token.revoked", target_id=str(teammate.pk)
+    )
     assert [e.details for e in events] == [{"reason": reason}]
     assert events.get().actor_id == superuser.pk
 
@@ -150,13 +158,18 @@ def test_django_admin_edit_without_access_change_keeps_the_token(client, superus
     """Bad input: an admin save that changes only the name must not revoke anything."""
     token_client(teammate)
     client.force_login(superuser)
-    response = client.post(reverse("admin:accounts_user_change", args=[teammate.pk]), _admin_user_form(teammate, name="New Name"))
+    response = client.post(
+        reverse("admin:accounts_user_change", args=[teammate.pk]),
+        _admin_user_form(teammate, name="New Name"),
+    )
     assert response.status_code == 302
     assert ApiToken.objects.filter(user=teammate).exists()
 
 
 @pytest.mark.django_db
-def test_django_admin_membership_inline_delete_and_role_change_revoke_tokens(client, superuser, org, owner, teammate):
+def test_django_admin_membership_inline_delete_and_role_change_revoke_tokens(
+    client, superuser, org, owner, teammate
+):
     other = factories.member(org, role=Role.ANALYST)
     token_client(teammate)
     token_client(other)

@@ -43,7 +43,9 @@ def _published_schema() -> dict:
     from drf_spectacular.generators import SchemaGenerator
     from drf_spectacular.renderers import OpenApiJsonRenderer
 
-    return json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
+    return json.loads(
+        OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True))
+    )
 
 
 # Built at collection (schemathesis' fixture-based loader does not support pytest 9 yet).
@@ -77,19 +79,38 @@ def test_api_conforms_to_its_schema_and_never_answers_5xx(case, live_server, tok
 
 def _done_search_with_a_hit(analyst) -> tuple[SearchRequest, Face]:
     image = SourceImage.objects.create(
-        sha256="f" * 64, width=10, height=10, format="JPEG", byte_size=10, source_label="demo import",
-        original_name="img1.jpg", file="sources/none.jpg",
-    )  # fmt: skip
+        sha256="f" * 64,
+        width=10,
+        height=10,
+        format="JPEG",
+        byte_size=10,
+        source_label="demo import",
+        original_name="img1.jpg",
+        file="sources/none.jpg",
+    )
     face = Face(
-        image=image, box_x=0, box_y=0, box_w=10, box_h=10, detection_score=1.0, embedding=[0.1] * 128,
-        model="Dlib", detector="dlib",
-    )  # fmt: skip
+        image=image,
+        box_x=0,
+        box_y=0,
+        box_w=10,
+        box_h=10,
+        detection_score=1.0,
+        embedding=[0.1] * 128,
+        model="Dlib",
+        detector="dlib",
+    )
     face.crop.save("schemathesis-crop.jpg", ContentFile(photos.photo("img1.jpg")), save=False)
     face.save()
     search = SearchRequest.objects.create(
-        organisation=analyst.membership.organisation, user=analyst, purpose="p", lawful_basis="public_task",
-        case_reference="c", status=SearchRequest.Status.DONE, completed_at=timezone.now(), model="Dlib",
-    )  # fmt: skip
+        organisation=analyst.membership.organisation,
+        user=analyst,
+        purpose="p",
+        lawful_basis="public_task",
+        case_reference="c",
+        status=SearchRequest.Status.DONE,
+        completed_at=timezone.now(),
+        model="Dlib",
+    )
     SearchHit.objects.create(search=search, face=face, distance=0.05, confidence=0.9, rank=1)
     return search, face
 
@@ -98,7 +119,9 @@ def test_known_good_responses_conform_to_the_schema(api_schema, live_server, ana
     """The generated ids almost never exist: validate a finished search, its crop and a face choice explicitly."""
     headers = {"Authorization": f"Token {token}"}
     search, face = _done_search_with_a_hit(analyst)
-    detail = api_schema["/api/v1/searches/{search_id}/"]["GET"].Case(path_parameters={"search_id": search.pk})
+    detail = api_schema["/api/v1/searches/{search_id}/"]["GET"].Case(
+        path_parameters={"search_id": search.pk}
+    )
     body = detail.call_and_validate(base_url=live_server.url, headers=headers).json()
     assert body["hits"][0]["file_name"] == "img1.jpg" and body["hits"][0]["page_url"] == ""
     crop = api_schema["/api/v1/searches/{search_id}/hits/{face_id}/crop/"]["GET"].Case(
@@ -108,12 +131,30 @@ def test_known_good_responses_conform_to_the_schema(api_schema, live_server, ana
     assert fetched.status_code == 200 and fetched.content[:3] == b"\xff\xd8\xff"
 
     choosing = SearchRequest.objects.create(
-        organisation=search.organisation, user=analyst, purpose="p", lawful_basis="public_task", case_reference="c",
-        status=SearchRequest.Status.CHOOSE_FACE, model="Dlib",
-    )  # fmt: skip
-    ProbeFace.objects.create(search=choosing, index=0, box=[0, 0, 10, 10], thumbnail=b"\xff\xd8\xff", embedding=[0.1] * 128)
-    detail = api_schema["/api/v1/searches/{search_id}/"]["GET"].Case(path_parameters={"search_id": choosing.pk})
-    assert detail.call_and_validate(base_url=live_server.url, headers=headers).json()["faces_to_choose"][0]["index"] == 0
+        organisation=search.organisation,
+        user=analyst,
+        purpose="p",
+        lawful_basis="public_task",
+        case_reference="c",
+        status=SearchRequest.Status.CHOOSE_FACE,
+        model="Dlib",
+    )
+    ProbeFace.objects.create(
+        search=choosing,
+        index=0,
+        box=[0, 0, 10, 10],
+        thumbnail=b"\xff\xd8\xff",
+        embedding=[0.1] * 128,
+    )
+    detail = api_schema["/api/v1/searches/{search_id}/"]["GET"].Case(
+        path_parameters={"search_id": choosing.pk}
+    )
+    assert (
+        detail.call_and_validate(base_url=live_server.url, headers=headers).json()[
+            "faces_to_choose"
+        ][0]["index"]
+        == 0
+    )
     thumb = api_schema["/api/v1/searches/{search_id}/faces/{index}/thumbnail/"]["GET"].Case(
         path_parameters={"search_id": choosing.pk, "index": 0}
     )

@@ -28,7 +28,13 @@ from tests.browser import django_connections_checked
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+]
 
 # Timestamps a layperson should never be shown: 2026-11-28T11:42, 2026-11-28 11:42:33, +00:00 offsets.
 RAW_TIMESTAMP = re.compile(
@@ -36,7 +42,9 @@ RAW_TIMESTAMP = re.compile(
     r"|\d{2}:\d{2}:\d{2}(?:\.\d+)?[+-]\d{2}:\d{2}"  # a time with a UTC offset
 )
 
-requires_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+requires_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"
+)
 
 
 def server_path_markers() -> list[str]:
@@ -86,7 +94,9 @@ class Journey:
             where = (msg.location or {}).get("url") or (msg.page.url if msg.page else "?")
             # The browser also logs an error response the journey provoked on purpose (expect_status).
             status = re.search(r"status of (\d{3})", msg.text)
-            if status and any(p.search(where) and s == int(status.group(1)) for p, s in self.expected_statuses):
+            if status and any(
+                p.search(where) and s == int(status.group(1)) for p, s in self.expected_statuses
+            ):
                 return
             self.problems.append(f"console error at {where}: {msg.text}")
 
@@ -138,7 +148,9 @@ class Journey:
         if not self.steps:
             self.assert_favicon()
         now = time.monotonic()
-        where = re.sub(r"/[\w-]{20,}", "/…", page.url.removeprefix(self.base))  # no secrets from links in the log
+        where = re.sub(
+            r"/[\w-]{20,}", "/…", page.url.removeprefix(self.base)
+        )  # no secrets from links in the log
         self.steps.append(Step(number, name, now - self._last, where))
         self._last = time.monotonic()
 
@@ -154,7 +166,9 @@ class Journey:
             ".map(e => e.getAttribute('href') || e.getAttribute('src') || e.getAttribute('action') || '')"
         )
         for marker in server_path_markers():
-            assert marker not in text, f"{self.page.url} shows a server path ({marker!r}) in its text"
+            assert marker not in text, (
+                f"{self.page.url} shows a server path ({marker!r}) in its text"
+            )
             leaked = [r for r in refs if marker in r]
             assert not leaked, f"{self.page.url} links to server paths: {leaked}"
 
@@ -168,7 +182,9 @@ class Journey:
         try:
             scroll = self.page.evaluate("document.documentElement.scrollWidth")
             if scroll > width:
-                self.page.screenshot(path=str(ARTIFACTS / self.name / f"overflow-{width}px.png"), full_page=True)
+                self.page.screenshot(
+                    path=str(ARTIFACTS / self.name / f"overflow-{width}px.png"), full_page=True
+                )
             assert scroll <= width, f"{self.page.url} is {scroll} px wide on a {width} px screen"
         finally:
             self.page.set_viewport_size({"width": 1280, "height": 800})
@@ -208,20 +224,28 @@ class Journey:
         assert forgot == 1, f"the login page has {forgot} forgotten-password links"
 
     def assert_no_password_prompt(self, when: str) -> None:
-        assert "/accounts/reauthenticate/" not in self.page.url, f"asked for the password again {when}"
+        assert "/accounts/reauthenticate/" not in self.page.url, (
+            f"asked for the password again {when}"
+        )
 
     def assert_favicon(self) -> None:
         """The icon the browser asks for by itself is a real image, not a redirect or a 404."""
-        href = self.page.evaluate("(document.querySelector('link[rel~=icon]') || {}).href || ''") or self.url("/favicon.ico")
+        href = self.page.evaluate(
+            "(document.querySelector('link[rel~=icon]') || {}).href || ''"
+        ) or self.url("/favicon.ico")
         response = self.context.request.get(href, max_redirects=0)
         assert response.status == 200, f"the favicon {href} answers {response.status}"
-        assert response.headers.get("content-type", "").startswith("image/"), response.headers.get("content-type")
+        assert response.headers.get("content-type", "").startswith("image/"), response.headers.get(
+            "content-type"
+        )
 
     def wait_for_images(self, seconds: float = 30) -> None:
         """Until every image has loaded or failed (polled from here: the site's CSP forbids eval in the page)."""
         deadline = time.monotonic() + seconds
         while not self.page.evaluate("() => [...document.images].every(i => i.complete)"):
-            assert time.monotonic() < deadline, f"images on {self.page.url} still loading after {seconds} s"
+            assert time.monotonic() < deadline, (
+                f"images on {self.page.url} still loading after {seconds} s"
+            )
             time.sleep(0.1)
 
     def assert_images_load(self) -> None:
@@ -236,11 +260,17 @@ class Journey:
         hrefs = self.page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
         for href in hrefs:
             href = href.split("#", 1)[0]
-            if not href or href in self.checked_links or urlsplit(href).netloc != urlsplit(self.base).netloc:
+            if (
+                not href
+                or href in self.checked_links
+                or urlsplit(href).netloc != urlsplit(self.base).netloc
+            ):
                 continue
             self.checked_links.add(href)
             response = self.context.request.get(href, max_redirects=5)
-            assert response.status == 200, f"the link {href} on {self.page.url} answers {response.status}"
+            assert response.status == 200, (
+                f"the link {href} on {self.page.url} answers {response.status}"
+            )
 
     # --- people's actions ----------------------------------------------------------------
 
@@ -262,7 +292,9 @@ class Journey:
         time.sleep(30)
         return self.totp_code(secret)
 
-    def log_in(self, email: str, password: str = factories.PASSWORD, *, totp_secret: str | None = None) -> None:
+    def log_in(
+        self, email: str, password: str = factories.PASSWORD, *, totp_secret: str | None = None
+    ) -> None:
         page = self.page
         self.goto("/accounts/login/")
         self.assert_login_page()
@@ -286,11 +318,15 @@ class Journey:
         assert re.fullmatch(r"[A-Z2-7]{16,}", secret), secret
         self.assert_secret_stable(secret)
         secret = page.locator("#authenticator_secret").input_value()
-        self.step("two-factor setup page", check_links=False)  # a GET of the page must not matter, but keep it clean
+        self.step(
+            "two-factor setup page", check_links=False
+        )  # a GET of the page must not matter, but keep it clean
         page.get_by_label(re.compile("Authenticator code", re.I)).fill(self.totp_code(secret))
         page.get_by_role("button", name="Activate").click()
         page.wait_for_load_state("load")
-        assert "Incorrect code" not in self.visible_text(), "the code from the secret shown on the page was refused"
+        assert "Incorrect code" not in self.visible_text(), (
+            "the code from the secret shown on the page was refused"
+        )
         self.assert_no_password_prompt("right after enrolling")
         assert "/accounts/2fa/totp/activate/" not in page.url, self.visible_text()[:500]
         return secret
@@ -309,7 +345,9 @@ class Journey:
                 links = re.findall(r"https?://[^\s<>\"']+", str(message.body))
                 wanted = [u for u in links if urlsplit(u).path.startswith(path_prefix)]
                 if wanted:
-                    assert wanted[0].startswith(self.base + "/"), f"the emailed link {wanted[0]} does not open this site"
+                    assert wanted[0].startswith(self.base + "/"), (
+                        f"the emailed link {wanted[0]} does not open this site"
+                    )
                     return wanted[0]
         bodies = "\n---\n".join(f"{m.subject}\n{m.body}" for m in mail.outbox if to in m.to)
         raise AssertionError(f"no email to {to} links to {path_prefix}:\n{bodies}")
@@ -324,7 +362,9 @@ class Journey:
             for link in re.findall(r"https?://[^\s<>\"']+", body):
                 host = urlsplit(link).hostname or ""
                 if host in ("localhost", "127.0.0.1", "testserver") or host.endswith(".local"):
-                    assert urlsplit(link).netloc == here, f"{message.subject!r} links to {link}, not to {self.base}"
+                    assert urlsplit(link).netloc == here, (
+                        f"{message.subject!r} links to {link}, not to {self.base}"
+                    )
             asks_reply = re.search(r"reply to (this|the|our) (e-?mail|message)", body, re.I)
             assert not asks_reply, f"{message.subject!r} asks for a reply by email"
 
@@ -333,7 +373,10 @@ class Journey:
     def finish(self) -> None:
         """The journey is over: nothing went wrong on the way that the person would have seen."""
         self.finished = True
-        assert not self.problems, f"{self.name}: console errors, failed requests or HTTP errors:\n" + "\n".join(self.problems)
+        assert not self.problems, (
+            f"{self.name}: console errors, failed requests or HTTP errors:\n"
+            + "\n".join(self.problems)
+        )
 
     def report(self) -> str:
         total = time.monotonic() - self.started
@@ -359,7 +402,9 @@ def journey_factory(live_server, settings) -> Iterator[Callable[[str], Journey]]
 
         def make(name: str) -> Journey:
             shutil.rmtree(ARTIFACTS / name, ignore_errors=True)  # only this run's screenshots
-            context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 800}, accept_downloads=True
+            )
             context.set_default_timeout(30_000)
             page = context.new_page()
             journey = Journey(name=name, base=live_server.url, context=context, page=page)

@@ -43,7 +43,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), requ
 
 SEED = 7
 FPS = 5
-OPEN_MS, STEP_MS = 1000, 2500  # static/js/capture.js: the wait after the camera opens, then each step
+OPEN_MS, STEP_MS = (
+    1000,
+    2500,
+)  # static/js/capture.js: the wait after the camera opens, then each step
 
 
 def _fake_camera(path, steps: tuple[str, ...]):
@@ -53,7 +56,13 @@ def _fake_camera(path, steps: tuple[str, ...]):
         plan.append("neutral")
     rng = Random(21)
     scene = frames_.scene("img1.jpg")
-    angles = {"neutral": (0.0, 0.0), "left": (24.0, 0.0), "right": (-24.0, 0.0), "up": (0.0, 22.0), "down": (0.0, -22.0)}
+    angles = {
+        "neutral": (0.0, 0.0),
+        "left": (24.0, 0.0),
+        "right": (-24.0, 0.0),
+        "up": (0.0, 22.0),
+        "down": (0.0, -22.0),
+    }
     video = []
     for k, pose in enumerate(plan):
         taken_at = OPEN_MS + STEP_MS * (k + 1)
@@ -64,7 +73,9 @@ def _fake_camera(path, steps: tuple[str, ...]):
     return frames_.write_y4m(path, video, fps=FPS, repeat=1)
 
 
-def test_a_person_follows_the_challenge_with_a_fake_camera_and_the_dpo_accepts(live_server, settings, tmp_path):
+def test_a_person_follows_the_challenge_with_a_fake_camera_and_the_dpo_accepts(
+    live_server, settings, tmp_path
+):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     settings.SITE_URL = live_server.url
     settings.CAPTURE_TEST_CHALLENGE_SEED = SEED
@@ -73,7 +84,9 @@ def test_a_person_follows_the_challenge_with_a_fake_camera_and_the_dpo_accepts(l
 
     # person01's photos img2 and img4 are indexed (and person02's img3); the access request's selfie is img5.
     index_photos("img2.jpg", "img4.jpg", "img3.jpg")
-    req, _ = services.request_submit(type="access", email="sam.person@example.net", selfie=photos.photo("img5.jpg"))
+    req, _ = services.request_submit(
+        type="access", email="sam.person@example.net", selfie=photos.photo("img5.jpg")
+    )
     body = next(str(m.body) for m in reversed(mail.outbox) if req.reference in m.subject)
     services.request_verify(token=Journey.found(r"/rights/verify/([^/\s]+)/", body, 1))
     dpo = factories.staff("dpo", email="dpo@facesearch.example")
@@ -86,31 +99,45 @@ def test_a_person_follows_the_challenge_with_a_fake_camera_and_the_dpo_accepts(l
 
     name = "capture"
     shutil.rmtree(ARTIFACTS / name, ignore_errors=True)
-    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}"]  # fmt: skip
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
     with sync_playwright() as pw:
         django_connections_checked()
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 800}, permissions=["camera"])
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 800}, permissions=["camera"]
+            )
             context.set_default_timeout(30_000)
             j = Journey(name=name, base=live_server.url, context=context, page=context.new_page())
             j.watch(j.page)
             page = j.page
 
             # The requester opens the status link from their email, then the capture page from there.
-            j.goto(services.status_link(SubjectRequest.objects.get(pk=req.pk)).removeprefix(live_server.url))
+            j.goto(
+                services.status_link(SubjectRequest.objects.get(pk=req.pk)).removeprefix(
+                    live_server.url
+                )
+            )
             j.step("status page")
             page.get_by_role("link", name="Show us it is you, with your camera").click()
             page.wait_for_load_state("load")
             assert "/capture/" in page.url
-            shown = page.locator("#capture-steps li").evaluate_all("els => els.map(e => e.dataset.pose)")
+            shown = page.locator("#capture-steps li").evaluate_all(
+                "els => els.map(e => e.dataset.pose)"
+            )
             assert [p for p in shown[1:] if p != "neutral"] == list(steps), (shown, steps)
             assert "Turn your head" in j.visible_text() or "Look" in j.visible_text()
             j.step("capture page: the challenge in words")
             page.get_by_role("button", name="Open my camera and start").click()
             page.locator("#capture[data-result]").wait_for(state="attached", timeout=60_000)
-            assert page.locator("#capture").get_attribute("data-result") == "received", j.visible_text()
+            assert page.locator("#capture").get_attribute("data-result") == "received", (
+                j.visible_text()
+            )
             status = page.locator("#capture-status").inner_text()
             assert "received" in status and "verified" not in status.lower()
             j.step("capture sent: received, the DPO will review", check_links=False)
@@ -123,13 +150,21 @@ def test_a_person_follows_the_challenge_with_a_fake_camera_and_the_dpo_accepts(l
             # The DPO sees the frames beside the candidates and the checks, and accepts.
             staff = browser.new_context(viewport={"width": 1280, "height": 800})
             staff.set_default_timeout(30_000)
-            d = Journey(name=name + "-dpo", base=live_server.url, context=staff, page=staff.new_page())
+            d = Journey(
+                name=name + "-dpo", base=live_server.url, context=staff, page=staff.new_page()
+            )
             d.watch(d.page)
             d.log_in(dpo.email, totp_secret=secret)
             d.goto(f"/rights/dpo/{req.reference}/")
             section = d.page.locator("#live-captures")
             assert "every automated check passed" in section.inner_text()
-            for check in ("pose_sequence", "live_motion", "same_person", "background", "reference_match"):
+            for check in (
+                "pose_sequence",
+                "live_motion",
+                "same_person",
+                "background",
+                "reference_match",
+            ):
                 assert re.search(check, section.inner_text()), check
             d.wait_for_images()
             d.assert_images_load()
@@ -152,7 +187,9 @@ def test_a_person_without_a_camera_is_told_how_else_to_be_verified(journey, sett
     """Input: the same request opened in a Chromium that has no camera at all (no fake device)."""
     settings.SITE_URL = journey.base
     index_photos("img2.jpg")
-    req, _ = services.request_submit(type="access", email="no.camera@example.net", selfie=photos.photo("img5.jpg"))
+    req, _ = services.request_submit(
+        type="access", email="no.camera@example.net", selfie=photos.photo("img5.jpg")
+    )
     body = next(str(m.body) for m in reversed(mail.outbox) if req.reference in m.subject)
     services.request_verify(token=Journey.found(r"/rights/verify/([^/\s]+)/", body, 1))
     j, page = journey, journey.page
@@ -163,7 +200,11 @@ def test_a_person_without_a_camera_is_told_how_else_to_be_verified(journey, sett
     page.locator("#capture[data-result]").wait_for(state="attached", timeout=30_000)
     assert page.locator("#capture").get_attribute("data-result") == "no-camera"
     text = j.visible_text()
-    assert "We could not open a camera" in text and "a short video call" in text and req.reference in text
+    assert (
+        "We could not open a camera" in text
+        and "a short video call" in text
+        and req.reference in text
+    )
     j.step("no camera: another way to be verified")
     assert not LiveCapture.objects.exists()
     j.finish()

@@ -20,22 +20,52 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), requ
 
 # What a reader of each language sees: the heading, the erasure link, the form's labels and errors.
 WORDS = {
-    "en-gb": {"heading": "Is your face in our index?", "object": "Your right to object", "erasure": "Erase my data (Art 17)",
-              "email": "Your email address", "send": "Send my request", "invalid": "Enter a valid email address.",
-              "status": "Your request"},
-    "fr": {"heading": "Votre visage figure-t-il dans notre index ?", "object": "Votre droit d'opposition",
-           "erasure": "Faire effacer mes données (droit à l'effacement, art. 17)", "email": "Votre adresse e-mail",
-           "send": "Envoyer ma demande", "invalid": "Saisissez une adresse e-mail valide.", "status": "Votre demande"},
-    "it": {"heading": "Il Suo volto è nel nostro indice?", "object": "Il Suo diritto di opposizione",
-           "erasure": "Cancellazione dei miei dati (diritto alla cancellazione, art. 17)", "email": "Il Suo indirizzo e-mail",
-           "send": "Invia la mia richiesta", "invalid": "Inserisca un indirizzo e-mail valido.", "status": "La Sua richiesta"},
-    "nl": {"heading": "Staat uw gezicht in onze index?", "object": "Uw recht van bezwaar",
-           "erasure": "Wissing van mijn gegevens (recht op gegevenswissing, art. 17)", "email": "Uw e-mailadres",
-           "send": "Mijn verzoek versturen", "invalid": "Voer een geldig e-mailadres in.", "status": "Uw verzoek"},
-    "de": {"heading": "Ist Ihr Gesicht in unserem Index?", "object": "Ihr Widerspruchsrecht",
-           "erasure": "Löschung meiner Daten (Recht auf Löschung, Art. 17)", "email": "Ihre E-Mail-Adresse",
-           "send": "Antrag absenden", "invalid": "Bitte geben Sie eine gültige E-Mail-Adresse ein.", "status": "Ihr Antrag"},
-}  # fmt: skip
+    "en-gb": {
+        "heading": "Is your face in our index?",
+        "object": "Your right to object",
+        "erasure": "Erase my data (Art 17)",
+        "email": "Your email address",
+        "send": "Send my request",
+        "invalid": "Enter a valid email address.",
+        "status": "Your request",
+    },
+    "fr": {
+        "heading": "Votre visage figure-t-il dans notre index ?",
+        "object": "Votre droit d'opposition",
+        "erasure": "Faire effacer mes données (droit à l'effacement, art. 17)",
+        "email": "Votre adresse e-mail",
+        "send": "Envoyer ma demande",
+        "invalid": "Saisissez une adresse e-mail valide.",
+        "status": "Votre demande",
+    },
+    "it": {
+        "heading": "Il Suo volto è nel nostro indice?",
+        "object": "Il Suo diritto di opposizione",
+        "erasure": "Cancellazione dei miei dati (diritto alla cancellazione, art. 17)",
+        "email": "Il Suo indirizzo e-mail",
+        "send": "Invia la mia richiesta",
+        "invalid": "Inserisca un indirizzo e-mail valido.",
+        "status": "La Sua richiesta",
+    },
+    "nl": {
+        "heading": "Staat uw gezicht in onze index?",
+        "object": "Uw recht van bezwaar",
+        "erasure": "Wissing van mijn gegevens (recht op gegevenswissing, art. 17)",
+        "email": "Uw e-mailadres",
+        "send": "Mijn verzoek versturen",
+        "invalid": "Voer een geldig e-mailadres in.",
+        "status": "Uw verzoek",
+    },
+    "de": {
+        "heading": "Ist Ihr Gesicht in unserem Index?",
+        "object": "Ihr Widerspruchsrecht",
+        "erasure": "Löschung meiner Daten (Recht auf Löschung, Art. 17)",
+        "email": "Ihre E-Mail-Adresse",
+        "send": "Antrag absenden",
+        "invalid": "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
+        "status": "Ihr Antrag",
+    },
+}
 
 
 @pytest.mark.parametrize("language", list(WORDS))
@@ -59,7 +89,9 @@ def test_rights_and_a_form_in_each_language(journey_factory, language):
     page.get_by_text(words["invalid"]).wait_for()
     assert not SubjectRequest.objects.exists()
     # The browser also logs the 400 it was told to expect; only that one line is forgiven.
-    j.problems[:] = [p for p in j.problems if not ("status of 400" in p and "/rights/request/erasure/" in p)]
+    j.problems[:] = [
+        p for p in j.problems if not ("status of 400" in p and "/rights/request/erasure/" in p)
+    ]
     j.step("form with an error", check_links=False)
     j.assert_fits()
     page.get_by_label(words["email"]).fill(f"reader-{language}@example.net")
@@ -85,7 +117,8 @@ def test_the_switcher_changes_the_language_and_keeps_the_page(journey_factory):
     assert page.url.endswith("/rights/request/objection/"), page.url
     assert page.locator("html").get_attribute("lang") == "de"
     page.get_by_role(
-        "heading", name="Widerspruch: Verarbeitung beenden und mich nie wieder erfassen (Widerspruchsrecht, Art. 21)"
+        "heading",
+        name="Widerspruch: Verarbeitung beenden und mich nie wieder erfassen (Widerspruchsrecht, Art. 21)",
     ).wait_for()
     assert page.locator('.language-switcher button[aria-current="true"]').inner_text() == "Deutsch"
     j.step("objection form after choosing Deutsch", check_links=False)

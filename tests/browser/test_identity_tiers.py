@@ -28,10 +28,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), requ
 def test_dpo_records_a_verification_before_carrying_out(journey):
     indexed = index_photos("img1.jpg", "img3.jpg")
     mine = indexed["img1.jpg"].faces.get()
-    req, _ = services.request_submit(type="erasure", email="someone@example.com", selfie=photos.photo("img2.jpg"))
+    req, _ = services.request_submit(
+        type="erasure", email="someone@example.com", selfie=photos.photo("img2.jpg")
+    )
     body = next(str(m.body) for m in reversed(mail.outbox) if req.reference in m.subject)
     services.request_verify(token=Journey.found(r"/rights/verify/([^/\s]+)/", body, 1))
-    assert Face.objects.get(pk=mine.pk).status == Face.Status.RESTRICTED  # hidden at once, pending the proof
+    assert (
+        Face.objects.get(pk=mine.pk).status == Face.Status.RESTRICTED
+    )  # hidden at once, pending the proof
     dpo = factories.staff("dpo", email="dpo@facesearch.example")
     secret = factories.with_totp(dpo)
     j, page = journey, journey.page
@@ -45,7 +49,9 @@ def test_dpo_records_a_verification_before_carrying_out(journey):
     j.step("not yet proven")
 
     for candidate in req.candidates.all():
-        services.candidate_decide(candidate=candidate, confirm=candidate.face_ref == mine.pk, actor=dpo)
+        services.candidate_decide(
+            candidate=candidate, confirm=candidate.face_ref == mine.pk, actor=dpo
+        )
     page.reload()
     page.get_by_role("button", name="Approve", exact=True).click()
     page.wait_for_load_state("load")
@@ -57,11 +63,17 @@ def test_dpo_records_a_verification_before_carrying_out(journey):
     form = page.locator("#record-proof")
     form.get_by_label("Video call with the DPO").check()
     form.get_by_label("Accepted: the requester is the person").check()
-    form.get_by_label("Note: what you checked").fill("Video call: the face matches the confirmed photo")
+    form.get_by_label("Note: what you checked").fill(
+        "Video call: the face matches the confirmed photo"
+    )
     form.get_by_role("button", name="Record the verification").click()
     page.wait_for_load_state("load")
     proof = page.locator("#identity-proof").inner_text()
-    assert proof.startswith("Proven") and "Video call with the DPO" in proof and "dpo@facesearch.example" in proof
+    assert (
+        proof.startswith("Proven")
+        and "Video call with the DPO" in proof
+        and "dpo@facesearch.example" in proof
+    )
     assert page.get_by_role("button", name="Carry it out now").is_enabled()
     j.step("verification recorded")
 

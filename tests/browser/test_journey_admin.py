@@ -21,7 +21,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), requ
 
 def test_admin_enrols_two_factor_and_opens_the_admin(journey):
     j, page = journey, journey.page
-    admin = account_services.admin_ensure(email="admin@facesearch.example", password=factories.PASSWORD).user
+    admin = account_services.admin_ensure(
+        email="admin@facesearch.example", password=factories.PASSWORD
+    ).user
     org = factories.organisation("Acme Investigations")
     analyst = factories.member(org, role=Role.ANALYST, email="analyst@acme.example")
     key = account_services.api_token_rotate(user=analyst)

@@ -27,7 +27,12 @@ from tests.browser.conftest import requires_chromium, server_path_markers
 from tests.search import photos
 from tests.search.conftest import index_photos
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True), requires_chromium]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    requires_chromium,
+]
 
 PERSON01 = ("img1.jpg", "img4.jpg")  # the person on the left of the probe (img2.jpg)
 PERSON02 = ("img3.jpg", "img53.jpg")  # the person on the right (img12.jpg)
@@ -39,12 +44,27 @@ def _import(tmp_path) -> SourceImage:
     with the photo one folder down."""
     dpo = factories.staff("dpo", email="dpo@facesearch.example")
     call_command(
-        "source_add", "--local", "--name", "Demo archive", "--jurisdiction", "FR", "--lawful-basis", "legitimate_interests",
-        "--art9", "manifestly_public", "--dpia", "DPIA-2026-01", "--approve-as", dpo.email, stdout=io.StringIO(),
-    )  # fmt: skip
+        "source_add",
+        "--local",
+        "--name",
+        "Demo archive",
+        "--jurisdiction",
+        "FR",
+        "--lawful-basis",
+        "legitimate_interests",
+        "--art9",
+        "manifestly_public",
+        "--dpia",
+        "DPIA-2026-01",
+        "--approve-as",
+        dpo.email,
+        stdout=io.StringIO(),
+    )
     folder = tmp_path / "archive" / "2024"
     folder.mkdir(parents=True)
-    shutil.copy(photos.IMAGES / IMPORTED, folder / IMPORTED)  # a temporary copy, outside the repository
+    shutil.copy(
+        photos.IMAGES / IMPORTED, folder / IMPORTED
+    )  # a temporary copy, outside the repository
     out = io.StringIO()
     call_command("import_images", str(tmp_path / "archive"), "--source", "Demo archive", stdout=out)
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
@@ -77,7 +97,10 @@ def _no_server_paths(payload: str) -> None:
 
 
 def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_process, tmp_path):
-    indexed = {IMPORTED: _import(tmp_path), **index_photos(*(n for n in PERSON01 + PERSON02 if n != IMPORTED))}
+    indexed = {
+        IMPORTED: _import(tmp_path),
+        **index_photos(*(n for n in PERSON01 + PERSON02 if n != IMPORTED)),
+    }
     faces = {name: image.faces.get().pk for name, image in indexed.items()}
     mine = {faces[n] for n in PERSON01}
     others = {faces[n] for n in PERSON02}
@@ -97,7 +120,9 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
     page.get_by_label("Case reference").fill("CASE-42")
     j.step("search form filled", check_links=False)
     page.get_by_role("button", name="Search", exact=True).click()
-    page.get_by_role("heading", name="The photo shows several faces: which one?").wait_for(timeout=90_000)
+    page.get_by_role("heading", name="The photo shows several faces: which one?").wait_for(
+        timeout=90_000
+    )
     choices = page.locator("fieldset.faces img")
     assert choices.count() == 2, f"{choices.count()} faces offered for a photo of two people"
     j.step("choose among two faces")
@@ -111,22 +136,37 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
     heading = page.get_by_role("heading", name=re.compile(r"^\d+ match"))
     heading.wait_for(timeout=90_000)
     j.wait_for_images()
-    srcs = page.locator("#search-status img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+    srcs = page.locator("#search-status img").evaluate_all(
+        "imgs => imgs.map(i => i.getAttribute('src'))"
+    )
     shown = _face_ids(srcs)
     assert shown, "no result shown for the person on the left"
-    assert shown == mine, f"results show someone else: faces {shown - mine} (the person is {mine}, the other {others})"
+    assert shown == mine, (
+        f"results show someone else: faces {shown - mine} (the person is {mine}, the other {others})"
+    )
     for i in range(page.locator("#search-status img").count()):
         assert page.locator("#search-status img").nth(i).evaluate("img => img.naturalWidth") > 0
-    for link in page.locator("#search-status a").evaluate_all("as => as.map(a => a.getAttribute('href'))"):
+    for link in page.locator("#search-status a").evaluate_all(
+        "as => as.map(a => a.getAttribute('href'))"
+    ):
         assert link and link.startswith(("https://", "http://")), f"a source link is {link!r}"
     # Where each photo comes from: the imported one by source and file name, with no empty "page" link;
     # the crawled one by its web page and image.
-    imported = page.locator("#search-status tr").filter(has=page.locator(f"img[src*='/faces/{faces[IMPORTED]}.jpg']"))
-    assert "Demo archive" in imported.inner_text() and IMPORTED in imported.inner_text(), imported.inner_text()
+    imported = page.locator("#search-status tr").filter(
+        has=page.locator(f"img[src*='/faces/{faces[IMPORTED]}.jpg']")
+    )
+    assert "Demo archive" in imported.inner_text() and IMPORTED in imported.inner_text(), (
+        imported.inner_text()
+    )
     assert imported.get_by_role("link").count() == 0, "an imported photo has a web link"
-    crawled = page.locator("#search-status tr").filter(has=page.locator(f"img[src*='/faces/{faces['img4.jpg']}.jpg']"))
+    crawled = page.locator("#search-status tr").filter(
+        has=page.locator(f"img[src*='/faces/{faces['img4.jpg']}.jpg']")
+    )
     assert "test photos" in crawled.inner_text()
-    assert crawled.get_by_role("link", name="page").get_attribute("href") == "https://example.org/img4.jpg.html"
+    assert (
+        crawled.get_by_role("link", name="page").get_attribute("href")
+        == "https://example.org/img4.jpg.html"
+    )
     # The level the search ran at, in words: a small index, so most true matches show and no warning.
     level = page.locator("#operating-point").inner_text()
     assert re.search(r"Searched against \d+ faces", level) and "of true matches" in level, level
@@ -142,10 +182,16 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
     assert re.fullmatch(r"[0-9a-f]{64}", key), key  # 256 random bits; only its SHA-256 is stored
     j.step("api token created")
 
-    with httpx.Client(base_url=j.base, headers={"Authorization": f"Token {key}"}, timeout=30) as api:
+    with httpx.Client(
+        base_url=j.base, headers={"Authorization": f"Token {key}"}, timeout=30
+    ) as api:
         created = api.post(
             "/api/v1/searches/",
-            data={"purpose": "Same suspect, by API", "lawful_basis": "legitimate_interests", "case_reference": "CASE-43"},
+            data={
+                "purpose": "Same suspect, by API",
+                "lawful_basis": "legitimate_interests",
+                "case_reference": "CASE-43",
+            },
             files={"image": ("two-people.jpg", open(probe, "rb"), "image/jpeg")},  # noqa: SIM115
         )
         assert created.status_code == 202, created.text
@@ -157,7 +203,10 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
         leftmost = min(detail["faces_to_choose"], key=lambda f: f["box"][0])
         for face in detail["faces_to_choose"]:
             crop = api.get(face["thumbnail_url"])
-            assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg", (crop.status_code, crop.headers)
+            assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg", (
+                crop.status_code,
+                crop.headers,
+            )
         chosen = api.post(url + "choose/", json={"face": leftmost["index"]})
         assert chosen.status_code == 200, chosen.text
         detail = _poll(api, url, until={"done", "failed"})
@@ -170,9 +219,13 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
                 assert not hit["page_url"] and not hit["image_url"], hit  # no link to a server file
                 assert hit["source"] == "Demo archive", hit
             else:
-                assert hit["page_url"].startswith("https://") and hit["image_url"].startswith("https://"), hit
+                assert hit["page_url"].startswith("https://") and hit["image_url"].startswith(
+                    "https://"
+                ), hit
             crop = api.get(hit["thumbnail_url"])
-            assert crop.status_code == 200, f"the crop {hit['thumbnail_url']} answers {crop.status_code} to the token"
+            assert crop.status_code == 200, (
+                f"the crop {hit['thumbnail_url']} answers {crop.status_code} to the token"
+            )
             assert crop.headers["content-type"] == "image/jpeg"
             assert crop.content[:2] == b"\xff\xd8"
     j.goto("/search/")

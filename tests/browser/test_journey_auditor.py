@@ -34,11 +34,19 @@ def _chain_ok(rows: list[dict]) -> str:
     prev = compliance_services.GENESIS_HASH
     for row in rows:
         assert row["prev_hash"] == prev, f"row #{row['seq']} does not link to the row before it"
-        payload = json.dumps({f: row[f] for f in HASHED}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        assert hashlib.sha256(payload.encode()).hexdigest() == row["row_hash"], f"row #{row['seq']} does not match its hash"
+        payload = json.dumps(
+            {f: row[f] for f in HASHED}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        assert hashlib.sha256(payload.encode()).hexdigest() == row["row_hash"], (
+            f"row #{row['seq']} does not match its hash"
+        )
         if row["redacted_at"] is None:
-            digest = json.dumps(row["details"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            assert hashlib.sha256(digest.encode()).hexdigest() == row["details_digest"], f"row #{row['seq']} details"
+            digest = json.dumps(
+                row["details"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            )
+            assert hashlib.sha256(digest.encode()).hexdigest() == row["details_digest"], (
+                f"row #{row['seq']} details"
+            )
         prev = row["row_hash"]
     return prev
 
@@ -46,41 +54,57 @@ def _chain_ok(rows: list[dict]) -> str:
 def test_auditor_exports_and_verifies(journey, settings, tmp_path):
     settings.AUDIT_ANCHOR_DIR = tmp_path / "anchors"
     # Some history: an organisation with its admin invited, a token; then the daily anchor; then more.
-    org = account_services.organisation_create(name="Acme Investigations", admin_email="owner@acme.example")
-    admin = account_services.admin_ensure(email="admin@facesearch.example", password=factories.PASSWORD).user
+    org = account_services.organisation_create(
+        name="Acme Investigations", admin_email="owner@acme.example"
+    )
+    admin = account_services.admin_ensure(
+        email="admin@facesearch.example", password=factories.PASSWORD
+    ).user
     compliance_services.audit_anchor_write()
-    account_services.invitation_create(organisation=org, email="analyst@acme.example", role="analyst", invited_by=admin)
+    account_services.invitation_create(
+        organisation=org, email="analyst@acme.example", role="analyst", invited_by=admin
+    )
     auditor = factories.staff("auditor", email="auditor@facesearch.example")
     secret = factories.with_totp(auditor)
     j, page = journey, journey.page
 
     j.log_in(auditor.email, totp_secret=secret)
     j.step("logged in")
-    assert "Go to the staff pages" not in j.visible_text(), "the auditor's home page shows nothing useful"
+    assert "Go to the staff pages" not in j.visible_text(), (
+        "the auditor's home page shows nothing useful"
+    )
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Staff").click()
     page.get_by_role("link", name="Audit log", exact=True).first.click()
     page.get_by_role("heading", name="Audit log").wait_for()
     table = page.get_by_role("table").inner_text()
-    assert "accounts.invitation.created" in table and "accounts.organisation.created" in table, table
+    assert "accounts.invitation.created" in table and "accounts.organisation.created" in table, (
+        table
+    )
     j.step("audit log", check_dates=False)  # an auditor reads times to the second (UTC), by design
 
     with page.expect_download() as jsonl_download:
         page.get_by_role("link", name="JSONL").click()
     jsonl = Path(jsonl_download.value.path()).read_text()
     rows = [json.loads(line) for line in jsonl.splitlines()]
-    assert any(r["action"] == "compliance.audit_log.exported" for r in rows), "the export itself is not in the log"
+    assert any(r["action"] == "compliance.audit_log.exported" for r in rows), (
+        "the export itself is not in the log"
+    )
     exported_last_hash = _chain_ok(rows)
     with page.expect_download() as csv_download:
         page.get_by_role("link", name="CSV").click()
     with open(csv_download.value.path(), newline="") as fh:
         csv_rows = list(csv.DictReader(fh))
     # The CSV, made a moment later, holds the same rows and the audit event of the first export.
-    assert {r["row_hash"] for r in rows} < {r["row_hash"] for r in csv_rows}, "the CSV and JSONL exports disagree"
+    assert {r["row_hash"] for r in rows} < {r["row_hash"] for r in csv_rows}, (
+        "the CSV and JSONL exports disagree"
+    )
     assert len(csv_rows) == len(rows) + 1
     j.step("exported", check_dates=False)  # still the audit log
 
     page.get_by_role("link", name="Verify the chain and anchors").click()
-    status = page.get_by_role("paragraph").filter(has_text=re.compile("^(Intact|Broken)")).inner_text()
+    status = (
+        page.get_by_role("paragraph").filter(has_text=re.compile("^(Intact|Broken)")).inner_text()
+    )
     assert status.startswith("Intact"), status
     assert "1 anchor(s) matched" in status, status
     verified = int(j.found(r"(\d+) events verified", status, 1))

@@ -46,9 +46,13 @@ def _judge(j, req: SubjectRequest, mine: set[int]) -> None:
     else:
         for candidate in proposed:
             row = page.locator(f"#candidate-{candidate.pk}")
-            row.get_by_role("button", name="Confirm" if candidate.face_ref in mine else "Reject", exact=True).click()
+            row.get_by_role(
+                "button", name="Confirm" if candidate.face_ref in mine else "Reject", exact=True
+            ).click()
             page.wait_for_load_state("load")
-    assert page.get_by_role("button", name="Confirm", exact=True).count() == 0, "a decided candidate still offers Confirm"
+    assert page.get_by_role("button", name="Confirm", exact=True).count() == 0, (
+        "a decided candidate still offers Confirm"
+    )
     states = page.locator("table.candidates span.state").all_inner_texts()
     assert states and all(s.strip() in ("Confirmed", "Rejected") for s in states), states
     assert req.candidates.filter(status=Candidate.Status.CONFIRMED).count() >= 1
@@ -61,10 +65,14 @@ def _record_video_call(j) -> None:
     form = page.locator("#record-proof")
     form.get_by_label("Video call with the DPO").check()
     form.get_by_label("Accepted: the requester is the person").check()
-    form.get_by_label("Note: what you checked").fill("Video call: the face matches the confirmed photos")
+    form.get_by_label("Note: what you checked").fill(
+        "Video call: the face matches the confirmed photos"
+    )
     form.get_by_role("button", name="Record the verification").click()
     page.wait_for_load_state("load")
-    assert page.locator("#identity-proof").inner_text().startswith("Proven"), page.locator("#identity-proof").inner_text()
+    assert page.locator("#identity-proof").inner_text().startswith("Proven"), page.locator(
+        "#identity-proof"
+    ).inner_text()
 
 
 def _approve_and_carry_out(j) -> None:
@@ -90,7 +98,9 @@ def test_dpo_works_the_queue(journey):
 
     j.log_in(dpo.email, totp_secret=secret)
     j.step("logged in")
-    assert "Go to the staff pages" not in j.visible_text(), "the DPO's home page shows nothing useful"
+    assert "Go to the staff pages" not in j.visible_text(), (
+        "the DPO's home page shows nothing useful"
+    )
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Requests").click()
     page.get_by_role("heading", name="Subject requests").wait_for()
     queue = page.get_by_role("table").inner_text()
@@ -102,7 +112,9 @@ def test_dpo_works_the_queue(journey):
     page.get_by_role("link", name=access.reference).click()
     page.get_by_role("heading", name=re.compile(access.reference)).wait_for()
     ids = page.evaluate("[...document.querySelectorAll('[id]')].map(e => e.id)")
-    assert len(ids) == len(set(ids)), f"duplicate ids: {sorted({i for i in ids if ids.count(i) > 1})}"
+    assert len(ids) == len(set(ids)), (
+        f"duplicate ids: {sorted({i for i in ids if ids.count(i) > 1})}"
+    )
     j.step("access request")
     _judge(j, access, mine)
     j.step("access candidates judged")
@@ -120,20 +132,30 @@ def test_dpo_works_the_queue(journey):
     receipt = page.locator("table.receipt")
     receipt.wait_for()
     rows = dict(
-        zip(receipt.locator("th").all_inner_texts(), (t.strip() for t in receipt.locator("td").all_inner_texts()), strict=True)
+        zip(
+            receipt.locator("th").all_inner_texts(),
+            (t.strip() for t in receipt.locator("td").all_inner_texts()),
+            strict=True,
+        )
     )
     assert rows["Images erased"] == "2", rows
     assert rows["Checked afterwards: nothing left"] == "Yes", rows
     assert "{'" not in j.visible_text(), "the receipt is shown as a Python dict"
-    assert not SourceImage.objects.filter(pk__in=[indexed[n].pk for n in ("img1.jpg", "img4.jpg")]).exists()
-    assert SourceImage.objects.filter(pk=indexed["img3.jpg"].pk).exists(), "someone else's photo was erased"
+    assert not SourceImage.objects.filter(
+        pk__in=[indexed[n].pk for n in ("img1.jpg", "img4.jpg")]
+    ).exists()
+    assert SourceImage.objects.filter(pk=indexed["img3.jpg"].pk).exists(), (
+        "someone else's photo was erased"
+    )
     j.step("erasure receipt")
 
     # Another requester is asked a question; the page says whose reply it waits for.
     j.goto("/rights/dpo/")
     page.get_by_role("link", name=objection.reference).click()
     page.get_by_role("heading", name=re.compile(objection.reference)).wait_for()
-    ask = page.locator("form").filter(has=page.get_by_role("button", name=re.compile("^Ask the requester")))
+    ask = page.locator("form").filter(
+        has=page.get_by_role("button", name=re.compile("^Ask the requester"))
+    )
     ask.locator("textarea").fill("Which of these pages shows you?")
     ask.get_by_role("button", name=re.compile("^Ask the requester")).click()
     page.wait_for_load_state("load")

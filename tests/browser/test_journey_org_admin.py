@@ -26,7 +26,9 @@ ANALYST = "analyst@northwind.example"
 def _sign_up(j, email: str) -> None:
     page = j.page
     page.get_by_role("heading", name=re.compile("Sign Up", re.I)).wait_for()
-    assert page.get_by_label("Email").input_value() == email, "the signup form is not filled with the invited address"
+    assert page.get_by_label("Email").input_value() == email, (
+        "the signup form is not filled with the invited address"
+    )
     j.step(f"signup form for {email.split('@')[0]}")
     page.get_by_label(re.compile(r"^Password(?! \(again\))")).fill(factories.PASSWORD)
     page.get_by_label(re.compile(r"^Password \(again\)")).fill(factories.PASSWORD)

@@ -38,7 +38,9 @@ def _file(j, label: str, kind: str) -> SubjectRequest:
     j.goto("/rights/")
     page.get_by_role("link", name=label).first.click()
     page.get_by_label("Your email address").fill(EMAIL)
-    page.get_by_label("A photo of your face (optional)").set_input_files(str(photos.IMAGES / "img2.jpg"))
+    page.get_by_label("A photo of your face (optional)").set_input_files(
+        str(photos.IMAGES / "img2.jpg")
+    )
     j.step(f"{kind} form", check_links=False)
     page.get_by_role("button", name="Send my request").click()
     heading = page.get_by_role("heading", name=re.compile(r"Your request R-"))
@@ -52,7 +54,9 @@ def _file(j, label: str, kind: str) -> SubjectRequest:
 
     j.goto(j.email_link(EMAIL, "/rights/verify/", subject=reference))
     req.refresh_from_db()
-    assert req.status == S.AWAITING_VERIFICATION, "opening the emailed link confirmed the request without the button"
+    assert req.status == S.AWAITING_VERIFICATION, (
+        "opening the emailed link confirmed the request without the button"
+    )
     j.step(f"{req.type} confirm page", check_links=False)
     page.get_by_role("button", name="Confirm my request").click()
     page.get_by_role("heading", name=re.compile("is confirmed")).wait_for()
@@ -65,7 +69,9 @@ def _file(j, label: str, kind: str) -> SubjectRequest:
 def _confirm_mine(req: SubjectRequest, mine: set[int], dpo) -> None:
     """What the DPO does (their own journey drives it in the browser)."""
     for candidate in req.candidates.filter(status=Candidate.Status.PROPOSED):
-        services.candidate_decide(candidate=candidate, confirm=candidate.face_ref in mine, actor=dpo)
+        services.candidate_decide(
+            candidate=candidate, confirm=candidate.face_ref in mine, actor=dpo
+        )
 
 
 def test_public_files_confirms_answers_and_downloads(journey, dpo, tmp_path):
@@ -83,9 +89,16 @@ def test_public_files_confirms_answers_and_downloads(journey, dpo, tmp_path):
     assert (access.type, erasure.type, objection.type) == ("access", "erasure", "objection")
 
     # The DPO asks a question about the erasure; the email sends the person to the status page.
-    services.request_transition(request=erasure, action="ask_clarification", actor=dpo, reason="Is the photo at the gala you?")
+    services.request_transition(
+        request=erasure,
+        action="ask_clarification",
+        actor=dpo,
+        reason="Is the photo at the gala you?",
+    )
     question_mail = next(m for m in reversed(mail.outbox) if erasure.reference in m.subject)
-    assert not re.search(r"reply to this (e-?mail|message)", str(question_mail.body), re.I), question_mail.body
+    assert not re.search(r"reply to this (e-?mail|message)", str(question_mail.body), re.I), (
+        question_mail.body
+    )
     j.goto(j.email_link(EMAIL, "/rights/requests/", subject=erasure.reference))
     assert page.get_by_text("Is the photo at the gala you?").first.is_visible()
     assert "Waiting for your reply" in page.locator("#public-status").inner_text()
@@ -96,7 +109,12 @@ def test_public_files_confirms_answers_and_downloads(journey, dpo, tmp_path):
     erasure.refresh_from_db()
     assert erasure.status == S.IN_REVIEW, "the clock did not resume when the person answered"
     timeline = page.locator("ol.timeline").inner_text()
-    for expected in ("We received your request", "You confirmed", "We asked you a question", "You answered"):
+    for expected in (
+        "We received your request",
+        "You confirmed",
+        "We asked you a question",
+        "You answered",
+    ):
         assert expected in timeline, f"{expected!r} is missing from the timeline:\n{timeline}"
     assert not ISO_DATE.search(timeline), timeline
     j.step("answer sent")
@@ -123,9 +141,13 @@ def test_public_files_confirms_answers_and_downloads(journey, dpo, tmp_path):
     archive.extractall(unpacked)
     page.goto((unpacked / "report.html").as_uri())  # as the person opens it: from their disk
     report = j.visible_text()
-    assert not RAW_TIMESTAMP.search(report) and not ISO_DATE.search(report), "the report shows raw dates"
+    assert not RAW_TIMESTAMP.search(report) and not ISO_DATE.search(report), (
+        "the report shows raw dates"
+    )
     assert page.locator("img").count() == len(mine)
-    assert "img1.jpg" in report and "img4.jpg" in report and "img3.jpg" not in report, "not the person's photos"
+    assert "img1.jpg" in report and "img4.jpg" in report and "img3.jpg" not in report, (
+        "not the person's photos"
+    )
     j.step("report opened from the download", check_links=False)
 
     # The erasure is carried out; the status page says so, with what was erased.

@@ -23,7 +23,10 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"mfa-enrolment-{name}.png"), full_page=True)
 
 
-def test_staff_enrols_totp_with_the_secret_on_screen_and_lands_where_they_wanted(live_server, browser_page):  # noqa: F811
+def test_staff_enrols_totp_with_the_secret_on_screen_and_lands_where_they_wanted(
+    live_server,
+    browser_page,  # noqa: F811 (the imported fixture)
+):
     """Bad input tried: background favicon/JSON/htmx requests and a page reload between
     reading the secret and submitting the code; a wrong code first."""
     dpo = factories.staff("dpo", email="new-dpo@facesearch.example")
@@ -49,10 +52,20 @@ def test_staff_enrols_totp_with_the_secret_on_screen_and_lands_where_they_wanted
 
     # What browsers and htmx do behind the user's back: none of it may reset the secret.
     assert page.evaluate("fetch('/favicon.ico').then(r => r.status)") == 200
-    assert page.evaluate("fetch('/staff/', {headers: {'Accept': 'application/json'}}).then(r => r.status)") == 403
-    assert page.evaluate("fetch('/staff/', {headers: {'HX-Request': 'true'}}).then(r => r.status)") == 403
+    assert (
+        page.evaluate(
+            "fetch('/staff/', {headers: {'Accept': 'application/json'}}).then(r => r.status)"
+        )
+        == 403
+    )
+    assert (
+        page.evaluate("fetch('/staff/', {headers: {'HX-Request': 'true'}}).then(r => r.status)")
+        == 403
+    )
     page.reload()
-    assert page.locator("#authenticator_secret").input_value() == secret, "a reload changed the secret"
+    assert page.locator("#authenticator_secret").input_value() == secret, (
+        "a reload changed the secret"
+    )
     icon_type = page.evaluate(
         "fetch(document.querySelector('link[rel=icon]').href).then(r => r.ok && r.headers.get('content-type'))"
     )

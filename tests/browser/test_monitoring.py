@@ -54,7 +54,9 @@ def _confirm(j, case: str) -> None:
     page.get_by_role("heading", name=re.compile(r"^\d+ match")).wait_for(timeout=60_000)
 
 
-def test_repeat_search_is_held_until_confirmed_and_the_dpo_closes_the_alert(journey_factory, searches_in_process):
+def test_repeat_search_is_held_until_confirmed_and_the_dpo_closes_the_alert(
+    journey_factory, searches_in_process
+):
     indexed = index_photos("img1.jpg")  # person01
     org = factories.organisation("Acme Investigations")
     analyst = factories.member(org, role=Role.ANALYST, email="analyst@acme.example")
@@ -69,7 +71,9 @@ def test_repeat_search_is_held_until_confirmed_and_the_dpo_closes_the_alert(jour
     j.step("first search: results shown")
 
     _search(j, "img4.jpg", "CASE-2-draft")  # another photo of the same person
-    page.get_by_role("heading", name="Repeat search: confirm to see the results").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Repeat search: confirm to see the results").wait_for(
+        timeout=60_000
+    )
     assert page.locator("#search-status img").count() == 0, "a held search shows a face"
     assert "searched for this person 1 time in the last 30 days" in j.visible_text()
     j.step("repeat search held")
@@ -87,7 +91,9 @@ def test_repeat_search_is_held_until_confirmed_and_the_dpo_closes_the_alert(jour
     j.step("confirmed: results shown")
 
     _search(j, "img5.jpg", "CASE-3")
-    page.get_by_role("heading", name="Repeat search: confirm to see the results").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Repeat search: confirm to see the results").wait_for(
+        timeout=60_000
+    )
     _confirm(j, "CASE-3")
     j.step("third case confirmed")
     j.finish()
@@ -95,7 +101,9 @@ def test_repeat_search_is_held_until_confirmed_and_the_dpo_closes_the_alert(jour
     held = SearchRequest.objects.filter(case_reference__in=["CASE-2", "CASE-3"])
     assert held.count() == 2
     for search in held:
-        actions = set(AuditEvent.objects.filter(target_id=str(search.pk)).values_list("action", flat=True))
+        actions = set(
+            AuditEvent.objects.filter(target_id=str(search.pk)).values_list("action", flat=True)
+        )
         assert {"search.search.held_as_repeat", "search.search.repeat_confirmed"} <= actions
     alert = MonitoringAlert.objects.get()
     assert alert.max_case_references == 3
@@ -119,11 +127,15 @@ def test_repeat_search_is_held_until_confirmed_and_the_dpo_closes_the_alert(jour
     d.page.get_by_role("button", name="Close the alert").click()  # no note
     d.page.wait_for_load_state("load")
     assert "This field is required." in d.visible_text()
-    d.page.get_by_label("Closing note").fill("Three linked fraud cases at one customer; confirmed with its DPO.")
+    d.page.get_by_label("Closing note").fill(
+        "Three linked fraud cases at one customer; confirmed with its DPO."
+    )
     d.page.get_by_role("button", name="Close the alert").click()
     d.page.get_by_role("heading", name="Closed", exact=True).wait_for()
     d.step("alert closed with a note")
     d.finish()
     alert.refresh_from_db()
     assert alert.status == MonitoringAlert.Status.CLOSED and alert.closed_by_id == dpo.pk
-    assert AuditEvent.objects.filter(action="search.monitoring_alert.closed", actor_id=dpo.pk).exists()
+    assert AuditEvent.objects.filter(
+        action="search.monitoring_alert.closed", actor_id=dpo.pk
+    ).exists()

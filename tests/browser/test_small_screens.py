@@ -44,19 +44,27 @@ def _seed(dpo, org_admin) -> int:
     org = org_admin.membership.organisation
     for i in range(3):
         factories.member(
-            org, role=Role.ANALYST, email=f"a.very.long.analyst.name.number.{i}@investigations-department.example.com"
+            org,
+            role=Role.ANALYST,
+            email=f"a.very.long.analyst.name.number.{i}@investigations-department.example.com",
         )
     retention.legal_hold_create(
-        scope="source", source_label=source.name, actor=dpo,
+        scope="source",
+        source_label=source.name,
+        actor=dpo,
         reason="Litigation hold ordered by the court in case 2026/CV/000000000001 until the appeal is decided",
-    )  # fmt: skip
+    )
     alert = MonitoringAlert.objects.create(window_days=30, organisations=2, max_case_references=3)
     for i in range(3):
         search = SearchRequest.objects.create(
-            organisation=org, user=org_admin, purpose="Identify a suspect in a long-running fraud investigation " * 2,
-            lawful_basis="legitimate_interests", case_reference=f"CASE-2026-00000000000000000{i}", status="done",
+            organisation=org,
+            user=org_admin,
+            purpose="Identify a suspect in a long-running fraud investigation " * 2,
+            lawful_basis="legitimate_interests",
+            case_reference=f"CASE-2026-00000000000000000{i}",
+            status="done",
             created_at=timezone.now() - timedelta(days=i),
-        )  # fmt: skip
+        )
         MonitoringAlertSearch.objects.create(alert=alert, search=search)
     return alert.pk
 
@@ -67,11 +75,18 @@ def test_governance_and_admin_pages_fit_a_375_px_screen(live_server, browser):  
 
     dpo = factories.staff("dpo", email="small-screen-dpo@facesearch.example")
     org = factories.organisation("Acme Investigations and Due Diligence International")
-    org_admin = factories.member(org, role=Role.ORG_ADMIN, email="small-screen-org-admin@acme-investigations.example.com")
+    org_admin = factories.member(
+        org, role=Role.ORG_ADMIN, email="small-screen-org-admin@acme-investigations.example.com"
+    )
     alert_id = _seed(dpo, org_admin)
     secrets = {dpo.pk: factories.with_totp(dpo), org_admin.pk: factories.with_totp(org_admin)}
     pages = {
-        dpo: ["/sources/", "/staff/retention/", "/staff/legal-holds/", f"/search/monitoring/{alert_id}/"],
+        dpo: [
+            "/sources/",
+            "/staff/retention/",
+            "/staff/legal-holds/",
+            f"/search/monitoring/{alert_id}/",
+        ],
         org_admin: ["/org/members/"],
     }
     ARTIFACTS.mkdir(exist_ok=True)
@@ -85,9 +100,14 @@ def test_governance_and_admin_pages_fit_a_375_px_screen(live_server, browser):  
         page = context.new_page()
         for path in paths:
             response = page.goto(f"{live_server.url}{path}")
-            assert response is not None and response.status == 200, (path, response and response.status)
+            assert response is not None and response.status == 200, (
+                path,
+                response and response.status,
+            )
             slug = path.strip("/").replace("/", "-")
-            page.screenshot(path=str(ARTIFACTS / f"small-screen-{slug}-{WIDTH}.png"), full_page=True)
+            page.screenshot(
+                path=str(ARTIFACTS / f"small-screen-{slug}-{WIDTH}.png"), full_page=True
+            )
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > WIDTH:
                 wide = page.evaluate(

@@ -28,12 +28,21 @@ def _seed() -> None:
 
     today = timezone.localdate()
     for i, (kind, status, due) in enumerate(
-        [("erasure", "in_review", -3), ("access", "awaiting_verification", 2), ("objection", "in_review", 5)]
+        [
+            ("erasure", "in_review", -3),
+            ("access", "awaiting_verification", 2),
+            ("objection", "in_review", 5),
+        ]
     ):
         SubjectRequest.objects.create(
-            reference=f"R-{i}", type=kind, status=status, due_date=today + timedelta(days=due),
-            email=f"person{i}@example.net", status_token_hash="-", original_due_date=today,
-        )  # fmt: skip
+            reference=f"R-{i}",
+            type=kind,
+            status=status,
+            due_date=today + timedelta(days=due),
+            email=f"person{i}@example.net",
+            status_token_hash="-",
+            original_due_date=today,
+        )
     for i in range(30):
         audit_record(
             actor=None,
@@ -66,7 +75,13 @@ def browser():
         django_connections_checked()
         b = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-dev-shm-usage",
+            ],
         )
         yield b
         b.close()
@@ -93,11 +108,16 @@ def test_staff_pages_fit_the_screen_at_1280_and_375_px(live_server, browser):
         context.close()
     for width, height in WIDTHS.values():
         for user, paths in pages.items():
-            context = browser.new_context(viewport={"width": width, "height": height}, storage_state=sessions[user.pk])
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, storage_state=sessions[user.pk]
+            )
             page = context.new_page()
             for path in paths:
                 response = page.goto(f"{live_server.url}{path}")
-                assert response is not None and response.status == 200, (path, response and response.status)
+                assert response is not None and response.status == 200, (
+                    path,
+                    response and response.status,
+                )
                 if path == "/":
                     # Each home page shows something useful, not just a link onwards.
                     assert page.get_by_text("Go to the staff pages").count() == 0
@@ -121,9 +141,14 @@ def test_staff_pages_fit_the_screen_at_1280_and_375_px(live_server, browser):
                     })"""
                 ):
                     if box:
-                        problems.append(f"{path} at {width}px: chart parts outside the chart: {box[:3]}")
+                        problems.append(
+                            f"{path} at {width}px: chart parts outside the chart: {box[:3]}"
+                        )
                 slug = path.strip("/").replace("/", "-") or "home"
-                page.screenshot(path=str(ARTIFACTS / f"staff-{user.email.split('@')[0]}-{slug}-{width}.png"), full_page=True)
+                page.screenshot(
+                    path=str(ARTIFACTS / f"staff-{user.email.split('@')[0]}-{slug}-{width}.png"),
+                    full_page=True,
+                )
             context.close()
     assert not problems, "\n".join(problems)
 
@@ -136,21 +161,42 @@ def test_search_results_fit_a_phone_screen(live_server, browser):
     org = factories.organisation("Acme Investigations")
     analyst = factories.member(org, role=Role.ANALYST, email="layout-analyst@acme.example")
     search = SearchRequest.objects.create(
-        organisation=org, user=analyst, purpose="Identify a fraud suspect", lawful_basis="legitimate_interests",
-        case_reference="CASE-2026-000000000000000001", status="done", completed_at=timezone.now(),
-    )  # fmt: skip
+        organisation=org,
+        user=analyst,
+        purpose="Identify a fraud suspect",
+        lawful_basis="legitimate_interests",
+        case_reference="CASE-2026-000000000000000001",
+        status="done",
+        completed_at=timezone.now(),
+    )
     for rank in range(1, 4):
         image = SourceImage.objects.create(
-            file=f"sources/2026/11/{rank}.jpg", sha256=f"{rank:064d}", width=640, height=480, format="JPEG",
-            byte_size=1000, source_label="regional-newspaper-archive-with-a-very-long-source-name-2026",
+            file=f"sources/2026/11/{rank}.jpg",
+            sha256=f"{rank:064d}",
+            width=640,
+            height=480,
+            format="JPEG",
+            byte_size=1000,
+            source_label="regional-newspaper-archive-with-a-very-long-source-name-2026",
             page_url="https://news.example/" + "a-very-long-article-slug-" * 8 + f"{rank}.html",
-            image_url=f"https://news.example/images/{'x' * 120}{rank}.jpg", status="done",
-        )  # fmt: skip
+            image_url=f"https://news.example/images/{'x' * 120}{rank}.jpg",
+            status="done",
+        )
         face = Face.objects.create(
-            image=image, box_x=1, box_y=1, box_w=100, box_h=100, detection_score=0.99, crop=f"crops/{rank}.jpg",
-            embedding=[0.1, 0.2, 0.3], model="test", detector="test",
-        )  # fmt: skip
-        SearchHit.objects.create(search=search, face=face, distance=0.1 * rank, confidence=0.9, rank=rank)
+            image=image,
+            box_x=1,
+            box_y=1,
+            box_w=100,
+            box_h=100,
+            detection_score=0.99,
+            crop=f"crops/{rank}.jpg",
+            embedding=[0.1, 0.2, 0.3],
+            model="test",
+            detector="test",
+        )
+        SearchHit.objects.create(
+            search=search, face=face, distance=0.1 * rank, confidence=0.9, rank=rank
+        )
 
     context = browser.new_context(viewport={"width": 375, "height": 740})
     page = context.new_page()

@@ -33,14 +33,17 @@ def test_admin_add_change_and_bulk_delete_are_audited(admin_client):
     assert response.status_code == 302, response.content.decode()[:3000]
     org = Organisation.objects.get(slug="admin-org")
     added = AuditEvent.objects.get(
-        action="admin.accounts.organisation.added", target_type="accounts.organisation", target_id=str(org.pk)
+        action="admin.accounts.organisation.added",
+        target_type="accounts.organisation",
+        target_id=str(org.pk),
     )
     assert {c["field"]: c["new"] for c in added.details["changes"]}["name"] == "Admin Org"
 
     others = [factories.organisation() for _ in range(2)]
     ids = [str(o.pk) for o in others]
     response = admin_client.post(
-        "/admin/accounts/organisation/", {"action": "delete_selected", "_selected_action": ids, "post": "yes"}
+        "/admin/accounts/organisation/",
+        {"action": "delete_selected", "_selected_action": ids, "post": "yes"},
     )
     assert response.status_code == 302
     deleted = AuditEvent.objects.filter(action="admin.accounts.organisation.deleted")

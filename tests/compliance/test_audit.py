@@ -29,7 +29,9 @@ def anchor_dir(settings, tmp_path):
 
 def _write(n: int, prefix: str = "tests.event") -> list[AuditEvent]:
     return [
-        services.audit_record(actor=None, action=f"{prefix}.{i}", target="thing", outcome="success", details={"i": i})
+        services.audit_record(
+            actor=None, action=f"{prefix}.{i}", target="thing", outcome="success", details={"i": i}
+        )
         for i in range(n)
     ]
 
@@ -37,9 +39,13 @@ def _write(n: int, prefix: str = "tests.event") -> list[AuditEvent]:
 def _tamper(sql: str, params: list) -> None:
     """Change rows the way an attacker with table-owner rights would: trigger disabled."""
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_no_update_delete")
+        cursor.execute(
+            "ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_no_update_delete"
+        )
         cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_no_update_delete")
+        cursor.execute(
+            "ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_no_update_delete"
+        )
 
 
 @pytest.mark.django_db
@@ -59,11 +65,18 @@ def test_chain_links_and_verifies():
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "sql",
-    ["UPDATE compliance_auditevent SET outcome = 'failure' WHERE seq = %s", "DELETE FROM compliance_auditevent WHERE seq = %s"],
+    [
+        "UPDATE compliance_auditevent SET outcome = 'failure' WHERE seq = %s",
+        "DELETE FROM compliance_auditevent WHERE seq = %s",
+    ],
 )
 def test_direct_update_and_delete_are_refused(sql):
     event = _write(1)[0]
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(sql, [event.seq])
     assert AuditEvent.objects.get(seq=event.seq).outcome == "success"
 
@@ -72,7 +85,9 @@ def test_direct_update_and_delete_are_refused(sql):
 def test_edit_with_trigger_disabled_is_caught_and_located():
     events = _write(6)
     target = events[3]
-    _tamper("UPDATE compliance_auditevent SET actor_label = 'someone else' WHERE seq = %s", [target.seq])
+    _tamper(
+        "UPDATE compliance_auditevent SET actor_label = 'someone else' WHERE seq = %s", [target.seq]
+    )
     report = audit_chain_verify()
     assert not report.ok
     assert report.broken_seq == target.seq
@@ -122,11 +137,19 @@ def test_redaction_blanks_details_and_keeps_chain_valid():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "details", [{"embedding": [0.1, 0.2]}, {"nested": {"selfie": "..."}}, {"blob": b"\x89PNG"}, {"list": [{"token": "abc"}]}]
+    "details",
+    [
+        {"embedding": [0.1, 0.2]},
+        {"nested": {"selfie": "..."}},
+        {"blob": b"\x89PNG"},
+        {"list": [{"token": "abc"}]},
+    ],
 )
 def test_biometric_and_secret_details_are_refused(details):
     with pytest.raises(services.AuditDetailsError):
-        services.audit_record(actor=None, action="tests.bad", target=None, outcome="success", details=details)
+        services.audit_record(
+            actor=None, action="tests.bad", target=None, outcome="success", details=details
+        )
     assert not AuditEvent.objects.filter(action="tests.bad").exists()
 
 
@@ -171,7 +194,10 @@ def test_chain_verifies_after_concurrent_writes_from_several_processes():
         "REDIS_URL": settings.REDIS_URL,
     }
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, "40"], cwd=BASE_DIR, env=env, stderr=subprocess.PIPE) for _ in range(4)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, "40"], cwd=BASE_DIR, env=env, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
     ]
     for w in writers:
         _, err = w.communicate(timeout=120)
@@ -192,7 +218,9 @@ def test_chain_verifies_after_concurrent_writes_from_several_processes():
 )
 def test_chain_verifies_whatever_form_the_client_address_takes(ip):
     """Bad input: IPv6 addresses the database stores in another form than given (used to break the chain)."""
-    event = services.audit_record(actor=None, action="test.ip.recorded", target=None, outcome="success", ip=ip)
+    event = services.audit_record(
+        actor=None, action="test.ip.recorded", target=None, outcome="success", ip=ip
+    )
     event.refresh_from_db()
     assert services.row_hash_for(event) == event.row_hash
     assert audit_chain_verify().ok

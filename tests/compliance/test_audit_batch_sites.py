@@ -29,13 +29,20 @@ def _packages(n: int, *, expired: bool, tag: str) -> list[AccessPackage]:
     packages = []
     for i in range(n):
         request = SubjectRequest.objects.create(
-            reference=f"R-{tag}{i:06d}", type="access", email=f"p{i}@example.net", due_date=today,
-            original_due_date=today, status_token_hash=f"{tag}{i}", status="completed",
-        )  # fmt: skip
+            reference=f"R-{tag}{i:06d}",
+            type="access",
+            email=f"p{i}@example.net",
+            due_date=today,
+            original_due_date=today,
+            status_token_hash=f"{tag}{i}",
+            status="completed",
+        )
         package = AccessPackage(
-            request=request, sha256="0" * 64, token_hash=f"{tag}-{i}",
+            request=request,
+            sha256="0" * 64,
+            token_hash=f"{tag}-{i}",
             expires_at=timezone.now() + timedelta(days=-1 if expired else 7),
-        )  # fmt: skip
+        )
         package.file.save(f"{request.reference}.zip", ContentFile(b"zip"), save=False)
         package.save()
         packages.append(package)
@@ -58,9 +65,11 @@ def test_expired_packages_are_deleted_with_one_event_each_appended_together(sett
     assert len(six) == len(two)
     events = AuditEvent.objects.filter(action="subjects.request.package_deleted")
     assert events.count() == 8
-    assert set(events.filter(target_id__in=[str(p.request_id) for p in expired]).values_list("target_id", flat=True)) == {
-        str(p.request_id) for p in expired
-    }
+    assert set(
+        events.filter(target_id__in=[str(p.request_id) for p in expired]).values_list(
+            "target_id", flat=True
+        )
+    ) == {str(p.request_id) for p in expired}
     for package in expired:
         assert not (Path(settings.MEDIA_ROOT) / str(package.file.name)).exists()
         assert AccessPackage.objects.get(pk=package.pk).deleted_at is not None

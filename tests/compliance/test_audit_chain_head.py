@@ -34,7 +34,12 @@ def _entries(prefix: str = "tests.batch") -> list[services.AuditEntry]:
     text of the chain fields themselves, IPv6 in a form the database rewrites, nulls and nesting."""
     tricky: list[dict[str, Any]] = [
         {"note": 'quote " and backslash \\ and ","seq":1,"prev_hash":"x'},
-        {"name": "Zoë Ångström 東京 😀", "n": 1.5, "flag": None, "nested": {"list": [1, "two", {"three": 3}]}},
+        {
+            "name": "Zoë Ångström 東京 😀",
+            "n": 1.5,
+            "flag": None,
+            "nested": {"list": [1, "two", {"three": 3}]},
+        },
         {},
     ]
     return [
@@ -55,7 +60,9 @@ def _fixed_clock(monkeypatch) -> None:
     """Times the same on both runs, so the only thing that can differ is how the hash is made."""
     ticks = itertools.count()
     start = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-    monkeypatch.setattr(services.timezone, "now", lambda: start + timedelta(microseconds=next(ticks) * 7))
+    monkeypatch.setattr(
+        services.timezone, "now", lambda: start + timedelta(microseconds=next(ticks) * 7)
+    )
 
 
 class _Undo(Exception):
@@ -69,15 +76,22 @@ def test_batch_append_hashes_exactly_as_one_by_one(monkeypatch):
     services.audit_record(actor=None, action="tests.before", target=None, outcome="success")
     _fixed_clock(monkeypatch)
     with pytest.raises(_Undo), transaction.atomic():
-        batch = [(e.seq, e.prev_hash, e.row_hash) for e in services.audit_record_many(entries=_entries())]
+        batch = [
+            (e.seq, e.prev_hash, e.row_hash) for e in services.audit_record_many(entries=_entries())
+        ]
         raise _Undo
     _fixed_clock(monkeypatch)
     single = []
     for entry in _entries():
         event = services.audit_record(
-            actor=entry.actor, action=entry.action, target=entry.target, outcome=entry.outcome, ip=entry.ip,
-            details=entry.details, organisation_id=entry.organisation_id,
-        )  # fmt: skip
+            actor=entry.actor,
+            action=entry.action,
+            target=entry.target,
+            outcome=entry.outcome,
+            ip=entry.ip,
+            details=entry.details,
+            organisation_id=entry.organisation_id,
+        )
         single.append((event.seq, event.prev_hash, event.row_hash))
     assert batch == single
     # And both are what verification recomputes from the stored rows.
@@ -90,11 +104,15 @@ def test_batch_append_hashes_exactly_as_one_by_one(monkeypatch):
 def test_batch_append_links_in_order_and_moves_the_head():
     first = services.audit_record(actor=None, action="tests.first", target=None, outcome="success")
     many = [
-        services.AuditEntry(actor=None, action="tests.many", target=None, outcome="success", details={"i": i})
+        services.AuditEntry(
+            actor=None, action="tests.many", target=None, outcome="success", details={"i": i}
+        )
         for i in range(2500)
     ]
     events = services.audit_record_many(entries=many)
-    assert [e.seq for e in events] == list(range(first.seq + 1, first.seq + 2501))  # three INSERT statements, no gap
+    assert [e.seq for e in events] == list(
+        range(first.seq + 1, first.seq + 2501)
+    )  # three INSERT statements, no gap
     assert events[0].prev_hash == first.row_hash
     for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.row_hash
@@ -106,10 +124,21 @@ def test_batch_append_links_in_order_and_moves_the_head():
 @pytest.mark.django_db
 def test_one_bad_entry_refuses_the_whole_batch():
     """Bad input: a biometric key in the third entry; nothing of the batch is written, the head does not move."""
-    before = services.audit_record(actor=None, action="tests.before", target=None, outcome="success")
-    entries = [services.AuditEntry(actor=None, action="tests.ok", target=None, outcome="success") for _ in range(2)]
+    before = services.audit_record(
+        actor=None, action="tests.before", target=None, outcome="success"
+    )
+    entries = [
+        services.AuditEntry(actor=None, action="tests.ok", target=None, outcome="success")
+        for _ in range(2)
+    ]
     entries.append(
-        services.AuditEntry(actor=None, action="tests.bad", target=None, outcome="success", details={"embedding": [0.1]})
+        services.AuditEntry(
+            actor=None,
+            action="tests.bad",
+            target=None,
+            outcome="success",
+            details={"embedding": [0.1]},
+        )
     )
     with pytest.raises(services.AuditDetailsError):
         services.audit_record_many(entries=entries)
@@ -125,7 +154,11 @@ def test_head_survives_a_rolled_back_transaction():
     kept = services.audit_record(actor=None, action="tests.kept", target=None, outcome="success")
     with pytest.raises(_Undo), transaction.atomic():
         services.audit_record(actor=None, action="tests.lost", target=None, outcome="success")
-        services.audit_record_many(entries=[services.AuditEntry(actor=None, action="tests.lost", target=None, outcome="success")])
+        services.audit_record_many(
+            entries=[
+                services.AuditEntry(actor=None, action="tests.lost", target=None, outcome="success")
+            ]
+        )
         raise _Undo
     after = services.audit_record(actor=None, action="tests.after", target=None, outcome="success")
     assert not AuditEvent.objects.filter(action="tests.lost").exists()
@@ -138,7 +171,10 @@ def test_head_survives_a_rolled_back_transaction():
 def test_missing_head_row_is_rebuilt_from_the_last_event():
     """Bad input: the head row deleted (a TRUNCATE of that table, say); the next append rebuilds it from the
     last event instead of restarting at the genesis hash, so the chain stays whole."""
-    events = [services.audit_record(actor=None, action=f"tests.e.{i}", target=None, outcome="success") for i in range(3)]
+    events = [
+        services.audit_record(actor=None, action=f"tests.e.{i}", target=None, outcome="success")
+        for i in range(3)
+    ]
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM compliance_auditchainhead")
     again = services.audit_record(actor=None, action="tests.again", target=None, outcome="success")
@@ -180,12 +216,17 @@ def test_four_writer_processes_make_one_chain_without_gaps_or_forks():
         "REDIS_URL": settings.REDIS_URL,
     }
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, "50"], cwd=BASE_DIR, env=env, stderr=subprocess.PIPE) for _ in range(4)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, "50"], cwd=BASE_DIR, env=env, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
     ]
     for w in writers:
         _, err = w.communicate(timeout=180)
         assert w.returncode == 0, err.decode()
-    assert AuditEvent.objects.filter(action__startswith="tests.concurrent.").count() == 4 * (40 + 10 * 3)
+    assert AuditEvent.objects.filter(action__startswith="tests.concurrent.").count() == 4 * (
+        40 + 10 * 3
+    )
     report = audit_chain_verify()
     assert report.ok, report
     rows = list(AuditEvent.objects.order_by("seq").values_list("seq", "prev_hash", "row_hash"))
@@ -198,9 +239,15 @@ def test_four_writer_processes_make_one_chain_without_gaps_or_forks():
 
     target = rows[len(rows) // 2][0]
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_no_update_delete")
-        cursor.execute("UPDATE compliance_auditevent SET outcome = 'failure' WHERE seq = %s", [target])
-        cursor.execute("ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_no_update_delete")
+        cursor.execute(
+            "ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_no_update_delete"
+        )
+        cursor.execute(
+            "UPDATE compliance_auditevent SET outcome = 'failure' WHERE seq = %s", [target]
+        )
+        cursor.execute(
+            "ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_no_update_delete"
+        )
     report = audit_chain_verify()
     assert not report.ok
     assert report.broken_seq == target
@@ -209,14 +256,24 @@ def test_four_writer_processes_make_one_chain_without_gaps_or_forks():
 @pytest.mark.django_db
 def test_redacting_many_events_takes_as_many_statements_as_one_and_keeps_the_chain():
     events = [
-        services.audit_record(actor=None, action="tests.r", target=None, outcome="success", details={"i": i}) for i in range(5)
+        services.audit_record(
+            actor=None, action="tests.r", target=None, outcome="success", details={"i": i}
+        )
+        for i in range(5)
     ]
     with CaptureQueriesContext(connection) as one:
         assert services.audit_events_redact(seqs=[events[0].seq], actor=None, reason="erasure") == 1
     with CaptureQueriesContext(connection) as three:
-        assert services.audit_events_redact(seqs=[e.seq for e in events[2:5]], actor=None, reason="erasure") == 3
+        assert (
+            services.audit_events_redact(
+                seqs=[e.seq for e in events[2:5]], actor=None, reason="erasure"
+            )
+            == 3
+        )
     assert len(three) == len(one)
-    redacted = dict(AuditEvent.objects.filter(seq__in=[e.seq for e in events]).values_list("seq", "details"))
+    redacted = dict(
+        AuditEvent.objects.filter(seq__in=[e.seq for e in events]).values_list("seq", "details")
+    )
     assert [redacted[e.seq] for e in events] == [
         services.REDACTED,
         {"i": 1},

@@ -24,14 +24,25 @@ def _bulk_events(n: int) -> None:
     for start in range(0, n, 10_000):
         services.audit_record_many(
             entries=[
-                services.AuditEntry(actor=None, action="tests.bulk.row", target=None, outcome="success", details={"i": i})
+                services.AuditEntry(
+                    actor=None,
+                    action="tests.bulk.row",
+                    target=None,
+                    outcome="success",
+                    details={"i": i},
+                )
                 for i in range(start, min(n, start + 10_000))
             ]
         )
 
 
 def test_auditor_filters_the_log(client, auditor, owner):
-    services.audit_record(actor=owner, action="accounts.invitation.created", target=owner.membership, outcome="success")
+    services.audit_record(
+        actor=owner,
+        action="accounts.invitation.created",
+        target=owner.membership,
+        outcome="success",
+    )
     services.audit_record(actor=None, action="tests.other.thing", target=None, outcome="success")
     client.force_login(auditor)
     page = client.get(reverse("compliance:audit_log"), {"action": "accounts.invitation"})
@@ -49,7 +60,9 @@ def test_auditor_filters_the_log(client, auditor, owner):
 def test_export_streams_every_matching_row_and_is_audited(client, auditor, fmt):
     _bulk_events(100_000)
     client.force_login(auditor)
-    response = client.get(reverse("compliance:audit_export"), {"format": fmt, "action": "tests.bulk"})
+    response = client.get(
+        reverse("compliance:audit_export"), {"format": fmt, "action": "tests.bulk"}
+    )
     assert response.status_code == 200
     assert isinstance(response, StreamingHttpResponse)
     body = b"".join(response.streaming_content).decode()
@@ -71,7 +84,9 @@ def test_export_command_writes_jsonl_and_is_audited(tmp_path):
     call_command("audit_export", "--format", "jsonl", "--action", "tests.cmd", "--output", str(out))
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["action"] for line in lines] == ["tests.cmd.one"]
-    assert AuditEvent.objects.filter(action="compliance.audit_log.exported", details__via="command").exists()
+    assert AuditEvent.objects.filter(
+        action="compliance.audit_log.exported", details__via="command"
+    ).exists()
     with pytest.raises(Exception, match="Not a date-time"):
         call_command("audit_export", "--since", "last tuesday", stdout=StringIO())
 
@@ -95,7 +110,12 @@ def test_auditor_pages_refuse_writes(client, auditor):
         assert client.post(reverse(f"compliance:{name}")).status_code == 405
     # Django admin is not theirs either, and member management is for org admins.
     assert client.get("/admin/").status_code in (302, 403)
-    assert client.post(reverse("accounts:members"), {"email": "x@example.com", "role": "analyst"}).status_code == 404
+    assert (
+        client.post(
+            reverse("accounts:members"), {"email": "x@example.com", "role": "analyst"}
+        ).status_code
+        == 404
+    )
 
 
 def test_verify_page_reports_intact_chain(client, auditor):

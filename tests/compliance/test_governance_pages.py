@@ -30,7 +30,10 @@ def test_dpo_changes_a_policy_and_it_is_audited(client, dpo):
     policy.refresh_from_db()
     assert policy.period_days == 180 and policy.updated_by == dpo
     event = AuditEvent.objects.get(action="compliance.retention_policy.changed")
-    assert event.details["before"]["period_days"] == 365 and event.details["after"]["period_days"] == 180
+    assert (
+        event.details["before"]["period_days"] == 365
+        and event.details["after"]["period_days"] == 180
+    )
 
 
 @pytest.mark.parametrize(
@@ -44,7 +47,9 @@ def test_dpo_changes_a_policy_and_it_is_audited(client, dpo):
 def test_malformed_policy_edits_are_refused(client, dpo, data, label):
     client.force_login(dpo)
     policy = RetentionPolicy.objects.get(data_class="faces")
-    assert client.post(reverse("compliance:retention_edit", args=[policy.pk]), data).status_code == 400, label
+    assert (
+        client.post(reverse("compliance:retention_edit", args=[policy.pk]), data).status_code == 400
+    ), label
     policy.refresh_from_db()
     assert policy.period_days == 365
 
@@ -53,7 +58,8 @@ def test_audit_events_can_only_be_anonymised(client, dpo):
     client.force_login(dpo)
     policy = RetentionPolicy.objects.get(data_class="audit_events")
     response = client.post(
-        reverse("compliance:retention_edit", args=[policy.pk]), {"period_days": 10, "action": "delete", "reason": "space"}
+        reverse("compliance:retention_edit", args=[policy.pk]),
+        {"period_days": 10, "action": "delete", "reason": "space"},
     )
     assert response.status_code == 400 and b"never deleted" in response.content
     assert RetentionPolicy.objects.get(pk=policy.pk).action == "anonymise"
@@ -61,9 +67,14 @@ def test_audit_events_can_only_be_anonymised(client, dpo):
 
 def test_dpo_places_and_releases_a_legal_hold(client, dpo, org):
     client.force_login(dpo)
-    bad = client.post(reverse("compliance:legal_holds"), {"scope": "organisation", "reason": "litigation"})
+    bad = client.post(
+        reverse("compliance:legal_holds"), {"scope": "organisation", "reason": "litigation"}
+    )
     assert bad.status_code == 400 and not LegalHold.objects.exists()
-    ok = client.post(reverse("compliance:legal_holds"), {"scope": "organisation", "organisation": org.pk, "reason": "litigation"})
+    ok = client.post(
+        reverse("compliance:legal_holds"),
+        {"scope": "organisation", "organisation": org.pk, "reason": "litigation"},
+    )
     assert ok.status_code == 302
     hold = LegalHold.objects.get()
     assert client.post(reverse("compliance:legal_hold_release", args=[hold.pk])).status_code == 302
@@ -81,13 +92,15 @@ def test_auditor_reads_but_cannot_change_anything(client, auditor, org):
     assert client.get(reverse("compliance:retention_edit", args=[policy.pk])).status_code == 403
     assert (
         client.post(
-            reverse("compliance:retention_edit", args=[policy.pk]), {"period_days": 1, "action": "delete", "reason": "x"}
+            reverse("compliance:retention_edit", args=[policy.pk]),
+            {"period_days": 1, "action": "delete", "reason": "x"},
         ).status_code
         == 403
     )
     assert (
         client.post(
-            reverse("compliance:legal_holds"), {"scope": "organisation", "organisation": org.pk, "reason": "x"}
+            reverse("compliance:legal_holds"),
+            {"scope": "organisation", "organisation": org.pk, "reason": "x"},
         ).status_code
         == 403
     )
@@ -110,7 +123,14 @@ def test_art30_record_reflects_live_configuration(client, auditor, org, settings
     RetentionPolicy.objects.filter(data_class="faces").update(period_days=200)
     client.force_login(auditor)
     page = client.get(reverse("compliance:art30")).content.decode()
-    for expected in ("Acme Investigations", "DPIA-7", "GB, IT", "200 days", "Legitimate interests", "Two-factor"):
+    for expected in (
+        "Acme Investigations",
+        "DPIA-7",
+        "GB, IT",
+        "200 days",
+        "Legitimate interests",
+        "Two-factor",
+    ):
         assert expected in page, expected
 
 
@@ -149,7 +169,11 @@ def test_dashboard_shows_subject_requests_and_on_time_rate(client, auditor):
         **common,
     )
     SubjectRequest.objects.create(
-        reference="R-2", type="access", status="in_review", due_date=today - timedelta(days=3), **common
+        reference="R-2",
+        type="access",
+        status="in_review",
+        due_date=today - timedelta(days=3),
+        **common,
     )
     client.force_login(auditor)
     page = client.get(reverse("compliance:dashboard")).content.decode()
@@ -162,7 +186,11 @@ def test_dashboard_shows_subject_requests_and_on_time_rate(client, auditor):
     [
         [("one week", 1)],
         [("a", 0), ("b", 0)],
-        [("expired access packages", 7), ("subject request records and their selfies", 1234), ("x", 3)],
+        [
+            ("expired access packages", 7),
+            ("subject request records and their selfies", 1234),
+            ("x", 3),
+        ],
         [(f"{d:02d} Nov", d * 97) for d in range(1, 9)],
     ],
     ids=["single-bar", "all-zero", "long-labels-and-big-values", "eight-weeks"],
@@ -193,9 +221,14 @@ def test_dashboard_status_labels_are_words_not_codes(client, auditor):
 
     today = timezone.localdate()
     SubjectRequest.objects.create(
-        reference="R-9", type="erasure", status="awaiting_verification", due_date=today,
-        email="x@example.net", status_token_hash="-", original_due_date=today,
-    )  # fmt: skip
+        reference="R-9",
+        type="erasure",
+        status="awaiting_verification",
+        due_date=today,
+        email="x@example.net",
+        status_token_hash="-",
+        original_due_date=today,
+    )
     client.force_login(auditor)
     page = client.get(reverse("compliance:dashboard")).content.decode()
     assert "Waiting for email confirmation" in page
@@ -211,9 +244,14 @@ def _request(reference: str, due_in_days: int, status: str = "in_review"):
 
     today = timezone.localdate()
     return SubjectRequest.objects.create(
-        reference=reference, type="access", status=status, due_date=today + timedelta(days=due_in_days),
-        email="p@example.net", status_token_hash="-", original_due_date=today,
-    )  # fmt: skip
+        reference=reference,
+        type="access",
+        status=status,
+        due_date=today + timedelta(days=due_in_days),
+        email="p@example.net",
+        status_token_hash="-",
+        original_due_date=today,
+    )
 
 
 def test_dpo_home_shows_overdue_due_soon_and_pending_sources(client, dpo):
@@ -223,9 +261,12 @@ def test_dpo_home_shows_overdue_due_soon_and_pending_sources(client, dpo):
     _request("R-SOON", 3)
     _request("R-LATER", 25)
     Source.objects.create(
-        name="Pending press site", scope=["https://press.example/"], lawful_basis="legitimate_interests",
-        art9_condition="made_public", dpia_reference="DPIA-1",
-    )  # fmt: skip
+        name="Pending press site",
+        scope=["https://press.example/"],
+        lawful_basis="legitimate_interests",
+        art9_condition="made_public",
+        dpia_reference="DPIA-1",
+    )
     client.force_login(dpo)
     for url in (reverse("home"), reverse("compliance:staff_home")):
         page = client.get(url).content.decode()

@@ -24,7 +24,9 @@ def media(name: str) -> Path:
     return Path(settings.MEDIA_ROOT) / name
 
 
-def make_image(n: int, *, age_days: int, label: str = "site", jurisdiction: str = "") -> SourceImage:
+def make_image(
+    n: int, *, age_days: int, label: str = "site", jurisdiction: str = ""
+) -> SourceImage:
     """A stored image with one face and real files (content is irrelevant to retention)."""
     digest = hashlib.sha256(f"{label}-{n}-{age_days}".encode()).hexdigest()
     seen = timezone.now() - timedelta(days=age_days)
@@ -70,7 +72,9 @@ def test_sweep_deletes_exactly_the_expired_images_and_files_and_is_idempotent():
     old = [make_image(i, age_days=400) for i in range(5)]
     fresh = [make_image(i, age_days=10) for i in range(3)]
     old_files = [media(i.file.name) for i in old] + [media(i.faces.get().crop.name) for i in old]
-    fresh_files = [media(i.file.name) for i in fresh] + [media(i.faces.get().crop.name) for i in fresh]
+    fresh_files = [media(i.file.name) for i in fresh] + [
+        media(i.faces.get().crop.name) for i in fresh
+    ]
     assert all(p.exists() for p in old_files + fresh_files)
 
     receipt = retention.retention_sweep(data_class="source_images", chunk_size=2)
@@ -79,9 +83,14 @@ def test_sweep_deletes_exactly_the_expired_images_and_files_and_is_idempotent():
     assert Face.objects.count() == 3
     assert not any(p.exists() for p in old_files)
     assert all(p.exists() for p in fresh_files)
-    assert receipt.ids_sha256 == hashlib.sha256(",".join(str(i) for i in sorted(i.pk for i in old)).encode()).hexdigest()
+    assert (
+        receipt.ids_sha256
+        == hashlib.sha256(",".join(str(i) for i in sorted(i.pk for i in old)).encode()).hexdigest()
+    )
     assert receipt.oldest <= receipt.newest < timezone.now() - timedelta(days=365)
-    assert AuditEvent.objects.filter(action="search.retention.source_images_deleted").count() == 3  # 3 chunks of ≤2
+    assert (
+        AuditEvent.objects.filter(action="search.retention.source_images_deleted").count() == 3
+    )  # 3 chunks of ≤2
     assert AuditEvent.objects.filter(action="compliance.retention_sweep.completed").count() == 1
 
     again = retention.retention_sweep(data_class="source_images", chunk_size=2)
@@ -96,16 +105,34 @@ def test_legal_holds_block_deletion_until_released(owner):
     held_org = make_image(3, age_days=400)
     free = make_image(4, age_days=400)
     search = SearchRequest.objects.create(
-        organisation=owner.membership.organisation, user=owner, purpose="p", lawful_basis="legal_obligation", case_reference="c"
+        organisation=owner.membership.organisation,
+        user=owner,
+        purpose="p",
+        lawful_basis="legal_obligation",
+        case_reference="c",
     )
-    SearchHit.objects.create(search=search, face=held_org.faces.get(), distance=0.01, confidence=0.9, rank=1)
-    LegalHold.objects.create(scope=LegalHold.Scope.SOURCE, source_label="held site", reason="litigation")
-    face_hold = LegalHold.objects.create(scope=LegalHold.Scope.FACE, face_id_held=held_face.faces.get().pk, reason="order")
-    LegalHold.objects.create(scope=LegalHold.Scope.ORGANISATION, organisation=owner.membership.organisation, reason="audit")
+    SearchHit.objects.create(
+        search=search, face=held_org.faces.get(), distance=0.01, confidence=0.9, rank=1
+    )
+    LegalHold.objects.create(
+        scope=LegalHold.Scope.SOURCE, source_label="held site", reason="litigation"
+    )
+    face_hold = LegalHold.objects.create(
+        scope=LegalHold.Scope.FACE, face_id_held=held_face.faces.get().pk, reason="order"
+    )
+    LegalHold.objects.create(
+        scope=LegalHold.Scope.ORGANISATION,
+        organisation=owner.membership.organisation,
+        reason="audit",
+    )
 
     receipt = retention.retention_sweep(data_class="source_images")
     assert receipt.affected == 1 and receipt.held == 3
-    assert set(SourceImage.objects.values_list("pk", flat=True)) == {held_source.pk, held_face.pk, held_org.pk}
+    assert set(SourceImage.objects.values_list("pk", flat=True)) == {
+        held_source.pk,
+        held_face.pk,
+        held_org.pk,
+    }
     assert not SourceImage.objects.filter(pk=free.pk).exists()
 
     face_hold.released_at = timezone.now()
@@ -131,10 +158,20 @@ def test_faces_crops_probes_and_results_follow_their_policies(teammate):
     )
     old_search.probe.save("probes/left-behind.img", ContentFile(b"probe"))
     new_search = SearchRequest.objects.create(
-        organisation=org, user=teammate, purpose="p", lawful_basis="public_task", case_reference="c", probe_embedding=[0.1] * 128
+        organisation=org,
+        user=teammate,
+        purpose="p",
+        lawful_basis="public_task",
+        case_reference="c",
+        probe_embedding=[0.1] * 128,
     )
     SearchHit.objects.create(
-        search=old_search, face=face, distance=0.02, confidence=0.9, rank=1, created_at=timezone.now() - timedelta(days=400)
+        search=old_search,
+        face=face,
+        distance=0.02,
+        confidence=0.9,
+        rank=1,
+        created_at=timezone.now() - timedelta(days=400),
     )
     probe_file = media(old_search.probe.name)
 
@@ -175,9 +212,17 @@ def test_jurisdiction_sweep_purges_excluded_data_with_a_receipt():
 def test_audit_events_are_redacted_not_deleted_and_the_chain_holds():
     from compliance.services import audit_record
 
-    old = audit_record(actor=None, action="tests.old.event", target=None, outcome="success", details={"email_hash": "x"})
+    old = audit_record(
+        actor=None,
+        action="tests.old.event",
+        target=None,
+        outcome="success",
+        details={"email_hash": "x"},
+    )
     RetentionPolicy.objects.filter(data_class="audit_events").update(period_days=0)
-    receipt = retention.retention_sweep(data_class="audit_events", now=timezone.now() + timedelta(seconds=1))
+    receipt = retention.retention_sweep(
+        data_class="audit_events", now=timezone.now() + timedelta(seconds=1)
+    )
     assert receipt.affected >= 1
     old.refresh_from_db()
     assert old.details == {"redacted": True}
@@ -201,9 +246,14 @@ def test_dpo_runs_the_sweep_through_a_real_worker(client, dpo, celery_worker_pro
     client.force_login(dpo)
     assert client.post(reverse("compliance:sweep_now"), {"kind": "retention"}).status_code == 302
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not SweepReceipt.objects.filter(data_class="source_images").exists():
+    while (
+        time.monotonic() < deadline
+        and not SweepReceipt.objects.filter(data_class="source_images").exists()
+    ):
         time.sleep(0.3)
     receipt = SweepReceipt.objects.get(data_class="source_images")
     assert receipt.affected == 1
     assert not SourceImage.objects.exists()
-    assert AuditEvent.objects.filter(action="compliance.retention_sweep.requested", actor_id=dpo.pk).exists()
+    assert AuditEvent.objects.filter(
+        action="compliance.retention_sweep.requested", actor_id=dpo.pk
+    ).exists()

@@ -45,25 +45,47 @@ def _month() -> str:
     return f"{timezone.localdate():%Y-%m}"
 
 
-def _searches(n: int, *, basis: str = LawfulBasis.PUBLIC_TASK, org: Organisation | None = None) -> None:
+def _searches(
+    n: int, *, basis: str = LawfulBasis.PUBLIC_TASK, org: Organisation | None = None
+) -> None:
     org = org or factories.organisation(SECRET_ORG)
-    user = factories.member(org, email=SECRET_USER) if not org.memberships.exists() else org.memberships.first().user  # type: ignore[attr-defined,union-attr]
+    user = (
+        factories.member(org, email=SECRET_USER)
+        if not org.memberships.exists()
+        else org.memberships.first().user
+    )  # type: ignore[attr-defined,union-attr]
     for i in range(n):
-        SearchRequest.objects.create(organisation=org, user=user, purpose=SECRET_PURPOSE, lawful_basis=basis,
-                                     case_reference=f"{SECRET_CASE}-{basis}-{i}", status=SearchRequest.Status.DONE)  # fmt: skip
+        SearchRequest.objects.create(
+            organisation=org,
+            user=user,
+            purpose=SECRET_PURPOSE,
+            lawful_basis=basis,
+            case_reference=f"{SECRET_CASE}-{basis}-{i}",
+            status=SearchRequest.Status.DONE,
+        )
 
 
 def _request(
-    type_: str = RequestType.ERASURE, *, answered_days: int | None = None, due_in: int = 30, **extra: object
+    type_: str = RequestType.ERASURE,
+    *,
+    answered_days: int | None = None,
+    due_in: int = 30,
+    **extra: object,
 ) -> SubjectRequest:
     now = timezone.now()
     received = now - timedelta(days=answered_days or 0)
     fields: dict[str, object] = {
-        "reference": "SR-" + secrets.token_hex(4).upper(), "type": type_, "email": SECRET_EMAIL,
-        "received_at": received, "verified_at": received, "due_date": timezone.localdate(received) + timedelta(days=due_in),
-        "original_due_date": timezone.localdate(received) + timedelta(days=due_in), "status_token_hash": secrets.token_hex(32),
-        "status": SubjectRequest.Status.IN_REVIEW, "details": "My name is Jane Private",
-    }  # fmt: skip
+        "reference": "SR-" + secrets.token_hex(4).upper(),
+        "type": type_,
+        "email": SECRET_EMAIL,
+        "received_at": received,
+        "verified_at": received,
+        "due_date": timezone.localdate(received) + timedelta(days=due_in),
+        "original_due_date": timezone.localdate(received) + timedelta(days=due_in),
+        "status_token_hash": secrets.token_hex(32),
+        "status": SubjectRequest.Status.IN_REVIEW,
+        "details": "My name is Jane Private",
+    }
     if answered_days is not None:
         fields.update(status=SubjectRequest.Status.COMPLETED, completed_at=now)
     fields.update(extra)
@@ -88,19 +110,32 @@ def _csv(client, month: str | None = None) -> dict[str, str]:  # type: ignore[no
 @pytest.mark.parametrize(
     ("n", "shown"),
     [(1, "< 5"), (4, "< 5"), (5, "5"), (6, "6")],
-    ids=["one-search-suppressed", "four-suppressed-just-below", "five-shown-at-threshold", "six-shown"],
+    ids=[
+        "one-search-suppressed",
+        "four-suppressed-just-below",
+        "five-shown-at-threshold",
+        "six-shown",
+    ],
 )
-def test_search_counts_are_suppressed_below_five_and_shown_from_five(client, n: int, shown: str) -> None:
+def test_search_counts_are_suppressed_below_five_and_shown_from_five(
+    client, n: int, shown: str
+) -> None:
     _searches(n)
     figures = _csv(client)
     assert figures["searches.total"] == shown
     assert figures[f"searches.basis.{LawfulBasis.PUBLIC_TASK}"] == shown
     assert figures["searches.organisations"] == "< 5"  # one organisation searched
-    assert figures[f"searches.basis.{LawfulBasis.LEGAL_OBLIGATION}"] == "0", "zero describes no one: shown as 0"
+    assert figures[f"searches.basis.{LawfulBasis.LEGAL_OBLIGATION}"] == "0", (
+        "zero describes no one: shown as 0"
+    )
 
 
-@pytest.mark.parametrize(("n", "shown"), [(1, "< 5"), (4, "< 5"), (5, "5"), (6, "6")], ids=["1", "4", "5", "6"])
-def test_subject_request_counts_suppressed_exactly_at_the_threshold(client, n: int, shown: str) -> None:
+@pytest.mark.parametrize(
+    ("n", "shown"), [(1, "< 5"), (4, "< 5"), (5, "5"), (6, "6")], ids=["1", "4", "5", "6"]
+)
+def test_subject_request_counts_suppressed_exactly_at_the_threshold(
+    client, n: int, shown: str
+) -> None:
     for _ in range(n):
         _request(RequestType.OBJECTION)
     figures = _csv(client)
@@ -146,9 +181,15 @@ def test_a_figure_published_twice_cannot_undo_the_hiding_in_another_breakdown(cl
         ([5, 0, 0], 5, ["5", "0", "0", "5"]),
         ([0, 0, 0], 0, ["0", "0", "0", "0"]),
     ],
-    ids=["one-small-hides-the-smallest-other", "smallest-nonzero-is-chosen", "two-small-need-nothing-more",
-         "small-total-and-cell", "at-threshold-nothing-hidden", "all-zero"],
-)  # fmt: skip
+    ids=[
+        "one-small-hides-the-smallest-other",
+        "smallest-nonzero-is-chosen",
+        "two-small-need-nothing-more",
+        "small-total-and-cell",
+        "at-threshold-nothing-hidden",
+        "all-zero",
+    ],
+)
 def test_complementary_suppression_rule(cells: list[int], total: int, expected: list[str]) -> None:
     series = [t.Series(f"c{i}", "s", f"c{i}", lambda p: 0, group="g") for i in range(len(cells))]
     series.append(t.Series("total", "s", "total", lambda p: 0, group="g", total=True))
@@ -158,7 +199,11 @@ def test_complementary_suppression_rule(cells: list[int], total: int, expected: 
     assert [shown[s.key][0] for s in series] == expected
 
 
-@pytest.mark.parametrize(("answered", "published"), [(4, False), (5, True)], ids=["median-of-4-withheld", "median-of-5-shown"])
+@pytest.mark.parametrize(
+    ("answered", "published"),
+    [(4, False), (5, True)],
+    ids=["median-of-4-withheld", "median-of-5-shown"],
+)
 def test_median_time_to_answer_needs_five_cases(client, answered: int, published: bool) -> None:
     for days in range(answered):
         _request(RequestType.ACCESS, answered_days=10 + days)
@@ -173,8 +218,14 @@ def test_on_time_late_overdue_and_extended(client) -> None:
     for _ in range(5):
         _request(RequestType.ERASURE, answered_days=40, due_in=30)  # answered after its due date
     for _ in range(6):
-        _request(RequestType.ERASURE, answered_days=None, received_at=timezone.now() - timedelta(days=1),
-                 due_date=timezone.localdate() - timedelta(days=1), extended=True, extended_at=timezone.now())  # fmt: skip
+        _request(
+            RequestType.ERASURE,
+            answered_days=None,
+            received_at=timezone.now() - timedelta(days=1),
+            due_date=timezone.localdate() - timedelta(days=1),
+            extended=True,
+            extended_at=timezone.now(),
+        )
     figures = _csv(client)
     assert figures["requests.answered.total"] == "10"
     assert figures["requests.on_time.total"] == "5"
@@ -191,7 +242,9 @@ def test_erasures_faces_removed_and_do_not_collect_list(client) -> None:
         receipt_request = _request(RequestType.ERASURE, answered_days=1)
         ErasureReceipt.objects.create(request=receipt_request, counts={"faces": faces, "images": 1})
     for i in range(7):
-        Suppression.objects.create(kind=Suppression.Kind.IMAGE, value_sha256=f"{i:064x}", request_reference="SR-SECRET")
+        Suppression.objects.create(
+            kind=Suppression.Kind.IMAGE, value_sha256=f"{i:064x}", request_reference="SR-SECRET"
+        )
     figures = _csv(client)
     assert figures["erasures.total"] == "5"
     assert figures["erasures.faces_removed"] == "12"
@@ -206,26 +259,45 @@ def test_erasures_faces_removed_and_do_not_collect_list(client) -> None:
     cache.clear()
     figures = _csv(client)
     assert figures["erasures.total"] == "< 5"
-    assert figures["erasures.faces_removed"] == "withheld", "a sum over 4 erasures would describe them"
+    assert figures["erasures.faces_removed"] == "withheld", (
+        "a sum over 4 erasures would describe them"
+    )
     assert figures["objections.do_not_collect"] == "< 5"
 
 
 def test_opt_out_signals_counted_from_the_crawler_frontier(client) -> None:
-    source = Source.objects.create(name="Example news", scope=["https://news.example/"], jurisdictions=["FR"],
-                                   lawful_basis="legitimate_interests", art9_condition="manifestly_public",
-                                   dpia_reference="DPIA-1", status=Source.Status.APPROVED)  # fmt: skip
+    source = Source.objects.create(
+        name="Example news",
+        scope=["https://news.example/"],
+        jurisdictions=["FR"],
+        lawful_basis="legitimate_interests",
+        art9_condition="manifestly_public",
+        dpia_reference="DPIA-1",
+        status=Source.Status.APPROVED,
+    )
     job = CrawlJob.objects.create(source=source, status=CrawlJob.Status.DONE)
-    items = [("page", "robots_disallow", 5), ("image", "meta_robots_opt_out", 3), ("image", "x_robots_tag_opt_out", 3),
-             ("page", "tdm_reservation", 1), ("image", "duplicate", 9)]  # fmt: skip
+    items = [
+        ("page", "robots_disallow", 5),
+        ("image", "meta_robots_opt_out", 3),
+        ("image", "x_robots_tag_opt_out", 3),
+        ("page", "tdm_reservation", 1),
+        ("image", "duplicate", 9),
+    ]
     for kind, reason, n in items:
         for i in range(n):
             CrawlItem.objects.create(
-                job=job, kind=kind, url=f"https://news.example/{reason}/{i}", status="skipped", reason=reason
+                job=job,
+                kind=kind,
+                url=f"https://news.example/{reason}/{i}",
+                status="skipped",
+                reason=reason,
             )
     figures = _csv(client)
     assert figures["optout.robots.page"] == "5"
     assert figures["optout.robots.image"] == "0"
-    assert figures["optout.noimageindex.image"] == "6", "meta tag and header both count as noimageindex"
+    assert figures["optout.noimageindex.image"] == "6", (
+        "meta tag and header both count as noimageindex"
+    )
     assert figures["optout.tdm.page"] == "< 5"
 
 
@@ -260,11 +332,24 @@ def test_nothing_personal_in_page_csv_or_json(client) -> None:
     """Bad input: emails, names, case references and purposes in every table the report reads."""
     _searches(6)
     references = [_request(RequestType.ERASURE, answered_days=2).reference for _ in range(6)]
-    Suppression.objects.create(kind=Suppression.Kind.IMAGE, value_sha256="a" * 64, request_reference=references[0])
-    bodies = [client.get("/transparency/").content.decode(), client.get(f"/transparency/{_month()}.csv").content.decode(),
-              client.get(f"/transparency/{_month()}.json").content.decode()]  # fmt: skip
+    Suppression.objects.create(
+        kind=Suppression.Kind.IMAGE, value_sha256="a" * 64, request_reference=references[0]
+    )
+    bodies = [
+        client.get("/transparency/").content.decode(),
+        client.get(f"/transparency/{_month()}.csv").content.decode(),
+        client.get(f"/transparency/{_month()}.json").content.decode(),
+    ]
     for body in bodies:
-        for secret in (SECRET_EMAIL, SECRET_CASE, SECRET_PURPOSE, SECRET_ORG, SECRET_USER, "Jane", *references):
+        for secret in (
+            SECRET_EMAIL,
+            SECRET_CASE,
+            SECRET_PURPOSE,
+            SECRET_ORG,
+            SECRET_USER,
+            "Jane",
+            *references,
+        ):
             assert secret not in body
 
 
@@ -297,11 +382,23 @@ def test_a_closed_month_is_cached_and_an_open_one_is_refreshed(client) -> None:
     org = factories.organisation(SECRET_ORG)
     user = factories.member(org, email=SECRET_USER)
     for _ in range(5):
-        SearchRequest.objects.create(organisation=org, user=user, purpose="p", lawful_basis=LawfulBasis.PUBLIC_TASK,
-                                     case_reference="c", created_at=previous.start + timedelta(days=1))  # fmt: skip
+        SearchRequest.objects.create(
+            organisation=org,
+            user=user,
+            purpose="p",
+            lawful_basis=LawfulBasis.PUBLIC_TASK,
+            case_reference="c",
+            created_at=previous.start + timedelta(days=1),
+        )
     first = t.report_for(month=previous.month).by_key()["searches.total"].shown
-    SearchRequest.objects.create(organisation=org, user=user, purpose="p", lawful_basis=LawfulBasis.PUBLIC_TASK,
-                                 case_reference="c", created_at=previous.start + timedelta(days=2))  # fmt: skip
+    SearchRequest.objects.create(
+        organisation=org,
+        user=user,
+        purpose="p",
+        lawful_basis=LawfulBasis.PUBLIC_TASK,
+        case_reference="c",
+        created_at=previous.start + timedelta(days=2),
+    )
     assert first == "5"
     assert t.report_for(month=previous.month).by_key()["searches.total"].shown == "5"
     assert t.raw_figures(previous)["searches.total"] == 5

@@ -30,7 +30,10 @@ def test_opt_out_figures_match_what_the_crawler_skipped(dpo, settings) -> None:
         run_to_end(job)
     job.refresh_from_db()
     raw = t.raw_figures(t.Period.of(timezone.localdate()))
-    by_signal = {signal: raw[f"optout.{signal}.page"] + raw[f"optout.{signal}.image"] for signal in t.OPT_OUT_SIGNALS}  # type: ignore[operator]
+    by_signal = {
+        signal: raw[f"optout.{signal}.page"] + raw[f"optout.{signal}.image"]
+        for signal in t.OPT_OUT_SIGNALS
+    }  # type: ignore[operator]
     assert by_signal == {
         "robots": job.skipped["robots_disallow"],
         "noimageindex": job.skipped["meta_robots_opt_out"] + job.skipped["x_robots_tag_opt_out"],
@@ -39,5 +42,7 @@ def test_opt_out_figures_match_what_the_crawler_skipped(dpo, settings) -> None:
     assert by_signal == {"robots": 1, "noimageindex": 3, "tdm": 2}
     assert raw["optout.noimageindex.image"] == 3, "noimageindex skips images, never pages"
     published = t.report_for(month=timezone.localdate()).by_key()
-    assert {published[f"optout.{s}.{k}"].shown for s in t.OPT_OUT_SIGNALS for k in ("page", "image")} <= {"0", "< 5"}
+    assert {
+        published[f"optout.{s}.{k}"].shown for s in t.OPT_OUT_SIGNALS for k in ("page", "image")
+    } <= {"0", "< 5"}
     assert published["sources.approved"].shown == "1", "our own decisions are published exactly"

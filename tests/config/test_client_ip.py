@@ -14,9 +14,19 @@ CASES = [
     pytest.param(0, "10.0.0.9", "", "10.0.0.9", id="no-proxy-no-header"),
     pytest.param(0, "10.0.0.9", "203.0.113.7", "10.0.0.9", id="no-proxy-ignores-a-spoofed-header"),
     pytest.param(1, "10.0.0.9", "203.0.113.7", "203.0.113.7", id="one-proxy"),
-    pytest.param(1, "10.0.0.9", "198.51.100.1, 203.0.113.7", "203.0.113.7", id="one-proxy-client-prepends-a-lie"),
-    pytest.param(2, "10.0.0.9", "198.51.100.1, 203.0.113.7, 10.0.0.5", "203.0.113.7", id="two-proxies"),
-    pytest.param(2, "10.0.0.9", "2001:db8::1, 10.0.0.5", "2001:db8::1", id="two-proxies-ipv6-client"),
+    pytest.param(
+        1,
+        "10.0.0.9",
+        "198.51.100.1, 203.0.113.7",
+        "203.0.113.7",
+        id="one-proxy-client-prepends-a-lie",
+    ),
+    pytest.param(
+        2, "10.0.0.9", "198.51.100.1, 203.0.113.7, 10.0.0.5", "203.0.113.7", id="two-proxies"
+    ),
+    pytest.param(
+        2, "10.0.0.9", "2001:db8::1, 10.0.0.5", "2001:db8::1", id="two-proxies-ipv6-client"
+    ),
     pytest.param(1, "10.0.0.9", "", "10.0.0.9", id="one-proxy-header-missing"),
     pytest.param(2, "10.0.0.9", "203.0.113.7", "10.0.0.9", id="two-proxies-header-too-short"),
     pytest.param(1, "10.0.0.9", "not-an-ip", "10.0.0.9", id="malformed-word"),

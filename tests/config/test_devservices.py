@@ -30,8 +30,17 @@ def test_second_process_reuses_running_services():
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup();"
         "from config import devservices as d; print(d.STARTED.postgres, d.STARTED.redis)"
     )
-    env_clean = {k: v for k, v in __import__("os").environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env_clean, capture_output=True, text=True, timeout=60)
+    env_clean = {
+        k: v for k, v in __import__("os").environ.items() if k not in ("DATABASE_URL", "REDIS_URL")
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env=env_clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False False"
 
@@ -39,7 +48,9 @@ def test_second_process_reuses_running_services():
 def test_database_url_round_trips_a_socket_directory():
     import environ
 
-    url = devservices.database_url({"USER": "postgres", "HOST": "/tmp/some dir/pg", "PORT": "5432", "NAME": "db"})
+    url = devservices.database_url(
+        {"USER": "postgres", "HOST": "/tmp/some dir/pg", "PORT": "5432", "NAME": "db"}
+    )
     parsed = environ.Env.db_url_config(url)
     assert parsed["NAME"] == "db"
     assert parsed["USER"] == "postgres"

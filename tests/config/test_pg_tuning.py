@@ -34,7 +34,9 @@ def test_tiny_machine_keeps_postgres_minimums():
 
 def test_override_applies():
     tuned = devservices.postgres_tuning(
-        ram_bytes=8 * GB, cpus=2, environ={"DEV_PG_SHARED_BUFFERS": "3GB", "DEV_PG_MAX_PARALLEL_MAINTENANCE_WORKERS": "0"}
+        ram_bytes=8 * GB,
+        cpus=2,
+        environ={"DEV_PG_SHARED_BUFFERS": "3GB", "DEV_PG_MAX_PARALLEL_MAINTENANCE_WORKERS": "0"},
     )
     assert tuned["shared_buffers"] == "3GB"
     assert tuned["max_parallel_maintenance_workers"] == "0"
@@ -57,7 +59,9 @@ def test_bad_override_is_refused_with_the_variable_named(variable, value):
 
 def test_config_file_rewrite_is_idempotent_and_keeps_socket_only(tmp_path: Path):
     conf = tmp_path / "postgresql.conf"
-    conf.write_text("max_connections = 100\nshared_buffers = 128MB\t\t\t# min 128kB\n#work_mem = 4MB\nlisten_addresses = ''\n")
+    conf.write_text(
+        "max_connections = 100\nshared_buffers = 128MB\t\t\t# min 128kB\n#work_mem = 4MB\nlisten_addresses = ''\n"
+    )
     tuning = devservices.postgres_tuning(ram_bytes=4 * GB, cpus=2, environ={})
     assert devservices.tune_postgres_config(tmp_path, tuning) is True
     text = conf.read_text()

@@ -18,7 +18,11 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
@@ -48,7 +52,10 @@ def good_env() -> dict[str, str]:
     ("change", "message"),
     [
         ({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY"),
-        ({"DJANGO_SECRET_KEY": "django-insecure-development-only-key-do-not-use-in-production"}, "DJANGO_SECRET_KEY"),
+        (
+            {"DJANGO_SECRET_KEY": "django-insecure-development-only-key-do-not-use-in-production"},
+            "DJANGO_SECRET_KEY",
+        ),
         ({"DJANGO_ALLOWED_HOSTS": ""}, "DJANGO_ALLOWED_HOSTS is empty"),
         ({"DJANGO_DEBUG": "true", "DJANGO_ENV": "production"}, "DEBUG is on"),
         ({"DATABASE_URL": ""}, "DATABASE_URL must be set"),
@@ -59,10 +66,19 @@ def good_env() -> dict[str, str]:
         ({"SITE_URL": "ftp://faces.example.org"}, "SITE_URL is unset or not an http(s) URL"),
         # The notice and the Art 30 record would name a placeholder controller.
         ({"CONTROLLER_NAME": ""}, "CONTROLLER_NAME is unset or a placeholder"),
-        ({"CONTROLLER_NAME": "Face search demo controller"}, "CONTROLLER_NAME is unset or a placeholder"),
-        ({"CONTROLLER_NAME": "Face search (set CONTROLLER_NAME)"}, "CONTROLLER_NAME is unset or a placeholder"),
+        (
+            {"CONTROLLER_NAME": "Face search demo controller"},
+            "CONTROLLER_NAME is unset or a placeholder",
+        ),
+        (
+            {"CONTROLLER_NAME": "Face search (set CONTROLLER_NAME)"},
+            "CONTROLLER_NAME is unset or a placeholder",
+        ),
         ({"CONTROLLER_ADDRESS": "   "}, "CONTROLLER_ADDRESS is unset or a placeholder"),
-        ({"CONTROLLER_ADDRESS": "1 Example Street, Example City"}, "CONTROLLER_ADDRESS is unset or a placeholder"),
+        (
+            {"CONTROLLER_ADDRESS": "1 Example Street, Example City"},
+            "CONTROLLER_ADDRESS is unset or a placeholder",
+        ),
     ],
 )
 def test_production_refuses_bad_configuration(change, message):
@@ -77,8 +93,19 @@ def test_development_gets_demo_controller_and_local_site_url():
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup();"
         "from django.conf import settings as s; print(s.SITE_URL); print(s.CONTROLLER_NAME); print(s.CONTROLLER_ADDRESS)"
     )
-    clean = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "CONTROLLER_NAME", "CONTROLLER_ADDRESS")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=clean, capture_output=True, text=True, timeout=60)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SITE_URL", "CONTROLLER_NAME", "CONTROLLER_ADDRESS")
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "http://127.0.0.1:8000",

@@ -14,37 +14,72 @@ from tests.search import photos
 
 
 def _page(body: str, head: str = "", lang: str = "fr") -> bytes:
-    return f'<!doctype html><html lang="{lang}"><head>{head}</head><body>{body}</body></html>'.encode()
+    return (
+        f'<!doctype html><html lang="{lang}"><head>{head}</head><body>{body}</body></html>'.encode()
+    )
 
 
 def routes() -> dict[str, tuple[int, dict[str, str], bytes]]:
     jpg = {"Content-Type": "image/jpeg"}
     html = {"Content-Type": "text/html; charset=utf-8"}
     return {
-        "/robots.txt": (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /private/\n"),
-        "/sitemap.xml": (200, {"Content-Type": "application/xml"},
-                         b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                         b"<url><loc>{base}/from-sitemap.html</loc></url></urlset>"),
-        "/.well-known/tdmrep.json": (200, {"Content-Type": "application/json"},
-                                     b'[{"location": "/tdm/*", "tdm-reservation": 1}]'),
-        "/": (200, html, _page(
-            '<img src="/img/a.jpg" srcset="/img/a.jpg 1x, /img/couple.jpg 2x">'
-            '<a href="/page1.html">1</a> <a href="/private/secret.html">private</a>'
-            '<a href="/optout-header.html">h</a> <a href="/optout-meta.html">m</a> <a href="/tdm/page.html">t</a>'
-            '<a href="/tdm-header.html">th</a> <a href="/redirect-out">r</a> <a href="/redirect-in">ri</a>'
-            '<a href="/big.html">big</a> <a href="/slow.html">slow</a> <a href="/gone.html">gone</a>'
-            '<a href="http://169.254.169.254/latest/meta-data/">metadata</a> <a href="http://10.0.0.1/admin">lan</a>'
-            '<img src="http://169.254.169.254/latest/img.jpg"><img src="/img/noindex.jpg"><img src="/img/copy-of-a.jpg">'
-            '<img src="/img/suppressed.jpg"><img src="/img/not-an-image.jpg">',
-            head='<meta property="og:image" content="/img/og.jpg">')),
-        "/page1.html": (200, html, _page('<picture><source srcset="/img/webp.webp"><img src="/img/a.jpg"></picture>'
-                                         '<img src="/img/three.jpg"><a href="/">home</a>')),
+        "/robots.txt": (
+            200,
+            {"Content-Type": "text/plain"},
+            b"User-agent: *\nDisallow: /private/\n",
+        ),
+        "/sitemap.xml": (
+            200,
+            {"Content-Type": "application/xml"},
+            b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            b"<url><loc>{base}/from-sitemap.html</loc></url></urlset>",
+        ),
+        "/.well-known/tdmrep.json": (
+            200,
+            {"Content-Type": "application/json"},
+            b'[{"location": "/tdm/*", "tdm-reservation": 1}]',
+        ),
+        "/": (
+            200,
+            html,
+            _page(
+                '<img src="/img/a.jpg" srcset="/img/a.jpg 1x, /img/couple.jpg 2x">'
+                '<a href="/page1.html">1</a> <a href="/private/secret.html">private</a>'
+                '<a href="/optout-header.html">h</a> <a href="/optout-meta.html">m</a> <a href="/tdm/page.html">t</a>'
+                '<a href="/tdm-header.html">th</a> <a href="/redirect-out">r</a> <a href="/redirect-in">ri</a>'
+                '<a href="/big.html">big</a> <a href="/slow.html">slow</a> <a href="/gone.html">gone</a>'
+                '<a href="http://169.254.169.254/latest/meta-data/">metadata</a> <a href="http://10.0.0.1/admin">lan</a>'
+                '<img src="http://169.254.169.254/latest/img.jpg"><img src="/img/noindex.jpg"><img src="/img/copy-of-a.jpg">'
+                '<img src="/img/suppressed.jpg"><img src="/img/not-an-image.jpg">',
+                head='<meta property="og:image" content="/img/og.jpg">',
+            ),
+        ),
+        "/page1.html": (
+            200,
+            html,
+            _page(
+                '<picture><source srcset="/img/webp.webp"><img src="/img/a.jpg"></picture>'
+                '<img src="/img/three.jpg"><a href="/">home</a>'
+            ),
+        ),
         "/from-sitemap.html": (200, html, _page('<img src="/img/sitemap.jpg">')),
         "/private/secret.html": (200, html, _page('<img src="/img/private.jpg">')),
-        "/optout-header.html": (200, {**html, "X-Robots-Tag": "noimageindex"}, _page('<img src="/img/hdr.jpg">')),
-        "/optout-meta.html": (200, html, _page('<img src="/img/meta.jpg">', head='<meta name="robots" content="noimageindex">')),
+        "/optout-header.html": (
+            200,
+            {**html, "X-Robots-Tag": "noimageindex"},
+            _page('<img src="/img/hdr.jpg">'),
+        ),
+        "/optout-meta.html": (
+            200,
+            html,
+            _page('<img src="/img/meta.jpg">', head='<meta name="robots" content="noimageindex">'),
+        ),
         "/tdm/page.html": (200, html, _page('<img src="/img/tdm.jpg">')),
-        "/tdm-header.html": (200, {**html, "tdm-reservation": "1"}, _page('<img src="/img/tdmh.jpg">')),
+        "/tdm-header.html": (
+            200,
+            {**html, "tdm-reservation": "1"},
+            _page('<img src="/img/tdmh.jpg">'),
+        ),
         "/redirect-out": (302, {"Location": "http://example.invalid/elsewhere"}, b""),
         "/redirect-in": (302, {"Location": "/page1.html"}, b""),
         "/gone.html": (404, html, b"gone"),
@@ -55,7 +90,11 @@ def routes() -> dict[str, tuple[int, dict[str, str], bytes]]:
         "/img/webp.webp": (200, {"Content-Type": "image/webp"}, photos.photo("img47.jpg")),
         "/img/og.jpg": (200, jpg, photos.photo("img57.jpg")),
         "/img/sitemap.jpg": (200, jpg, photos.photo("img53.jpg")),
-        "/img/noindex.jpg": (200, {**jpg, "X-Robots-Tag": "noimageindex"}, photos.photo("img5.jpg")),
+        "/img/noindex.jpg": (
+            200,
+            {**jpg, "X-Robots-Tag": "noimageindex"},
+            photos.photo("img5.jpg"),
+        ),
         "/img/suppressed.jpg": (200, jpg, photos.photo("img6.jpg")),
         "/img/not-an-image.jpg": (200, jpg, photos.NOT_AN_IMAGE),
         "/img/private.jpg": (200, jpg, photos.photo("img7.jpg")),
@@ -63,7 +102,7 @@ def routes() -> dict[str, tuple[int, dict[str, str], bytes]]:
         "/img/meta.jpg": (200, jpg, photos.photo("img9.jpg")),
         "/img/tdm.jpg": (200, jpg, photos.photo("img10.jpg")),
         "/img/tdmh.jpg": (200, jpg, photos.photo("img12.jpg")),
-    }  # fmt: skip
+    }
 
 
 class Site:
@@ -111,7 +150,9 @@ def serve(tls: ssl.SSLContext | None = None) -> Iterator[Site]:
                 self.wfile.write(b"<html>")
                 time.sleep(20)
                 return
-            status, headers, body = site.routes.get(path, (404, {"Content-Type": "text/plain"}, b"not found"))
+            status, headers, body = site.routes.get(
+                path, (404, {"Content-Type": "text/plain"}, b"not found")
+            )
             body = body.replace(b"{base}", site.base.encode())
             self.send_response(status)
             for key, value in headers.items():

@@ -38,7 +38,9 @@ def site():
         yield running
 
 
-def add_source(site, *, name="Test site", jurisdictions=("FR",), approve_as=None, **extra) -> Source:
+def add_source(
+    site, *, name="Test site", jurisdictions=("FR",), approve_as=None, **extra
+) -> Source:
     source = services.source_add(
         name=name,
         scope=[site.base + "/"],
@@ -59,32 +61,58 @@ def run_to_end(job: CrawlJob, budget: float = 30) -> None:
 
 
 @pytest.mark.worker
-def test_crawl_through_a_real_worker_stores_the_right_images_with_provenance(site, dpo, celery_worker_process):
+def test_crawl_through_a_real_worker_stores_the_right_images_with_provenance(
+    site, dpo, celery_worker_process
+):
     add_source(site, approve_as=dpo)
     suppression_add(actor=dpo, request_reference="OBJ-1", images=[photos.photo("img6.jpg")])
     out = StringIO()
     call_command("crawl", "--source", "Test site", "--wait", "--timeout", "120", stdout=out)
     counts = json.loads(out.getvalue())
     stored_urls = set(SourceImage.objects.values_list("image_url", flat=True))
-    expected = {f"{site.base}/img/{n}" for n in ("a.jpg", "couple.jpg", "three.jpg", "webp.webp", "og.jpg", "sitemap.jpg")}
+    expected = {
+        f"{site.base}/img/{n}"
+        for n in ("a.jpg", "couple.jpg", "three.jpg", "webp.webp", "og.jpg", "sitemap.jpg")
+    }
     assert stored_urls == expected
     assert counts["stored"] == 6 and counts["status"] == "done"
     assert counts["faces"] >= 7  # couple.jpg holds two
     skipped = counts["skipped"]
     for reason, n in {
-        "robots_disallow": 1, "x_robots_tag_opt_out": 2, "meta_robots_opt_out": 1, "tdm_reservation": 2,
-        "redirect_out_of_scope": 1, "too_large": 1, "timeout": 1, "http_404": 1, "link_local_address": 2,
-        "private_address": 1, "duplicate": 1, "suppressed": 1, "image_not_an_image": 1,
-    }.items():  # fmt: skip
+        "robots_disallow": 1,
+        "x_robots_tag_opt_out": 2,
+        "meta_robots_opt_out": 1,
+        "tdm_reservation": 2,
+        "redirect_out_of_scope": 1,
+        "too_large": 1,
+        "timeout": 1,
+        "http_404": 1,
+        "link_local_address": 2,
+        "private_address": 1,
+        "duplicate": 1,
+        "suppressed": 1,
+        "image_not_an_image": 1,
+    }.items():
         assert skipped.get(reason) == n, (reason, skipped)
     # Refused addresses and disallowed pages were never fetched; the suppressed person is not stored.
     assert site.hits["/private/secret.html"] == 0 and site.hits["/img/private.jpg"] == 0
-    assert site.hits["/img/hdr.jpg"] == 0 and site.hits["/img/meta.jpg"] == 0 and site.hits["/img/tdm.jpg"] == 0
-    assert not SourceImage.objects.filter(sha256=hashlib.sha256(photos.photo("img6.jpg")).hexdigest()).exists()
+    assert (
+        site.hits["/img/hdr.jpg"] == 0
+        and site.hits["/img/meta.jpg"] == 0
+        and site.hits["/img/tdm.jpg"] == 0
+    )
+    assert not SourceImage.objects.filter(
+        sha256=hashlib.sha256(photos.photo("img6.jpg")).hexdigest()
+    ).exists()
     # Provenance.
     image = SourceImage.objects.get(image_url=f"{site.base}/img/three.jpg")
     assert image.page_url == f"{site.base}/page1.html" and image.source.name == "Test site"
-    assert image.http_status == 200 and image.fetched_at and image.jurisdiction == "FR" and image.perceptual_hash
+    assert (
+        image.http_status == 200
+        and image.fetched_at
+        and image.jurisdiction == "FR"
+        and image.perceptual_hash
+    )
     assert image.source_label == "Test site"
     assert {e.action for e in AuditEvent.objects.all()} >= {
         "crawling.job.created",
@@ -104,7 +132,9 @@ def test_unapproved_suspended_and_out_of_scope_are_refused(site, dpo):
     services.source_suspend(source=source, actor=dpo, reason="complaint received")
     with pytest.raises(services.CrawlRefused, match="suspended: complaint received"):
         services.crawl_job_create(source=source)
-    assert AuditEvent.objects.filter(action="crawling.job.refused").count() == 3  # service, command, suspended
+    assert (
+        AuditEvent.objects.filter(action="crawling.job.refused").count() == 3
+    )  # service, command, suspended
     assert not CrawlJob.objects.exists()
     assert site.hits.total() == 0
 
@@ -176,11 +206,16 @@ def test_a_crawl_interrupted_half_way_resumes_without_duplicates(site, dpo):
     job.refresh_from_db()
     assert job.status == CrawlJob.Status.DONE
     assert SourceImage.objects.count() == 7  # nobody objected here, so suppressed.jpg is stored too
-    assert SourceImage.objects.filter(source=source).count() == 7  # each linked to the source that declared it
+    assert (
+        SourceImage.objects.filter(source=source).count() == 7
+    )  # each linked to the source that declared it
     # (/page1.html is also reached through /redirect-in, so it is fetched twice by design.)
     for path in ("/img/a.jpg", "/img/couple.jpg", "/img/three.jpg", "/from-sitemap.html", "/"):
         assert site.hits[path] == 1, (path, site.hits[path])
-    assert CrawlItem.objects.filter(job=job).count() == CrawlItem.objects.filter(job=job).values("kind", "url").distinct().count()
+    assert (
+        CrawlItem.objects.filter(job=job).count()
+        == CrawlItem.objects.filter(job=job).values("kind", "url").distinct().count()
+    )
     # A second crawl of the same source stores nothing new, and updates last seen.
     before = SourceImage.objects.get(image_url=f"{site.base}/img/a.jpg").last_seen
     second = services.crawl_job_create(source=source)
@@ -224,8 +259,14 @@ def test_jurisdiction_signals():
     assert jurisdiction.from_tld("https://example.fr/") == "FR"
     assert jurisdiction.from_tld("https://example.com/") == ""
     assert jurisdiction.from_lang("en-GB") == "GB" and jurisdiction.from_lang("fr") == ""
-    assert jurisdiction.excluded_by({"source": ["FR"], "cctld": "GB", "lang": "", "gps": ""}) == "cctld:GB"
-    assert jurisdiction.excluded_by({"source": ["GB-SCT"], "cctld": "", "lang": "", "gps": ""}) == "source:GB-SCT"
+    assert (
+        jurisdiction.excluded_by({"source": ["FR"], "cctld": "GB", "lang": "", "gps": ""})
+        == "cctld:GB"
+    )
+    assert (
+        jurisdiction.excluded_by({"source": ["GB-SCT"], "cctld": "", "lang": "", "gps": ""})
+        == "source:GB-SCT"
+    )
     assert jurisdiction.excluded_by({"source": ["US-IL"], "cctld": "", "lang": "", "gps": ""}) == ""
 
 

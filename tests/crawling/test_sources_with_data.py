@@ -24,14 +24,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _source(name: str, *, kind: str = "local", approve_as=None, **extra) -> Source:
     source = services.source_add(
-        name=name, scope=[] if kind == "local" else ["https://news.example/"], jurisdictions=["FR"],
-        lawful_basis="legitimate_interests", art9_condition="manifestly_public", dpia_reference="DPIA-4", kind=kind, **extra,
-    )  # fmt: skip
-    return services.source_approve(source=source, actor=approve_as) if approve_as is not None else source
+        name=name,
+        scope=[] if kind == "local" else ["https://news.example/"],
+        jurisdictions=["FR"],
+        lawful_basis="legitimate_interests",
+        art9_condition="manifestly_public",
+        dpia_reference="DPIA-4",
+        kind=kind,
+        **extra,
+    )
+    return (
+        services.source_approve(source=source, actor=approve_as)
+        if approve_as is not None
+        else source
+    )
 
 
 def _store(name: str, source: Source | None, label: str = "") -> None:
-    search_services.source_image_store(data=photos.photo(name), source_label=label or source.name, source=source)  # type: ignore[union-attr]
+    search_services.source_image_store(
+        data=photos.photo(name), source_label=label or source.name, source=source
+    )  # type: ignore[union-attr]
 
 
 @pytest.mark.django_db
@@ -74,9 +86,14 @@ def test_a_local_source_has_no_scope_and_is_never_crawled(dpo):
 
     with pytest.raises(ValidationError) as exc:
         services.source_add(
-            name="Mixed", scope=["https://x.example/"], jurisdictions=["FR"], lawful_basis="legitimate_interests",
-            art9_condition="manifestly_public", dpia_reference="D", kind="local",
-        )  # fmt: skip
+            name="Mixed",
+            scope=["https://x.example/"],
+            jurisdictions=["FR"],
+            lawful_basis="legitimate_interests",
+            art9_condition="manifestly_public",
+            dpia_reference="D",
+            kind="local",
+        )
     assert "scope" in exc.value.message_dict
     local = _source("Files", approve_as=dpo)
     with pytest.raises(services.CrawlRefused, match="local source"):
@@ -88,13 +105,17 @@ def test_reimporting_an_unlinked_photo_links_it_to_the_source(dpo):
     """Photos imported before imports needed a source are adopted when imported again into one."""
     _store("img1.jpg", None, label="demo")
     source = _source("demo", approve_as=dpo)
-    result = services.import_file_store(source=source, data=photos.photo("img1.jpg"), original_name="/srv/photos/img1.jpg")
+    result = services.import_file_store(
+        source=source, data=photos.photo("img1.jpg"), original_name="/srv/photos/img1.jpg"
+    )
     assert result.skipped == "duplicate"
     image = SourceImage.objects.get()
     assert image.source_id == source.pk
     from compliance.models import AuditEvent
 
-    assert AuditEvent.objects.filter(action="search.source_image.linked", target_id=str(image.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="search.source_image.linked", target_id=str(image.pk)
+    ).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -120,7 +141,11 @@ def test_the_readme_import_example_works_as_written_on_a_fresh_database(client, 
     assert summary["images"] == len(list(photos.IMAGES.glob("*.jpg"))) > 50  # found below images/
     assert summary["stored"] > 50 and summary["faces"] > 50
     demo = Source.objects.get(name="demo")
-    assert SourceImage.objects.filter(source=demo).count() == summary["stored"] == SourceImage.objects.count()
+    assert (
+        SourceImage.objects.filter(source=demo).count()
+        == summary["stored"]
+        == SourceImage.objects.count()
+    )
     page = client.get(reverse("subjects:notice")).content.decode()
     assert "demo: photos we imported from files we hold" in page
 
@@ -142,4 +167,6 @@ def test_source_approve_command(dpo, teammate):
     assert json.loads(out.getvalue())["status"] == "approved"
     source.refresh_from_db()
     assert source.status == Source.Status.APPROVED and source.approved_by == dpo
-    assert AuditEvent.objects.filter(action="crawling.source.approved", target_id=str(source.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="crawling.source.approved", target_id=str(source.pk)
+    ).exists()

@@ -61,7 +61,10 @@ def test_placeholders_match_in_every_translation(language):
     for entry in catalogue(language):
         pairs = [(entry.msgid, entry.msgstr)]
         if entry.msgid_plural:
-            pairs = [(entry.msgid if n == 0 else entry.msgid_plural, s) for n, s in sorted(entry.msgstr_plural.items())]
+            pairs = [
+                (entry.msgid if n == 0 else entry.msgid_plural, s)
+                for n, s in sorted(entry.msgstr_plural.items())
+            ]
         for source, translation in pairs:
             if sorted(PLACEHOLDER.findall(source)) != sorted(PLACEHOLDER.findall(translation)):
                 problems.append(f"{source[:50]!r} -> {translation[:50]!r}")
@@ -70,7 +73,9 @@ def test_placeholders_match_in_every_translation(language):
 
 def test_every_language_has_the_same_messages():
     """A message extracted for one language and not another would show English to some readers."""
-    msgids = {language: {(e.msgctxt, e.msgid) for e in catalogue(language)} for language in TRANSLATED}
+    msgids = {
+        language: {(e.msgctxt, e.msgid) for e in catalogue(language)} for language in TRANSLATED
+    }
     reference = msgids[TRANSLATED[0]]
     for language, ids in msgids.items():
         assert ids == reference, f"{language} differs: {sorted(ids ^ reference)[:5]}"
@@ -109,7 +114,16 @@ def test_every_language_has_the_same_messages():
                 "functionaris voor gegevensbescherming",
             ],
         ),
-        ("de", ["Widerspruchsrecht", "Auskunftsrecht", "Recht auf Löschung", "Verantwortlicher", "Datenschutzbeauftragte"]),
+        (
+            "de",
+            [
+                "Widerspruchsrecht",
+                "Auskunftsrecht",
+                "Recht auf Löschung",
+                "Verantwortlicher",
+                "Datenschutzbeauftragte",
+            ],
+        ),
     ],
 )
 def test_legal_terms_follow_the_gdpr_text(language, terms):
@@ -121,8 +135,12 @@ def test_legal_terms_follow_the_gdpr_text(language, terms):
 
 def test_formal_address_throughout():
     """Bad input tried: the familiar "tu/du/je/tuo" slipping into a formal text."""
-    informal = {"fr": r"\b(tu|ton|ta|tes|toi)\b", "de": r"\b(du|dein|deine|dich|dir)\b", "nl": r"\b(je|jij|jouw)\b",
-                "it": r"\b(tu|tuo|tua|tuoi|ti)\b"}  # fmt: skip
+    informal = {
+        "fr": r"\b(tu|ton|ta|tes|toi)\b",
+        "de": r"\b(du|dein|deine|dich|dir)\b",
+        "nl": r"\b(je|jij|jouw)\b",
+        "it": r"\b(tu|tuo|tua|tuoi|ti)\b",
+    }
     for language, pattern in informal.items():
         hits = [e.msgstr for e in catalogue(language) if re.search(pattern, e.msgstr, re.I)]
         assert not hits, f"{language} uses the familiar form: {hits[:3]}"
@@ -139,7 +157,9 @@ def test_catalogues_compile_with_python_only(tmp_path, monkeypatch):
     assert compile_catalogues(copy) == [], "an up-to-date .mo was compiled again"
     german = gettext.GNUTranslations((copy / "de" / "LC_MESSAGES" / "django.mo").open("rb"))
     assert german.gettext("Your right to object") == "Ihr Widerspruchsrecht"
-    plural = german.ngettext("%(label)s: %(days)s day, then deleted.", "%(label)s: %(days)s days, then deleted.", 3)
+    plural = german.ngettext(
+        "%(label)s: %(days)s day, then deleted.", "%(label)s: %(days)s days, then deleted.", 3
+    )
     assert plural == "%(label)s: %(days)s Tage, danach gelöscht."
 
 
@@ -163,9 +183,15 @@ def test_every_public_label_from_other_apps_is_in_the_catalogue():
     from crawling.models import Art6Basis, Art9Condition
     from search.models import LawfulBasis
 
-    shown = {str(label) for choices in (LawfulBasis, Art6Basis, Art9Condition, DataClass) for _v, label in choices.choices}
+    shown = {
+        str(label)
+        for choices in (LawfulBasis, Art6Basis, Art9Condition, DataClass)
+        for _v, label in choices.choices
+    }
     missing = shown - set(PUBLIC_LABELS)
-    assert not missing, f"add these to subjects/public_labels.py and run makemessages: {sorted(missing)}"
+    assert not missing, (
+        f"add these to subjects/public_labels.py and run makemessages: {sorted(missing)}"
+    )
     msgids = {e.msgid for e in catalogue("fr")}
     assert set(PUBLIC_LABELS) <= msgids, sorted(set(PUBLIC_LABELS) - msgids)
 

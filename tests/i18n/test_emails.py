@@ -49,7 +49,9 @@ def test_a_german_request_gets_german_emails_while_the_dpo_works_in_english(clie
     assert verification.body.startswith("Guten Tag,") and "„Antrag bestätigen“" in verification.body
     assert GERMAN_DATE.search(verification.body), verification.body
     verify_path = link(verification, "verify")
-    assert "Antrag bestätigen" in person.get(verify_path).content.decode()  # the button the email names
+    assert (
+        "Antrag bestätigen" in person.get(verify_path).content.decode()
+    )  # the button the email names
     person.post(verify_path)
     assert "Wir haben Ihren Antrag erhalten" in to_person()[-1].subject
     assert "(Auskunft über meine Daten (Auskunftsrecht, Art. 15))" in to_person()[-1].body
@@ -57,36 +59,63 @@ def test_a_german_request_gets_german_emails_while_the_dpo_works_in_english(clie
     client.force_login(dpo)
     english = {"HTTP_ACCEPT_LANGUAGE": "en-GB"}
     detail = reverse("subjects:detail", args=[req.reference])
-    page = client.post(detail, {"action": "ask_clarification", "ask_clarification-reason": "Which page shows you?"},
-                       follow=True, **english).content.decode()  # fmt: skip
+    page = client.post(
+        detail,
+        {"action": "ask_clarification", "ask_clarification-reason": "Which page shows you?"},
+        follow=True,
+        **english,
+    ).content.decode()
     assert 'lang="en-gb"' in page and "Done." in page, "the DPO's page is in English"
     question = to_person()[-1]
-    assert "Wir brauchen noch eine Angabe von Ihnen" in question.subject and "Which page shows you?" in question.body
-    services.clarification_answer(request=SubjectRequest.objects.get(pk=req.pk), answer="Die Startseite")
-    client.post(detail, {"action": "extend", "extend-months": "1", "extend-reason": "Many sources to check."}, **english)
+    assert (
+        "Wir brauchen noch eine Angabe von Ihnen" in question.subject
+        and "Which page shows you?" in question.body
+    )
+    services.clarification_answer(
+        request=SubjectRequest.objects.get(pk=req.pk), answer="Die Startseite"
+    )
+    client.post(
+        detail,
+        {"action": "extend", "extend-months": "1", "extend-reason": "Many sources to check."},
+        **english,
+    )
     extension = to_person()[-1]
-    assert "Wir brauchen mehr Zeit für Ihren Antrag" in extension.subject and GERMAN_DATE.search(extension.body)
+    assert "Wir brauchen mehr Zeit für Ihren Antrag" in extension.subject and GERMAN_DATE.search(
+        extension.body
+    )
     client.post(detail, {"action": "approve"}, **english)
     client.post(detail, {"action": "execute"}, **english)
     assert SubjectRequest.objects.get(pk=req.pk).status == SubjectRequest.Status.COMPLETED
     ready = to_person()[-1]
-    assert "Ihre Daten stehen zum Download bereit" in ready.subject and GERMAN_DATE.search(ready.body)
+    assert "Ihre Daten stehen zum Download bereit" in ready.subject and GERMAN_DATE.search(
+        ready.body
+    )
 
     download = person.post(link(ready, "package"))
-    report = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).read("report.html").decode()
+    report = (
+        zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
+        .read("report.html")
+        .decode()
+    )
     assert '<html lang="de">' in report and "Wir haben kein Foto von Ihnen gefunden." in report
-    assert "Widerspruchsrecht (Artikel 21)" in report and "Recht auf Löschung (Artikel 17)" in report
+    assert (
+        "Widerspruchsrecht (Artikel 21)" in report and "Recht auf Löschung (Artikel 17)" in report
+    )
 
     messages = to_person()
     assert len(messages) == 5
     for message in messages:
-        left = english_left(message.subject + "\n" + message.body.replace("Which page shows you?", ""), "de")
+        left = english_left(
+            message.subject + "\n" + message.body.replace("Which page shows you?", ""), "de"
+        )
         assert not left, f"{message.subject!r} has English in it: {left}"
 
 
 def test_a_worker_sends_in_the_requests_language(client, db):
     """Bad input tried: the lapse notice sent from a thread with no language active (as a Celery worker is)."""
-    Client(HTTP_ACCEPT_LANGUAGE="fr").post(reverse("subjects:request", args=["erasure"]), {"email": EMAIL})
+    Client(HTTP_ACCEPT_LANGUAGE="fr").post(
+        reverse("subjects:request", args=["erasure"]), {"email": EMAIL}
+    )
     req = SubjectRequest.objects.get(email=EMAIL)
     assert req.language == "fr"
     SubjectRequest.objects.filter(pk=req.pk).update(received_at=timezone.now() - timedelta(days=30))
@@ -108,7 +137,9 @@ def test_a_worker_sends_in_the_requests_language(client, db):
     thread.join(60)
     assert results == [1], results
     notice = to_person()[-1]
-    assert "Votre demande n'a pas été confirmée" in notice.subject and notice.body.startswith("Bonjour,")
+    assert "Votre demande n'a pas été confirmée" in notice.subject and notice.body.startswith(
+        "Bonjour,"
+    )
     assert not english_left(notice.body, "fr")
 
 
@@ -117,18 +148,33 @@ def test_a_language_no_longer_offered_falls_back_to_english(client, db):
     req, _token = services.request_submit(type="erasure", email=EMAIL, language="xx-YY")
     assert req.language == "en-gb" and "Please confirm your request" in to_person()[-1].subject
     SubjectRequest.objects.filter(pk=req.pk).update(language="pt")
-    services.request_transition(request=SubjectRequest.objects.get(pk=req.pk), action="withdraw", actor=None)
-    req, _token = services.request_submit(type="complaint", email=EMAIL, details="x", language="nl-BE")
+    services.request_transition(
+        request=SubjectRequest.objects.get(pk=req.pk), action="withdraw", actor=None
+    )
+    req, _token = services.request_submit(
+        type="complaint", email=EMAIL, details="x", language="nl-BE"
+    )
     assert req.language == "nl" and "Bevestig uw verzoek" in to_person()[-1].subject
     SubjectRequest.objects.filter(pk=req.pk).update(language="pt")
-    services.request_verify(token=re.search(r"/rights/verify/([^/\s]+)/", to_person()[-1].body).group(1))
-    assert "We have your request" in to_person()[-1].subject, "an unknown stored language must not break the email"
+    services.request_verify(
+        token=re.search(r"/rights/verify/([^/\s]+)/", to_person()[-1].body).group(1)
+    )
+    assert "We have your request" in to_person()[-1].subject, (
+        "an unknown stored language must not break the email"
+    )
 
 
 def test_the_dpo_sees_the_requesters_language_in_english(client, dpo):
     """The DPO writes questions and reasons by hand: the page says which language the person reads."""
-    Client(HTTP_ACCEPT_LANGUAGE="it").post(reverse("subjects:request", args=["access"]), {"email": EMAIL})
+    Client(HTTP_ACCEPT_LANGUAGE="it").post(
+        reverse("subjects:request", args=["access"]), {"email": EMAIL}
+    )
     req = SubjectRequest.objects.get(email=EMAIL)
     client.force_login(dpo)
-    page = client.get(reverse("subjects:detail", args=[req.reference]), HTTP_ACCEPT_LANGUAGE="it").content.decode()
-    assert 'lang="en-gb"' in page and '<dd id="dpo-language">Italian: every email to the requester is in it' in page
+    page = client.get(
+        reverse("subjects:detail", args=[req.reference]), HTTP_ACCEPT_LANGUAGE="it"
+    ).content.decode()
+    assert (
+        'lang="en-gb"' in page
+        and '<dd id="dpo-language">Italian: every email to the requester is in it' in page
+    )

@@ -33,8 +33,34 @@ pytestmark = pytest.mark.django_db(transaction=True)  # emails go out on commit
 LANGUAGES = ["fr", "it", "nl", "de"]
 # English words that are not words of the target language: several of them in a row betray an
 # untranslated sentence. (Dutch also says "we", "is" and "of", so they are not evidence there.)
-ENGLISH_WORDS = {"the", "your", "you", "our", "with", "this", "that", "which", "have", "has", "been", "from", "please",
-                 "would", "should", "their", "they", "there", "we", "is", "are", "and", "of", "to", "not", "was"}  # fmt: skip
+ENGLISH_WORDS = {
+    "the",
+    "your",
+    "you",
+    "our",
+    "with",
+    "this",
+    "that",
+    "which",
+    "have",
+    "has",
+    "been",
+    "from",
+    "please",
+    "would",
+    "should",
+    "their",
+    "they",
+    "there",
+    "we",
+    "is",
+    "are",
+    "and",
+    "of",
+    "to",
+    "not",
+    "was",
+}
 SHARED_WORDS = {"nl": {"we", "is", "of"}, "de": {"was"}, "fr": set(), "it": set()}
 LEGAL_TERMS = {
     "fr": [
@@ -102,17 +128,29 @@ def live_configuration(dpo):
     from crawling import services as crawl
 
     retention_policies_ensure()
-    for name, kind, scope in (("Presse Exemple", "web", ["https://presse.example.fr/"]), ("Archivio Demo", "local", [])):
-        source = crawl.source_add(name=name, kind=kind, scope=scope, jurisdictions=["FR", "IT"],
-                                  lawful_basis="legitimate_interests", art9_condition="manifestly_public",
-                                  dpia_reference="D-1")  # fmt: skip
+    for name, kind, scope in (
+        ("Presse Exemple", "web", ["https://presse.example.fr/"]),
+        ("Archivio Demo", "local", []),
+    ):
+        source = crawl.source_add(
+            name=name,
+            kind=kind,
+            scope=scope,
+            jurisdictions=["FR", "IT"],
+            lawful_basis="legitimate_interests",
+            art9_condition="manifestly_public",
+            dpia_reference="D-1",
+        )
         crawl.source_approve(source=source, actor=dpo)
 
 
 def file_request(client, kind: str, language: str) -> tuple[SubjectRequest, str]:
     """File a request from a browser that asks for ``language``; returns it and its status page path."""
-    response = client.post(reverse("subjects:request", args=[kind]), {"email": "personne@example.net"},
-                           HTTP_ACCEPT_LANGUAGE=language)  # fmt: skip
+    response = client.post(
+        reverse("subjects:request", args=[kind]),
+        {"email": "personne@example.net"},
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
     assert response.status_code == 302, response.content.decode()[:800]
     return SubjectRequest.objects.latest("received_at"), response["Location"]
 
@@ -123,10 +161,15 @@ def test_every_public_page_is_in_the_language_asked_for(client, live_configurati
     lang = {"HTTP_ACCEPT_LANGUAGE": f"{language},en;q=0.5"}
     pages: dict[str, str] = {}
 
-    def get(name: str, path: str, status: int = 200, method: str = "get", data: dict | None = None) -> str:
+    def get(
+        name: str, path: str, status: int = 200, method: str = "get", data: dict | None = None
+    ) -> str:
         response = getattr(client, method)(path, data or {}, **lang)
         assert response.status_code == status, (name, response.status_code)
-        assert response["Content-Language"] == language and 'lang="' + language + '"' in response.content.decode()
+        assert (
+            response["Content-Language"] == language
+            and 'lang="' + language + '"' in response.content.decode()
+        )
         pages[name] = response.content.decode()
         return pages[name]
 
@@ -135,7 +178,13 @@ def test_every_public_page_is_in_the_language_asked_for(client, live_configurati
         assert term in html.unescape(notice), f"{language}: {term!r} missing from the notice"
     for kind in RequestType.values:
         get(f"form {kind}", reverse("subjects:request", args=[kind]))
-        get(f"form {kind} errors", reverse("subjects:request", args=[kind]), 400, "post", {"email": "not-an-address"})
+        get(
+            f"form {kind} errors",
+            reverse("subjects:request", args=[kind]),
+            400,
+            "post",
+            {"email": "not-an-address"},
+        )
     get("submitted", reverse("subjects:submitted"))
     get("link invalid", reverse("subjects:verify", args=["no-such-token"]), 404)
     req, status_path = file_request(client, "access", language)
@@ -146,11 +195,15 @@ def test_every_public_page_is_in_the_language_asked_for(client, live_configurati
     get("verify", verify_path)
     client.post(verify_path, **lang)
     get("verified", verify_path)
-    req = services.request_transition(request=req, action="ask_clarification", actor=dpo, reason="Quelle page ?")
+    req = services.request_transition(
+        request=req, action="ask_clarification", actor=dpo, reason="Quelle page ?"
+    )
     get("status with a question", status_path)
     get("answer refused", status_path + "answer/", 400, "post", {"answer": ""})
     services.clarification_answer(request=req, answer="La page d'accueil")
-    req = services.request_transition(request=SubjectRequest.objects.get(pk=req.pk), action="approve", actor=dpo)
+    req = services.request_transition(
+        request=SubjectRequest.objects.get(pk=req.pk), action="approve", actor=dpo
+    )
     prove_identity(req, dpo)
     services.request_execute(request=req, actor=dpo)
     package_path = link(mail.outbox[-1], "package")
@@ -167,7 +220,11 @@ def test_every_public_page_is_in_the_language_asked_for(client, live_configurati
 
 def test_english_pages_are_unchanged_for_english_readers(client, live_configuration):
     page = client.get(reverse("subjects:notice"), HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
-    assert 'lang="en-gb"' in page and "Your right to object" in page and "Faces and embeddings: 365 days" in page
+    assert (
+        'lang="en-gb"' in page
+        and "Your right to object" in page
+        and "Faces and embeddings: 365 days" in page
+    )
 
 
 def test_the_english_check_finds_an_unmarked_sentence():
@@ -175,15 +232,23 @@ def test_the_english_check_finds_an_unmarked_sentence():
     french = "<p>Votre droit d'opposition : vous pouvez vous opposer à tout moment.</p>"
     assert english_left(french, "fr") == []
     assert english_left(french + "<p>Tell us where to reach you and we answer.</p>", "fr")
-    assert english_left(french + "<p>Send my request</p>", "fr"), "a catalogue message shown in English"
+    assert english_left(french + "<p>Send my request</p>", "fr"), (
+        "a catalogue message shown in English"
+    )
 
 
 def test_switcher_keeps_the_page_and_the_language_beats_the_browser(client, live_configuration):
     """Bad input tried: a German choice on a French browser, a `next` that points off the site."""
     page = client.get(reverse("subjects:notice"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
-    assert 'action="/i18n/setlang/"' in page and 'name="next" type="hidden" value="/rights/"' in page
+    assert (
+        'action="/i18n/setlang/"' in page and 'name="next" type="hidden" value="/rights/"' in page
+    )
     assert all(f'value="{code}"' in page for code, _name in settings.LANGUAGES)
-    response = client.post("/i18n/setlang/", {"language": "de", "next": "/rights/request/erasure/"}, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(
+        "/i18n/setlang/",
+        {"language": "de", "next": "/rights/request/erasure/"},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
     assert response.status_code == 302 and response["Location"] == "/rights/request/erasure/"
     page = client.get("/rights/request/erasure/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert 'lang="de"' in page and "Löschung meiner Daten (Recht auf Löschung, Art. 17)" in page
@@ -192,7 +257,9 @@ def test_switcher_keeps_the_page_and_the_language_beats_the_browser(client, live
     assert off_site.status_code == 302 and "evil.example" not in off_site["Location"]
     unknown = client.post("/i18n/setlang/", {"language": "xx", "next": "/rights/"})
     assert unknown.status_code == 302
-    assert 'lang="de"' in client.get("/rights/").content.decode(), "an unknown language changed the choice"
+    assert 'lang="de"' in client.get("/rights/").content.decode(), (
+        "an unknown language changed the choice"
+    )
 
 
 def test_staff_pages_stay_english_whatever_the_browser_asks(client, dpo):
@@ -208,7 +275,10 @@ def test_staff_pages_stay_english_whatever_the_browser_asks(client, dpo):
         assert response.status_code == 200 and 'lang="en-gb"' in page, path
         assert "Content-Language" not in response and "language-switcher" not in page
     # The same session reads the public pages in the language it chose.
-    assert 'lang="fr"' in client.get(reverse("subjects:notice"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert (
+        'lang="fr"'
+        in client.get(reverse("subjects:notice"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    )
 
 
 @pytest.mark.parametrize(
@@ -217,13 +287,21 @@ def test_staff_pages_stay_english_whatever_the_browser_asks(client, dpo):
         ("fr", "Ce champ est obligatoire.", "Saisissez une adresse e-mail valide."),
         ("it", "Questo campo è obbligatorio.", "Inserisca un indirizzo e-mail valido."),
         ("nl", "Dit veld is verplicht.", "Voer een geldig e-mailadres in."),
-        ("de", "Bitte füllen Sie dieses Feld aus.", "Bitte geben Sie eine gültige E-Mail-Adresse ein."),
+        (
+            "de",
+            "Bitte füllen Sie dieses Feld aus.",
+            "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
+        ),
     ],
 )
 def test_djangos_own_form_errors_are_translated(client, db, language, required, bad_email):
     """Bad input tried: an empty complaint and a malformed address. Django's messages, in the formal address
     (an installed app's German catalogue says "Gib eine gültige E-Mail Adresse an.")."""
-    response = client.post(reverse("subjects:request", args=["complaint"]), {"email": "nope"}, HTTP_ACCEPT_LANGUAGE=language)
+    response = client.post(
+        reverse("subjects:request", args=["complaint"]),
+        {"email": "nope"},
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
     page = html.unescape(response.content.decode())
     errors = re.findall(r"class=\"error\"[^>]*>([^<]*)<", page)
     assert response.status_code == 400 and required in errors and bad_email in errors, errors
@@ -251,13 +329,18 @@ def test_dates_follow_the_language(client, db, language, long, short):
         assert day_date(date(2026, 11, 28)) == short
 
 
-@pytest.mark.parametrize(("language", "expected"), [("en-gb", "1.5 MB"), ("fr", "1,5 Mo"), ("de", "1,5 MB"), ("it", "1,5 MB")])
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en-gb", "1.5 MB"), ("fr", "1,5 Mo"), ("de", "1,5 MB"), ("it", "1,5 MB")],
+)
 def test_numbers_follow_the_language(settings, language, expected):
     """Bad input tried: a photo over the limit; the size in the message uses the language's decimal comma."""
     settings.SUBJECT_SELFIE_MAX_BYTES = 2**20
     selfie = SimpleUploadedFile("me.jpg", b"x" * int(1.5 * 2**20), content_type="image/jpeg")
     with translation.override(language):
-        form = SubjectRequestForm({"email": "a@example.net"}, {"selfie": selfie}, request_type="access")
+        form = SubjectRequestForm(
+            {"email": "a@example.net"}, {"selfie": selfie}, request_type="access"
+        )
         assert not form.is_valid()
         assert expected in form.errors["selfie"][0], form.errors["selfie"][0]
 
@@ -268,10 +351,16 @@ def test_error_pages_on_public_paths_are_translated(client, db, settings):
     page = html.unescape(missing.content.decode())
     assert missing.status_code == 404 and 'lang="fr"' in page and "Page introuvable" in page
     settings.SUBJECT_SELFIE_MAX_BYTES = 1000
-    too_big = client.post("/rights/request/erasure/", {"x": "y" * 2_000_000}, HTTP_ACCEPT_LANGUAGE="de")
+    too_big = client.post(
+        "/rights/request/erasure/", {"x": "y" * 2_000_000}, HTTP_ACCEPT_LANGUAGE="de"
+    )
     assert too_big.status_code == 413 and "Zu groß" in too_big.content.decode()
     staff = client.get("/staff/no-such-page/", HTTP_ACCEPT_LANGUAGE="fr")
-    assert staff.status_code == 404 and "Not found" in staff.content.decode() and 'lang="en-gb"' in staff.content.decode()
+    assert (
+        staff.status_code == 404
+        and "Not found" in staff.content.decode()
+        and 'lang="en-gb"' in staff.content.decode()
+    )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -283,5 +372,7 @@ def test_transparency_report_is_in_the_language_asked_for(client, live_configura
     assert response["Content-Language"] == language
     found = english_left(page, language)
     assert not found, f"{language}: English left on the transparency report: {found}"
-    notice = html.unescape(client.get(reverse("subjects:notice"), HTTP_ACCEPT_LANGUAGE=language).content.decode())
+    notice = html.unescape(
+        client.get(reverse("subjects:notice"), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    )
     assert reverse("transparency:report") in notice

@@ -49,7 +49,11 @@ from tests.accounts import factories
 from tests.search import photos
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-18"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-18",
+}
 PASSWORD = factories.PASSWORD
 NEW_PASSWORD = "another long passphrase for item 18"
 
@@ -93,7 +97,14 @@ def acme(db) -> Org:
     web, owner_web = Client(), Client()
     web.force_login(analyst)
     owner_web.force_login(owner)
-    return Org(org=org, owner=owner, analyst=analyst, web=web, owner_web=owner_web, key=factories.api_token(analyst))
+    return Org(
+        org=org,
+        owner=owner,
+        analyst=analyst,
+        web=web,
+        owner_web=owner_web,
+        key=factories.api_token(analyst),
+    )
 
 
 # --- Deactivated organisation × every way in ----------------------------------------------------------
@@ -108,7 +119,10 @@ def row_web_search(a: Org) -> None:
     assert "organisation is deactivated" in page.content.decode()
     # Logged out: the next page asks for a login; a search posted now creates nothing.
     assert a.web.get(reverse("search:index")).status_code == 302
-    a.web.post(reverse("search:index"), {"image": SimpleUploadedFile("p.jpg", photos.photo("img2.jpg")), **FIELDS})
+    a.web.post(
+        reverse("search:index"),
+        {"image": SimpleUploadedFile("p.jpg", photos.photo("img2.jpg")), **FIELDS},
+    )
     assert not SearchRequest.objects.exists()
 
 
@@ -116,7 +130,9 @@ def row_web_login(a: Org) -> None:
     """Input: a member of the deactivated organisation logs in again with the right password."""
     deactivate(a.org)
     browser = Client()
-    response = browser.post(reverse("account_login"), {"login": a.analyst.email, "password": PASSWORD})
+    response = browser.post(
+        reverse("account_login"), {"login": a.analyst.email, "password": PASSWORD}
+    )
     assert response.status_code == 403
     assert "organisation is deactivated" in response.content.decode()
     assert browser.get(reverse("home")).status_code == 302  # not logged in
@@ -124,7 +140,9 @@ def row_web_login(a: Org) -> None:
 
 def row_api_search(a: Org) -> None:
     """Input: the analyst's API token, a search posted with a real photo after the deactivation."""
-    assert a.api.get(reverse("api-search-detail", args=[999999])).status_code == 404  # the token works before
+    assert (
+        a.api.get(reverse("api-search-detail", args=[999999])).status_code == 404
+    )  # the token works before
     deactivate(a.org)
     response = a.api.post(
         reverse("api-search-create"),
@@ -148,10 +166,14 @@ def row_api_session(a: Org) -> None:
 def row_invitation_send(a: Org) -> None:
     """Input: the org admin invites new@deact.example after the deactivation (web page, then the service)."""
     deactivate(a.org)
-    page = a.owner_web.post(reverse("accounts:members"), {"email": "new@deact.example", "role": Role.ANALYST})
+    page = a.owner_web.post(
+        reverse("accounts:members"), {"email": "new@deact.example", "role": Role.ANALYST}
+    )
     assert page.status_code == 403
     with pytest.raises(ValidationError, match="deactivated"):
-        services.invitation_create(organisation=a.org, email="new@deact.example", role=Role.ANALYST, invited_by=a.owner)
+        services.invitation_create(
+            organisation=a.org, email="new@deact.example", role=Role.ANALYST, invited_by=a.owner
+        )
     assert not Invitation.objects.exists()
     assert mail.outbox == []
 
@@ -159,16 +181,23 @@ def row_invitation_send(a: Org) -> None:
 def row_invitation_accept(a: Org) -> None:
     """Input: an invitation sent before the deactivation; its link opened before, signup posted after."""
     with TestCase.captureOnCommitCallbacks(execute=True):
-        sent = services.invitation_create(organisation=a.org, email="new@deact.example", role=Role.ANALYST, invited_by=a.owner)
+        sent = services.invitation_create(
+            organisation=a.org, email="new@deact.example", role=Role.ANALYST, invited_by=a.owner
+        )
     path = "/" + sent.url.split("://", 1)[1].split("/", 1)[1]
     browser = Client()
     assert browser.get(path).status_code == 302  # to signup, invitation remembered in the session
     deactivate(a.org)
-    browser.post(reverse("account_signup"), {"email": "new@deact.example", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    browser.post(
+        reverse("account_signup"),
+        {"email": "new@deact.example", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
     assert not Membership.objects.filter(user__email="new@deact.example").exists()
     assert Client().get(path).status_code == 404
     with pytest.raises(ValidationError):
-        services.invitation_accept(invitation_id=sent.invitation.pk, user=factories.user(email="new@deact.example"))
+        services.invitation_accept(
+            invitation_id=sent.invitation.pk, user=factories.user(email="new@deact.example")
+        )
 
 
 def row_queued_search(a: Org) -> None:
@@ -184,7 +213,9 @@ def row_queued_search(a: Org) -> None:
     assert "deactivated" in search.error
     assert not search.probe  # the probe photo is deleted, never embedded
     assert not search.hits.exists()
-    actions = set(AuditEvent.objects.filter(target_id=str(search.pk)).values_list("action", flat=True))
+    actions = set(
+        AuditEvent.objects.filter(target_id=str(search.pk)).values_list("action", flat=True)
+    )
     assert "search.search.refused" in actions
     assert "search.probe.embedded" not in actions
 
@@ -233,13 +264,25 @@ def done_search(acme: Org):
 @pytest.mark.parametrize(
     ("via", "url"),
     [
-        pytest.param("web", lambda s, f: reverse("search:detail", args=[s]), id="deactivated organisation × old results page"),
         pytest.param(
-            "web", lambda s, f: reverse("search:hit_thumbnail", args=[s, f]), id="deactivated organisation × old result crop"
+            "web",
+            lambda s, f: reverse("search:detail", args=[s]),
+            id="deactivated organisation × old results page",
         ),
-        pytest.param("api", lambda s, f: reverse("api-search-detail", args=[s]), id="deactivated organisation × API results"),
         pytest.param(
-            "api", lambda s, f: reverse("api-search-hit-crop", args=[s, f]), id="deactivated organisation × API result crop"
+            "web",
+            lambda s, f: reverse("search:hit_thumbnail", args=[s, f]),
+            id="deactivated organisation × old result crop",
+        ),
+        pytest.param(
+            "api",
+            lambda s, f: reverse("api-search-detail", args=[s]),
+            id="deactivated organisation × API results",
+        ),
+        pytest.param(
+            "api",
+            lambda s, f: reverse("api-search-hit-crop", args=[s, f]),
+            id="deactivated organisation × API result crop",
         ),
     ],
 )
@@ -264,14 +307,26 @@ def test_deactivating_is_audited_and_revokes_tokens_and_invitations(acme: Org) -
     from django.core.management import call_command
 
     with TestCase.captureOnCommitCallbacks(execute=True):
-        services.invitation_create(organisation=acme.org, email="new@deact.example", role=Role.ANALYST, invited_by=acme.owner)
+        services.invitation_create(
+            organisation=acme.org,
+            email="new@deact.example",
+            role=Role.ANALYST,
+            invited_by=acme.owner,
+        )
     call_command("organisation_deactivate", acme.org.slug, stdout=open(os.devnull, "w"))  # noqa: SIM115
     acme.org.refresh_from_db()
     assert acme.org.is_active is False
-    assert AuditEvent.objects.filter(action="accounts.organisation.deactivated", target_id=str(acme.org.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="accounts.organisation.deactivated", target_id=str(acme.org.pk)
+        ).count()
+        == 1
+    )
     assert not ApiToken.objects.filter(user__membership__organisation=acme.org).exists()
     assert list(Invitation.objects.values_list("status", flat=True)) == [Invitation.Status.REVOKED]
-    reasons = AuditEvent.objects.filter(action="accounts.api_token.revoked").values_list("details", flat=True)
+    reasons = AuditEvent.objects.filter(action="accounts.api_token.revoked").values_list(
+        "details", flat=True
+    )
     assert {"reason": "organisation_deactivated"} in list(reasons)
 
 
@@ -281,7 +336,9 @@ def test_deactivating_is_audited_and_revokes_tokens_and_invitations(acme: Org) -
 def member_row_web(a: Org) -> None:
     """Input: the member's open browser session after their account is deactivated (no hooks run)."""
     User.objects.filter(pk=a.analyst.pk).update(is_active=False)
-    assert a.web.get(reverse("search:index")).status_code == 302  # to login: the session is not theirs any more
+    assert (
+        a.web.get(reverse("search:index")).status_code == 302
+    )  # to login: the session is not theirs any more
 
 
 def member_row_api(a: Org) -> None:
@@ -303,7 +360,9 @@ def member_row_queued_search(a: Org) -> None:
     search.refresh_from_db()
     assert search.status == SearchRequest.Status.FAILED
     assert not search.probe
-    assert not AuditEvent.objects.filter(action="search.probe.embedded", target_id=str(search.pk)).exists()
+    assert not AuditEvent.objects.filter(
+        action="search.probe.embedded", target_id=str(search.pk)
+    ).exists()
 
 
 @pytest.mark.django_db
@@ -336,7 +395,9 @@ def token_row_password_change(a: Org) -> None:
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     _refused(a, a.key, "authentication_failed")
-    events = AuditEvent.objects.filter(action="accounts.api_token.revoked", target_id=str(a.analyst.pk))
+    events = AuditEvent.objects.filter(
+        action="accounts.api_token.revoked", target_id=str(a.analyst.pk)
+    )
     assert [e.details for e in events] == [{"reason": "password_changed"}]
 
 
@@ -373,13 +434,18 @@ def token_row_stored_hash(a: Org) -> None:
     """Input: a token made on the API token page; then every text column of the token tables searched for it."""
     page = a.web.post(reverse("accounts:api_token"), {"action": "rotate"})
     key = re.search(r'<code class="token">([^<]+)</code>', page.content.decode()).group(1)
-    assert token_client(key).get(reverse("api-search-detail", args=[999999])).status_code == 404  # it works
+    assert (
+        token_client(key).get(reverse("api-search-detail", args=[999999])).status_code == 404
+    )  # it works
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM accounts_apitoken WHERE key_hash = %s", [key])
         assert cursor.fetchone()[0] == 0
         cursor.execute("SELECT count(*) FROM authtoken_token")
         assert cursor.fetchone()[0] == 0
-        cursor.execute("SELECT count(*) FROM accounts_apitoken WHERE key_hash = %s", [hashlib.sha256(key.encode()).hexdigest()])
+        cursor.execute(
+            "SELECT count(*) FROM accounts_apitoken WHERE key_hash = %s",
+            [hashlib.sha256(key.encode()).hexdigest()],
+        )
         assert cursor.fetchone()[0] == 1
     assert key not in json.dumps(list(AuditEvent.objects.values_list("details", flat=True)))
 
@@ -394,8 +460,13 @@ def token_row_clear_token_migrated(a: Org) -> None:
     migration = __import__("accounts.migrations.0004_api_tokens_hashed", fromlist=["tokens_hash"])
     migration.tokens_hash(apps, SimpleNamespace(connection=connection))
     assert not Token.objects.exists()  # the clear key is gone from the database
-    assert ApiToken.objects.get(user=a.owner).key_hash == hashlib.sha256(legacy.key.encode()).hexdigest()
-    assert token_client(legacy.key).get(reverse("api-search-detail", args=[999999])).status_code == 404  # still works
+    assert (
+        ApiToken.objects.get(user=a.owner).key_hash
+        == hashlib.sha256(legacy.key.encode()).hexdigest()
+    )
+    assert (
+        token_client(legacy.key).get(reverse("api-search-detail", args=[999999])).status_code == 404
+    )  # still works
 
 
 def token_row_command(a: Org) -> None:
@@ -407,7 +478,9 @@ def token_row_command(a: Org) -> None:
     out = StringIO()
     call_command("api_token_create", a.analyst.email, stdout=out)
     key = out.getvalue().strip().splitlines()[-1]
-    assert token_client(key).get(reverse("api-search-detail", args=[999999])).status_code == 404  # it works
+    assert (
+        token_client(key).get(reverse("api-search-detail", args=[999999])).status_code == 404
+    )  # it works
     assert ApiToken.objects.get(user=a.analyst).key_hash == hashlib.sha256(key.encode()).hexdigest()
     _refused(a, a.key, "authentication_failed")  # it replaced the one made before
 
@@ -419,7 +492,9 @@ def token_row_command(a: Org) -> None:
         pytest.param(token_row_command, id="token × api_token_create command"),
         pytest.param(token_row_password_change, id="token × password change"),
         pytest.param(token_row_password_reset, id="token × password reset"),
-        pytest.param(token_row_admin_password, id="token × password set by admin or changepassword"),
+        pytest.param(
+            token_row_admin_password, id="token × password set by admin or changepassword"
+        ),
         pytest.param(token_row_expiry, id="token × expiry"),
         pytest.param(token_row_stored_hash, id="token × stored hash"),
         pytest.param(token_row_clear_token_migrated, id="token × clear token migrated to a hash"),
@@ -442,7 +517,9 @@ def _demote(target: Membership, actor: User) -> None:
 
 def _waiting_on_locks() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")  # the view is a snapshot per transaction otherwise
+        cursor.execute(
+            "SELECT pg_stat_clear_snapshot()"
+        )  # the view is a snapshot per transaction otherwise
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
             "AND pid <> pg_backend_pid()"
@@ -498,7 +575,10 @@ def test_org_admin_count_under_concurrency(change) -> None:
     # check not there, the last one counts a single admin left); the organisation keeps exactly one.
     assert Membership.objects.filter(organisation=org, role=Role.ORG_ADMIN).count() == 1
     assert len(refused) == 1, refused
-    assert refused[0] in ("An organisation needs at least one org admin.", "You are no longer an org admin of this organisation.")
+    assert refused[0] in (
+        "An organisation needs at least one org admin.",
+        "You are no longer an org admin of this organisation.",
+    )
 
 
 # --- The served address in commands run from a second shell ------------------------------------------------
@@ -514,20 +594,34 @@ def _command(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         EMAIL_FILE_PATH=str(tmp_path / "mail"),
     )
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return result
 
 
 def served_staff_create(tmp_path: Path, served: str) -> None:
-    out = _command(tmp_path, "staff_create", "second.shell@facesearch.example", "--group", "dpo").stdout
+    out = _command(
+        tmp_path, "staff_create", "second.shell@facesearch.example", "--group", "dpo"
+    ).stdout
     link = out.strip().splitlines()[-1]
     assert link.startswith(f"{served}/accounts/password/reset/key/"), out
 
 
 def served_organisation_create(tmp_path: Path, served: str) -> None:
-    out = _command(tmp_path, "organisation_create", "--name", "Second Shell Ltd", "--admin-email", "boss@second.example").stdout
+    out = _command(
+        tmp_path,
+        "organisation_create",
+        "--name",
+        "Second Shell Ltd",
+        "--admin-email",
+        "boss@second.example",
+    ).stdout
     assert f"opens on {served}/" in out, out
     emails = [p.read_text() for p in (tmp_path / "mail").iterdir()]
     assert len(emails) == 1
@@ -561,7 +655,9 @@ def test_served_address_of_a_dead_runner_is_ignored(tmp_path: Path, monkeypatch)
     monkeypatch.setenv("DEV_DATA_DIR", str(tmp_path))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (tmp_path / runner.RUN_STATE_FILE).write_text(json.dumps({"url": "http://127.0.0.1:8765", "pid": dead.pid}))
+    (tmp_path / runner.RUN_STATE_FILE).write_text(
+        json.dumps({"url": "http://127.0.0.1:8765", "pid": dead.pid})
+    )
     assert runner.served_url() is None
 
 
@@ -572,7 +668,9 @@ def test_served_address_of_a_dead_runner_is_ignored(tmp_path: Path, monkeypatch)
 @pytest.mark.parametrize(
     "address",
     [
-        pytest.param("member@other.example", id="no leak × invitation to another organisation's member"),
+        pytest.param(
+            "member@other.example", id="no leak × invitation to another organisation's member"
+        ),
         pytest.param("dpo@facesearch.example", id="no leak × invitation to a staff account"),
     ],
 )
@@ -588,10 +686,14 @@ def test_invitation_answers_alike_for_any_address(acme: Org, address: str) -> No
     def invite(email: str) -> tuple[int, str, list[str]]:
         mail.outbox.clear()
         with TestCase.captureOnCommitCallbacks(execute=True):
-            response = acme.owner_web.post(reverse("accounts:members"), {"email": email, "role": Role.ANALYST}, follow=True)
+            response = acme.owner_web.post(
+                reverse("accounts:members"), {"email": email, "role": Role.ANALYST}, follow=True
+            )
         html = response.content.decode().replace(email, "ADDRESS")
         notice = re.findall(r'class="message[^"]*"[^>]*>([^<]*)<', html)
-        pending = Invitation.objects.filter(organisation=acme.org, email=email, status=Invitation.Status.PENDING)
+        pending = Invitation.objects.filter(
+            organisation=acme.org, email=email, status=Invitation.Status.PENDING
+        )
         assert pending.count() == 1, f"no pending invitation listed for {email}"
         return response.status_code, " ".join(notice), [m.body for m in mail.outbox]
 

@@ -118,7 +118,11 @@ def _face(status: str) -> Face:
 
 
 def _events(action: str, obj) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(action=action, target_type=obj._meta.label_lower, target_id=str(obj.pk)))
+    return list(
+        AuditEvent.objects.filter(
+            action=action, target_type=obj._meta.label_lower, target_id=str(obj.pk)
+        )
+    )
 
 
 # --- Restriction and suppression × admin ------------------------------------------------------
@@ -127,9 +131,21 @@ def _events(action: str, obj) -> list[AuditEvent]:
 @pytest.mark.parametrize(
     ("status", "tried"),
     [
-        pytest.param(Face.Status.RESTRICTED, "active", id="restriction × admin face change (restricted → active)"),
-        pytest.param(Face.Status.SUPPRESSED, "active", id="suppression × admin face change (suppression lifted)"),
-        pytest.param(Face.Status.ACTIVE, "restricted", id="restriction × admin face change (active → restricted, no notice)"),
+        pytest.param(
+            Face.Status.RESTRICTED,
+            "active",
+            id="restriction × admin face change (restricted → active)",
+        ),
+        pytest.param(
+            Face.Status.SUPPRESSED,
+            "active",
+            id="suppression × admin face change (suppression lifted)",
+        ),
+        pytest.param(
+            Face.Status.ACTIVE,
+            "restricted",
+            id="restriction × admin face change (active → restricted, no notice)",
+        ),
     ],
 )
 def test_admin_cannot_change_a_face_status(admin_client, status, tried):
@@ -137,7 +153,13 @@ def test_admin_cannot_change_a_face_status(admin_client, status, tried):
     face = _face(status)
     response = admin_client.post(
         f"/admin/search/face/{face.pk}/change/",
-        {"pipeline": face.pipeline, "status": tried, "jurisdiction": face.jurisdiction, "expires_at_0": "", "expires_at_1": ""},
+        {
+            "pipeline": face.pipeline,
+            "status": tried,
+            "jurisdiction": face.jurisdiction,
+            "expires_at_0": "",
+            "expires_at_1": "",
+        },
     )
     face.refresh_from_db()
     assert response.status_code == 403
@@ -152,7 +174,12 @@ def test_admin_cannot_change_a_source_image(row, admin_client):
     image = index_photos("img3.jpg", jurisdiction="FR")["img3.jpg"]
     response = admin_client.post(
         f"/admin/search/sourceimage/{image.pk}/change/",
-        {"source_label": image.source_label, "jurisdiction": "GB", "status": "pending", "attempts": "0"},
+        {
+            "source_label": image.source_label,
+            "jurisdiction": "GB",
+            "status": "pending",
+            "attempts": "0",
+        },
     )
     image.refresh_from_db()
     assert response.status_code == 403
@@ -162,7 +189,14 @@ def test_admin_cannot_change_a_source_image(row, admin_client):
 # Personal data that admin could add, change or delete, or did not show at all (rows); and that was
 # view only already (kept so by the guard test below).
 PERSONAL_DATA_ROWS = [Face, SourceImage, ProbeFace, Candidate, AccessPackage]
-PERSONAL_DATA_ALREADY_VIEW_ONLY = [SearchRequest, SearchHit, SubjectRequest, ErasureReceipt, Suppression, AuditEvent]
+PERSONAL_DATA_ALREADY_VIEW_ONLY = [
+    SearchRequest,
+    SearchHit,
+    SubjectRequest,
+    ErasureReceipt,
+    Suppression,
+    AuditEvent,
+]
 
 
 def _assert_view_only(client, root, model) -> None:
@@ -174,7 +208,10 @@ def _assert_view_only(client, root, model) -> None:
     assert not model_admin.has_add_permission(request)
     assert not model_admin.has_change_permission(request)
     assert not model_admin.has_delete_permission(request)
-    assert client.get(f"/admin/{model._meta.app_label}/{model._meta.model_name}/add/").status_code == 403
+    assert (
+        client.get(f"/admin/{model._meta.app_label}/{model._meta.model_name}/add/").status_code
+        == 403
+    )
 
 
 @pytest.mark.parametrize(
@@ -201,7 +238,9 @@ def test_face_page_renders_no_crop_file_or_embedding(row, admin_client):
     html = page.content.decode()
     assert face.crop.name not in html and face.image.file.name not in html
     assert "embedding" not in html.lower()
-    image_page = admin_client.get(f"/admin/search/sourceimage/{face.image_id}/change/").content.decode()
+    image_page = admin_client.get(
+        f"/admin/search/sourceimage/{face.image_id}/change/"
+    ).content.decode()
     assert image_page and face.image.file.name not in image_page
 
 
@@ -230,21 +269,36 @@ def _auditor_finds(client, auditor, obj, action: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "row", [pytest.param("organisation", id="audit diff and audit object filter × admin change of organisation")]
+    "row",
+    [
+        pytest.param(
+            "organisation", id="audit diff and audit object filter × admin change of organisation"
+        )
+    ],
 )
-def test_admin_change_of_an_organisation_has_a_diff_and_its_own_object(row, admin_client, client, auditor, root):
+def test_admin_change_of_an_organisation_has_a_diff_and_its_own_object(
+    row, admin_client, client, auditor, root
+):
     """Input: the organisation renamed and deactivated in admin."""
     org = Organisation.objects.create(name="Acme Investigations", slug="acme-inv")
     response = admin_client.post(
         f"/admin/accounts/organisation/{org.pk}/change/",
-        {"name": "Acme Inquiries", "slug": "acme-inv", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"},
+        {
+            "name": "Acme Inquiries",
+            "slug": "acme-inv",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     [event] = _events("admin.accounts.organisation.changed", org)
     assert event.actor_label == root.email
     assert sorted(event.details["fields"]) == ["is_active", "name"]
     changes = {c["field"]: (c["old"], c["new"]) for c in event.details["changes"]}
-    assert changes == {"name": ("Acme Investigations", "Acme Inquiries"), "is_active": (True, False)}
+    assert changes == {
+        "name": ("Acme Investigations", "Acme Inquiries"),
+        "is_active": (True, False),
+    }
     _auditor_finds(client, auditor, org, "admin.accounts.organisation.changed")
 
 
@@ -255,7 +309,11 @@ def test_admin_password_change_is_audited_without_the_hash(row, admin_client, ro
     old_hash = staff.password
     response = admin_client.post(
         f"/admin/accounts/user/{staff.pk}/password/",
-        {"password1": "An0ther-long-passphrase", "password2": "An0ther-long-passphrase", "usable_password": "true"},
+        {
+            "password1": "An0ther-long-passphrase",
+            "password2": "An0ther-long-passphrase",
+            "usable_password": "true",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     staff.refresh_from_db()
@@ -272,7 +330,12 @@ def test_third_party_admin_addition_is_audited(row, admin_client, client, audito
 
     response = admin_client.post(
         "/admin/django_celery_beat/intervalschedule/add/",
-        {"every": "7", "period": "days", "periodictask_set-TOTAL_FORMS": "0", "periodictask_set-INITIAL_FORMS": "0"},
+        {
+            "every": "7",
+            "period": "days",
+            "periodictask_set-TOTAL_FORMS": "0",
+            "periodictask_set-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     schedule = IntervalSchedule.objects.get(every=7, period="days")
@@ -289,9 +352,12 @@ def test_third_party_bulk_action_is_audited(row, admin_client):
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     every = IntervalSchedule.objects.create(every=1, period="hours")
-    task = PeriodicTask.objects.create(name="nightly", task="crawling.tasks.requeue_stalled", interval=every, enabled=True)
+    task = PeriodicTask.objects.create(
+        name="nightly", task="crawling.tasks.requeue_stalled", interval=every, enabled=True
+    )
     response = admin_client.post(
-        "/admin/django_celery_beat/periodictask/", {"action": "disable_tasks", "_selected_action": [str(task.pk)]}
+        "/admin/django_celery_beat/periodictask/",
+        {"action": "disable_tasks", "_selected_action": [str(task.pk)]},
     )
     assert response.status_code == 302
     [event] = _events("admin.django_celery_beat.periodictask.changed", task)
@@ -321,9 +387,13 @@ def test_every_admin_audits(row):
 
 def _approved(dpo) -> Source:
     source = crawling.source_add(
-        name="News site", scope=["https://news.example.org/"], jurisdictions=["FR"], lawful_basis="legitimate_interests",
-        art9_condition="manifestly_public", dpia_reference="DPIA-7",
-    )  # fmt: skip
+        name="News site",
+        scope=["https://news.example.org/"],
+        jurisdictions=["FR"],
+        lawful_basis="legitimate_interests",
+        art9_condition="manifestly_public",
+        dpia_reference="DPIA-7",
+    )
     source = crawling.source_approve(source=source, actor=dpo)
     assert source.status == Source.Status.APPROVED
     return source
@@ -331,11 +401,17 @@ def _approved(dpo) -> Source:
 
 def _admin_form(source: Source, **override) -> dict[str, str]:
     data = {
-        "name": source.name, "kind": source.kind, "scope": json.dumps(source.scope),
-        "jurisdictions": json.dumps(source.jurisdictions), "lawful_basis": source.lawful_basis,
-        "art9_condition": source.art9_condition, "dpia_reference": source.dpia_reference,
-        "crawl_rate": str(source.crawl_rate), "page_limit": str(source.page_limit), "max_depth": str(source.max_depth),
-    }  # fmt: skip
+        "name": source.name,
+        "kind": source.kind,
+        "scope": json.dumps(source.scope),
+        "jurisdictions": json.dumps(source.jurisdictions),
+        "lawful_basis": source.lawful_basis,
+        "art9_condition": source.art9_condition,
+        "dpia_reference": source.dpia_reference,
+        "crawl_rate": str(source.crawl_rate),
+        "page_limit": str(source.page_limit),
+        "max_depth": str(source.max_depth),
+    }
     data.update(override)
     return data
 
@@ -351,27 +427,50 @@ def _assert_sent_back(source: Source, job: CrawlJob | None = None) -> None:
         job.refresh_from_db()
         assert job.status == CrawlJob.Status.CANCELLED
         assert crawling.crawl_job_run(job_id=job.pk) is False
-    [event] = AuditEvent.objects.filter(action="crawling.source.changed", target_type="crawling.source", target_id=str(source.pk))
+    [event] = AuditEvent.objects.filter(
+        action="crawling.source.changed", target_type="crawling.source", target_id=str(source.pk)
+    )
     assert event.details["approval_withdrawn"] is True
 
 
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
     [
-        pytest.param("scope", json.dumps(["https://news.example.org/", "https://other.example/"]),
-                     ["https://news.example.org/", "https://other.example/"], id="DPO approval × admin source edit (scope)"),
-        pytest.param("lawful_basis", "consent", "consent", id="DPO approval × admin source edit (lawful basis)"),
-        pytest.param("art9_condition", "legal_claims", "legal_claims", id="DPO approval × admin source edit (Art 9 condition)"),
-        pytest.param("dpia_reference", "DPIA-8", "DPIA-8", id="DPO approval × admin source edit (DPIA reference)"),
+        pytest.param(
+            "scope",
+            json.dumps(["https://news.example.org/", "https://other.example/"]),
+            ["https://news.example.org/", "https://other.example/"],
+            id="DPO approval × admin source edit (scope)",
+        ),
+        pytest.param(
+            "lawful_basis",
+            "consent",
+            "consent",
+            id="DPO approval × admin source edit (lawful basis)",
+        ),
+        pytest.param(
+            "art9_condition",
+            "legal_claims",
+            "legal_claims",
+            id="DPO approval × admin source edit (Art 9 condition)",
+        ),
+        pytest.param(
+            "dpia_reference",
+            "DPIA-8",
+            "DPIA-8",
+            id="DPO approval × admin source edit (DPIA reference)",
+        ),
         pytest.param("crawl_rate", "50", 50.0, id="DPO approval × admin source edit (crawl rate)"),
     ],
-)  # fmt: skip
+)
 def test_admin_source_edit_sends_it_back_for_approval(admin_client, dpo, field, value, expected):
     """Input: one approved field changed on the source's admin form, with a crawl queued."""
     source = _approved(dpo)
     before = getattr(source, field)
     job = crawling.crawl_job_create(source=source, actor=dpo)
-    response = admin_client.post(f"/admin/crawling/source/{source.pk}/change/", _admin_form(source, **{field: value}))
+    response = admin_client.post(
+        f"/admin/crawling/source/{source.pk}/change/", _admin_form(source, **{field: value})
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     source.refresh_from_db()
     assert getattr(source, field) == expected
@@ -386,7 +485,9 @@ def test_admin_source_edit_sends_it_back_for_approval(admin_client, dpo, field, 
 def test_admin_source_edit_to_an_excluded_jurisdiction_is_refused(row, admin_client, dpo):
     """Input: jurisdictions set to ["GB"]."""
     source = _approved(dpo)
-    response = admin_client.post(f"/admin/crawling/source/{source.pk}/change/", _admin_form(source, jurisdictions='["GB"]'))
+    response = admin_client.post(
+        f"/admin/crawling/source/{source.pk}/change/", _admin_form(source, jurisdictions='["GB"]')
+    )
     assert response.status_code == 200
     assert "GB is an excluded jurisdiction" in response.content.decode()
     source.refresh_from_db()
@@ -399,10 +500,24 @@ def test_source_add_command_update_sends_it_back(row, dpo):
     source = _approved(dpo)
     out = StringIO()
     call_command(
-        "source_add", "--update", "--name", "News site", "--scope", "https://news.example.org/", "--scope", "https://x.example/",
-        "--jurisdiction", "FR", "--lawful-basis", "legitimate_interests", "--art9", "manifestly_public", "--dpia", "DPIA-7",
+        "source_add",
+        "--update",
+        "--name",
+        "News site",
+        "--scope",
+        "https://news.example.org/",
+        "--scope",
+        "https://x.example/",
+        "--jurisdiction",
+        "FR",
+        "--lawful-basis",
+        "legitimate_interests",
+        "--art9",
+        "manifestly_public",
+        "--dpia",
+        "DPIA-7",
         stdout=out,
-    )  # fmt: skip
+    )
     assert json.loads(out.getvalue())["status"] == "proposed"
     source.refresh_from_db()
     assert source.scope == ["https://news.example.org/", "https://x.example/"]
@@ -414,13 +529,38 @@ def test_import_into_a_changed_local_source_is_refused(row, tmp_path, dpo):
     """Input: an approved local source whose lawful basis ``source_add --local --update`` changes, then
     ``import_images`` of a real photo into it."""
     out = StringIO()
-    common = ["--local", "--name", "press kit", "--jurisdiction", "FR", "--art9", "manifestly_public", "--dpia", "DPIA-3"]
-    call_command("source_add", *common, "--lawful-basis", "legitimate_interests", "--approve-as", dpo.email, stdout=out)
+    common = [
+        "--local",
+        "--name",
+        "press kit",
+        "--jurisdiction",
+        "FR",
+        "--art9",
+        "manifestly_public",
+        "--dpia",
+        "DPIA-3",
+    ]
+    call_command(
+        "source_add",
+        *common,
+        "--lawful-basis",
+        "legitimate_interests",
+        "--approve-as",
+        dpo.email,
+        stdout=out,
+    )
     assert json.loads(out.getvalue())["status"] == "approved"
     call_command("source_add", *common, "--lawful-basis", "consent", "--update", stdout=StringIO())
     (tmp_path / "img1.jpg").write_bytes(photos.photo("img1.jpg"))
     with pytest.raises(CommandError, match="not been approved"):
-        call_command("import_images", str(tmp_path), "--source", "press kit", stdout=StringIO(), stderr=StringIO())
+        call_command(
+            "import_images",
+            str(tmp_path),
+            "--source",
+            "press kit",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
     assert not SourceImage.objects.exists()
     _assert_sent_back(Source.objects.get(name="press kit"))
 
@@ -431,10 +571,16 @@ def test_dpo_source_form_sends_it_back(row, client, dpo):
     source = _approved(dpo)
     client.force_login(dpo)
     form = {
-        "name": source.name, "scope": "https://news.example.org/", "jurisdictions": "FR", "lawful_basis": "public_task",
-        "art9_condition": source.art9_condition, "dpia_reference": source.dpia_reference, "crawl_rate": "1",
-        "page_limit": "500", "max_depth": "3",
-    }  # fmt: skip
+        "name": source.name,
+        "scope": "https://news.example.org/",
+        "jurisdictions": "FR",
+        "lawful_basis": "public_task",
+        "art9_condition": source.art9_condition,
+        "dpia_reference": source.dpia_reference,
+        "crawl_rate": "1",
+        "page_limit": "500",
+        "max_depth": "3",
+    }
     response = client.post(reverse("crawling:edit", args=[source.pk]), form)
     assert response.status_code == 302
     source.refresh_from_db()
@@ -450,10 +596,16 @@ def test_dpo_source_form_refuses_an_excluded_jurisdiction(row, client, dpo):
     source = _approved(dpo)
     client.force_login(dpo)
     form = {
-        "name": source.name, "scope": "https://news.example.org/", "jurisdictions": "FR, GB", "lawful_basis": source.lawful_basis,
-        "art9_condition": source.art9_condition, "dpia_reference": source.dpia_reference, "crawl_rate": "1",
-        "page_limit": "500", "max_depth": "3",
-    }  # fmt: skip
+        "name": source.name,
+        "scope": "https://news.example.org/",
+        "jurisdictions": "FR, GB",
+        "lawful_basis": source.lawful_basis,
+        "art9_condition": source.art9_condition,
+        "dpia_reference": source.dpia_reference,
+        "crawl_rate": "1",
+        "page_limit": "500",
+        "max_depth": "3",
+    }
     response = client.post(reverse("crawling:edit", args=[source.pk]), form)
     assert response.status_code == 400
     assert "GB is an excluded jurisdiction" in response.content.decode()
@@ -502,7 +654,9 @@ def test_authenticator_deletion_is_audited_without_its_secret(admin_client, dpo)
     """Guard: resetting a lost authenticator in admin is audited, and its secret stays out of the log."""
     authenticator = Authenticator.objects.get(user=dpo, type=Authenticator.Type.TOTP)
     secret = authenticator.data["secret"]
-    response = admin_client.post(f"/admin/mfa/authenticator/{authenticator.pk}/delete/", {"post": "yes"})
+    response = admin_client.post(
+        f"/admin/mfa/authenticator/{authenticator.pk}/delete/", {"post": "yes"}
+    )
     assert response.status_code == 302
     [event] = _events("admin.mfa.authenticator.deleted", authenticator)
     assert {"field": "data", "redacted": True} in event.details["changes"]
@@ -512,14 +666,23 @@ def test_authenticator_deletion_is_audited_without_its_secret(admin_client, dpo)
 def test_admin_adds_a_source_as_proposed(admin_client, dpo):
     """Guard: a source added in admin goes through source_add: proposed, audited, not crawlable."""
     form = {
-        "name": "Added in admin", "kind": "web", "scope": '["https://added.example/"]', "jurisdictions": '["FR"]',
-        "lawful_basis": "legitimate_interests", "art9_condition": "manifestly_public", "dpia_reference": "DPIA-9",
-        "crawl_rate": "1", "page_limit": "500", "max_depth": "3",
-    }  # fmt: skip
+        "name": "Added in admin",
+        "kind": "web",
+        "scope": '["https://added.example/"]',
+        "jurisdictions": '["FR"]',
+        "lawful_basis": "legitimate_interests",
+        "art9_condition": "manifestly_public",
+        "dpia_reference": "DPIA-9",
+        "crawl_rate": "1",
+        "page_limit": "500",
+        "max_depth": "3",
+    }
     response = admin_client.post("/admin/crawling/source/add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     source = Source.objects.get(name="Added in admin")
     assert source.status == Source.Status.PROPOSED and source.approved_by_id is None
-    assert _events("crawling.source.added", source) and _events("admin.crawling.source.added", source)
+    assert _events("crawling.source.added", source) and _events(
+        "admin.crawling.source.added", source
+    )
     with pytest.raises(crawling.CrawlRefused, match="not been approved"):
         crawling.crawl_job_create(source=source)

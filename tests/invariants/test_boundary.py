@@ -26,9 +26,28 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = {"SourceImage", "Face", "SearchHit", "ProbeFace", "SearchRequest", "Suppression"}
 RELATED = {"faces", "hits", "probe_faces"}  # related names that only search's models use
-WRITES = {"create", "update", "delete", "bulk_create", "bulk_update", "get_or_create", "update_or_create"}
+WRITES = {
+    "create",
+    "update",
+    "delete",
+    "bulk_create",
+    "bulk_update",
+    "get_or_create",
+    "update_or_create",
+}
 INSTANCE_FETCH = {"get", "first", "last", "create", "earliest", "latest"}
-SKIP_DIRS = {"search", "tests", "bench", "migrations", ".venv", ".data", "node_modules", "static", "locale", "docs"}
+SKIP_DIRS = {
+    "search",
+    "tests",
+    "bench",
+    "migrations",
+    ".venv",
+    ".data",
+    "node_modules",
+    "static",
+    "locale",
+    "docs",
+}
 
 # What legitimately remains outside search, each with its reason (ideally nothing).
 ALLOWED: dict[tuple[str, str], str] = {}
@@ -55,7 +74,13 @@ def _model_of(node: ast.AST, models: set[str]) -> str | None:
     for link in _chain(node):
         if isinstance(link, ast.Attribute) and link.attr == "objects":
             base = link.value
-            name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else ""
+            name = (
+                base.id
+                if isinstance(base, ast.Name)
+                else base.attr
+                if isinstance(base, ast.Attribute)
+                else ""
+            )
             if name in models:
                 return name
     return None
@@ -95,7 +120,13 @@ class _Finder(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         for arg in [*node.args.args, *node.args.kwonlyargs]:
             ann = arg.annotation
-            name = ann.id if isinstance(ann, ast.Name) else ann.value if isinstance(ann, ast.Constant) else None
+            name = (
+                ann.id
+                if isinstance(ann, ast.Name)
+                else ann.value
+                if isinstance(ann, ast.Constant)
+                else None
+            )
             if name in self.models:
                 self.instances[arg.arg] = str(name)
         self.generic_visit(node)
@@ -112,7 +143,11 @@ class _Finder(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _bind(self, targets: list[ast.Name], value: ast.AST) -> None:
-        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in self.models:
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id in self.models
+        ):
             for t in targets:
                 self.instances[t.id] = value.func.id  # Model(...)
             return
@@ -120,7 +155,11 @@ class _Finder(ast.NodeVisitor):
         if model is None:
             return
         last = _chain(value)[-1]
-        fetch = isinstance(last, ast.Call) and isinstance(last.func, ast.Attribute) and last.func.attr in INSTANCE_FETCH
+        fetch = (
+            isinstance(last, ast.Call)
+            and isinstance(last.func, ast.Attribute)
+            and last.func.attr in INSTANCE_FETCH
+        )
         for t in targets:
             (self.instances if fetch else self.querysets)[t.id] = model
 
@@ -137,12 +176,27 @@ class _Finder(ast.NodeVisitor):
             root = chain[0]
             model = self._source_model(func.value)
             if func.attr in WRITES and model:
-                self.found.append((node.lineno, f"{model}.{_label(func).split('.', 1)[-1]}" if _model_of(func, self.models)
-                                   else f"{model} (via {_label(func)})"))  # fmt: skip
-            elif func.attr in WRITES and any(isinstance(link, ast.Attribute) and link.attr in RELATED for link in chain):
+                self.found.append(
+                    (
+                        node.lineno,
+                        f"{model}.{_label(func).split('.', 1)[-1]}"
+                        if _model_of(func, self.models)
+                        else f"{model} (via {_label(func)})",
+                    )
+                )
+            elif func.attr in WRITES and any(
+                isinstance(link, ast.Attribute) and link.attr in RELATED for link in chain
+            ):
                 self.found.append((node.lineno, f"related manager {_label(func)}"))
-            elif func.attr in ("save", "delete") and isinstance(root, ast.Name) and len(chain) == 1 and root.id in self.instances:
-                self.found.append((node.lineno, f"{self.instances[root.id]} instance {root.id}.{func.attr}()"))
+            elif (
+                func.attr in ("save", "delete")
+                and isinstance(root, ast.Name)
+                and len(chain) == 1
+                and root.id in self.instances
+            ):
+                self.found.append(
+                    (node.lineno, f"{self.instances[root.id]} instance {root.id}.{func.attr}()")
+                )
         self.generic_visit(node)
 
 
@@ -151,7 +205,11 @@ def _returns_search_queryset(tree: ast.Module, models: set[str]) -> dict[str, st
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef):
             for sub in ast.walk(node):
-                if isinstance(sub, ast.Return) and sub.value is not None and (model := _model_of(sub.value, models)):
+                if (
+                    isinstance(sub, ast.Return)
+                    and sub.value is not None
+                    and (model := _model_of(sub.value, models))
+                ):
                     functions[node.name] = model
     return functions
 
@@ -178,7 +236,9 @@ def _files() -> list[Path]:
 def test_nothing_outside_search_writes_search_models():
     """Input: every application module outside search/. Expect: no write to search's models (but the allowed)."""
     files = _files()
-    assert any(p.relative_to(ROOT).as_posix() == "subjects/services.py" for p in files)  # the walk sees the apps
+    assert any(
+        p.relative_to(ROOT).as_posix() == "subjects/services.py" for p in files
+    )  # the walk sees the apps
     offences = []
     used = set()
     for path in files:
@@ -189,14 +249,22 @@ def test_nothing_outside_search_writes_search_models():
                 used.add(key)
                 continue
             offences.append(f"{rel}:{line}: {what}")
-    assert not offences, "only search may write search's models; call a service in search.stewardship:\n" + "\n".join(offences)
-    assert used == set(ALLOWED), f"allowed writes that no longer exist (remove them): {set(ALLOWED) - used}"
+    assert not offences, (
+        "only search may write search's models; call a service in search.stewardship:\n"
+        + "\n".join(offences)
+    )
+    assert used == set(ALLOWED), (
+        f"allowed writes that no longer exist (remove them): {set(ALLOWED) - used}"
+    )
 
 
 # The check itself, on the writes subjects made before search owned them (each must be caught).
 CAUGHT = [
     ("SourceImage.objects.filter(pk__in=ids).delete()", "manager chain"),
-    ("faces = Face.objects.filter(image_id=1)\nfaces.update(jurisdiction='FR')", "queryset variable"),
+    (
+        "faces = Face.objects.filter(image_id=1)\nfaces.update(jurisdiction='FR')",
+        "queryset variable",
+    ),
     (
         "def _confirmed(r):\n    return Face.objects.filter(pk__in=r)\n\ndef f(r):\n    _confirmed(r).update(status='active')",
         "queryset from a module function",
@@ -206,11 +274,16 @@ CAUGHT = [
     ("for face in Face.objects.all():\n    face.delete()", "iterated instance"),
     ("hit = SearchHit.objects.get(pk=1)\nhit.delete()", "fetched instance"),
     ("def f(image):\n    image.faces.all().delete()", "related manager"),
-    ("from search import models\nmodels.Face.objects.filter().update(status='active')", "module attribute"),
+    (
+        "from search import models\nmodels.Face.objects.filter().update(status='active')",
+        "module attribute",
+    ),
 ]
 
 
-@pytest.mark.parametrize("source", [c[0] for c in CAUGHT], ids=[f"boundary catches × {c[1]}" for c in CAUGHT])
+@pytest.mark.parametrize(
+    "source", [c[0] for c in CAUGHT], ids=[f"boundary catches × {c[1]}" for c in CAUGHT]
+)
 def test_the_check_catches(source):
     """Input: a write that bypassed search before issue 18. Expect: the check reports it."""
     assert writes_in(source), source

@@ -22,7 +22,12 @@ from django.urls import reverse
 from django.utils import translation
 
 from compliance.models import AuditEvent, DataClass, LegalHold
-from compliance.retention import jurisdiction_sweep, legal_hold_create, legal_hold_release, retention_sweep
+from compliance.retention import (
+    jurisdiction_sweep,
+    legal_hold_create,
+    legal_hold_release,
+    retention_sweep,
+)
 from search.models import Face, SearchHit, SearchRequest, SourceImage
 from search.selectors import face_match_list
 from subjects import services
@@ -45,19 +50,29 @@ def store(owner):
     """img1 (the requester) and img3 (someone else) indexed; the owner's organisation saw img1 in a search."""
     images = index_photos("img1.jpg", "img3.jpg")
     search = SearchRequest.objects.create(
-        organisation=owner.membership.organisation, user=owner, purpose="p", lawful_basis="public_task",
-        case_reference="CASE-9", status="done",
-    )  # fmt: skip
-    SearchHit.objects.create(search=search, face=images["img1.jpg"].faces.get(), distance=0.03, confidence=0.9, rank=1)
+        organisation=owner.membership.organisation,
+        user=owner,
+        purpose="p",
+        lawful_basis="public_task",
+        case_reference="CASE-9",
+        status="done",
+    )
+    SearchHit.objects.create(
+        search=search, face=images["img1.jpg"].faces.get(), distance=0.03, confidence=0.9, rank=1
+    )
     return images
 
 
 def _request(kind: str, *, language: str = "en-gb", consent: bool = False) -> SubjectRequest:
     """A request filed with the person's selfie (img2), its email link followed."""
     req, _token = services.request_submit(
-        type=kind, email="person@example.net", selfie=photos.photo("img2.jpg"), language=language,
-        consent_keep_template=consent, correction="I live in Britain" if kind == "rectification" else "",
-    )  # fmt: skip
+        type=kind,
+        email="person@example.net",
+        selfie=photos.photo("img2.jpg"),
+        language=language,
+        consent_keep_template=consent,
+        correction="I live in Britain" if kind == "rectification" else "",
+    )
     found = re.search(r"/rights/verify/([^/\s]+)/", str(mail.outbox[-1].body))
     assert found is not None
     services.request_verify(token=found.group(1))
@@ -76,16 +91,25 @@ def _approved(kind: str, dpo: Any, **kwargs: Any) -> SubjectRequest:
 
 def _carry_out(kind: str, dpo: Any, **kwargs: Any) -> SubjectRequest:
     req = _approved(kind, dpo, **{k: v for k, v in kwargs.items() if k in ("language", "consent")})
-    services.request_execute(request=req, actor=dpo, rectified_jurisdiction=kwargs.get("jurisdiction", ""))
+    services.request_execute(
+        request=req, actor=dpo, rectified_jurisdiction=kwargs.get("jurisdiction", "")
+    )
     return SubjectRequest.objects.get(pk=req.pk)
 
 
-SCOPES = {"source_label": "source", "face_id": "face", "request_reference": "request", "organisation": "organisation"}
+SCOPES = {
+    "source_label": "source",
+    "face_id": "face",
+    "request_reference": "request",
+    "organisation": "organisation",
+}
 
 
 def _hold(dpo: Any, **target: Any) -> LegalHold:
     scope = SCOPES[next(iter(target))]
-    return legal_hold_create(scope=scope, reason="litigation: preserve evidence", actor=dpo, **target)
+    return legal_hold_create(
+        scope=scope, reason="litigation: preserve evidence", actor=dpo, **target
+    )
 
 
 def _searchable(face: Face) -> bool:
@@ -121,9 +145,13 @@ def _erasure_under_source_hold(store, dpo, owner):
     _kept_out_of_search(mine)
     mine.refresh_from_db()
     assert mine.erasure_reference == req.reference
-    assert req.erasure_receipt.counts["held_images"] == 1 and req.erasure_receipt.counts["images"] == 0
+    assert (
+        req.erasure_receipt.counts["held_images"] == 1 and req.erasure_receipt.counts["images"] == 0
+    )
     assert "legal obligation" in mail.outbox[-1].body and "1 photo" in mail.outbox[-1].body
-    assert AuditEvent.objects.filter(action="search.faces.held_for_erasure", details__reference=req.reference).exists()
+    assert AuditEvent.objects.filter(
+        action="search.faces.held_for_erasure", details__reference=req.reference
+    ).exists()
 
 
 def _objection_under_face_hold(store, dpo, owner):
@@ -137,7 +165,9 @@ def _objection_under_face_hold(store, dpo, owner):
     req = _carry_out("objection", dpo)
     _kept_out_of_search(mine, status=Face.Status.SUPPRESSED)
     assert suppression_match(page_url=mine.page_url) == Suppression.Kind.PAGE_URL
-    assert Suppression.objects.filter(kind=Suppression.Kind.IMAGE, value_sha256=mine.sha256).exists()
+    assert Suppression.objects.filter(
+        kind=Suppression.Kind.IMAGE, value_sha256=mine.sha256
+    ).exists()
     assert req.erasure_receipt.counts["held_images"] == 1
 
 
@@ -164,7 +194,11 @@ def _retention_sweep_after_hold(store, dpo, owner):
     legal_hold_release(hold=hold, actor=dpo)
     second = retention_sweep(data_class=DataClass.SOURCE_IMAGES, actor=dpo)
     _gone(mine)
-    assert second is not None and second.affected == 1 and SourceImage.objects.filter(pk=store["img3.jpg"].pk).exists()
+    assert (
+        second is not None
+        and second.affected == 1
+        and SourceImage.objects.filter(pk=store["img3.jpg"].pk).exists()
+    )
     assert AuditEvent.objects.filter(action="search.retention.held_erasures_completed").exists()
 
 
@@ -176,7 +210,9 @@ def _jurisdiction_sweep_under_request_hold(store, dpo, owner, settings):
     req = _approved("erasure", dpo)
     hold = _hold(dpo, request_reference=req.reference)
     services.request_execute(request=req, actor=dpo)
-    SourceImage.objects.filter(pk=mine.pk).update(jurisdiction="GB")  # test setup: the photo is British
+    SourceImage.objects.filter(pk=mine.pk).update(
+        jurisdiction="GB"
+    )  # test setup: the photo is British
     Face.objects.filter(image=mine).update(jurisdiction="GB")
     settings.EXCLUDED_JURISDICTIONS = ["GB"]
     receipt = jurisdiction_sweep(actor=dpo)
@@ -198,7 +234,9 @@ def _lift_keeps_held_erasure(store, dpo, owner):
     restriction = _approved("restriction", dpo)
     _carry_out("erasure", dpo)
     services.request_execute(request=restriction, actor=dpo)
-    services.restriction_lift(request=SubjectRequest.objects.get(pk=restriction.pk), actor=dpo, reason="claim settled")
+    services.restriction_lift(
+        request=SubjectRequest.objects.get(pk=restriction.pk), actor=dpo, reason="claim settled"
+    )
     _kept_out_of_search(mine)
     event = AuditEvent.objects.filter(action="search.faces.restriction_lifted").latest("pk")
     assert event.details["kept_restricted"] == 1 and event.details["faces"] == 0
@@ -227,8 +265,14 @@ def _objection_suppresses_in_search(store, dpo, owner):
     assert Suppression._meta.app_label == "search"
     assert Suppression.objects.filter(kind=Suppression.Kind.TEMPLATE).exists()
     before = SourceImage.objects.count()
-    again = search_services.source_image_store(data=photos.photo("img1.jpg"), source_label="re-import")
-    assert again.image is None and again.skipped == "suppressed" and SourceImage.objects.count() == before
+    again = search_services.source_image_store(
+        data=photos.photo("img1.jpg"), source_label="re-import"
+    )
+    assert (
+        again.image is None
+        and again.skipped == "suppressed"
+        and SourceImage.objects.count() == before
+    )
     assert AuditEvent.objects.filter(action="search.suppression.added").exists()
 
 
@@ -254,13 +298,19 @@ def _dpo_cannot_erase_with_undecided(store, dpo, owner, client):
     req = _request("erasure")
     candidates = list(req.candidates.all())
     services.candidate_decide(candidate=candidates[0], confirm=True, actor=dpo)
-    extra = index_photos("img4.jpg")["img4.jpg"].faces.get()  # a further photo of person01, still proposed
-    Candidate.objects.create(request=req, face=extra, face_ref=extra.pk, borderline=True, found_by="url")
+    extra = index_photos("img4.jpg")[
+        "img4.jpg"
+    ].faces.get()  # a further photo of person01, still proposed
+    Candidate.objects.create(
+        request=req, face=extra, face_ref=extra.pk, borderline=True, found_by="url"
+    )
     req = services.request_transition(request=req, action="approve", actor=dpo)
     with pytest.raises(ValidationError, match="still undecided"):
         services.request_execute(request=req, actor=dpo)
     client.force_login(dpo)
-    response = client.post(reverse("subjects:detail", args=[req.reference]), {"action": "execute"}, follow=True)
+    response = client.post(
+        reverse("subjects:detail", args=[req.reference]), {"action": "execute"}, follow=True
+    )
     assert "still undecided" in response.content.decode()
     assert SubjectRequest.objects.get(pk=req.pk).status == S.APPROVED
     assert SourceImage.objects.filter(pk=store["img1.jpg"].pk).exists()
@@ -323,7 +373,11 @@ ROWS = [
 def test_erasure_paths(row, request, store, dpo, owner):
     """One row of the matrix (see each row's docstring for the input tried and what is asserted)."""
     names = row.__code__.co_varnames[: row.__code__.co_argcount]
-    extra = {name: request.getfixturevalue(name) for name in names if name not in ("store", "dpo", "owner")}
+    extra = {
+        name: request.getfixturevalue(name)
+        for name in names
+        if name not in ("store", "dpo", "owner")
+    }
     row(store, dpo, owner, **extra)
 
 
@@ -339,7 +393,9 @@ def test_dpo_candidate_table_on_a_phone(width, live_server, browser, store, sett
     from tests.accounts import factories
 
     settings.SUBJECT_BORDERLINE_FACTOR = 3.0  # the other person's face is proposed too: more rows
-    SourceImage.objects.update(source_label="Regional newspaper archive, photographs of public events 2019-2024")
+    SourceImage.objects.update(
+        source_label="Regional newspaper archive, photographs of public events 2019-2024"
+    )
     req = _request("erasure")
     assert req.candidates.filter(status=Candidate.Status.PROPOSED, face__isnull=False).exists()
     dpo = factories.staff("dpo", email="phone-dpo@facesearch.example")
@@ -353,5 +409,8 @@ def test_dpo_candidate_table_on_a_phone(width, live_server, browser, store, sett
     assert buttons.count() >= 2
     for i in range(buttons.count()):
         box = buttons.nth(i).bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (buttons.nth(i).inner_text(), box)
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (
+            buttons.nth(i).inner_text(),
+            box,
+        )
     context.close()

@@ -41,7 +41,11 @@ from tests.subjects.test_requests import approve_all, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the rights portal's emails go out on commit
 
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-18"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-18",
+}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -60,7 +64,11 @@ def _work_in_process(monkeypatch):
     from crawling import tasks as crawl_tasks
     from search import tasks as search_tasks
 
-    for task in (search_tasks.search_process, search_tasks.source_images_analyse, crawl_tasks.crawl_job_run):
+    for task in (
+        search_tasks.search_process,
+        search_tasks.source_images_analyse,
+        crawl_tasks.crawl_job_run,
+    ):
         monkeypatch.setattr(task, "delay", lambda *args, **kwargs: None)
 
 
@@ -79,7 +87,9 @@ def files_named(digest: str) -> list[Path]:
 def reencoded(name: str, *, quality: int = 70, scale: float = 0.85) -> bytes:
     """The same photo, re-saved as JPEG at another quality and resized: other bytes, same face."""
     image = Image.open(io.BytesIO(photos.photo(name))).convert("RGB")
-    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    image = image.resize(
+        (round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS
+    )
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality)
     return out.getvalue()
@@ -112,9 +122,14 @@ def local_source(dpo, name: str = "press kit"):
     from crawling import services as crawling
 
     source = crawling.source_add(
-        name=name, scope=[], jurisdictions=["FR"], lawful_basis="legitimate_interests",
-        art9_condition="manifestly_public", dpia_reference="DPIA-18", kind="local",
-    )  # fmt: skip
+        name=name,
+        scope=[],
+        jurisdictions=["FR"],
+        lawful_basis="legitimate_interests",
+        art9_condition="manifestly_public",
+        dpia_reference="DPIA-18",
+        kind="local",
+    )
     return crawling.source_approve(source=source, actor=dpo)
 
 
@@ -135,13 +150,21 @@ def crawl(dpo, images: dict[str, bytes]):
     with serve() as site:
         page = "".join(f'<img src="{path}">' for path in images)
         site.routes.clear()
-        site.routes["/"] = (200, {"Content-Type": "text/html; charset=utf-8"}, f"<html><body>{page}</body></html>".encode())
+        site.routes["/"] = (
+            200,
+            {"Content-Type": "text/html; charset=utf-8"},
+            f"<html><body>{page}</body></html>".encode(),
+        )
         for path, data in images.items():
             site.routes[path] = (200, {"Content-Type": "image/jpeg"}, data)
         source = crawling.source_add(
-            name="News site", scope=[site.base + "/"], jurisdictions=["FR"], lawful_basis="legitimate_interests",
-            art9_condition="manifestly_public", dpia_reference="DPIA-18",
-        )  # fmt: skip
+            name="News site",
+            scope=[site.base + "/"],
+            jurisdictions=["FR"],
+            lawful_basis="legitimate_interests",
+            art9_condition="manifestly_public",
+            dpia_reference="DPIA-18",
+        )
         source = crawling.source_approve(source=source, actor=dpo)
         job = crawling.crawl_job_create(source=source)
         while crawling.crawl_job_run(job_id=job.pk, budget_seconds=30):
@@ -171,7 +194,10 @@ def finished_search(user) -> SearchRequest:
 def _objection_then_import_new_photo(client, dpo, tmp_path):
     local_source(dpo)
     rights_request(client, dpo, "objection")
-    summary = import_folder(tmp_path, {"new-photo.jpg": photos.photo("img4.jpg"), "someone-else.jpg": photos.photo("img47.jpg")})
+    summary = import_folder(
+        tmp_path,
+        {"new-photo.jpg": photos.photo("img4.jpg"), "someone-else.jpg": photos.photo("img47.jpg")},
+    )
     return summary, photos.photo("img4.jpg")
 
 
@@ -179,14 +205,20 @@ def _objection_then_import_reencoded_copy(client, dpo, tmp_path):
     local_source(dpo)
     rights_request(client, dpo, "objection")
     copy = reencoded("img1.jpg")
-    assert sha(copy) != sha(photos.photo("img1.jpg"))  # other bytes: the content hash cannot catch it
-    summary = import_folder(tmp_path, {"resaved.jpg": copy, "someone-else.jpg": photos.photo("img47.jpg")})
+    assert sha(copy) != sha(
+        photos.photo("img1.jpg")
+    )  # other bytes: the content hash cannot catch it
+    summary = import_folder(
+        tmp_path, {"resaved.jpg": copy, "someone-else.jpg": photos.photo("img47.jpg")}
+    )
     return summary, copy
 
 
 def _objection_then_crawl_new_photo(client, dpo, tmp_path):
     rights_request(client, dpo, "objection")
-    job = crawl(dpo, {"/img/new.jpg": photos.photo("img5.jpg"), "/img/other.jpg": photos.photo("img47.jpg")})
+    job = crawl(
+        dpo, {"/img/new.jpg": photos.photo("img5.jpg"), "/img/other.jpg": photos.photo("img47.jpg")}
+    )
     return {"stored": job.stored, "skipped": job.skipped}, photos.photo("img5.jpg")
 
 
@@ -201,24 +233,48 @@ def _stored_before_objection_then_analysed(client, dpo, tmp_path):
     """The worker's path: img5 and img47 were stored (waiting for the face model) before the objection."""
     data = photos.photo("img5.jpg")
     waiting = [
-        services.source_image_store(data=d, source_label="news", image_url=f"https://news.example/{n}").image
+        services.source_image_store(
+            data=d, source_label="news", image_url=f"https://news.example/{n}"
+        ).image
         for n, d in (("p.jpg", data), ("q.jpg", photos.photo("img47.jpg")))
     ]
     assert all(waiting) and files_named(sha(data))
     rights_request(client, dpo, "objection")
     counts = services.source_images_analyse(image_ids=[i.pk for i in waiting if i is not None])
-    skipped = {"suppressed": counts.suppressed_images, "no_face": counts.no_face, "face_too_small": counts.too_small}
-    return {"stored": SourceImage.objects.count(), "skipped": {k: v for k, v in skipped.items() if v}}, data
+    skipped = {
+        "suppressed": counts.suppressed_images,
+        "no_face": counts.no_face,
+        "face_too_small": counts.too_small,
+    }
+    return {
+        "stored": SourceImage.objects.count(),
+        "skipped": {k: v for k, v in skipped.items() if v},
+    }, data
 
 
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param(_objection_then_import_new_photo, id="suppression × import_images (new photo img4 of the objector)"),
-        pytest.param(_objection_then_import_reencoded_copy, id="suppression × import_images (erased img1 re-saved q70, 85 %)"),
-        pytest.param(_objection_then_crawl_new_photo, id="suppression × crawler (new photo img5 at a new URL)"),
-        pytest.param(_objection_then_crawl_resized_copy, id="suppression × crawler (erased img1 re-saved q80, 70 %)"),
-        pytest.param(_stored_before_objection_then_analysed, id="suppression × worker (img5 stored before the objection)"),
+        pytest.param(
+            _objection_then_import_new_photo,
+            id="suppression × import_images (new photo img4 of the objector)",
+        ),
+        pytest.param(
+            _objection_then_import_reencoded_copy,
+            id="suppression × import_images (erased img1 re-saved q70, 85 %)",
+        ),
+        pytest.param(
+            _objection_then_crawl_new_photo,
+            id="suppression × crawler (new photo img5 at a new URL)",
+        ),
+        pytest.param(
+            _objection_then_crawl_resized_copy,
+            id="suppression × crawler (erased img1 re-saved q80, 70 %)",
+        ),
+        pytest.param(
+            _stored_before_objection_then_analysed,
+            id="suppression × worker (img5 stored before the objection)",
+        ),
     ],
 )
 def test_an_objectors_photo_is_refused_before_anything_is_written(client, dpo, tmp_path, path):
@@ -231,9 +287,13 @@ def test_an_objectors_photo_is_refused_before_anything_is_written(client, dpo, t
     assert counts["skipped"].get("suppressed") == 1, counts
     assert "no_face" not in counts["skipped"] and "face_too_small" not in counts["skipped"], counts
     assert counts["stored"] == 1  # img47 only
-    assert SourceImage.objects.filter(sha256=sha(photos.photo("img47.jpg")), status=SourceImage.Status.DONE).exists()
+    assert SourceImage.objects.filter(
+        sha256=sha(photos.photo("img47.jpg")), status=SourceImage.Status.DONE
+    ).exists()
     assert not SourceImage.objects.filter(status=SourceImage.Status.NO_FACE).exists()
-    assert not AuditEvent.objects.filter(details__icontains=sha(data)).exists()  # not even its hash in the log
+    assert not AuditEvent.objects.filter(
+        details__icontains=sha(data)
+    ).exists()  # not even its hash in the log
 
 
 # --- restriction and excluded jurisdiction: results already shown --------------------------------
@@ -258,7 +318,10 @@ def _page(teammate, search, face_id):
     web.force_login(teammate)
     html = web.get(reverse("search:detail", args=[search.pk])).content.decode()
     html += web.get(reverse("search:status", args=[search.pk])).content.decode()
-    shown = reverse("search:hit_thumbnail", args=[search.pk, face_id]) in html or "img1.jpg.html" in html
+    shown = (
+        reverse("search:hit_thumbnail", args=[search.pk, face_id]) in html
+        or "img1.jpg.html" in html
+    )
     return shown, html
 
 
@@ -277,20 +340,34 @@ def _api_list(teammate, search, face_id):
 
 
 def _api_crop(teammate, search, face_id):
-    response = token_client(teammate).get(reverse("api-search-hit-crop", args=[search.pk, face_id]), HTTP_ACCEPT="image/*")
+    response = token_client(teammate).get(
+        reverse("api-search-hit-crop", args=[search.pk, face_id]), HTTP_ACCEPT="image/*"
+    )
     return response.status_code == 200, response.status_code
 
 
 CHANGES = {"restriction": _restrict, "rectified to an excluded jurisdiction": _rectify_to_excluded}
-VIEWS = {"earlier result page": _page, "crop URL": _crop, "API hit list": _api_list, "API crop": _api_crop}
+VIEWS = {
+    "earlier result page": _page,
+    "crop URL": _crop,
+    "API hit list": _api_list,
+    "API crop": _api_crop,
+}
 
 
 @pytest.mark.parametrize(
     ("change", "view"),
     [pytest.param(c, v, id=f"{c} × {v}") for c in CHANGES for v in VIEWS]
-    + [pytest.param("excluded by policy", v, id=f"excluded jurisdiction (FR added to the list) × {v}") for v in VIEWS],
+    + [
+        pytest.param(
+            "excluded by policy", v, id=f"excluded jurisdiction (FR added to the list) × {v}"
+        )
+        for v in VIEWS
+    ],
 )
-def test_a_face_no_longer_active_vanishes_from_results_already_shown(client, dpo, teammate, settings, change, view):
+def test_a_face_no_longer_active_vanishes_from_results_already_shown(
+    client, dpo, teammate, settings, change, view
+):
     """teammate's search (probe img2) found person01's img1; then the change. The earlier result must no
     longer show that face anywhere and its crop must 404; someone else's face (img3) is untouched."""
     indexed = index_photos("img1.jpg", "img3.jpg", jurisdiction="FR")
@@ -321,7 +398,10 @@ def test_the_index_size_on_a_result_is_dated(teammate):
     web.force_login(teammate)
     html = web.get(reverse("search:status", args=[search.pk])).content.decode()
     when = search.completed_at.strftime("%Y-%m-%d")
-    assert re.search(rf"Searched against {search.index_size} faces? on {when} \d\d:\d\d: the index at that moment", html), html
+    assert re.search(
+        rf"Searched against {search.index_size} faces? on {when} \d\d:\d\d: the index at that moment",
+        html,
+    ), html
     body = token_client(teammate).get(reverse("api-search-detail", args=[search.pk])).json()
     assert body["operating_point"]["index_size"] == search.index_size
     assert body["operating_point"]["searched_at"].startswith(when)
@@ -340,7 +420,10 @@ def _too_small_in_search(client, dpo, teammate, tmp_path):
 
 
 def _too_small_on_the_rights_portal(client, dpo, teammate, tmp_path):
-    payload = {"email": "person@example.net", "selfie": SimpleUploadedFile("me.jpg", tiny_face_photo(), "image/jpeg")}
+    payload = {
+        "email": "person@example.net",
+        "selfie": SimpleUploadedFile("me.jpg", tiny_face_photo(), "image/jpeg"),
+    }
     response = client.post(reverse("subjects:request", args=["access"]), payload)
     assert response.status_code == 400
     assert not SubjectRequest.objects.exists()  # refused before anything is filed
@@ -367,7 +450,11 @@ def test_a_tiny_face_is_too_small_not_no_face(client, dpo, teammate, tmp_path, p
     "too small", never "no face found"."""
     said = path(client, dpo, teammate, tmp_path)
     assert "too small" in said, said
-    assert "no face found" not in said.lower() and "found no face" not in said and "no face:" not in said, said
+    assert (
+        "no face found" not in said.lower()
+        and "found no face" not in said
+        and "no face:" not in said
+    ), said
 
 
 # --- decoding is bounded on the web process -------------------------------------------------------
@@ -413,9 +500,21 @@ def _palette_png() -> bytes:
 @pytest.mark.parametrize(
     ("build", "side", "limit_mb"),
     [
-        pytest.param(_solid_png, 3883, 120, id="bounded decode × 51 KB solid-colour PNG of 15 MP (the selfie of the report)"),
-        pytest.param(_large_jpeg, 6000, 100, id="bounded decode × solid-colour JPEG of 6000 x 4000 (24 MP)"),
-        pytest.param(_palette_png, 6000, 60, id="bounded decode × 2-colour palette PNG of 6000 x 6000 (36 MP)"),
+        pytest.param(
+            _solid_png,
+            3883,
+            120,
+            id="bounded decode × 51 KB solid-colour PNG of 15 MP (the selfie of the report)",
+        ),
+        pytest.param(
+            _large_jpeg, 6000, 100, id="bounded decode × solid-colour JPEG of 6000 x 4000 (24 MP)"
+        ),
+        pytest.param(
+            _palette_png,
+            6000,
+            60,
+            id="bounded decode × 2-colour palette PNG of 6000 x 6000 (36 MP)",
+        ),
     ],
 )
 def test_a_small_file_with_many_pixels_is_decoded_within_bounds(tmp_path, build, side, limit_mb):
@@ -425,12 +524,17 @@ def test_a_small_file_with_many_pixels_is_decoded_within_bounds(tmp_path, build,
     path = tmp_path / "photo"
     path.write_bytes(build())
     out = subprocess.run(
-        [sys.executable, "-c", _MEASURE.format(root=str(ROOT), path=str(path))], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-c", _MEASURE.format(root=str(ROOT), path=str(path))],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     peak_mb, width, _height, working = (int(v) for v in out.stdout.split()[-4:])
     assert width == side
-    assert settings.FACE_DETECT_MAX_SIDE <= working < 4 * settings.FACE_DETECT_MAX_SIDE  # under 3,200 px
+    assert (
+        settings.FACE_DETECT_MAX_SIDE <= working < 4 * settings.FACE_DETECT_MAX_SIDE
+    )  # under 3,200 px
     assert peak_mb < limit_mb, f"peak {peak_mb} MB"
 
 
@@ -461,23 +565,37 @@ def _busy_api_search(client, teammate):
         {"image": SimpleUploadedFile("p.jpg", photos.photo("img2.jpg"), "image/jpeg"), **FIELDS},
         format="multipart",
     )
-    assert response.status_code == 503 and response.json()["error"]["code"] == "busy", response.content
+    assert response.status_code == 503 and response.json()["error"]["code"] == "busy", (
+        response.content
+    )
     assert response["Retry-After"]
     assert not SearchRequest.objects.exists()
 
 
 def _busy_rights_portal_selfie(client, teammate):
-    payload = {"email": "person@example.net", "selfie": SimpleUploadedFile("me.jpg", photos.photo("img2.jpg"), "image/jpeg")}
-    response = client.post(reverse("subjects:request", args=["access"]), payload, HTTP_ACCEPT_LANGUAGE="fr")
-    assert "renvoyer le formulaire dans une minute" in response.content.decode()  # in the visitor's language
+    payload = {
+        "email": "person@example.net",
+        "selfie": SimpleUploadedFile("me.jpg", photos.photo("img2.jpg"), "image/jpeg"),
+    }
+    response = client.post(
+        reverse("subjects:request", args=["access"]), payload, HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    assert (
+        "renvoyer le formulaire dans une minute" in response.content.decode()
+    )  # in the visitor's language
     assert not SubjectRequest.objects.exists()
 
 
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param(_busy_api_search, id="bounded face work × API search while every slot is taken"),
-        pytest.param(_busy_rights_portal_selfie, id="bounded face work × rights portal selfie while every slot is taken"),
+        pytest.param(
+            _busy_api_search, id="bounded face work × API search while every slot is taken"
+        ),
+        pytest.param(
+            _busy_rights_portal_selfie,
+            id="bounded face work × rights portal selfie while every slot is taken",
+        ),
     ],
 )
 def test_past_the_face_slots_the_answer_is_busy_try_again(client, teammate, settings, path):

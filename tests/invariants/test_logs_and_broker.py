@@ -54,7 +54,11 @@ from tests.search import photos
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-SEARCH_FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-18"}
+SEARCH_FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-18",
+}
 
 
 # --- no secret in logs --------------------------------------------------------------------------------------
@@ -78,11 +82,24 @@ def _serve_command(kind: str, port: int) -> list[str]:
     if kind == "runserver":  # as config/runner.py (make run) starts the web
         return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
     # make serve's gunicorn, with its access-log settings (gunicorn.conf.py), one worker
-    serve = re.search(r"^serve:.*?\n((?:\t.*\n)+)", (BASE_DIR / "Makefile").read_text(), re.MULTILINE)
-    assert serve and "--config gunicorn.conf.py" in serve.group(1), "make serve must use gunicorn.conf.py"
+    serve = re.search(
+        r"^serve:.*?\n((?:\t.*\n)+)", (BASE_DIR / "Makefile").read_text(), re.MULTILINE
+    )
+    assert serve and "--config gunicorn.conf.py" in serve.group(1), (
+        "make serve must use gunicorn.conf.py"
+    )
     assert "--access-logformat" not in serve.group(1) and "--access-logfile" not in serve.group(1)
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    return [gunicorn, "config.wsgi:application", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    return [
+        gunicorn,
+        "config.wsgi:application",
+        "--config",
+        "gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+    ]
 
 
 @contextmanager
@@ -102,7 +119,9 @@ def _server(kind: str, tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     )
     log = tmp_path / f"{kind}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(_serve_command(kind, port), cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            _serve_command(kind, port), cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         _wait_until_up(base, proc, log)
         yield base, log, mail_dir
@@ -144,45 +163,69 @@ def public_journey(base: str, mail_dir: Path) -> tuple[list[str], str]:
     form = f"{base}/rights/request/access/"
     with httpx.Client(base_url=base, timeout=60) as browser:
         csrf = _csrf(browser, form)
-        sent = browser.post(form, data={"email": f"log-{secrets.token_hex(4)}@example.net", "csrfmiddlewaretoken": csrf},
-                            headers={"Referer": form})  # fmt: skip
+        sent = browser.post(
+            form,
+            data={"email": f"log-{secrets.token_hex(4)}@example.net", "csrfmiddlewaretoken": csrf},
+            headers={"Referer": form},
+        )
         assert sent.status_code == 302, sent.text[:2000]
         reference = SubjectRequest.objects.latest("received_at").reference
-        assert sent.headers["Location"] == f"/rights/requests/{reference}/"  # the redirect carries no secret
+        assert (
+            sent.headers["Location"] == f"/rights/requests/{reference}/"
+        )  # the redirect carries no secret
         assert reference in browser.get(sent.headers["Location"]).text
     deadline = time.monotonic() + 20
     while not _emails(mail_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
     bodies = _emails(mail_dir)
     verify_path, status_path = _link(bodies, base, "verify"), _link(bodies, base, "requests")
-    verify_token, status_token = verify_path.rstrip("/").rsplit("/", 1)[1], status_path.rstrip("/").rsplit("/", 1)[1]
+    verify_token, status_token = (
+        verify_path.rstrip("/").rsplit("/", 1)[1],
+        status_path.rstrip("/").rsplit("/", 1)[1],
+    )
     mistyped = [secrets.token_urlsafe(32), secrets.token_hex(20), secrets.token_urlsafe(24)]
     with httpx.Client(base_url=base, timeout=60) as other_browser:  # the email opened elsewhere
         page = other_browser.get(verify_path)
         assert page.status_code == 200 and "Confirm my request" in page.text
         csrf = other_browser.cookies["csrftoken"]
         confirmed = other_browser.post(
-            "/rights/verify/", data={"csrfmiddlewaretoken": csrf}, headers={"Referer": base + "/rights/verify/"}
+            "/rights/verify/",
+            data={"csrfmiddlewaretoken": csrf},
+            headers={"Referer": base + "/rights/verify/"},
         )
         assert confirmed.status_code == 302 and confirmed.headers["Location"] == "/rights/verify/"
         assert other_browser.get("/rights/verify/").status_code == 200
         status = other_browser.get(status_path)
-        assert status.status_code == 200 and status_token not in status.text  # its links are token-free
+        assert (
+            status.status_code == 200 and status_token not in status.text
+        )  # its links are token-free
         ask = other_browser.get(f"/rights/requests/{reference}/withdraw/")
         assert ask.status_code == 200
-        withdrawn = other_browser.post(f"/rights/requests/{reference}/withdraw/", data={"csrfmiddlewaretoken": csrf},
-                                       headers={"Referer": base + f"/rights/requests/{reference}/withdraw/"})  # fmt: skip
+        withdrawn = other_browser.post(
+            f"/rights/requests/{reference}/withdraw/",
+            data={"csrfmiddlewaretoken": csrf},
+            headers={"Referer": base + f"/rights/requests/{reference}/withdraw/"},
+        )
         assert withdrawn.status_code == 302, withdrawn.text[:1000]
-        assert SubjectRequest.objects.get(reference=reference).status == SubjectRequest.Status.WITHDRAWN
+        assert (
+            SubjectRequest.objects.get(reference=reference).status
+            == SubjectRequest.Status.WITHDRAWN
+        )
         # Links that no longer work or never did: 404s, which django.request logs with their path.
         assert other_browser.get(verify_path.replace(verify_token, mistyped[0])).status_code == 404
         assert other_browser.get(f"/rights/requests/{reference}/{mistyped[1]}/").status_code == 404
         assert other_browser.get(f"/rights/package/{mistyped[2]}/").status_code == 404
-        assert other_browser.get(f"/rights/package/{mistyped[2]}/?token={mistyped[2]}").status_code == 404
+        assert (
+            other_browser.get(f"/rights/package/{mistyped[2]}/?token={mistyped[2]}").status_code
+            == 404
+        )
         # The other emailed secrets: an invitation, allauth's e-mail confirmation and password reset.
         others = [secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(24)]
-        for path in (f"/org/invitations/accept/{others[0]}/", f"/accounts/confirm-email/{others[1]}/",
-                     f"/accounts/password/reset/key/1z-{others[2]}/"):  # fmt: skip
+        for path in (
+            f"/org/invitations/accept/{others[0]}/",
+            f"/accounts/confirm-email/{others[1]}/",
+            f"/accounts/password/reset/key/1z-{others[2]}/",
+        ):
             assert other_browser.get(path).status_code < 500
     return [verify_token, status_token, *mistyped, *others], reference
 
@@ -190,7 +233,10 @@ def public_journey(base: str, mail_dir: Path) -> tuple[list[str], str]:
 @pytest.mark.parametrize(
     "kind",
     ["runserver", "gunicorn"],
-    ids=["no secret in logs × runserver (make run) public journey", "no secret in logs × gunicorn (make serve) public journey"],
+    ids=[
+        "no secret in logs × runserver (make run) public journey",
+        "no secret in logs × gunicorn (make serve) public journey",
+    ],
 )
 def test_no_secret_reaches_a_log_line(kind, tmp_path):
     """Input: a whole public journey over HTTP against the real server, following the links of the real emails."""
@@ -199,7 +245,9 @@ def test_no_secret_reaches_a_log_line(kind, tmp_path):
         time.sleep(0.5)  # the last access-log lines are flushed
     written = log.read_text(errors="replace")
     written += "".join(p.read_text(errors="replace") for p in (BASE_DIR / ".data").glob("*.log"))
-    assert f"/rights/requests/{reference}/" in written and "[redacted]" in written  # the requests were logged
+    assert (
+        f"/rights/requests/{reference}/" in written and "[redacted]" in written
+    )  # the requests were logged
     for token in tokens:
         assert token not in written, f"a secret link's token is in a log: {token[:4]}…"
         assert token[:8] not in written, f"a secret link's token prefix is in a log: {token[:4]}…"
@@ -242,7 +290,9 @@ def _api_search(client, user) -> int:
     token = factories.api_token(user)
     image = io.BytesIO(photos.photo("img2.jpg"))
     image.name = "probe.jpg"
-    response = client.post("/api/v1/searches/", {**SEARCH_FIELDS, "image": image}, HTTP_AUTHORIZATION=f"Token {token}")
+    response = client.post(
+        "/api/v1/searches/", {**SEARCH_FIELDS, "image": image}, HTTP_AUTHORIZATION=f"Token {token}"
+    )
     assert response.status_code == 202, response.content[:1000]
     return response.json()["id"]
 
@@ -257,7 +307,10 @@ def _web_search(client, user) -> int:
 
 
 def _rights_request(client, user) -> int:
-    response = client.post(reverse("subjects:request", args=["access"]), {"email": f"b-{secrets.token_hex(3)}@example.net"})
+    response = client.post(
+        reverse("subjects:request", args=["access"]),
+        {"email": f"b-{secrets.token_hex(3)}@example.net"},
+    )
     assert response.status_code == 302, response.content[:1000]
     assert "/rights/requests/" in response["Location"]
     return SubjectRequest.objects.latest("received_at").pk
@@ -267,13 +320,19 @@ def _crawl_start(client, user) -> int:
     from crawling import services as crawling_services
 
     source = crawling_services.source_add(
-        name=f"Warm site {secrets.token_hex(3)}", scope=["http://127.0.0.1:9/"], jurisdictions=["FR"],
-        lawful_basis="legitimate_interests", art9_condition="manifestly_public", dpia_reference="DPIA-18",
-    )  # fmt: skip
+        name=f"Warm site {secrets.token_hex(3)}",
+        scope=["http://127.0.0.1:9/"],
+        jurisdictions=["FR"],
+        lawful_basis="legitimate_interests",
+        art9_condition="manifestly_public",
+        dpia_reference="DPIA-18",
+    )
     crawling_services.source_approve(source=source, actor=user)
     client.force_login(user)
     response = client.post(reverse("crawling:crawl", args=[source.pk]))
-    assert response.status_code == 302 and "/sources/jobs/" in response["Location"], response.get("Location")
+    assert response.status_code == 302 and "/sources/jobs/" in response["Location"], response.get(
+        "Location"
+    )
     return int(response["Location"].strip("/").split("/")[-1])
 
 
@@ -301,8 +360,16 @@ BROKER_PATHS = {
     "broker optional × web search from a warm process": (_web_search, "analyst", "gpu"),
     "broker optional × rights request from a warm process": (_rights_request, "analyst", None),
     "broker optional × crawl start from a warm process": (_crawl_start, "dpo", "crawl"),
-    "broker optional × DPO's retention sweep button from a warm process": (_sweep_button, "dpo", None),
-    "broker optional × transparency report (queues a chain check) from a warm process": (_transparency_page, "analyst", None),
+    "broker optional × DPO's retention sweep button from a warm process": (
+        _sweep_button,
+        "dpo",
+        None,
+    ),
+    "broker optional × transparency report (queues a chain check) from a warm process": (
+        _transparency_page,
+        "analyst",
+        None,
+    ),
 }
 
 
@@ -311,7 +378,11 @@ def test_broker_down_in_a_warm_process(path, client, dpo, warm_redis, tmp_path):
     """Input: the path once with Redis up (the process is now connected), Redis stopped, the path twice more; each
     answer is asserted to be what it is with Redis up (no 500, no 503)."""
     action, persona, queue = BROKER_PATHS[path]
-    user = dpo if persona == "dpo" else factories.member(factories.organisation("Warm Ltd"), role=Role.ANALYST)
+    user = (
+        dpo
+        if persona == "dpo"
+        else factories.member(factories.organisation("Warm Ltd"), role=Role.ANALYST)
+    )
     broker = redis.Redis.from_url(warm_redis)
     action(client, user)  # warm: enqueued through a live connection
     broker.flushdb()
@@ -319,17 +390,23 @@ def test_broker_down_in_a_warm_process(path, client, dpo, warm_redis, tmp_path):
     client.raise_request_exception = False
     action(client, user)  # the first enqueue after the loss fails fast (kombu's OperationalError)
     started = time.monotonic()
-    row = action(client, user)  # the next one hit the result backend's reconnect: 20 s, then RuntimeError, a 500
+    row = action(
+        client, user
+    )  # the next one hit the result backend's reconnect: 20 s, then RuntimeError, a 500
     assert time.monotonic() - started < 10, "the request waited for the broker"
     if queue is None:
         return
     if queue == "gpu":
-        assert SearchRequest.objects.get(pk=row).status == SearchRequest.Status.PENDING  # the durable row waits
+        assert (
+            SearchRequest.objects.get(pk=row).status == SearchRequest.Status.PENDING
+        )  # the durable row waits
     else:
         from crawling.models import CrawlJob
 
         assert CrawlJob.objects.get(pk=row).status == CrawlJob.Status.QUEUED
-    devservices.start_redis_daemon(tmp_path / "redis", redis_port(warm_redis))  # the throwaway_redis fixture's folder
+    devservices.start_redis_daemon(
+        tmp_path / "redis", redis_port(warm_redis)
+    )  # the throwaway_redis fixture's folder
     if queue == "gpu":
         from search import services as search_services
 
@@ -364,7 +441,10 @@ def _flood(url: str, threads: int = 4, calls: int = 10) -> tuple[float, list[htt
 @pytest.mark.parametrize(
     "endpoint",
     ["/healthz", "/healthz/ready"],
-    ids=["health × anonymous flood of /healthz (liveness)", "health × anonymous flood of /healthz/ready (readiness)"],
+    ids=[
+        "health × anonymous flood of /healthz (liveness)",
+        "health × anonymous flood of /healthz/ready (readiness)",
+    ],
 )
 def test_health_flood_costs_one_check(endpoint, live_server, settings):
     """Input: 4 threads × 10 anonymous calls; the broker answers but no worker listens, so each worker ping
@@ -376,7 +456,11 @@ def test_health_flood_costs_one_check(endpoint, live_server, settings):
     assert len(answers) == 40 and {a.status_code for a in answers} <= {200, 503}
     assert elapsed < 5, f"40 health calls took {elapsed:.1f} s"
     for answer in answers:
-        assert version not in answer.text and "worker(s)" not in answer.text and "detail" not in answer.text
+        assert (
+            version not in answer.text
+            and "worker(s)" not in answer.text
+            and "detail" not in answer.text
+        )
     health.readiness_forget()
 
 
@@ -473,7 +557,9 @@ def test_nul_in_the_session_cookie_on_the_development_server(tmp_path):
     with _server("runserver", tmp_path) as (base, log, _mail):
         port = int(base.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            sock.sendall(b"GET /rights/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: sessionid=a\x00b\r\nConnection: close\r\n\r\n")
+            sock.sendall(
+                b"GET /rights/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: sessionid=a\x00b\r\nConnection: close\r\n\r\n"
+            )
             raw = b""
             while chunk := sock.recv(65536):
                 raw += chunk

@@ -16,7 +16,9 @@ def redis_port(url: str) -> int:
 def redis_stop(url: str) -> None:
     """SHUTDOWN NOSAVE the real redis-server and wait until it no longer answers."""
     client = redis.Redis.from_url(url)
-    with contextlib.suppress(redis.exceptions.ConnectionError):  # it closes the connection as it exits
+    with contextlib.suppress(
+        redis.exceptions.ConnectionError
+    ):  # it closes the connection as it exits
         client.shutdown(nosave=True)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

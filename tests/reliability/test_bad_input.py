@@ -28,7 +28,11 @@ from tests.search import photos
 
 API = "/api/v1/searches/"
 FORM = "/rights/request/access/"
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-1"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-1",
+}
 MB = 1024 * 1024
 
 
@@ -38,17 +42,27 @@ def wide_png(width: int = 100_000, height: int = 10) -> bytes:
     return out.getvalue()
 
 
-def upload(data: bytes, name: str = "x.jpg", content_type: str = "image/jpeg") -> SimpleUploadedFile:
+def upload(
+    data: bytes, name: str = "x.jpg", content_type: str = "image/jpeg"
+) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type=content_type)
 
 
 def multipart(fields: dict[str, bytes], boundary: str = "XyZ") -> tuple[bytes, str]:
     """A hand-built multipart body (raw bytes: non-UTF-8 values stay as they are)."""
     parts = [
-        b"--" + boundary.encode() + b'\r\nContent-Disposition: form-data; name="' + k.encode() + b'"\r\n\r\n' + v + b"\r\n"
+        b"--"
+        + boundary.encode()
+        + b'\r\nContent-Disposition: form-data; name="'
+        + k.encode()
+        + b'"\r\n\r\n'
+        + v
+        + b"\r\n"
         for k, v in fields.items()
     ]
-    return b"".join(parts) + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
+    return b"".join(
+        parts
+    ) + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
 
 
 @dataclass(frozen=True)
@@ -63,30 +77,83 @@ def api_post(data: dict[str, object], **extra: object) -> Callable[[APIClient, C
     return lambda api, web: api.post(API, data, format="multipart", **extra)
 
 
-def form_post(data: dict[str, object], path: str = FORM, **extra: object) -> Callable[[APIClient, Client], object]:
+def form_post(
+    data: dict[str, object], path: str = FORM, **extra: object
+) -> Callable[[APIClient, Client], object]:
     return lambda api, web: web.post(path, data, **extra)
 
 
-def raw(client: str, path: str, body: bytes, content_type: str, **extra: object) -> Callable[[APIClient, Client], object]:
-    return lambda api, web: (api if client == "api" else web).generic("POST", path, body, content_type=content_type, **extra)
+def raw(
+    client: str, path: str, body: bytes, content_type: str, **extra: object
+) -> Callable[[APIClient, Client], object]:
+    return lambda api, web: (api if client == "api" else web).generic(
+        "POST", path, body, content_type=content_type, **extra
+    )
 
 
-NON_UTF8_PURPOSE, BOUNDARY_TYPE = multipart({**{k: v.encode() for k, v in FIELDS.items()}, "purpose": b"\xff\xfe\xfa"})
+NON_UTF8_PURPOSE, BOUNDARY_TYPE = multipart(
+    {**{k: v.encode() for k, v in FIELDS.items()}, "purpose": b"\xff\xfe\xfa"}
+)
 NON_UTF8_EMAIL, _ = multipart({"email": b"caf\xe9@exampl\xe9.net"})
 
 CASES = [
     # --- the search API (token of an analyst) ---
-    Case("api-pdf-named-jpg", api_post({**FIELDS, "image": upload(photos.NOT_AN_IMAGE)}), 400, "not_an_image"),
-    Case("api-truncated-jpeg", api_post({**FIELDS, "image": upload(photos.truncated_jpeg())}), 400, "damaged"),
-    Case("api-png-bomb", api_post({**FIELDS, "image": upload(photos.png_bomb(), "x.png", "image/png")}), 400, "too_many_pixels"),
-    Case("api-svg", api_post({**FIELDS, "image": upload(photos.SVG, "x.svg", "image/svg+xml")}), 400, "svg"),
-    Case("api-heic", api_post({**FIELDS, "image": upload(photos.HEIC, "x.heic", "image/heic")}), 400, "unsupported_format"),
+    Case(
+        "api-pdf-named-jpg",
+        api_post({**FIELDS, "image": upload(photos.NOT_AN_IMAGE)}),
+        400,
+        "not_an_image",
+    ),
+    Case(
+        "api-truncated-jpeg",
+        api_post({**FIELDS, "image": upload(photos.truncated_jpeg())}),
+        400,
+        "damaged",
+    ),
+    Case(
+        "api-png-bomb",
+        api_post({**FIELDS, "image": upload(photos.png_bomb(), "x.png", "image/png")}),
+        400,
+        "too_many_pixels",
+    ),
+    Case(
+        "api-svg",
+        api_post({**FIELDS, "image": upload(photos.SVG, "x.svg", "image/svg+xml")}),
+        400,
+        "svg",
+    ),
+    Case(
+        "api-heic",
+        api_post({**FIELDS, "image": upload(photos.HEIC, "x.heic", "image/heic")}),
+        400,
+        "unsupported_format",
+    ),
     Case("api-zero-bytes", api_post({**FIELDS, "image": upload(b"")}), 400, "invalid"),
-    Case("api-21mb-file", api_post({**FIELDS, "image": upload(photos.huge_jpeg(21))}), 413, "too_large"),
-    Case("api-60mb-file", api_post({**FIELDS, "image": upload(photos.huge_jpeg(60))}), 413, "too_large"),
+    Case(
+        "api-21mb-file",
+        api_post({**FIELDS, "image": upload(photos.huge_jpeg(21))}),
+        413,
+        "too_large",
+    ),
+    Case(
+        "api-60mb-file",
+        api_post({**FIELDS, "image": upload(photos.huge_jpeg(60))}),
+        413,
+        "too_large",
+    ),
     Case("api-missing-image", api_post(FIELDS), 400, "invalid"),
-    Case("api-missing-purpose", api_post({**FIELDS, "purpose": "", "image": upload(photos.photo("img2.jpg"))}), 400, "invalid"),
-    Case("api-blank-purpose", api_post({**FIELDS, "purpose": "   ", "image": upload(photos.photo("img2.jpg"))}), 400, "invalid"),
+    Case(
+        "api-missing-purpose",
+        api_post({**FIELDS, "purpose": "", "image": upload(photos.photo("img2.jpg"))}),
+        400,
+        "invalid",
+    ),
+    Case(
+        "api-blank-purpose",
+        api_post({**FIELDS, "purpose": "   ", "image": upload(photos.photo("img2.jpg"))}),
+        400,
+        "invalid",
+    ),
     Case(
         "api-purpose-501-chars",
         api_post({**FIELDS, "purpose": "p" * 501, "image": upload(photos.photo("img2.jpg"))}),
@@ -95,7 +162,9 @@ CASES = [
     ),
     Case(
         "api-case-ref-101-chars",
-        api_post({**FIELDS, "case_reference": "c" * 101, "image": upload(photos.photo("img2.jpg"))}),
+        api_post(
+            {**FIELDS, "case_reference": "c" * 101, "image": upload(photos.photo("img2.jpg"))}
+        ),
         400,
         "invalid",
     ),
@@ -105,9 +174,24 @@ CASES = [
         400,
         "invalid",
     ),
-    Case("api-json-instead-of-multipart", lambda api, web: api.post(API, FIELDS, format="json"), 415, "Unsupported media type"),
-    Case("api-multipart-without-boundary", raw("api", API, b"garbage", "multipart/form-data"), 400, "boundary"),
-    Case("api-non-utf8-purpose-no-image", raw("api", API, NON_UTF8_PURPOSE, BOUNDARY_TYPE), 400, "invalid"),
+    Case(
+        "api-json-instead-of-multipart",
+        lambda api, web: api.post(API, FIELDS, format="json"),
+        415,
+        "Unsupported media type",
+    ),
+    Case(
+        "api-multipart-without-boundary",
+        raw("api", API, b"garbage", "multipart/form-data"),
+        400,
+        "boundary",
+    ),
+    Case(
+        "api-non-utf8-purpose-no-image",
+        raw("api", API, NON_UTF8_PURPOSE, BOUNDARY_TYPE),
+        400,
+        "invalid",
+    ),
     Case(
         "api-content-length-not-a-number",
         raw("api", API, b"", "multipart/form-data; boundary=x", CONTENT_LENGTH="abc"),
@@ -121,19 +205,66 @@ CASES = [
         "bad_request",
     ),
     Case("api-search-id-not-a-number", lambda api, web: api.get("/api/v1/searches/abc/"), 404, ""),
-    Case("api-someone-elses-or-missing-search", lambda api, web: api.get("/api/v1/searches/987654/"), 404, ""),
-    Case("api-no-token", lambda api, web: APIClient().post(API, FIELDS, format="multipart"), 401, "API token"),
-    Case("api-bad-token", lambda api, web: APIClient(HTTP_AUTHORIZATION="Token nonsense").post(API, FIELDS), 401, "not valid"),
-    Case("api-bad-host-header", lambda api, web: api.get("/api/v1/searches/1/", HTTP_HOST="evil.example"), 400, "Bad request"),
+    Case(
+        "api-someone-elses-or-missing-search",
+        lambda api, web: api.get("/api/v1/searches/987654/"),
+        404,
+        "",
+    ),
+    Case(
+        "api-no-token",
+        lambda api, web: APIClient().post(API, FIELDS, format="multipart"),
+        401,
+        "API token",
+    ),
+    Case(
+        "api-bad-token",
+        lambda api, web: APIClient(HTTP_AUTHORIZATION="Token nonsense").post(API, FIELDS),
+        401,
+        "not valid",
+    ),
+    Case(
+        "api-bad-host-header",
+        lambda api, web: api.get("/api/v1/searches/1/", HTTP_HOST="evil.example"),
+        400,
+        "Bad request",
+    ),
     # --- the public request form (no account) ---
-    Case("form-email-300-chars", form_post({"email": "a" * 288 + "@example.net"}), 400, "at most 254 characters"),
-    Case("form-email-255-chars", form_post({"email": "a" * 243 + "@example.net"}), 400, "at most 254 characters"),
+    Case(
+        "form-email-300-chars",
+        form_post({"email": "a" * 288 + "@example.net"}),
+        400,
+        "at most 254 characters",
+    ),
+    Case(
+        "form-email-255-chars",
+        form_post({"email": "a" * 243 + "@example.net"}),
+        400,
+        "at most 254 characters",
+    ),
     Case("form-email-not-an-address", form_post({"email": "not-an-email"}), 400, "valid email"),
     Case("form-email-missing", form_post({"details": "hello"}), 400, "required"),
-    Case("form-email-non-utf8", raw("web", FORM, NON_UTF8_EMAIL, BOUNDARY_TYPE), 400, "valid email"),
-    Case("form-details-5001-chars", form_post({"email": "a@example.net", "details": "d" * 5001}), 400, "at most 5000"),
-    Case("form-url-javascript", form_post({"email": "a@example.net", "urls": "javascript:alert(1)"}), 400, "Not a web address"),
-    Case("form-url-file-scheme", form_post({"email": "a@example.net", "urls": "file:///etc/passwd"}), 400, "Not a web address"),
+    Case(
+        "form-email-non-utf8", raw("web", FORM, NON_UTF8_EMAIL, BOUNDARY_TYPE), 400, "valid email"
+    ),
+    Case(
+        "form-details-5001-chars",
+        form_post({"email": "a@example.net", "details": "d" * 5001}),
+        400,
+        "at most 5000",
+    ),
+    Case(
+        "form-url-javascript",
+        form_post({"email": "a@example.net", "urls": "javascript:alert(1)"}),
+        400,
+        "Not a web address",
+    ),
+    Case(
+        "form-url-file-scheme",
+        form_post({"email": "a@example.net", "urls": "file:///etc/passwd"}),
+        400,
+        "Not a web address",
+    ),
     Case(
         "form-urls-20001-chars",
         form_post({"email": "a@example.net", "urls": "https://x.example/" + "a" * 20000}),
@@ -142,11 +273,18 @@ CASES = [
     ),
     Case(
         "form-selfie-svg",
-        form_post({"email": "a@example.net", "selfie": upload(photos.SVG, "me.svg", "image/svg+xml")}),
+        form_post(
+            {"email": "a@example.net", "selfie": upload(photos.SVG, "me.svg", "image/svg+xml")}
+        ),
         400,
         "SVG",
     ),
-    Case("form-selfie-zero-bytes", form_post({"email": "a@example.net", "selfie": upload(b"", "me.jpg")}), 400, "empty"),
+    Case(
+        "form-selfie-zero-bytes",
+        form_post({"email": "a@example.net", "selfie": upload(b"", "me.jpg")}),
+        400,
+        "empty",
+    ),
     Case(
         "form-selfie-truncated",
         form_post({"email": "a@example.net", "selfie": upload(photos.truncated_jpeg(), "me.jpg")}),
@@ -161,7 +299,9 @@ CASES = [
     ),
     Case(
         "form-selfie-just-over-10mb",
-        form_post({"email": "a@example.net", "selfie": upload(photos.huge_jpeg(10) + b"\x00" * 1000)}),
+        form_post(
+            {"email": "a@example.net", "selfie": upload(photos.huge_jpeg(10) + b"\x00" * 1000)}
+        ),
         400,
         "the limit is 10 MB",
     ),
@@ -177,16 +317,33 @@ CASES = [
         400,
         "required",
     ),
-    Case("form-unknown-kind", form_post({"email": "a@example.net"}, "/rights/request/nonsense/"), 404, "Not found"),
-    Case("form-non-utf8-path", lambda api, web: web.get("/rights/request/%FF%FE/"), 404, "Not found"),
+    Case(
+        "form-unknown-kind",
+        form_post({"email": "a@example.net"}, "/rights/request/nonsense/"),
+        404,
+        "Not found",
+    ),
+    Case(
+        "form-non-utf8-path", lambda api, web: web.get("/rights/request/%FF%FE/"), 404, "Not found"
+    ),
     Case(
         "form-body-over-5mb-elsewhere",
         raw("web", "/accounts/login/", b"x" * (6 * MB), "application/x-www-form-urlencoded"),
         413,
         "too large",
     ),
-    Case("form-bad-host-header", lambda api, web: web.get(FORM, HTTP_HOST="evil.example"), 400, "Bad request"),
-    Case("form-host-header-with-junk", lambda api, web: web.get(FORM, HTTP_HOST="exa mple.org:xyz"), 400, "Bad request"),
+    Case(
+        "form-bad-host-header",
+        lambda api, web: web.get(FORM, HTTP_HOST="evil.example"),
+        400,
+        "Bad request",
+    ),
+    Case(
+        "form-host-header-with-junk",
+        lambda api, web: web.get(FORM, HTTP_HOST="exa mple.org:xyz"),
+        400,
+        "Bad request",
+    ),
     Case(
         "form-without-csrf-token",
         lambda api, web: Client(enforce_csrf_checks=True).post(FORM, {"email": "a@example.net"}),

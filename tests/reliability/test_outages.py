@@ -33,7 +33,11 @@ from tests.search import photos
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-7"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-7",
+}
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -87,7 +91,9 @@ def login(live_server, email: str, password: str) -> httpx.Response:
     client, csrf = csrf_client(url)
     try:
         return client.post(
-            url, data={"login": email, "password": password, "csrfmiddlewaretoken": csrf}, headers={"Referer": url}
+            url,
+            data={"login": email, "password": password, "csrfmiddlewaretoken": csrf},
+            headers={"Referer": url},
         )
     finally:
         client.close()
@@ -99,7 +105,9 @@ def login_cookies(live_server, user) -> dict[str, str]:
     client, csrf = csrf_client(url)
     try:
         response = client.post(
-            url, data={"login": user.email, "password": factories.PASSWORD, "csrfmiddlewaretoken": csrf}, headers={"Referer": url}
+            url,
+            data={"login": user.email, "password": factories.PASSWORD, "csrfmiddlewaretoken": csrf},
+            headers={"Referer": url},
         )
         assert response.status_code == 302
         return {"sessionid": client.cookies["sessionid"]}
@@ -118,8 +126,13 @@ def analyst(db):
 
 def test_redis_down_login_works_and_stays_rate_limited(live_server, settings, analyst, redis_down):
     """Bad input: 5 wrong passwords while Redis is stopped; the limit is counted in the database, not dropped."""
-    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "login_failed": "100/m/ip,5/5m/key"}
-    assert login(live_server, analyst.email, factories.PASSWORD).status_code == 302  # logs in without Redis
+    settings.ACCOUNT_RATE_LIMITS = {
+        **settings.ACCOUNT_RATE_LIMITS,
+        "login_failed": "100/m/ip,5/5m/key",
+    }
+    assert (
+        login(live_server, analyst.email, factories.PASSWORD).status_code == 302
+    )  # logs in without Redis
     for _ in range(5):
         wrong = login(live_server, analyst.email, "not the password")
         assert wrong.status_code == 200 and "not correct" in wrong.text
@@ -129,7 +142,9 @@ def test_redis_down_login_works_and_stays_rate_limited(live_server, settings, an
     assert fallback_rows() > 0
 
 
-def test_redis_down_search_is_accepted_and_queued_when_redis_is_back(live_server, analyst, redis_down, tmp_path):
+def test_redis_down_search_is_accepted_and_queued_when_redis_is_back(
+    live_server, analyst, redis_down, tmp_path
+):
     """Bad input: a search while the broker is stopped: 202 and a durable row; the sweeper queues it later."""
     from config import devservices
 
@@ -159,7 +174,11 @@ def test_redis_down_public_request_is_accepted_and_emailed(live_server, redis_do
     url = f"{live_server.url}/rights/request/access/"
     client, csrf = csrf_client(url)
     try:
-        response = client.post(url, data={"email": "someone@example.net", "csrfmiddlewaretoken": csrf}, headers={"Referer": url})
+        response = client.post(
+            url,
+            data={"email": "someone@example.net", "csrfmiddlewaretoken": csrf},
+            headers={"Referer": url},
+        )
     finally:
         client.close()
     assert response.status_code == 302, response.text[:1000]  # redirected to the status page
@@ -181,7 +200,9 @@ def test_postgres_down_for_10_seconds_gives_503_then_recovers(live_server, analy
     before = settings.DATABASES["default"]["HOST"], settings.DATABASES["default"]["PORT"]
     with httpx.Client(timeout=30, base_url=live_server.url) as client:
         assert client.get("/api/v1/searches/999999/", headers=api).status_code == 404
-        people = httpx.Client(timeout=30, base_url=live_server.url, cookies=login_cookies(live_server, analyst))
+        people = httpx.Client(
+            timeout=30, base_url=live_server.url, cookies=login_cookies(live_server, analyst)
+        )
         assert people.get("/search/").status_code == 200
         devservices.stop_postgres()
         stopped = time.monotonic()
@@ -199,7 +220,11 @@ def test_postgres_down_for_10_seconds_gives_503_then_recovers(live_server, analy
                     assert page.status_code == 503, (path, page.text[:500])
                     assert "Temporarily unavailable" in page.text and page.headers["Retry-After"]
                     assert not re.search(r"Traceback|Internal Server Error", page.text)
-                for path in ("/", "/accounts/login/", "/healthz"):  # may answer without the database, never 500
+                for path in (
+                    "/",
+                    "/accounts/login/",
+                    "/healthz",
+                ):  # may answer without the database, never 500
                     assert client.get(path).status_code in (200, 302, 503), path
                 rounds += 1
                 time.sleep(0.5)
@@ -229,20 +254,34 @@ def test_mail_server_down_request_is_filed_and_its_email_sent_later(live_server,
     from config import devservices
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", devservices.free_port(), 2
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = (
+        "127.0.0.1",
+        devservices.free_port(),
+        2,
+    )
     url = f"{live_server.url}/rights/request/erasure/"
     client, csrf = csrf_client(url)
     try:
-        response = client.post(url, data={"email": "later@example.net", "csrfmiddlewaretoken": csrf}, headers={"Referer": url})
+        response = client.post(
+            url,
+            data={"email": "later@example.net", "csrfmiddlewaretoken": csrf},
+            headers={"Referer": url},
+        )
     finally:
         client.close()
     assert response.status_code == 302, response.text[:1000]  # redirected to the status page
     request = SubjectRequest.objects.get(email="later@example.net")
     queued = OutboundEmail.objects.get()
-    assert queued.to == ["later@example.net"] and request.reference in queued.subject and queued.attempts == 1
+    assert (
+        queued.to == ["later@example.net"]
+        and request.reference in queued.subject
+        and queued.attempts == 1
+    )
     assert emails_send_pending() == 0  # still down: kept, counted
     assert OutboundEmail.objects.get().attempts == 2
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # the mail server is back
+    settings.EMAIL_BACKEND = (
+        "django.core.mail.backends.locmem.EmailBackend"  # the mail server is back
+    )
     mail.outbox.clear()
     assert emails_send_pending() == 1
     assert emails_send_pending() == 0  # idempotent: nothing sent twice

@@ -68,10 +68,14 @@ def test_redis_requires_the_password_and_persists(protected_redis):
     assert client.config_get("bind")["bind"] == "127.0.0.1"
     assert oct((directory / "password").stat().st_mode & 0o777) == "0o600"
     assert oct((directory / "redis.conf").stat().st_mode & 0o777) == "0o600"
-    assert password not in " ".join(psutil.Process(_pid(directory)).cmdline())  # not visible in `ps`
+    assert password not in " ".join(
+        psutil.Process(_pid(directory)).cmdline()
+    )  # not visible in `ps`
 
 
-@pytest.mark.parametrize("how", ["sigkill", "sigterm"], ids=["redis-killed-9", "redis-stopped-cleanly"])
+@pytest.mark.parametrize(
+    "how", ["sigkill", "sigterm"], ids=["redis-killed-9", "redis-stopped-cleanly"]
+)
 def test_queued_tasks_survive_a_redis_restart(protected_redis, how):
     """Six tasks queued and not consumed (no worker); Redis dies; after a restart all six are still queued."""
     directory, port, password = protected_redis
@@ -118,23 +122,47 @@ def test_ctrl_c_hands_an_in_flight_task_back_to_the_queue(protected_redis, tmp_p
         "REDIS_URL": url,
         "PYTHONUNBUFFERED": "1",
     }
-    cmd = [sys.executable, "-m", "celery", "-A", "tests.reliability.slow_tasks", "worker", "-Q", "slow", "-c", "1",
-           "-n", f"slow-{port}@localhost", "-l", "INFO"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "tests.reliability.slow_tasks",
+        "worker",
+        "-Q",
+        "slow",
+        "-c",
+        "1",
+        "-n",
+        f"slow-{port}@localhost",
+        "-l",
+        "INFO",
+    ]
     marker = tmp_path / "marker"
     app = Celery("slow-probe", broker=devservices.redis_url(port, password, db=2))
     app.send_task("tests.reliability.sleep_then_mark", args=[6, str(marker)], queue="slow")
-    db2 = redis.Redis(port=port, password=password, db=2)  # config.test_settings: the broker on db 2
+    db2 = redis.Redis(
+        port=port, password=password, db=2
+    )  # config.test_settings: the broker on db 2
     assert db2.llen("slow") == 1
     log = tmp_path / "worker.log"
     with open(log, "w") as out:
-        worker = subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, process_group=0)
+        worker = subprocess.Popen(
+            cmd, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, process_group=0
+        )
     try:
-        _wait_for(lambda: db2.llen("slow") == 0 and db2.hlen("unacked") == 1, 60, "the worker to take the task")
+        _wait_for(
+            lambda: db2.llen("slow") == 0 and db2.hlen("unacked") == 1,
+            60,
+            "the worker to take the task",
+        )
         time.sleep(1.0)  # the task is running (it sleeps 6 s)
         started = time.monotonic()
         worker.send_signal(signal.SIGQUIT)  # what the runner sends on Ctrl-C
         worker.wait(timeout=10)
-        assert time.monotonic() - started < 4.5  # before the task (5 s left) could finish: a cold shutdown, not a wait
+        assert (
+            time.monotonic() - started < 4.5
+        )  # before the task (5 s left) could finish: a cold shutdown, not a wait
         assert not marker.exists()  # it did not finish...
         assert db2.llen("slow") == 1  # ...and it is queued again, not lost
         assert db2.hlen("unacked") == 0
@@ -147,7 +175,9 @@ def test_ctrl_c_hands_an_in_flight_task_back_to_the_queue(protected_redis, tmp_p
 def test_ensure_redis_starts_with_a_generated_password(tmp_path, monkeypatch):
     """A fresh data folder: the embedded Redis gets a password (0600 file) and the URL carries it."""
     monkeypatch.setenv("DEV_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(devservices, "STARTED", devservices.Started())  # leave the session's record alone
+    monkeypatch.setattr(
+        devservices, "STARTED", devservices.Started()
+    )  # leave the session's record alone
     url = devservices.ensure_redis()
     port = devservices._redis_state()["port"]
     try:
@@ -165,15 +195,29 @@ def test_ensure_redis_starts_with_a_generated_password(tmp_path, monkeypatch):
 def test_a_running_redis_without_password_is_secured_and_keeps_its_data(tmp_path, monkeypatch):
     """A Redis from before this change (no password, no append-only file) already holds queued tasks."""
     monkeypatch.setenv("DEV_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(devservices, "STARTED", devservices.Started())  # leave the session's record alone
+    monkeypatch.setattr(
+        devservices, "STARTED", devservices.Started()
+    )  # leave the session's record alone
     directory = tmp_path / "redis"
     directory.mkdir()
     port = devservices.free_port()
     subprocess.run(
-        [devservices.redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes",
-         "--dir", str(directory), "--pidfile", str(directory / "redis.pid")],
-        check=True, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            devservices.redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(directory),
+            "--pidfile",
+            str(directory / "redis.pid"),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
     (directory / "state.json").write_text(f'{{"port": {port}}}')
     try:
         deadline = time.monotonic() + 10
@@ -234,7 +278,8 @@ def _start_runner(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, int]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "SITE_URL", "TEST_MEDIA_ROOT", "CELERY_BROKER_URL")
+        if k
+        not in ("DATABASE_URL", "REDIS_URL", "SITE_URL", "TEST_MEDIA_ROOT", "CELERY_BROKER_URL")
     }
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -245,7 +290,11 @@ def _start_runner(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, int]:
     log = tmp_path / "run.log"
     with open(log, "w") as out:
         runner = subprocess.Popen(
-            [sys.executable, "-m", "config.runner"], cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "config.runner"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     return runner, log, port
 
@@ -254,12 +303,20 @@ def test_runner_killed_hard_takes_its_children_with_it(tmp_path):
     """kill -9 of the runner itself (no chance to clean up): web, worker and beat still go."""
     runner, log, port = _start_runner(tmp_path)
     try:
-        _wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] in (200, 503), 180, "the web to answer")
-        _wait_for(lambda: all(_pids(log, n) for n in ("web", "worker", "beat")), 10, "all three children")
+        _wait_for(
+            lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] in (200, 503),
+            180,
+            "the web to answer",
+        )
+        _wait_for(
+            lambda: all(_pids(log, n) for n in ("web", "worker", "beat")), 10, "all three children"
+        )
         children = [_pids(log, n)[0] for n in ("web", "worker", "beat")]
         runner.kill()
         runner.wait()
-        _wait_for(lambda: not any(_alive(pid) for pid in children), 20, "the orphaned children to exit")
+        _wait_for(
+            lambda: not any(_alive(pid) for pid in children), 20, "the orphaned children to exit"
+        )
     finally:
         if runner.poll() is None:
             runner.kill()
@@ -283,7 +340,8 @@ def test_runner_restarts_a_killed_worker_and_stops_everything_in_under_5_s(tmp_p
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "SITE_URL", "TEST_MEDIA_ROOT", "CELERY_BROKER_URL")
+        if k
+        not in ("DATABASE_URL", "REDIS_URL", "SITE_URL", "TEST_MEDIA_ROOT", "CELERY_BROKER_URL")
     }
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -294,12 +352,20 @@ def test_runner_restarts_a_killed_worker_and_stops_everything_in_under_5_s(tmp_p
     log = tmp_path / "run.log"
     with open(log, "w") as out:
         runner = subprocess.Popen(
-            [sys.executable, "-m", "config.runner"], cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "config.runner"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     children: set[int] = set()
     try:
-        _wait_for(lambda: '"worker": {"ok": true' in _get(f"{base}/healthz/ready")[1], 180, "web and worker to be up")
+        _wait_for(
+            lambda: '"worker": {"ok": true' in _get(f"{base}/healthz/ready")[1],
+            180,
+            "web and worker to be up",
+        )
         web, worker, beat = _pids(log, "web")[0], _pids(log, "worker")[0], _pids(log, "beat")[0]
         children |= {web, worker, beat}
 
@@ -311,7 +377,10 @@ def test_runner_restarts_a_killed_worker_and_stops_everything_in_under_5_s(tmp_p
         _wait_for(lambda: len(_pids(log, "worker")) == 2, 15, "the worker to be restarted")
         assert f"worker (pid {worker}) exited with status -9" in log.read_text()
         assert "restarting it in 1 s" in log.read_text()
-        assert _get(f"{base}/healthz")[0] in (200, 503)  # the web still answers while the worker is away
+        assert _get(f"{base}/healthz")[0] in (
+            200,
+            503,
+        )  # the web still answers while the worker is away
         assert runner.poll() is None
 
         second = _pids(log, "worker")[1]
@@ -323,7 +392,11 @@ def test_runner_restarts_a_killed_worker_and_stops_everything_in_under_5_s(tmp_p
         os.kill(beat, signal.SIGKILL)
         _wait_for(lambda: len(_pids(log, "beat")) == 2, 15, "beat to be restarted")
         children |= set(_pids(log, "worker")) | set(_pids(log, "beat"))
-        _wait_for(lambda: '"worker": {"ok": true' in _get(f"{base}/healthz/ready")[1], 90, "the new worker to answer")
+        _wait_for(
+            lambda: '"worker": {"ok": true' in _get(f"{base}/healthz/ready")[1],
+            90,
+            "the new worker to answer",
+        )
         assert _get(f"{base}/")[0] in (200, 302)
 
         groups = {pid: os.getpgid(pid) for pid in children if psutil.pid_exists(pid)}
@@ -374,7 +447,9 @@ def test_a_redis_refusing_the_stored_password_is_not_doubled(tmp_path, monkeypat
         (tmp_path / "redis" / "password").write_text("a-different-password\n")
         with pytest.raises(RuntimeError, match="refuses the password"):
             devservices.ensure_redis()
-        redis_servers = [p for p in psutil.process_iter(["name", "cwd"]) if p.info["name"] == "redis-server"]
+        redis_servers = [
+            p for p in psutil.process_iter(["name", "cwd"]) if p.info["name"] == "redis-server"
+        ]
         assert sum(1 for p in redis_servers if p.info["cwd"] == str(tmp_path / "redis")) == 1
     finally:
         devservices.stop_redis()

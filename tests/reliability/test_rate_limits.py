@@ -28,7 +28,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PARALLEL = 30
 LIMIT = 10
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-9"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-9",
+}
 
 
 def fresh_window(seconds: int, margin: float = 8.0) -> None:
@@ -101,7 +105,9 @@ def test_parallel_searches_exactly_the_limit_passes(live_server, settings, token
     assert SearchRequest.objects.count() == LIMIT
 
 
-def test_parallel_searches_with_redis_down_use_the_database_counter(live_server, settings, token, throwaway_redis, remove_probes):
+def test_parallel_searches_with_redis_down_use_the_database_counter(
+    live_server, settings, token, throwaway_redis, remove_probes
+):
     """Bad input: the same burst while the cache's Redis is stopped: still exactly 10, via the database table."""
     settings.SEARCH_RATE_LIMIT_PER_MINUTE = LIMIT
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": throwaway_redis}}
@@ -134,5 +140,7 @@ def test_parallel_public_requests_exactly_the_limit_passes(live_server, settings
 
     fresh_window(3600, margin=30)
     codes = burst(send)
-    assert codes == Counter({302: LIMIT, 429: PARALLEL - LIMIT})  # filed: redirected to the status page
+    assert codes == Counter(
+        {302: LIMIT, 429: PARALLEL - LIMIT}
+    )  # filed: redirected to the status page
     assert SubjectRequest.objects.count() == LIMIT

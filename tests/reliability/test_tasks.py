@@ -36,7 +36,11 @@ from tests.search import photos
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-7"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-7",
+}
 POISON = "img5.jpg"
 
 
@@ -63,11 +67,35 @@ class Worker:
         }
         self.log = log.open("a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "gpu", "--pool", "prefork",
-             "--concurrency", "1", "-n", self.name, "-l", "INFO"],
-            cwd=BASE_DIR, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        wait_for(lambda: bool(_app().control.ping(destination=[self.name], timeout=1.0)), 90, f"worker start ({log})")
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "gpu",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "1",
+                "-n",
+                self.name,
+                "-l",
+                "INFO",
+            ],
+            cwd=BASE_DIR,
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(
+            lambda: bool(_app().control.ping(destination=[self.name], timeout=1.0)),
+            90,
+            f"worker start ({log})",
+        )
 
     def kill(self) -> None:
         """SIGKILL the worker and its child: nothing gets to clean up."""
@@ -114,14 +142,20 @@ def probe_on_disk(search: SearchRequest) -> bool:
     return bool(search.probe) and (Path(settings.MEDIA_ROOT) / str(search.probe.name)).is_file()
 
 
-def test_sigkill_mid_search_counts_the_attempt_and_a_new_worker_finishes_it(workers, teammate, tmp_path):
+def test_sigkill_mid_search_counts_the_attempt_and_a_new_worker_finishes_it(
+    workers, teammate, tmp_path
+):
     """Fault: the worker is SIGKILLed while it embeds the probe (the transaction never commits)."""
     hold = tmp_path / "hold"
     hold.touch()
     worker = workers(FACE_TEST_HOLD_FILE=str(hold))
     search = services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
     # The attempt is committed before the work starts: visible from this process while the task runs.
-    wait_for(lambda: SearchRequest.objects.get(pk=search.pk).attempts == 1, 60, "the first attempt to be counted")
+    wait_for(
+        lambda: SearchRequest.objects.get(pk=search.pk).attempts == 1,
+        60,
+        "the first attempt to be counted",
+    )
     worker.kill()
     search.refresh_from_db()
     assert (search.status, search.attempts) == (SearchRequest.Status.PENDING, 1)
@@ -131,33 +165,47 @@ def test_sigkill_mid_search_counts_the_attempt_and_a_new_worker_finishes_it(work
     hold.unlink()
     workers()
     # Five minutes later the sweeper (beat, every two minutes) finds the lost task and re-enqueues it.
-    SearchRequest.objects.filter(pk=search.pk).update(status_changed_at=timezone.now() - timedelta(minutes=10))
+    SearchRequest.objects.filter(pk=search.pk).update(
+        status_changed_at=timezone.now() - timedelta(minutes=10)
+    )
     assert services.searches_requeue_stuck()["searches"] == 1
-    wait_for(lambda: SearchRequest.objects.get(pk=search.pk).is_finished, 90, "the search to finish")
+    wait_for(
+        lambda: SearchRequest.objects.get(pk=search.pk).is_finished, 90, "the search to finish"
+    )
     search.refresh_from_db()
     assert search.status == SearchRequest.Status.DONE, search.error
     assert search.attempts == 2
     assert not probe_path.exists() and not search.probe
 
 
-def test_poison_photo_is_quarantined_after_max_attempts_with_the_reason_shown(workers, teammate, client):
+def test_poison_photo_is_quarantined_after_max_attempts_with_the_reason_shown(
+    workers, teammate, client
+):
     """Fault: a photo that kills the worker every time (redelivered by reject_on_worker_lost each time)."""
     data = photos.photo(POISON)
     workers(FACE_TEST_CRASH_SHA256=hashlib.sha256(data).hexdigest())
     search = services.search_create(user=teammate, image_data=data, **FIELDS)
     probe_path = Path(settings.MEDIA_ROOT) / str(search.probe.name)
-    wait_for(lambda: SearchRequest.objects.get(pk=search.pk).is_finished, 240, "the poison search to be quarantined")
+    wait_for(
+        lambda: SearchRequest.objects.get(pk=search.pk).is_finished,
+        240,
+        "the poison search to be quarantined",
+    )
     search.refresh_from_db()
     n = settings.FACE_TASK_MAX_ATTEMPTS
     assert search.status == SearchRequest.Status.FAILED
     assert search.attempts == n
-    assert search.error == f"This photo could not be processed: it stopped the face model {n} times."
+    assert (
+        search.error == f"This photo could not be processed: it stopped the face model {n} times."
+    )
     assert not probe_path.exists() and not search.probe
     event = AuditEvent.objects.get(action="search.search.quarantined", target_id=str(search.pk))
     assert event.details["attempts"] == n and event.details["probe_deleted"] is True
 
     # The sweeper never brings a quarantined search back.
-    SearchRequest.objects.filter(pk=search.pk).update(status_changed_at=timezone.now() - timedelta(hours=1))
+    SearchRequest.objects.filter(pk=search.pk).update(
+        status_changed_at=timezone.now() - timedelta(hours=1)
+    )
     assert services.searches_requeue_stuck() == {"searches": 0, "images": 0, "failed": 0}
     search.refresh_from_db()
     assert search.status == SearchRequest.Status.FAILED
@@ -175,7 +223,9 @@ def test_poison_photo_is_quarantined_after_max_attempts_with_the_reason_shown(wo
 def test_poison_source_photo_is_isolated_and_quarantined_and_its_batch_mate_indexed(workers):
     """Fault: one poison photo in a batch of two; the good one must still be indexed."""
     poison = services.source_image_store(data=photos.photo(POISON), source_label="fault test").image
-    good = services.source_image_store(data=photos.photo("img3.jpg"), source_label="fault test").image
+    good = services.source_image_store(
+        data=photos.photo("img3.jpg"), source_label="fault test"
+    ).image
     assert poison is not None and good is not None
     workers(FACE_TEST_CRASH_SHA256=poison.sha256)
     from search.tasks import source_images_analyse
@@ -183,7 +233,10 @@ def test_poison_source_photo_is_isolated_and_quarantined_and_its_batch_mate_inde
     source_images_analyse.delay([poison.pk, good.pk])
     finished = (SourceImage.Status.DONE, SourceImage.Status.FAILED, SourceImage.Status.NO_FACE)
     wait_for(
-        lambda: SourceImage.objects.filter(pk__in=[poison.pk, good.pk], status__in=finished).count() == 2,
+        lambda: (
+            SourceImage.objects.filter(pk__in=[poison.pk, good.pk], status__in=finished).count()
+            == 2
+        ),
         240,
         "both images to be settled",
     )
@@ -192,7 +245,13 @@ def test_poison_source_photo_is_isolated_and_quarantined_and_its_batch_mate_inde
     n = settings.FACE_TASK_MAX_ATTEMPTS
     assert good.status == SourceImage.Status.DONE and good.faces.count() == 1
     assert poison.status == SourceImage.Status.FAILED and poison.attempts == n
-    assert poison.error == f"This photo could not be processed: it stopped the face model {n} times."
-    assert AuditEvent.objects.filter(action="search.source_image.quarantined", target_id=str(poison.pk)).exists()
-    SourceImage.objects.filter(pk=poison.pk).update(status_changed_at=timezone.now() - timedelta(hours=1))
+    assert (
+        poison.error == f"This photo could not be processed: it stopped the face model {n} times."
+    )
+    assert AuditEvent.objects.filter(
+        action="search.source_image.quarantined", target_id=str(poison.pk)
+    ).exists()
+    SourceImage.objects.filter(pk=poison.pk).update(
+        status_changed_at=timezone.now() - timedelta(hours=1)
+    )
     assert services.searches_requeue_stuck()["images"] == 0

@@ -95,10 +95,14 @@ def scene(name: str) -> Scene | None:
     left, top = round(cx - win_w / 2), round(cy - win_h * 0.45)
     right, bottom = left + round(win_w), top + round(win_h)
     pad = (max(0, -top), max(0, bottom - image.height), max(0, -left), max(0, right - image.width))
-    pixels = cv2.copyMakeBorder(image.pixels, *pad, cv2.BORDER_REPLICATE) if any(pad) else image.pixels
+    pixels = (
+        cv2.copyMakeBorder(image.pixels, *pad, cv2.BORDER_REPLICATE) if any(pad) else image.pixels
+    )
     crop = pixels[top + pad[0] : bottom + pad[0], left + pad[2] : right + pad[2]]
     shrink = crop.shape[1] > WIDTH
-    pixels = cv2.resize(crop, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    pixels = cv2.resize(
+        crop, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
+    )
     window = engine.DecodedImage(pixels=pixels, format="PNG", width=WIDTH, height=HEIGHT)
     faces = engine.analyse(window).faces
     if len(faces) != 1:
@@ -132,7 +136,9 @@ def _depth(s: Scene) -> tuple[np.ndarray, np.ndarray]:
     # The nose: a ridge from its bridge (27) to its tip (30), higher toward the tip.
     a, b = marks[27], marks[30]
     seg = b - a
-    t = np.clip(((xx - a[0]) * seg[0] + (yy - a[1]) * seg[1]) / max(float(seg @ seg), 1.0), 0.0, 1.0)
+    t = np.clip(
+        ((xx - a[0]) * seg[0] + (yy - a[1]) * seg[1]) / max(float(seg @ seg), 1.0), 0.0, 1.0
+    )
     px, py = a[0] + t * seg[0], a[1] + t * seg[1]
     d2 = (xx - px) ** 2 + (yy - py) ** 2
     sigma = 0.09 * face_w
@@ -140,7 +146,13 @@ def _depth(s: Scene) -> tuple[np.ndarray, np.ndarray]:
     return depth.astype(np.float32), head.astype(np.float32)
 
 
-_POSE = {"left": (1.0, 0.0), "right": (-1.0, 0.0), "up": (0.0, 1.0), "down": (0.0, -1.0), "neutral": (0.0, 0.0)}
+_POSE = {
+    "left": (1.0, 0.0),
+    "right": (-1.0, 0.0),
+    "up": (0.0, 1.0),
+    "down": (0.0, -1.0),
+    "neutral": (0.0, 0.0),
+}
 
 
 def posed(s: Scene, yaw_deg: float, pitch_deg: float) -> np.ndarray:
@@ -150,13 +162,19 @@ def posed(s: Scene, yaw_deg: float, pitch_deg: float) -> np.ndarray:
     dx = depth * math.sin(math.radians(yaw_deg))
     dy = -depth * math.sin(math.radians(pitch_deg))
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
-    return cv2.remap(s.pixels, xx - dx, yy - dy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return cv2.remap(
+        s.pixels, xx - dx, yy - dy, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
 
 
-def camera(pixels: np.ndarray, rng: Random, *, noise: float = 2.0, shift: float = 1.5, gain: float = 0.02) -> np.ndarray:
+def camera(
+    pixels: np.ndarray, rng: Random, *, noise: float = 2.0, shift: float = 1.5, gain: float = 0.02
+) -> np.ndarray:
     """What a webcam adds to a frame: a small shift, an exposure gain, sensor noise."""
     dx, dy = rng.uniform(-shift, shift), rng.uniform(-shift, shift)
-    moved = cv2.warpAffine(pixels, np.float32([[1, 0, dx], [0, 1, dy]]), (WIDTH, HEIGHT), borderMode=cv2.BORDER_REFLECT)
+    moved = cv2.warpAffine(
+        pixels, np.float32([[1, 0, dx], [0, 1, dy]]), (WIDTH, HEIGHT), borderMode=cv2.BORDER_REFLECT
+    )
     noisy = moved.astype(np.float32) * (1.0 + rng.uniform(-gain, gain))
     seed = rng.randrange(2**32)
     noisy += np.random.default_rng(seed).normal(0.0, noise, noisy.shape).astype(np.float32)
@@ -169,7 +187,9 @@ def jpeg(pixels: np.ndarray, quality: int = 90) -> bytes:
     return out.getvalue()
 
 
-def pose_plan(steps: Sequence[str], rng: Random, *, holds: bool | None = None) -> list[tuple[str, float, float]]:
+def pose_plan(
+    steps: Sequence[str], rng: Random, *, holds: bool | None = None
+) -> list[tuple[str, float, float]]:
     """(label, yaw, pitch) per frame: neutral first, then each asked pose (held for a second frame
     when ``holds``), then back to neutral when that is needed to reach 4 frames."""
     hold = rng.random() < 0.5 if holds is None else holds
@@ -185,13 +205,19 @@ def pose_plan(steps: Sequence[str], rng: Random, *, holds: bool | None = None) -
     return plan[: liveness.MAX_FRAMES]
 
 
-def genuine_pixels(name: str, steps: Sequence[str], rng: Random, *, holds: bool | None = None) -> list[np.ndarray]:
+def genuine_pixels(
+    name: str, steps: Sequence[str], rng: Random, *, holds: bool | None = None
+) -> list[np.ndarray]:
     s = scene(name)
     assert s is not None, f"{name}: no usable face for a synthetic capture"
-    return [camera(posed(s, yaw, pitch), rng) for _, yaw, pitch in pose_plan(steps, rng, holds=holds)]
+    return [
+        camera(posed(s, yaw, pitch), rng) for _, yaw, pitch in pose_plan(steps, rng, holds=holds)
+    ]
 
 
-def genuine(name: str, steps: Sequence[str], rng: Random, *, holds: bool | None = None) -> list[bytes]:
+def genuine(
+    name: str, steps: Sequence[str], rng: Random, *, holds: bool | None = None
+) -> list[bytes]:
     """A genuine-looking capture of the person in ``name`` following ``steps``."""
     return [jpeg(p) for p in genuine_pixels(name, steps, rng, holds=holds)]
 
@@ -218,7 +244,9 @@ def _swap_face(base: Scene, other: Scene, yaw: float, pitch: float) -> np.ndarra
     """``other``'s head, posed, warped onto ``base``'s head in ``base``'s scene."""
     turned = posed(other, yaw, pitch)
     points = [36, 39, 42, 45, 30, 48, 54, 8]
-    matrix, _ = cv2.estimateAffinePartial2D(other.landmarks[points].astype(np.float32), base.landmarks[points].astype(np.float32))
+    matrix, _ = cv2.estimateAffinePartial2D(
+        other.landmarks[points].astype(np.float32), base.landmarks[points].astype(np.float32)
+    )
     moved = cv2.warpAffine(turned, matrix, (WIDTH, HEIGHT), borderMode=cv2.BORDER_REFLECT)
     _, head = _depth(base)
     alpha = np.clip(head * 4.0, 0.0, 1.0)[..., None]
@@ -284,7 +312,9 @@ def read_y4m(path: Path) -> list[np.ndarray]:
     marker = b"FRAME\n"
     while body:
         assert body.startswith(marker), "each frame starts with FRAME"
-        planes = np.frombuffer(body[len(marker) : len(marker) + size], dtype=np.uint8).reshape(height * 3 // 2, width)
+        planes = np.frombuffer(body[len(marker) : len(marker) + size], dtype=np.uint8).reshape(
+            height * 3 // 2, width
+        )
         frames.append(cv2.cvtColor(planes, cv2.COLOR_YUV2RGB_I420))
         body = body[len(marker) + size :]
     return frames

@@ -28,14 +28,23 @@ def pairs() -> list[tuple[str, str, bool]]:
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def png_bomb(side: int = 30_000) -> bytes:
     """A tiny PNG that claims side x side pixels (its pixel data would be ~side² bytes)."""
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * (side + 1) * 64, 9)  # the first rows only: the header is what counts
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    idat = zlib.compress(
+        b"\x00" * (side + 1) * 64, 9
+    )  # the first rows only: the header is what counts
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    )
 
 
 def huge_jpeg(megabytes: int = 60) -> bytes:

@@ -14,7 +14,11 @@ from tests.accounts.factories import api_token
 from tests.search import photos
 from tests.search.conftest import index_photos
 
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-9"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-9",
+}
 
 
 def token_client(user) -> APIClient:
@@ -34,7 +38,9 @@ def finished_search(user, name: str = "img2.jpg") -> SearchRequest:
 @pytest.fixture
 def imported(db):
     """img1 (person01, as the probe img2) imported from a folder: a source name and a file name, no web links."""
-    image = services.source_image_store(data=photos.photo("img1.jpg"), source_label="demo import", original_name="img1.jpg").image
+    image = services.source_image_store(
+        data=photos.photo("img1.jpg"), source_label="demo import", original_name="img1.jpg"
+    ).image
     assert image is not None
     services.source_images_analyse(image_ids=[image.pk])
     return image
@@ -46,7 +52,12 @@ def test_crop_is_fetched_with_the_token_and_results_show_no_server_path(imported
     search = finished_search(teammate)
     detail = api.get(reverse("api-search-detail", args=[search.pk]))
     hit = detail.json()["hits"][0]
-    assert (hit["source"], hit["file_name"], hit["page_url"], hit["image_url"]) == ("demo import", "img1.jpg", "", "")
+    assert (hit["source"], hit["file_name"], hit["page_url"], hit["image_url"]) == (
+        "demo import",
+        "img1.jpg",
+        "",
+        "",
+    )
     text = detail.content.decode()
     assert "file:" not in text and str(settings.MEDIA_ROOT) not in text
 
@@ -65,8 +76,13 @@ def test_crop_is_fetched_with_the_token_and_results_show_no_server_path(imported
 def test_crawled_photo_shows_its_web_links(teammate, client):
     index_photos("img1.jpg")  # crawled: page and image URLs
     search = finished_search(teammate)
-    hit = token_client(teammate).get(reverse("api-search-detail", args=[search.pk])).json()["hits"][0]
-    assert hit["page_url"] == "https://example.org/img1.jpg.html" and hit["image_url"] == "https://example.org/img1.jpg"
+    hit = (
+        token_client(teammate).get(reverse("api-search-detail", args=[search.pk])).json()["hits"][0]
+    )
+    assert (
+        hit["page_url"] == "https://example.org/img1.jpg.html"
+        and hit["image_url"] == "https://example.org/img1.jpg"
+    )
     client.force_login(teammate)
     page = client.get(reverse("search:status", args=[search.pk])).content.decode()
     assert 'href="https://example.org/img1.jpg.html"' in page
@@ -82,7 +98,9 @@ def test_stranger_gets_404_for_our_crop_and_a_wrong_face_is_404(imported, teamma
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     api = token_client(teammate)
-    assert api.get(reverse("api-search-hit-crop", args=[search.pk, face_id + 1000])).status_code == 404
+    assert (
+        api.get(reverse("api-search-hit-crop", args=[search.pk, face_id + 1000])).status_code == 404
+    )
     assert api.get(f"/api/v1/searches/{search.pk}/hits/{2**64}/crop/").status_code == 404
     assert api.get(f"/api/v1/searches/{2**64}/").status_code == 404
 
@@ -92,9 +110,15 @@ def test_stranger_gets_404_for_our_crop_and_a_wrong_face_is_404(imported, teamma
     ("headers", "code"),
     [
         pytest.param({}, "not_authenticated", id="no-token"),
-        pytest.param({"HTTP_AUTHORIZATION": "Token not-a-real-key"}, "authentication_failed", id="unknown-token"),
+        pytest.param(
+            {"HTTP_AUTHORIZATION": "Token not-a-real-key"},
+            "authentication_failed",
+            id="unknown-token",
+        ),
         pytest.param({"HTTP_AUTHORIZATION": "Token"}, "authentication_failed", id="empty-token"),
-        pytest.param({"HTTP_AUTHORIZATION": "Token a b"}, "authentication_failed", id="token-with-spaces"),
+        pytest.param(
+            {"HTTP_AUTHORIZATION": "Token a b"}, "authentication_failed", id="token-with-spaces"
+        ),
         pytest.param({"HTTP_AUTHORIZATION": "Bearer abc"}, "not_authenticated", id="wrong-scheme"),
     ],
 )
@@ -102,7 +126,10 @@ def test_unauthenticated_calls_get_401_in_the_error_shape(headers, code):
     client = APIClient()
     for url, accept in (
         (reverse("api-search-detail", args=[1]), "application/json"),
-        (reverse("api-search-hit-crop", args=[1, 1]), "image/jpeg"),  # an image client still gets a JSON error
+        (
+            reverse("api-search-hit-crop", args=[1, 1]),
+            "image/jpeg",
+        ),  # an image client still gets a JSON error
         (reverse("api-search-face-thumbnail", args=[1, 0]), "image/*"),
     ):
         response = client.get(url, HTTP_ACCEPT=accept, **headers)

@@ -12,19 +12,44 @@ import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 FIELDS = {
-    "n", "dataset", "m", "ef_construction", "ef_search", "filtered", "recall_at_10",
-    "p50_ms", "p95_ms", "build_s", "index_mb", "faiss_ratio",
-}  # fmt: skip
+    "n",
+    "dataset",
+    "m",
+    "ef_construction",
+    "ef_search",
+    "filtered",
+    "recall_at_10",
+    "p50_ms",
+    "p95_ms",
+    "build_s",
+    "index_mb",
+    "faiss_ratio",
+}
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "bench/search.py", *args], cwd=BASE_DIR, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "bench/search.py", *args],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.mark.django_db
 def test_tiny_run_prints_one_json_line_per_configuration():
     done = run_bench(
-        "--n", "3000", "--queries", "20", "--json", "--dataset", "both", "--no-partitions", "--database", "bench_search_test"
+        "--n",
+        "3000",
+        "--queries",
+        "20",
+        "--json",
+        "--dataset",
+        "both",
+        "--no-partitions",
+        "--database",
+        "bench_search_test",
     )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]

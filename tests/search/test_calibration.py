@@ -11,7 +11,11 @@ from search import calibration, engine, services
 from search.models import Face, SearchRequest
 from tests.search import photos
 
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-42"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-42",
+}
 
 
 def committed() -> calibration.Calibration:
@@ -23,7 +27,9 @@ def test_committed_points_tighten_with_the_index_and_record_how_they_were_obtain
     records the sets, photos, people and folds it was fitted on; the curve is measured, not assumed."""
     cal = committed()
     assert cal.threshold_for(10) > cal.threshold_for(10_000) > cal.threshold_for(1_000_000) >= 0
-    assert cal.threshold_for(10, point="candidate") > cal.threshold_for(10)  # the review band errs toward recall
+    assert cal.threshold_for(10, point="candidate") > cal.threshold_for(
+        10
+    )  # the review band errs toward recall
     # At 10,000 faces the strict point keeps the expected strangers per search at its target.
     assert cal.fmr_at(cal.threshold_for(10_000)) * 10_000 == pytest.approx(0.01, rel=0.05)
     entry = calibration._load()[engine.model_name()]
@@ -58,13 +64,20 @@ def test_search_uses_the_threshold_for_the_live_index_size(indexed, teammate):
     img1; told the index holds 1M faces, the threshold is stricter and img1 is no longer a match. The
     threshold and index size used are in the audit event."""
     _set_index_size(10)
-    small = _run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
+    small = _run(
+        services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
+    )
     hits = list(small.hits.all())
     assert [h.face.image_id for h in hits] == [indexed["img1.jpg"].pk]
     distance = hits[0].distance
     _set_index_size(1_000_000)
-    large = _run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
-    done = {s.pk: AuditEvent.objects.get(target_id=str(s.pk), action="search.search.completed").details for s in (small, large)}
+    large = _run(
+        services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
+    )
+    done = {
+        s.pk: AuditEvent.objects.get(target_id=str(s.pk), action="search.search.completed").details
+        for s in (small, large)
+    }
     assert done[small.pk]["index_size"] == 10 and done[large.pk]["index_size"] == 1_000_000
     assert done[large.pk]["threshold"] < done[small.pk]["threshold"]
     assert done[large.pk]["threshold"] < distance  # so the same face is not a match at 1M
@@ -99,7 +112,10 @@ def test_candidate_band_keeps_its_recall_floor_in_a_large_index():
     under half of true matches: the candidate band stops at FMR 1e-4 instead (up to 100 strangers for the DPO,
     nearest first), and stays there at 100M. The strict point has no floor and keeps tightening."""
     cal = committed()
-    at_1m, at_100m = cal.threshold_for(1_000_000, point="candidate"), cal.threshold_for(100_000_000, point="candidate")
+    at_1m, at_100m = (
+        cal.threshold_for(1_000_000, point="candidate"),
+        cal.threshold_for(100_000_000, point="candidate"),
+    )
     assert cal.fmr_at(at_1m) == pytest.approx(1e-4, rel=0.05)
     assert at_100m == pytest.approx(at_1m)
     assert cal.threshold_for(100_000_000) <= cal.threshold_for(1_000_000) < at_1m
@@ -114,10 +130,16 @@ def test_true_match_rate_at_a_distance_comes_from_the_cross_validated_curve():
     entry = calibration._load()[engine.model_name()]
     row = entry["fmr_curve"][len(entry["fmr_curve"]) // 2]
     assert cal.tar_at(row["distance"]) == (pytest.approx(row["cv_tar"]), True)
-    low, high = cal.tar_at(cal.threshold_for(10_000)), cal.tar_at(cal.threshold_for(10_000, point="candidate"))
+    low, high = (
+        cal.tar_at(cal.threshold_for(10_000)),
+        cal.tar_at(cal.threshold_for(10_000, point="candidate")),
+    )
     assert low is not None and high is not None and 0 <= low[0] < high[0] <= 1
     smallest = min(r["distance"] for r in entry["fmr_curve"])
-    assert cal.tar_at(smallest / 2) == (pytest.approx(min(r["cv_tar"] for r in entry["fmr_curve"])), False)
+    assert cal.tar_at(smallest / 2) == (
+        pytest.approx(min(r["cv_tar"] for r in entry["fmr_curve"])),
+        False,
+    )
 
 
 @pytest.mark.django_db
@@ -127,20 +149,31 @@ def test_analyst_is_told_the_level_a_search_ran_at(indexed, teammate, client):
     from django.urls import reverse
 
     _set_index_size(10)
-    small = _run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
-    assert small.index_size == 10 and small.match_threshold == pytest.approx(committed().threshold_for(10))
+    small = _run(
+        services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
+    )
+    assert small.index_size == 10 and small.match_threshold == pytest.approx(
+        committed().threshold_for(10)
+    )
     client.force_login(teammate)
     page = client.get(reverse("search:detail", args=[small.pk])).content.decode()
     assert "Searched against 10 faces" in page and "no match does not mean" not in page
     assert f"Confidence: {committed().confidence_meaning}" in page
     _set_index_size(1_000_000)
-    large = _run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
+    large = _run(
+        services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
+    )
     page = client.get(reverse("search:detail", args=[large.pk])).content.decode()
-    assert "Searched against 1000000 faces" in page and "no match does not mean the person is not indexed" in page
+    assert (
+        "Searched against 1000000 faces" in page
+        and "no match does not mean the person is not indexed" in page
+    )
     from rest_framework.test import APIClient
 
     api = APIClient()
     api.force_authenticate(teammate)
     point = api.get(reverse("api-search-detail", args=[large.pk])).json()["operating_point"]
-    assert point["index_size"] == 1_000_000 and point["max_distance"] == pytest.approx(large.match_threshold, abs=1e-5)
+    assert point["index_size"] == 1_000_000 and point["max_distance"] == pytest.approx(
+        large.match_threshold, abs=1e-5
+    )
     assert 0 <= point["true_match_rate"] < 0.5

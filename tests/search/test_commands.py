@@ -20,14 +20,25 @@ def local_source(*, name="press kit", approve_as=None, jurisdictions=("FR",)):
     from crawling import services as crawling
 
     source = crawling.source_add(
-        name=name, scope=[], jurisdictions=list(jurisdictions), lawful_basis="legitimate_interests",
-        art9_condition="manifestly_public", dpia_reference="DPIA-3", kind="local",
-    )  # fmt: skip
-    return crawling.source_approve(source=source, actor=approve_as) if approve_as is not None else source
+        name=name,
+        scope=[],
+        jurisdictions=list(jurisdictions),
+        lawful_basis="legitimate_interests",
+        art9_condition="manifestly_public",
+        dpia_reference="DPIA-3",
+        kind="local",
+    )
+    return (
+        crawling.source_approve(source=source, actor=approve_as)
+        if approve_as is not None
+        else source
+    )
 
 
 @pytest.mark.django_db
-def test_import_images_walks_subfolders_into_an_approved_local_source_and_reports_skips(tmp_path, dpo):
+def test_import_images_walks_subfolders_into_an_approved_local_source_and_reports_skips(
+    tmp_path, dpo
+):
     source = local_source(approve_as=dpo)
     nested = tmp_path / "2024" / "march"
     nested.mkdir(parents=True)
@@ -40,26 +51,53 @@ def test_import_images_walks_subfolders_into_an_approved_local_source_and_report
     (nested / "copy-of-img1.jpg").write_bytes(photos.photo("img1.jpg"))
     (nested / "readme.txt").write_text("not a photo: not counted")
     out = StringIO()
-    call_command("import_images", str(tmp_path), "--source", "press kit", stdout=out, stderr=StringIO())
+    call_command(
+        "import_images", str(tmp_path), "--source", "press kit", stdout=out, stderr=StringIO()
+    )
     summary = json.loads(out.getvalue())
     assert summary["images"] == 7
     assert summary["stored"] == 4
     assert summary["faces"] == Face.objects.count() >= 4
     assert summary["skipped"] == {"duplicate": 1, "no_face": 1, "not_an_image": 1, "svg": 1}
     # Every image is linked to the source, with its own file name and no server path.
-    assert set(SourceImage.objects.values_list("source_id", "source_label", "jurisdiction")) == {(source.pk, "press kit", "FR")}
+    assert set(SourceImage.objects.values_list("source_id", "source_label", "jurisdiction")) == {
+        (source.pk, "press kit", "FR")
+    }
     names = set(SourceImage.objects.values_list("original_name", flat=True))
-    assert names == {"copy-of-img1.jpg", "couple.jpg", "img47.jpg", "empty.png"}  # the first of two copies is kept
-    assert not any(str(tmp_path) in str(v) for v in SourceImage.objects.values_list("original_name", "page_url", "image_url"))
-    assert AuditEvent.objects.filter(action="crawling.import.completed", target_id=str(source.pk)).count() == 1
+    assert names == {
+        "copy-of-img1.jpg",
+        "couple.jpg",
+        "img47.jpg",
+        "empty.png",
+    }  # the first of two copies is kept
+    assert not any(
+        str(tmp_path) in str(v)
+        for v in SourceImage.objects.values_list("original_name", "page_url", "image_url")
+    )
+    assert (
+        AuditEvent.objects.filter(
+            action="crawling.import.completed", target_id=str(source.pk)
+        ).count()
+        == 1
+    )
     # Running it again adds nothing.
     again = StringIO()
-    call_command("import_images", str(tmp_path), "--source", "press kit", stdout=again, stderr=StringIO())
+    call_command(
+        "import_images", str(tmp_path), "--source", "press kit", stdout=again, stderr=StringIO()
+    )
     assert json.loads(again.getvalue())["stored"] == 0
     assert SourceImage.objects.count() == 4
     # --no-recursive reads only the top folder.
     top = StringIO()
-    call_command("import_images", str(tmp_path), "--source", "press kit", "--no-recursive", stdout=top, stderr=StringIO())
+    call_command(
+        "import_images",
+        str(tmp_path),
+        "--source",
+        "press kit",
+        "--no-recursive",
+        stdout=top,
+        stderr=StringIO(),
+    )
     assert json.loads(top.getvalue())["images"] == 3
 
 
@@ -67,11 +105,19 @@ def test_import_images_walks_subfolders_into_an_approved_local_source_and_report
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        pytest.param("missing", "No source named 'press kit'.*source_add --local.*approve", id="unknown-source-name"),
-        pytest.param("proposed", "not been approved.*source_approve --name", id="source-not-yet-approved"),
+        pytest.param(
+            "missing",
+            "No source named 'press kit'.*source_add --local.*approve",
+            id="unknown-source-name",
+        ),
+        pytest.param(
+            "proposed", "not been approved.*source_approve --name", id="source-not-yet-approved"
+        ),
         pytest.param("suspended", "suspended: complaint", id="suspended-source"),
         pytest.param("web", "web source", id="a-crawled-web-source"),
-        pytest.param("excluded", "not been approved", id="excluded-jurisdiction-cannot-be-approved"),
+        pytest.param(
+            "excluded", "not been approved", id="excluded-jurisdiction-cannot-be-approved"
+        ),
     ],
 )
 def test_import_images_refuses_without_an_approved_local_source(tmp_path, dpo, setup, message):
@@ -81,12 +127,18 @@ def test_import_images_refuses_without_an_approved_local_source(tmp_path, dpo, s
     if setup == "proposed":
         local_source()
     elif setup == "suspended":
-        crawling.source_suspend(source=local_source(approve_as=dpo), actor=dpo, reason="complaint received")
+        crawling.source_suspend(
+            source=local_source(approve_as=dpo), actor=dpo, reason="complaint received"
+        )
     elif setup == "web":
         web = crawling.source_add(
-            name="press kit", scope=["https://example.org/"], jurisdictions=["FR"], lawful_basis="legitimate_interests",
-            art9_condition="manifestly_public", dpia_reference="D-1",
-        )  # fmt: skip
+            name="press kit",
+            scope=["https://example.org/"],
+            jurisdictions=["FR"],
+            lawful_basis="legitimate_interests",
+            art9_condition="manifestly_public",
+            dpia_reference="D-1",
+        )
         crawling.source_approve(source=web, actor=dpo)
     elif setup == "excluded":
         with pytest.raises(ValidationError, match="excluded jurisdiction"):
@@ -94,7 +146,9 @@ def test_import_images_refuses_without_an_approved_local_source(tmp_path, dpo, s
     with pytest.raises(CommandError, match=message):
         call_command("import_images", str(tmp_path), "--source", "press kit", stdout=StringIO())
     assert not SourceImage.objects.exists()
-    assert AuditEvent.objects.filter(action="crawling.import.refused", outcome="refused").count() == 1
+    assert (
+        AuditEvent.objects.filter(action="crawling.import.refused", outcome="refused").count() == 1
+    )
 
 
 @pytest.mark.django_db
@@ -103,7 +157,11 @@ def test_import_images_refuses_without_an_approved_local_source(tmp_path, dpo, s
     [
         pytest.param({}, "no photo .* found in .* or its subfolders", id="empty-folder"),
         pytest.param({"notes.txt": b"hello"}, "no photo", id="only-non-photo-files"),
-        pytest.param({"a/broken.jpg": photos.NOT_AN_IMAGE}, "none of the 1 files .* is a usable photo", id="only-broken-jpgs"),
+        pytest.param(
+            {"a/broken.jpg": photos.NOT_AN_IMAGE},
+            "none of the 1 files .* is a usable photo",
+            id="only-broken-jpgs",
+        ),
     ],
 )
 def test_import_images_with_nothing_importable_exits_non_zero(tmp_path, dpo, files, message):
@@ -112,7 +170,14 @@ def test_import_images_with_nothing_importable_exits_non_zero(tmp_path, dpo, fil
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
     with pytest.raises(CommandError, match=message):
-        call_command("import_images", str(tmp_path), "--source", "press kit", stdout=StringIO(), stderr=StringIO())
+        call_command(
+            "import_images",
+            str(tmp_path),
+            "--source",
+            "press kit",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
     assert not SourceImage.objects.exists()
 
 
@@ -125,9 +190,18 @@ def test_import_images_into_a_missing_folder_is_a_clear_error(tmp_path, dpo):
 
 def test_faces_evaluate_prints_the_metrics(tmp_path):
     identities = tmp_path / "identities.csv"
-    identities.write_text("file,identity\nimg1.jpg,a\nimg2.jpg,a\nimg4.jpg,a\nimg3.jpg,b\nimg53.jpg,b\nimg57.jpg,c\n")
+    identities.write_text(
+        "file,identity\nimg1.jpg,a\nimg2.jpg,a\nimg4.jpg,a\nimg3.jpg,b\nimg53.jpg,b\nimg57.jpg,c\n"
+    )
     out = StringIO()
-    call_command("faces_evaluate", "--images", str(photos.IMAGES), "--identities", str(identities), stdout=out)
+    call_command(
+        "faces_evaluate",
+        "--images",
+        str(photos.IMAGES),
+        "--identities",
+        str(identities),
+        stdout=out,
+    )
     result = json.loads(out.getvalue().strip().splitlines()[-1])  # human-readable lines come first
     assert set(result) >= {
         "images",

@@ -94,11 +94,21 @@ def test_faces_too_small_are_rejected_with_a_reason(settings):
 
 @pytest.mark.parametrize(
     ("mode", "fmt", "kwargs"),
-    [("CMYK", "JPEG", {}), ("RGBA", "PNG", {}), ("P", "PNG", {}), ("LA", "PNG", {}), ("L", "JPEG", {})],
+    [
+        ("CMYK", "JPEG", {}),
+        ("RGBA", "PNG", {}),
+        ("P", "PNG", {}),
+        ("LA", "PNG", {}),
+        ("L", "JPEG", {}),
+    ],
 )
 def test_colour_modes_decode_to_rgb_and_keep_the_face(mode, fmt, kwargs):
     decoded = engine.decode_image(photos.converted("img1.jpg", mode, fmt, **kwargs))
-    assert decoded.pixels.ndim == 3 and decoded.pixels.shape[2] == 3 and decoded.pixels.dtype == np.uint8
+    assert (
+        decoded.pixels.ndim == 3
+        and decoded.pixels.shape[2] == 3
+        and decoded.pixels.dtype == np.uint8
+    )
     assert engine.analyse(decoded).faces
 
 
@@ -117,7 +127,9 @@ def test_exif_orientation_is_applied():
     upright = Image.open(io.BytesIO(photos.photo("img1.jpg"))).convert("RGB")
     stored = upright.rotate(90, expand=True)  # what a camera writes when held sideways
     exif = Image.Exif()
-    exif[0x0112] = 8  # "rotate 90° clockwise to display"; Pillow's exif_transpose undoes the rotation
+    exif[0x0112] = (
+        8  # "rotate 90° clockwise to display"; Pillow's exif_transpose undoes the rotation
+    )
     out = io.BytesIO()
     stored.save(out, format="JPEG", exif=exif)
     decoded = engine.decode_image(out.getvalue())

@@ -24,7 +24,9 @@ def main_embedding(name: str) -> np.ndarray:
 def test_options_default_to_the_measured_pipeline(settings):
     """The defaults are the ones docs/faces.md ("Pipeline") justifies; a silent change would shift every embedding."""
     options = engine.PipelineOptions.from_settings()
-    assert options == engine.PipelineOptions(upsample=1, retry_upsample=0, cnn_fallback=True, landmarks=68, mirror=True)
+    assert options == engine.PipelineOptions(
+        upsample=1, retry_upsample=0, cnn_fallback=True, landmarks=68, mirror=True
+    )
     assert engine.pipeline_version().startswith(engine.PIPELINE_VERSION)
 
 

@@ -16,7 +16,9 @@ INF = np.inf
 
 def test_best_threshold_separates_a_clean_set():
     """Two same pairs at 0.1/0.2, two different at 0.3/0.4: the midpoint 0.25 is the only perfect cut."""
-    t, acc = ev.best_accuracy_threshold(np.array([0.1, 0.2, 0.3, 0.4]), np.array([1, 1, 0, 0], bool))
+    t, acc = ev.best_accuracy_threshold(
+        np.array([0.1, 0.2, 0.3, 0.4]), np.array([1, 1, 0, 0], bool)
+    )
     assert t == pytest.approx(0.25) and acc == 1.0
 
 
@@ -76,10 +78,15 @@ def test_open_set_rank_any_and_nonmated_best_score():
     (NaN) is always a miss; a non-mated probe at 45° has best distance ≈0.293."""
     gallery = np.stack([_unit(0), _unit(90)])
     probes = np.stack([_unit(20), _unit(60), np.full(3, np.nan), _unit(45)])
-    scores = ev.open_set_scores(gallery, np.array(["A", "B"]), probes, np.array(["A", "A", "B", "C"]))
+    scores = ev.open_set_scores(
+        gallery, np.array(["A", "B"]), probes, np.array(["A", "A", "B", "C"])
+    )
     assert scores.mate_distance[:2] == pytest.approx([1 - math.cos(math.radians(20)), 0.5])
     assert scores.nonmated_best == pytest.approx([1 - math.cos(math.radians(45))])
-    assert ev.fpir_fnir(scores, 0.2) == (0.0, pytest.approx(2 / 3))  # 60° mate at 0.5 and the faceless one miss
+    assert ev.fpir_fnir(scores, 0.2) == (
+        0.0,
+        pytest.approx(2 / 3),
+    )  # 60° mate at 0.5 and the faceless one miss
     assert ev.fpir_fnir(scores, 0.55) == (1.0, pytest.approx(1 / 3))
 
 
@@ -116,8 +123,12 @@ def test_lower_tail_fit_recovers_a_known_normal_tail():
 def test_reliability_is_zero_for_perfect_and_large_for_reversed_predictions():
     same = np.array([1, 1, 0, 0], bool)
     d = np.zeros(4)
-    assert ev.reliability(d, same, np.array([1.0, 1.0, 0.0, 0.0]))["ece"] == pytest.approx(0, abs=1e-5)
-    assert ev.reliability(d, same, np.array([0.0, 0.0, 1.0, 1.0]))["ece"] == pytest.approx(1, abs=1e-5)
+    assert ev.reliability(d, same, np.array([1.0, 1.0, 0.0, 0.0]))["ece"] == pytest.approx(
+        0, abs=1e-5
+    )
+    assert ev.reliability(d, same, np.array([0.0, 0.0, 1.0, 1.0]))["ece"] == pytest.approx(
+        1, abs=1e-5
+    )
 
 
 CAL = Calibration(
@@ -141,7 +152,11 @@ D_1E8 = (float(ndtri(1e-8)) - float(ndtri(1e-5)) + 5.0) / 100  # the tail's dist
         (10**40, "strict", 0.0),  # the tail would go under 0: floored
         (10, "candidate", 0.09),  # FMR capped at 1e-2
         (10_000, "candidate", 0.07),  # 10 / 1e4 = 1e-3
-        (1_000_000, "candidate", 0.06),  # 10 / 1e6 = 1e-5, under the 1e-4 floor: log-halfway from 1e-5 to 1e-3
+        (
+            1_000_000,
+            "candidate",
+            0.06,
+        ),  # 10 / 1e6 = 1e-5, under the 1e-4 floor: log-halfway from 1e-5 to 1e-3
         (10**9, "candidate", 0.06),  # the floor holds however large the index
     ],
 )

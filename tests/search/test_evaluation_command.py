@@ -100,7 +100,9 @@ def isolated_cache(tmp_path, monkeypatch):
     return tmp_path / "eval-cache"
 
 
-def test_lfw_pairs_and_csv_give_the_same_fold_results_and_keep_the_faceless_photo(lfw_tree, tmp_path, isolated_cache):
+def test_lfw_pairs_and_csv_give_the_same_fold_results_and_keep_the_faceless_photo(
+    lfw_tree, tmp_path, isolated_cache
+):
     """The same 12 pairs as LFW pairs.txt and as CSV: identical per-fold results; the faceless photo is
     counted as no_face, its matched pair stays in the denominator and is scored as an error. The second
     run reads every embedding from the cache."""
@@ -124,12 +126,20 @@ def test_lfw_pairs_and_csv_give_the_same_fold_results_and_keep_the_faceless_phot
     ("text", "message"),
     [
         pytest.param("2 3\nAbdullah_Gul 1 2\n", "promises 2x2x3 pairs", id="header-count-mismatch"),
-        pytest.param("1 1\nAbdullah_Gul 1\nA 1 B 2\n", "line 2 should be a matched", id="short-matched-line"),
-        pytest.param("1 1\nAbdullah_Gul 1 2\nA one B 2\n", "line 3 should be a mismatched", id="non-number"),
+        pytest.param(
+            "1 1\nAbdullah_Gul 1\nA 1 B 2\n", "line 2 should be a matched", id="short-matched-line"
+        ),
+        pytest.param(
+            "1 1\nAbdullah_Gul 1 2\nA one B 2\n", "line 3 should be a mismatched", id="non-number"
+        ),
         pytest.param("ten 300\n", "first line", id="bad-header"),
         pytest.param("file1,file2,same\na.jpg,b.jpg,maybe\n", "same must be", id="csv-bad-same"),
         pytest.param("file1,file2\na.jpg,b.jpg\n", "file1,file2,same", id="csv-missing-column"),
-        pytest.param("1 1\nNobody 1 2\nNobody 1 Noone 2\n", "photos named in pairs.txt are missing", id="missing-photos"),
+        pytest.param(
+            "1 1\nNobody 1 2\nNobody 1 Noone 2\n",
+            "photos named in pairs.txt are missing",
+            id="missing-photos",
+        ),
     ],
 )
 def test_bad_pairs_files_get_a_clear_error(lfw_tree, tmp_path, text, message):
@@ -143,11 +153,21 @@ def test_identities_mode_prints_in_sample_and_cross_validated_figures(lfw_tree, 
     """16 real photos of 4 people plus the faceless one: 1:1 rows have both columns; the 1:N rows say
     n/a with the reason (4 people cannot make a gallery of 100); the faceless photo is counted."""
     ids = tmp_path / "identities.csv"
-    rows = ["file,identity"] + [f"{p}/{f.name},{p}" for p in PEOPLE for f in sorted((lfw_tree / p).iterdir())]
+    rows = ["file,identity"] + [
+        f"{p}/{f.name},{p}" for p in PEOPLE for f in sorted((lfw_tree / p).iterdir())
+    ]
     ids.write_text("\n".join(rows) + "\n")
     out = StringIO()
     call_command(
-        "faces_evaluate", "--images", str(lfw_tree), "--identities", str(ids), "--folds", "2", stdout=out, stderr=StringIO()
+        "faces_evaluate",
+        "--images",
+        str(lfw_tree),
+        "--identities",
+        str(ids),
+        "--folds",
+        "2",
+        stdout=out,
+        stderr=StringIO(),
     )
     text = out.getvalue()
     result = json.loads(text.strip().splitlines()[-1])
@@ -164,10 +184,24 @@ def test_identities_mode_prints_in_sample_and_cross_validated_figures(lfw_tree, 
 
 def test_identities_mode_refuses_unpaired_sets(lfw_tree, tmp_path):
     with pytest.raises(CommandError, match="one --identities CSV per --images"):
-        _run("--images", str(lfw_tree), "--images", str(lfw_tree), "--identities", str(tmp_path / "x.csv"))
+        _run(
+            "--images",
+            str(lfw_tree),
+            "--images",
+            str(lfw_tree),
+            "--identities",
+            str(tmp_path / "x.csv"),
+        )
 
 
-SIX = ("Alejandro_Toledo", "Alvaro_Uribe", "Amelie_Mauresmo", "Andre_Agassi", "Andy_Roddick", "Ann_Veneman")
+SIX = (
+    "Alejandro_Toledo",
+    "Alvaro_Uribe",
+    "Amelie_Mauresmo",
+    "Andre_Agassi",
+    "Andy_Roddick",
+    "Ann_Veneman",
+)
 
 
 def _two_sets_with_one_person_twice(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
@@ -198,26 +232,55 @@ def test_one_person_under_two_labels_is_reported_and_merged_on_request(tmp_path)
     counted as impostors and the command names the two labels as probably one person (and no other pair).
     With --same-person they are genuine pairs of one person and nothing is reported."""
     a, ids_a, b, ids_b = _two_sets_with_one_person_twice(tmp_path)
-    sets = ["--images", str(a), "--identities", str(ids_a), "--images", str(b), "--identities", str(ids_b), "--folds", "2"]
+    sets = [
+        "--images",
+        str(a),
+        "--identities",
+        str(ids_a),
+        "--images",
+        str(b),
+        "--identities",
+        str(ids_b),
+        "--folds",
+        "2",
+    ]
     err = StringIO()
     out = StringIO()
     call_command("faces_evaluate", *sets, stdout=out, stderr=err)
     plain = json.loads(out.getvalue().strip().splitlines()[-1])
     assert plain["people"] == 7 and plain["genuine_pairs"] == 5 * 6 + 1 + 1
-    assert [(s["a"], s["b"]) for s in plain["suspected_same_person"]] == [("0:Ann_Veneman", "1:person99")]
+    assert [(s["a"], s["b"]) for s in plain["suspected_same_person"]] == [
+        ("0:Ann_Veneman", "1:person99")
+    ]
     assert "--same-person Ann_Veneman=person99" in err.getvalue()
     merged = _run(*sets, "--same-person", "Ann_Veneman=person99")
     assert merged["people"] == 6 and merged["genuine_pairs"] == 6 * 6
     assert merged["impostor_pairs"] == plain["impostor_pairs"] - 4
-    assert merged["suspected_same_person"] == [] and merged["same_person"] == ["Ann_Veneman=person99"]
+    assert merged["suspected_same_person"] == [] and merged["same_person"] == [
+        "Ann_Veneman=person99"
+    ]
 
 
 @pytest.mark.parametrize(
     ("alias", "message"),
-    [("Ann_Veneman=nobody", "no person labelled 'nobody'"), ("Ann_Veneman", "takes A=B"), ("x=x", "takes A=B")],
+    [
+        ("Ann_Veneman=nobody", "no person labelled 'nobody'"),
+        ("Ann_Veneman", "takes A=B"),
+        ("x=x", "takes A=B"),
+    ],
 )
 def test_same_person_refuses_unknown_or_malformed_labels(tmp_path, alias, message):
     a, ids_a, b, ids_b = _two_sets_with_one_person_twice(tmp_path)
     with pytest.raises(CommandError, match=message):
-        _run("--images", str(a), "--identities", str(ids_a), "--images", str(b), "--identities", str(ids_b),
-             "--same-person", alias)  # fmt: skip
+        _run(
+            "--images",
+            str(a),
+            "--identities",
+            str(ids_a),
+            "--images",
+            str(b),
+            "--identities",
+            str(ids_b),
+            "--same-person",
+            alias,
+        )

@@ -22,7 +22,9 @@ NOW_OFFSET = 20.0  # the capture arrives 20 s after the challenge was issued
 def challenge(steps: tuple[str, ...], *, issued_at: float = 1_800_000_000.0) -> liveness.Challenge:
     """A challenge with fixed steps (the random ones are tested on their own below)."""
     made = liveness.challenge_new(rng=Random(0), now=issued_at)
-    return liveness.Challenge(steps=steps, nonce=made.nonce, issued_at=made.issued_at, expires_at=made.expires_at)
+    return liveness.Challenge(
+        steps=steps, nonce=made.nonce, issued_at=made.issued_at, expires_at=made.expires_at
+    )
 
 
 def check(ch: liveness.Challenge, frames: list[bytes], **kwargs) -> liveness.CaptureReport:
@@ -64,7 +66,13 @@ def test_challenges_are_short_random_sequences_without_repeats_and_round_trip_th
 
 @pytest.mark.parametrize(
     "change",
-    [{"steps": ["left", "left"]}, {"steps": ["left"]}, {"steps": ["sideways", "up"]}, {"nonce": "short"}, {"expires_at": 0}],
+    [
+        {"steps": ["left", "left"]},
+        {"steps": ["left"]},
+        {"steps": ["sideways", "up"]},
+        {"nonce": "short"},
+        {"expires_at": 0},
+    ],
     ids=["repeat", "one step", "unknown pose", "short nonce", "expires before issued"],
 )
 def test_a_tampered_challenge_dict_is_refused(change):
@@ -93,7 +101,15 @@ def test_a_genuine_synthetic_capture_passes_every_check(genuine_img1):
     assert report.flags == []
     assert [f.pose for f in report.frames] == ["neutral", "left", "right", "up"]
     names = {c.name for c in report.checks}
-    assert {"one_face", "pose_sequence", "live_motion", "same_person", "background", "light", "frame_times"} <= names
+    assert {
+        "one_face",
+        "pose_sequence",
+        "live_motion",
+        "same_person",
+        "background",
+        "light",
+        "frame_times",
+    } <= names
     # The report is numbers, booleans and short texts: JSON as it is, no pixels, no embedding.
     text = json.dumps(report.to_dict())
     assert len(text) < 8000 and ch.nonce not in text
@@ -107,13 +123,23 @@ def test_a_genuine_capture_of_another_person_with_holds_passes():
     assert report.passed, report.to_dict()
 
 
-def test_the_live_face_matches_the_requests_candidates_only_when_they_are_the_same_person(genuine_img1):
+def test_the_live_face_matches_the_requests_candidates_only_when_they_are_the_same_person(
+    genuine_img1,
+):
     """References: other photos of person01 (img2, img4) pass; photos of person02 (img3, img12) fail."""
     steps, frames = genuine_img1
-    same = check(challenge(steps), frames, reference_embeddings=[embedding_of("img2.jpg"), embedding_of("img4.jpg")])
+    same = check(
+        challenge(steps),
+        frames,
+        reference_embeddings=[embedding_of("img2.jpg"), embedding_of("img4.jpg")],
+    )
     assert same.passed and same.check("reference_match").passed, same.to_dict()
     assert len(same.reference_distances) == 2
-    other = check(challenge(steps), frames, reference_embeddings=[embedding_of("img3.jpg"), embedding_of("img12.jpg")])
+    other = check(
+        challenge(steps),
+        frames,
+        reference_embeddings=[embedding_of("img3.jpg"), embedding_of("img12.jpg")],
+    )
     assert not other.passed and other.flags == ["reference_mismatch"], other.to_dict()
 
 
@@ -182,19 +208,33 @@ def test_a_reused_nonce_is_flagged(genuine_img1):
 
 @pytest.mark.parametrize(
     ("nonce", "times"),
-    [("wrong-nonce-from-another-challenge", None), (None, "before"), (None, "after"), (None, "out of order")],
-    ids=["another challenge's nonce", "captured before the challenge", "captured after receipt", "capture times out of order"],
+    [
+        ("wrong-nonce-from-another-challenge", None),
+        (None, "before"),
+        (None, "after"),
+        (None, "out of order"),
+    ],
+    ids=[
+        "another challenge's nonce",
+        "captured before the challenge",
+        "captured after receipt",
+        "capture times out of order",
+    ],
 )
 def test_frames_not_bound_to_the_challenge_are_refused(genuine_img1, nonce, times):
     steps, frames = genuine_img1
     ch = challenge(steps)
-    start = {"before": ch.issued_at - 60, "after": ch.issued_at + NOW_OFFSET + 30}.get(times, ch.issued_at + 1)
+    start = {"before": ch.issued_at - 60, "after": ch.issued_at + NOW_OFFSET + 30}.get(
+        times, ch.issued_at + 1
+    )
     captured = [start + i for i in range(len(frames))]
     if times == "out of order":
         captured.reverse()
     report = check(ch, frames, nonce=nonce, captured_at=captured)
     assert not report.passed
-    assert report.flags == (["nonce_invalid"] if nonce else ["frame_time_outside"]), report.to_dict()
+    assert report.flags == (["nonce_invalid"] if nonce else ["frame_time_outside"]), (
+        report.to_dict()
+    )
 
 
 # --- Bad input: a clear failure, never an exception --------------------------------------------
@@ -229,13 +269,19 @@ def test_frames_we_cannot_use_are_refused_cheaply(genuine_img1, make, flag):
     steps, frames = genuine_img1
     report = check(challenge(steps), make(frames))
     assert not report.passed and report.flags == [flag], report.to_dict()
-    assert all(not c.evaluated for c in report.checks if c.name in {"one_face", "pose_sequence", "same_person"})
+    assert all(
+        not c.evaluated
+        for c in report.checks
+        if c.name in {"one_face", "pose_sequence", "same_person"}
+    )
 
 
 def test_a_frame_without_a_face_or_with_two_faces_fails_the_face_count(genuine_img1):
     """Frame 2 replaced by a gradient with no face, frame 3 by couple.jpg (two people)."""
     steps, frames = genuine_img1
-    report = check(challenge(steps), [frames[0], photos.no_face_png(), photos.photo("couple.jpg"), frames[3]])
+    report = check(
+        challenge(steps), [frames[0], photos.no_face_png(), photos.photo("couple.jpg"), frames[3]]
+    )
     assert not report.passed and report.flags == ["face_count"], report.to_dict()
     assert [f.faces for f in report.frames][:3] == [1, 0, 2]
     assert "frame 2: 0 faces" in report.check("one_face").detail
@@ -244,7 +290,11 @@ def test_a_frame_without_a_face_or_with_two_faces_fails_the_face_count(genuine_i
 def test_unusable_reference_embeddings_fail_the_reference_check(genuine_img1):
     """References of the wrong length, NaN, or zero: none usable, so nothing is matched."""
     steps, frames = genuine_img1
-    report = check(challenge(steps), frames, reference_embeddings=[np.zeros(128), np.full(128, np.nan), np.ones(5)])
+    report = check(
+        challenge(steps),
+        frames,
+        reference_embeddings=[np.zeros(128), np.full(128, np.nan), np.ones(5)],
+    )
     assert not report.passed and not report.check("reference_match").evaluated
 
 
@@ -261,4 +311,6 @@ def test_y4m_file_holds_the_frames_for_chromiums_fake_camera(tmp_path):
     back = frames_.read_y4m(path)
     assert len(back) == 6
     for original, decoded in ((pixels[0], back[0]), (pixels[1], back[5])):
-        assert np.abs(original.astype(int) - decoded.astype(int)).mean() < 4  # 4:2:0 loses some colour
+        assert (
+            np.abs(original.astype(int) - decoded.astype(int)).mean() < 4
+        )  # 4:2:0 loses some colour

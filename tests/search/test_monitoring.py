@@ -54,9 +54,16 @@ def completed(user, face: Face, case: str, *, ago: timedelta = timedelta(0)) -> 
     created = timezone.now() - ago
     with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
         search = SearchRequest.objects.create(
-            organisation=user.membership.organisation, user=user, purpose="Find a witness", lawful_basis="public_task",
-            case_reference=case, status=SearchRequest.Status.DONE, model=face.model, created_at=created, completed_at=created,
-        )  # fmt: skip
+            organisation=user.membership.organisation,
+            user=user,
+            purpose="Find a witness",
+            lawful_basis="public_task",
+            case_reference=case,
+            status=SearchRequest.Status.DONE,
+            model=face.model,
+            created_at=created,
+            completed_at=created,
+        )
         SearchHit.objects.create(search=search, face=face, distance=0.02, confidence=0.9, rank=1)
         monitoring.search_monitoring_check(search=search)
     return search
@@ -74,7 +81,8 @@ def test_n_minus_one_case_references_raise_nothing_and_the_nth_raises_one_alert(
     assert alert.status == MonitoringAlert.Status.OPEN
     assert alert.max_case_references == N and alert.organisations == 1
     assert (
-        set(alert.searches.values_list("pk", flat=True)) == set(SearchRequest.objects.values_list("pk", flat=True))
+        set(alert.searches.values_list("pk", flat=True))
+        == set(SearchRequest.objects.values_list("pk", flat=True))
         and last in alert.searches.all()
     )
     # Audited in the same transaction, and the DPO and the organisation's admin are told by email.
@@ -105,7 +113,9 @@ def test_m_minus_one_organisations_raise_nothing_and_the_mth_raises_one_alert(fa
     admins = {admin.email for _, admin in orgs}
     told = [m for m in mail.outbox if m.to[0] in admins]
     assert sorted(m.to[0] for m in told) == sorted(admins)  # each organisation's admins once
-    for message in told:  # an admin hears about their own organisation only, never who else searched
+    for (
+        message
+    ) in told:  # an admin hears about their own organisation only, never who else searched
         assert not any(f"Customer {i}" in message.body for i in range(M))
 
 
@@ -156,14 +166,25 @@ def test_more_searches_update_the_open_alert_instead_of_raising_another(faces, d
     completed(newcomer, faces["img1.jpg"], "NEW-1")
     assert MonitoringAlert.objects.count() == 1
     alert.refresh_from_db()
-    assert alert.links.count() == N + 2 and alert.organisations == 2 and alert.max_case_references == N + 1
-    assert AuditEvent.objects.filter(action="search.monitoring_alert.updated", target_id=str(alert.pk)).count() == 2
+    assert (
+        alert.links.count() == N + 2
+        and alert.organisations == 2
+        and alert.max_case_references == N + 1
+    )
+    assert (
+        AuditEvent.objects.filter(
+            action="search.monitoring_alert.updated", target_id=str(alert.pk)
+        ).count()
+        == 2
+    )
     # The DPO is not emailed again for each search; the new organisation's admin is told once.
     new_emails = mail.outbox[emails_at_raise:]
     assert [m.to for m in new_emails] == [[newcomer_admin.email]]
 
 
-def test_dpo_sees_the_evidence_and_closes_the_alert_with_a_note(client, faces, dpo, auditor, teammate):
+def test_dpo_sees_the_evidence_and_closes_the_alert_with_a_note(
+    client, faces, dpo, auditor, teammate
+):
     """Bad input tried: closing without a note; customers and auditors opening the evidence."""
     analyst, _ = _org_with_people("Acme")
     for i in range(N):
@@ -173,7 +194,9 @@ def test_dpo_sees_the_evidence_and_closes_the_alert_with_a_note(client, faces, d
     for outsider in (teammate, auditor, analyst):
         client.force_login(outsider)
         assert client.get(url).status_code in (403, 404)
-        assert client.post(reverse("search:monitoring_alert_close", args=[alert.pk]), {"note": "x"}).status_code in (403, 404)
+        assert client.post(
+            reverse("search:monitoring_alert_close", args=[alert.pk]), {"note": "x"}
+        ).status_code in (403, 404)
     client.force_login(dpo)
     # The staff dashboard shows the open alert.
     home = client.get(reverse("compliance:staff_home")).content.decode()
@@ -190,7 +213,12 @@ def test_dpo_sees_the_evidence_and_closes_the_alert_with_a_note(client, faces, d
     assert refused.status_code == 400 and "Closing note" in refused.content.decode()
     alert.refresh_from_db()
     assert alert.status == MonitoringAlert.Status.OPEN
-    assert client.post(close, {"note": "Three linked fraud cases; checked with the customer."}).status_code == 302
+    assert (
+        client.post(
+            close, {"note": "Three linked fraud cases; checked with the customer."}
+        ).status_code
+        == 302
+    )
     alert.refresh_from_db()
     assert alert.status == MonitoringAlert.Status.CLOSED and alert.closed_by == dpo
     event = AuditEvent.objects.get(action="search.monitoring_alert.closed")
@@ -234,9 +262,16 @@ def test_the_public_count_is_a_number_only(faces):
     for i in range(N):
         completed(analyst, faces["img1.jpg"], f"CASE-{i}")
     now = timezone.now()
-    count = monitoring.monitoring_alert_count(since=now - timedelta(days=1), until=now + timedelta(days=1))
+    count = monitoring.monitoring_alert_count(
+        since=now - timedelta(days=1), until=now + timedelta(days=1)
+    )
     assert type(count) is int and count == 1
-    assert monitoring.monitoring_alert_count(since=now + timedelta(days=1), until=now + timedelta(days=2)) == 0
+    assert (
+        monitoring.monitoring_alert_count(
+            since=now + timedelta(days=1), until=now + timedelta(days=2)
+        )
+        == 0
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -258,10 +293,18 @@ def test_two_searches_completing_at_once_are_both_counted(transactional_db):
         try:
             with transaction.atomic():
                 search = SearchRequest.objects.create(
-                    organisation=analyst.membership.organisation, user=analyst, purpose="p", lawful_basis="public_task",
-                    case_reference=case, status=SearchRequest.Status.DONE, model=face.model, completed_at=timezone.now(),
-                )  # fmt: skip
-                SearchHit.objects.create(search=search, face=face, distance=0.02, confidence=0.9, rank=1)
+                    organisation=analyst.membership.organisation,
+                    user=analyst,
+                    purpose="p",
+                    lawful_basis="public_task",
+                    case_reference=case,
+                    status=SearchRequest.Status.DONE,
+                    model=face.model,
+                    completed_at=timezone.now(),
+                )
+                SearchHit.objects.create(
+                    search=search, face=face, distance=0.02, confidence=0.9, rank=1
+                )
                 both_written.wait()  # neither has committed: each cannot see the other's search yet
                 monitoring.search_monitoring_check(search=search)
         except BaseException as exc:  # noqa: BLE001 (reported below, in the test's thread)

@@ -19,12 +19,18 @@ from tests.search.conftest import index_photos
 
 pytestmark = pytest.mark.django_db
 
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-1"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-1",
+}
 
 
 @pytest.fixture(autouse=True)
 def _hold_on(settings):
-    settings.MONITORING_HOLD_REPEATS = True  # the product default (the test settings switch it off elsewhere)
+    settings.MONITORING_HOLD_REPEATS = (
+        True  # the product default (the test settings switch it off elsewhere)
+    )
 
 
 @pytest.fixture
@@ -41,7 +47,11 @@ def run(search: SearchRequest) -> SearchRequest:
 
 
 def searched(user, photo: str, case: str) -> SearchRequest:
-    return run(services.search_create(user=user, image_data=photos.photo(photo), **{**FIELDS, "case_reference": case}))
+    return run(
+        services.search_create(
+            user=user, image_data=photos.photo(photo), **{**FIELDS, "case_reference": case}
+        )
+    )
 
 
 def api_client(user) -> APIClient:
@@ -50,10 +60,15 @@ def api_client(user) -> APIClient:
     return client
 
 
-def test_another_photo_of_a_person_searched_before_is_held_and_another_person_is_not(indexed, teammate):
+def test_another_photo_of_a_person_searched_before_is_held_and_another_person_is_not(
+    indexed, teammate
+):
     """Bad input tried: a different photo (img4) of the person the organisation found with img2."""
     first = searched(teammate, "img2.jpg", "CASE-1")
-    assert first.status == SearchRequest.Status.DONE and first.hits.get(rank=1).face.image_id == indexed["img1.jpg"].pk
+    assert (
+        first.status == SearchRequest.Status.DONE
+        and first.hits.get(rank=1).face.image_id == indexed["img1.jpg"].pk
+    )
     repeat = searched(teammate, "img4.jpg", "CASE-2")
     assert repeat.status == SearchRequest.Status.NEEDS_CONFIRMATION
     held = AuditEvent.objects.get(action="search.search.held_as_repeat", target_id=str(repeat.pk))
@@ -84,14 +99,25 @@ def test_ui_confirmation_releases_the_results_and_is_audited(client, indexed, te
     blank = client.post(confirm, {"case_reference": "  ", "confirm": "on"})
     assert blank.status_code == 400 and "This field is required" in blank.content.decode()
     repeat.refresh_from_db()
-    assert repeat.status == SearchRequest.Status.NEEDS_CONFIRMATION and repeat.case_reference == "CASE-1b"
+    assert (
+        repeat.status == SearchRequest.Status.NEEDS_CONFIRMATION
+        and repeat.case_reference == "CASE-1b"
+    )
     assert client.post(confirm, {"case_reference": "CASE-2", "confirm": "on"}).status_code == 302
     repeat.refresh_from_db()
     assert repeat.status == SearchRequest.Status.DONE and repeat.case_reference == "CASE-2"
-    event = AuditEvent.objects.get(action="search.search.repeat_confirmed", target_id=str(repeat.pk))
+    event = AuditEvent.objects.get(
+        action="search.search.repeat_confirmed", target_id=str(repeat.pk)
+    )
     assert event.actor_id == teammate.pk
-    assert event.details["case_reference"] == "CASE-2" and event.details["previous_case_reference"] == "CASE-1b"
-    assert f"/faces/{face_id}.jpg" in client.get(reverse("search:detail", args=[repeat.pk])).content.decode()
+    assert (
+        event.details["case_reference"] == "CASE-2"
+        and event.details["previous_case_reference"] == "CASE-1b"
+    )
+    assert (
+        f"/faces/{face_id}.jpg"
+        in client.get(reverse("search:detail", args=[repeat.pk])).content.decode()
+    )
     assert client.get(reverse("search:hit_thumbnail", args=[repeat.pk, face_id])).status_code == 200
 
 
@@ -104,8 +130,12 @@ def test_api_hold_confirm_and_cancel(indexed, teammate, owner, stranger):
     assert detail["status"] == "needs_confirmation" and detail["hits"] == []
     confirmation = detail["confirmation"]
     assert confirmation["code"] == "needs_confirmation" and confirmation["earlier_searches"] == 1
-    assert confirmation["confirm_url"].endswith(reverse("api-search-confirm-repeat", args=[repeat.pk]))
-    crop = api.get(reverse("api-search-hit-crop", args=[repeat.pk, repeat.hits.get(rank=1).face_id]))
+    assert confirmation["confirm_url"].endswith(
+        reverse("api-search-confirm-repeat", args=[repeat.pk])
+    )
+    crop = api.get(
+        reverse("api-search-hit-crop", args=[repeat.pk, repeat.hits.get(rank=1).face_id])
+    )
     assert crop.status_code == 409 and crop.json()["error"]["code"] == "needs_confirmation"
     url = reverse("api-search-confirm-repeat", args=[repeat.pk])
     missing = api.post(url, {}, format="json")
@@ -113,11 +143,16 @@ def test_api_hold_confirm_and_cancel(indexed, teammate, owner, stranger):
     assert api.post(url, {"case_reference": "   "}, format="json").status_code == 400
     not_theirs = api_client(owner).post(url, {"case_reference": "CASE-2"}, format="json")
     assert not_theirs.status_code == 403 and not_theirs.json()["error"]["code"] == "not_your_search"
-    assert api_client(stranger).post(url, {"case_reference": "CASE-2"}, format="json").status_code == 404
+    assert (
+        api_client(stranger).post(url, {"case_reference": "CASE-2"}, format="json").status_code
+        == 404
+    )
     done = api.post(url, {"case_reference": "CASE-2"}, format="json")
     assert done.status_code == 200, done.content
     body = done.json()
-    assert body["status"] == "done" and body["case_reference"] == "CASE-2" and len(body["hits"]) == 1
+    assert (
+        body["status"] == "done" and body["case_reference"] == "CASE-2" and len(body["hits"]) == 1
+    )
     assert body["confirmation"] is None
     again = api.post(url, {"case_reference": "CASE-3"}, format="json")
     assert again.status_code == 409 and again.json()["error"]["code"] == "not_held"
@@ -127,7 +162,9 @@ def test_api_hold_confirm_and_cancel(indexed, teammate, owner, stranger):
     cancelled = api.post(reverse("api-search-cancel-repeat", args=[third.pk]))
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "failed"
     assert not third.hits.exists()
-    assert AuditEvent.objects.filter(action="search.search.repeat_cancelled", target_id=str(third.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="search.search.repeat_cancelled", target_id=str(third.pk)
+    ).exists()
 
 
 def test_confirmed_repeats_reaching_the_threshold_raise_an_alert(indexed, teammate, settings):
@@ -152,17 +189,29 @@ def test_openapi_schema_documents_the_confirmation(client, teammate):
     assert {"200", "400", "403", "409"} <= set(responses)
 
 
-def test_stranger_gets_404_and_a_colleague_cannot_confirm_in_the_ui(client, indexed, teammate, owner, stranger):
+def test_stranger_gets_404_and_a_colleague_cannot_confirm_in_the_ui(
+    client, indexed, teammate, owner, stranger
+):
     """Bad input tried: another customer confirming or cancelling our held search; a colleague confirming it."""
     searched(teammate, "img2.jpg", "CASE-1")
     repeat = searched(teammate, "img4.jpg", "CASE-1")
     client.force_login(stranger)
     for name in ("search:confirm_repeat", "search:cancel_repeat", "search:detail"):
         method = client.get if name == "search:detail" else client.post
-        assert method(reverse(name, args=[repeat.pk]), {"case_reference": "X", "confirm": "on"}).status_code == 404
+        assert (
+            method(
+                reverse(name, args=[repeat.pk]), {"case_reference": "X", "confirm": "on"}
+            ).status_code
+            == 404
+        )
     client.force_login(owner)
-    answer = client.post(reverse("search:confirm_repeat", args=[repeat.pk]), {"case_reference": "X", "confirm": "on"})
+    answer = client.post(
+        reverse("search:confirm_repeat", args=[repeat.pk]), {"case_reference": "X", "confirm": "on"}
+    )
     assert answer.status_code == 302
     assert "Only the analyst who ran this search" in client.get(answer.url).content.decode()
     repeat.refresh_from_db()
-    assert repeat.status == SearchRequest.Status.NEEDS_CONFIRMATION and repeat.case_reference == "CASE-1"
+    assert (
+        repeat.status == SearchRequest.Status.NEEDS_CONFIRMATION
+        and repeat.case_reference == "CASE-1"
+    )

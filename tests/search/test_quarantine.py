@@ -15,7 +15,11 @@ from search import services
 from search.models import SearchRequest, SourceImage
 from tests.search import photos
 
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-3"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-3",
+}
 
 
 def probes_on_disk() -> list[Path]:
@@ -24,7 +28,9 @@ def probes_on_disk() -> list[Path]:
 
 
 def _stale(model, pk: int, **fields: object) -> None:
-    model.objects.filter(pk=pk).update(status_changed_at=timezone.now() - timedelta(minutes=30), **fields)
+    model.objects.filter(pk=pk).update(
+        status_changed_at=timezone.now() - timedelta(minutes=30), **fields
+    )
 
 
 @pytest.mark.django_db
@@ -40,7 +46,12 @@ def test_sweeper_quarantines_a_search_at_the_limit_and_deletes_its_probe(teammat
     assert search.status == SearchRequest.Status.FAILED and not search.probe
     assert search.error == services.quarantine_reason(settings.FACE_TASK_MAX_ATTEMPTS)
     assert probes_on_disk() == []
-    assert AuditEvent.objects.filter(action="search.search.quarantined", target_id=str(search.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action="search.search.quarantined", target_id=str(search.pk)
+        ).count()
+        == 1
+    )
     # A second sweep leaves it alone.
     _stale(SearchRequest, search.pk)
     assert services.searches_requeue_stuck()["failed"] == 0
@@ -67,7 +78,12 @@ def test_sweeper_quarantines_source_images_and_sends_retried_ones_alone(db):
         for name in ("img1.jpg", "img3.jpg", "img5.jpg", "couple.jpg")
     ]
     poison, retried, fresh, fresh2 = images
-    _stale(SourceImage, poison.pk, status=SourceImage.Status.PROCESSING, attempts=settings.FACE_TASK_MAX_ATTEMPTS)
+    _stale(
+        SourceImage,
+        poison.pk,
+        status=SourceImage.Status.PROCESSING,
+        attempts=settings.FACE_TASK_MAX_ATTEMPTS,
+    )
     _stale(SourceImage, retried.pk, status=SourceImage.Status.PROCESSING, attempts=1)
     _stale(SourceImage, fresh.pk)
     _stale(SourceImage, fresh2.pk)
@@ -79,7 +95,9 @@ def test_sweeper_quarantines_source_images_and_sends_retried_ones_alone(db):
     poison.refresh_from_db()
     assert poison.status == SourceImage.Status.FAILED
     assert poison.error == services.quarantine_reason(settings.FACE_TASK_MAX_ATTEMPTS)
-    assert AuditEvent.objects.filter(action="search.source_image.quarantined", target_id=str(poison.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="search.source_image.quarantined", target_id=str(poison.pk)
+    ).exists()
     # The retried image goes in a task of its own, the fresh one in a normal batch.
     with app.connection_for_write() as conn:
         queued = []

@@ -44,21 +44,35 @@ def test_older_faces_take_the_current_embedding_in_place_and_nothing_else_change
         _age(face)
     single, left_of_couple, right_of_couple = faces
     Face.objects.filter(pk=right_of_couple.pk).update(status=Face.Status.RESTRICTED)
-    Face.objects.filter(pk=left_of_couple.pk).update(box_x=0, box_y=0, box_w=20, box_h=20)  # no face there
+    Face.objects.filter(pk=left_of_couple.pk).update(
+        box_x=0, box_y=0, box_w=20, box_h=20
+    )  # no face there
 
-    assert _run("--dry-run")["faces_to_reembed"] == 2  # the restricted face is not used, so not counted
+    assert (
+        _run("--dry-run")["faces_to_reembed"] == 2
+    )  # the restricted face is not used, so not counted
     counts = _run()
-    assert counts["images"] == 2 and counts["faces"] == 1 and counts["unmatched"] == 1 and counts["left"] == 1
+    assert (
+        counts["images"] == 2
+        and counts["faces"] == 1
+        and counts["unmatched"] == 1
+        and counts["left"] == 1
+    )
     version = engine.pipeline_version()
     single.refresh_from_db()
     assert single.pipeline == version and single.crop.name == crops[single.pk]
     assert float(np.dot(single.embedding, fresh[single.pk])) == pytest.approx(1.0, abs=1e-6)
     restricted = Face.objects.get(pk=right_of_couple.pk)
-    assert restricted.pipeline == "" and float(np.dot(restricted.embedding, fresh[restricted.pk])) < 0.99
+    assert (
+        restricted.pipeline == ""
+        and float(np.dot(restricted.embedding, fresh[restricted.pk])) < 0.99
+    )
     assert Face.objects.get(pk=left_of_couple.pk).pipeline == ""
     events = AuditEvent.objects.filter(action="search.faces.reembedded")
     assert events.count() == 2
-    assert {e.details["faces"] for e in events} == {0, 1} and all("embedding" not in json.dumps(e.details) for e in events)
+    assert {e.details["faces"] for e in events} == {0, 1} and all(
+        "embedding" not in json.dumps(e.details) for e in events
+    )
     # Unmatched faces stay to do; the matched one is not done twice.
     again = _run()
     assert again["faces"] == 0 and again["unmatched"] == 1
@@ -89,7 +103,10 @@ def test_a_reembedded_face_that_an_objectors_template_matches_is_suppressed():
     _age(face)
     template = engine.analyse(engine.decode_image(photos.photo("img2.jpg"))).faces[0]
     Suppression.objects.create(
-        kind=Suppression.Kind.TEMPLATE, value_sha256="t" * 64, template=template.embedding.tolist(), model=template.model
+        kind=Suppression.Kind.TEMPLATE,
+        value_sha256="t" * 64,
+        template=template.embedding.tolist(),
+        model=template.model,
     )
     counts = _run()
     assert counts["faces"] == 1 and counts["suppressed"] == 1

@@ -20,7 +20,11 @@ from tests.accounts.factories import api_token
 from tests.search import photos
 from tests.search.conftest import index_photos
 
-FIELDS = {"purpose": "Identify a fraud suspect", "lawful_basis": "legitimate_interests", "case_reference": "CASE-42"}
+FIELDS = {
+    "purpose": "Identify a fraud suspect",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-42",
+}
 
 
 def probes_on_disk() -> list[Path]:
@@ -29,7 +33,9 @@ def probes_on_disk() -> list[Path]:
 
 
 def upload(name: str, data: bytes | None = None) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, data if data is not None else photos.photo(name), content_type="image/jpeg")
+    return SimpleUploadedFile(
+        name, data if data is not None else photos.photo(name), content_type="image/jpeg"
+    )
 
 
 def run(search: SearchRequest) -> SearchRequest:
@@ -52,22 +58,36 @@ def test_search_finds_the_same_person_and_not_others(indexed, teammate):
     # The probe photo is gone as soon as it is embedded.
     assert not search.probe
     assert probes_on_disk() == []
-    actions = set(AuditEvent.objects.filter(target_id=str(search.pk)).values_list("action", flat=True))
+    actions = set(
+        AuditEvent.objects.filter(target_id=str(search.pk)).values_list("action", flat=True)
+    )
     assert {"search.search.created", "search.probe.embedded", "search.search.completed"} <= actions
 
 
 @pytest.mark.django_db
 def test_restricted_suppressed_expired_and_excluded_faces_never_come_back(indexed, teammate):
     face = indexed["img1.jpg"].faces.get()
-    for change in ({"status": Face.Status.RESTRICTED}, {"status": Face.Status.SUPPRESSED}, {"jurisdiction": "GB"}):
-        Face.objects.filter(pk=face.pk).update(**{"status": Face.Status.ACTIVE, "jurisdiction": "", **change})
-        search = run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
+    for change in (
+        {"status": Face.Status.RESTRICTED},
+        {"status": Face.Status.SUPPRESSED},
+        {"jurisdiction": "GB"},
+    ):
+        Face.objects.filter(pk=face.pk).update(
+            **{"status": Face.Status.ACTIVE, "jurisdiction": "", **change}
+        )
+        search = run(
+            services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
+        )
         assert search.status == SearchRequest.Status.DONE
         assert not search.hits.filter(face=face).exists(), change
     from django.utils import timezone
 
-    Face.objects.filter(pk=face.pk).update(status=Face.Status.ACTIVE, jurisdiction="", expires_at=timezone.now())
-    search = run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
+    Face.objects.filter(pk=face.pk).update(
+        status=Face.Status.ACTIVE, jurisdiction="", expires_at=timezone.now()
+    )
+    search = run(
+        services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
+    )
     assert not search.hits.filter(face=face).exists()
 
 
@@ -94,7 +114,9 @@ def test_top_k_still_returns_k_when_nearer_faces_are_filtered(indexed):
         )
     matches = selectors.face_match_list(embedding=base.tolist(), model="Dlib", limit=10)
     assert len(matches) == 10
-    statuses = set(Face.objects.filter(pk__in=[m.face_id for m in matches]).values_list("status", flat=True))
+    statuses = set(
+        Face.objects.filter(pk__in=[m.face_id for m in matches]).values_list("status", flat=True)
+    )
     assert statuses == {Face.Status.ACTIVE}
     assert [m.distance for m in matches] == sorted(m.distance for m in matches)
 
@@ -103,13 +125,18 @@ def test_top_k_still_returns_k_when_nearer_faces_are_filtered(indexed):
 def test_search_compares_only_vectors_of_the_same_model(indexed):
     base = indexed["img1.jpg"].faces.get().embedding
     Face.objects.filter(pk=indexed["img1.jpg"].faces.get().pk).update(model="Facenet")
-    assert selectors.face_match_list(embedding=list(base), model="Dlib", limit=5)[0].face_id != indexed["img1.jpg"].faces.get().pk
+    assert (
+        selectors.face_match_list(embedding=list(base), model="Dlib", limit=5)[0].face_id
+        != indexed["img1.jpg"].faces.get().pk
+    )
 
 
 @pytest.mark.django_db
 def test_probe_with_several_faces_asks_which_one(indexed, teammate):
     indexed.update(index_photos("couple.jpg"))
-    search = run(services.search_create(user=teammate, image_data=photos.photo("couple.jpg"), **FIELDS))
+    search = run(
+        services.search_create(user=teammate, image_data=photos.photo("couple.jpg"), **FIELDS)
+    )
     assert search.status == SearchRequest.Status.CHOOSE_FACE
     assert search.probe_faces.count() == 2
     assert probes_on_disk() == []
@@ -130,7 +157,9 @@ def test_probe_without_a_face_fails_with_the_reason_and_is_deleted(teammate):
 
 @pytest.mark.django_db
 def test_processing_twice_is_harmless(indexed, teammate):
-    search = run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
+    search = run(
+        services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
+    )
     hits = list(search.hits.values_list("face_id", "rank"))
     run(search)
     assert list(search.hits.values_list("face_id", "rank")) == hits
@@ -140,7 +169,9 @@ def test_processing_twice_is_harmless(indexed, teammate):
 def test_reanalysing_an_image_replaces_its_faces(db):
     image = index_photos("couple.jpg")["couple.jpg"]
     before = set(image.faces.values_list("pk", flat=True))
-    SourceImage.objects.filter(pk=image.pk).update(status=SourceImage.Status.PROCESSING)  # a crashed attempt
+    SourceImage.objects.filter(pk=image.pk).update(
+        status=SourceImage.Status.PROCESSING
+    )  # a crashed attempt
     services.source_images_analyse(image_ids=[image.pk])
     after = set(image.faces.values_list("pk", flat=True))
     assert len(after) == len(before) and not before & after
@@ -155,7 +186,9 @@ def test_duplicate_image_is_stored_once(indexed):
 
 @pytest.mark.django_db
 def test_excluded_jurisdiction_is_not_stored(db):
-    result = services.source_image_store(data=photos.photo("img5.jpg"), source_label="uk", jurisdiction="gb")
+    result = services.source_image_store(
+        data=photos.photo("img5.jpg"), source_label="uk", jurisdiction="gb"
+    )
     assert result.skipped == "excluded_jurisdiction" and result.image is None
     assert not SourceImage.objects.exists()
 
@@ -176,11 +209,15 @@ def test_excluded_jurisdiction_is_not_stored(db):
         ("HEIC", "x.heic", photos.HEIC, b"HEIC"),
     ],
 )
-def test_ui_bad_photo_gets_a_message_and_nothing_is_written(client, teammate, label, name, data, message):
+def test_ui_bad_photo_gets_a_message_and_nothing_is_written(
+    client, teammate, label, name, data, message
+):
     client.force_login(teammate)
     response = client.post(reverse("search:index"), {**FIELDS, "image": upload(name, data)})
     # An oversized body is refused from its Content-Length before it is read (config/middleware.py).
-    assert response.status_code == (413 if len(data) > settings.FACE_IMAGE_MAX_BYTES else 400), label
+    assert response.status_code == (413 if len(data) > settings.FACE_IMAGE_MAX_BYTES else 400), (
+        label
+    )
     assert message in response.content
     assert not SearchRequest.objects.exists()
     assert probes_on_disk() == []
@@ -190,7 +227,13 @@ def test_ui_bad_photo_gets_a_message_and_nothing_is_written(client, teammate, la
 def test_ui_requires_purpose_basis_and_case(client, teammate):
     client.force_login(teammate)
     response = client.post(
-        reverse("search:index"), {"image": upload("img2.jpg"), "purpose": "", "lawful_basis": "because", "case_reference": ""}
+        reverse("search:index"),
+        {
+            "image": upload("img2.jpg"),
+            "purpose": "",
+            "lawful_basis": "because",
+            "case_reference": "",
+        },
     )
     assert response.status_code == 400
     assert not SearchRequest.objects.exists()
@@ -215,7 +258,9 @@ def test_ui_search_and_results_view_is_audited(client, indexed, teammate):
 
 @pytest.mark.django_db
 def test_stranger_gets_404_on_our_search(client, indexed, teammate, stranger):
-    search = run(services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS))
+    search = run(
+        services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
+    )
     face_id = search.hits.first().face_id
     client.force_login(stranger)
     for url in (
@@ -224,7 +269,9 @@ def test_stranger_gets_404_on_our_search(client, indexed, teammate, stranger):
         reverse("search:hit_thumbnail", args=[search.pk, face_id]),
     ):
         assert client.get(url).status_code == 404, url
-    assert client.post(reverse("search:choose_face", args=[search.pk]), {"face": 0}).status_code == 404
+    assert (
+        client.post(reverse("search:choose_face", args=[search.pk]), {"face": 0}).status_code == 404
+    )
     api = APIClient()
     api.force_authenticate(stranger)
     assert api.get(reverse("api-search-detail", args=[search.pk])).status_code == 404
@@ -242,7 +289,9 @@ def api(teammate):
 
 @pytest.mark.django_db
 def test_api_search_round_trip(api, indexed):
-    response = api.post(reverse("api-search-create"), {**FIELDS, "image": upload("img2.jpg")}, format="multipart")
+    response = api.post(
+        reverse("api-search-create"), {**FIELDS, "image": upload("img2.jpg")}, format="multipart"
+    )
     assert response.status_code == 202, response.content
     body = response.json()
     assert body["status"] == "pending" and body["id"]
@@ -270,7 +319,9 @@ def test_api_search_round_trip(api, indexed):
     ],
 )
 def test_api_bad_photo_gets_4xx_with_reason(api, data, code, status):
-    response = api.post(reverse("api-search-create"), {**FIELDS, "image": upload("x.jpg", data)}, format="multipart")
+    response = api.post(
+        reverse("api-search-create"), {**FIELDS, "image": upload("x.jpg", data)}, format="multipart"
+    )
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
@@ -279,7 +330,9 @@ def test_api_bad_photo_gets_4xx_with_reason(api, data, code, status):
 
 @pytest.mark.django_db
 def test_api_missing_fields(api):
-    response = api.post(reverse("api-search-create"), {"image": upload("img2.jpg")}, format="multipart")
+    response = api.post(
+        reverse("api-search-create"), {"image": upload("img2.jpg")}, format="multipart"
+    )
     assert response.status_code == 400
     assert set(response.json()["error"]["fields"]) == {"purpose", "lawful_basis", "case_reference"}
 
@@ -289,15 +342,28 @@ def test_api_monthly_quota_and_rate_limit(api, teammate, settings):
     org = teammate.membership.organisation
     org.monthly_search_quota = 1
     org.save()
-    assert api.post(reverse("api-search-create"), {**FIELDS, "image": upload("img2.jpg")}, format="multipart").status_code == 202
-    over = api.post(reverse("api-search-create"), {**FIELDS, "image": upload("img2.jpg")}, format="multipart")
+    assert (
+        api.post(
+            reverse("api-search-create"),
+            {**FIELDS, "image": upload("img2.jpg")},
+            format="multipart",
+        ).status_code
+        == 202
+    )
+    over = api.post(
+        reverse("api-search-create"), {**FIELDS, "image": upload("img2.jpg")}, format="multipart"
+    )
     assert over.status_code == 429
     assert "quota" in over.json()["error"]["message"]
     org.monthly_search_quota = 100
     org.save()
     settings.SEARCH_RATE_LIMIT_PER_MINUTE = 2
     codes = [
-        api.post(reverse("api-search-create"), {**FIELDS, "image": upload("img2.jpg")}, format="multipart").status_code
+        api.post(
+            reverse("api-search-create"),
+            {**FIELDS, "image": upload("img2.jpg")},
+            format="multipart",
+        ).status_code
         for _ in range(3)
     ]
     assert codes[-1] == 429
@@ -343,7 +409,9 @@ def test_sweeper_requeues_an_image_whose_worker_died(celery_worker_process):
     image = result.image
     # A worker claimed it and died: PROCESSING, no faces, long ago.
     SourceImage.objects.filter(pk=image.pk).update(
-        status=SourceImage.Status.PROCESSING, attempts=1, status_changed_at=timezone.now() - timedelta(minutes=30)
+        status=SourceImage.Status.PROCESSING,
+        attempts=1,
+        status_changed_at=timezone.now() - timedelta(minutes=30),
     )
     counts = services.searches_requeue_stuck()
     assert counts["images"] == 1
@@ -369,11 +437,25 @@ def test_openapi_schema_documents_the_search_endpoints(client, teammate):
 @pytest.mark.django_db
 def test_api_choose_a_face(api, indexed):
     index_photos("couple.jpg")
-    created = api.post(reverse("api-search-create"), {**FIELDS, "image": upload("couple.jpg")}, format="multipart").json()
+    created = api.post(
+        reverse("api-search-create"), {**FIELDS, "image": upload("couple.jpg")}, format="multipart"
+    ).json()
     run(SearchRequest.objects.get(pk=created["id"]))
     detail = api.get(reverse("api-search-detail", args=[created["id"]])).json()
     assert detail["status"] == "choose_face" and len(detail["faces_to_choose"]) == 2
-    assert api.post(reverse("api-search-choose", args=[created["id"]]), {"face": 9}, format="json").status_code == 409
-    chosen = api.post(reverse("api-search-choose", args=[created["id"]]), {"face": 0}, format="json")
+    assert (
+        api.post(
+            reverse("api-search-choose", args=[created["id"]]), {"face": 9}, format="json"
+        ).status_code
+        == 409
+    )
+    chosen = api.post(
+        reverse("api-search-choose", args=[created["id"]]), {"face": 0}, format="json"
+    )
     assert chosen.status_code == 200 and chosen.json()["status"] == "done"
-    assert api.post(reverse("api-search-choose", args=[created["id"]]), {"face": 0}, format="json").status_code == 409
+    assert (
+        api.post(
+            reverse("api-search-choose", args=[created["id"]]), {"face": 0}, format="json"
+        ).status_code
+        == 409
+    )

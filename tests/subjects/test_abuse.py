@@ -29,16 +29,22 @@ K = AbuseSignal.Kind
 
 def _file(email: str, selfie: str | None = None, kind: str = "access") -> SubjectRequest:
     request, _ = services.request_submit(
-        type=kind, email=email, selfie=photos.photo(selfie) if selfie else None, ip="198.51.100.7",
+        type=kind,
+        email=email,
+        selfie=photos.photo(selfie) if selfie else None,
+        ip="198.51.100.7",
         details="" if selfie else "my photos",
-    )  # fmt: skip
+    )
     return request
 
 
 def _faceless(signal: AbuseSignal, emails: list[str]) -> None:
     """Nothing in the signal, its audit events or the DPO's alert shows a face or an address."""
     texts = [json.dumps(signal.evidence)]
-    texts += [json.dumps(e.details) for e in AuditEvent.objects.filter(action__startswith="subjects.abuse.")]
+    texts += [
+        json.dumps(e.details)
+        for e in AuditEvent.objects.filter(action__startswith="subjects.abuse.")
+    ]
     texts += [m.body + m.subject for m in mail.outbox if "Abuse signal" in m.subject]
     for text in texts:
         for word in ("embedding", "crop", "thumbnail", ".jpg", "face_ref", "face_id", "faces/"):
@@ -46,8 +52,19 @@ def _faceless(signal: AbuseSignal, emails: list[str]) -> None:
         for email in emails:
             assert email not in text and email.split("@")[0] not in text
     # The evidence's fields: references, pseudonyms, counts and thresholds only.
-    allowed = {"requests", "request", "addresses", "address", "address_count", "faces_in_common", "face_sets", "variants",
-               "variant_pseudonyms", "failures", "threshold"}  # fmt: skip
+    allowed = {
+        "requests",
+        "request",
+        "addresses",
+        "address",
+        "address_count",
+        "faces_in_common",
+        "face_sets",
+        "variants",
+        "variant_pseudonyms",
+        "failures",
+        "threshold",
+    }
     assert set(signal.evidence) <= allowed
 
 
@@ -84,8 +101,13 @@ def test_one_face_from_several_addresses(settings):
     face = index_photos("img1.jpg")["img1.jpg"].faces.get()
     first = _file("alice.s@example.net", "img2.jpg")
     again = _file("alice.s@example.net", "img2.jpg")
-    assert first.candidates.filter(face_ref=face.pk).exists() and again.candidates.filter(face_ref=face.pk).exists()
-    assert not AbuseSignal.objects.filter(kind=K.SHARED_FACE).exists()  # one address twice: no signal
+    assert (
+        first.candidates.filter(face_ref=face.pk).exists()
+        and again.candidates.filter(face_ref=face.pk).exists()
+    )
+    assert not AbuseSignal.objects.filter(
+        kind=K.SHARED_FACE
+    ).exists()  # one address twice: no signal
     second = _file("bobby.k@example.com", "img2.jpg")
     signal = AbuseSignal.objects.get(kind=K.SHARED_FACE)
     assert set(signal.evidence["requests"]) == {first.reference, again.reference, second.reference}
@@ -94,10 +116,20 @@ def test_one_face_from_several_addresses(settings):
         subject_pseudonym("alice.s@example.net"),
         subject_pseudonym("bobby.k@example.com"),
     }
-    assert set(signal.requests.values_list("reference", flat=True)) == {first.reference, again.reference, second.reference}
-    assert AuditEvent.objects.filter(action="subjects.abuse.raised", target_id=str(signal.pk)).exists()
+    assert set(signal.requests.values_list("reference", flat=True)) == {
+        first.reference,
+        again.reference,
+        second.reference,
+    }
+    assert AuditEvent.objects.filter(
+        action="subjects.abuse.raised", target_id=str(signal.pk)
+    ).exists()
     alert = [m for m in mail.outbox if m.subject.startswith("Abuse signal")]
-    assert len(alert) == 1 and alert[0].to == [settings.DPO_EMAIL] and second.reference in alert[0].body
+    assert (
+        len(alert) == 1
+        and alert[0].to == [settings.DPO_EMAIL]
+        and second.reference in alert[0].body
+    )
     _faceless(signal, ["alice.s@example.net", "bobby.k@example.com"])
 
 
@@ -113,7 +145,9 @@ def test_one_address_for_several_different_faces():
     for request, name in ((one, "img1.jpg"), (two, "img3.jpg"), (three, "img8.jpg")):
         assert request.candidates.filter(face_ref=stored[name].faces.get().pk).exists(), name
     signal = AbuseSignal.objects.get(kind=K.MANY_FACES)
-    assert signal.evidence["face_sets"] == 3 and signal.evidence["address"] == subject_pseudonym("watcher@example.org")
+    assert signal.evidence["face_sets"] == 3 and signal.evidence["address"] == subject_pseudonym(
+        "watcher@example.org"
+    )
     assert set(signal.evidence["requests"]) == {one.reference, two.reference, three.reference}
     _faceless(signal, ["watcher@example.org"])
 
@@ -127,19 +161,43 @@ def test_address_variants():
     b = _file("victim+1@example.org")
     c = _file("v.ictim@gmail.com")
     d = _file("victim@googlemail.com")
-    signals = {s.evidence["address"]: s for s in AbuseSignal.objects.filter(kind=K.ADDRESS_VARIANTS)}
-    assert set(signals) == {subject_pseudonym("victim@example.org"), subject_pseudonym("victim@gmail.com")}
+    signals = {
+        s.evidence["address"]: s for s in AbuseSignal.objects.filter(kind=K.ADDRESS_VARIANTS)
+    }
+    assert set(signals) == {
+        subject_pseudonym("victim@example.org"),
+        subject_pseudonym("victim@gmail.com"),
+    }
     plain = signals[subject_pseudonym("victim@example.org")]
-    assert plain.evidence["variants"] == 2 and set(plain.evidence["requests"]) == {a.reference, b.reference}
-    assert set(signals[subject_pseudonym("victim@gmail.com")].evidence["requests"]) == {c.reference, d.reference}
+    assert plain.evidence["variants"] == 2 and set(plain.evidence["requests"]) == {
+        a.reference,
+        b.reference,
+    }
+    assert set(signals[subject_pseudonym("victim@gmail.com")].evidence["requests"]) == {
+        c.reference,
+        d.reference,
+    }
     for signal in signals.values():
-        _faceless(signal, ["victim@example.org", "victim+1@example.org", "v.ictim@gmail.com", "victim@googlemail.com"])
+        _faceless(
+            signal,
+            [
+                "victim@example.org",
+                "victim+1@example.org",
+                "v.ictim@gmail.com",
+                "victim@googlemail.com",
+            ],
+        )
 
 
 def _capture_failed(request: SubjectRequest) -> None:
     """What the capture flow writes when a live capture fails its checks (numbers only)."""
-    audit_record(actor=None, action="subjects.capture.failed", target=request, outcome="failure",
-                 details={"reference": request.reference, "checks_failed": ["continuity"]})  # fmt: skip
+    audit_record(
+        actor=None,
+        action="subjects.capture.failed",
+        target=request,
+        outcome="failure",
+        details={"reference": request.reference, "checks_failed": ["continuity"]},
+    )
 
 
 def test_a_request_failing_the_live_checks_repeatedly():
@@ -181,18 +239,30 @@ def test_dpo_sees_open_signals_and_the_digest_mentions_them(client, dpo, teammat
     mail.outbox.clear()
     assert services.dpo_digest() >= 0
     digest = [m for m in mail.outbox if m.subject.startswith("Subject requests")]
-    assert digest and "1 abuse signal open" in digest[0].subject and "Open abuse signals: 1" in digest[0].body
+    assert (
+        digest
+        and "1 abuse signal open" in digest[0].subject
+        and "Open abuse signals: 1" in digest[0].body
+    )
     client.post(reverse("subjects:abuse_signal", args=[signal.pk]), {"note": ""})
     signal.refresh_from_db()
     assert signal.status == "open"
-    client.post(reverse("subjects:abuse_signal", args=[signal.pk]), {"note": "Same person, two aliases; proof asked."})
+    client.post(
+        reverse("subjects:abuse_signal", args=[signal.pk]),
+        {"note": "Same person, two aliases; proof asked."},
+    )
     signal.refresh_from_db()
-    assert signal.status == "closed" and AuditEvent.objects.filter(action="subjects.abuse.closed", actor_id=dpo.pk).exists()
+    assert (
+        signal.status == "closed"
+        and AuditEvent.objects.filter(action="subjects.abuse.closed", actor_id=dpo.pk).exists()
+    )
 
 
 def test_signals_are_raised_through_the_public_form(client):
     """Input: the public request form, posted twice with victim@example.net and victim+abc@example.net (the
     intake a stranger uses). The second raises the address_variants signal at candidate location or verification."""
     submit(client, "access", email="victim@example.net", urls="https://example.org/nowhere.html")
-    submit(client, "access", email="victim+abc@example.net", urls="https://example.org/nowhere.html")
+    submit(
+        client, "access", email="victim+abc@example.net", urls="https://example.org/nowhere.html"
+    )
     assert AbuseSignal.objects.filter(kind=K.ADDRESS_VARIANTS).count() == 1

@@ -39,7 +39,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def requester(client, dpo, settings) -> SubjectRequest:
     """An access request by person01 (selfie img5.jpg) whose candidates (img2, img4) the DPO confirmed."""
-    settings.CAPTURE_TEST_CHALLENGE_SEED = 7  # a fixed challenge: the genuine capture follows it exactly
+    settings.CAPTURE_TEST_CHALLENGE_SEED = (
+        7  # a fixed challenge: the genuine capture follows it exactly
+    )
     index_photos("img2.jpg", "img4.jpg", "img3.jpg")
     req = submit(client, "access", selfie=photos.photo("img5.jpg"))
     verify(client)
@@ -69,7 +71,10 @@ def send(client, req, nonce: str, frames: list[bytes], *, times: list[float] | N
     if times is None:
         start = time.time() - 0.5
         times = [start + 0.05 * i for i in range(len(frames))]
-    uploads = [SimpleUploadedFile(f"frame{i + 1}.jpg", f, content_type="image/jpeg") for i, f in enumerate(frames)]
+    uploads = [
+        SimpleUploadedFile(f"frame{i + 1}.jpg", f, content_type="image/jpeg")
+        for i, f in enumerate(frames)
+    ]
     return client.post(
         reverse("subjects:capture_submit", args=[req.reference]),
         {"nonce": nonce, "frame": uploads, "captured_at": json.dumps(times)},
@@ -88,7 +93,9 @@ def test_a_genuine_capture_is_stored_encrypted_and_the_dpos_acceptance_records_t
     person at their webcam), following the page's challenge exactly. Then the DPO reviews and accepts."""
     req = requester
     nonce, steps, page = open_page(client, req)
-    assert "Turn your head" in page or "Look up" in page or "Look down" in page  # the challenge in words
+    assert (
+        "Turn your head" in page or "Look up" in page or "Look down" in page
+    )  # the challenge in words
     frames = frames_.genuine("img1.jpg", steps, Random(11), holds=False)
     response = send(client, req, nonce, frames)
     assert response.status_code == 200, response.content
@@ -96,7 +103,9 @@ def test_a_genuine_capture_is_stored_encrypted_and_the_dpos_acceptance_records_t
     assert "received" in answer and "verified" not in answer.lower()
     cap = LiveCapture.objects.get(request=req)
     assert cap.passed, cap.report
-    assert cap.reference_count >= 2 and any(c["name"] == "reference_match" and c["passed"] for c in cap.checks)
+    assert cap.reference_count >= 2 and any(
+        c["name"] == "reference_match" and c["passed"] for c in cap.checks
+    )
     assert cap.challenge["steps"] == steps and "nonce" not in cap.challenge
     assert nonce not in json.dumps(cap.report)
     # Stored encrypted: one object, not a JPEG, no frame's bytes inside it; it decrypts to the frames.
@@ -106,7 +115,9 @@ def test_a_genuine_capture_is_stored_encrypted_and_the_dpos_acceptance_records_t
     assert capture.frames_unpack(blob) == frames
     assert cap.delete_by == req.due_date
     # The capture alone releases nothing.
-    assert not identity_proven(request=req) and not IdentityProof.objects.filter(request=req).exists()
+    assert (
+        not identity_proven(request=req) and not IdentityProof.objects.filter(request=req).exists()
+    )
     events = AuditEvent.objects.filter(action__startswith="subjects.capture.")
     assert [e.action for e in events] == ["subjects.capture.submitted"]
     # The DPO sees the frames (decrypted, never cached) beside the candidates, and the checks.
@@ -116,9 +127,15 @@ def test_a_genuine_capture_is_stored_encrypted_and_the_dpos_acceptance_records_t
     assert 'id="live-captures"' in detail and "every automated check passed" in detail
     assert "reference_match" in detail and "pose_sequence" in detail
     frame = staff.get(reverse("subjects:capture_frame", args=[req.reference, cap.pk, 0]))
-    assert frame.status_code == 200 and frame.content == frames[0] and frame["Cache-Control"] == "private, no-store"
+    assert (
+        frame.status_code == 200
+        and frame.content == frames[0]
+        and frame["Cache-Control"] == "private, no-store"
+    )
     # Accept: the identity proof is recorded, the frames are gone at once, with a receipt.
-    decided = staff.post(reverse("subjects:capture_decide", args=[req.reference, cap.pk]), {"decision": "accept"})
+    decided = staff.post(
+        reverse("subjects:capture_decide", args=[req.reference, cap.pk]), {"decision": "accept"}
+    )
     assert decided.status_code == 302
     proof = IdentityProof.objects.get(request=req)
     assert proof.method == "live_capture" and proof.accepted and proof.decided_by == dpo
@@ -128,9 +145,16 @@ def test_a_genuine_capture_is_stored_encrypted_and_the_dpos_acceptance_records_t
     assert cap.decision == "accepted" and cap.deleted_at is not None
     assert not default_storage.exists(cap.frames_name)
     receipt = AuditEvent.objects.get(action="subjects.capture.deleted").details
-    assert receipt["sha256"] == cap.frames_sha256 and receipt["objects"] == 1 and receipt["gone"] is True
+    assert (
+        receipt["sha256"] == cap.frames_sha256
+        and receipt["objects"] == 1
+        and receipt["gone"] is True
+    )
     assert receipt["frames"] == len(frames)
-    assert staff.get(reverse("subjects:capture_frame", args=[req.reference, cap.pk, 0])).status_code == 404
+    assert (
+        staff.get(reverse("subjects:capture_frame", args=[req.reference, cap.pk, 0])).status_code
+        == 404
+    )
     # Once proven, the page offers no new capture.
     assert client.get(reverse("subjects:capture_page", args=[req.reference])).status_code == 409
 
@@ -159,7 +183,12 @@ ATTACKS = [
         id="flagged × still photo of person01 (img1) replayed for every frame",
     ),
     pytest.param(
-        lambda c, r, n, s: send(c, r, n, frames_.different_photos(["img1.jpg", "img2.jpg", "img4.jpg", "img5.jpg"], Random(4))),
+        lambda c, r, n, s: send(
+            c,
+            r,
+            n,
+            frames_.different_photos(["img1.jpg", "img2.jpg", "img4.jpg", "img5.jpg"], Random(4)),
+        ),
         "background_changed",
         id="flagged × four different photos of person01 (img1, img2, img4, img5)",
     ),
@@ -168,13 +197,19 @@ ATTACKS = [
         "identity_changed",
         id="flagged × person01 (img1) and person02 (img3) alternating, posing as asked",
     ),
-    pytest.param(_stale, "stale_challenge", id="flagged × genuine frames sent for a challenge 16 minutes old"),
-    pytest.param(_reused, "nonce_invalid", id="flagged × a genuine submission replayed with its used nonce"),
+    pytest.param(
+        _stale, "stale_challenge", id="flagged × genuine frames sent for a challenge 16 minutes old"
+    ),
+    pytest.param(
+        _reused, "nonce_invalid", id="flagged × a genuine submission replayed with its used nonce"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("attack", "flag"), ATTACKS)
-def test_each_attack_is_flagged_stored_with_its_flag_and_releases_nothing(client, requester, attack, flag):
+def test_each_attack_is_flagged_stored_with_its_flag_and_releases_nothing(
+    client, requester, attack, flag
+):
     req = requester
     nonce, steps, _ = open_page(client, req)
     response = attack(client, req, nonce, steps)
@@ -183,9 +218,15 @@ def test_each_attack_is_flagged_stored_with_its_flag_and_releases_nothing(client
     assert not cap.passed and flag in cap.flags, cap.report
     assert cap.frames_held and not stored_bytes(cap).startswith(b"\xff\xd8")
     failed = AuditEvent.objects.filter(action="subjects.capture.failed").order_by("-pk").first()
-    assert failed is not None and failed.details["capture"] == cap.pk and flag in failed.details["flags"]
+    assert (
+        failed is not None
+        and failed.details["capture"] == cap.pk
+        and flag in failed.details["flags"]
+    )
     assert failed.target_id == str(req.pk) and failed.target_type.endswith("subjectrequest")
-    assert not IdentityProof.objects.filter(request=req).exists() and not identity_proven(request=req)
+    assert not IdentityProof.objects.filter(request=req).exists() and not identity_proven(
+        request=req
+    )
 
 
 def test_a_stranger_without_the_status_cookie_gets_404(client, requester):
@@ -199,7 +240,9 @@ def test_a_stranger_without_the_status_cookie_gets_404(client, requester):
     assert not LiveCapture.objects.exists()
 
 
-def test_an_unknown_nonce_is_refused_and_attempts_are_limited_per_request(client, requester, settings):
+def test_an_unknown_nonce_is_refused_and_attempts_are_limited_per_request(
+    client, requester, settings
+):
     """Input: frames sent with a nonce the server never issued; then, with one attempt a day allowed,
     a second capture on the same day."""
     req = requester
@@ -225,7 +268,11 @@ def test_the_sweep_deletes_an_undecided_capture_past_the_due_date(client, reques
     LiveCapture.objects.filter(pk=cap.pk).update(delete_by=timezone.localdate() - timedelta(days=1))
     assert capture.captures_sweep() == 1
     cap.refresh_from_db()
-    assert cap.deleted_at is not None and not default_storage.exists(cap.frames_name) and cap.decision == ""
+    assert (
+        cap.deleted_at is not None
+        and not default_storage.exists(cap.frames_name)
+        and cap.decision == ""
+    )
     receipt = AuditEvent.objects.get(action="subjects.capture.deleted").details
     assert receipt["reason"] == "due date passed" and receipt["sha256"] == cap.frames_sha256
     assert capture.captures_sweep() == 0
@@ -240,17 +287,27 @@ def test_the_sweep_deletes_an_undecided_capture_past_the_due_date(client, reques
         ("de", "Zeigen Sie uns mit Ihrer Kamera", "ein kurzes Videogespräch"),
     ],
 )
-def test_the_capture_page_speaks_the_visitors_language(client, requester, language, title, no_camera):
+def test_the_capture_page_speaks_the_visitors_language(
+    client, requester, language, title, no_camera
+):
     """Input: the requester's browser asks for the page with Accept-Language set to each public language."""
     req = requester
-    response = client.get(reverse("subjects:capture_page", args=[req.reference]), HTTP_ACCEPT_LANGUAGE=language)
+    response = client.get(
+        reverse("subjects:capture_page", args=[req.reference]), HTTP_ACCEPT_LANGUAGE=language
+    )
     page = response.content.decode()
     from html import unescape
 
     page = unescape(page)
     assert title in page and no_camera in page
-    for english in ("Show us it is you", "Turn your head to your", "Look straight at the camera", "No camera, or you would",
-                    "Open my camera and start", "We could not open a camera"):  # fmt: skip
+    for english in (
+        "Show us it is you",
+        "Turn your head to your",
+        "Look straight at the camera",
+        "No camera, or you would",
+        "Open my camera and start",
+        "We could not open a camera",
+    ):
         assert english not in page, (language, english)
 
 
@@ -263,7 +320,10 @@ def test_the_dpo_can_refuse_and_only_the_dpo_sees_or_decides(client, dpo, teamma
     cap = LiveCapture.objects.get(request=req)
     analyst = Client()
     analyst.force_login(teammate)
-    assert analyst.get(reverse("subjects:capture_frame", args=[req.reference, cap.pk, 0])).status_code == 403
+    assert (
+        analyst.get(reverse("subjects:capture_frame", args=[req.reference, cap.pk, 0])).status_code
+        == 403
+    )
     decide = reverse("subjects:capture_decide", args=[req.reference, cap.pk])
     assert analyst.post(decide, {"decision": "accept"}).status_code == 403
     with pytest.raises(PermissionDenied):
@@ -271,25 +331,49 @@ def test_the_dpo_can_refuse_and_only_the_dpo_sees_or_decides(client, dpo, teamma
     assert not IdentityProof.objects.exists() and default_storage.exists(cap.frames_name)
     staff = Client()
     staff.force_login(dpo)
-    staff.post(reverse("subjects:capture_decide", args=[req.reference, cap.pk]), {"decision": "refuse"})
+    staff.post(
+        reverse("subjects:capture_decide", args=[req.reference, cap.pk]), {"decision": "refuse"}
+    )
     proof = IdentityProof.objects.get(request=req)
-    assert proof.method == "live_capture" and not proof.accepted and "identity_changed" in proof.evidence["flags"]
+    assert (
+        proof.method == "live_capture"
+        and not proof.accepted
+        and "identity_changed" in proof.evidence["flags"]
+    )
     assert not identity_proven(request=req)
     cap.refresh_from_db()
-    assert cap.decision == "refused" and cap.deleted_at is not None and not default_storage.exists(cap.frames_name)
+    assert (
+        cap.decision == "refused"
+        and cap.deleted_at is not None
+        and not default_storage.exists(cap.frames_name)
+    )
     # A decided capture is not decided twice.
-    again = staff.post(reverse("subjects:capture_decide", args=[req.reference, cap.pk]), {"decision": "accept"}, follow=True)
-    assert b"already decided" in again.content and IdentityProof.objects.filter(request=req).count() == 1
+    again = staff.post(
+        reverse("subjects:capture_decide", args=[req.reference, cap.pk]),
+        {"decision": "accept"},
+        follow=True,
+    )
+    assert (
+        b"already decided" in again.content
+        and IdentityProof.objects.filter(request=req).count() == 1
+    )
 
 
-def test_without_a_confirmed_candidate_the_report_says_the_face_was_not_compared(client, dpo, settings):
+def test_without_a_confirmed_candidate_the_report_says_the_face_was_not_compared(
+    client, dpo, settings
+):
     """Input: a genuine capture of person01 (img1.jpg) on a request whose candidates the DPO has not confirmed yet."""
     settings.CAPTURE_TEST_CHALLENGE_SEED = 7
     index_photos("img2.jpg", "img4.jpg")
     req = submit(client, "access", selfie=photos.photo("img5.jpg"))
     verify(client)
     nonce, steps, _ = open_page(client, req)
-    assert send(client, req, nonce, frames_.genuine("img1.jpg", steps, Random(11), holds=False)).status_code == 200
+    assert (
+        send(
+            client, req, nonce, frames_.genuine("img1.jpg", steps, Random(11), holds=False)
+        ).status_code
+        == 200
+    )
     cap = LiveCapture.objects.get(request=req)
     assert cap.reference_count == 0 and "reference_note" in cap.report
     assert all(c["name"] != "reference_match" for c in cap.checks)
@@ -305,9 +389,15 @@ def test_production_refuses_to_start_without_a_capture_key():
 
     from config.settings import check_production_settings
 
-    good = {"debug": False, "production": True, "secret_key": "k" * 60, "allowed_hosts": ["example.org"],
-            "site_url": "https://example.org", "controller_name": "Controller Ltd",
-            "controller_address": "2 Real Road"}  # fmt: skip
+    good = {
+        "debug": False,
+        "production": True,
+        "secret_key": "k" * 60,
+        "allowed_hosts": ["example.org"],
+        "site_url": "https://example.org",
+        "controller_name": "Controller Ltd",
+        "controller_address": "2 Real Road",
+    }
     for key in ("", "not-a-key"):
         with pytest.raises(ImproperlyConfigured, match="CAPTURE_ENCRYPTION_KEY"):
             check_production_settings(**good, capture_encryption_key=key)

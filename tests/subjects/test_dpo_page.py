@@ -46,8 +46,13 @@ def test_confirm_all_shown_then_states_not_buttons(client, dpo, request_with_can
     # A candidate that was not on the page the DPO saw (found since) is not decided by the bulk action.
     late = req.candidates.get(pk=shown.pop())
     response = client.post(url, {"action": "confirm_all", "shown": shown}, follow=True)
-    assert response.status_code == 200 and f"Confirmed {len(shown)} candidates" in response.content.decode()
-    assert set(req.candidates.filter(pk__in=shown).values_list("status", flat=True)) == {"confirmed"}
+    assert (
+        response.status_code == 200
+        and f"Confirmed {len(shown)} candidates" in response.content.decode()
+    )
+    assert set(req.candidates.filter(pk__in=shown).values_list("status", flat=True)) == {
+        "confirmed"
+    }
     late.refresh_from_db()
     assert late.status == "proposed"
     page = response.content.decode()
@@ -59,14 +64,18 @@ def test_confirm_all_shown_then_states_not_buttons(client, dpo, request_with_can
     # Nothing proposed among those shown: a clear message, nothing changes.
     again = client.post(url, {"action": "reject_all", "shown": shown}, follow=True)
     assert b"nothing changed" in again.content
-    assert set(req.candidates.filter(pk__in=shown).values_list("status", flat=True)) == {"confirmed"}
+    assert set(req.candidates.filter(pk__in=shown).values_list("status", flat=True)) == {
+        "confirmed"
+    }
 
 
 def test_reject_all_shown(client, dpo, request_with_candidates):
     req = request_with_candidates
     client.force_login(dpo)
     shown = list(req.candidates.values_list("pk", flat=True))
-    client.post(reverse("subjects:detail", args=[req.reference]), {"action": "reject_all", "shown": shown})
+    client.post(
+        reverse("subjects:detail", args=[req.reference]), {"action": "reject_all", "shown": shown}
+    )
     assert set(req.candidates.values_list("status", flat=True)) == {"rejected"}
 
 
@@ -81,11 +90,20 @@ def test_form_ids_are_unique_and_reasons_only_where_sent(client, dpo, request_wi
     assert 'id="id_reason"' not in page
     for prefix in ("ask_clarification", "deny", "extend"):
         assert f'id="id_{prefix}-reason"' in page
-    approve_form = re.search(r'<form method="post">(?:(?!</form>).)*value="approve".*?</form>', page, re.S).group(0)
+    approve_form = re.search(
+        r'<form method="post">(?:(?!</form>).)*value="approve".*?</form>', page, re.S
+    ).group(0)
     assert "textarea" not in approve_form
     # A refusal takes its reason from its own field, and an empty one is refused with a message.
-    empty = client.post(url, {"action": "deny", "deny-reason": "", "ask_clarification-reason": "not this one"}, follow=True)
-    assert b"Give the reason" in empty.content and SubjectRequest.objects.get(pk=req.pk).status == S.IN_REVIEW
+    empty = client.post(
+        url,
+        {"action": "deny", "deny-reason": "", "ask_clarification-reason": "not this one"},
+        follow=True,
+    )
+    assert (
+        b"Give the reason" in empty.content
+        and SubjectRequest.objects.get(pk=req.pk).status == S.IN_REVIEW
+    )
     client.post(url, {"action": "deny", "deny-reason": "Manifestly unfounded"})
     req.refresh_from_db()
     assert req.status == S.DENIED and req.decision_reason == "Manifestly unfounded"
@@ -93,7 +111,11 @@ def test_form_ids_are_unique_and_reasons_only_where_sent(client, dpo, request_wi
 
 def test_unknown_action_is_a_message_not_an_error_page(client, dpo, request_with_candidates):
     client.force_login(dpo)
-    response = client.post(reverse("subjects:detail", args=[request_with_candidates.reference]), {"action": "x"}, follow=True)
+    response = client.post(
+        reverse("subjects:detail", args=[request_with_candidates.reference]),
+        {"action": "x"},
+        follow=True,
+    )
     assert response.status_code == 200 and b"Unknown action" in response.content
 
 
@@ -102,7 +124,9 @@ def test_erasure_receipt_is_a_readable_table(client, dpo, request_with_candidate
     # Every candidate decided (an erasure is not carried out while one is undecided): likely ones confirmed.
     for candidate in req.candidates.all():
         services.candidate_decide(candidate=candidate, confirm=not candidate.borderline, actor=dpo)
-    req = services.request_transition(request=SubjectRequest.objects.get(pk=req.pk), action="approve", actor=dpo)
+    req = services.request_transition(
+        request=SubjectRequest.objects.get(pk=req.pk), action="approve", actor=dpo
+    )
     prove_identity(req, dpo)
     services.request_execute(request=req, actor=dpo)
     client.force_login(dpo)

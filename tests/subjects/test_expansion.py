@@ -21,7 +21,11 @@ from tests.subjects.test_requests import prove_identity, submit, verify
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SELFIE = "img28.jpg"  # person10; the other seven photos of person10 are indexed
-OTHERS = ("img1.jpg", "img8.jpg", "img3.jpg")  # person01, person03 and someone else: must never be confirmed
+OTHERS = (
+    "img1.jpg",
+    "img8.jpg",
+    "img3.jpg",
+)  # person01, person03 and someone else: must never be confirmed
 
 
 def _identities() -> dict[str, str]:
@@ -34,7 +38,9 @@ def _recall(req: SubjectRequest, mine: set[int]) -> float:
     return len(found & mine) / len(mine)
 
 
-def test_candidates_near_confirmed_faces_raise_recall_and_the_objector_template_keeps_them(client, settings, dpo):
+def test_candidates_near_confirmed_faces_raise_recall_and_the_objector_template_keeps_them(
+    client, settings, dpo
+):
     """Bad case recreated: photos of the person too far from the selfie (beyond the candidate band) but near a
     photo the DPO confirmed. The bands are tightened (strict 0.5, loose 0.6 of the threshold) so that, with
     these eight photos, the selfie alone misses some, as the objector's 0.097 photo was missed."""
@@ -48,7 +54,9 @@ def test_candidates_near_confirmed_faces_raise_recall_and_the_objector_template_
 
     cal, size = calibration_for("Dlib"), index_size("Dlib")
     settings.SUBJECT_STRICT_FACTOR = 0.5
-    settings.SUBJECT_BORDERLINE_FACTOR = 0.6 * cal.threshold_for(size) / cal.threshold_for(size, point="candidate")
+    settings.SUBJECT_BORDERLINE_FACTOR = (
+        0.6 * cal.threshold_for(size) / cal.threshold_for(size, point="candidate")
+    )
     mine = {f.pk for n in names for f in store[n].faces.all()}
     theirs = {f.pk for n in OTHERS for f in store[n].faces.all()}
     assert len(mine) == len(names)
@@ -77,12 +85,16 @@ def test_candidates_near_confirmed_faces_raise_recall_and_the_objector_template_
             break
     req.refresh_from_db()
     after = _recall(req, mine)
-    print(f"\ncandidate recall for {identity[SELFIE]} ({len(mine)} indexed photos): before {before:.2f}, after {after:.2f}, "
-          f"expansion rounds {req.expansion_rounds}, DPO rounds {rounds}")  # fmt: skip
+    print(
+        f"\ncandidate recall for {identity[SELFIE]} ({len(mine)} indexed photos): before {before:.2f}, after {after:.2f}, "
+        f"expansion rounds {req.expansion_rounds}, DPO rounds {rounds}"
+    )
     assert before <= 0.6
     assert after == 1.0
     assert 1 <= req.expansion_rounds <= settings.SUBJECT_EXPANSION_MAX_ROUNDS
-    assert not req.candidates.filter(face_ref__in=theirs, status=Candidate.Status.CONFIRMED).exists()
+    assert not req.candidates.filter(
+        face_ref__in=theirs, status=Candidate.Status.CONFIRMED
+    ).exists()
     assert req.candidates.filter(found_by="expansion", near_face_ref__isnull=False).exists()
     assert AuditEvent.objects.filter(action="subjects.request.candidates_expanded").exists()
     # The objection erases every confirmed photo and keeps each confirmed face's template (with consent).
@@ -91,13 +103,17 @@ def test_candidates_near_confirmed_faces_raise_recall_and_the_objector_template_
     prove_identity(req, dpo)
     services.request_execute(request=req, actor=dpo)
     assert not Face.objects.filter(pk__in=mine).exists()
-    kept = Suppression.objects.filter(kind=Suppression.Kind.TEMPLATE, request_reference=req.reference)
+    kept = Suppression.objects.filter(
+        kind=Suppression.Kind.TEMPLATE, request_reference=req.reference
+    )
     assert kept.count() == len(mine) + 1  # the selfie's and every confirmed face's
     model = engine.model_name()
     for embedding in templates.values():
         assert template_suppresses(embedding=embedding, model=model)
     # A re-encoded copy of a confirmed photo is no longer indexed.
-    again = search_services.source_image_store(data=photos.converted(names[-1], "RGB", "PNG"), source_label="re-import")
+    again = search_services.source_image_store(
+        data=photos.converted(names[-1], "RGB", "PNG"), source_label="re-import"
+    )
     if again.image is not None:
         search_services.source_images_analyse(image_ids=[again.image.pk])
         assert again.image.faces.count() == 0

@@ -33,7 +33,11 @@ pytestmark = pytest.mark.django_db(transaction=True)  # emails go out on commit
 
 S = SubjectRequest.Status
 STRANGER = "curious.stranger@example.com"
-FIELDS = {"purpose": "Locate a witness", "lawful_basis": "legitimate_interests", "case_reference": "CASE-22"}
+FIELDS = {
+    "purpose": "Locate a witness",
+    "lawful_basis": "legitimate_interests",
+    "case_reference": "CASE-22",
+}
 
 
 @pytest.fixture
@@ -41,10 +45,16 @@ def store(owner):
     """person01 on two pages (img1, img4), person02 on one (img3); the owner's organisation saw img1 in a search."""
     images = index_photos("img1.jpg", "img4.jpg", "img3.jpg")
     search = SearchRequest.objects.create(
-        organisation=owner.membership.organisation, user=owner, purpose="p", lawful_basis="public_task",
-        case_reference="CASE-9", status="done",
-    )  # fmt: skip
-    SearchHit.objects.create(search=search, face=images["img1.jpg"].faces.get(), distance=0.03, confidence=0.9, rank=1)
+        organisation=owner.membership.organisation,
+        user=owner,
+        purpose="p",
+        lawful_basis="public_task",
+        case_reference="CASE-9",
+        status="done",
+    )
+    SearchHit.objects.create(
+        search=search, face=images["img1.jpg"].faces.get(), distance=0.03, confidence=0.9, rank=1
+    )
     return images
 
 
@@ -64,19 +74,29 @@ def _dpo_confirms_and_approves(req: SubjectRequest, dpo) -> SubjectRequest:
     """The DPO, looking at candidate crops with nothing to compare them with, confirms the likely ones."""
     for candidate in req.candidates.all():
         services.candidate_decide(candidate=candidate, confirm=not candidate.borderline, actor=dpo)
-    return services.request_transition(request=SubjectRequest.objects.get(pk=req.pk), action="approve", actor=dpo)
+    return services.request_transition(
+        request=SubjectRequest.objects.get(pk=req.pk), action="approve", actor=dpo
+    )
 
 
 def _package(client, req: SubjectRequest) -> zipfile.ZipFile:
-    message = [m for m in mail.outbox if m.subject.startswith(f"[{req.reference}]") and "/rights/package/" in m.body][-1]
-    response = client.post(link(message, "package"))  # the download button (a GET shows the page only)
+    message = [
+        m
+        for m in mail.outbox
+        if m.subject.startswith(f"[{req.reference}]") and "/rights/package/" in m.body
+    ][-1]
+    response = client.post(
+        link(message, "package")
+    )  # the download button (a GET shows the page only)
     assert response.status_code == 200
     return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
 
 
 def _organisation_search_ids(teammate) -> set[int]:
     """A real search by a customer organisation with another photo of person01 (img2), run as the worker does."""
-    search = search_services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
+    search = search_services.search_create(
+        user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS
+    )
     with TestCase.captureOnCommitCallbacks(execute=True):
         search_services.search_process_probe(search_id=search.pk)
     return set(SearchHit.objects.filter(search=search).values_list("face_id", flat=True))
@@ -87,7 +107,9 @@ def test_stranger_access_gets_first_tier_only(client, store, dpo):
     without any identity proof. Expect: the ZIP holds no photo, no web address, no date seen, no organisation;
     it says we hold photos as a band ("1–5") and how to get the rest (live camera check, or the DPO)."""
     req = _filed_by_stranger(client, "access")
-    assert set(req.candidates.filter(borderline=False).values_list("face_ref", flat=True)) == _person01(store)
+    assert set(
+        req.candidates.filter(borderline=False).values_list("face_ref", flat=True)
+    ) == _person01(store)
     req = _dpo_confirms_and_approves(req, dpo)
     services.request_execute(request=req, actor=dpo)
     archive = _package(client, req)
@@ -96,13 +118,30 @@ def test_stranger_access_gets_first_tier_only(client, store, dpo):
     data = json.loads(archive.read("data.json"))
     report = archive.read("report.html").decode()
     everything = json.dumps(data) + report
-    assert data["tier"] == "first" and data["images"] == [] and data["recipients"] == [] and data["sources"] == []
+    assert (
+        data["tier"] == "first"
+        and data["images"] == []
+        and data["recipients"] == []
+        and data["sources"] == []
+    )
     assert data["photos_held"] == "1–5"  # two photos of person01, told as a band
-    for secret in ("https://example.org/", "img1.jpg", "img4.jpg", "Acme Investigations", "CASE-9", "test photos"):
+    for secret in (
+        "https://example.org/",
+        "img1.jpg",
+        "img4.jpg",
+        "Acme Investigations",
+        "CASE-9",
+        "test photos",
+    ):
         assert secret not in everything, f"{secret!r} leaked into the first-tier package"
     assert "live camera check" in report and "ID document" in report
     assert "1–5" in report
-    assert AuditEvent.objects.filter(action="subjects.request.completed").latest("pk").details["second_tier"] is False
+    assert (
+        AuditEvent.objects.filter(action="subjects.request.completed")
+        .latest("pk")
+        .details["second_tier"]
+        is False
+    )
 
 
 def test_genuine_request_with_video_call_proof_gets_second_tier(client, store, dpo):
@@ -116,7 +155,10 @@ def test_genuine_request_with_video_call_proof_gets_second_tier(client, store, d
     data = json.loads(archive.read("data.json"))
     assert data["tier"] == "second"
     assert {f"faces/{pk}.jpg" for pk in _person01(store)} <= set(archive.namelist())
-    assert {i["page_url"] for i in data["images"]} == {"https://example.org/img1.jpg.html", "https://example.org/img4.jpg.html"}
+    assert {i["page_url"] for i in data["images"]} == {
+        "https://example.org/img1.jpg.html",
+        "https://example.org/img4.jpg.html",
+    }
     assert data["recipients"] == ["Acme Investigations"]
 
 
@@ -131,12 +173,18 @@ def test_refused_proof_keeps_the_second_tier_closed(client, store, dpo):
     archive = _package(client, req)
     assert json.loads(archive.read("data.json"))["tier"] == "first"
     assert not [n for n in archive.namelist() if n.startswith("faces/")]
-    actions = list(AuditEvent.objects.filter(action__startswith="subjects.identity.").values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="subjects.identity.").values_list(
+            "action", flat=True
+        )
+    )
     assert sorted(actions) == ["subjects.identity.accepted", "subjects.identity.refused"]
 
 
 @pytest.mark.parametrize("kind", ["erasure", "objection", "restriction"])
-def test_irreversible_action_waits_for_proof_and_faces_are_hidden_meanwhile(client, store, dpo, teammate, kind):
+def test_irreversible_action_waits_for_proof_and_faces_are_hidden_meanwhile(
+    client, store, dpo, teammate, kind
+):
     """Tried: the stranger's erasure/objection/restriction with person01's photo, verified by email, confirmed and
     approved. Expect: carrying it out is refused without proof; nothing is erased; person01's faces are restricted
     from the moment of verification, so a real organisation search with another photo of person01 returns nothing;
@@ -145,7 +193,9 @@ def test_irreversible_action_waits_for_proof_and_faces_are_hidden_meanwhile(clie
     before = _organisation_search_ids(teammate)
     assert before & person01  # the search does find person01 before the request
     req = _filed_by_stranger(client, kind)
-    assert set(Face.objects.filter(pk__in=person01).values_list("status", flat=True)) == {Face.Status.RESTRICTED}
+    assert set(Face.objects.filter(pk__in=person01).values_list("status", flat=True)) == {
+        Face.Status.RESTRICTED
+    }
     assert store["img3.jpg"].faces.get().status == Face.Status.ACTIVE
     assert not (_organisation_search_ids(teammate) & person01)
     req = _dpo_confirms_and_approves(req, dpo)
@@ -178,7 +228,9 @@ def test_restriction_lifted_when_the_request_closes_unfulfilled(client, store, d
     req = _filed_by_stranger(client, "erasure")
     reason = "The requester could not show it is them" if how == "deny" else ""
     services.request_transition(request=req, action=how, actor=dpo, reason=reason)
-    assert set(Face.objects.filter(pk__in=_person01(store)).values_list("status", flat=True)) == {Face.Status.ACTIVE}
+    assert set(Face.objects.filter(pk__in=_person01(store)).values_list("status", flat=True)) == {
+        Face.Status.ACTIVE
+    }
     assert _organisation_search_ids(teammate) & _person01(store)
     assert AuditEvent.objects.filter(action="search.faces.restriction_lifted").exists()
 
@@ -190,11 +242,17 @@ def test_rejected_candidate_is_lifted_and_another_request_keeps_it(client, store
     first = _filed_by_stranger(client, "erasure")
     second = _filed_by_stranger(client, "erasure")
     img4 = store["img4.jpg"].faces.get()
-    services.candidate_decide(candidate=first.candidates.get(face_ref=img4.pk), confirm=False, actor=dpo)
-    services.request_transition(request=first, action="deny", actor=dpo, reason="Not shown to be the person")
+    services.candidate_decide(
+        candidate=first.candidates.get(face_ref=img4.pk), confirm=False, actor=dpo
+    )
+    services.request_transition(
+        request=first, action="deny", actor=dpo, reason="Not shown to be the person"
+    )
     assert Face.objects.get(pk=img4.pk).status == Face.Status.RESTRICTED
     services.request_transition(request=second, action="withdraw", actor=dpo)
-    assert set(Face.objects.filter(pk__in=_person01(store)).values_list("status", flat=True)) == {Face.Status.ACTIVE}
+    assert set(Face.objects.filter(pk__in=_person01(store)).values_list("status", flat=True)) == {
+        Face.Status.ACTIVE
+    }
 
 
 def test_candidate_rejected_alone_is_lifted(client, store, dpo):
@@ -202,7 +260,9 @@ def test_candidate_rejected_alone_is_lifted(client, store, dpo):
     at once, img1 still restricted pending the proof."""
     req = _filed_by_stranger(client, "erasure")
     img1, img4 = store["img1.jpg"].faces.get(), store["img4.jpg"].faces.get()
-    services.candidate_decide(candidate=req.candidates.get(face_ref=img4.pk), confirm=False, actor=dpo)
+    services.candidate_decide(
+        candidate=req.candidates.get(face_ref=img4.pk), confirm=False, actor=dpo
+    )
     assert Face.objects.get(pk=img4.pk).status == Face.Status.ACTIVE
     assert Face.objects.get(pk=img1.pk).status == Face.Status.RESTRICTED
     assert req.candidates.filter(status=Candidate.Status.REJECTED).count() == 1
@@ -211,7 +271,9 @@ def test_candidate_rejected_alone_is_lifted(client, store, dpo):
 def test_access_request_restricts_nothing(client, store, dpo):
     """Tried: the stranger's access request, verified. Expect: no face restricted (access changes nothing)."""
     _filed_by_stranger(client, "access")
-    assert set(Face.objects.filter(pk__in=_person01(store)).values_list("status", flat=True)) == {Face.Status.ACTIVE}
+    assert set(Face.objects.filter(pk__in=_person01(store)).values_list("status", flat=True)) == {
+        Face.Status.ACTIVE
+    }
     assert not AccessPackage.objects.exists()
 
 
@@ -224,16 +286,38 @@ def test_dpo_page_shows_what_was_verified_and_records_a_method(client, store, dp
     client.force_login(dpo)
     url = reverse("subjects:detail", args=[req.reference])
     page = client.get(url).content.decode()
-    assert "Not yet proven" in page and "verified " in page and "Record how the requester was verified" in page
-    assert 'value="execute" class="primary" disabled' in page and "record a verification above first" in page
+    assert (
+        "Not yet proven" in page
+        and "verified " in page
+        and "Record how the requester was verified" in page
+    )
+    assert (
+        'value="execute" class="primary" disabled' in page
+        and "record a verification above first" in page
+    )
     assert 'value="live_capture"' not in page  # the capture flow records its own
-    form = {"action": "record_proof", "proof-method": "video_call", "proof-note": "Face on the call did not match"}
+    form = {
+        "action": "record_proof",
+        "proof-method": "video_call",
+        "proof-note": "Face on the call did not match",
+    }
     client.post(url, {**form, "proof-decision": "refused"})
     page = client.get(url).content.decode()
     assert "Refused" in page and 'value="execute" class="primary" disabled' in page
-    client.post(url, {**form, "proof-decision": "accepted", "proof-note": "Video call: the face matches the crops"})
+    client.post(
+        url,
+        {
+            **form,
+            "proof-decision": "accepted",
+            "proof-note": "Video call: the face matches the crops",
+        },
+    )
     page = client.get(url).content.decode()
-    assert "Proven" in page and "Video call with the DPO" in page and "the face matches the crops" in page
+    assert (
+        "Proven" in page
+        and "Video call with the DPO" in page
+        and "the face matches the crops" in page
+    )
     assert 'value="execute" class="primary">Carry it out now' in page
     client.post(url, {"action": "execute"})
     assert SubjectRequest.objects.get(pk=req.pk).status == S.COMPLETED
@@ -275,8 +359,12 @@ def test_faces_found_by_an_answer_are_hidden_too(client, dpo):
     index_photos("img3.jpg")
     req = _filed_by_stranger(client, "erasure")
     img1 = index_photos("img1.jpg")["img1.jpg"].faces.get()
-    assert img1.status == Face.Status.ACTIVE and not req.candidates.filter(face_ref=img1.pk).exists()
-    req = services.request_transition(request=req, action="ask_clarification", actor=dpo, reason="Which page?")
+    assert (
+        img1.status == Face.Status.ACTIVE and not req.candidates.filter(face_ref=img1.pk).exists()
+    )
+    req = services.request_transition(
+        request=req, action="ask_clarification", actor=dpo, reason="Which page?"
+    )
     services.clarification_answer(request=req, urls=["https://example.org/img1.jpg.html"])
     assert req.candidates.filter(face_ref=img1.pk).exists()
     assert Face.objects.get(pk=img1.pk).status == Face.Status.RESTRICTED
@@ -291,6 +379,8 @@ def test_only_the_dpo_records_a_proof_even_through_the_service(client, store, dp
 
     req = _filed_by_stranger(client, "erasure")
     with pytest.raises(PermissionDenied):
-        identity_proof_record(request=req, method="video_call", accepted=True, actor=teammate, note="forged")
+        identity_proof_record(
+            request=req, method="video_call", accepted=True, actor=teammate, note="forged"
+        )
     assert not identity_proven(request=req)
     assert not AuditEvent.objects.filter(action="subjects.identity.accepted").exists()

@@ -37,13 +37,19 @@ def test_get_on_the_emailed_links_changes_nothing(client, db):
     verify_path, status_path = link(mail.outbox[-1], "verify"), link(mail.outbox[-1], "requests")
     for _ in range(3):
         page = client.get(verify_path)
-        assert page.status_code == 200 and b"Confirm my request" in page.content and b'method="post"' in page.content
+        assert (
+            page.status_code == 200
+            and b"Confirm my request" in page.content
+            and b'method="post"' in page.content
+        )
         assert client.get(status_path).status_code == 200
         assert client.get(status_path + "withdraw/").status_code == 200
     req.refresh_from_db()
     assert req.status == S.AWAITING_VERIFICATION and req.verified_at is None
     assert VerificationToken.objects.get(request=req).used_at is None
-    assert not AuditEvent.objects.filter(action__in=["subjects.request.verified", "subjects.request.withdraw"]).exists()
+    assert not AuditEvent.objects.filter(
+        action__in=["subjects.request.verified", "subjects.request.withdraw"]
+    ).exists()
     # The button confirms, and a refresh of the page it lands on does not confirm again.
     response = client.post(verify_path)
     assert response.status_code == 302
@@ -58,7 +64,9 @@ def test_every_email_points_to_the_status_page_never_to_reply(client, db, dpo):
     """No email may ask for a reply to an address nobody reads."""
     req = submit(client, "access")
     verify(client)
-    req = services.request_transition(request=req, action="ask_clarification", actor=dpo, reason="Which site?")
+    req = services.request_transition(
+        request=req, action="ask_clarification", actor=dpo, reason="Which site?"
+    )
     services.request_extend(request=req, months=1, reason="Many sources", actor=dpo)
     status_path = link(mail.outbox[0], "requests")
     for message in mail.outbox:
@@ -74,21 +82,36 @@ def test_status_page_shows_a_timeline_in_words(client, db, dpo):
     page = client.get(status_path).content.decode()
     assert "We received your request" in page and "Waiting for you to confirm" in page
     verify(client)
-    req = services.request_transition(request=req, action="ask_clarification", actor=dpo, reason="Which photo?")
+    req = services.request_transition(
+        request=req, action="ask_clarification", actor=dpo, reason="Which photo?"
+    )
     page = client.get(status_path).content.decode()
     assert "Waiting for your reply" in page and "Which photo?" in page and 'id="answer"' in page
     assert "requester" not in page  # worded for the person reading it
     token = status_path.split("/")[-2]
-    client.post(reverse("subjects:answer", args=[req.reference, token]), {"answer": "The one on the news site"})
+    client.post(
+        reverse("subjects:answer", args=[req.reference, token]),
+        {"answer": "The one on the news site"},
+    )
     req = SubjectRequest.objects.get(pk=req.pk)
-    req = services.request_extend(request=req, months=2, reason="Several sources to check", actor=dpo)
+    req = services.request_extend(
+        request=req, months=2, reason="Several sources to check", actor=dpo
+    )
     req = services.request_transition(request=req, action="approve", actor=dpo)
     prove_identity(req, dpo)
     services.request_execute(request=req, actor=dpo)
     page = client.get(status_path).content.decode()
-    for expected in ("We received your request", "You confirmed your email address", "reviewing it", "We asked you a question",
-                     "You answered", "We extended the deadline", "Several sources to check", "Completed",
-                     "We answered your complaint"):  # fmt: skip
+    for expected in (
+        "We received your request",
+        "You confirmed your email address",
+        "reviewing it",
+        "We asked you a question",
+        "You answered",
+        "We extended the deadline",
+        "Several sources to check",
+        "Completed",
+        "We answered your complaint",
+    ):
         assert expected in page, expected
     req.refresh_from_db()
     assert req.completed_at.strftime("%B") in page  # a month in words, not an ISO date
@@ -101,7 +124,10 @@ def test_request_form_redirects_after_post(client, db):
     response = client.post(reverse("subjects:request", args=["access"]), {"email": "p@example.net"})
     assert response.status_code == 302
     page = client.get(response["Location"])
-    assert page.status_code == 200 and b"We received your request and sent a link to p@example.net" in page.content
+    assert (
+        page.status_code == 200
+        and b"We received your request and sent a link to p@example.net" in page.content
+    )
     client.get(response["Location"])
     assert SubjectRequest.objects.count() == 1
 
@@ -125,7 +151,10 @@ def test_clarification_is_answered_on_the_status_page_with_a_selfie(client, dpo)
     req.refresh_from_db()
     assert req.status == S.AWAITING_CLARIFICATION
     dpo_page = client.get(reverse("subjects:detail", args=[req.reference])).content.decode()
-    assert "Waiting for the requester&#x27;s reply" in dpo_page and "Waiting for your reply" not in dpo_page
+    assert (
+        "Waiting for the requester&#x27;s reply" in dpo_page
+        and "Waiting for your reply" not in dpo_page
+    )
     SubjectRequest.objects.filter(pk=req.pk).update(paused_at=req.paused_at - timedelta(days=4))
     due = SubjectRequest.objects.get(pk=req.pk).due_date
     client.logout()
@@ -133,14 +162,29 @@ def test_clarification_is_answered_on_the_status_page_with_a_selfie(client, dpo)
     # Nothing at all, and a photo without a face: clear errors, still waiting, nothing recorded.
     empty = client.post(answer_url, {"answer": " "})
     assert empty.status_code == 400 and b"Write your answer" in empty.content
-    no_face = client.post(answer_url, {"answer": "here", "selfie": SimpleUploadedFile("x.png", photos.no_face_png())})
+    no_face = client.post(
+        answer_url, {"answer": "here", "selfie": SimpleUploadedFile("x.png", photos.no_face_png())}
+    )
     assert no_face.status_code == 400 and b"We found no face" in no_face.content
     assert SubjectRequest.objects.get(pk=req.pk).status == S.AWAITING_CLARIFICATION
     # A stranger's token cannot answer.
-    assert client.post(reverse("subjects:answer", args=[req.reference, "guess"]), {"answer": "x"}).status_code == 404
-    response = client.post(answer_url, {"answer": "Here is a recent photo", "urls": "https://example.org/me.html",
-                                        "selfie": SimpleUploadedFile("me.jpg", photos.photo("img2.jpg"))})  # fmt: skip
-    assert response.status_code == 302 and response["Location"] == f"/rights/requests/{req.reference}/"  # no secret
+    assert (
+        client.post(
+            reverse("subjects:answer", args=[req.reference, "guess"]), {"answer": "x"}
+        ).status_code
+        == 404
+    )
+    response = client.post(
+        answer_url,
+        {
+            "answer": "Here is a recent photo",
+            "urls": "https://example.org/me.html",
+            "selfie": SimpleUploadedFile("me.jpg", photos.photo("img2.jpg")),
+        },
+    )
+    assert (
+        response.status_code == 302 and response["Location"] == f"/rights/requests/{req.reference}/"
+    )  # no secret
     req.refresh_from_db()
     assert req.status == S.IN_REVIEW and req.paused_at is None and req.paused_days == 4
     assert req.due_date == due + timedelta(days=4)
@@ -148,13 +192,23 @@ def test_clarification_is_answered_on_the_status_page_with_a_selfie(client, dpo)
     assert set(req.candidates.values_list("face_ref", flat=True)) == {mine}
     assert req.candidates.get().found_by == "answer"
     answer = Clarification.objects.get(request=req)
-    assert answer.answer == "Here is a recent photo" and answer.answer_urls == ["https://example.org/me.html"]
+    assert answer.answer == "Here is a recent photo" and answer.answer_urls == [
+        "https://example.org/me.html"
+    ]
     assert answer.answer_selfie_faces == 1 and answer.answer_candidates == 1
-    actions = list(AuditEvent.objects.filter(target_id=str(req.pk)).values_list("action", flat=True))
-    assert "subjects.request.clarification_answered" in actions and "subjects.request.resume" in actions
+    actions = list(
+        AuditEvent.objects.filter(target_id=str(req.pk)).values_list("action", flat=True)
+    )
+    assert (
+        "subjects.request.clarification_answered" in actions
+        and "subjects.request.resume" in actions
+    )
     # A second answer is refused: the request no longer waits for one.
     again = client.post(answer_url, {"answer": "more"}, follow=True)
-    assert again.redirect_chain == [(f"/rights/requests/{req.reference}/", 302)] and b"not waiting for an answer" in again.content
+    assert (
+        again.redirect_chain == [(f"/rights/requests/{req.reference}/", 302)]
+        and b"not waiting for an answer" in again.content
+    )
     assert Clarification.objects.get(request=req).answer == "Here is a recent photo"
     client.force_login(dpo)
     dpo_page = client.get(reverse("subjects:detail", args=[req.reference])).content.decode()
@@ -166,7 +220,9 @@ def test_clarification_is_answered_on_the_status_page_with_a_selfie(client, dpo)
     [
         pytest.param(photos.no_face_png, b"We found no face", id="no-face-gradient"),
         pytest.param(lambda: _png(100_000, 10), b"We found no face", id="100000x10-png"),
-        pytest.param(lambda: photos.photo("img2.jpg"), b"too small", id="face-below-the-minimum-size"),
+        pytest.param(
+            lambda: photos.photo("img2.jpg"), b"too small", id="face-below-the-minimum-size"
+        ),
     ],
 )
 def test_selfie_without_a_usable_face_is_refused_on_the_form(client, db, settings, image, message):
@@ -197,10 +253,17 @@ def test_an_oversized_photo_with_an_answer_gets_a_message_not_an_error(client, d
     req = submit(client, "access")
     status_path = link(mail.outbox[-1], "requests")
     verify(client)
-    services.request_transition(request=req, action="ask_clarification", actor=dpo, reason="Which site?")
-    response = client.post(
-        status_path + "answer/", {"answer": "x", "selfie": SimpleUploadedFile("big.jpg", photos.huge_jpeg(12))}
+    services.request_transition(
+        request=req, action="ask_clarification", actor=dpo, reason="Which site?"
     )
-    assert response.status_code == 413 and b"too large" in response.content and b"Which site?" in response.content
+    response = client.post(
+        status_path + "answer/",
+        {"answer": "x", "selfie": SimpleUploadedFile("big.jpg", photos.huge_jpeg(12))},
+    )
+    assert (
+        response.status_code == 413
+        and b"too large" in response.content
+        and b"Which site?" in response.content
+    )
     assert SubjectRequest.objects.get(pk=req.pk).status == S.AWAITING_CLARIFICATION
     assert not Clarification.objects.filter(request=req, answered_at__isnull=False).exists()

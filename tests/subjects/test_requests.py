@@ -21,7 +21,13 @@ from compliance.models import AuditEvent
 from search import services as search_services
 from search.models import Face, SearchHit, SearchRequest, SourceImage
 from subjects import services
-from subjects.models import AccessPackage, Candidate, OrganisationNotice, SubjectRequest, Suppression
+from subjects.models import (
+    AccessPackage,
+    Candidate,
+    OrganisationNotice,
+    SubjectRequest,
+    Suppression,
+)
 from tests.search import photos
 from tests.search.conftest import index_photos
 
@@ -42,7 +48,9 @@ def store(owner):
         case_reference="CASE-9",
         status="done",
     )
-    SearchHit.objects.create(search=search, face=images["img1.jpg"].faces.get(), distance=0.03, confidence=0.9, rank=1)
+    SearchHit.objects.create(
+        search=search, face=images["img1.jpg"].faces.get(), distance=0.03, confidence=0.9, rank=1
+    )
     return images
 
 
@@ -57,7 +65,9 @@ def submit(client, kind: str, *, selfie: bytes | None = None, **data) -> Subject
     if selfie is not None:
         payload["selfie"] = SimpleUploadedFile("me.jpg", selfie, content_type="image/jpeg")
     response = client.post(reverse("subjects:request", args=[kind]), payload)
-    assert response.status_code == 302, response.content.decode()[:1500]  # redirect after POST: no resubmit on refresh
+    assert response.status_code == 302, response.content.decode()[
+        :1500
+    ]  # redirect after POST: no resubmit on refresh
     req = SubjectRequest.objects.latest("received_at")
     assert response["Location"].startswith(f"/rights/requests/{req.reference}/")
     return req
@@ -67,7 +77,9 @@ def verify(client) -> None:
     path = link(mail.outbox[-1], "verify")
     assert client.get(path).status_code == 200  # a page with a button; GET changes nothing
     response = client.post(path)
-    assert response.status_code == 302 and response["Location"] == "/rights/verify/"  # token-free: the secret is in a cookie
+    assert (
+        response.status_code == 302 and response["Location"] == "/rights/verify/"
+    )  # token-free: the secret is in a cookie
 
 
 def prove_identity(req: SubjectRequest, dpo, *, accepted: bool = True, method: str = "video_call"):
@@ -75,7 +87,9 @@ def prove_identity(req: SubjectRequest, dpo, *, accepted: bool = True, method: s
     releases the second tier and lets erasure, objection and restriction be carried out (issue 22)."""
     from subjects.identity import identity_proof_record
 
-    return identity_proof_record(request=req, method=method, accepted=accepted, actor=dpo, note="checked on a video call")
+    return identity_proof_record(
+        request=req, method=method, accepted=accepted, actor=dpo, note="checked on a video call"
+    )
 
 
 def approve_all(req: SubjectRequest, dpo, *, prove: bool = True) -> SubjectRequest:
@@ -105,7 +119,9 @@ def test_selfie_never_touches_the_disk(client, store, settings, tmp_path):
     big = io.BytesIO()
     image = Image.open(io.BytesIO(photos.photo("img2.jpg"))).convert("RGB")
     image.resize((image.width * 3, image.height * 3)).save(big, format="JPEG", quality=98)
-    assert len(big.getvalue()) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE  # Django would spill this to a temp file
+    assert (
+        len(big.getvalue()) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    )  # Django would spill this to a temp file
     media_before = {p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()}
     req = submit(client, "erasure", selfie=big.getvalue())
     assert req.candidates.exists()
@@ -117,15 +133,23 @@ def test_access_package_holds_exactly_the_persons_images(client, store, dpo, own
     # A repeat search held for the analyst's confirmation has hits stored but showed nobody anything:
     # it is not a recipient.
     held = SearchRequest.objects.create(
-        organisation=owner.membership.organisation, user=owner, purpose="p", lawful_basis="public_task",
-        case_reference="CASE-HELD", status="needs_confirmation",
-    )  # fmt: skip
-    SearchHit.objects.create(search=held, face=store["img1.jpg"].faces.get(), distance=0.03, confidence=0.9, rank=1)
+        organisation=owner.membership.organisation,
+        user=owner,
+        purpose="p",
+        lawful_basis="public_task",
+        case_reference="CASE-HELD",
+        status="needs_confirmation",
+    )
+    SearchHit.objects.create(
+        search=held, face=store["img1.jpg"].faces.get(), distance=0.03, confidence=0.9, rank=1
+    )
     req = submit(client, "access", selfie=photos.photo("img2.jpg"))
     verify(client)
     req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
     services.request_execute(request=req, actor=dpo)
-    page = client.get(link(mail.outbox[-1], "package"))  # a mail scanner's GET: a page, nothing counted
+    page = client.get(
+        link(mail.outbox[-1], "package")
+    )  # a mail scanner's GET: a page, nothing counted
     assert page.status_code == 200 and b"Download my data" in page.content
     assert AccessPackage.objects.get().downloads == 0
     download = client.post(link(mail.outbox[-1], "package"))
@@ -134,15 +158,28 @@ def test_access_package_holds_exactly_the_persons_images(client, store, dpo, own
     data = json.loads(archive.read("data.json"))
     mine = store["img1.jpg"]
     assert [i["image_url"] for i in data["images"]] == [mine.image_url]
-    assert set(archive.namelist()) == {"data.json", "report.html", f"faces/{mine.faces.get().pk}.jpg"}
+    assert set(archive.namelist()) == {
+        "data.json",
+        "report.html",
+        f"faces/{mine.faces.get().pk}.jpg",
+    }
     assert [r["organisation"] for r in data["images"][0]["recipients"]] == ["Acme Investigations"]
-    for key in ("purposes", "categories", "recipients", "retention", "rights", "automated_decisions"):
+    for key in (
+        "purposes",
+        "categories",
+        "recipients",
+        "retention",
+        "rights",
+        "automated_decisions",
+    ):
         assert data[key]
     assert b"img3" not in archive.read("report.html")
     assert AuditEvent.objects.filter(action="subjects.request.package_downloaded").exists()
     # Expired links are refused and the package is deleted.
     package = AccessPackage.objects.get()
-    AccessPackage.objects.filter(pk=package.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    AccessPackage.objects.filter(pk=package.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
     assert client.get(link(mail.outbox[-1], "package")).status_code == 404
     assert client.post(link(mail.outbox[-1], "package")).status_code == 404
     assert services.access_packages_expire() == 1
@@ -152,20 +189,32 @@ def test_access_package_holds_exactly_the_persons_images(client, store, dpo, own
 def test_erasure_removes_everything_and_tells_the_recipients(client, store, dpo, owner):
     mine, other = store["img1.jpg"], store["img3.jpg"]
     face_id = mine.faces.get().pk
-    files = [Path(settings.MEDIA_ROOT) / mine.file.name, Path(settings.MEDIA_ROOT) / mine.faces.get().crop.name]
+    files = [
+        Path(settings.MEDIA_ROOT) / mine.file.name,
+        Path(settings.MEDIA_ROOT) / mine.faces.get().crop.name,
+    ]
     req = submit(client, "erasure", selfie=photos.photo("img2.jpg"))
     verify(client)
     req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
     services.request_execute(request=req, actor=dpo)
     req.refresh_from_db()
     assert req.status == S.COMPLETED
-    assert not SourceImage.objects.filter(pk=mine.pk).exists() and not Face.objects.filter(pk=face_id).exists()
+    assert (
+        not SourceImage.objects.filter(pk=mine.pk).exists()
+        and not Face.objects.filter(pk=face_id).exists()
+    )
     assert not SearchHit.objects.filter(face_id=face_id).exists()
     assert not any(p.exists() for p in files)
     assert SourceImage.objects.filter(pk=other.pk).exists()
     receipt = req.erasure_receipt
-    assert receipt.verified_clean and receipt.counts["images"] == 1 and receipt.organisations_notified == ["Acme Investigations"]
-    assert OrganisationNotice.objects.filter(organisation=owner.membership.organisation, message__contains="CASE-9").exists()
+    assert (
+        receipt.verified_clean
+        and receipt.counts["images"] == 1
+        and receipt.organisations_notified == ["Acme Investigations"]
+    )
+    assert OrganisationNotice.objects.filter(
+        organisation=owner.membership.organisation, message__contains="CASE-9"
+    ).exists()
     assert any(owner.email in m.to and "Erasure notice" in m.subject for m in mail.outbox)
     client.force_login(owner)
     assert b"Notices for your organisation" in client.get(reverse("home")).content
@@ -178,12 +227,21 @@ def test_objection_erases_and_the_photo_is_refused_when_collected_again(client, 
     verify(client)
     req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
     services.request_execute(request=req, actor=dpo)
-    assert Suppression.objects.filter(kind="image").exists() and Suppression.objects.filter(kind="template").exists()
-    again = search_services.source_image_store(data=photos.photo("img1.jpg"), source_label="re-import")
+    assert (
+        Suppression.objects.filter(kind="image").exists()
+        and Suppression.objects.filter(kind="template").exists()
+    )
+    again = search_services.source_image_store(
+        data=photos.photo("img1.jpg"), source_label="re-import"
+    )
     assert again.skipped == "suppressed" and again.image is None
-    assert SubjectRequest.objects.get(pk=req.pk).template is None  # now only in the suppression list
+    assert (
+        SubjectRequest.objects.get(pk=req.pk).template is None
+    )  # now only in the suppression list
     # A new, different photo of the same person is refused before anything is written (template).
-    fresh = search_services.source_image_store(data=photos.photo("img4.jpg"), source_label="re-import")
+    fresh = search_services.source_image_store(
+        data=photos.photo("img4.jpg"), source_label="re-import"
+    )
     assert fresh.skipped == "suppressed" and fresh.image is None
 
 
@@ -196,14 +254,21 @@ def test_restriction_hides_faces_and_lifting_tells_the_person_first(client, stor
     face.refresh_from_db()
     assert face.status == Face.Status.RESTRICTED
     sent = len(mail.outbox)
-    services.restriction_lift(request=SubjectRequest.objects.get(pk=req.pk), actor=dpo, reason="legal claim ended")
+    services.restriction_lift(
+        request=SubjectRequest.objects.get(pk=req.pk), actor=dpo, reason="legal claim ended"
+    )
     assert len(mail.outbox) == sent + 1 and "lift the restriction" in mail.outbox[-1].body
     face.refresh_from_db()
     assert face.status == Face.Status.ACTIVE
 
 
 def test_rectification_corrects_the_jurisdiction(client, store, dpo):
-    req = submit(client, "rectification", selfie=photos.photo("img2.jpg"), correction="I live in Spain, not France")
+    req = submit(
+        client,
+        "rectification",
+        selfie=photos.photo("img2.jpg"),
+        correction="I live in Spain, not France",
+    )
     verify(client)
     req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
     services.request_execute(request=req, actor=dpo, rectified_jurisdiction="es")
@@ -227,7 +292,9 @@ def test_links_are_single_use_and_expire(client, db):
     submit(client, "access", email="other@example.net")
     from subjects.models import VerificationToken
 
-    VerificationToken.objects.filter(used_at__isnull=True).update(expires_at=timezone.now() - timedelta(seconds=1))
+    VerificationToken.objects.filter(used_at__isnull=True).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert client.get(link(mail.outbox[-1], "verify")).status_code == 404  # expired
     assert client.post(link(mail.outbox[-1], "verify")).status_code == 404
 
@@ -237,7 +304,9 @@ def test_another_persons_request_gives_404(client, db):
     status_path = link(mail.outbox[-1], "requests")
     assert client.get(status_path).status_code == 200
     reference = SubjectRequest.objects.get().reference
-    assert client.get(reverse("subjects:status", args=[reference, "guessed-token"])).status_code == 404
+    assert (
+        client.get(reverse("subjects:status", args=[reference, "guessed-token"])).status_code == 404
+    )
     assert client.get(reverse("subjects:status", args=["R-00000000", "x"])).status_code == 404
 
 
@@ -248,7 +317,9 @@ def test_requester_can_withdraw(client, db):
     assert confirm.status_code == 200 and b"Are you sure" in confirm.content
     assert SubjectRequest.objects.get().status == S.AWAITING_VERIFICATION  # asking changes nothing
     response = client.post(status_path + "withdraw/")
-    assert response.status_code == 302 and response["Location"] == f"/rights/requests/{req.reference}/"  # no secret
+    assert (
+        response.status_code == 302 and response["Location"] == f"/rights/requests/{req.reference}/"
+    )  # no secret
     assert SubjectRequest.objects.get().status == S.WITHDRAWN
     page = client.get(status_path).content.decode()
     assert "You withdrew your request" in page and "Withdraw my request" not in page
@@ -265,7 +336,9 @@ def test_illegal_transitions_and_missing_reasons_are_refused(client, db, dpo):
         services.request_transition(request=req, action="deny", actor=dpo, reason="  ")
     with pytest.raises(ValidationError):
         services.request_execute(request=req, actor=dpo)  # not approved
-    services.request_transition(request=req, action="deny", actor=dpo, reason="Manifestly unfounded: a test")
+    services.request_transition(
+        request=req, action="deny", actor=dpo, reason="Manifestly unfounded: a test"
+    )
     assert "complain to" in mail.outbox[-1].body
     with pytest.raises(ValidationError):
         services.request_transition(request=req, action="approve", actor=dpo)
@@ -274,24 +347,36 @@ def test_illegal_transitions_and_missing_reasons_are_refused(client, db, dpo):
 def test_clarification_pauses_and_extension_is_told_in_time(client, db, dpo):
     req = submit(client, "access")
     verify(client)
-    services.request_transition(request=req, action="ask_clarification", actor=dpo, reason="Which website?")
+    services.request_transition(
+        request=req, action="ask_clarification", actor=dpo, reason="Which website?"
+    )
     SubjectRequest.objects.filter(pk=req.pk).update(paused_at=timezone.now() - timedelta(days=3))
     due = SubjectRequest.objects.get(pk=req.pk).due_date
     req = services.request_transition(request=req, action="resume", actor=dpo)
     assert req.due_date == due + timedelta(days=3) and req.paused_days == 3
-    assert not req.clarifications.filter(answered_at__isnull=True).exists()  # closed: not shown as still waiting
-    req = services.request_extend(request=req, months=2, reason="Many photos across sources", actor=dpo)
+    assert not req.clarifications.filter(
+        answered_at__isnull=True
+    ).exists()  # closed: not shown as still waiting
+    req = services.request_extend(
+        request=req, months=2, reason="Many photos across sources", actor=dpo
+    )
     assert req.extended and "Many photos" in mail.outbox[-1].body
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError, match="already"):
         services.request_extend(request=req, months=1, reason="again", actor=dpo)
     late = submit(client, "access", email="late@example.net")
-    SubjectRequest.objects.filter(pk=late.pk).update(original_due_date=timezone.localdate() - timedelta(days=1))
+    SubjectRequest.objects.filter(pk=late.pk).update(
+        original_due_date=timezone.localdate() - timedelta(days=1)
+    )
     with pytest.raises(ValidationError, match="Too late"):
         services.request_extend(request=late, months=1, reason="x", actor=dpo)
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {"subjects.request.ask_clarification", "subjects.request.resume", "subjects.request.extended"} <= actions
+    assert {
+        "subjects.request.ask_clarification",
+        "subjects.request.resume",
+        "subjects.request.extended",
+    } <= actions
 
 
 def test_unverified_requests_lapse_with_a_notice(client, db):
@@ -303,7 +388,10 @@ def test_unverified_requests_lapse_with_a_notice(client, db):
 
 
 def test_honeypot_and_rate_limit(client, db, settings):
-    response = client.post(reverse("subjects:request", args=["access"]), {"email": "bot@example.net", "website": "spam"})
+    response = client.post(
+        reverse("subjects:request", args=["access"]),
+        {"email": "bot@example.net", "website": "spam"},
+    )
     assert response.status_code == 302 and not SubjectRequest.objects.exists()
     settings.SUBJECT_REQUESTS_PER_EMAIL_PER_HOUR = 2
     for _ in range(2):
@@ -314,7 +402,10 @@ def test_honeypot_and_rate_limit(client, db, settings):
 
 @pytest.mark.parametrize(
     ("data", "field"),
-    [({"email": "not-an-email"}, "email"), ({"email": "a@example.net", "urls": "javascript:alert(1)"}, "urls")],
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a@example.net", "urls": "javascript:alert(1)"}, "urls"),
+    ],
 )
 def test_malformed_forms_are_refused(client, db, data, field):
     response = client.post(reverse("subjects:request", args=["erasure"]), data)
@@ -346,14 +437,21 @@ def test_notice_is_generated_from_live_configuration(client, db, dpo):
     )
     crawl.source_approve(source=source, actor=dpo)
     page = client.get(reverse("subjects:notice")).content.decode()
-    for expected in ("City newsroom", "Faces and embeddings: 365 days", "Your right to object", settings.DPO_EMAIL):
+    for expected in (
+        "City newsroom",
+        "Faces and embeddings: 365 days",
+        "Your right to object",
+        settings.DPO_EMAIL,
+    ):
         assert expected in page, expected
 
 
 def test_dpo_queue_is_for_the_dpo_and_sorted_by_due_date(client, db, dpo, teammate):
     first = submit(client, "access", email="a@example.net")
     second = submit(client, "erasure", email="b@example.net")
-    SubjectRequest.objects.filter(pk=second.pk).update(due_date=timezone.localdate() - timedelta(days=2))
+    SubjectRequest.objects.filter(pk=second.pk).update(
+        due_date=timezone.localdate() - timedelta(days=2)
+    )
     client.force_login(teammate)
     assert client.get(reverse("subjects:queue")).status_code == 403
     assert client.get(reverse("subjects:detail", args=[first.reference])).status_code == 403
@@ -361,7 +459,9 @@ def test_dpo_queue_is_for_the_dpo_and_sorted_by_due_date(client, db, dpo, teamma
     page = client.get(reverse("subjects:queue")).content.decode()
     assert page.index(second.reference) < page.index(first.reference)
     assert 'class="overdue"' in page
-    assert services.dpo_digest() == 1 and "1 overdue, 0 due within 7 days" in mail.outbox[-1].subject
+    assert (
+        services.dpo_digest() == 1 and "1 overdue, 0 due within 7 days" in mail.outbox[-1].subject
+    )
     detail = client.get(reverse("subjects:detail", args=[first.reference]))
     assert detail.status_code == 200
 
@@ -371,8 +471,16 @@ def test_dpo_confirms_candidates_on_the_detail_page(client, store, dpo):
     verify(client)
     candidate = req.candidates.first()
     client.force_login(dpo)
-    assert client.get(reverse("subjects:candidate_thumbnail", args=[req.reference, candidate.pk])).status_code == 200
-    client.post(reverse("subjects:detail", args=[req.reference]), {"action": "confirm", "candidate": candidate.pk})
+    assert (
+        client.get(
+            reverse("subjects:candidate_thumbnail", args=[req.reference, candidate.pk])
+        ).status_code
+        == 200
+    )
+    client.post(
+        reverse("subjects:detail", args=[req.reference]),
+        {"action": "confirm", "candidate": candidate.pk},
+    )
     candidate.refresh_from_db()
     assert candidate.status == Candidate.Status.CONFIRMED
     client.post(reverse("subjects:detail", args=[req.reference]), {"action": "approve"})
@@ -386,7 +494,9 @@ def test_retention_anonymises_old_closed_requests(client, db):
 
     retention.retention_policies_ensure()
     old = submit(client, "erasure", email="old@example.net", details="my name is Jo")
-    SubjectRequest.objects.filter(pk=old.pk).update(status=S.COMPLETED, received_at=timezone.now() - timedelta(days=2000))
+    SubjectRequest.objects.filter(pk=old.pk).update(
+        status=S.COMPLETED, received_at=timezone.now() - timedelta(days=2000)
+    )
     recent = submit(client, "erasure", email="new@example.net")
     SubjectRequest.objects.filter(pk=recent.pk).update(status=S.COMPLETED)
     receipt = retention.retention_sweep(data_class="subject_requests")

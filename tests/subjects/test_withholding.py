@@ -39,9 +39,13 @@ CLAIM = {"basis": "crime", "reference": "UK DPA 2018 Sch 2 para 2, case 123"}
 
 def _search(user, case: str = "CASE-9") -> SearchRequest:
     return SearchRequest.objects.create(
-        organisation=user.membership.organisation, user=user, purpose="p", lawful_basis="public_task",
-        case_reference=case, status="done",
-    )  # fmt: skip
+        organisation=user.membership.organisation,
+        user=user,
+        purpose="p",
+        lawful_basis="public_task",
+        case_reference=case,
+        status="done",
+    )
 
 
 @pytest.fixture
@@ -59,7 +63,9 @@ def _package(client, dpo) -> tuple[str, dict]:
     req = submit(client, "access", selfie=photos.photo("img2.jpg"))
     verify(client)
     req = SubjectRequest.objects.get(pk=req.pk)
-    identity_proof_record(request=req, method=ProofMethod.VIDEO_CALL, accepted=True, actor=dpo, note="video call")
+    identity_proof_record(
+        request=req, method=ProofMethod.VIDEO_CALL, accepted=True, actor=dpo, note="video call"
+    )
     req = approve_all(req, dpo)
     services.request_execute(request=req, actor=dpo)
     download = client.post(link(mail.outbox[-1], "package"))
@@ -68,7 +74,9 @@ def _package(client, dpo) -> tuple[str, dict]:
 
 
 def _recipients(data: dict) -> set[str]:
-    return set(data["recipients"]) | {r["organisation"] for i in data["images"] for r in i["recipients"]}
+    return set(data["recipients"]) | {
+        r["organisation"] for i in data["images"] for r in i["recipients"]
+    }
 
 
 def test_claim_not_yet_approved_withholds_nothing(client, seen, teammate, dpo):
@@ -77,11 +85,18 @@ def test_claim_not_yet_approved_withholds_nothing(client, seen, teammate, dpo):
     client.force_login(teammate)
     page = client.get(reverse("search:detail", args=[seen["acme"].pk]))
     assert b'id="access-restriction"' in page.content and b"Claim the restriction" in page.content
-    response = client.post(reverse("search:access_restriction_claim", args=[seen["acme"].pk]), CLAIM)
+    response = client.post(
+        reverse("search:access_restriction_claim", args=[seen["acme"].pk]), CLAIM
+    )
     assert response.status_code == 302
     seen["acme"].refresh_from_db()
-    assert seen["acme"].access_restriction == "pending" and seen["acme"].access_restriction_reference == CLAIM["reference"]
-    assert AuditEvent.objects.filter(action="search.access_restriction.claimed", target_id=str(seen["acme"].pk)).exists()
+    assert (
+        seen["acme"].access_restriction == "pending"
+        and seen["acme"].access_restriction_reference == CLAIM["reference"]
+    )
+    assert AuditEvent.objects.filter(
+        action="search.access_restriction.claimed", target_id=str(seen["acme"].pk)
+    ).exists()
     client.logout()
     report, data = _package(client, dpo)
     assert _recipients(data) == {"Acme Investigations", "Other Corp"}
@@ -94,27 +109,43 @@ def test_approved_claim_removes_the_organisation_and_adds_the_sentence(client, s
     withholding.search_access_restriction_claim(search=seen["acme"], user=teammate, **CLAIM)
     client.force_login(dpo)
     page = client.get(reverse("subjects:withholdings"))
-    assert b"UK DPA 2018 Sch 2 para 2, case 123" in page.content and b"Acme Investigations" in page.content
-    response = client.post(reverse("subjects:withholding_decide", args=[seen["acme"].pk]), {"decision": "approve"})
+    assert (
+        b"UK DPA 2018 Sch 2 para 2, case 123" in page.content
+        and b"Acme Investigations" in page.content
+    )
+    response = client.post(
+        reverse("subjects:withholding_decide", args=[seen["acme"].pk]), {"decision": "approve"}
+    )
     assert response.status_code == 302
-    assert AuditEvent.objects.filter(action="search.access_restriction.approved", actor_id=dpo.pk).exists()
+    assert AuditEvent.objects.filter(
+        action="search.access_restriction.approved", actor_id=dpo.pk
+    ).exists()
     client.logout()
     report, data = _package(client, dpo)
     assert _recipients(data) == {"Other Corp"}
     assert "Acme" not in report and "Acme" not in json.dumps(data)
-    assert [i["face"] for i in data["images"]] == [seen["face"].pk]  # the person's own photo is still given
+    assert [i["face"] for i in data["images"]] == [
+        seen["face"].pk
+    ]  # the person's own photo is still given
     assert SENTENCE in report and data["withheld"] == SENTENCE
-    assert "ACME-1" not in report and "crime" not in report.lower()  # which search, and why, are not said
+    assert (
+        "ACME-1" not in report and "crime" not in report.lower()
+    )  # which search, and why, are not said
 
 
 def test_refused_claim_withholds_nothing_and_needs_reasons(client, seen, teammate, dpo):
     """Input: Acme's claim refused by the DPO, first without reasons (refused: nothing changes), then with them."""
     withholding.search_access_restriction_claim(search=seen["acme"], user=teammate, **CLAIM)
     client.force_login(dpo)
-    client.post(reverse("subjects:withholding_decide", args=[seen["acme"].pk]), {"decision": "refuse"})
+    client.post(
+        reverse("subjects:withholding_decide", args=[seen["acme"].pk]), {"decision": "refuse"}
+    )
     seen["acme"].refresh_from_db()
     assert seen["acme"].access_restriction == "pending"
-    client.post(reverse("subjects:withholding_decide", args=[seen["acme"].pk]), {"decision": "refuse", "note": "No case"})
+    client.post(
+        reverse("subjects:withholding_decide", args=[seen["acme"].pk]),
+        {"decision": "refuse", "note": "No case"},
+    )
     seen["acme"].refresh_from_db()
     assert seen["acme"].access_restriction == "refused"
     client.logout()
@@ -125,10 +156,17 @@ def test_refused_claim_withholds_nothing_and_needs_reasons(client, seen, teammat
 def test_another_organisation_cannot_claim_a_search_that_is_not_theirs(client, seen, stranger):
     """Input: Other Corp's admin posts a claim on Acme's search, on the page and over the API: 404 both; nothing written."""
     client.force_login(stranger)
-    assert client.post(reverse("search:access_restriction_claim", args=[seen["acme"].pk]), CLAIM).status_code == 404
+    assert (
+        client.post(
+            reverse("search:access_restriction_claim", args=[seen["acme"].pk]), CLAIM
+        ).status_code
+        == 404
+    )
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(stranger)}")
-    response = api.post(reverse("api-search-access-restriction", args=[seen["acme"].pk]), CLAIM, format="json")
+    response = api.post(
+        reverse("api-search-access-restriction", args=[seen["acme"].pk]), CLAIM, format="json"
+    )
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     seen["acme"].refresh_from_db()
     assert seen["acme"].access_restriction == ""
@@ -141,19 +179,37 @@ def test_an_analyst_who_did_not_run_the_search_cannot_claim_it(client, seen, own
     from accounts.models import Role
     from tests.accounts import factories
 
-    second_analyst = factories.member(teammate.membership.organisation, role=Role.ANALYST, email="second@acme.example")
+    second_analyst = factories.member(
+        teammate.membership.organisation, role=Role.ANALYST, email="second@acme.example"
+    )
     client.force_login(second_analyst)
-    assert client.post(reverse("search:access_restriction_claim", args=[seen["acme"].pk]), CLAIM).status_code == 403
+    assert (
+        client.post(
+            reverse("search:access_restriction_claim", args=[seen["acme"].pk]), CLAIM
+        ).status_code
+        == 403
+    )
     seen["acme"].refresh_from_db()
     assert seen["acme"].access_restriction == ""
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(owner)}")
-    response = api.post(reverse("api-search-access-restriction", args=[seen["acme"].pk]), CLAIM, format="json")
+    response = api.post(
+        reverse("api-search-access-restriction", args=[seen["acme"].pk]), CLAIM, format="json"
+    )
     assert response.status_code == 201, response.content
-    assert response.json()["access_restriction"] == "pending" and response.json()["reference"] == CLAIM["reference"]
-    again = api.post(reverse("api-search-access-restriction", args=[seen["acme"].pk]), CLAIM, format="json")
+    assert (
+        response.json()["access_restriction"] == "pending"
+        and response.json()["reference"] == CLAIM["reference"]
+    )
+    again = api.post(
+        reverse("api-search-access-restriction", args=[seen["acme"].pk]), CLAIM, format="json"
+    )
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_claimed"
-    bad = api.post(reverse("api-search-access-restriction", args=[seen["acme"].pk]), {"basis": "other"}, format="json")
+    bad = api.post(
+        reverse("api-search-access-restriction", args=[seen["acme"].pk]),
+        {"basis": "other"},
+        format="json",
+    )
     assert bad.status_code == 400
 
 
@@ -173,7 +229,9 @@ def test_transparency_report_counts_claims_made_approved_refused(teammate, dpo):
         withholding.search_access_restriction_claim(search=search, user=teammate, **CLAIM)
     for search in searches[:5]:
         withholding.search_access_restriction_decide(search=search, approve=True, actor=dpo)
-    withholding.search_access_restriction_decide(search=searches[5], approve=False, actor=dpo, note="not covered")
+    withholding.search_access_restriction_decide(
+        search=searches[5], approve=False, actor=dpo, note="not covered"
+    )
     month = timezone.localdate().replace(day=1)
     figures = transparency.report_for(month=date(month.year, month.month, 1)).by_key()
     assert figures["requests.withholding.claimed"].shown == "6"
@@ -187,6 +245,10 @@ def test_the_sentence_and_the_counts_are_translated(language):
     from django.utils import translation
 
     with translation.override(language):
-        for text in (SENTENCE, "Withholding claims approved by our DPO", "Withholding claims refused by our DPO",
-                     "Withholding claims under a legal restriction (Art 23) made by organisations"):  # fmt: skip
+        for text in (
+            SENTENCE,
+            "Withholding claims approved by our DPO",
+            "Withholding claims refused by our DPO",
+            "Withholding claims under a legal restriction (Art 23) made by organisations",
+        ):
             assert translation.gettext(text) != text

@@ -23,5 +23,7 @@ class Command(BaseCommand):
         if user is None or membership_for(user=user) is None:
             raise CommandError("No active member of an active organisation has this address.")
         created = api_token_create(user=user)
-        self.stdout.write(f"API token for {user.email} (shown once, valid until {created.token.expires_at:%Y-%m-%d}):")
+        self.stdout.write(
+            f"API token for {user.email} (shown once, valid until {created.token.expires_at:%Y-%m-%d}):"
+        )
         self.stdout.write(created.key)

@@ -23,5 +23,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Created the first admin: {result.user.email}"))
         if result.password:
             self.stdout.write(
-                self.style.WARNING(f"Generated password (shown once, change it after logging in): {result.password}")
+                self.style.WARNING(
+                    f"Generated password (shown once, change it after logging in): {result.password}"
+                )
             )

@@ -17,6 +17,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         org = organisation_create(name=options["name"], admin_email=options["admin_email"])
-        self.stdout.write(self.style.SUCCESS(f"Created {org.name} ({org.slug}); invitation sent to {options['admin_email']}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created {org.name} ({org.slug}); invitation sent to {options['admin_email']}."
+            )
+        )
         # The link itself is a secret and goes only by email; where it opens is the served address.
         self.stdout.write(f"The invitation link opens on {settings.SITE_URL.rstrip('/')}/")

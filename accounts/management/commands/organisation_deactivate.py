@@ -24,4 +24,6 @@ class Command(BaseCommand):
             raise CommandError(f"No organisation with the slug {options['slug']!r}.")
         active = bool(options["reactivate"])
         org = organisation_set_active(organisation=org, active=active, actor=None)
-        self.stdout.write(self.style.SUCCESS(f"{org.name} is {'active' if org.is_active else 'deactivated'}."))
+        self.stdout.write(
+            self.style.SUCCESS(f"{org.name} is {'active' if org.is_active else 'deactivated'}.")
+        )

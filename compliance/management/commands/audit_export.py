@@ -54,7 +54,11 @@ class Command(BaseCommand):
                 "filters": {k: str(v) for k, v in vars(filters).items() if v},
             },
         )
-        out = open(options["output"], "w", encoding="utf-8", newline="") if options["output"] else sys.stdout  # noqa: SIM115
+        out = (
+            open(options["output"], "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+            if options["output"]
+            else sys.stdout
+        )
         try:
             for chunk in audit_export_lines(filters=filters, fmt=options["format"]):
                 out.write(chunk)

@@ -45,4 +45,6 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(services.crawl_job_counts(job)))
                 return
             time.sleep(0.5)
-        raise CommandError(f"Crawl job {job.pk} did not finish within {options['timeout']:.0f} s (it goes on).")
+        raise CommandError(
+            f"Crawl job {job.pk} did not finish within {options['timeout']:.0f} s (it goes on)."
+        )

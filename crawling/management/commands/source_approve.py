@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True, help="source name")
-        parser.add_argument("--as", dest="approve_as", required=True, help="email of the approving DPO")
+        parser.add_argument(
+            "--as", dest="approve_as", required=True, help="email of the approving DPO"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         source = Source.objects.filter(name=options["name"].strip()).first()
@@ -29,4 +31,13 @@ class Command(BaseCommand):
             source = services.source_approve(source=source, actor=dpo)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
-        self.stdout.write(json.dumps({"source": source.name, "id": source.pk, "kind": source.kind, "status": source.status}))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "source": source.name,
+                    "id": source.pk,
+                    "kind": source.kind,
+                    "status": source.status,
+                }
+            )
+        )

@@ -45,15 +45,27 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--images", action="append", required=True, help="folder of photos (repeatable)")
-        parser.add_argument("--identities", action="append", help="CSV with columns file,identity (repeatable, one per --images)")
+        parser.add_argument(
+            "--images", action="append", required=True, help="folder of photos (repeatable)"
+        )
+        parser.add_argument(
+            "--identities",
+            action="append",
+            help="CSV with columns file,identity (repeatable, one per --images)",
+        )
         parser.add_argument("--pairs", help="LFW pairs.txt, or a CSV file1,file2,same[,fold]")
         parser.add_argument("--main-face", choices=MAIN_FACE_CHOICES, default="centre")
-        parser.add_argument("--folds", type=int, default=10, help="person folds for cross-validation")
+        parser.add_argument(
+            "--folds", type=int, default=10, help="person folds for cross-validation"
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--calibrate", action="store_true")
-        parser.add_argument("--write", action="store_true", help="with --calibrate: save to search/calibration.json")
-        parser.add_argument("--threshold", type=float, help="evaluate at this threshold instead of the stored one")
+        parser.add_argument(
+            "--write", action="store_true", help="with --calibrate: save to search/calibration.json"
+        )
+        parser.add_argument(
+            "--threshold", type=float, help="evaluate at this threshold instead of the stored one"
+        )
         parser.add_argument("--no-cache", action="store_true", help="embed every photo again")
         parser.add_argument(
             "--same-person",
@@ -65,7 +77,9 @@ class Command(BaseCommand):
 
     # --- shared -------------------------------------------------------------------------------
 
-    def _embed(self, paths: list[Path], options: dict[str, Any]) -> tuple[np.ndarray, list[int], int, float]:
+    def _embed(
+        self, paths: list[Path], options: dict[str, Any]
+    ) -> tuple[np.ndarray, list[int], int, float]:
         """Main-face embeddings (NaN rows: no face), indices of photos with none, faces found, seconds per
         newly embedded photo."""
         self.embedded = 0
@@ -81,7 +95,9 @@ class Command(BaseCommand):
             main = faces.main(options["main_face"])
             if main is None:
                 no_face.append(k)
-                self.stderr.write(f"{path.name}: no face found{f' ({faces.error})' if faces.error else ''}")
+                self.stderr.write(
+                    f"{path.name}: no face found{f' ({faces.error})' if faces.error else ''}"
+                )
                 rows.append(np.full(dims, np.nan, np.float32))
             else:
                 rows.append(main)
@@ -99,17 +115,23 @@ class Command(BaseCommand):
             if len(options["images"]) != 1 or options["identities"]:
                 raise CommandError("--pairs takes one --images folder and no --identities")
             if options["calibrate"]:
-                raise CommandError("--calibrate works on --identities sets (all pairs, person folds)")
+                raise CommandError(
+                    "--calibrate works on --identities sets (all pairs, person folds)"
+                )
             result = self._pairs_mode(Path(options["pairs"]), Path(options["images"][0]), options)
         else:
             if not options["identities"] or len(options["identities"]) != len(options["images"]):
-                raise CommandError("give one --identities CSV per --images folder (or --pairs FILE)")
+                raise CommandError(
+                    "give one --identities CSV per --images folder (or --pairs FILE)"
+                )
             result = self._identities_mode(options)
         self.stdout.write(json.dumps(result))
 
     # --- pairs mode -----------------------------------------------------------------------------
 
-    def _pairs_mode(self, pairs_file: Path, folder: Path, options: dict[str, Any]) -> dict[str, Any]:
+    def _pairs_mode(
+        self, pairs_file: Path, folder: Path, options: dict[str, Any]
+    ) -> dict[str, Any]:
         if not pairs_file.exists():
             raise CommandError(f"{pairs_file} does not exist")
         if not folder.is_dir():
@@ -126,7 +148,9 @@ class Command(BaseCommand):
         missing = [f for f in files if not (folder / f).exists()]
         if missing:
             more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-            raise CommandError(f"{len(missing)} photos named in {pairs_file.name} are missing: {', '.join(missing[:3])}{more}")
+            raise CommandError(
+                f"{len(missing)} photos named in {pairs_file.name} are missing: {', '.join(missing[:3])}{more}"
+            )
         embeddings, no_face, faces, seconds = self._embed([folder / f for f in files], options)
         index = {f: i for i, f in enumerate(files)}
         a = embeddings[[index[p[0]] for p in pairs]].astype(float)
@@ -141,11 +165,19 @@ class Command(BaseCommand):
         at_committed = ev.accuracy_at(d, same, committed)
         no_face_set = {files[k] for k in no_face}
         affected = sum(1 for p in pairs if p[0] in no_face_set or p[1] in no_face_set)
-        self.stdout.write(f"pairs {len(pairs)} ({fmt}, {len(per_fold)} folds), photos {len(files)}, no_face {len(no_face)}")
+        self.stdout.write(
+            f"pairs {len(pairs)} ({fmt}, {len(per_fold)} folds), photos {len(files)}, no_face {len(no_face)}"
+        )
         for r in per_fold:
-            self.stdout.write(f"  fold {r.fold}: threshold {r.threshold:.4f} (other folds), accuracy {r.accuracy:.4f}")
-        self.stdout.write(f"accuracy {mean:.4f} ± {sd:.4f} (threshold chosen on the other folds: out of sample)")
-        self.stdout.write(f"accuracy at the committed threshold {committed:.4f}: {at_committed:.4f}")
+            self.stdout.write(
+                f"  fold {r.fold}: threshold {r.threshold:.4f} (other folds), accuracy {r.accuracy:.4f}"
+            )
+        self.stdout.write(
+            f"accuracy {mean:.4f} ± {sd:.4f} (threshold chosen on the other folds: out of sample)"
+        )
+        self.stdout.write(
+            f"accuracy at the committed threshold {committed:.4f}: {at_committed:.4f}"
+        )
         return {
             "mode": "pairs",
             "format": fmt,
@@ -154,7 +186,14 @@ class Command(BaseCommand):
             "faces": faces,
             "no_face": len(no_face),
             "no_face_pairs": affected,
-            "folds": [{"fold": r.fold, "threshold": round(r.threshold, 5), "accuracy": round(r.accuracy, 4)} for r in per_fold],
+            "folds": [
+                {
+                    "fold": r.fold,
+                    "threshold": round(r.threshold, 5),
+                    "accuracy": round(r.accuracy, 4),
+                }
+                for r in per_fold
+            ],
             "accuracy_mean": round(mean, 4),
             "accuracy_sd": round(sd, 4),
             "committed_threshold": round(committed, 5),
@@ -170,7 +209,9 @@ class Command(BaseCommand):
         paths: list[Path] = []
         people: list[str] = []
         sets = []
-        for set_index, (images, identities) in enumerate(zip(options["images"], options["identities"], strict=True)):
+        for set_index, (images, identities) in enumerate(
+            zip(options["images"], options["identities"], strict=True)
+        ):
             folder = Path(images)
             labels = read_identities(Path(identities))
             for name, person in labels.items():
@@ -179,7 +220,9 @@ class Command(BaseCommand):
                     raise CommandError(f"{path} is listed in the identities file but missing")
                 paths.append(path)
                 people.append(f"{set_index}:{person}")
-            sets.append({"images": str(images), "photos": len(labels), "people": len(set(labels.values()))})
+            sets.append(
+                {"images": str(images), "photos": len(labels), "people": len(set(labels.values()))}
+            )
         if len(paths) < 2:
             raise CommandError("need at least two labelled photos")
         people = merge_same_person(people, options["same_person"])
@@ -200,7 +243,9 @@ class Command(BaseCommand):
 
         model = engine.model_name()
         if options["calibrate"]:
-            fitted = fit_calibration(ids=ids, embeddings=embeddings, folds=options["folds"], seed=options["seed"])
+            fitted = fit_calibration(
+                ids=ids, embeddings=embeddings, folds=options["folds"], seed=options["seed"]
+            )
             threshold = fitted["threshold"]
         else:
             threshold = self._committed_threshold(options)
@@ -226,13 +271,21 @@ class Command(BaseCommand):
         }
         n_people = result["people"]
         if n_people >= options["folds"]:
-            result["verification"] = verification_table(d, same, ids[i], ids[j], ids, options["folds"], options["seed"])
-            result["identification"] = identification_table(embeddings, ids, options["folds"], options["seed"])
+            result["verification"] = verification_table(
+                d, same, ids[i], ids[j], ids, options["folds"], options["seed"]
+            )
+            result["identification"] = identification_table(
+                embeddings, ids, options["folds"], options["seed"]
+            )
             self._print_tables(result)
         else:
-            self.stdout.write(f"{n_people} people: too few for {options['folds']} person folds; 1:1/1:N tables skipped")
+            self.stdout.write(
+                f"{n_people} people: too few for {options['folds']} person folds; 1:1/1:N tables skipped"
+            )
         if options["calibrate"]:
-            result["calibration"] = {k: fitted[k] for k in ("threshold", "operating_points", "fmr_at_index_size")}
+            result["calibration"] = {
+                k: fitted[k] for k in ("threshold", "operating_points", "fmr_at_index_size")
+            }
             for name, point in fitted["fmr_at_index_size"].items():
                 for size, row in point.items():
                     self.stdout.write(
@@ -278,7 +331,9 @@ def merge_same_person(people: list[str], aliases: list[str]) -> list[str]:
             raise CommandError(f"--same-person takes A=B with two different labels, not {alias!r}")
         for name in (a, b):
             if name not in by_name:
-                raise CommandError(f"--same-person {alias}: no person labelled {name!r} in the sets given")
+                raise CommandError(
+                    f"--same-person {alias}: no person labelled {name!r} in the sets given"
+                )
         target = mapping.get(by_name[a][0], by_name[a][0])
         for label in by_name[a] + by_name[b]:
             mapping[label] = target
@@ -294,7 +349,9 @@ def suspected_same_person(embeddings: np.ndarray, ids: np.ndarray) -> list[dict[
     vectors: dict[str, list[np.ndarray]] = {}
     for e, label in zip(embeddings, ids, strict=True):
         if np.all(np.isfinite(e)):  # a photo with no face is a NaN row
-            vectors.setdefault(str(label), []).append(np.asarray(e, dtype=np.float64) / np.linalg.norm(e))
+            vectors.setdefault(str(label), []).append(
+                np.asarray(e, dtype=np.float64) / np.linalg.norm(e)
+            )
     groups = {k: np.stack(v) for k, v in vectors.items()}
     within = []
     for v in groups.values():
@@ -310,7 +367,14 @@ def suspected_same_person(embeddings: np.ndarray, ids: np.ndarray) -> list[dict[
         for b in labels[x + 1 :]:
             median = float(np.median(1 - groups[a] @ groups[b].T))
             if median <= limit:
-                out.append({"a": a, "b": b, "median_distance": round(median, 4), "within_person": round(typical, 4)})
+                out.append(
+                    {
+                        "a": a,
+                        "b": b,
+                        "median_distance": round(median, 4),
+                        "within_person": round(typical, 4),
+                    }
+                )
     return out
 
 
@@ -343,10 +407,14 @@ def read_lfw_pairs(text: str) -> list[tuple[str, str, bool, int]]:
     elif len(header) == 1 and header[0].isdigit():
         folds, per_class = 1, int(header[0])
     else:
-        raise CommandError(f"the first line of a pairs.txt is 'folds pairs-per-class', not {' '.join(header)!r}")
+        raise CommandError(
+            f"the first line of a pairs.txt is 'folds pairs-per-class', not {' '.join(header)!r}"
+        )
     body = lines[1:]
     if len(body) != folds * 2 * per_class:
-        raise CommandError(f"the header promises {folds}x2x{per_class} pairs but the file has {len(body)}")
+        raise CommandError(
+            f"the header promises {folds}x2x{per_class} pairs but the file has {len(body)}"
+        )
     out = []
     for k, parts in enumerate(body):
         fold, matched = k // (2 * per_class), (k % (2 * per_class)) < per_class
@@ -371,11 +439,22 @@ def read_pairs_csv(text: str, default_folds: int = 10) -> list[tuple[str, str, b
     for k, row in enumerate(reader):
         flag = (row["same"] or "").strip().lower()
         if flag not in truth:
-            raise CommandError(f"pairs CSV row {k + 2}: same must be 1/0, yes/no or true/false, not {row['same']!r}")
+            raise CommandError(
+                f"pairs CSV row {k + 2}: same must be 1/0, yes/no or true/false, not {row['same']!r}"
+            )
         fold_text = (row.get("fold") or "").strip()
         if fold_text and not fold_text.isdigit():
-            raise CommandError(f"pairs CSV row {k + 2}: fold must be a whole number, not {fold_text!r}")
-        out.append((row["file1"], row["file2"], truth[flag], int(fold_text) if fold_text else k % default_folds))
+            raise CommandError(
+                f"pairs CSV row {k + 2}: fold must be a whole number, not {fold_text!r}"
+            )
+        out.append(
+            (
+                row["file1"],
+                row["file2"],
+                truth[flag],
+                int(fold_text) if fold_text else k % default_folds,
+            )
+        )
     if not out:
         raise CommandError("the pairs CSV has no pairs")
     return out
@@ -407,7 +486,13 @@ def _r(x: Any, digits: int = 4) -> float | None:
 
 
 def verification_table(
-    d: np.ndarray, same: np.ndarray, id_a: np.ndarray, id_b: np.ndarray, ids: np.ndarray, folds: int, seed: int
+    d: np.ndarray,
+    same: np.ndarray,
+    id_a: np.ndarray,
+    id_b: np.ndarray,
+    ids: np.ndarray,
+    folds: int,
+    seed: int,
 ) -> list[dict[str, Any]]:
     """TAR at each FAR: in-sample (threshold fitted on all pairs) and cross-validated by person
     (threshold fitted on the impostor pairs of the other folds' people, measured on pairs whose two
@@ -439,7 +524,9 @@ def verification_table(
     return rows
 
 
-def _gallery_draw(ids: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _gallery_draw(
+    ids: np.ndarray, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """One open-set split: ``size`` people enrolled with one random photo each; returns
     (gallery photo indices, probe photo indices): every other photo is a probe."""
     people = np.unique(ids)
@@ -449,7 +536,9 @@ def _gallery_draw(ids: np.ndarray, size: int, rng: np.random.Generator) -> tuple
     return gallery, probes
 
 
-def identification_table(embeddings: np.ndarray, ids: np.ndarray, folds: int, seed: int) -> list[dict[str, Any]]:
+def identification_table(
+    embeddings: np.ndarray, ids: np.ndarray, folds: int, seed: int
+) -> list[dict[str, Any]]:
     """FNIR at FPIR 1 %, rank any, for each gallery size, averaged over random gallery draws.
 
     In-sample: the threshold puts exactly 1 % of this draw's non-mated probes over it.
@@ -486,7 +575,9 @@ def identification_table(embeddings: np.ndarray, ids: np.ndarray, folds: int, se
         fnir_in, fnir_cv, fpir_cv, fpir_in_t = [], [], [], []
         for _ in range(OPEN_SET_DRAWS):
             gallery, probes = _gallery_draw(ids, size, rng)
-            scores = ev.open_set_scores(embeddings[gallery], ids[gallery], embeddings[probes], ids[probes])
+            scores = ev.open_set_scores(
+                embeddings[gallery], ids[gallery], embeddings[probes], ids[probes]
+            )
             fnir, t_in = ev.fnir_at_fpir(scores, FPIR)
             fnir_in.append(fnir)
             fpir_in_t.append(t_in)
@@ -522,7 +613,9 @@ CURVE_FMRS = (3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)
 INDEX_SIZES = (10_000, 1_000_000, 100_000_000)
 
 
-def fit_calibration(*, ids: np.ndarray, embeddings: np.ndarray, folds: int, seed: int) -> dict[str, Any]:
+def fit_calibration(
+    *, ids: np.ndarray, embeddings: np.ndarray, folds: int, seed: int
+) -> dict[str, Any]:
     """The FMR(d) curve (with person-level cross-validated checks), its tail fit, the operating
     points and the confidence curve, from all pairs of the labelled photos."""
     dist = ev.all_pair_distances(embeddings)
@@ -530,7 +623,13 @@ def fit_calibration(*, ids: np.ndarray, embeddings: np.ndarray, folds: int, seed
     d = dist[i, j]
     same = ids[i] == ids[j]
     genuine, impostor = d[same], d[~same]
-    fold_of = dict(zip(np.unique(ids).tolist(), ev.person_folds(np.unique(ids), folds, seed).tolist(), strict=True))
+    fold_of = dict(
+        zip(
+            np.unique(ids).tolist(),
+            ev.person_folds(np.unique(ids), folds, seed).tolist(),
+            strict=True,
+        )
+    )
     fa = np.array([fold_of[p] for p in ids[i].tolist()])
     fb = np.array([fold_of[p] for p in ids[j].tolist()])
 
@@ -569,7 +668,9 @@ def fit_calibration(*, ids: np.ndarray, embeddings: np.ndarray, folds: int, seed
         "thresholds have a floor of 0",
     }
     finite = np.isfinite(d)
-    slope, midpoint = calibration.fit_confidence(d[finite & same], d[finite & ~same], curve[3]["distance"])
+    slope, midpoint = calibration.fit_confidence(
+        d[finite & same], d[finite & ~same], curve[3]["distance"]
+    )
     cv_pred = np.zeros(int(finite.sum()))
     dfin, sfin = d[finite], same[finite]
     ffin_a, ffin_b = fa[finite], fb[finite]
@@ -577,14 +678,18 @@ def fit_calibration(*, ids: np.ndarray, embeddings: np.ndarray, folds: int, seed
     for f in range(folds):
         train = (ffin_a != f) & (ffin_b != f)
         test = (ffin_a == f) & (ffin_b == f)
-        s_f, m_f = calibration.fit_confidence(dfin[train & sfin], dfin[train & ~sfin], curve[3]["distance"])
+        s_f, m_f = calibration.fit_confidence(
+            dfin[train & sfin], dfin[train & ~sfin], curve[3]["distance"]
+        )
         z = np.clip(s_f * (dfin[test] - m_f), -60, 60)
         cv_pred[test] = 1 / (1 + np.exp(z))
         tested |= test
     cv_rel = ev.reliability(dfin[tested], sfin[tested], cv_pred[tested])
     people = len(np.unique(ids))
     fitted: dict[str, Any] = {
-        "threshold": curve[3]["distance"] if len(curve) > 3 else ev.threshold_at_far(impostor, 1e-3),
+        "threshold": curve[3]["distance"]
+        if len(curve) > 3
+        else ev.threshold_at_far(impostor, 1e-3),
         "fmr_curve": curve,
         "tail": tail,
         "confidence": {
@@ -597,7 +702,11 @@ def fit_calibration(*, ids: np.ndarray, embeddings: np.ndarray, folds: int, seed
                 f"different-person pair are equally likely beforehand; fitted on {int(finite.sum()):,} labelled pairs "
                 f"of {people} people"
             ),
-            "cross_validated": {"folds": folds, "by": "person", **{k: round(v, 4) for k, v in cv_rel.items()}},
+            "cross_validated": {
+                "folds": folds,
+                "by": "person",
+                **{k: round(v, 4) for k, v in cv_rel.items()},
+            },
         },
         "genuine": genuine,
         "impostor": impostor,
@@ -631,9 +740,17 @@ def fit_calibration(*, ids: np.ndarray, embeddings: np.ndarray, folds: int, seed
 
 
 def write_calibration(
-    model: str, fitted: dict[str, Any], result: dict[str, Any], sets: list[dict[str, Any]], options: dict[str, Any]
+    model: str,
+    fitted: dict[str, Any],
+    result: dict[str, Any],
+    sets: list[dict[str, Any]],
+    options: dict[str, Any],
 ) -> None:
-    data = json.loads(calibration.CALIBRATION_FILE.read_text()) if calibration.CALIBRATION_FILE.exists() else {}
+    data = (
+        json.loads(calibration.CALIBRATION_FILE.read_text())
+        if calibration.CALIBRATION_FILE.exists()
+        else {}
+    )
     data[model] = {
         "threshold": round(fitted["threshold"], 5),
         "slope": fitted["confidence"]["slope"],
@@ -661,7 +778,10 @@ def write_calibration(
         "tail": fitted["tail"],
         "confidence": fitted["confidence"],
         "fmr_at_index_size": fitted["fmr_at_index_size"],
-        "evaluation": {"verification": result.get("verification"), "identification": result.get("identification")},
+        "evaluation": {
+            "verification": result.get("verification"),
+            "identification": result.get("identification"),
+        },
     }
     calibration.CALIBRATION_FILE.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     calibration._load.cache_clear()

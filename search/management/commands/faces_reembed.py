@@ -19,14 +19,26 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, help="at most this many source photos in this run")
-        parser.add_argument("--dry-run", action="store_true", help="only count the faces of older pipelines")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="only count the faces of older pipelines"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         version = engine.pipeline_version()
         if options["dry_run"]:
-            stale = Face.objects.filter(model=engine.model_name(), status=Face.Status.ACTIVE).exclude(pipeline=version)
+            stale = Face.objects.filter(
+                model=engine.model_name(), status=Face.Status.ACTIVE
+            ).exclude(pipeline=version)
             by_version = {v or "(unrecorded: dlib-1)": n for v, n in _count_by(stale)}
-            self.stdout.write(json.dumps({"pipeline": version, "faces_to_reembed": stale.count(), "by_pipeline": by_version}))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "pipeline": version,
+                        "faces_to_reembed": stale.count(),
+                        "by_pipeline": by_version,
+                    }
+                )
+            )
             return
         engine.warm_up()
         counts = services.faces_reembed(limit_images=options["limit"])
@@ -36,4 +48,7 @@ class Command(BaseCommand):
 def _count_by(queryset: Any) -> list[tuple[str, int]]:
     from django.db.models import Count
 
-    return [(row["pipeline"], row["n"]) for row in queryset.values("pipeline").annotate(n=Count("id")).order_by("pipeline")]
+    return [
+        (row["pipeline"], row["n"])
+        for row in queryset.values("pipeline").annotate(n=Count("id")).order_by("pipeline")
+    ]

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     help = "Compile the gettext catalogues under locale/ with polib (works without GNU gettext)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--force", action="store_true", help="recompile even when the .mo is newer than the .po")
+        parser.add_argument(
+            "--force", action="store_true", help="recompile even when the .mo is newer than the .po"
+        )
 
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         written = compile_catalogues(force=force)
