@@ -35,230 +35,35 @@ import argparse
 import json
 import os
 import random
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-FACES_DIR = BASE_DIR.parent / "shared" / "faces"
-ORG_NAME = "Load bench"
-SOURCE_NAME = "load-bench"
-ANALYST_EMAIL = "load-analyst-{org:02d}-{n:02d}@bench.example.org"
-PUBLIC_EMAIL_DOMAIN = "load.example.org"
-FINAL_SEARCH_STATES = {"done", "failed"}
-RATE_LIMIT_SETTINGS = ("SEARCH_RATE_LIMIT_PER_MINUTE", "SUBJECT_REQUESTS_PER_IP_PER_HOUR")
-
-
-# --- Setup and verification: plain Django, in their own process (locust monkey-patches sockets) ---
-
-
-def _django() -> None:
-    sys.path.insert(0, str(BASE_DIR))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-
-
-def _analyst(*, organisation: Any, email: str) -> Any:
-    """The bench's analyst account ``email`` in ``organisation``, created through the invitation services."""
-    from django.db import transaction
-
-    from accounts import services as account_services
-    from accounts.models import Membership, Role, User
-    from compliance.services import audit_record
-
-    with transaction.atomic():
-        user = User.objects.filter(email__iexact=email).first()
-        if user is None:
-            user = User.objects.create_user(
-                email=email, password=None, name="Load bench analyst"
-            )  # no password: token only
-            audit_record(
-                actor=None,
-                action="accounts.user.created",
-                target=user,
-                outcome="success",
-                details={"via": "bench"},
-            )
-        if not Membership.objects.filter(user=user).exists():
-            sent = account_services.invitation_create(
-                organisation=organisation, email=email, role=Role.ANALYST, invited_by=None
-            )
-            account_services.invitation_accept(invitation_id=sent.invitation.pk, user=user)
-    return user
-
-
-def _index_photos(*, min_faces: int) -> dict[str, Any]:
-    """Import ../shared/faces unless the index already holds ``min_faces`` faces."""
-    from django.core.management import CommandError, call_command
-
-    from search.models import Face
-
-    faces = Face.objects.filter(status=Face.Status.ACTIVE).count()
-    if faces >= min_faces:
-        return {"faces": faces, "imported": False}
-    if not FACES_DIR.is_dir():
-        raise SystemExit(f"No photos to index: {FACES_DIR} is missing.")
-    try:
-        call_command("import_images", str(FACES_DIR / "images"), source=SOURCE_NAME, recursive=True)
-    except CommandError as exc:
-        raise SystemExit(
-            f"Importing {FACES_DIR} into source {SOURCE_NAME!r} failed: {exc}\n"
-            "Index some photos first as the README shows (import_images into an approved source), "
-            "or run with --min-faces 0 to search an empty index."
-        ) from exc
-    return {"faces": Face.objects.filter(status=Face.Status.ACTIVE).count(), "imported": True}
-
-
-def phase_setup(args: argparse.Namespace) -> int:
-    _django()
-    from django.db import transaction
-
-    from accounts import services as account_services
-    from accounts.models import Organisation
-    from accounts.selectors import user_requires_mfa
-    from compliance.services import audit_record
-
-    # Each analyst must be able to search at least as fast as the run allows, every run this month.
-    quota = 10_000_000
-    tokens: list[str] = []
-    for org_index in range(args.orgs):
-        name = ORG_NAME if args.orgs == 1 else f"{ORG_NAME} {org_index + 1}"
-        with transaction.atomic():
-            org = Organisation.objects.filter(
-                name=name
-            ).first() or account_services.organisation_create(name=name)
-            if org.monthly_search_quota != quota:
-                org.monthly_search_quota = quota
-                org.save(update_fields=["monthly_search_quota"])
-                audit_record(
-                    actor=None,
-                    action="accounts.organisation.quota_set",
-                    target=org,
-                    outcome="success",
-                    details={"quota": quota},
-                )
-        for n in range(org_index, args.analysts, args.orgs):
-            user = _analyst(
-                organisation=org, email=ANALYST_EMAIL.format(org=org_index + 1, n=n + 1)
-            )
-            if user_requires_mfa(user=user):
-                raise SystemExit(f"{user.email} would need MFA; the bench's analysts must not.")
-            tokens.append(account_services.api_token_rotate(user=user))
-    index = _index_photos(min_faces=args.min_faces)
-    Path(args.out).write_text(json.dumps({"tokens": tokens, **index}))
-    return 0
-
-
-def phase_verify(args: argparse.Namespace) -> int:
-    _django()
-    from subjects.models import SubjectRequest
-
-    emails = json.loads(Path(args.emails).read_text())
-    found = sorted(
-        set(SubjectRequest.objects.filter(email__in=emails).values_list("email", flat=True))
-    )
-    Path(args.out).write_text(json.dumps({"found": found}))
-    return 0
-
-
-def _phase(name: str, args: argparse.Namespace, *extra: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.json"
-        cmd = [sys.executable, __file__, "--phase", name, "--out", str(out), *extra]
-        cmd += [
-            "--analysts",
-            str(args.analysts),
-            "--orgs",
-            str(args.orgs),
-            "--min-faces",
-            str(args.min_faces),
-        ]
-        # The setup's own output (import progress, mails of the invitations it accepts) goes to stderr.
-        proc = subprocess.run(cmd, cwd=BASE_DIR, stdout=sys.stderr, check=False)
-        if proc.returncode != 0 or not out.exists():
-            raise SystemExit(f"The {name} step failed (exit {proc.returncode}).")
-        return json.loads(out.read_text())
-
+from load_setup import (
+    FINAL_SEARCH_STATES,
+    PUBLIC_EMAIL_DOMAIN,
+    RATE_LIMIT_SETTINGS,
+    phase,
+    phase_setup,
+    phase_verify,
+)
 
 # --- The load --------------------------------------------------------------------------------
-
-
-@dataclass
-class SearchRecord:
-    id: int
-    token: str
-    submitted: float
-    photo: str
-    status: str = "pending"
-    error: str = ""
-    hits: int = 0
-    chose_face: bool = False
-    finished: float | None = None
-
-
-@dataclass
-class PublicRecord:
-    email: str
-    outcome: str = "posting"  # filed | refused:<status> | no_answer
-
-
-@dataclass
-class State:
-    tokens: list[str]
-    photos: list[tuple[str, bytes]]
-    poll: float
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-    draining: bool = False
-    settle_deadline: float = float("inf")
-    searches: dict[int, SearchRecord] = field(default_factory=dict)
-    search_refused: Counter[int] = field(default_factory=Counter)
-    public: list[PublicRecord] = field(default_factory=list)
-    statuses: Counter[int] = field(default_factory=Counter)
-
-
-def _photos(limit_bytes: int = 8_000_000) -> list[tuple[str, bytes]]:
-    folder = FACES_DIR / "images"
-    photos = [
-        (p.name, p.read_bytes())
-        for p in sorted(folder.iterdir())
-        if p.is_file() and p.stat().st_size < limit_bytes
-    ]
-    if not photos:
-        raise SystemExit(f"No photos in {folder}.")
-    return photos
-
-
-def _percentile(values: list[float], pct: int) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
-
-
-def _server_up(host: str) -> None:
-    """Stop early, with the command to run, when nothing answers at ``host``."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        urllib.request.urlopen(f"{host}/healthz", timeout=10).close()  # noqa: S310 - the URL the user gave
-    except urllib.error.HTTPError:
-        pass  # it answers (503 when a check fails): the run shows the rest
-    except OSError as exc:
-        raise SystemExit(
-            f"No server answers at {host} ({exc}). Start it first:\n"
-            "  SEARCH_RATE_LIMIT_PER_MINUTE=100000 SUBJECT_REQUESTS_PER_IP_PER_HOUR=100000 RUN_PORT=8150 make run"
-        ) from exc
+from load_support import (
+    PublicRecord,
+    SearchRecord,
+    State,
+    _one_connection_per_request,
+    _percentile,
+    _photos,
+    _round,
+    _row,
+    _server_up,
+    _why,
+    _write_json,
+)
 
 
 def phase_run(args: argparse.Namespace) -> int:
@@ -267,7 +72,7 @@ def phase_run(args: argparse.Namespace) -> int:
         f"Setting up {args.analysts} analysts in {args.orgs} organisation(s) and the photo index…",
         flush=True,
     )
-    setup = _phase("setup", args)
+    setup = phase("setup", args)
     print(
         f"Setup done: {len(setup['tokens'])} API tokens, {setup['faces']} indexed faces.",
         flush=True,
@@ -454,7 +259,7 @@ def phase_run(args: argparse.Namespace) -> int:
     runner.quit()
     wall_seconds = time.monotonic() - started
 
-    verify = _phase("verify", args, "--emails", _write_json([r.email for r in state.public]))
+    verify = phase("verify", args, "--emails", _write_json([r.email for r in state.public]))
     found = set(verify["found"])
 
     # --- Report ---
@@ -557,48 +362,6 @@ def phase_run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary))
     return 0 if ok else 1
-
-
-def _one_connection_per_request(session: Any) -> None:
-    """Ask for ``Connection: close`` and never reuse a connection.
-
-    The server closes after answering such a request, but without saying so in the response, so
-    the client's pool would otherwise hand the closed socket to the next request.
-    """
-    session.headers["Connection"] = "close"
-    # Hooks run before the body is read: the pools are dropped, and the connection in use is
-    # discarded, not pooled, once its body has been read.
-    session.hooks["response"].append(lambda resp, *args, **kwargs: session.close())
-
-
-def _why(resp: Any) -> str:
-    """A failed answer in one line: the status and the start of the body, or the connection error."""
-    if not resp.status_code:
-        return f"no answer: {resp.error!r}"[:300]
-    return f"{resp.status_code}: {' '.join(resp.text[:300].split())}"
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
-def _row(name: str, entry: Any, seconds: float) -> dict[str, Any]:
-    return {
-        "endpoint": name,
-        "requests": entry.num_requests,
-        "failures": entry.num_failures,
-        "rps": round(entry.num_requests / seconds, 2) if seconds else 0.0,
-        "p50_ms": entry.get_response_time_percentile(0.5) if entry.num_requests else 0,
-        "p95_ms": entry.get_response_time_percentile(0.95) if entry.num_requests else 0,
-        "max_ms": round(entry.max_response_time or 0),
-    }
-
-
-def _write_json(data: Any) -> str:
-    fd, path = tempfile.mkstemp(prefix="load-emails-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    return path
 
 
 def main() -> int:
