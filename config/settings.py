@@ -103,6 +103,7 @@ def check_production_settings(
     controller_name: str = "",
     controller_address: str = "",
     capture_encryption_key: str = "",
+    email_url: str = "",
 ) -> None:
     """Refuse to run a production deployment with development defaults."""
     if not production:
@@ -133,6 +134,10 @@ def check_production_settings(
         problems.append(
             "CAPTURE_ENCRYPTION_KEY is unset or not a Fernet key (32 bytes, URL-safe base64)"
         )
+    if not email_url.strip():
+        # Without it, emails to data subjects (verification links, answers) would be written to
+        # files on the server and never reach anyone.
+        problems.append("EMAIL_URL is unset (emails would be written to files, not sent)")
     if problems:
         raise ImproperlyConfigured(
             "Refusing to start in production mode: " + "; ".join(problems) + "."
@@ -148,6 +153,7 @@ check_production_settings(
     controller_name=CONTROLLER_NAME,
     controller_address=CONTROLLER_ADDRESS,
     capture_encryption_key=CAPTURE_ENCRYPTION_KEY,
+    email_url=env.str("EMAIL_URL", default=""),
 )
 
 # --- Applications -------------------------------------------------------------
