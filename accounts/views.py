@@ -12,9 +12,10 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.adapters import INVITATION_SESSION_KEY, client_ip
+from accounts.adapters import INVITATION_SESSION_KEY
 from accounts.forms import InvitationForm, RoleForm
 from accounts.http import AuthenticatedHttpRequest
+from config.http import client_ip
 
 
 @cache_control(max_age=86400, public=True)

@@ -10,12 +10,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
 from compliance import reports, retention
 from compliance.forms import LegalHoldForm, RetentionPolicyForm
 from compliance.models import LegalHold, RetentionPolicy, SweepReceipt
 from compliance.services import audit_record
+from config.http import client_ip
 from config.tasks import enqueue_on_commit
 
 

@@ -10,11 +10,11 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
 from compliance import selectors, services
 from compliance.exports import FORMATS, audit_export_lines
 from compliance.forms import AuditFilterForm
+from config.http import client_ip
 
 
 def _require_any(request: AuthenticatedHttpRequest, *perms: str) -> None:

@@ -209,6 +209,9 @@ MIDDLEWARE = [
     # A member of a deactivated organisation is logged out with a page saying so (before the MFA gate).
     "accounts.middleware.ActiveAccessMiddleware",
     "accounts.middleware.RequireMFAMiddleware",
+    # Last, so it sees a view's exception first: a service's refusal (config.errors.ApplicationError)
+    # a view let through is its message, with its status (config/refusals.py).
+    "config.refusals.ApplicationErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -375,13 +378,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Every API error is {"error": {"code", "message"}}; a missing or bad token is 401.
-    "EXCEPTION_HANDLER": "accounts.api_auth.api_exception_handler",
+    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
 }
 # /api/schema/ and /api/docs/: open in development; in production only to signed-in users
 # (session or API token) unless API_DOCS_PUBLIC=true.
 API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=not PRODUCTION)
 # Reverse proxies in front of the web server that append to X-Forwarded-For (0: none, the
-# client is REMOTE_ADDR). See accounts.adapters.client_ip and docs/operations.md.
+# client is REMOTE_ADDR). See config.http.client_ip and docs/operations.md.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Face search API",
