@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from config.data_classes import DataClass
+
 
 class AuditEvent(models.Model):
     """One audited action. Append-only: a database trigger refuses UPDATE and DELETE.
@@ -66,18 +68,6 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain head #{self.last_seq}"
-
-
-class DataClass(models.TextChoices):
-    SOURCE_IMAGES = "source_images", "Source images"
-    FACES = "faces", "Faces and embeddings"
-    FACE_CROPS = "face_crops", "Face crops"
-    PROBE_IMAGES = "probe_images", "Probe images"
-    PROBE_EMBEDDINGS = "probe_embeddings", "Probe embeddings"
-    SEARCH_RESULTS = "search_results", "Search results"
-    SUBJECT_REQUESTS = "subject_requests", "Subject-request records"
-    ACCESS_PACKAGES = "access_packages", "Access packages"
-    AUDIT_EVENTS = "audit_events", "Audit events"
 
 
 class RetentionAction(models.TextChoices):

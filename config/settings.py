@@ -229,6 +229,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
             ],
+            # Public i18n (language switcher, translated labels and dates) is shared by every app.
+            "libraries": {"public_i18n": "config.templatetags.public_i18n"},
         },
     },
 ]
@@ -608,7 +610,7 @@ CRAWL_RATE_OVERRIDE = env.float("CRAWL_RATE_OVERRIDE", default=0.0)
 # REGULATOR_LEAD_AUTHORITY: the lead supervisory authority of the main establishment, named with its complaint page
 # (e.g. "the CNIL (cnil.fr/plaintes)"); empty names none. REGULATOR_COMPLAINTS: a deployment's own wording, shown as
 # written; empty uses the translated default. Neither may name the regulator of an EXCLUDED_JURISDICTIONS country
-# (subjects/public_labels.py falls back to the default when it does).
+# (config/public_labels.py falls back to the default when it does).
 REGULATOR_LEAD_AUTHORITY = env.str("REGULATOR_LEAD_AUTHORITY", default="")
 REGULATOR_COMPLAINTS = env.str("REGULATOR_COMPLAINTS", default="")
 SUBJECT_VERIFICATION_HOURS = env.int("SUBJECT_VERIFICATION_HOURS", default=72)
