@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from config.data_classes import DataClass
+from outbox.models import OutboundEmail  # noqa: F401  (re-exported: the model moved, its table stayed)
 
 
 class AuditEvent(models.Model):
@@ -214,25 +215,3 @@ class Dpia(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference}: {self.title}"
-
-
-class OutboundEmail(models.Model):
-    """An email waiting to be sent: the durable outbox (compliance/outbox.py).
-
-    Written in the same transaction as the change it reports, so a committed request always has
-    its email; sent right after the commit, re-sent by a periodic task while the mail server or
-    the queue is unreachable, and deleted once sent (the body can hold one-time links).
-    """
-
-    to = models.JSONField(default=list)
-    subject = models.CharField(max_length=300)
-    body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=200, blank=True)
-
-    class Meta:
-        ordering = ["pk"]
-
-    def __str__(self) -> str:
-        return f"email #{self.pk} ({self.attempts} attempts)"

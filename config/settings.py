@@ -177,6 +177,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "outbox",
     "accounts",
     "compliance",
     "search",
