@@ -25,24 +25,6 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def home(request: AuthenticatedHttpRequest) -> HttpResponse:
-    from subjects.selectors import organisation_notice_list
-
-    membership = selectors.membership_for(user=request.user)
-    notices = (
-        organisation_notice_list(organisation_id=membership.organisation_id) if membership else []
-    )
-    context: dict[str, object] = {"membership": membership, "notices": notices}
-    if membership is None and (
-        request.user.is_staff or selectors.user_staff_groups(user=request.user)
-    ):
-        from compliance.reports import staff_home_data
-
-        context["summary"] = staff_home_data(user=request.user)
-    return render(request, "accounts/home.html", context)
-
-
-@login_required
 def members(request: AuthenticatedHttpRequest) -> HttpResponse:
     admin = selectors.access_org_admin_membership(user=request.user)
     form = InvitationForm(request.POST or None)

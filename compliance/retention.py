@@ -21,6 +21,7 @@ from config.registry import (
     SweepOutcome,
     holds_providers,
     jurisdiction_purgers,
+    policy_providers,
     retention_sweeper_register,
     retention_sweepers,
 )
@@ -482,3 +483,9 @@ def sweepers_register() -> None:
         DataClass.AUDIT_EVENTS, sweep=sweep_audit_events, backlog=backlog_count
     )
     holds_providers.register("legal_holds", active_holds)
+    policy_providers.register("retention_policies", retention_policy_list)
+
+
+def retention_policy_list() -> Any:
+    """Every retention policy, in data-class order (the public notice lists them)."""
+    return RetentionPolicy.objects.all()

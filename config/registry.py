@@ -97,6 +97,16 @@ jurisdiction_purgers: Registry[Callable[..., SweepOutcome]] = Registry("jurisdic
 holds_providers: Registry[Callable[[], ActiveHolds]] = Registry("holds provider")
 
 
+# The retention policies in force, for pages that state them: ``() -> iterable of policies`` with
+# ``data_class``, ``period_days``, ``action``, ``reason`` (compliance registers its model's rows).
+policy_providers: Registry[Callable[[], Any]] = Registry("retention policy provider")
+
+
+def retention_policies() -> Any:
+    """The retention policies, from the registered provider (compliance's RetentionPolicy rows)."""
+    return policy_providers["retention_policies"]()
+
+
 def retention_sweeper_register(
     data_class: str, *, sweep: Callable[..., Any], backlog: Callable[..., int]
 ) -> None:

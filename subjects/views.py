@@ -19,6 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.http import AuthenticatedHttpRequest
 from config.http import client_ip
+from config.registry import retention_policies
+from crawling.selectors import sources_with_data, undeclared_labels
+from search.models import LawfulBasis
 from subjects import identity, selectors, services
 from subjects.forms import (
     ClarificationAnswerForm,
@@ -35,10 +38,6 @@ from subjects.uploads import SelfieMemoryHandler
 @require_GET
 def notice(request: HttpRequest) -> HttpResponse:
     """The transparency notice, generated from live configuration, and the ways to use one's rights."""
-    from compliance.models import RetentionPolicy
-    from crawling.selectors import sources_with_data, undeclared_labels
-    from search.models import LawfulBasis
-
     context = {
         "dpo_email": settings.DPO_EMAIL,
         "controller": settings.CONTROLLER_NAME,
@@ -46,7 +45,7 @@ def notice(request: HttpRequest) -> HttpResponse:
         "regulator": services.regulator_text(),
         "sources": sources_with_data(),
         "undeclared": undeclared_labels(),
-        "retention": RetentionPolicy.objects.all(),
+        "retention": retention_policies(),
         "bases": LawfulBasis.choices,
         "excluded": settings.EXCLUDED_JURISDICTIONS,
         "types": [(t, label) for t, label in RequestType.choices if t != RequestType.OBJECTION],
