@@ -15,6 +15,7 @@ from accounts import selectors, services
 from accounts.adapters import INVITATION_SESSION_KEY
 from accounts.forms import InvitationForm, RoleForm
 from accounts.http import AuthenticatedHttpRequest
+from accounts.models import ApiToken
 from config.http import client_ip
 
 
@@ -129,7 +130,6 @@ def _signup_url() -> str:
 @login_required
 def api_token(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Members create, rotate or revoke their own API token; the key is shown once (only its hash is kept)."""
-    from accounts.models import ApiToken
 
     if selectors.membership_for(user=request.user) is None:
         raise Http404

@@ -11,11 +11,21 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.models import DataClass, LegalHold, RetentionAction, RetentionPolicy, SweepReceipt
-from compliance.services import audit_record
+from accounts.models import Organisation
+from compliance.models import (
+    AuditEvent,
+    DataClass,
+    LegalHold,
+    RetentionAction,
+    RetentionPolicy,
+    SweepReceipt,
+)
+from compliance.services import audit_events_redact, audit_record
 from config.registry import (
     ActiveHolds,
     SweepOutcome,
@@ -25,6 +35,9 @@ from config.registry import (
     retention_sweeper_register,
     retention_sweepers,
 )
+from crawling.models import Source
+from search.models import Face, SourceImage
+from subjects.models import SubjectRequest
 
 DEFAULT_POLICIES: list[tuple[str, int, str, str]] = [
     (
@@ -209,8 +222,6 @@ def jurisdiction_sweep(
     *, actor: Any = None, codes: list[str] | None = None, chunk_size: int = 1000
 ) -> SweepReceipt:
     """Purge every image and face tied to an excluded jurisdiction, with a receipt."""
-    from django.conf import settings
-
     codes = sorted(
         {c.upper() for c in (codes if codes is not None else settings.EXCLUDED_JURISDICTIONS)}
     )
@@ -233,8 +244,6 @@ def sweep_audit_events(
     *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
 ) -> SweepOutcome:
     """Audit rows are never deleted: past their period their details are redacted (chain intact)."""
-    from compliance.models import AuditEvent
-    from compliance.services import audit_events_redact
 
     outcome = SweepOutcome()
     while True:
@@ -266,7 +275,6 @@ def retention_backlog(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def backlog_count(*, data_class: str, cutoff: datetime) -> int:
-    from compliance.models import AuditEvent
 
     if data_class != DataClass.AUDIT_EVENTS:
         raise ValueError(data_class)
@@ -301,8 +309,6 @@ def retention_policy_update(
     ``reason`` is why the policy changes now: it goes to the audit event (the policy's change history). ``why`` is
     the published purpose of the period (the Art 30 record shows it); left out or blank, the published text stays.
     """
-    from django.core.exceptions import ValidationError
-
     errors: dict[str, str] = {}
     if period_days < MINIMUM_PERIOD_DAYS:
         errors["period_days"] = (
@@ -343,7 +349,6 @@ def retention_policy_update(
 
 def retention_policy_history(*, policy: RetentionPolicy) -> list[dict[str, Any]]:
     """The policy's changes, newest first: when, by whom, what changed and the reason given (from the audit log)."""
-    from compliance.models import AuditEvent
 
     events = AuditEvent.objects.filter(
         action="compliance.retention_policy.changed",
@@ -365,9 +370,6 @@ def retention_policy_history(*, policy: RetentionPolicy) -> list[dict[str, Any]]
 def legal_hold_source_names() -> list[str]:
     """What a source hold can name: every registered source, and the labels of photos stored before imports
     needed a source (their label is all they have)."""
-    from crawling.models import Source
-    from search.models import SourceImage
-
     names = set(Source.objects.values_list("name", flat=True))
     names |= set(SourceImage.objects.values_list("source_label", flat=True).distinct())
     return sorted(n for n in names if n)
@@ -377,10 +379,6 @@ def _hold_target_error(
     *, scope: str, organisation: Any, source_label: str, face_id: int | None, request_reference: str
 ) -> dict[str, str]:
     """The form field naming what is wrong with the hold's target, or {} when the target exists."""
-    from accounts.models import Organisation
-    from search.models import Face
-    from subjects.models import SubjectRequest
-
     if scope == LegalHold.Scope.ORGANISATION:
         if organisation is None:
             return {"organisation": "Choose the organisation the hold covers."}
@@ -425,9 +423,6 @@ def legal_hold_create(
     Only the target of the chosen scope is kept (a form without JavaScript posts every target field), and a
     target that does not exist is refused with the field that names it: a hold on nothing protects nothing.
     """
-    from django.core.exceptions import ValidationError
-
-    from accounts.models import Organisation
 
     source_label, request_reference = source_label.strip(), request_reference.strip().upper()
     errors = _hold_target_error(
@@ -464,7 +459,6 @@ def legal_hold_create(
 
 @transaction.atomic
 def legal_hold_release(*, hold: LegalHold, actor: Any, ip: str | None = None) -> LegalHold:
-    from django.core.exceptions import ValidationError
 
     hold = LegalHold.objects.select_for_update().get(pk=hold.pk)
     if hold.released_at is not None:

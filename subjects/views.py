@@ -22,6 +22,7 @@ from config.http import client_ip
 from config.registry import retention_policies
 from crawling.selectors import sources_with_data, undeclared_labels
 from search.models import LawfulBasis
+from search.stewardship import images_held_for
 from subjects import identity, selectors, services
 from subjects.forms import (
     ClarificationAnswerForm,
@@ -527,8 +528,6 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
         RequestType.ERASURE,
         RequestType.OBJECTION,
     ):
-        from search.stewardship import images_held_for
-
         confirmed = [
             c.face_id for c in candidates if c.status == Candidate.Status.CONFIRMED and c.face_id
         ]
