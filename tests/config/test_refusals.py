@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 from rest_framework.response import Response
@@ -110,3 +111,11 @@ def test_middleware_is_installed_last():
     from django.conf import settings
 
     assert settings.MIDDLEWARE[-1] == "config.refusals.ApplicationErrorMiddleware"
+
+
+@pytest.mark.urls("tests.config.refusal_urls")
+def test_full_stack_refusal_is_a_page_not_a_500(client, db):
+    """Input: a GET through every installed middleware to a view that raises and does not catch."""
+    response = client.get("/refuse/")
+    assert response.status_code == 409
+    assert "This request was already answered." in response.content.decode()
