@@ -8,13 +8,13 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
 from django.http import HttpRequest
 
-from accounts.adapters import client_ip
 from accounts.models import Invitation, Membership, Organisation, User
 from accounts.selectors import user_requires_mfa
 from accounts.services import api_tokens_revoke_on_change, organisation_set_active
 from accounts.staff import staff_email_mark_verified
 from compliance.admin import AuditedModelAdmin
 from compliance.admin_audit import AuditedAdminMixin
+from config.http import client_ip
 
 
 @admin.register(User)

@@ -7,24 +7,20 @@
 - ``MFAEnrolled``: a token (or session) of a user whose role requires two-factor authentication
   works only once that user has enrolled TOTP; otherwise 403 ``mfa_required``. The session
   middleware cannot see token requests, so the API checks it here.
-- ``api_exception_handler``: every error the API answers is ``{"error": {"code", "message"}}``
-  (plus ``fields`` for invalid input); a missing or invalid token is 401 with
-  ``WWW-Authenticate: Token``.
+- ``api_exception_handler`` (now ``config.api_errors``, re-exported here): the one error shape.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.response import Response
 
 from accounts.selectors import user_access_refusal, user_has_mfa, user_requires_mfa
+from config.api_errors import api_exception_handler  # noqa: F401  (re-exported: the old path)
 
 MFA_REQUIRED_MESSAGE = (
     "Your role requires two-factor authentication, and you have not set it up. "
@@ -64,63 +60,3 @@ class MFAEnrolled(BasePermission):
         if not user or not user.is_authenticated:
             return True  # IsAuthenticated answers for those
         return not user_requires_mfa(user=user) or user_has_mfa(user=user)  # type: ignore[arg-type]
-
-
-_CODES = {
-    status.HTTP_400_BAD_REQUEST: "invalid",
-    status.HTTP_401_UNAUTHORIZED: "not_authenticated",
-    status.HTTP_403_FORBIDDEN: "permission_denied",
-    status.HTTP_404_NOT_FOUND: "not_found",
-    status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
-    status.HTTP_406_NOT_ACCEPTABLE: "not_acceptable",
-    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: "too_large",
-    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
-    status.HTTP_429_TOO_MANY_REQUESTS: "limit_exceeded",
-}
-_MESSAGES = {
-    "not_authenticated": "Send your API token in the header 'Authorization: Token <key>'.",
-    "authentication_failed": "This API token is not valid (it may have been revoked). Create a new one on your account page.",
-    "not_found": "Not found.",
-}
-
-
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, reshaped into the documented error body."""
-    from rest_framework.views import (
-        exception_handler,
-    )  # not at import time: DRF's settings import this module
-
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
-    response = exception_handler(exc, context)
-    if response is None:
-        return None  # not an API error: Django's own handling (and the 503/500 pages) apply
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        response.status_code = status.HTTP_401_UNAUTHORIZED
-        response["WWW-Authenticate"] = "Token"
-    code = _CODES.get(response.status_code, "error")
-    detail: Any = getattr(exc, "detail", None)
-    fields = None
-    if isinstance(exc, exceptions.APIException):
-        codes = exc.get_codes()
-        if isinstance(codes, str):
-            code = {
-                "authentication_failed": "authentication_failed",
-                "mfa_required": "mfa_required",
-                "token_expired": "token_expired",
-                "organisation_deactivated": "organisation_deactivated",
-                "account_deactivated": "account_deactivated",
-            }.get(codes, code)
-        if isinstance(detail, dict | list):
-            fields, message = detail, "Some fields are missing or invalid."
-        else:
-            message = _MESSAGES.get(code) or str(detail)
-    else:
-        message = str(exc)
-    body: dict[str, Any] = {"code": code, "message": message}
-    if fields is not None:
-        body["fields"] = fields
-    response.data = {"error": body}
-    return response

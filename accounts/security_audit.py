@@ -12,10 +12,10 @@ from django.contrib.auth.signals import user_logged_out, user_login_failed
 from django.db.models.signals import post_delete, post_save
 
 from compliance.services import audit_record, subject_pseudonym
+from config.http import client_ip
 
 
 def _ip(request: Any) -> str | None:
-    from accounts.adapters import client_ip
 
     return client_ip(request) if request is not None else None
 

@@ -12,33 +12,17 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.adapters import INVITATION_SESSION_KEY, client_ip
+from accounts.adapters import INVITATION_SESSION_KEY
 from accounts.forms import InvitationForm, RoleForm
 from accounts.http import AuthenticatedHttpRequest
+from accounts.models import ApiToken
+from config.http import client_ip
 
 
 @cache_control(max_age=86400, public=True)
 def favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico on their own: send them to the shipped icon."""
     return redirect(static("favicon.ico"), permanent=True)
-
-
-@login_required
-def home(request: AuthenticatedHttpRequest) -> HttpResponse:
-    from subjects.selectors import organisation_notice_list
-
-    membership = selectors.membership_for(user=request.user)
-    notices = (
-        organisation_notice_list(organisation_id=membership.organisation_id) if membership else []
-    )
-    context: dict[str, object] = {"membership": membership, "notices": notices}
-    if membership is None and (
-        request.user.is_staff or selectors.user_staff_groups(user=request.user)
-    ):
-        from compliance.reports import staff_home_data
-
-        context["summary"] = staff_home_data(user=request.user)
-    return render(request, "accounts/home.html", context)
 
 
 @login_required
@@ -146,7 +130,6 @@ def _signup_url() -> str:
 @login_required
 def api_token(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Members create, rotate or revoke their own API token; the key is shown once (only its hash is kept)."""
-    from accounts.models import ApiToken
 
     if selectors.membership_for(user=request.user) is None:
         raise Http404

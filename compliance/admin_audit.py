@@ -35,6 +35,8 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.urls import URLPattern
 
+from config.http import client_ip
+
 # Field names whose values never reach the audit log (or an admin page, for read-only admins).
 SECRET_NAME = re.compile(
     r"(password|passwd|token|secret|(^|_)key($|_)|perceptual_hash|embedding|vector|template|selfie|probe$|thumbnail|otp|recovery)",
@@ -212,7 +214,6 @@ class AuditedAdminMixin:
         inlines: Any = None,
         admin_action: str = "",
     ) -> None:
-        from accounts.adapters import client_ip
         from compliance.services import audit_record
 
         details: dict[str, Any] = {"fields": [c["field"] for c in changes], "changes": changes}

@@ -10,6 +10,7 @@ class ComplianceConfig(AppConfig):
         from django.contrib import admin
         from django.db.models.signals import post_migrate
 
+        from compliance import figures, retention
         from compliance.admin_audit import audit_every_admin
         from compliance.retention import retention_policies_ensure
 
@@ -21,3 +22,6 @@ class ComplianceConfig(AppConfig):
             sender=self,
             dispatch_uid="compliance.retention_policies_ensure",
         )
+        retention.sweepers_register()
+        # First of the apps (INSTALLED_APPS order): the sections, then each app adds its figures.
+        figures.figures_register()

@@ -10,12 +10,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
 from compliance import reports, retention
 from compliance.forms import LegalHoldForm, RetentionPolicyForm
 from compliance.models import LegalHold, RetentionPolicy, SweepReceipt
 from compliance.services import audit_record
+from compliance.tasks import jurisdiction_sweep, retention_sweep_all
+from config.http import client_ip
 from config.tasks import enqueue_on_commit
 
 
@@ -69,8 +70,6 @@ def retention_policy_edit(request: AuthenticatedHttpRequest, policy_id: int) -> 
 @require_POST
 def retention_sweep_now(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "accounts.manage_retention")
-    from compliance.tasks import jurisdiction_sweep, retention_sweep_all
-
     kind = request.POST.get("kind", "retention")
     if kind == "jurisdiction":
         _require(request, "accounts.run_jurisdiction_sweeps")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from config.data_classes import DataClass
+from outbox.models import OutboundEmail  # noqa: F401  (re-exported: the model moved, its table stayed)
+
 
 class AuditEvent(models.Model):
     """One audited action. Append-only: a database trigger refuses UPDATE and DELETE.
@@ -66,18 +69,6 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain head #{self.last_seq}"
-
-
-class DataClass(models.TextChoices):
-    SOURCE_IMAGES = "source_images", "Source images"
-    FACES = "faces", "Faces and embeddings"
-    FACE_CROPS = "face_crops", "Face crops"
-    PROBE_IMAGES = "probe_images", "Probe images"
-    PROBE_EMBEDDINGS = "probe_embeddings", "Probe embeddings"
-    SEARCH_RESULTS = "search_results", "Search results"
-    SUBJECT_REQUESTS = "subject_requests", "Subject-request records"
-    ACCESS_PACKAGES = "access_packages", "Access packages"
-    AUDIT_EVENTS = "audit_events", "Audit events"
 
 
 class RetentionAction(models.TextChoices):
@@ -224,25 +215,3 @@ class Dpia(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference}: {self.title}"
-
-
-class OutboundEmail(models.Model):
-    """An email waiting to be sent: the durable outbox (compliance/outbox.py).
-
-    Written in the same transaction as the change it reports, so a committed request always has
-    its email; sent right after the commit, re-sent by a periodic task while the mail server or
-    the queue is unreachable, and deleted once sent (the body can hold one-time links).
-    """
-
-    to = models.JSONField(default=list)
-    subject = models.CharField(max_length=300)
-    body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=200, blank=True)
-
-    class Meta:
-        ordering = ["pk"]
-
-    def __str__(self) -> str:
-        return f"email #{self.pk} ({self.attempts} attempts)"

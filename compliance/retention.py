@@ -8,17 +8,36 @@ decides *how* its rows and files go.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from compliance.models import DataClass, LegalHold, RetentionAction, RetentionPolicy, SweepReceipt
-from compliance.services import audit_record
+from accounts.models import Organisation
+from compliance.models import (
+    AuditEvent,
+    DataClass,
+    LegalHold,
+    RetentionAction,
+    RetentionPolicy,
+    SweepReceipt,
+)
+from compliance.services import audit_events_redact, audit_record
+from config.registry import (
+    ActiveHolds,
+    SweepOutcome,
+    holds_providers,
+    jurisdiction_purgers,
+    policy_providers,
+    retention_sweeper_register,
+    retention_sweepers,
+)
+from crawling.models import Source
+from search.models import Face, SourceImage
+from subjects.models import SubjectRequest
 
 DEFAULT_POLICIES: list[tuple[str, int, str, str]] = [
     (
@@ -84,19 +103,6 @@ DEFAULT_POLICIES: list[tuple[str, int, str, str]] = [
     ),
 ]
 
-# Who sweeps each class: "module.function(*, cutoff, action, holds, chunk_size) -> SweepOutcome".
-SWEEPERS: dict[str, str] = {
-    DataClass.SOURCE_IMAGES: "search.retention.sweep_source_images",
-    DataClass.FACES: "search.retention.sweep_faces",
-    DataClass.FACE_CROPS: "search.retention.sweep_face_crops",
-    DataClass.PROBE_IMAGES: "search.retention.sweep_probe_images",
-    DataClass.PROBE_EMBEDDINGS: "search.retention.sweep_probe_embeddings",
-    DataClass.SEARCH_RESULTS: "search.retention.sweep_search_results",
-    DataClass.AUDIT_EVENTS: "compliance.retention.sweep_audit_events",
-    DataClass.SUBJECT_REQUESTS: "subjects.retention.sweep_subject_requests",
-    DataClass.ACCESS_PACKAGES: "subjects.retention.sweep_access_packages",
-}
-
 
 def retention_policies_ensure(**kwargs: Any) -> None:
     """post_migrate: every data class has a policy (the defaults; the DPO's edits are kept)."""
@@ -105,14 +111,6 @@ def retention_policies_ensure(**kwargs: Any) -> None:
             data_class=data_class,
             defaults={"period_days": days, "action": action, "reason": reason},
         )
-
-
-@dataclass(frozen=True)
-class ActiveHolds:
-    organisation_ids: frozenset[int] = frozenset()
-    source_labels: frozenset[str] = frozenset()
-    face_ids: frozenset[int] = frozenset()
-    request_references: frozenset[str] = frozenset()
 
 
 def active_holds() -> ActiveHolds:
@@ -133,24 +131,6 @@ def active_holds() -> ActiveHolds:
             h.request_reference for h in holds if h.scope == LegalHold.Scope.REQUEST
         ),
     )
-
-
-@dataclass
-class SweepOutcome:
-    """What a sweeper did: filled chunk by chunk."""
-
-    ids: list[int] = field(default_factory=list)
-    files_deleted: int = 0
-    held: int = 0
-    oldest: datetime | None = None
-    newest: datetime | None = None
-
-    def add(self, ids: list[int], times: list[datetime], files: int) -> None:
-        self.ids.extend(ids)
-        self.files_deleted += files
-        if times:
-            self.oldest = min([t for t in (self.oldest, *times) if t is not None])
-            self.newest = max([t for t in (self.newest, *times) if t is not None])
 
 
 def _ids_hash(ids: list[int]) -> str:
@@ -204,13 +184,12 @@ def retention_sweep(
     *, data_class: str, actor: Any = None, chunk_size: int = 1000, now: datetime | None = None
 ) -> SweepReceipt | None:
     """Apply one data class's policy now; idempotent (a second run finds nothing). None if nothing stores this class yet."""
-    if data_class not in SWEEPERS:
+    if data_class not in retention_sweepers:
         return None
     policy = RetentionPolicy.objects.get(data_class=data_class)
     started = timezone.now()
     cutoff = (now or started) - timedelta(days=policy.period_days)
-    sweeper: Callable[..., SweepOutcome] = import_string(SWEEPERS[data_class])
-    outcome = sweeper(
+    outcome = retention_sweepers[data_class].sweep(
         cutoff=cutoff, action=policy.action, holds=active_holds(), chunk_size=chunk_size
     )
     return _receipt(
@@ -225,9 +204,14 @@ def retention_sweep(
     )
 
 
+def registered_data_classes() -> list[str]:
+    """The data classes an app registered a sweeper for, in DataClass order."""
+    return [value for value in DataClass.values if value in retention_sweepers]
+
+
 def retention_sweep_all(*, actor: Any = None) -> list[SweepReceipt]:
     receipts = []
-    for data_class in SWEEPERS:
+    for data_class in registered_data_classes():
         receipt = retention_sweep(data_class=data_class, actor=actor)
         if receipt is not None:
             receipts.append(receipt)
@@ -238,14 +222,12 @@ def jurisdiction_sweep(
     *, actor: Any = None, codes: list[str] | None = None, chunk_size: int = 1000
 ) -> SweepReceipt:
     """Purge every image and face tied to an excluded jurisdiction, with a receipt."""
-    from django.conf import settings
-
     codes = sorted(
         {c.upper() for c in (codes if codes is not None else settings.EXCLUDED_JURISDICTIONS)}
     )
     started = timezone.now()
-    sweeper: Callable[..., SweepOutcome] = import_string("search.retention.purge_jurisdictions")
-    outcome = sweeper(codes=codes, holds=active_holds(), chunk_size=chunk_size)
+    purge = jurisdiction_purgers["images"]
+    outcome = purge(codes=codes, holds=active_holds(), chunk_size=chunk_size)
     return _receipt(
         kind=SweepReceipt.Kind.JURISDICTION,
         data_class=DataClass.SOURCE_IMAGES,
@@ -262,8 +244,6 @@ def sweep_audit_events(
     *, cutoff: datetime, action: str, holds: ActiveHolds, chunk_size: int
 ) -> SweepOutcome:
     """Audit rows are never deleted: past their period their details are redacted (chain intact)."""
-    from compliance.models import AuditEvent
-    from compliance.services import audit_events_redact
 
     outcome = SweepOutcome()
     while True:
@@ -284,11 +264,10 @@ def retention_backlog(*, now: datetime | None = None) -> dict[str, int]:
     """How many rows of each class are past their period (what the next sweep would take, holds aside)."""
     backlog: dict[str, int] = {}
     for policy in RetentionPolicy.objects.all():
-        path = SWEEPERS.get(policy.data_class)
-        if path is None:
+        sweeper = retention_sweepers.get(policy.data_class)
+        if sweeper is None:
             continue
-        counter = import_string(path.rsplit(".", 1)[0] + ".backlog_count")
-        backlog[policy.data_class] = counter(
+        backlog[policy.data_class] = sweeper.backlog(
             data_class=policy.data_class,
             cutoff=(now or timezone.now()) - timedelta(days=policy.period_days),
         )
@@ -296,7 +275,6 @@ def retention_backlog(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def backlog_count(*, data_class: str, cutoff: datetime) -> int:
-    from compliance.models import AuditEvent
 
     if data_class != DataClass.AUDIT_EVENTS:
         raise ValueError(data_class)
@@ -331,8 +309,6 @@ def retention_policy_update(
     ``reason`` is why the policy changes now: it goes to the audit event (the policy's change history). ``why`` is
     the published purpose of the period (the Art 30 record shows it); left out or blank, the published text stays.
     """
-    from django.core.exceptions import ValidationError
-
     errors: dict[str, str] = {}
     if period_days < MINIMUM_PERIOD_DAYS:
         errors["period_days"] = (
@@ -373,7 +349,6 @@ def retention_policy_update(
 
 def retention_policy_history(*, policy: RetentionPolicy) -> list[dict[str, Any]]:
     """The policy's changes, newest first: when, by whom, what changed and the reason given (from the audit log)."""
-    from compliance.models import AuditEvent
 
     events = AuditEvent.objects.filter(
         action="compliance.retention_policy.changed",
@@ -395,9 +370,6 @@ def retention_policy_history(*, policy: RetentionPolicy) -> list[dict[str, Any]]
 def legal_hold_source_names() -> list[str]:
     """What a source hold can name: every registered source, and the labels of photos stored before imports
     needed a source (their label is all they have)."""
-    from crawling.models import Source
-    from search.models import SourceImage
-
     names = set(Source.objects.values_list("name", flat=True))
     names |= set(SourceImage.objects.values_list("source_label", flat=True).distinct())
     return sorted(n for n in names if n)
@@ -407,10 +379,6 @@ def _hold_target_error(
     *, scope: str, organisation: Any, source_label: str, face_id: int | None, request_reference: str
 ) -> dict[str, str]:
     """The form field naming what is wrong with the hold's target, or {} when the target exists."""
-    from accounts.models import Organisation
-    from search.models import Face
-    from subjects.models import SubjectRequest
-
     if scope == LegalHold.Scope.ORGANISATION:
         if organisation is None:
             return {"organisation": "Choose the organisation the hold covers."}
@@ -455,9 +423,6 @@ def legal_hold_create(
     Only the target of the chosen scope is kept (a form without JavaScript posts every target field), and a
     target that does not exist is refused with the field that names it: a hold on nothing protects nothing.
     """
-    from django.core.exceptions import ValidationError
-
-    from accounts.models import Organisation
 
     source_label, request_reference = source_label.strip(), request_reference.strip().upper()
     errors = _hold_target_error(
@@ -494,7 +459,6 @@ def legal_hold_create(
 
 @transaction.atomic
 def legal_hold_release(*, hold: LegalHold, actor: Any, ip: str | None = None) -> LegalHold:
-    from django.core.exceptions import ValidationError
 
     hold = LegalHold.objects.select_for_update().get(pk=hold.pk)
     if hold.released_at is not None:
@@ -505,3 +469,17 @@ def legal_hold_release(*, hold: LegalHold, actor: Any, ip: str | None = None) ->
         actor=actor, action="compliance.legal_hold.released", target=hold, outcome="success", ip=ip
     )
     return hold
+
+
+def sweepers_register() -> None:
+    """Called from ComplianceConfig.ready(): the audit log's sweeper and the legal holds' provider."""
+    retention_sweeper_register(
+        DataClass.AUDIT_EVENTS, sweep=sweep_audit_events, backlog=backlog_count
+    )
+    holds_providers.register("legal_holds", active_holds)
+    policy_providers.register("retention_policies", retention_policy_list)
+
+
+def retention_policy_list() -> Any:
+    """Every retention policy, in data-class order (the public notice lists them)."""
+    return RetentionPolicy.objects.all()

@@ -36,7 +36,7 @@ def jurisdiction_sweep(actor_id: int | None = None) -> int:
 @shared_task(name="compliance.tasks.emails_send_pending")
 def emails_send_pending() -> int:
     """Send emails left in the outbox (mail server or queue was down); returns how many went."""
-    from compliance.outbox import emails_send_pending as send
+    from outbox.services import emails_send_pending as send
 
     return send()
 

@@ -10,11 +10,30 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.adapters import client_ip
+from accounts import selectors as accounts_selectors
 from accounts.http import AuthenticatedHttpRequest
 from compliance import selectors, services
 from compliance.exports import FORMATS, audit_export_lines
 from compliance.forms import AuditFilterForm
+from compliance.reports import staff_home_data
+from config.http import client_ip
+from subjects.selectors import organisation_notice_list
+
+
+@login_required
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The landing page: the organisation's notices for members, each staff role's summary for staff.
+    It gathers from every app, so it lives in the top layer."""
+    membership = accounts_selectors.membership_for(user=request.user)
+    notices = (
+        organisation_notice_list(organisation_id=membership.organisation_id) if membership else []
+    )
+    context: dict[str, object] = {"membership": membership, "notices": notices}
+    if membership is None and (
+        request.user.is_staff or accounts_selectors.user_staff_groups(user=request.user)
+    ):
+        context["summary"] = staff_home_data(user=request.user)
+    return render(request, "accounts/home.html", context)
 
 
 def _require_any(request: AuthenticatedHttpRequest, *perms: str) -> None:
@@ -26,8 +45,6 @@ def _require_any(request: AuthenticatedHttpRequest, *perms: str) -> None:
 @require_GET
 def staff_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_any(request, "accounts.dpo_access", "accounts.auditor_access")
-    from compliance.reports import staff_home_data
-
     return render(
         request, "compliance/staff_home.html", {"summary": staff_home_data(user=request.user)}
     )

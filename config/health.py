@@ -22,6 +22,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from config.http import client_ip
+
 logger = logging.getLogger(__name__)
 
 
@@ -108,7 +110,6 @@ def live(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 def ready(request: HttpRequest) -> JsonResponse:
-    from accounts.adapters import client_ip
     from config.ratelimit import hit
 
     try:

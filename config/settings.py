@@ -103,6 +103,7 @@ def check_production_settings(
     controller_name: str = "",
     controller_address: str = "",
     capture_encryption_key: str = "",
+    email_url: str = "",
 ) -> None:
     """Refuse to run a production deployment with development defaults."""
     if not production:
@@ -133,6 +134,10 @@ def check_production_settings(
         problems.append(
             "CAPTURE_ENCRYPTION_KEY is unset or not a Fernet key (32 bytes, URL-safe base64)"
         )
+    if not email_url.strip():
+        # Without it, emails to data subjects (verification links, answers) would be written to
+        # files on the server and never reach anyone.
+        problems.append("EMAIL_URL is unset (emails would be written to files, not sent)")
     if problems:
         raise ImproperlyConfigured(
             "Refusing to start in production mode: " + "; ".join(problems) + "."
@@ -148,6 +153,7 @@ check_production_settings(
     controller_name=CONTROLLER_NAME,
     controller_address=CONTROLLER_ADDRESS,
     capture_encryption_key=CAPTURE_ENCRYPTION_KEY,
+    email_url=env.str("EMAIL_URL", default=""),
 )
 
 # --- Applications -------------------------------------------------------------
@@ -171,6 +177,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "outbox",
     "accounts",
     "compliance",
     "search",
@@ -203,6 +210,9 @@ MIDDLEWARE = [
     # A member of a deactivated organisation is logged out with a page saying so (before the MFA gate).
     "accounts.middleware.ActiveAccessMiddleware",
     "accounts.middleware.RequireMFAMiddleware",
+    # Last, so it sees a view's exception first: a service's refusal (config.errors.ApplicationError)
+    # a view let through is its message, with its status (config/refusals.py).
+    "config.refusals.ApplicationErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -220,6 +230,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
             ],
+            # Public i18n (language switcher, translated labels and dates) is shared by every app.
+            "libraries": {"public_i18n": "config.templatetags.public_i18n"},
         },
     },
 ]
@@ -369,13 +381,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Every API error is {"error": {"code", "message"}}; a missing or bad token is 401.
-    "EXCEPTION_HANDLER": "accounts.api_auth.api_exception_handler",
+    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
 }
 # /api/schema/ and /api/docs/: open in development; in production only to signed-in users
 # (session or API token) unless API_DOCS_PUBLIC=true.
 API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=not PRODUCTION)
 # Reverse proxies in front of the web server that append to X-Forwarded-For (0: none, the
-# client is REMOTE_ADDR). See accounts.adapters.client_ip and docs/operations.md.
+# client is REMOTE_ADDR). See config.http.client_ip and docs/operations.md.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Face search API",
@@ -599,7 +611,7 @@ CRAWL_RATE_OVERRIDE = env.float("CRAWL_RATE_OVERRIDE", default=0.0)
 # REGULATOR_LEAD_AUTHORITY: the lead supervisory authority of the main establishment, named with its complaint page
 # (e.g. "the CNIL (cnil.fr/plaintes)"); empty names none. REGULATOR_COMPLAINTS: a deployment's own wording, shown as
 # written; empty uses the translated default. Neither may name the regulator of an EXCLUDED_JURISDICTIONS country
-# (subjects/public_labels.py falls back to the default when it does).
+# (config/public_labels.py falls back to the default when it does).
 REGULATOR_LEAD_AUTHORITY = env.str("REGULATOR_LEAD_AUTHORITY", default="")
 REGULATOR_COMPLAINTS = env.str("REGULATOR_COMPLAINTS", default="")
 SUBJECT_VERIFICATION_HOURS = env.int("SUBJECT_VERIFICATION_HOURS", default=72)

@@ -12,7 +12,8 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 
-from accounts.views import favicon, home
+from accounts.views import favicon
+from compliance.views import home
 from config import health
 
 # The admin logs in through allauth, so its MFA stage applies to admins too.

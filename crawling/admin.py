@@ -7,8 +7,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from accounts.adapters import client_ip
 from compliance.admin import AuditedModelAdmin, ReadOnlyAdmin
+from config.http import client_ip
 from crawling import services
 from crawling.models import CrawlJob, Source
 

@@ -9,8 +9,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
+from config.http import client_ip
 from crawling import services
 from crawling.forms import SourceEditForm
 from crawling.models import CrawlJob, Source

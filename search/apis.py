@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.adapters import client_ip
+from config.http import client_ip
 from search import engine, monitoring, selectors, services, views, withholding
 from search.models import AccessRestrictionBasis, LawfulBasis, SearchRequest
 

@@ -22,10 +22,23 @@ CACHE_DIR = Path(settings.BASE_DIR) / ".data" / "eval-cache"
 MAIN_FACE_CHOICES = ("centre", "largest")
 
 
+# Settings that shape the embeddings beyond those engine.pipeline_version() names (detection size
+# limits, the CNN copy's size). The engine's own version covers landmarks, mirror, CNN fallback,
+# upsampling and jitter; its source hash covers any code change.
+_SHAPING_SETTINGS = (
+    "FACE_MODEL",
+    "FACE_DETECTOR",
+    "FACE_DETECT_MAX_SIDE",
+    "FACE_MIN_SIZE_PX",
+    "FACE_DETECT_CNN_MAX_SIDE",
+)
+
+
 def pipeline_version() -> str:
-    """A short hash of the pipeline's code and the settings that shape its output."""
+    """A short hash of the pipeline's version, its code and the settings that shape its output."""
     h = hashlib.sha256(Path(engine.__file__).read_bytes())
-    for name in ("FACE_MODEL", "FACE_DETECTOR", "FACE_DETECT_MAX_SIDE", "FACE_MIN_SIZE_PX"):
+    h.update(f"pipeline={engine.pipeline_version()}".encode())
+    for name in _SHAPING_SETTINGS:
         h.update(f"{name}={getattr(settings, name, '')}".encode())
     return h.hexdigest()[:12]
 

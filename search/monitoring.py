@@ -33,8 +33,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Role, User
-from compliance.outbox import email_enqueue
 from compliance.services import audit_record
+from outbox.services import email_enqueue
 from search import selectors
 from search.calibration import calibration_for
 from search.models import MonitoringAlert, MonitoringAlertSearch, SearchRequest

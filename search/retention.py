@@ -1,4 +1,4 @@
-"""Retention sweeps for the face store (called by compliance.retention, one data class each).
+"""Retention sweeps for the face store (registered from SearchConfig.ready(), one data class each; run by compliance.retention).
 
 Each sweep works in chunks, each chunk in its own transaction with its audit event; files are
 deleted only after the chunk's rows are committed. Rows under a legal hold are skipped and
@@ -21,9 +21,14 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from compliance.models import DataClass
-from compliance.retention import ActiveHolds, SweepOutcome
 from compliance.services import audit_record
+from config.data_classes import DataClass
+from config.registry import (
+    ActiveHolds,
+    SweepOutcome,
+    jurisdiction_purgers,
+    retention_sweeper_register,
+)
 from search.models import Face, SearchHit, SearchRequest, SourceImage
 from search.services import storage_files_delete
 from search.stewardship import (
@@ -281,3 +286,17 @@ _BACKLOG: dict[str, Callable[[datetime], QuerySet[Any]]] = {
 
 def backlog_count(*, data_class: str, cutoff: datetime) -> int:
     return _BACKLOG[data_class](cutoff).count()
+
+
+def sweepers_register() -> None:
+    """Called from SearchConfig.ready(): this app sweeps the face store's data classes."""
+    for data_class, sweep in (
+        (DataClass.SOURCE_IMAGES, sweep_source_images),
+        (DataClass.FACES, sweep_faces),
+        (DataClass.FACE_CROPS, sweep_face_crops),
+        (DataClass.PROBE_IMAGES, sweep_probe_images),
+        (DataClass.PROBE_EMBEDDINGS, sweep_probe_embeddings),
+        (DataClass.SEARCH_RESULTS, sweep_search_results),
+    ):
+        retention_sweeper_register(data_class, sweep=sweep, backlog=backlog_count)
+    jurisdiction_purgers.register("images", purge_jurisdictions)

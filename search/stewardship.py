@@ -4,7 +4,7 @@ Subjects (erasure, objection, restriction and its lifting, rectification) and th
 jurisdiction sweeps change the face store only through these services, so that each guarantee is
 checked in one place, inside the same transaction as the change and its audit event:
 
-- a legal hold (``compliance.retention.active_holds``): what it covers is never erased. Under an
+- a legal hold (``config.registry.active_holds``, answered by compliance): what it covers is never erased. Under an
   erasure it is restricted (never returned by a search) and marked with the request's reference;
   the retention sweep erases it once no hold covers it (Art 17(3)(e); ``search.retention``);
 - a restriction: a face kept for an erasure, or tied to an excluded jurisdiction, is never made
@@ -29,8 +29,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from compliance.retention import ActiveHolds, active_holds
 from compliance.services import audit_record
+from config.registry import ActiveHolds, active_holds
 from search.models import Face, SearchHit, SourceImage, Suppression
 from search.services import storage_files_delete
 from search.suppression import suppression_hash

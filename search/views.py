@@ -10,9 +10,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
 from accounts.selectors import membership_for
+from config.http import client_ip
 from search import engine, monitoring, selectors, services, withholding
 from search.forms import (
     AccessRestrictionForm,

@@ -30,8 +30,8 @@ from django.db.models import Count, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from compliance.outbox import email_enqueue
 from compliance.services import audit_record, subject_pseudonym
+from outbox.services import email_enqueue
 from subjects.models import AbuseSignal, Candidate, SubjectRequest
 
 K = AbuseSignal.Kind

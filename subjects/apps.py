@@ -9,5 +9,8 @@ class SubjectsConfig(AppConfig):
         from django.core import checks
 
         from config.i18n import check_catalogues
+        from subjects import figures, retention
 
         checks.register(check_catalogues)
+        retention.sweepers_register()
+        figures.figures_register()

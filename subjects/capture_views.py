@@ -22,8 +22,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
+from config.http import client_ip
 from search import liveness
 from subjects import capture
 from subjects.models import LiveCapture

@@ -1,4 +1,5 @@
-"""Retention sweeps for subjects/ (called by compliance.retention): request records and access packages."""
+"""Retention sweeps for subjects/ (registered from SubjectsConfig.ready(), run by compliance.retention):
+request records and access packages."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
-from compliance.models import DataClass
-from compliance.retention import ActiveHolds, SweepOutcome
 from compliance.services import audit_record, subject_pseudonym
+from config.data_classes import DataClass
+from config.registry import ActiveHolds, SweepOutcome, retention_sweeper_register
 from subjects.models import AccessPackage, SubjectRequest
 
 CLOSED = ["completed", "denied", "withdrawn", "lapsed"]
@@ -80,3 +81,13 @@ def backlog_count(*, data_class: str, cutoff: datetime) -> int:
     if data_class == DataClass.SUBJECT_REQUESTS:
         return SubjectRequest.objects.filter(_requests(cutoff)).count()
     return AccessPackage.objects.filter(deleted_at__isnull=True, created_at__lt=cutoff).count()
+
+
+def sweepers_register() -> None:
+    """Called from SubjectsConfig.ready(): this app sweeps its request records and packages."""
+    retention_sweeper_register(
+        DataClass.SUBJECT_REQUESTS, sweep=sweep_subject_requests, backlog=backlog_count
+    )
+    retention_sweeper_register(
+        DataClass.ACCESS_PACKAGES, sweep=sweep_access_packages, backlog=backlog_count
+    )

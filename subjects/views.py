@@ -17,8 +17,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
+from config.http import client_ip
+from config.registry import retention_policies
+from crawling.selectors import sources_with_data, undeclared_labels
+from search.models import LawfulBasis
+from search.stewardship import images_held_for
 from subjects import identity, selectors, services
 from subjects.forms import (
     ClarificationAnswerForm,
@@ -35,10 +39,6 @@ from subjects.uploads import SelfieMemoryHandler
 @require_GET
 def notice(request: HttpRequest) -> HttpResponse:
     """The transparency notice, generated from live configuration, and the ways to use one's rights."""
-    from compliance.models import RetentionPolicy
-    from crawling.selectors import sources_with_data, undeclared_labels
-    from search.models import LawfulBasis
-
     context = {
         "dpo_email": settings.DPO_EMAIL,
         "controller": settings.CONTROLLER_NAME,
@@ -46,7 +46,7 @@ def notice(request: HttpRequest) -> HttpResponse:
         "regulator": services.regulator_text(),
         "sources": sources_with_data(),
         "undeclared": undeclared_labels(),
-        "retention": RetentionPolicy.objects.all(),
+        "retention": retention_policies(),
         "bases": LawfulBasis.choices,
         "excluded": settings.EXCLUDED_JURISDICTIONS,
         "types": [(t, label) for t, label in RequestType.choices if t != RequestType.OBJECTION],
@@ -528,8 +528,6 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
         RequestType.ERASURE,
         RequestType.OBJECTION,
     ):
-        from search.stewardship import images_held_for
-
         confirmed = [
             c.face_id for c in candidates if c.status == Candidate.Status.CONFIRMED and c.face_id
         ]

@@ -15,8 +15,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.adapters import client_ip
 from accounts.http import AuthenticatedHttpRequest
+from config.http import client_ip
 from search import withholding
 from search.models import SearchRequest
 from subjects import abuse

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from compliance import transparency as t
 from crawling import services
+from crawling.figures import OPT_OUT_SIGNALS
 from tests.crawling.site import serve
 from tests.crawling.test_crawl import add_source, run_to_end
 
@@ -32,7 +33,7 @@ def test_opt_out_figures_match_what_the_crawler_skipped(dpo, settings) -> None:
     raw = t.raw_figures(t.Period.of(timezone.localdate()))
     by_signal = {
         signal: raw[f"optout.{signal}.page"] + raw[f"optout.{signal}.image"]
-        for signal in t.OPT_OUT_SIGNALS
+        for signal in OPT_OUT_SIGNALS
     }  # type: ignore[operator]
     assert by_signal == {
         "robots": job.skipped["robots_disallow"],
@@ -43,6 +44,6 @@ def test_opt_out_figures_match_what_the_crawler_skipped(dpo, settings) -> None:
     assert raw["optout.noimageindex.image"] == 3, "noimageindex skips images, never pages"
     published = t.report_for(month=timezone.localdate()).by_key()
     assert {
-        published[f"optout.{s}.{k}"].shown for s in t.OPT_OUT_SIGNALS for k in ("page", "image")
+        published[f"optout.{s}.{k}"].shown for s in OPT_OUT_SIGNALS for k in ("page", "image")
     } <= {"0", "< 5"}
     assert published["sources.approved"].shown == "1", "our own decisions are published exactly"

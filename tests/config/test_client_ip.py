@@ -7,7 +7,7 @@ from allauth.account.adapter import get_adapter
 from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 
-from accounts.adapters import client_ip
+from config.http import client_ip
 
 CASES = [
     # (trusted proxies, REMOTE_ADDR, X-Forwarded-For, expected)

@@ -45,6 +45,7 @@ def good_env() -> dict[str, str]:
         "CONTROLLER_ADDRESS": "10 High Street, Leeds LS1 1AA",
         # A Fernet key (URL-safe base64 of 32 random bytes) for the live-capture frames.
         "CAPTURE_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "EMAIL_URL": "smtp://mail.example.org:587",
     }
 
 
@@ -79,6 +80,9 @@ def good_env() -> dict[str, str]:
             {"CONTROLLER_ADDRESS": "1 Example Street, Example City"},
             "CONTROLLER_ADDRESS is unset or a placeholder",
         ),
+        # Emails to the public would be written to files on the server and never sent.
+        ({"EMAIL_URL": ""}, "EMAIL_URL is unset"),
+        ({"EMAIL_URL": "   "}, "EMAIL_URL is unset"),
     ],
 )
 def test_production_refuses_bad_configuration(change, message):

@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 
 from config.i18n import LOCALE_DIR, compile_catalogues
-from subjects.public_labels import PUBLIC_LABELS
+from config.public_labels import PUBLIC_LABELS
 
 TRANSLATED = [code for code, _name in settings.LANGUAGES if not code.startswith("en")]
 PLACEHOLDER = re.compile(r"%\([A-Za-z_]+\)[sd]|\{[A-Za-z_]*\}")
@@ -190,7 +190,7 @@ def test_every_public_label_from_other_apps_is_in_the_catalogue():
     }
     missing = shown - set(PUBLIC_LABELS)
     assert not missing, (
-        f"add these to subjects/public_labels.py and run makemessages: {sorted(missing)}"
+        f"add these to config/public_labels.py and run makemessages: {sorted(missing)}"
     )
     msgids = {e.msgid for e in catalogue("fr")}
     assert set(PUBLIC_LABELS) <= msgids, sorted(set(PUBLIC_LABELS) - msgids)

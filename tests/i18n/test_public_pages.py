@@ -323,7 +323,7 @@ def test_dates_follow_the_language(client, db, language, long, short):
     SubjectRequest.objects.filter(pk=req.pk).update(due_date=date(2026, 11, 28))
     page = html.unescape(client.get(status_path, HTTP_ACCEPT_LANGUAGE=language).content.decode())
     assert long in page, f"{language}: {long!r} not on the status page"
-    from subjects.templatetags.public_i18n import day_date
+    from config.templatetags.public_i18n import day_date
 
     with translation.override(language):
         assert day_date(date(2026, 11, 28)) == short

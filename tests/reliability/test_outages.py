@@ -249,9 +249,9 @@ def test_postgres_down_for_10_seconds_gives_503_then_recovers(live_server, analy
 
 def test_mail_server_down_request_is_filed_and_its_email_sent_later(live_server, settings):
     """Bad input: a public request while the SMTP server refuses connections: filed, email kept, sent once it is back."""
-    from compliance.models import OutboundEmail
-    from compliance.outbox import emails_send_pending
     from config import devservices
+    from outbox.models import OutboundEmail
+    from outbox.services import emails_send_pending
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = (

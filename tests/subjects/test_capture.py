@@ -397,6 +397,7 @@ def test_production_refuses_to_start_without_a_capture_key():
         "site_url": "https://example.org",
         "controller_name": "Controller Ltd",
         "controller_address": "2 Real Road",
+        "email_url": "smtp://mail.example.org:587",
     }
     for key in ("", "not-a-key"):
         with pytest.raises(ImproperlyConfigured, match="CAPTURE_ENCRYPTION_KEY"):
