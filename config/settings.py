@@ -567,6 +567,11 @@ MONITORING_WINDOW_DAYS = env.int("MONITORING_WINDOW_DAYS", default=30)
 MONITORING_CASES_PER_ORGANISATION = env.int("MONITORING_CASES_PER_ORGANISATION", default=3)
 MONITORING_ORGANISATIONS = env.int("MONITORING_ORGANISATIONS", default=3)
 MONITORING_HOLD_REPEATS = env.bool("MONITORING_HOLD_REPEATS", default=True)
+# An earlier search of the person under the SAME case reference, by the same organisation, within
+# this many days, does not hold a repeat (one investigation); 0 holds those too.
+MONITORING_SAME_CASE_WINDOW_DAYS = env.int("MONITORING_SAME_CASE_WINDOW_DAYS", default=30)
+if MONITORING_SAME_CASE_WINDOW_DAYS < 0:
+    raise ImproperlyConfigured("MONITORING_SAME_CASE_WINDOW_DAYS must be 0 or more")
 for _name in (
     "MONITORING_WINDOW_DAYS",
     "MONITORING_CASES_PER_ORGANISATION",
