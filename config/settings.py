@@ -384,6 +384,9 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI served from our own static files (drf-spectacular-sidecar), never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Request and response components apart: a file field is then a request's `format: binary`
+    # (an upload a generated client sends as a file), not a response's `format: uri`.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Internationalisation, static and media -----------------------------------
