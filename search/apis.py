@@ -220,7 +220,7 @@ class SearchDetailApi(APIView):
         id = serializers.IntegerField()
         status = serializers.ChoiceField(
             choices=SearchRequest.Status.choices,
-            help_text="needs_face: choose one of faces_to_choose; needs_confirmation: a repeat "
+            help_text="choose_face: choose one of faces_to_choose; needs_confirmation: a repeat "
             "search, held (see confirmation); done: hits are final",
         )
         error = serializers.CharField()
