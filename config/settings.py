@@ -341,6 +341,14 @@ INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
 API_TOKEN_VALID_DAYS = env.int("API_TOKEN_VALID_DAYS", default=90)
 if API_TOKEN_VALID_DAYS < 1:
     raise ImproperlyConfigured("API_TOKEN_VALID_DAYS must be at least 1")
+# The latest expiry a user may choose for a token (the default stays API_TOKEN_VALID_DAYS).
+API_TOKEN_MAX_VALID_DAYS = env.int("API_TOKEN_MAX_VALID_DAYS", default=365)
+if API_TOKEN_MAX_VALID_DAYS < API_TOKEN_VALID_DAYS:
+    raise ImproperlyConfigured("API_TOKEN_MAX_VALID_DAYS must be at least API_TOKEN_VALID_DAYS")
+# Live tokens one user may hold at once (one per integration; a runaway script cannot mint thousands).
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
+if API_TOKENS_PER_USER < 1:
+    raise ImproperlyConfigured("API_TOKENS_PER_USER must be at least 1")
 
 # --- Email --------------------------------------------------------------------
 
