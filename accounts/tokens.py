@@ -87,9 +87,15 @@ def api_token_create(
     return ApiTokenCreated(token=token, key=key)
 
 
-def api_token_rotate(*, user: User, ip: str | None = None) -> str:
-    """Create a token with the default name and expiry; returns the key (scripts and tests)."""
-    return api_token_create(user=user, ip=ip).key
+@transaction.atomic
+def api_token_rotate(*, user: User, name: str = "API token", ip: str | None = None) -> str:
+    """Replace the user's tokens of this name with a new one (scripts, benches); returns the key.
+
+    Tokens of other names stay. Each revocation and the creation are audited.
+    """
+    for token in ApiToken.objects.filter(user=user, name=name):
+        api_token_revoke(token=token, actor=user, ip=ip)
+    return api_token_create(user=user, name=name, ip=ip).key
 
 
 @transaction.atomic

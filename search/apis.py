@@ -47,7 +47,7 @@ class ErrorSerializer(serializers.Serializer):
 
 _ERROR_MEANINGS = {
     400: "Invalid input: a field is missing or wrong, or the photo is unusable.",
-    401: "No API token, or one that is not valid (revoked, deleted).",
+    401: "No API token, or one that is not valid (revoked, deleted) or has expired.",
     403: "Not allowed: e.g. the role requires two-factor authentication, which is not set up.",
     404: "No such search in your organisation.",
     405: "Method not allowed.",
