@@ -4,24 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_api_tokens_hashed'),
+        ("accounts", "0004_api_tokens_hashed"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apitoken',
-            name='last_used_at',
+            model_name="apitoken",
+            name="last_used_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='apitoken',
-            name='name',
-            field=models.CharField(default='API token', max_length=100),
+            model_name="apitoken",
+            name="name",
+            field=models.CharField(default="API token", max_length=100),
         ),
         migrations.AddConstraint(
-            model_name='apitoken',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='accounts_apitoken_name_not_blank'),
+            model_name="apitoken",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("name", ""), _negated=True),
+                name="accounts_apitoken_name_not_blank",
+            ),
         ),
     ]
