@@ -17,12 +17,12 @@ from compliance.admin import ReadOnlyAdmin
 
 
 class ApiTokenAdmin(ReadOnlyAdmin):
-    list_display = ["user", "created_at", "expires_at", "expired"]
+    list_display = ["user", "name", "created_at", "expires_at", "last_used_at", "expired"]
     list_filter = ["created_at", "expires_at"]
-    search_fields = ["user__email"]
+    search_fields = ["user__email", "name"]
     ordering = ["user__email"]
-    fields = ["user", "created_at", "expires_at"]
-    readonly_fields = ["user", "created_at", "expires_at"]
+    fields = ["user", "name", "created_at", "expires_at", "last_used_at"]
+    readonly_fields = fields
     list_display_links = None  # nothing more to open: the key itself is not stored
 
     @admin.display(boolean=True, description="Expired")

@@ -38,7 +38,7 @@ class ApiTokenAuthentication(TokenAuthentication):
         from django.utils import timezone
 
         from accounts.models import ApiToken
-        from accounts.services import api_token_hash
+        from accounts.tokens import api_token_hash, api_token_touch
 
         token = ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(key)).first()
         if token is None:
@@ -48,6 +48,7 @@ class ApiTokenAuthentication(TokenAuthentication):
         refusal = user_access_refusal(user=token.user)
         if refusal is not None:
             raise exceptions.PermissionDenied(refusal.message, code=refusal.code)
+        api_token_touch(token=token)  # "last used": at most one write a minute per token
         return token.user, token
 
 

@@ -176,24 +176,34 @@ class Invitation(models.Model):
 
 
 class ApiToken(models.Model):
-    """A user's API token. Only a SHA-256 of the key is stored: the key is shown once, when created.
+    """One of a user's named API tokens. Only a SHA-256 of the key is stored: the key is shown once.
 
     The key is 256 random bits, so an unsalted SHA-256 cannot be reversed or guessed; a database
-    read (or a backup) yields no working token. Tokens expire (``API_TOKEN_VALID_DAYS``) and are
-    revoked when the holder's password or access changes.
+    read (or a backup) yields no working token. A user may hold several (one per integration), each
+    with a name and an expiry (``API_TOKEN_VALID_DAYS`` unless chosen, at most
+    ``API_TOKEN_MAX_VALID_DAYS``). Revoking deletes the row (the audit log keeps the event); every
+    token is revoked when the holder's password or access changes. ``last_used_at`` is refreshed at
+    most once a minute per token, not on every request.
     """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, default="API token")
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "token"  # "Tokens" in Django admin, as DRF's list was called
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(name=""), name="accounts_apitoken_name_not_blank"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"API token of {self.user} (expires {self.expires_at:%Y-%m-%d})"
+        return f"API token {self.name!r} of {self.user} (expires {self.expires_at:%Y-%m-%d})"
 
     @property
     def is_expired(self) -> bool:

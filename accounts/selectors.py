@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.http import Http404
 
-from accounts.models import Invitation, Membership, Organisation, Role, User
+from accounts.models import ApiToken, Invitation, Membership, Organisation, Role, User
 
 STAFF_GROUPS = ("dpo", "auditor")
 
@@ -159,3 +159,30 @@ def access_invitation_by_id(*, user: User, invitation_id: int) -> Invitation:
     if invitation.organisation_id != admin.organisation_id:
         raise Http404
     return invitation
+
+
+def api_token_list(*, user: User) -> QuerySet[ApiToken]:
+    """A user's own API tokens, newest first (name, dates; never a key: none is stored)."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
+def access_api_token(*, user: User, token_id: int) -> ApiToken:
+    """A token its holder may revoke, or an admin of the holder's organisation; 404 otherwise."""
+    if not 0 < token_id < 2**63:
+        raise Http404
+    own = membership_for(user=user)
+    if own is None:
+        raise Http404
+    token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
+    if token is None:
+        raise Http404
+    if token.user_id == user.pk:
+        return token
+    if own.role != Role.ORG_ADMIN:
+        raise Http404
+    holder = membership_for(user=token.user)
+    if holder is None:
+        raise Http404
+    if holder.organisation_id != own.organisation_id:
+        raise Http404
+    return token

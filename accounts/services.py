@@ -17,6 +17,14 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import ApiToken, Invitation, Membership, Organisation, Role, User
+from accounts.tokens import (  # noqa: F401 (re-exported: callers import the token services from here)
+    ApiTokenCreated,
+    api_token_create,
+    api_token_hash,
+    api_token_revoke,
+    api_token_rotate,
+    api_token_touch,
+)
 from compliance.services import audit_record
 
 
@@ -355,55 +363,6 @@ def admin_ensure(*, email: str, password: str | None) -> AdminEnsured:
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     audit_record(actor=None, action="accounts.admin.created", target=user, outcome="success")
     return AdminEnsured(user=user, created=True, password=None if password else generated)
-
-
-def api_token_hash(key: str) -> str:
-    """What is stored for an API token: the SHA-256 of its key (256 random bits, so no salt is needed)."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class ApiTokenCreated:
-    token: ApiToken
-    key: str  # shown once to its owner, never stored
-
-
-@transaction.atomic
-def api_token_create(*, user: User, ip: str | None = None) -> ApiTokenCreated:
-    """Create the user's API token (replacing any other); only its hash is stored, the key is returned once."""
-    replaced = ApiToken.objects.filter(user=user).delete()[0] > 0
-    key = secrets.token_hex(32)  # 256 random bits, as 64 hex characters (safe in any header)
-    now = timezone.now()
-    token = ApiToken.objects.create(
-        user=user,
-        key_hash=api_token_hash(key),
-        created_at=now,
-        expires_at=now + timedelta(days=settings.API_TOKEN_VALID_DAYS),
-    )
-    audit_record(
-        actor=user,
-        action="accounts.api_token.created",
-        target=user,
-        outcome="success",
-        ip=ip,
-        details={"replaced": replaced, "expires_at": token.expires_at.isoformat()},
-    )
-    return ApiTokenCreated(token=token, key=key)
-
-
-def api_token_rotate(*, user: User, ip: str | None = None) -> str:
-    """Create (or replace) the user's API token; the key is shown once to its owner."""
-    return api_token_create(user=user, ip=ip).key
-
-
-@transaction.atomic
-def api_token_revoke(*, user: User, ip: str | None = None) -> bool:
-    revoked = ApiToken.objects.filter(user=user).delete()[0] > 0
-    if revoked:
-        audit_record(
-            actor=user, action="accounts.api_token.revoked", target=user, outcome="success", ip=ip
-        )
-    return revoked
 
 
 TOKEN_REVOCATION_REASONS = {

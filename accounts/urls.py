@@ -13,4 +13,5 @@ urlpatterns = [
     ),
     path("invitations/accept/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("api-token/", views.api_token, name="api_token"),
+    path("api-token/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
 ]

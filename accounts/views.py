@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
-from django.views.decorators.cache import cache_control
+from django.urls import reverse
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.adapters import INVITATION_SESSION_KEY
-from accounts.forms import InvitationForm, RoleForm
+from accounts.forms import ApiTokenCreateForm, InvitationForm, RoleForm
 from accounts.http import AuthenticatedHttpRequest
-from accounts.models import ApiToken
 from config.http import client_ip
 
 
@@ -74,7 +77,11 @@ def member_detail(request: AuthenticatedHttpRequest, membership_id: int) -> Http
     return render(
         request,
         "accounts/member_detail.html",
-        {"member": membership, "form": form},
+        {
+            "member": membership,
+            "form": form,
+            "tokens": selectors.api_token_list(user=membership.user),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -128,17 +135,54 @@ def _signup_url() -> str:
 
 
 @login_required
+@never_cache  # the page that shows a new key once must not be kept by a cache
 def api_token(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Members create, rotate or revoke their own API token; the key is shown once (only its hash is kept)."""
+    """Members list their API tokens and create named ones; a new key is shown once (only its hash is kept)."""
 
     if selectors.membership_for(user=request.user) is None:
         raise Http404
-    key = None
+    form = ApiTokenCreateForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        expires_on = form.cleaned_data["expires_on"]
+        try:
+            created = services.api_token_create(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                expires_at=datetime.combine(expires_on, time.min, UTC) if expires_on else None,
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            for field, errors in (exc.message_dict if hasattr(exc, "error_dict") else {}).items():
+                form.add_error("expires_on" if field == "expires_at" else field, errors)
+            if not hasattr(exc, "error_dict"):
+                form.add_error(None, exc)
+        else:
+            form = ApiTokenCreateForm()
+    context = {
+        "form": form,
+        "created": created,
+        "tokens": selectors.api_token_list(user=request.user),
+        "default_days": settings.API_TOKEN_VALID_DAYS,
+        "max_days": settings.API_TOKEN_MAX_VALID_DAYS,
+    }
+    return render(request, "accounts/api_token.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def api_token_revoke(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
+    """Revoke one token after a confirmation page: its holder, or an admin of their organisation."""
+    token = selectors.access_api_token(user=request.user, token_id=token_id)
+    own = token.user_id == request.user.pk
+    back = (
+        reverse("accounts:api_token")
+        if own
+        else reverse("accounts:member_detail", args=[token.user.membership.pk])
+    )
     if request.method == "POST":
-        if request.POST.get("action") == "revoke":
-            services.api_token_revoke(user=request.user, ip=client_ip(request))
-            messages.success(request, "Your API token was revoked.")
-            return redirect("accounts:api_token")
-        key = services.api_token_rotate(user=request.user, ip=client_ip(request))
-    token = ApiToken.objects.filter(user=request.user).first()
-    return render(request, "accounts/api_token.html", {"key": key, "token": token})
+        services.api_token_revoke(token=token, actor=request.user, ip=client_ip(request))
+        messages.success(request, f"The API token “{token.name}” was revoked.")
+        return redirect(back)
+    return render(
+        request, "accounts/api_token_revoke.html", {"token": token, "own": own, "back": back}
+    )

@@ -353,6 +353,14 @@ INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
 API_TOKEN_VALID_DAYS = env.int("API_TOKEN_VALID_DAYS", default=90)
 if API_TOKEN_VALID_DAYS < 1:
     raise ImproperlyConfigured("API_TOKEN_VALID_DAYS must be at least 1")
+# The latest expiry a user may choose for a token (the default stays API_TOKEN_VALID_DAYS).
+API_TOKEN_MAX_VALID_DAYS = env.int("API_TOKEN_MAX_VALID_DAYS", default=365)
+if API_TOKEN_MAX_VALID_DAYS < API_TOKEN_VALID_DAYS:
+    raise ImproperlyConfigured("API_TOKEN_MAX_VALID_DAYS must be at least API_TOKEN_VALID_DAYS")
+# Live tokens one user may hold at once (one per integration; a runaway script cannot mint thousands).
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
+if API_TOKENS_PER_USER < 1:
+    raise ImproperlyConfigured("API_TOKENS_PER_USER must be at least 1")
 
 # --- Email --------------------------------------------------------------------
 
@@ -396,6 +404,9 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI served from our own static files (drf-spectacular-sidecar), never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Request and response components apart: a file field is then a request's `format: binary`
+    # (an upload a generated client sends as a file), not a response's `format: uri`.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Internationalisation, static and media -----------------------------------
@@ -579,6 +590,11 @@ MONITORING_WINDOW_DAYS = env.int("MONITORING_WINDOW_DAYS", default=30)
 MONITORING_CASES_PER_ORGANISATION = env.int("MONITORING_CASES_PER_ORGANISATION", default=3)
 MONITORING_ORGANISATIONS = env.int("MONITORING_ORGANISATIONS", default=3)
 MONITORING_HOLD_REPEATS = env.bool("MONITORING_HOLD_REPEATS", default=True)
+# An earlier search of the person under the SAME case reference, by the same organisation, within
+# this many days, does not hold a repeat (one investigation); 0 holds those too.
+MONITORING_SAME_CASE_WINDOW_DAYS = env.int("MONITORING_SAME_CASE_WINDOW_DAYS", default=30)
+if MONITORING_SAME_CASE_WINDOW_DAYS < 0:
+    raise ImproperlyConfigured("MONITORING_SAME_CASE_WINDOW_DAYS must be 0 or more")
 for _name in (
     "MONITORING_WINDOW_DAYS",
     "MONITORING_CASES_PER_ORGANISATION",

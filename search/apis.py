@@ -1,7 +1,9 @@
 """Search API: POST /api/v1/searches/ (202), GET /api/v1/searches/{id}/, choose a face, face crops.
 
 Every error is ``{"error": {"code", "message"}}`` (see accounts.api_auth); the schema lists
-each status code an operation can answer.
+each status code an operation can answer. One request format per operation, so that a generated
+client has one way to call it: the upload is ``multipart/form-data`` (the photo is a binary file
+part), every other POST takes ``application/json`` only (a form body answers 415).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,7 +47,7 @@ class ErrorSerializer(serializers.Serializer):
 
 _ERROR_MEANINGS = {
     400: "Invalid input: a field is missing or wrong, or the photo is unusable.",
-    401: "No API token, or one that is not valid (revoked, deleted).",
+    401: "No API token, or one that is not valid (revoked, deleted) or has expired.",
     403: "Not allowed: e.g. the role requires two-factor authentication, which is not set up.",
     404: "No such search in your organisation.",
     405: "Method not allowed.",
@@ -70,7 +72,7 @@ def _access_search(request: Request, search_id: int) -> SearchRequest:
 
 
 class SearchCreateApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
 
     class SearchCreateInputSerializer(serializers.Serializer):
         image = serializers.FileField()
@@ -216,7 +218,11 @@ class OperatingPointSerializer(serializers.Serializer):
 class SearchDetailApi(APIView):
     class SearchDetailSerializer(serializers.Serializer):
         id = serializers.IntegerField()
-        status = serializers.ChoiceField(choices=SearchRequest.Status.choices)
+        status = serializers.ChoiceField(
+            choices=SearchRequest.Status.choices,
+            help_text="choose_face: choose one of faces_to_choose; needs_confirmation: a repeat "
+            "search, held (see confirmation); done: hits are final",
+        )
         error = serializers.CharField()
         purpose = serializers.CharField()
         lawful_basis = serializers.CharField()
@@ -296,13 +302,13 @@ class SearchDetailApi(APIView):
 
 
 class SearchChooseFaceApi(APIView):
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [JSONParser]
 
     class ChooseFaceInputSerializer(serializers.Serializer):
         face = serializers.IntegerField(min_value=0, max_value=1000)
 
     @extend_schema(
-        request=ChooseFaceInputSerializer,
+        request={"application/json": ChooseFaceInputSerializer},
         responses={
             200: SearchDetailApi.SearchDetailSerializer,
             **_errors(400, 401, 403, 404, 405, 409, 413, 415, 503),
@@ -331,18 +337,33 @@ class SearchChooseFaceApi(APIView):
 
 
 class SearchRepeatConfirmApi(APIView):
-    """Release a held repeat search's results: the analyst confirms under a case reference (audited)."""
+    """Release a held repeat search's results: the analyst confirms under a case reference (audited).
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    A search whose person the organisation searched before, within the monitoring window and under
+    another case reference, ends in status ``needs_confirmation`` with no hits and a
+    ``confirmation`` object. Send ``{"case_reference": "..."}`` (JSON) to release the results; the
+    answer is the search, now ``done``. Only the analyst who ran the search may confirm.
+    """
+
+    parser_classes = [JSONParser]
 
     class RepeatConfirmInputSerializer(serializers.Serializer):
         case_reference = serializers.RegexField(r"\S", max_length=100)
 
     @extend_schema(
-        request=RepeatConfirmInputSerializer,
+        request={"application/json": RepeatConfirmInputSerializer},
         responses={
-            200: SearchDetailApi.SearchDetailSerializer,
-            **_errors(400, 401, 403, 404, 405, 409, 413, 415, 503),
+            200: OpenApiResponse(
+                SearchDetailApi.SearchDetailSerializer,
+                description="the search, released: status done, with its hits",
+            ),
+            **_errors(400, 401, 404, 405, 413, 415, 503),
+            403: OpenApiResponse(
+                ErrorSerializer, description="not_your_search: only its analyst may confirm"
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer, description="not_held: the search is not waiting for this"
+            ),
         },
     )
     def post(self, request: Request, search_id: int) -> Response:
@@ -370,13 +391,26 @@ class SearchRepeatConfirmApi(APIView):
 
 
 class SearchRepeatCancelApi(APIView):
-    """Withdraw a held repeat search: its matches are deleted unseen (audited)."""
+    """Withdraw a held repeat search: its matches are deleted unseen (audited).
+
+    No body. The answer is the search, now ``failed`` with no hits. Only the analyst who ran the
+    search may cancel; 409 ``not_held`` when it is not waiting for a confirmation.
+    """
 
     @extend_schema(
         request=None,
         responses={
-            200: SearchDetailApi.SearchDetailSerializer,
-            **_errors(401, 403, 404, 405, 409, 503),
+            200: OpenApiResponse(
+                SearchDetailApi.SearchDetailSerializer,
+                description="the search, withdrawn: status failed, no hits",
+            ),
+            **_errors(401, 404, 405, 503),
+            403: OpenApiResponse(
+                ErrorSerializer, description="not_your_search: only its analyst may cancel"
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer, description="not_held: the search is not waiting for this"
+            ),
         },
     )
     def post(self, request: Request, search_id: int) -> Response:
@@ -395,7 +429,7 @@ class SearchAccessRestrictionClaimApi(APIView):
     basis and a reference. The org admin or the analyst who ran the search may claim; the DPO approves or
     refuses (audited). Until approved, the claim withholds nothing from a person's access request."""
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [JSONParser]
 
     class AccessRestrictionInputSerializer(serializers.Serializer):
         basis = serializers.ChoiceField(choices=AccessRestrictionBasis.choices)
@@ -415,7 +449,7 @@ class SearchAccessRestrictionClaimApi(APIView):
         claimed_at = serializers.DateTimeField(source="access_restriction_claimed_at")
 
     @extend_schema(
-        request=AccessRestrictionInputSerializer,
+        request={"application/json": AccessRestrictionInputSerializer},
         responses={
             201: AccessRestrictionOutputSerializer,
             **_errors(400, 401, 403, 404, 405, 409, 415, 503),

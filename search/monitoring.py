@@ -4,7 +4,9 @@ Two checks run when a search has its matches (docs/monitoring.md):
 
 * **Hold on repeats** (``search_hold_if_repeat``): when the top match is a person the analyst's
   organisation searched before within ``MONITORING_WINDOW_DAYS``, the results are held until the
-  analyst confirms and gives the case reference (``search_repeat_confirm``) or cancels.
+  analyst confirms and gives the case reference (``search_repeat_confirm``) or cancels. Earlier
+  searches under the same case reference within ``MONITORING_SAME_CASE_WINDOW_DAYS`` do not make
+  a repeat: working one case is investigation, and the alerts count distinct cases anyway.
 * **Alerts** (``search_monitoring_check``): when a completed search's person was searched by one
   organisation under ``MONITORING_CASES_PER_ORGANISATION`` distinct case references, or by
   ``MONITORING_ORGANISATIONS`` organisations, within the window, an alert is raised (or the open
@@ -90,6 +92,27 @@ def earlier_searches_of_same_person(*, search: SearchRequest) -> list[int]:
 # --- Hold on repeats --------------------------------------------------------------------
 
 
+def case_key(case_reference: str) -> str:
+    """A case reference as the guard compares it: "AB-1" and " ab-1 " are one case."""
+    return " ".join(case_reference.split()).casefold()
+
+
+def repeats_under_other_cases(*, search: SearchRequest, earlier: list[int]) -> list[int]:
+    """Of ``earlier`` (same organisation, same person), those that make ``search`` a repeat.
+
+    A search under the same case reference within ``MONITORING_SAME_CASE_WINDOW_DAYS`` is the
+    same investigation and is left out; one under another case, or an older one of the same
+    case, still counts. A window of 0 days leaves nothing out (the guard as it was).
+    """
+    since = timezone.now() - timedelta(days=settings.MONITORING_SAME_CASE_WINDOW_DAYS)
+    key = case_key(search.case_reference)
+    rows = SearchRequest.objects.filter(pk__in=earlier).values_list(
+        "pk", "case_reference", "created_at"
+    )
+    counted = {pk for pk, case, created in rows if case_key(case) != key or created < since}
+    return [pk for pk in earlier if pk in counted]
+
+
 class ConfirmationRefused(Exception):
     """The search cannot be confirmed or cancelled now (not held, or not this analyst's)."""
 
@@ -103,11 +126,14 @@ def search_hold_if_repeat(*, search: SearchRequest) -> bool:
     """Hold a search's results when its person was searched by the organisation before (in the window).
 
     Runs in the search's transaction after its hits are stored; returns True when it held them
-    (status ``needs_confirmation``, audited), False when the search may complete.
+    (status ``needs_confirmation``, audited), False when the search may complete. Earlier
+    searches of the same case (``repeats_under_other_cases``) do not hold it.
     """
     if not settings.MONITORING_HOLD_REPEATS:
         return False
-    earlier = earlier_searches_of_same_person(search=search)
+    earlier = repeats_under_other_cases(
+        search=search, earlier=earlier_searches_of_same_person(search=search)
+    )
     if not earlier:
         return False
     search.status = SearchRequest.Status.NEEDS_CONFIRMATION
@@ -223,7 +249,7 @@ def _counts(search_ids: list[int]) -> _Counts:
     for org_id, case in SearchRequest.objects.filter(pk__in=search_ids).values_list(
         "organisation_id", "case_reference"
     ):
-        cases[org_id].add(" ".join(case.split()).casefold())  # "AB-1" and " ab-1 " are one case
+        cases[org_id].add(case_key(case))
     return _Counts(
         organisations=len(cases),
         max_case_references=max((len(c) for c in cases.values()), default=0),

@@ -138,7 +138,10 @@ def _detail_context(request: AuthenticatedHttpRequest, search: SearchRequest) ->
     if search.status == SearchRequest.Status.NEEDS_CONFIRMATION:
         context["earlier"] = len(monitoring.earlier_searches_of_same_person(search=search))
         context["window_days"] = settings.MONITORING_WINDOW_DAYS
-        context["confirm_form"] = RepeatConfirmForm()
+        # Prefilled: most repeats belong to the case the analyst gave; they may change it.
+        context["confirm_form"] = RepeatConfirmForm(
+            initial={"case_reference": search.case_reference}
+        )
     return context
 
 

@@ -72,7 +72,7 @@ def test_user_without_organisation_gets_404_on_search(client, db):
     assert client.get(reverse("search:index")).status_code == 404
 
 
-def test_member_creates_rotates_and_revokes_an_api_token(client, teammate):
+def test_member_creates_two_tokens_and_revokes_one(client, teammate):
     import re
 
     from accounts.models import ApiToken
@@ -80,15 +80,19 @@ def test_member_creates_rotates_and_revokes_an_api_token(client, teammate):
     from compliance.models import AuditEvent
 
     client.force_login(teammate)
-    first = client.post(reverse("accounts:api_token"), {"action": "rotate"})
+    first = client.post(reverse("accounts:api_token"), {"name": "Case system"})
     # Only the key's hash is stored: the key is read from the page that shows it once.
     key = re.search(r'<code class="token">([^<]+)</code>', first.content.decode()).group(1)
     assert ApiToken.objects.get(user=teammate).key_hash == api_token_hash(key)
     assert key.encode() not in client.get(reverse("accounts:api_token")).content  # shown once
-    client.post(reverse("accounts:api_token"), {"action": "rotate"})
-    assert ApiToken.objects.get(user=teammate).key_hash != api_token_hash(key)
-    client.post(reverse("accounts:api_token"), {"action": "revoke"})
-    assert not ApiToken.objects.filter(user=teammate).exists()
+    client.post(reverse("accounts:api_token"), {"name": "Nightly export"})
+    tokens = ApiToken.objects.filter(user=teammate)
+    assert sorted(tokens.values_list("name", flat=True)) == ["Case system", "Nightly export"]
+    revoke = reverse("accounts:api_token_revoke", args=[tokens.get(name="Case system").pk])
+    assert "Revoke the API token" in client.get(revoke).content.decode()  # asks first
+    assert tokens.count() == 2
+    client.post(revoke)
+    assert list(tokens.values_list("name", flat=True)) == ["Nightly export"]
     actions = list(AuditEvent.objects.filter(actor_id=teammate.pk).values_list("action", flat=True))
     assert (
         actions.count("accounts.api_token.created") == 2 and "accounts.api_token.revoked" in actions

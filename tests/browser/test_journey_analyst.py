@@ -177,6 +177,7 @@ def test_analyst_searches_in_the_ui_and_over_the_api(journey, celery_worker_proc
     # The API: a token made on the API-token page, as the documentation says.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Search").click()
     j.goto("/org/api-token/")
+    page.get_by_label("Name").fill("Journey script")
     page.get_by_role("button", name="Create a token").click()
     key = page.locator("code.token").inner_text().strip()
     assert re.fullmatch(r"[0-9a-f]{64}", key), key  # 256 random bits; only its SHA-256 is stored

@@ -125,7 +125,7 @@ def test_api_hold_confirm_and_cancel(indexed, teammate, owner, stranger):
     """Bad input tried: crops while held, no case reference, a teammate and a stranger confirming, confirming twice."""
     api = api_client(teammate)
     searched(teammate, "img2.jpg", "CASE-1")
-    repeat = searched(teammate, "img4.jpg", "CASE-1")
+    repeat = searched(teammate, "img4.jpg", "CASE-9")  # another case: held
     detail = api.get(reverse("api-search-detail", args=[repeat.pk])).json()
     assert detail["status"] == "needs_confirmation" and detail["hits"] == []
     confirmation = detail["confirmation"]
@@ -194,7 +194,7 @@ def test_stranger_gets_404_and_a_colleague_cannot_confirm_in_the_ui(
 ):
     """Bad input tried: another customer confirming or cancelling our held search; a colleague confirming it."""
     searched(teammate, "img2.jpg", "CASE-1")
-    repeat = searched(teammate, "img4.jpg", "CASE-1")
+    repeat = searched(teammate, "img4.jpg", "CASE-9")  # another case: held
     client.force_login(stranger)
     for name in ("search:confirm_repeat", "search:cancel_repeat", "search:detail"):
         method = client.get if name == "search:detail" else client.post
@@ -213,5 +213,5 @@ def test_stranger_gets_404_and_a_colleague_cannot_confirm_in_the_ui(
     repeat.refresh_from_db()
     assert (
         repeat.status == SearchRequest.Status.NEEDS_CONFIRMATION
-        and repeat.case_reference == "CASE-1"
+        and repeat.case_reference == "CASE-9"
     )
