@@ -107,10 +107,12 @@ def audit_chain_verify(*, chunk_size: int = 5000, details: bool = True) -> Chain
     redacted: set[int] = set()
     redaction_leaves: set[str] = set()
     legacy_ranges: list[tuple[int, int]] = []
+    snapshot = not connection.in_atomic_block  # one consistent view of rows and checkpoints
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                if snapshot:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cursor.execute(
                     "SELECT tree_size, root_hash, note FROM audit_checkpoint ORDER BY tree_size"
                 )
