@@ -139,8 +139,11 @@ def leaf_data_fast(
 AT_SQL = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 
+_DETAILS_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+
+
 def details_digest_for(details: dict[str, Any]) -> str:
-    canonical = json.dumps(
-        details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 (hex) of the details' canonical JSON (sorted keys, no spaces, UTF-8)."""
+    return hashlib.sha256(_DETAILS_ENCODER.encode(details).encode()).hexdigest()

@@ -75,7 +75,7 @@ class ChainReport:
 
 # The leaf's columns in order (created_at as the leaf's text, formatted by the database), then the rest.
 _VERIFY_SQL = (
-    "SELECT "
+    "SELECT "  # noqa: S608 (constants)
     + ", ".join(AT_SQL if c == "created_at" else c for c in LEAF_COLUMNS)
     + ", leaf_hash, leaf_index, redacted_at IS NOT NULL, details::text"
     " FROM compliance_auditevent ORDER BY leaf_index"  # NULLs (pending) last
@@ -130,7 +130,7 @@ def audit_chain_verify(*, chunk_size: int = 5000, details: bool = True) -> Chain
                 while cp < len(checkpoints) and checkpoints[cp][0] == size:
                     cp_size, cp_root, signed = checkpoints[cp]
                     try:
-                        origin, body_size, body_root = note.checkpoint_parse(
+                        _, body_size, body_root = note.checkpoint_parse(
                             note.note_verify(signed, vkey)
                         )
                     except note.NoteError as exc:
