@@ -17,7 +17,7 @@
   function msg(name, values) {
     var text = msgs["msg" + name.charAt(0).toUpperCase() + name.slice(1)] || name;
     Object.keys(values || {}).forEach(function (k) {
-      text = text.split("%(" + k + ")s").join(String(values[k]));
+      text = text.split("{" + k + "}").join(String(values[k]));
     });
     return text;
   }

@@ -51,8 +51,8 @@ def path(m: int, leaves: list[bytes]) -> list[bytes]:
         return []
     k = _split(n)
     if m < k:
-        return path(m, leaves[:k]) + [mth(leaves[k:])]
-    return path(m - k, leaves[k:]) + [mth(leaves[:k])]
+        return [*path(m, leaves[:k]), mth(leaves[k:])]
+    return [*path(m - k, leaves[k:]), mth(leaves[:k])]
 
 
 def _subproof(m: int, leaves: list[bytes], b: bool) -> list[bytes]:
@@ -61,8 +61,8 @@ def _subproof(m: int, leaves: list[bytes], b: bool) -> list[bytes]:
         return [] if b else [mth(leaves)]
     k = _split(n)
     if m <= k:
-        return _subproof(m, leaves[:k], b) + [mth(leaves[k:])]
-    return _subproof(m - k, leaves[k:], False) + [mth(leaves[:k])]
+        return [*_subproof(m, leaves[:k], b), mth(leaves[k:])]
+    return [*_subproof(m - k, leaves[k:], False), mth(leaves[:k])]
 
 
 def proof(m: int, leaves: list[bytes]) -> list[bytes]:
