@@ -204,6 +204,7 @@
 
   async function run() {
     var text = input.value.trim();
+    out.textContent = "";
     if (!text) return;
     var lines;
     try {
