@@ -61,8 +61,10 @@ def test_a_real_proof_verifies_and_a_changed_one_does_not(journey_factory):
         "leaf hash": {**proof, "leaf_hash": _flip(proof["leaf_hash"])},
         "a proof hash": {
             **proof,
-            "inclusion_proof": [_flip(proof["inclusion_proof"][0], 31)]
-            + proof["inclusion_proof"][1:],
+            "inclusion_proof": [
+                _flip(proof["inclusion_proof"][0], 31),
+                *proof["inclusion_proof"][1:],
+            ],
         },
         "root": {**proof, "root_hash": _flip(proof["root_hash"], 7)},
         "signature": {**proof, "checkpoint": _bent_signature(proof["checkpoint"])},
