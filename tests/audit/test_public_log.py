@@ -10,6 +10,7 @@ behind a login, and a bad ``from``/``to`` answered with a 500 or a proof instead
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -183,3 +184,40 @@ def test_verify_page_loads_only_our_script(client):
     assert "<script>" not in html and '<script src="http' not in html
     csp = page.get("Content-Security-Policy", "")
     assert "script-src 'self'" in csp
+
+
+@pytest.mark.parametrize("language", ["fr", "it", "nl", "de"])
+def test_log_pages_are_in_the_language_asked_for(client, language):
+    """Input: the checker page, the report's log section (with checkpoints) and the checker's messages
+    (in data attributes), asked for in each language. No English sentence is left in them."""
+    from tests.i18n.test_public_pages import english_left
+
+    _events(2, "h")
+    sequence_all()
+    _events(2, "i")
+    sequence_all()
+    for name in ("log_verify", "report"):
+        response = client.get(reverse(f"transparency:{name}"), HTTP_ACCEPT_LANGUAGE=language)
+        page = response.content.decode()
+        assert response.status_code == 200 and f'lang="{language}"' in page
+        assert not english_left(page, language), (name, english_left(page, language))
+    page = client.get(reverse("transparency:log_verify"), HTTP_ACCEPT_LANGUAGE=language)
+    messages = " . ".join(re.findall(r'data-msg-[a-z-]+="([^"]*)"', page.content.decode()))
+    assert len(re.findall("data-msg-", page.content.decode())) >= 19
+    assert not english_left(f"<main><p>{messages}</p></main>", language), messages
+
+
+def test_bad_consistency_message_follows_the_language(client):
+    """Input: from=abc asked in German. The error message is German; the code stays stable."""
+    _events(2, "j")
+    sequence_all()
+    response = client.get(
+        reverse("transparency:log_consistency"),
+        {"from": "abc", "to": "2"},
+        HTTP_ACCEPT_LANGUAGE="de",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "bad_size",
+        "message": "from muss eine ganze Zahl ab 0 sein, nur mit Ziffern geschrieben.",
+    }
