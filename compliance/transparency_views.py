@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from audit import tlog
+from audit.models import Checkpoint
 from compliance import transparency as t
 from config.csvsafe import csv_writer
 from config.errors import ApplicationError
@@ -254,7 +255,7 @@ def log_verify(request: HttpRequest) -> HttpResponse:
 def _log_state() -> dict[str, Any]:
     """The latest checkpoint and the ones before it, each with its consistency link to the previous."""
     latest = tlog.checkpoint_latest()
-    rows = list(tlog.checkpoints_recent(CHECKPOINT_HISTORY + 1))  # newest first
+    rows = list(Checkpoint.objects.order_by("-tree_size")[: CHECKPOINT_HISTORY + 1])  # newest first
     history = []
     for newer, older in zip(rows, [*rows[1:], None], strict=False):
         link = ""
