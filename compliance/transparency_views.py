@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 
 from audit import tlog
 from audit.models import Checkpoint
+from audit.signing import verifier_key
 from compliance import transparency as t
 from config.csvsafe import csv_writer
 from config.errors import ApplicationError
@@ -196,13 +197,13 @@ def log_checkpoint(request: HttpRequest) -> HttpResponse:
     if latest is None:
         return _no_checkpoint()
     # A new checkpoint comes every few seconds: caches may hold this one briefly.
-    return _text(latest.note, cache="public, max-age=5")
+    return _text(latest["note"], cache="public, max-age=5")
 
 
 @require_GET
 def log_key(request: HttpRequest) -> HttpResponse:
     """The verifier key of the checkpoints' signatures, in signed-note vkey form."""
-    return _text(tlog.vkey() + "\n", cache="public, max-age=3600")
+    return _text(verifier_key() + "\n", cache="public, max-age=3600")
 
 
 def _size(request: HttpRequest, name: str) -> int | JsonResponse:
@@ -254,8 +255,8 @@ def log_verify(request: HttpRequest) -> HttpResponse:
 
 def _log_state() -> dict[str, Any]:
     """The latest checkpoint and the ones before it, each with its consistency link to the previous."""
-    latest = tlog.checkpoint_latest()
     rows = list(Checkpoint.objects.order_by("-tree_size")[: CHECKPOINT_HISTORY + 1])  # newest first
+    latest = rows[0] if rows else None
     history = []
     for newer, older in zip(rows, [*rows[1:], None], strict=False):
         link = ""

@@ -16,9 +16,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.urls import reverse
 
+from audit.tlog import sequence_all
 from compliance.services import audit_record
 from tests.audit import rfc9162_reference as ref
-from tests.audit.logtools import sequence_all
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,10 +22,10 @@ from django.core import mail
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from audit.tlog import sequence_all
 from subjects import services
 from subjects.models import ErasureReceipt
 from tests.audit import rfc9162_reference as ref
-from tests.audit.logtools import sequence_all
 from tests.subjects.test_requests import link, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails go out on commit

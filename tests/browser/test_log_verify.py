@@ -15,8 +15,8 @@ import pytest
 
 from audit import tlog
 from audit.models import AuditEvent
+from audit.tlog import sequence_all
 from compliance.services import audit_record
-from tests.audit.logtools import sequence_all
 from tests.browser.conftest import requires_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), requires_chromium]
