@@ -86,11 +86,14 @@
   }
 
   function parseVkey(vkey) {
-    var parts = String(vkey || "").trim().split("+");
-    if (parts.length < 3) throw new Error(msg("badKey"));
-    var material = unb64(parts.pop());
-    var id = parts.pop();
-    var name = parts.join("+");
+    /* name+id+base64: a note's key name holds no '+', but the base64 key may. */
+    var text = String(vkey || "").trim();
+    var first = text.indexOf("+");
+    var second = first < 0 ? -1 : text.indexOf("+", first + 1);
+    if (first < 1 || second < 0) throw new Error(msg("badKey"));
+    var name = text.slice(0, first);
+    var id = text.slice(first + 1, second);
+    var material = unb64(text.slice(second + 1));
     if (!/^[0-9a-f]{8}$/.test(id) || material.length !== 33 || material[0] !== 1) {
       throw new Error(msg("badKey"));
     }

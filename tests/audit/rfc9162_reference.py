@@ -157,7 +157,8 @@ def note_split(note: str) -> tuple[str, list[tuple[str, bytes]]]:
 
 def vkey_parse(vkey: str) -> tuple[str, bytes, bytes]:
     """``name+hex key id+base64(0x01 || public key)`` → (name, key id, 32-byte Ed25519 key)."""
-    name, key_id, material = vkey.strip().rsplit("+", 2)
+    # The name holds no '+' (signed-note names may not); the base64 key may: split from the left.
+    name, key_id, material = vkey.strip().split("+", 2)
     raw = unb64(material)
     assert raw[0] == 1 and len(raw) == 33, "an Ed25519 verifier key is 0x01 then 32 bytes"
     return name, bytes.fromhex(key_id), raw[1:]

@@ -94,7 +94,45 @@ def test_a_real_proof_verifies_and_a_changed_one_does_not(journey_factory):
     assert "Verified" in _verdict(page)
     assert all(proof["leaf_hash"] not in unquote_all(u) for u in requests_seen), requests_seen
     j.step("a proof from a receipt's link verifies")
+
+    # A key whose base64 holds '+' (the name never does): still parsed and checked.
+    j.goto("/transparency/log/verify/")
+    page.locator("#tlog-proof").fill(json.dumps(_proof_with_plus_in_key()))
+    page.get_by_role("button", name="Check").click()
+    text = _verdict(page)
+    assert "The checkpoint signature is valid" in text and "leads from the entry" in text, text
+    assert "not the key this site publishes" in text, text  # signed by another key than ours
     j.finish()
+
+
+def _proof_with_plus_in_key() -> dict:
+    """A proof over 5 leaves built with the reference, signed by a key whose vkey holds a '+'."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from tests.audit import rfc9162_reference as ref
+
+    name = "example.org/transparency/log"
+    while True:
+        key = Ed25519PrivateKey.generate()
+        public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        material = ref.b64(b"\x01" + public)
+        if "+" in material:
+            break
+    kid = ref.key_id(name, public)
+    leaves = [ref.leaf(b"entry %d" % i) for i in range(5)]
+    root = ref.mth(leaves)
+    body = f"{name}\n5\n{ref.b64(root)}\n"
+    note = body + "\n\u2014 " + name + " " + ref.b64(kid + key.sign(body.encode())) + "\n"
+    return {
+        "log_index": 3,
+        "tree_size": 5,
+        "leaf_hash": ref.b64(leaves[3]),
+        "inclusion_proof": [ref.b64(h) for h in ref.path(3, leaves)],
+        "root_hash": ref.b64(root),
+        "checkpoint": note,
+        "key": f"{name}+{kid.hex()}+{material}",
+    }
 
 
 def unquote_all(url: str) -> str:
