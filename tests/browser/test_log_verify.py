@@ -146,3 +146,35 @@ def _bent_signature(note: str) -> str:
     line = signatures.strip("\n").split("\n")[0]
     name, _space, sig = line.rpartition(" ")
     return body + "\n\n" + name + " " + _flip(sig, 10) + "\n"
+
+
+def test_a_person_checks_their_erasure_receipt_from_the_status_page(journey_factory, dpo):
+    """Input: an erasure request carried out and sequenced. On their status page the person clicks
+    "Check this proof": the checker opens with the proof after the '#' and says it verifies."""
+    from django.core import mail
+    from django.test import Client
+
+    from subjects import services
+    from tests.subjects.test_requests import link, submit, verify
+
+    client = Client()
+    req = submit(client, "erasure")
+    verify(client)
+    services.erase_confirmed(request=req, actor=dpo)
+    sequence_all()
+    status_path = link(mail.outbox[0], "requests")
+    j = journey_factory("log-verify-receipt")
+    page = j.page
+    j.goto(status_path)
+    proofs = page.locator("#log-proofs a.verify-proof")
+    assert proofs.count() >= 3, page.locator("#log-proofs").inner_text()
+    j.step("the receipt lists its log proofs")
+    j.assert_fits()
+    proofs.last.click()
+    page.wait_for_function(
+        "() => document.querySelector('#tlog-verdict')?.classList.contains('good')"
+    )
+    assert "Verified" in _verdict(page)
+    assert page.url.split("#")[0].endswith("/transparency/log/verify/")
+    j.step("the receipt's proof verifies in the browser")
+    j.finish()
