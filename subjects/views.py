@@ -23,7 +23,7 @@ from config.registry import retention_policies
 from crawling.selectors import sources_with_data, undeclared_labels
 from search.models import LawfulBasis
 from search.stewardship import images_held_for
-from subjects import identity, selectors, services
+from subjects import identity, log_proofs, selectors, services
 from subjects.forms import (
     ClarificationAnswerForm,
     ExtendForm,
@@ -237,12 +237,14 @@ def _hidden_note(subject_request: SubjectRequest) -> bool:
 
 def _status_context(subject_request: SubjectRequest, **extra: object) -> dict[str, object]:
     question = subject_request.clarifications.filter(answered_at__isnull=True).last()
+    receipt = ErasureReceipt.objects.filter(request=subject_request).first()
     return {
         "req": subject_request,
         "timeline": selectors.request_timeline(request=subject_request),
         "question": (question.question if question else subject_request.pause_reason),
         "answer_form": ClarificationAnswerForm(),
-        "receipt": ErasureReceipt.objects.filter(request=subject_request).first(),
+        "receipt": receipt,
+        "log_proofs": log_proofs.receipt_proofs(request=subject_request, receipt=receipt),
         "regulator": services.regulator_text(),
         "hidden_note": _hidden_note(subject_request),
         "proven": identity.identity_proven(request=subject_request),
@@ -375,6 +377,7 @@ def package(request: HttpRequest, token: str | None = None) -> HttpResponse | Fi
             return _link_invalid(request, _("This download link has expired."))
         page = reverse("subjects:package_page")
         context = {"package": found, "req": found.request, "language_next": page}
+        context["log_proofs"] = log_proofs.package_proofs(package=found)
         return _remember(
             render(request, "subjects/package.html", context), PACKAGE_COOKIE, token, page
         )
