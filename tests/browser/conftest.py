@@ -429,6 +429,7 @@ def journey_factory(live_server, settings) -> Iterator[Callable[[str], Journey]]
                 print(report)
                 (folder / "steps.txt").write_text(report + "\n")
                 journey.axe.check(journey.page)  # the page the journey ended on
+                (folder / "axe.txt").write_text(journey.axe.report() + "\n")
             browser.close()
         assert_accessible({j.name: j.axe for j in journeys})
 
