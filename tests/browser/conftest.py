@@ -25,6 +25,7 @@ from django.core import mail
 
 from tests.accounts import factories
 from tests.browser import django_connections_checked
+from tests.browser.axe import AxeGate, assert_accessible
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -78,6 +79,7 @@ class Journey:
     checked_links: set[str] = field(default_factory=set)
     used_codes: dict[str, set[str]] = field(default_factory=dict)
     finished: bool = False
+    axe: AxeGate = field(default_factory=AxeGate)
     started: float = field(default_factory=time.monotonic)
     _last: float = field(default_factory=time.monotonic)
 
@@ -88,6 +90,7 @@ class Journey:
         page.on("pageerror", lambda exc: self.problems.append(f"page error on {page.url}: {exc}"))
         page.on("requestfailed", lambda req: self._request_failed(req))
         page.on("response", lambda resp: self._response(resp))
+        self.axe.watch(page)  # axe-core checks each page before the journey leaves it
 
     def _console(self, msg: Any) -> None:
         if msg.type == "error":
@@ -126,6 +129,7 @@ class Journey:
 
     def goto(self, path_or_url: str) -> Any:
         target = path_or_url if path_or_url.startswith("http") else self.url(path_or_url)
+        self.axe.check(self.page)  # the page being left, if the load handler has not finished
         response = self.page.goto(target)
         self.page.wait_for_load_state("load")
         return response
@@ -134,6 +138,7 @@ class Journey:
         """Close a step: look at the page as the person would, screenshot it, record its time."""
         page = self.page
         page.wait_for_load_state("load")
+        self.axe.check(page)
         number = len(self.steps) + 1
         folder = ARTIFACTS / self.name
         folder.mkdir(parents=True, exist_ok=True)
@@ -423,7 +428,10 @@ def journey_factory(live_server, settings) -> Iterator[Callable[[str], Journey]]
                 report = journey.report()
                 print(report)
                 (folder / "steps.txt").write_text(report + "\n")
+                journey.axe.check(journey.page)  # the page the journey ended on
+                (folder / "axe.txt").write_text(journey.axe.report() + "\n")
             browser.close()
+        assert_accessible({j.name: j.axe for j in journeys})
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from subjects.identity import identity_proven
 from subjects.models import Candidate, IdentityProof, LiveCapture, SubjectRequest
 from tests.accounts import factories
 from tests.browser import django_connections_checked
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Journey, requires_chromium
 from tests.search import liveness_frames as frames_
 from tests.search import photos
@@ -179,6 +180,9 @@ def test_a_person_follows_the_challenge_with_a_fake_camera_and_the_dpo_accepts(
             d.step("DPO accepted: proof recorded, frames deleted")
             j.finish()
             d.finish()
+            for journey in (j, d):
+                journey.axe.check(journey.page)  # the page each ended on
+            assert_accessible({j.name: j.axe, d.name: d.axe})
         finally:
             browser.close()
 
