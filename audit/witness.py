@@ -172,3 +172,91 @@ def checkpoint_store() -> CheckpointStore | None:
         "AUDIT_CHECKPOINT_STORE", ""
     )
     return store_for(str(location)) if location else None
+
+
+def checkpoints_publish(store: CheckpointStore | None = None) -> int:
+    """Push every checkpoint in the database that the store does not hold yet; how many were new.
+
+    Idempotent and safe to run from several processes (write-once objects). Raises
+    :class:`CheckpointConflict` when the store holds another checkpoint of a size (a fork).
+    """
+    from audit.models import Checkpoint
+
+    store = store or checkpoint_store()
+    if store is None:
+        return 0
+    written = 0
+    for size, note in Checkpoint.objects.order_by("tree_size").values_list("tree_size", "note"):
+        written += store.put_once(size, note)
+    return written
+
+
+class TrustedReport:
+    def __init__(self) -> None:
+        self.ok, self.checked, self.leaves, self.fault = True, 0, 0, ""
+
+    def fail(self, message: str) -> TrustedReport:
+        self.ok, self.fault = False, message
+        return self
+
+
+def checkpoints_check(notes: list[tuple[str, str]], *, vkey: str | None = None) -> TrustedReport:
+    """Check the database's tree against checkpoints held outside it.
+
+    Every leaf is recomputed from its row (the stored leaf hashes, tree and checkpoints are not
+    trusted); each held checkpoint must carry a valid signature by the log's key and its root must
+    equal the tree of the rows at its size. The first fault is reported (which checkpoint, which
+    size). Also: no gaps in leaf indices.
+    """
+    from audit import merkle, note, tlog
+    from audit.models import AuditEvent
+
+    report = TrustedReport()
+    key = vkey or tlog.vkey()
+    wanted: dict[int, list[tuple[str, bytes]]] = {}
+    for where, text in notes:
+        try:
+            _, size, root = note.checkpoint_parse(note.note_verify(text, key))
+        except ValueError as exc:
+            return report.fail(f"{where}: not a checkpoint signed by the log's key ({exc})")
+        wanted.setdefault(size, []).append((where, root))
+    stack: list[tuple[int, bytes]] = []
+
+    def root_now() -> bytes:
+        if not stack:
+            return merkle.root([])
+        r = stack[-1][1]
+        for _, h in reversed(stack[:-1]):
+            r = merkle.node_hash(h, r)
+        return r
+
+    def check(size: int) -> str:
+        for where, root in wanted.get(size, []):
+            if root != root_now():
+                return f"{where}: the database's tree at size {size} has another root (rewritten)"
+            report.checked += 1
+        return ""
+
+    if fault := check(0):
+        return report.fail(fault)
+    events = AuditEvent.objects.filter(leaf_index__isnull=False).order_by("leaf_index")
+    for event in events.iterator(chunk_size=5000):
+        if event.leaf_index != report.leaves:
+            return report.fail(
+                f"leaf index {report.leaves} is missing (next is {event.leaf_index}): rows removed"
+            )
+        h, height = merkle.leaf_hash(tlog.leaf_bytes(event)), 0
+        while stack and stack[-1][0] == height:
+            h, height = merkle.node_hash(stack.pop()[1], h), height + 1
+        stack.append((height, h))
+        report.leaves += 1
+        if report.leaves in wanted and (fault := check(report.leaves)):
+            return report.fail(fault)
+    for size in sorted(wanted):
+        if size > report.leaves:
+            where = wanted[size][0][0]
+            return report.fail(
+                f"{where}: tree size {size} but the database holds {report.leaves} leaves "
+                f"(truncated or rows removed)"
+            )
+    return report
