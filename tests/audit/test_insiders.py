@@ -1,0 +1,216 @@
+"""Insiders: the four rewrites of issue 21, each committed, each caught against published checkpoints.
+
+Each rewrite runs as the security tester ran it (``manage.py shell`` with the app's credentials; in
+the test suite that is the superuser, the worst case), but this time the transaction COMMITS, and
+the attacker also rebuilds the database's own tree and re-signs its checkpoints with the key the
+app can read. ``audit_verify --trusted`` checks the rows against the checkpoints published before
+(an outside directory, written once) and must name the rewrite. Then: as a non-owner app role (the
+production setup of audit/roles.py), the tools of the attack are refused outright.
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import psycopg
+import pytest
+from audit.models import AuditEvent
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from audit import roles, tlog, witness
+from compliance.services import audit_record
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _append(n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        audit_record(
+            actor=None,
+            action="tests.insider.event",
+            target=f"tests.thing:{i}",
+            outcome="success",
+            details={"n": i},
+        )
+
+
+def _sequence_all() -> None:
+    while tlog.sequence_batch(1000):
+        pass
+
+
+@pytest.fixture
+def store(tmp_path: Path, settings) -> Path:
+    """A log of 12 events with checkpoints at 5, 9 and 12, each published to an outside directory."""
+    settings.AUDIT_CHECKPOINT_STORE = str(tmp_path / "published")
+    for n in (5, 4, 3):
+        _append(n, start=AuditEvent.objects.count())
+        _sequence_all()
+        witness.checkpoints_publish()
+    published = sorted(p.name for p in (tmp_path / "published").glob("*.note"))
+    assert {"5.note", "9.note"} <= set(published), published
+    return tmp_path / "published"
+
+
+def verify(*args: str) -> tuple[int, str]:
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("audit_verify", *args, stdout=out, stderr=err)
+    except SystemExit as exc:
+        return int(exc.code or 0), err.getvalue()
+    return 0, out.getvalue()
+
+
+def _rebuild_tree() -> None:
+    """What an insider with the signing key does after rewriting rows: forget the tree and the
+    checkpoints in the database and sequence everything again (a fresh, self-consistent log)."""
+    tree_tables = [t for t in roles.audit_tables() if t != AuditEvent._meta.db_table]
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        for table in tree_tables:
+            cur.execute(f'DELETE FROM "{table}"')
+        cur.execute("UPDATE compliance_auditevent SET leaf_index = NULL")
+    _sequence_all()
+
+
+def test_intact_log_matches_published(store: Path) -> None:
+    """No rewrite: every published checkpoint matches the rows."""
+    code, out = verify("--trusted", str(store))
+    assert code == 0, out
+    assert '"trusted_checkpoints": ' in out
+
+
+def test_truncate_is_caught(store: Path) -> None:
+    """TRUNCATE of the events and of the tree and checkpoints, committed: the database is an empty,
+    self-consistent log; the published checkpoints are not."""
+    with transaction.atomic(), connection.cursor() as cur:
+        tables = ", ".join(f'"{t}"' for t in roles.audit_tables())
+        cur.execute(f"TRUNCATE {tables}")
+    code, err = verify("--trusted", str(store))
+    assert code == 1
+    assert "5.note: tree size 5 but the database holds 0 leaves" in err, err
+
+
+def test_trigger_disabled_edit_and_rehash_is_caught(store: Path) -> None:
+    """session_replication_role = replica, leaf 6's outcome edited and its leaf hash recomputed,
+    the tree rebuilt and re-signed: the database verifies on its own; not against checkpoint 9."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute("UPDATE compliance_auditevent SET outcome = 'failure' WHERE leaf_index = 6")
+    event = AuditEvent.objects.get(leaf_index=6)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute(
+            "UPDATE compliance_auditevent SET leaf_hash = %s WHERE seq = %s",
+            [tlog.leaf_hash_for(event), event.seq],
+        )
+    _rebuild_tree()
+    assert verify()[0] == 0, "the rewrite is self-consistent inside the database"
+    code, err = verify("--trusted", str(store))
+    assert code == 1
+    assert "9.note: the database's tree at size 9 has another root" in err, err
+
+
+def test_delete_and_rehash_is_caught(store: Path) -> None:
+    """Leaf 2 deleted with the trigger off, the tree rebuilt and re-signed (11 leaves)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute("DELETE FROM compliance_auditevent WHERE leaf_index = 2")
+    _rebuild_tree()
+    assert verify()[0] == 0, "the rewrite is self-consistent inside the database"
+    code, err = verify("--trusted", str(store))
+    assert code == 1
+    assert "5.note: the database's tree at size 5 has another root" in err, err
+
+
+def test_delete_without_rehash_is_caught(store: Path) -> None:
+    """Leaf 7 deleted and nothing else: a gap in the leaf indices."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute("DELETE FROM compliance_auditevent WHERE leaf_index = 7")
+    code, _err = verify("--trusted", str(store))
+    assert code == 1
+
+
+def test_redaction_without_redaction_leaf_is_caught(store: Path) -> None:
+    """The redaction SQL function called directly on leaf 3's event: details blanked, no leaf."""
+    seq = AuditEvent.objects.get(leaf_index=3).seq
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT compliance_audit_redact(%s, %s::jsonb)", [seq, '{"redacted": true}'])
+    code, err = verify("--trusted", str(store))
+    assert code == 1
+    assert "redact" in err.lower(), err
+
+
+def test_store_refuses_to_overwrite(store: Path) -> None:
+    """A re-signed checkpoint of a published size (a fork) cannot replace the published one."""
+    original = (store / "9.note").read_text()
+    _append(1, start=100)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute("UPDATE compliance_auditevent SET outcome = 'failure' WHERE leaf_index = 0")
+    event = AuditEvent.objects.get(leaf_index=0)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute(
+            "UPDATE compliance_auditevent SET leaf_hash = %s WHERE seq = %s",
+            [tlog.leaf_hash_for(event), event.seq],
+        )
+    _rebuild_tree()
+    with pytest.raises(witness.CheckpointConflict, match="holds another checkpoint of size"):
+        witness.checkpoints_publish()
+    assert (store / "9.note").read_text() == original
+
+
+APP_ROLE = "facesearch_test_app"
+OWNER_ROLE = "facesearch_test_audit"
+
+
+@pytest.fixture
+def app_conn(transactional_db):
+    """The production setup (audit/roles.py) applied to the test database, and a connection as
+    the app's role; everything put back afterwards (the rest of the suite keeps the superuser)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    report = roles.audit_roles_setup(raw, app_role=APP_ROLE, owner=OWNER_ROLE, app_login=True)
+    db = connection.settings_dict
+    conn = psycopg.connect(
+        dbname=db["NAME"], user=APP_ROLE, host=db["HOST"], port=db["PORT"], autocommit=True
+    )
+    try:
+        yield conn, report
+    finally:
+        conn.close()
+        with connection.cursor() as cur:
+            for table in report.tables:
+                cur.execute(f'ALTER TABLE "{table}" OWNER TO CURRENT_USER')
+            for fn in report.functions:
+                cur.execute(f"ALTER FUNCTION {fn} OWNER TO CURRENT_USER")
+                cur.execute(f"ALTER FUNCTION {fn} SECURITY INVOKER RESET search_path")
+            for role in (APP_ROLE, OWNER_ROLE):
+                cur.execute(f"DROP OWNED BY {role}")
+                cur.execute(f"DROP ROLE {role}")
+
+
+def test_app_role_cannot_disable_trigger_or_replicate(app_conn) -> None:
+    """As the non-owner app role: ALTER TABLE … DISABLE TRIGGER, SET session_replication_role,
+    TRUNCATE, UPDATE and DELETE are refused; SELECT and the redaction function still work."""
+    conn, report = app_conn
+    assert report.warnings == []
+    refused = [
+        ("ALTER TABLE compliance_auditevent DISABLE TRIGGER ALL", "must be owner"),
+        ("SET session_replication_role = replica", "permission denied to set parameter"),
+        ("TRUNCATE compliance_auditevent", "permission denied"),
+        ("UPDATE compliance_auditevent SET outcome = 'x'", "permission denied"),
+        ("DELETE FROM compliance_auditevent", "permission denied"),
+        ("ALTER TABLE compliance_auditevent OWNER TO facesearch_test_app", "must be owner"),
+    ]
+    for statement, message in refused:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=message):
+            conn.execute(statement)
+    assert conn.execute("SELECT count(*) FROM compliance_auditevent").fetchone() is not None
+    with connection.cursor() as cur:
+        cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [APP_ROLE])
+        assert cur.fetchone() == (False,)
