@@ -86,6 +86,7 @@ class S3Store:
                 "endpoint_url": f"{scheme}://{parts.hostname}{port}",
                 "aws_access_key_id": unquote(parts.username),
                 "aws_secret_access_key": unquote(parts.password or ""),
+                "region_name": "us-east-1",
             }
         else:
             bucket, prefix, options = parts.hostname or "", parts.path.strip("/"), {}

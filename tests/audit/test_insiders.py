@@ -14,6 +14,7 @@ from io import StringIO
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 import pytest
 from audit.models import AuditEvent
 from django.core.management import call_command
@@ -22,7 +23,7 @@ from django.db import connection, transaction
 from audit import roles, tlog, witness
 from compliance.services import audit_record
 
-pytestmark = pytest.mark.django_db(transaction=True)
+
 
 
 def _append(n: int, start: int = 0) -> None:
@@ -42,7 +43,7 @@ def _sequence_all() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path, settings) -> Path:
+def store(transactional_db, tmp_path: Path, settings) -> Path:
     """A log of 12 events with checkpoints at 5, 9 and 12, each published to an outside directory."""
     settings.AUDIT_CHECKPOINT_STORE = str(tmp_path / "published")
     for n in (5, 4, 3):
@@ -70,7 +71,7 @@ def _rebuild_tree() -> None:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SET LOCAL session_replication_role = replica")
         for table in tree_tables:
-            cur.execute(f'DELETE FROM "{table}"')
+            cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
         cur.execute("UPDATE compliance_auditevent SET leaf_index = NULL")
     _sequence_all()
 
@@ -214,3 +215,38 @@ def test_app_role_cannot_disable_trigger_or_replicate(app_conn) -> None:
     with connection.cursor() as cur:
         cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [APP_ROLE])
         assert cur.fetchone() == (False,)
+
+
+def _assert_write_once(store: witness.CheckpointStore, where: str) -> None:
+    assert store.put_once(5, "note five\n") is True
+    assert store.put_once(5, "note five\n") is False  # the same note again: nothing to do
+    with pytest.raises(witness.CheckpointConflict, match="holds another checkpoint"):
+        store.put_once(5, "a forked note five\n")
+    assert store.put_once(12, "note twelve\n") is True
+    held = dict(store.notes())
+    assert sorted(held.values()) == ["note five\n", "note twelve\n"]
+    assert all(name.startswith(where) and name.endswith(".note") for name in held)
+
+
+def test_directory_store_writes_once(tmp_path: Path) -> None:
+    """A directory store: same note twice is a no-op, another note of that size is refused (the
+    file is not touched), and files are read-only."""
+    store = witness.store_for(f"file://{tmp_path}/held")
+    _assert_write_once(store, str(tmp_path / "held"))
+    assert (tmp_path / "held" / "5.note").read_text() == "note five\n"
+    assert (tmp_path / "held" / "5.note").stat().st_mode & 0o222 == 0
+
+
+def test_s3_store_writes_once(seaweedfs_server) -> None:
+    """The same on a real S3 server (SeaweedFS): If-None-Match put, read back, listed."""
+    if not seaweedfs_server.running():
+        seaweedfs_server.start()
+    url = f"{seaweedfs_server.url}/audit-checkpoints"
+    store = witness.store_for(url)
+    for key in seaweedfs_server.objects("audit-checkpoints/"):
+        seaweedfs_server.client().delete_object(Bucket=store.bucket, Key=key)
+    _assert_write_once(store, f"s3://{store.bucket}/audit-checkpoints/")
+    assert seaweedfs_server.objects("audit-checkpoints/") == [
+        "audit-checkpoints/12.note",
+        "audit-checkpoints/5.note",
+    ]
