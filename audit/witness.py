@@ -18,6 +18,7 @@ A checkpoint of a size already held with other content is a fork: :class:`Checkp
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 
+logger = logging.getLogger(__name__)
+
+
 class CheckpointConflict(Exception):
     """The store already holds a different checkpoint of this size (a fork)."""
 
@@ -37,6 +41,8 @@ class CheckpointStore(Protocol):
     def put_once(self, size: int, note: str) -> bool: ...
 
     def notes(self) -> Iterator[tuple[str, str]]: ...
+
+    def sizes(self) -> set[int]: ...
 
 
 def _name(size: int) -> str:
@@ -64,6 +70,11 @@ class DirectoryStore:
             out.flush()
             os.fsync(out.fileno())
         return True
+
+    def sizes(self) -> set[int]:
+        if not self.path.is_dir():
+            return set()
+        return {int(p.stem) for p in self.path.glob("*.note") if p.stem.isdigit()}
 
     def notes(self) -> Iterator[tuple[str, str]]:
         if not self.path.is_dir():
@@ -149,14 +160,22 @@ class S3Store:
             raise CheckpointConflict(f"s3://{self.bucket}/{key} holds another checkpoint")
         return False
 
-    def notes(self) -> Iterator[tuple[str, str]]:
+    def _keys(self) -> Iterator[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix
         )
         for page in pages:
             for obj in page.get("Contents", []):
                 if obj["Key"].endswith(".note"):
-                    yield f"s3://{self.bucket}/{obj['Key']}", self._get(obj["Key"]) or ""
+                    yield obj["Key"]
+
+    def sizes(self) -> set[int]:
+        stems = (key[len(self.prefix) : -len(".note")] for key in self._keys())
+        return {int(s) for s in stems if s.isdigit()}
+
+    def notes(self) -> Iterator[tuple[str, str]]:
+        for key in self._keys():
+            yield f"s3://{self.bucket}/{key}", self._get(key) or ""
 
 
 def store_for(location: str) -> CheckpointStore:
@@ -186,10 +205,26 @@ def checkpoints_publish(store: CheckpointStore | None = None) -> int:
     store = store or checkpoint_store()
     if store is None:
         return 0
+    held = store.sizes()
     written = 0
-    for size, note in Checkpoint.objects.order_by("tree_size").values_list("tree_size", "note"):
+    rows = Checkpoint.objects.exclude(tree_size__in=held).order_by("tree_size")
+    for size, note in rows.values_list("tree_size", "note").iterator():
         written += store.put_once(size, note)
     return written
+
+
+def checkpoint_published(size: int, note: str) -> None:
+    """Push one new checkpoint (after its transaction commits). An unreachable store is logged and
+    left to the next catch-up (``checkpoints_publish``); a fork is logged as an error."""
+    store = checkpoint_store()
+    if store is None:
+        return
+    try:
+        store.put_once(size, note)
+    except CheckpointConflict:
+        logger.error("audit checkpoint %s: the outside store holds another one (a fork)", size)
+    except Exception:  # an outage of the outside store must not stop the sequencer
+        logger.warning("audit checkpoint %s not published yet", size, exc_info=True)
 
 
 class TrustedReport:

@@ -17,13 +17,14 @@ import psycopg
 from psycopg import sql
 import pytest
 from audit.models import AuditEvent
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 
 from audit import roles, tlog, witness
 from compliance.services import audit_record
-
-
+from tests.tools import bundle_kit as kit
 
 
 def _append(n: int, start: int = 0) -> None:
@@ -145,23 +146,17 @@ def test_redaction_without_redaction_leaf_is_caught(store: Path) -> None:
     assert "redact" in err.lower(), err
 
 
-def test_store_refuses_to_overwrite(store: Path) -> None:
-    """A re-signed checkpoint of a published size (a fork) cannot replace the published one."""
+def test_store_refuses_a_forked_checkpoint(store: Path, caplog) -> None:
+    """An insider holding the signing key signs another checkpoint of size 9 and pushes it: the
+    store refuses (a fork), the sequencer's publishing path logs it, the file is unchanged."""
     original = (store / "9.note").read_text()
-    _append(1, start=100)
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("SET LOCAL session_replication_role = replica")
-        cur.execute("UPDATE compliance_auditevent SET outcome = 'failure' WHERE leaf_index = 0")
-    event = AuditEvent.objects.get(leaf_index=0)
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("SET LOCAL session_replication_role = replica")
-        cur.execute(
-            "UPDATE compliance_auditevent SET leaf_hash = %s WHERE seq = %s",
-            [tlog.leaf_hash_for(event), event.seq],
-        )
-    _rebuild_tree()
-    with pytest.raises(witness.CheckpointConflict, match="holds another checkpoint of size"):
-        witness.checkpoints_publish()
+    origin = original.split("\n", 1)[0]
+    pem = Path(settings.AUDIT_LOG_SIGNING_KEY_FILE).read_bytes()
+    forged = kit.note(9, kit.h_leaf(b"another history"), load_pem_private_key(pem, None), origin)
+    with pytest.raises(witness.CheckpointConflict, match="holds another checkpoint of size 9"):
+        witness.checkpoint_store().put_once(9, forged)
+    witness.checkpoint_published(9, forged)
+    assert "the outside store holds another one (a fork)" in caplog.text
     assert (store / "9.note").read_text() == original
 
 
@@ -223,6 +218,7 @@ def _assert_write_once(store: witness.CheckpointStore, where: str) -> None:
     with pytest.raises(witness.CheckpointConflict, match="holds another checkpoint"):
         store.put_once(5, "a forked note five\n")
     assert store.put_once(12, "note twelve\n") is True
+    assert store.sizes() == {5, 12}
     held = dict(store.notes())
     assert sorted(held.values()) == ["note five\n", "note twelve\n"]
     assert all(name.startswith(where) and name.endswith(".note") for name in held)
