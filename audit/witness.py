@@ -245,6 +245,7 @@ def checkpoints_check(notes: list[tuple[str, str]], *, vkey: str | None = None) 
     size). Also: no gaps in leaf indices.
     """
     from audit import merkle, note, tlog
+    from audit.leaves import LEAF_COLUMNS, leaf_bytes, leaf_from_row
     from audit.models import AuditEvent
 
     report = TrustedReport()
@@ -253,7 +254,7 @@ def checkpoints_check(notes: list[tuple[str, str]], *, vkey: str | None = None) 
     for where, text in notes:
         try:
             _, size, root = note.checkpoint_parse(note.note_verify(text, key))
-        except ValueError as exc:
+        except ValueError as exc:  # note.NoteError
             return report.fail(f"{where}: not a checkpoint signed by the log's key ({exc})")
         wanted.setdefault(size, []).append((where, root))
     stack: list[tuple[int, bytes]] = []
@@ -275,13 +276,18 @@ def checkpoints_check(notes: list[tuple[str, str]], *, vkey: str | None = None) 
 
     if fault := check(0):
         return report.fail(fault)
-    events = AuditEvent.objects.filter(leaf_index__isnull=False).order_by("leaf_index")
-    for event in events.iterator(chunk_size=5000):
-        if event.leaf_index != report.leaves:
+    rows = (
+        AuditEvent.objects.filter(leaf_index__isnull=False)
+        .order_by("leaf_index")
+        .values_list("leaf_index", *LEAF_COLUMNS)
+        .iterator(chunk_size=5000)
+    )
+    for row in rows:
+        if row[0] != report.leaves:
             return report.fail(
-                f"leaf index {report.leaves} is missing (next is {event.leaf_index}): rows removed"
+                f"leaf index {report.leaves} is missing (next is {row[0]}): rows removed"
             )
-        h, height = merkle.leaf_hash(tlog.leaf_bytes(event)), 0
+        h, height = merkle.leaf_hash(leaf_bytes(leaf_from_row(row[1:]))), 0
         while stack and stack[-1][0] == height:
             h, height = merkle.node_hash(stack.pop()[1], h), height + 1
         stack.append((height, h))

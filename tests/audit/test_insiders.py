@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 import pytest
+from audit.leaves import LEAF_COLUMNS, leaf_from_row, leaf_hash_of
 from audit.models import AuditEvent
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.conf import settings
@@ -101,12 +102,12 @@ def test_trigger_disabled_edit_and_rehash_is_caught(store: Path) -> None:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SET LOCAL session_replication_role = replica")
         cur.execute("UPDATE compliance_auditevent SET outcome = 'failure' WHERE leaf_index = 6")
-    event = AuditEvent.objects.get(leaf_index=6)
+    row = AuditEvent.objects.filter(leaf_index=6).values_list("seq", *LEAF_COLUMNS).get()
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SET LOCAL session_replication_role = replica")
         cur.execute(
             "UPDATE compliance_auditevent SET leaf_hash = %s WHERE seq = %s",
-            [tlog.leaf_hash_for(event), event.seq],
+            [leaf_hash_of(leaf_from_row(row[1:])), row[0]],
         )
     _rebuild_tree()
     assert verify()[0] == 0, "the rewrite is self-consistent inside the database"

@@ -43,16 +43,17 @@ def bundle_write(directory: Path) -> dict[str, int]:
         raise CommandError("No checkpoint yet: run the sequencer first.")
     size = checkpoints[-1][0]
     (directory / "checkpoints").mkdir(parents=True, exist_ok=True)
-    events = (
+    rows = (
         AuditEvent.objects.filter(leaf_index__lt=size)
         .order_by("leaf_index")
+        .values_list("leaf_index", *LEAF_COLUMNS)
         .iterator(chunk_size=5000)
     )
     count = 0
     with (directory / "events.jsonl").open("w", encoding="utf-8") as out:
-        for event in events:
-            row = {"leaf_index": event.leaf_index, "leaf": tlog.leaf_object(event)}
-            out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        for row in rows:
+            line = {"leaf_index": row[0], "leaf": leaf_from_row(row[1:])}
+            out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += 1
     if count != size:
         raise CommandError(
