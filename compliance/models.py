@@ -1,71 +1,15 @@
-"""The tamper-evident audit log."""
+"""Compliance records: retention, legal holds, sweeps, DPIAs, the email outbox.
+
+The audit log itself lives in the ``audit`` app (``AuditEvent`` is re-exported here)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
 
+from audit.models import AuditEvent  # moved to the audit app; re-exported for callers
 
-class AuditEvent(models.Model):
-    """One audited action. Append-only: a database trigger refuses UPDATE and DELETE.
-
-    ``row_hash`` is SHA-256 over the canonical JSON of this row's fields (with the details as
-    a digest) and ``prev_hash``, so editing or removing any row breaks the chain from that
-    row on. Redaction (``compliance_audit_redact``) may blank ``details`` only.
-    """
-
-    seq = models.BigAutoField(primary_key=True)
-    created_at = models.DateTimeField()
-    actor_id = models.BigIntegerField(null=True, blank=True)
-    actor_label = models.CharField(max_length=254, blank=True)
-    actor_role = models.CharField(max_length=60, blank=True)
-    action = models.CharField(max_length=120, db_index=True)
-    target_type = models.CharField(max_length=120, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
-    organisation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    outcome = models.CharField(max_length=40)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    # The row hash covers this digest, not the details themselves, so that erasure can redact
-    # personal details later without breaking the chain.
-    details_digest = models.CharField(max_length=64)
-    redacted_at = models.DateTimeField(null=True, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    row_hash = models.CharField(max_length=64, unique=True)
-
-    class Meta:
-        ordering = ["seq"]
-        indexes = [
-            models.Index(fields=["created_at"]),
-            models.Index(fields=["target_type", "target_id"]),
-        ]
-
-    def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.outcome}"
-
-
-class AuditChainHead(models.Model):
-    """The chain's head: the last event's sequence number and hash, in one row.
-
-    Writers lock this row (``SELECT … FOR UPDATE``) for the rest of their transaction, number and
-    hash their events from it, and move it on in the same statement as the insert. A rolled-back
-    transaction rolls the head back too, so sequence numbers have no gaps and the chain never forks.
-    The head is not evidence: verification recomputes the chain from the events themselves.
-    """
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    last_seq = models.BigIntegerField()
-    last_hash = models.CharField(max_length=64)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(id=1), name="compliance_auditchainhead_one_row"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"audit chain head #{self.last_seq}"
+__all__ = ["AuditEvent"]
 
 
 class DataClass(models.TextChoices):

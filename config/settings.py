@@ -82,6 +82,21 @@ CAPTURE_ENCRYPTION_KEY = env.str(
 )
 CAPTURE_ATTEMPTS_PER_DAY = env.int("CAPTURE_ATTEMPTS_PER_DAY", default=5)
 
+# The transparency log (audit app): its name in checkpoints (default: <host of SITE_URL>/transparency/log)
+# and its Ed25519 signing key (PEM PKCS#8). Development generates the key on first use (mode 0600);
+# production requires the file and never generates one.
+AUDIT_LOG_ORIGIN = env.str("AUDIT_LOG_ORIGIN", default="")
+AUDIT_LOG_SIGNING_KEY_FILE = env.str(
+    "AUDIT_LOG_SIGNING_KEY_FILE",
+    default="" if PRODUCTION else str(BASE_DIR / ".data" / "audit-log.key"),
+)
+AUDIT_LOG_SIGNING_KEY_GENERATE = not PRODUCTION
+# The sequencer: leaves per batch, and how often it looks for new ones (seconds).
+AUDIT_SEQUENCER_BATCH = env.int("AUDIT_SEQUENCER_BATCH", default=5000)
+AUDIT_SEQUENCER_POLL_SECONDS = env.float("AUDIT_SEQUENCER_POLL_SECONDS", default=0.2)
+# The roles and organisation of an actor, as the audit log records them.
+AUDIT_ACTOR_FIELDS = "compliance.services.audit_actor_fields"
+
 
 def _is_fernet_key(value: str) -> bool:
     import base64
@@ -103,6 +118,7 @@ def check_production_settings(
     controller_name: str = "",
     controller_address: str = "",
     capture_encryption_key: str = "",
+    audit_log_signing_key_file: str | None = None,
 ) -> None:
     """Refuse to run a production deployment with development defaults."""
     if not production:
@@ -133,6 +149,11 @@ def check_production_settings(
         problems.append(
             "CAPTURE_ENCRYPTION_KEY is unset or not a Fernet key (32 bytes, URL-safe base64)"
         )
+    if audit_log_signing_key_file is not None and not Path(audit_log_signing_key_file).is_file():
+        problems.append(
+            "AUDIT_LOG_SIGNING_KEY_FILE is unset or missing (the transparency log's Ed25519 key,"
+            " PEM PKCS#8; production never generates one)"
+        )
     if problems:
         raise ImproperlyConfigured(
             "Refusing to start in production mode: " + "; ".join(problems) + "."
@@ -148,6 +169,7 @@ check_production_settings(
     controller_name=CONTROLLER_NAME,
     controller_address=CONTROLLER_ADDRESS,
     capture_encryption_key=CAPTURE_ENCRYPTION_KEY,
+    audit_log_signing_key_file=AUDIT_LOG_SIGNING_KEY_FILE,
 )
 
 # --- Applications -------------------------------------------------------------
@@ -171,6 +193,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "audit",
     "accounts",
     "compliance",
     "search",

@@ -41,6 +41,14 @@ AUDIT_ANCHOR_DIR = Path(
         "TEST_AUDIT_ANCHOR_DIR", tempfile.mkdtemp(prefix="facesearch-test-anchors-")
     )
 )
+# The log's signing key of the test run: a throwaway file shared with the processes tests start.
+AUDIT_LOG_SIGNING_KEY_FILE = os.environ.setdefault(
+    "TEST_AUDIT_LOG_SIGNING_KEY_FILE",
+    str(Path(tempfile.mkdtemp(prefix="facesearch-test-tlog-")) / "audit-log.key"),
+)
+# Test hook (audit.tlog._test_pause), read here only, never in production settings: a sequencer
+# batch waits before its checkpoint while this file exists (tests/audit/test_faults.py).
+AUDIT_SEQUENCER_TEST_PAUSE_FILE = os.environ.get("AUDIT_SEQUENCER_TEST_PAUSE_FILE", "")
 # The monitoring guard's hold on repeat searches is off for tests about other things (they search one
 # person many times); tests/search/test_monitoring*.py and tests/browser/test_monitoring*.py switch it on.
 # Alerts stay on everywhere. MONITORING_HOLD_REPEATS=1 in the environment turns the hold on for a whole run.

@@ -1,0 +1,101 @@
+"""The leaf format (one per audit event) and its hash. Pure: stdlib only.
+
+Leaf data = canonical JSON (sorted keys, no spaces, UTF-8) of the event's fields with the details
+only as their SHA-256 digest; leaf hash = SHA-256(0x00 || leaf data) (RFC 9162).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+LEAF_VERSION = 1
+# The columns a leaf covers, as audit.selectors streams them.
+LEAF_COLUMNS = (
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "actor_role",
+    "action",
+    "target_type",
+    "target_id",
+    "organisation_id",
+    "outcome",
+    "ip",
+    "details_digest",
+)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def at_text(moment: datetime) -> str:
+    """ISO 8601 in UTC with microseconds and a ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def leaf_object(
+    *,
+    seq: int,
+    created_at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    actor_role: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    organisation_id: int | None,
+    outcome: str,
+    ip: Any,
+    details_digest: str,
+) -> dict[str, Any]:
+    return {
+        "v": LEAF_VERSION,
+        "seq": seq,
+        "at": at_text(created_at),
+        "actor_id": actor_id,
+        "actor_label": actor_label,
+        "actor_role": actor_role,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "organisation_id": organisation_id,
+        "outcome": outcome,
+        "ip": None if ip is None else str(ip),
+        "details_digest": details_digest,
+    }
+
+
+def leaf_bytes(obj: dict[str, Any]) -> bytes:
+    return _dumps(obj).encode()
+
+
+def leaf_hash_of(obj: dict[str, Any]) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf_bytes(obj)).digest()
+
+
+def leaf_from_row(row: tuple) -> dict[str, Any]:
+    """The leaf object of a row holding ``LEAF_COLUMNS`` in order."""
+    return leaf_object(**dict(zip(LEAF_COLUMNS, row, strict=True)))
+
+
+def leaf_template(obj: dict[str, Any]) -> tuple[str, str]:
+    """The leaf data around its ``seq`` value: ``left + str(seq) + right`` (the database numbers the
+    row and hashes it in the INSERT; ``seq`` sorts between ``outcome`` and ``target_id``)."""
+    marker = -7_919_191  # a number no real seq has, replaced below
+    text = _dumps({**obj, "seq": marker})
+    left, sep, right = text.partition(f'"seq":{marker}')
+    if not sep or str(marker) in right:
+        raise ValueError("leaf template marker clash")
+    return left + '"seq":', right
+
+
+def details_digest_for(details: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
