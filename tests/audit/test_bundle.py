@@ -13,7 +13,6 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from audit.models import AuditEvent
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.conf import settings
@@ -21,6 +20,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit import tlog
+from audit.models import AuditEvent
+from audit.signing import verifier_key
 from compliance.services import audit_event_redact, audit_record
 from tests.tools import bundle_kit as kit
 
@@ -51,7 +52,7 @@ def bundle(db, tmp_path: Path) -> Path:
     seqs = _append(6, 0)
     _sequence_all()
     _append(5, 6)
-    audit_event_redact(seq=seqs[2], reason="erasure of the subject")
+    audit_event_redact(seq=seqs[2], actor=None, reason="erasure of the subject")
     _sequence_all()
     _append(4, 11)
     _sequence_all()
@@ -91,7 +92,7 @@ def test_real_bundle_verifies(bundle: Path) -> None:
     assert any(r["leaf"]["action"] == "audit.event.redacted" for r in rows)
     assert all("details" not in r["leaf"] for r in rows)
     key_file = bundle.parent / "served.vkey"
-    key_file.write_text(tlog.vkey() + "\n")
+    key_file.write_text(verifier_key() + "\n")
     result = kit.run_tool(bundle, "--key", key_file)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"OK: {len(rows)} events, {len(sizes)} checkpoints")

@@ -14,16 +14,16 @@ from io import StringIO
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 import pytest
-from audit.leaves import LEAF_COLUMNS, leaf_from_row, leaf_hash_of
-from audit.models import AuditEvent
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
+from psycopg import sql
 
 from audit import roles, tlog, witness
+from audit.leaves import LEAF_COLUMNS, leaf_from_row, leaf_hash_of
+from audit.models import AuditEvent
 from compliance.services import audit_record
 from tests.tools import bundle_kit as kit
 

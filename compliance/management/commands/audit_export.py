@@ -32,9 +32,10 @@ def bundle_write(directory: Path) -> dict[str, int]:
     proofs between consecutive checkpoints). Leaves below a checkpoint never change, so no snapshot
     is needed: a checkpoint signed while this runs is simply not in the bundle.
     """
-    from audit.models import AuditEvent, Checkpoint
-
     from audit import tlog
+    from audit.leaves import LEAF_COLUMNS, leaf_from_row
+    from audit.models import AuditEvent, Checkpoint
+    from audit.signing import verifier_key
 
     if directory.exists() and any(directory.iterdir()):
         raise CommandError(f"{directory} is not empty: give a new directory for the bundle.")
@@ -61,7 +62,7 @@ def bundle_write(directory: Path) -> dict[str, int]:
         )
     for tree_size, note in checkpoints:
         (directory / "checkpoints" / f"{tree_size}.note").write_text(note, encoding="utf-8")
-    (directory / "key.vkey").write_text(tlog.vkey() + "\n", encoding="utf-8")
+    (directory / "key.vkey").write_text(verifier_key() + "\n", encoding="utf-8")
     sizes = [s for s, _ in checkpoints]
     proofs = [tlog.consistency(m, n) for m, n in itertools.pairwise(sizes)]
     (directory / "consistency.json").write_text(json.dumps(proofs, indent=1), encoding="utf-8")
