@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from audit import tlog
 from audit.models import AuditEvent
@@ -49,6 +50,9 @@ def _sequence_all() -> None:
 def bundle(db, tmp_path: Path) -> Path:
     """6 + 5 events (one redacted, which adds its redaction leaf) + 4, sequenced after each group
     (three checkpoints beyond the install one), exported to a new directory."""
+    with connection.cursor() as cur:  # an empty log signed with this session's key
+        cur.execute("TRUNCATE compliance_auditevent, audit_treenode, audit_checkpoint")
+    _sequence_all()
     seqs = _append(6, 0)
     _sequence_all()
     _append(5, 6)

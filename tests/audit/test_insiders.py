@@ -44,10 +44,23 @@ def _sequence_all() -> None:
         pass
 
 
+def _fresh_log() -> None:
+    """Start from an empty log whose install checkpoint is signed with this session's key (the
+    test key is per session; a reused test database keeps checkpoints signed with an older one)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            sql.SQL("TRUNCATE {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, roles.audit_tables()))
+            )
+        )
+    _sequence_all()
+
+
 @pytest.fixture
 def store(transactional_db, tmp_path: Path, settings) -> Path:
     """A log of 12 events with checkpoints at 5, 9 and 12, each published to an outside directory."""
     settings.AUDIT_CHECKPOINT_STORE = str(tmp_path / "published")
+    _fresh_log()
     for n in (5, 4, 3):
         _append(n, start=AuditEvent.objects.count())
         _sequence_all()
