@@ -58,7 +58,8 @@ def audit_event_list(*, filters: AuditFilters | None = None) -> QuerySet[AuditEv
 @dataclass(frozen=True)
 class ChainReport:
     """The verification's outcome. ``count``: leaves checked (sequenced and pending);
-    ``tree_size``/``last_hash``: the verified tree and its root (hex)."""
+    ``tree_size``/``last_hash``: the verified tree and its root (hex); ``last_seq``: the event
+    of its last leaf."""
 
     ok: bool
     count: int
@@ -107,10 +108,12 @@ def audit_chain_verify(*, chunk_size: int = 5000, details: bool = True) -> Chain
     redacted: set[int] = set()
     redaction_leaves: set[str] = set()
     legacy_ranges: list[tuple[int, int]] = []
+    snapshot = not connection.in_atomic_block  # one consistent view of rows and checkpoints
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                if snapshot:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cursor.execute(
                     "SELECT tree_size, root_hash, note FROM audit_checkpoint ORDER BY tree_size"
                 )
@@ -169,11 +172,11 @@ def audit_chain_verify(*, chunk_size: int = 5000, details: bool = True) -> Chain
                             d = json.loads(row[15])
                             legacy_ranges.append((d.get("first_seq", 0), d.get("last_seq", -1)))
                         count += 1
-                        last_seq = seq
                         index = row[13]
                         if index is None:
                             pending += 1
                             continue
+                        last_seq = seq
                         if index != size:
                             raise _Fault(
                                 seq, f"leaf index {index} where {size} was due (a leaf is missing)"

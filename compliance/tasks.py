@@ -9,8 +9,16 @@ from compliance import services
 
 @shared_task(name="compliance.tasks.audit_anchor_write")
 def audit_anchor_write() -> dict[str, Any]:
-    """Write the daily audit anchor outside the database."""
+    """Write the daily audit anchor (the latest signed checkpoint) outside the database."""
     return services.audit_anchor_write()
+
+
+@shared_task(name="compliance.tasks.audit_sequence")
+def audit_sequence() -> int:
+    """Safety net for the sequencer process: sequence what waits (one at a time, by lock)."""
+    from audit.tlog import sequence_all
+
+    return sequence_all()
 
 
 @shared_task(name="compliance.tasks.retention_sweep_all")

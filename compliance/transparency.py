@@ -38,7 +38,7 @@ from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from config.tasks import enqueue
+from config.tasks import enqueue  # noqa: F401 (the report queues its own tasks elsewhere)
 
 THRESHOLD = 5
 SMALL = "< 5"
@@ -485,18 +485,24 @@ def _last_seq(period: Period) -> int | None:
 
 
 def chain_check() -> dict[str, Any]:
-    """Verify the audit chain and keep the result for the report (run hourly by Celery beat).
+    """Verify the transparency log and keep the result for the report (run hourly by Celery beat).
 
-    The page never verifies by itself: a full check rereads every row (about 28 s for a million
-    events), which an anonymous visitor must not be able to start.
+    The page never verifies by itself: a full check rereads every row, which an anonymous visitor
+    must not be able to start. The state names the verified tree (size, root) and its checkpoint.
     """
-    from compliance.selectors import audit_chain_verify
+    from audit.selectors import audit_chain_verify
+    from audit.tlog import checkpoint_latest
 
     report = audit_chain_verify()
+    latest = checkpoint_latest()
     state = {
         "ok": report.ok,
         "last_seq": report.last_seq,
         "broken_seq": report.broken_seq,
+        "reason": report.reason,
+        "tree_size": report.tree_size,
+        "root": report.last_hash,
+        "checkpoint_size": latest["tree_size"] if latest else None,
         "at": timezone.now(),
     }
     cache.set(CHAIN_KEY, state, CHAIN_CACHE_SECONDS)
@@ -504,13 +510,21 @@ def chain_check() -> dict[str, Any]:
 
 
 def chain_state() -> dict[str, Any] | None:
-    """The latest kept check, or None (then one check is queued, at most every ten minutes)."""
-    state: dict[str, Any] | None = cache.get(CHAIN_KEY)
-    if state is None and cache.add(f"{CHAIN_KEY}:queued", 1, 600):
-        from compliance.tasks import transparency_chain_check
+    """The latest kept check, or None until beat's hourly check has run (a page never queues one).
 
-        enqueue(transparency_chain_check)
-    return state
+    ``tree``: the current signed tree (size, root, checkpoint note), read from its table, cheap."""
+    from audit.tlog import b64, checkpoint_latest
+
+    state: dict[str, Any] | None = cache.get(CHAIN_KEY)
+    if state is None:
+        return None
+    latest = checkpoint_latest()
+    tree = (
+        {"size": latest["tree_size"], "root": b64(latest["root_hash"]), "note": latest["note"]}
+        if latest
+        else None
+    )
+    return {**state, "tree": tree}
 
 
 def _verified_through(period: Period) -> int | None:
@@ -525,14 +539,36 @@ def _verified_through(period: Period) -> int | None:
 
 
 def _anchor(period: Period) -> dict[str, Any] | None:
-    from compliance.selectors import audit_anchor_list
+    """The latest anchor written before the period's end: ``last_seq`` is the event of its last
+    leaf, ``last_hash`` the tree root (hex) of its signed checkpoint (old chain anchors as written)."""
+    import base64
+
+    from audit.selectors import audit_anchor_list
 
     inside = [
         a
         for a in audit_anchor_list()
-        if a.get("at_time") and a["at_time"] < period.end and a.get("last_seq")
+        if a.get("at_time")
+        and a["at_time"] < period.end
+        and (a.get("last_seq") or a.get("tree_size"))
     ]
-    return max(inside, key=lambda a: a["at_time"]) if inside else None
+    if not inside:
+        return None
+    anchor = max(inside, key=lambda a: a["at_time"])
+    if anchor.get("tree_size"):
+        from audit.models import AuditEvent
+
+        last = (
+            AuditEvent.objects.filter(leaf_index=anchor["tree_size"] - 1)
+            .values_list("seq", flat=True)
+            .first()
+        )
+        anchor = {
+            **anchor,
+            "last_seq": last,
+            "last_hash": base64.b64decode(anchor["root"]).hex() if anchor.get("root") else None,
+        }
+    return anchor
 
 
 def _register_all() -> None:

@@ -108,6 +108,12 @@ app.conf.beat_schedule = {
         "task": "compliance.tasks.audit_anchor_write",
         "schedule": crontab(minute=5, hour=0),
     },
+    # The sequencer process (`manage.py audit_sequencer`, started by `make run`) signs checkpoints
+    # within a second; this is its safety net should it be down (a lock keeps them one at a time).
+    "compliance-audit-sequence": {
+        "task": "compliance.tasks.audit_sequence",
+        "schedule": 30.0,
+    },
     # The public transparency report shows how far the audit chain verifies; a full check rereads
     # every row, so it runs here hourly rather than on a visitor's request.
     "compliance-transparency-chain-check": {

@@ -1,4 +1,4 @@
-"""``make run``: services, migrations, first admin, then web + worker + beat, supervised.
+"""``make run``: services, migrations, first admin, then web + worker + beat + audit sequencer, supervised.
 
 ``make run STORAGE=s3`` (or ``STORAGE=s3 make run``) also starts the embedded SeaweedFS and keeps
 every file in its S3 bucket, as web servers and workers on separate machines would.
@@ -279,6 +279,8 @@ def main() -> int:
         # unacknowledged, go back to the queue at once (a warm shutdown would wait for them).
         Child("worker", worker_cmd, stop_signal=signal.SIGQUIT, env=env),
         Child("beat", beat_cmd, env=env),
+        # The transparency log's sequencer: numbers committed audit events, signs checkpoints.
+        Child("sequencer", [python, "manage.py", "audit_sequencer"], env=env),
     ]
     stopping = False
 
@@ -316,7 +318,7 @@ def main() -> int:
         time.sleep(0.2)
 
     stop_began = time.monotonic()
-    _say("stopping web, worker and beat…")
+    _say("stopping web, worker, beat and sequencer…")
     stop_children(children)
     served_url_clear()
     devservices.stop_started()

@@ -41,10 +41,11 @@ AUDIT_ANCHOR_DIR = Path(
         "TEST_AUDIT_ANCHOR_DIR", tempfile.mkdtemp(prefix="facesearch-test-anchors-")
     )
 )
-# The log's signing key of the test run: a throwaway file shared with the processes tests start.
-AUDIT_LOG_SIGNING_KEY_FILE = os.environ.setdefault(
+# The log's signing key of the tests: apart from development's, and kept beside the test database
+# (which is reused between runs, with the checkpoints it signed).
+AUDIT_LOG_SIGNING_KEY_FILE = os.environ.get(
     "TEST_AUDIT_LOG_SIGNING_KEY_FILE",
-    str(Path(tempfile.mkdtemp(prefix="facesearch-test-tlog-")) / "audit-log.key"),
+    str(BASE_DIR / ".data" / "test-audit-log.key"),  # noqa: F405
 )
 # Test hook (audit.tlog._test_pause), read here only, never in production settings: a sequencer
 # batch waits before its checkpoint while this file exists (tests/audit/test_faults.py).

@@ -72,7 +72,12 @@ def test_tampered_notes_and_other_keys_are_refused():
 
 @pytest.mark.parametrize(
     "body",
-    ["x\n01\nAAAA\n", "x\n1\n" + base64.b64encode(bytes(31)).decode() + "\n", "x\n1\n", "x\n-1\nA=\n"],
+    [
+        "x\n01\nAAAA\n",
+        "x\n1\n" + base64.b64encode(bytes(31)).decode() + "\n",
+        "x\n1\n",
+        "x\n-1\nA=\n",
+    ],
 )
 def test_checkpoint_parse_refuses_malformed_bodies(body):
     with pytest.raises(note.NoteError):

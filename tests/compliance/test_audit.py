@@ -1,4 +1,5 @@
-"""The audit log: hash chain, append-only trigger, redaction, anchors, concurrent writers."""
+"""The audit log (a transparency log): leaf hashes, append-only trigger, redaction, anchors,
+concurrent writers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
+from audit.leaves import leaf_from_row, leaf_hash_of
+from audit.tlog import sequence_all
 from compliance import services
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_verify
@@ -49,17 +52,17 @@ def _tamper(sql: str, params: list) -> None:
 
 
 @pytest.mark.django_db
-def test_chain_links_and_verifies():
+def test_leaves_are_sequenced_in_order_and_verify():
     events = _write(5)
-    assert (
-        events[0].prev_hash == services.GENESIS_HASH
-        or events[0].prev_hash == AuditEvent.objects.filter(seq__lt=events[0].seq).last().row_hash
-    )
-    for before, after in itertools.pairwise(events):
-        assert after.prev_hash == before.row_hash
+    assert audit_chain_verify().pending >= 5  # written, not yet in a checkpoint: still checked
+    sequence_all()
+    indices = [AuditEvent.objects.get(seq=e.seq).leaf_index for e in events]
+    for before, after in itertools.pairwise(indices):
+        assert after == before + 1
     report = audit_chain_verify()
-    assert report.ok
-    assert report.count == AuditEvent.objects.count()
+    assert report.ok, report
+    assert report.count == AuditEvent.objects.count() == report.tree_size
+    assert report.last_seq == events[-1].seq
 
 
 @pytest.mark.django_db
@@ -84,6 +87,7 @@ def test_direct_update_and_delete_are_refused(sql):
 @pytest.mark.django_db
 def test_edit_with_trigger_disabled_is_caught_and_located():
     events = _write(6)
+    sequence_all()
     target = events[3]
     _tamper(
         "UPDATE compliance_auditevent SET actor_label = 'someone else' WHERE seq = %s", [target.seq]
@@ -91,28 +95,40 @@ def test_edit_with_trigger_disabled_is_caught_and_located():
     report = audit_chain_verify()
     assert not report.ok
     assert report.broken_seq == target.seq
-    assert "does not match its hash" in report.reason
+    assert "does not match its leaf hash" in report.reason
 
 
 @pytest.mark.django_db
 def test_deleted_row_in_the_middle_is_located():
     events = _write(5)
+    sequence_all()
     _tamper("DELETE FROM compliance_auditevent WHERE seq = %s", [events[2].seq])
     report = audit_chain_verify()
     assert not report.ok
     assert report.broken_seq == events[3].seq
+    assert "a leaf is missing" in report.reason
 
 
 @pytest.mark.django_db
 def test_tail_deletion_is_caught_by_the_anchor():
+    """Input: the last two leaves deleted, and then also every checkpoint covering them (so the
+    database alone is self-consistent): the anchor's signed checkpoint no longer matches."""
     events = _write(4)
+    sequence_all()
     anchor = services.audit_anchor_write()
-    assert anchor["last_seq"] == events[-1].seq
+    assert anchor["tree_size"] == AuditEvent.objects.get(seq=events[-1].seq).leaf_index + 1
     assert audit_chain_verify().ok
     _tamper("DELETE FROM compliance_auditevent WHERE seq >= %s", [events[-2].seq])
     report = audit_chain_verify()
     assert not report.ok
-    assert "anchored row" in report.reason
+    assert "covers leaves that are missing" in report.reason
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM audit_checkpoint WHERE tree_size > %s", [anchor["tree_size"] - 2]
+        )
+    report = audit_chain_verify()
+    assert not report.ok
+    assert "anchored checkpoint" in report.reason
 
 
 @pytest.mark.django_db
@@ -203,11 +219,12 @@ def test_chain_verifies_after_concurrent_writes_from_several_processes():
         _, err = w.communicate(timeout=120)
         assert w.returncode == 0, err.decode()
     assert AuditEvent.objects.filter(action="tests.concurrent.write").count() == 160
+    sequence_all()
     report = audit_chain_verify()
     assert report.ok, report
-    # No fork: every prev_hash is used by exactly one row.
-    prevs = list(AuditEvent.objects.values_list("prev_hash", flat=True))
-    assert len(prevs) == len(set(prevs))
+    # One tree: every event has exactly one index, without gaps.
+    indices = sorted(AuditEvent.objects.values_list("leaf_index", flat=True))
+    assert indices == list(range(len(indices)))
 
 
 @pytest.mark.django_db
@@ -222,5 +239,23 @@ def test_chain_verifies_whatever_form_the_client_address_takes(ip):
         actor=None, action="test.ip.recorded", target=None, outcome="success", ip=ip
     )
     event.refresh_from_db()
-    assert services.row_hash_for(event) == event.row_hash
+    row = (
+        AuditEvent.objects.filter(seq=event.seq)
+        .values_list(
+            "seq",
+            "created_at",
+            "actor_id",
+            "actor_label",
+            "actor_role",
+            "action",
+            "target_type",
+            "target_id",
+            "organisation_id",
+            "outcome",
+            "ip",
+            "details_digest",
+        )
+        .get()
+    )
+    assert leaf_hash_of(leaf_from_row(row)) == bytes(event.leaf_hash)
     assert audit_chain_verify().ok

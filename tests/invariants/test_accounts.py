@@ -555,13 +555,11 @@ def test_org_admin_count_under_concurrency(change) -> None:
             connection.close()
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
-    # Hold the audit log's head row: every change writes its audit event after it has counted the admins,
+    # Hold inserts into the audit log: every change writes its audit event after it has counted the admins,
     # so none can finish before the others have counted (the race, made certain rather than likely).
-    from compliance.services import _head_locked
-
     with transaction.atomic():
         with connection.cursor() as cursor:
-            _head_locked(cursor)
+            cursor.execute("LOCK TABLE compliance_auditevent IN SHARE MODE")
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 30

@@ -36,8 +36,9 @@ def _held_notes(locations: list[str], files: list[str]) -> list[tuple[str, str]]
 
 class Command(BaseCommand):
     help = (
-        "Verify the audit log (and with --trusted, against checkpoints held outside the database); "
-        "exit 0 when intact, 1 otherwise."
+        "Verify the audit log: every leaf, the tree against every signed checkpoint, the"
+        " anchors, and with --trusted the checkpoints held outside the database; exit 0 when"
+        " intact, 1 otherwise."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -61,14 +62,17 @@ class Command(BaseCommand):
         report = audit_chain_verify()
         if not report.ok:
             self.stderr.write(
-                f"Audit chain BROKEN at row #{report.broken_seq}: {report.reason} ({report.count} rows verified before it)."
+                f"Audit log BROKEN at row #{report.broken_seq}: {report.reason} ({report.count} rows checked before it)."
             )
             sys.exit(1)
         summary: dict[str, Any] = {
             "ok": True,
             "events": report.count,
             "last_seq": report.last_seq,
-            "last_hash": report.last_hash,
+            "tree_size": report.tree_size,
+            "root": report.last_hash,
+            "pending": report.pending,
+            "checkpoints_checked": report.checkpoints_checked,
             "anchors_checked": report.anchors_checked,
         }
         if held:
