@@ -146,8 +146,9 @@ def test_delete_without_rehash_is_caught(store: Path) -> None:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SET LOCAL session_replication_role = replica")
         cur.execute("DELETE FROM compliance_auditevent WHERE leaf_index = 7")
-    code, _err = verify("--trusted", str(store))
+    code, err = verify("--trusted", str(store))
     assert code == 1
+    assert "BROKEN" in err, err
 
 
 def test_redaction_without_redaction_leaf_is_caught(store: Path) -> None:
@@ -220,7 +221,18 @@ def test_app_role_cannot_disable_trigger_or_replicate(app_conn) -> None:
     for statement, message in refused:
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match=message):
             conn.execute(statement)
+    for statement in (
+        "UPDATE audit_checkpoint SET id = id",
+        "DELETE FROM audit_checkpoint",
+        "UPDATE audit_treenode SET id = id",
+        "DELETE FROM audit_treenode",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+            conn.execute(statement)
+    # What the app needs still works: reading, the sequencer's one column, redaction (as owner).
     assert conn.execute("SELECT count(*) FROM compliance_auditevent").fetchone() is not None
+    conn.execute("UPDATE compliance_auditevent SET leaf_index = NULL WHERE false")
+    conn.execute("SELECT compliance_audit_redact(-1, '{}'::jsonb)")
     with connection.cursor() as cur:
         cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [APP_ROLE])
         assert cur.fetchone() == (False,)
