@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 LEAF_VERSION = 1
@@ -94,8 +95,55 @@ def leaf_template(obj: dict[str, Any]) -> tuple[str, str]:
     return left + '"seq":', right
 
 
+# The canonical JSON of ``leaf_object``, keys in sorted order, for the verifier's hot loop (the same
+# bytes as ``leaf_bytes(leaf_object(...))``; tests/audit/test_leaves.py holds them equal).
+_LEAF_FORMAT = (
+    '{{"action":{},"actor_id":{},"actor_label":{},"actor_role":{},"at":"{}","details_digest":{},'
+    '"ip":{},"organisation_id":{},"outcome":{},"seq":{},"target_id":{},"target_type":{},"v":1}}'
+)
+
+
+def leaf_data_fast(
+    seq: int,
+    at: str,
+    actor_id: int | None,
+    actor_label: str,
+    actor_role: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    organisation_id: int | None,
+    outcome: str,
+    ip: Any,
+    details_digest: str,
+) -> bytes:
+    """Leaf data from a row whose ``created_at`` is already ``at_text`` (the database formats it)."""
+    enc = encode_basestring
+    return _LEAF_FORMAT.format(
+        enc(action),
+        "null" if actor_id is None else int(actor_id),
+        enc(actor_label),
+        enc(actor_role),
+        at,
+        enc(details_digest),
+        "null" if ip is None else enc(str(ip)),
+        "null" if organisation_id is None else int(organisation_id),
+        enc(outcome),
+        int(seq),
+        enc(target_id),
+        enc(target_type),
+    ).encode()
+
+
+# The database's rendering of ``at_text`` (PostgreSQL to_char, in UTC).
+AT_SQL = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+_DETAILS_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+
+
 def details_digest_for(details: dict[str, Any]) -> str:
-    canonical = json.dumps(
-        details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 (hex) of the details' canonical JSON (sorted keys, no spaces, UTF-8)."""
+    return hashlib.sha256(_DETAILS_ENCODER.encode(details).encode()).hexdigest()

@@ -1,16 +1,20 @@
-"""Audit and retention benchmark, in a throwaway database on the configured server:
+"""Audit log (transparency log) and retention benchmark, in a throwaway database on the configured
+server, in one run:
 
-- append rate with the chain: 1 writer, 4 writer processes (separate connections, started and
-  connected before the clock starts), and batches (``audit_record_many``), against a plain insert
-  of the same row in the same kind of transaction (peer);
-- export rates (CSV, JSON Lines) and verification rate over a long chain (filled with batches);
-- retention sweep rate over expired source images with their files.
+- append rate: a plain single-row insert (peer) and ``audit_record``, one event per transaction,
+  1 writer on the same connection; then 4 writer processes (separate connections, started and
+  connected before the clock starts) for each, the chained run with the sequencer process running;
+- sequencing latency, commit to signed checkpoint (p50/p99), measured on those 4 writers' events;
+- batches (``audit_record_many``);
+- verification time over N events (filled with batches, then sequenced);
+- optional: export rates (CSV, JSON Lines) and the retention sweep (``--export-events``,
+  ``--sweep-images``; 0 skips them).
 
 DEBUG is off in the bench and its writer processes, as in production (``DEBUG=True`` keeps a log of
 every query, which roughly halves these rates).
 
     .venv/bin/python bench/audit.py [--events 5000] [--batch 100] [--export-events 100000]
-        [--verify-events 1000000] [--sweep-images 100000] [--json]
+        [--verify-events 200000] [--sweep-images 0] [--json]
 
 ``--json`` prints one JSON line per figure set (append, batch, export, verify, sweep), each with the
 load average at the time.
@@ -30,11 +34,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-# The peer: the same row in the same kind of transaction, without the chain (no head lock, no hash).
+# The peer: the same row in the same kind of transaction, with a random 32-byte hash, without the
+# log's work (no canonical JSON, no leaf hash of the row).
 PLAIN_INSERT = (
     "INSERT INTO compliance_auditevent (created_at, actor_label, actor_role, action, target_type, target_id,"
-    " outcome, details, details_digest, prev_hash, row_hash) VALUES (now(), 'system', '', 'bench.plain',"
-    " 'bench', '', 'success', %s::jsonb, %s, %s, md5(random()::text) || md5(random()::text))"
+    " outcome, details, details_digest, leaf_hash) VALUES (now(), 'system', '', 'bench.plain',"
+    " 'bench', '', 'success', %s::jsonb, %s, sha256(random()::text::bytea))"
 )
 
 # A writer process: connect, say so, wait for the go line, append n events (one transaction each),
@@ -51,14 +56,18 @@ connection.ensure_connection()
 print("ready", flush=True)
 sys.stdin.readline()
 start = time.perf_counter()
+commits = []
 for i in range(n):
     with transaction.atomic():
         if mode == "plain":
             with connection.cursor() as cursor:
-                cursor.execute({PLAIN_INSERT!r}, [json.dumps({{"i": i}}), "0" * 64, "0" * 64])
+                cursor.execute({PLAIN_INSERT!r}, [json.dumps({{"i": i}}), "0" * 64])
         else:
-            audit_record(actor=None, action="bench.append.concurrent", target="bench", outcome="success", details={{"i": i}})
+            event = audit_record(actor=None, action="bench.append.concurrent", target="bench", outcome="success", details={{"i": i}})
+    if mode != "plain":
+        commits.append((event.seq, time.time()))
 print(time.perf_counter() - start, flush=True)
+print(json.dumps(commits), flush=True)
 """
 
 
@@ -149,12 +158,60 @@ def _four_writers(per_writer: int, env: dict[str, str], mode: str) -> tuple[floa
         assert p.stdin is not None
         p.stdin.write("go\n")
         p.stdin.flush()
-    own = []
+    own, commits = [], []
     for p in procs:
         assert p.stdout is not None
         own.append(float(p.stdout.readline()))
+        commits.extend(json.loads(p.stdout.readline()))
         assert p.wait() == 0
-    return 4 * per_writer / (time.perf_counter() - start), own
+    rate = 4 * per_writer / (time.perf_counter() - start)
+    _four_writers.commits = commits  # type: ignore[attr-defined]
+    return rate, own
+
+
+class _CheckpointWatch:
+    """Polls the latest checkpoint's size every 5 ms in a thread: when each size was first seen."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.seen: list[tuple[int, float]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        from django.db import connection
+
+        last = -1
+        with connection.cursor() as cursor:
+            while not self.stop.is_set():
+                cursor.execute("SELECT coalesce(max(tree_size), 0) FROM audit_checkpoint")
+                size = cursor.fetchone()[0]
+                if size != last:
+                    self.seen.append((size, time.time()))
+                    last = size
+                time.sleep(0.005)
+        connection.close()
+
+    def latencies(self, commits: list[tuple[int, float]]) -> list[float]:
+        """Seconds from each event's commit to the first checkpoint seen that holds its leaf."""
+        from compliance.models import AuditEvent
+
+        index = dict(
+            AuditEvent.objects.filter(seq__in=[s for s, _ in commits]).values_list(
+                "seq", "leaf_index"
+            )
+        )
+        out = []
+        for seq, committed in commits:
+            leaf = index[seq]
+            seen = next(t for size, t in self.seen if size > leaf)
+            out.append(max(0.0, seen - committed))
+        return sorted(out)
+
+
+def _percentile(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def main() -> None:
@@ -163,12 +220,14 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=100, help="events per audit_record_many call (one transaction)"
     )
-    parser.add_argument("--export-events", type=int, default=100_000, help="chain length exported")
     parser.add_argument(
-        "--verify-events", type=int, default=1_000_000, help="chain length to verify"
+        "--export-events", type=int, default=0, help="log length exported (0: skip)"
     )
     parser.add_argument(
-        "--sweep-images", type=int, default=100_000, help="expired images (with files) to sweep"
+        "--verify-events", type=int, default=200_000, help="log length to verify (goal: 1000000)"
+    )
+    parser.add_argument(
+        "--sweep-images", type=int, default=0, help="expired images (with files) to sweep (0: skip)"
     )
     parser.add_argument("--json", action="store_true", help="one JSON line per figure set")
     args = parser.parse_args()
@@ -181,9 +240,9 @@ def main() -> None:
     settings.DEBUG = False
     from django.db import connection, transaction
 
-    from compliance.exports import audit_export_lines
+    from audit.tlog import sequence_all
     from compliance.models import AuditEvent
-    from compliance.selectors import AuditFilters, audit_chain_verify
+    from compliance.selectors import audit_chain_verify
     from compliance.services import AuditEntry, audit_record, audit_record_many
     from config import devservices
 
@@ -208,7 +267,7 @@ def main() -> None:
         start = time.perf_counter()
         for i in range(n):
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(PLAIN_INSERT, [json.dumps({"i": i}), "0" * 64, "0" * 64])
+                cursor.execute(PLAIN_INSERT, [json.dumps({"i": i}), "0" * 64])
         plain = n / (time.perf_counter() - start)
         plain_four, _ = _four_writers(n // 4, env, "plain")
         with connection.cursor() as cursor:
@@ -232,7 +291,33 @@ def main() -> None:
                 )
         single = n / (time.perf_counter() - start)
 
-        four, own = _four_writers(n // 4, env, "chained")
+        sequence_all()
+        # 4 writers with the sequencer process running, as in production; latency from their commits.
+        sequencer = subprocess.Popen(
+            [sys.executable, "manage.py", "audit_sequencer"], cwd=BASE_DIR, env=env
+        )
+        watch = _CheckpointWatch()
+        watch.thread.start()
+        try:
+            # Started (imports, connection) before the clock: wait for it to sequence one event.
+            with transaction.atomic():
+                audit_record(actor=None, action="bench.warmup", target="bench", outcome="success")
+            deadline = time.monotonic() + 120
+            while AuditEvent.objects.filter(leaf_index__isnull=True).exists():
+                assert time.monotonic() < deadline, "the sequencer did not start"
+                time.sleep(0.05)
+            four, own = _four_writers(n // 4, env, "chained")
+            deadline = time.monotonic() + 60
+            while AuditEvent.objects.filter(leaf_index__isnull=True).exists():
+                assert time.monotonic() < deadline, "the sequencer did not keep up"
+                time.sleep(0.05)
+            time.sleep(0.05)
+        finally:
+            sequencer.terminate()
+            sequencer.wait(timeout=30)
+            watch.stop.set()
+            watch.thread.join()
+        latency = watch.latencies(_four_writers.commits)  # type: ignore[attr-defined]
         report = audit_chain_verify()
         assert report.ok, report
         emit(
@@ -242,8 +327,18 @@ def main() -> None:
             plain_insert_per_s_4_writers=round(plain_four),
             events_per_s_1_writer=round(single),
             events_per_s_4_writers=round(four),
+            ratio_1_writer=round(single / plain, 3),
+            ratio_4_writers=round(four / plain_four, 3),
             writer_seconds=[round(s, 2) for s in own],
-            chain_ok=report.ok,
+            log_ok=report.ok,
+        )
+        emit(
+            "latency",
+            events=len(latency),
+            p50_s=round(_percentile(latency, 50), 3),
+            p99_s=round(_percentile(latency, 99), 3),
+            max_s=round(latency[-1], 3),
+            checkpoints=len(watch.seen),
         )
 
         batches = max(1, n // args.batch)
@@ -269,28 +364,20 @@ def main() -> None:
             batch_events_per_s=round(batch_rate),
         )
 
-        _extend_chain(args.export_events - AuditEvent.objects.count())
-        rates = {}
-        for fmt in ("csv", "jsonl"):
-            start = time.perf_counter()
-            size = sum(len(chunk) for chunk in audit_export_lines(filters=AuditFilters(), fmt=fmt))
-            rates[fmt] = (AuditEvent.objects.count() / (time.perf_counter() - start), size)
-        emit(
-            "export",
-            events=AuditEvent.objects.count(),
-            csv_events_per_s=round(rates["csv"][0]),
-            csv_bytes=rates["csv"][1],
-            jsonl_events_per_s=round(rates["jsonl"][0]),
-            jsonl_bytes=rates["jsonl"][1],
-        )
+        if args.export_events:
+            _export(args, emit)
 
         start = time.perf_counter()
         _extend_chain(args.verify_events - AuditEvent.objects.count())
         fill = time.perf_counter() - start
         start = time.perf_counter()
+        sequence_all(50_000)
+        sequence_s = time.perf_counter() - start
+        start = time.perf_counter()
         report = audit_chain_verify()
         verify_s = time.perf_counter() - start
         assert report.ok, report
+        assert report.tree_size == report.count, report
         emit(
             "verify",
             events=report.count,
@@ -298,43 +385,82 @@ def main() -> None:
             verify_events_per_s=round(report.count / verify_s),
             verify_1m_s=round(verify_s * 1_000_000 / report.count, 1),
             fill_events_per_s=round(args.verify_events / fill),
+            sequence_events_per_s=round(report.count / sequence_s),
         )
 
-        sweep_n, sweep_seconds, files = _sweep_images(args.sweep_images)
-        emit(
-            "sweep",
-            images=sweep_n,
-            files=files,
-            seconds=round(sweep_seconds, 1),
-            images_per_s=round(sweep_n / sweep_seconds),
-        )
+        if args.sweep_images:
+            sweep_n, sweep_seconds, files = _sweep_images(args.sweep_images)
+            emit(
+                "sweep",
+                images=sweep_n,
+                files=files,
+                seconds=round(sweep_seconds, 1),
+                images_per_s=round(sweep_n / sweep_seconds),
+            )
     finally:
         connection.creation.destroy_test_db("bench_audit", verbosity=0)
+    _print(args, figures)
 
+
+def _export(args: argparse.Namespace, emit) -> None:
+    from compliance.exports import audit_export_lines
+    from compliance.models import AuditEvent
+    from compliance.selectors import AuditFilters
+
+    _extend_chain(args.export_events - AuditEvent.objects.count())
+    rates = {}
+    for fmt in ("csv", "jsonl"):
+        start = time.perf_counter()
+        size = sum(len(chunk) for chunk in audit_export_lines(filters=AuditFilters(), fmt=fmt))
+        rates[fmt] = (AuditEvent.objects.count() / (time.perf_counter() - start), size)
+    emit(
+        "export",
+        events=AuditEvent.objects.count(),
+        csv_events_per_s=round(rates["csv"][0]),
+        csv_bytes=rates["csv"][1],
+        jsonl_events_per_s=round(rates["jsonl"][0]),
+        jsonl_bytes=rates["jsonl"][1],
+    )
+
+
+def _print(args: argparse.Namespace, figures: list[dict[str, object]]) -> None:
     if args.json:
         for figure in figures:
             print(json.dumps(figure))
         return
     by = {f["figure"]: f for f in figures}
-    a, b, e, v, sw = by["append"], by["batch"], by["export"], by["verify"], by["sweep"]
+    a, lat, b, v = by["append"], by["latency"], by["batch"], by["verify"]
     print(
         f"append, plain insert (peer):   {a['plain_insert_per_s']:8} events/s, 4 writers {a['plain_insert_per_s_4_writers']}"
     )
-    print(f"append, chained, 1 writer:     {a['events_per_s_1_writer']:8} events/s")
     print(
-        f"append, chained, 4 writers:    {a['events_per_s_4_writers']:8} events/s in total (chain verified)"
+        f"append, audit_record, 1 writer: {a['events_per_s_1_writer']:7} events/s"
+        f" = {a['ratio_1_writer']:.0%} of the plain insert (goal >= 90 %)"
+    )
+    print(
+        f"append, audit_record, 4 writers: {a['events_per_s_4_writers']:6} events/s in total"
+        f" = {a['ratio_4_writers']:.0%} of 4 plain writers (goal >= 2,000/s; sequencer running)"
+    )
+    print(
+        f"commit to signed checkpoint ({lat['events']} events): p50 {lat['p50_s']} s,"
+        f" p99 {lat['p99_s']} s, max {lat['max_s']} s (goal p99 <= 2 s)"
     )
     print(f"append, batches of {b['batch_size']}:       {b['batch_events_per_s']:8} events/s")
+    if "export" in by:
+        e = by["export"]
+        print(
+            f"export ({e['events']} events): CSV {e['csv_events_per_s']} events/s, JSON Lines {e['jsonl_events_per_s']} events/s"
+        )
     print(
-        f"export ({e['events']} events): CSV {e['csv_events_per_s']} events/s, JSON Lines {e['jsonl_events_per_s']} events/s"
+        f"verify log ({v['events']} events): {v['verify_s']} s, {v['verify_events_per_s']} events/s"
+        f" (1M ≈ {v['verify_1m_s']} s; goal < 20 s); sequencing {v['sequence_events_per_s']} events/s"
     )
-    print(
-        f"verify chain ({v['events']} events): {v['verify_s']} s, {v['verify_events_per_s']} events/s (1M ≈ {v['verify_1m_s']} s)"
-    )
-    print(
-        f"retention sweep, {sw['images']} expired images + {sw['files']} files: {sw['images_per_s']} images/s ({sw['seconds']} s)"
-    )
-    print(f"load average at the end: {sw['loadavg']}")
+    if "sweep" in by:
+        sw = by["sweep"]
+        print(
+            f"retention sweep, {sw['images']} expired images + {sw['files']} files: {sw['images_per_s']} images/s ({sw['seconds']} s)"
+        )
+    print(f"load average at the end: {_loadavg()}")
 
 
 if __name__ == "__main__":

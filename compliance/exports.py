@@ -28,6 +28,8 @@ FIELDS = [
     "redacted_at",
     "prev_hash",
     "row_hash",
+    "leaf_index",
+    "leaf_hash",
 ]
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
@@ -37,6 +39,8 @@ def _row(event: AuditEvent) -> dict[str, object]:
     row["details"] = event.details
     row["redacted_at"] = event.redacted_at.isoformat() if event.redacted_at else None
     row["row_hash"] = event.row_hash
+    row["leaf_index"] = event.leaf_index
+    row["leaf_hash"] = bytes(event.leaf_hash).hex() if event.leaf_hash else None
     return row
 
 

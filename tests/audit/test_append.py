@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 
 import pytest
@@ -137,7 +138,7 @@ def test_sequencer_numbers_leaves_and_signs_a_checkpoint_proofs_verify():
         )
     assert TreeNode.objects.filter(level=1).count() == size // 256
     sizes = list(Checkpoint.objects.values_list("tree_size", flat=True))
-    for m, n in zip(sizes, sizes[1:], strict=False):
+    for m, n in itertools.pairwise(sizes):
         c = tlog.consistency(m, n)
         assert merkle.verify_consistency(
             m,
@@ -158,16 +159,22 @@ def test_trigger_lets_the_sequencer_set_the_index_once_and_nothing_else():
         "UPDATE compliance_auditevent SET outcome = 'failure' WHERE seq = %s",
         "DELETE FROM compliance_auditevent WHERE seq = %s",
     ):
-        with pytest.raises((InternalError, ProgrammingError)), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [event.seq])
+        with (
+            pytest.raises((InternalError, ProgrammingError)),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [event.seq])
     other = audit_record(actor=None, action="tests.thing.done", target="x", outcome="success")
-    with pytest.raises((InternalError, ProgrammingError)), transaction.atomic():
-        with connection.cursor() as cursor:  # setting the index AND changing a field: refused
-            cursor.execute(
-                "UPDATE compliance_auditevent SET leaf_index = 999999, outcome = 'x' WHERE seq = %s",
-                [other.seq],
-            )
+    with (  # setting the index AND changing a field: refused
+        pytest.raises((InternalError, ProgrammingError)),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE compliance_auditevent SET leaf_index = 999999, outcome = 'x' WHERE seq = %s",
+            [other.seq],
+        )
 
 
 def test_a_checkpoint_size_cannot_be_stored_twice():

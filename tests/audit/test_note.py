@@ -66,7 +66,7 @@ def test_tampered_notes_and_other_keys_are_refused():
     with pytest.raises(note.NoteError, match="not a signed note"):
         note.note_verify(body, vkey)
     with pytest.raises(note.NoteError, match="id does not match"):
-        name, kid, blob = vkey.split("+", 2)
+        name, _, blob = vkey.split("+", 2)
         note.note_verify(signed, f"{name}+00000000+{blob}")
 
 

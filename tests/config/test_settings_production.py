@@ -33,8 +33,20 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _log_key_file() -> str:
+    """A signing key for the transparency log, as production is given one (never generated there)."""
+    import tempfile
+
+    from audit.signing import key_file_create
+
+    path = Path(tempfile.mkdtemp(prefix="facesearch-prod-tlog-")) / "audit-log.key"
+    key_file_create(path)
+    return str(path)
+
+
 def good_env() -> dict[str, str]:
     return {
+        "AUDIT_LOG_SIGNING_KEY_FILE": _log_key_file(),
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "DJANGO_ALLOWED_HOSTS": "faces.example.org",
@@ -75,6 +87,12 @@ def good_env() -> dict[str, str]:
             "CONTROLLER_NAME is unset or a placeholder",
         ),
         ({"CONTROLLER_ADDRESS": "   "}, "CONTROLLER_ADDRESS is unset or a placeholder"),
+        # The transparency log's signing key: required, never generated in production.
+        ({"AUDIT_LOG_SIGNING_KEY_FILE": ""}, "AUDIT_LOG_SIGNING_KEY_FILE is unset or missing"),
+        (
+            {"AUDIT_LOG_SIGNING_KEY_FILE": "/nonexistent/audit-log.key"},
+            "AUDIT_LOG_SIGNING_KEY_FILE is unset or missing",
+        ),
         (
             {"CONTROLLER_ADDRESS": "1 Example Street, Example City"},
             "CONTROLLER_ADDRESS is unset or a placeholder",
