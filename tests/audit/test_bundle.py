@@ -50,7 +50,7 @@ def _sequence_all() -> None:
 def bundle(db, tmp_path: Path) -> Path:
     """6 + 5 events (one redacted, which adds its redaction leaf) + 4, sequenced after each group
     (three checkpoints beyond the install one), exported to a new directory."""
-    with connection.cursor() as cur:  # an empty log signed with this session's key
+    with connection.cursor() as cur:  # an empty log: sizes count from zero
         cur.execute("TRUNCATE compliance_auditevent, audit_treenode, audit_checkpoint")
     _sequence_all()
     seqs = _append(6, 0)

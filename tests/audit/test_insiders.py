@@ -45,8 +45,8 @@ def _sequence_all() -> None:
 
 
 def _fresh_log() -> None:
-    """Start from an empty log whose install checkpoint is signed with this session's key (the
-    test key is per session; a reused test database keeps checkpoints signed with an older one)."""
+    """Start from an empty log with its install checkpoint (a reused test database may hold
+    checkpoints from earlier runs; the sizes asserted below count from zero)."""
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
             sql.SQL("TRUNCATE {}").format(
