@@ -175,6 +175,15 @@ def test_misnamed_checkpoint_and_garbage(bundle: Path) -> None:
     assert "events.jsonl line 21: not an event" in fault(kit.run_tool(bundle))
 
 
+def test_key_given_and_bundle_without_key(bundle: Path, tmp_path_factory) -> None:
+    """key.vkey removed from the bundle, the auditor's --key given: verifies; without --key the
+    missing file is named."""
+    key_file = tmp_path_factory.mktemp("auditor") / "log.vkey"
+    (bundle / "key.vkey").rename(key_file)
+    assert kit.run_tool(bundle, "--key", key_file).returncode == 0
+    assert "key.vkey: cannot read" in fault(kit.run_tool(bundle))
+
+
 def test_missing_bundle(tmp_path: Path) -> None:
     """A directory with nothing in it: a clear message, not a traceback."""
     assert "key.vkey: cannot read" in fault(kit.run_tool(tmp_path))
