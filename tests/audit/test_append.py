@@ -212,3 +212,31 @@ def test_redaction_appends_its_own_leaf_and_verification_wants_it():
     report = audit_chain_verify()
     assert not report.ok and report.broken_seq == other.seq
     assert "without a redaction leaf" in report.reason
+
+
+def test_forged_or_forked_checkpoints_are_caught():
+    """Input: a checkpoint note edited in the table; then a checkpoint replaced by another tree of
+    the same size, correctly signed with the log's own key (an insider's fork)."""
+    from audit.signing import log_origin, signing_key
+
+    audit_record(actor=None, action="tests.thing.done", target="x", outcome="success")
+    tlog.sequence_all()
+    latest = Checkpoint.objects.latest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE audit_checkpoint SET note = replace(note, %s, %s) WHERE id = %s",
+            [f"\n{latest.tree_size}\n", f"\n{latest.tree_size + 1}\n", latest.pk],
+        )
+    report = audit_chain_verify()
+    assert not report.ok and "does not verify" in report.reason
+    forged_root = hashlib.sha256(b"another history").digest()
+    signed = note.note_sign(
+        note.checkpoint_body(log_origin(), latest.tree_size, forged_root), signing_key()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE audit_checkpoint SET note = %s, root_hash = %s WHERE id = %s",
+            [signed, forged_root, latest.pk],
+        )
+    report = audit_chain_verify()
+    assert not report.ok and "root differs from the leaves" in report.reason
