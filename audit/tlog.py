@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.db import connection, transaction
 
 from audit import merkle, note
 from audit.signing import log_origin, signing_key, verifier_key
+from audit.witness import checkpoint_published
 
 # pg_advisory_xact_lock key of the sequencer ("audit_sq").
 SEQUENCER_LOCK = 0x61756469745F7371
@@ -113,6 +115,7 @@ def _checkpoint_write(cursor: Any, size: int, root_hash: bytes) -> str:
         " VALUES (%s, %s, %s, now())",
         [size, root_hash, signed],
     )
+    transaction.on_commit(partial(checkpoint_published, size, signed))  # to the outside store
     return signed
 
 

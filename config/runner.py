@@ -239,6 +239,9 @@ def main() -> int:
 
     call_command("migrate", interactive=False, verbosity=1)
     call_command("ensure_admin")
+    from audit.roles import dev_app_role_env  # the app runs as a non-owner (docs/operations.md)
+
+    os.environ.update(dev_app_role_env())
 
     python = sys.executable
     celery = [python, "-m", "celery", "-A", "config"]
