@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.permissions import SOURCE_APPROVAL, is_dpo
 from compliance.services import audit_record
 from crawling import jurisdiction
 from crawling.fetcher import scope_prefix_error
@@ -235,7 +236,7 @@ def source_update(
 
 
 def _require_dpo(actor: Any) -> None:
-    if actor is None or not actor.has_perm("accounts.approve_sources"):
+    if not is_dpo(actor, permission=SOURCE_APPROVAL):
         raise ValidationError("Only a data-protection officer can approve or suspend sources.")
 
 
