@@ -35,6 +35,7 @@ from django.utils import timezone
 from accounts.models import Membership, Role, User
 from compliance.outbox import email_enqueue
 from compliance.services import audit_record
+from config.errors import ApplicationError
 from search import selectors
 from search.calibration import calibration_for
 from search.models import MonitoringAlert, MonitoringAlertSearch, SearchRequest
@@ -90,13 +91,12 @@ def earlier_searches_of_same_person(*, search: SearchRequest) -> list[int]:
 # --- Hold on repeats --------------------------------------------------------------------
 
 
-class ConfirmationRefused(Exception):
-    """The search cannot be confirmed or cancelled now (not held, or not this analyst's)."""
+class ConfirmationRefused(ApplicationError):
+    """The search cannot be confirmed or cancelled now: not held (``not_held``, 409), or not this
+    analyst's (``not_your_search``, 403)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    default_code = "not_held"
+    default_status = 409
 
 
 def search_hold_if_repeat(*, search: SearchRequest) -> bool:
@@ -128,11 +128,13 @@ def _held_search_for(*, search_id: int, user: User) -> SearchRequest:
     search = SearchRequest.objects.select_for_update().get(pk=search_id)
     if search.status != SearchRequest.Status.NEEDS_CONFIRMATION:
         raise ConfirmationRefused(
-            "not_held", "This search is not waiting for a repeat-search confirmation."
+            "This search is not waiting for a repeat-search confirmation.", code="not_held"
         )
     if search.user_id != user.pk:
         raise ConfirmationRefused(
-            "not_your_search", "Only the analyst who ran this search can confirm or cancel it."
+            "Only the analyst who ran this search can confirm or cancel it.",
+            code="not_your_search",
+            status=403,
         )
     return search
 

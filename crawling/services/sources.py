@@ -10,15 +10,16 @@ from django.utils import timezone
 
 from accounts.permissions import SOURCE_APPROVAL, is_dpo
 from compliance.services import audit_record
+from config.errors import ApplicationError
 from crawling import jurisdiction
 from crawling.fetcher import scope_prefix_error
 from crawling.models import Art6Basis, Art9Condition, CrawlJob, Source
 
 
-class CrawlRefused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class CrawlRefused(ApplicationError):
+    """A source or crawl refused (not approved, suspended, out of scope). ``reason`` is ``message``."""
+
+    default_code = "crawl_refused"
 
 
 # What the DPO approves: a change to any of these sends an approved source back for approval. The

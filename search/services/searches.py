@@ -20,6 +20,7 @@ from accounts.models import User
 from accounts.selectors import membership_for, work_access_refusal
 from compliance.services import audit_record
 from config import ratelimit
+from config.errors import ApplicationError
 from config.storage import StorageUnavailable
 from config.tasks import enqueue
 from search import engine, selectors
@@ -34,10 +35,11 @@ from search.services.ingest import (
 logger = logging.getLogger(__name__)
 
 
-class SearchLimitExceeded(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class SearchLimitExceeded(ApplicationError):
+    """The organisation's monthly quota or rate limit is used up (HTTP 429). ``reason`` is ``message``."""
+
+    default_code = "limit_exceeded"
+    default_status = 429
 
 
 def _check_limits(*, organisation: Any) -> None:

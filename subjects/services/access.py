@@ -8,7 +8,7 @@ import json
 import secrets
 import zipfile
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -25,9 +25,6 @@ from subjects.models import (
     AccessPackage,
     SubjectRequest,
 )
-
-if TYPE_CHECKING:
-    pass
 from subjects.services.common import RequestRefused, _audit, _audit_entry, _confirmed_faces, _hash
 from subjects.services.notify import _email, _url, regulator_text, request_language, status_link
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,9 +16,6 @@ from subjects.models import (
     SubjectRequest,
 )
 from subjects.selectors import restricted_face_match_list
-
-if TYPE_CHECKING:
-    pass
 from subjects.services.common import _audit
 from subjects.services.restriction import _restrict_pending, _restriction_release
 

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from compliance.services import AuditEntry, audit_record_many, subject_pseudonym
+from config.errors import ApplicationError
 from subjects.models import (
     Candidate,
     RequestType,
     SubjectRequest,
 )
 
-if TYPE_CHECKING:
-    pass
 
+class RequestRefused(ApplicationError):
+    """A data-subject request refused before anything was written (rate limit, abuse check, a bad link).
+    ``reason`` and ``message`` are the same text, worded for the requester."""
 
-class RequestRefused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    default_code = "request_refused"
 
 
 def _hash(token: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -24,9 +23,6 @@ from subjects.models import (
     SubjectRequest,
     VerificationToken,
 )
-
-if TYPE_CHECKING:
-    pass
 from subjects.services.candidates import _locate, selfie_analyse
 from subjects.services.common import RequestRefused, _audit, _hash
 from subjects.services.notify import _email, _status_token, _url
@@ -49,7 +45,9 @@ def _rate_limit(*, ip: str | None, email: str) -> None:
                     "Too many requests from here in the last hour. Please try again later, or write to "
                     "%(dpo_email)s; the deadline runs from when we receive your message."
                 )
-                % {"dpo_email": settings.DPO_EMAIL}
+                % {"dpo_email": settings.DPO_EMAIL},
+                code="rate_limited",
+                status=429,
             )
 
 

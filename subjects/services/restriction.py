@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,9 +14,6 @@ from subjects.models import (
     RequestType,
     SubjectRequest,
 )
-
-if TYPE_CHECKING:
-    pass
 from subjects.services.common import DECIDE_FIRST, _audit, _confirmed_faces, _located_face_ids
 from subjects.services.notify import _email
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,9 +22,6 @@ from subjects.models import (
     RequestType,
     SubjectRequest,
 )
-
-if TYPE_CHECKING:
-    pass
 from subjects.services.access import _do_access
 from subjects.services.candidates import _locate, selfie_analyse
 from subjects.services.common import DECIDE_FIRST, _audit, _located_face_ids
