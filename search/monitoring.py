@@ -47,9 +47,10 @@ logger = logging.getLogger(__name__)
 _ALERT_LOCK_KEY = 0x6D6F6E69  # "moni"
 
 
-def strict_threshold(*, model: str) -> float:
-    """The strict match threshold for ``model``: the one place the guard reads it."""
-    return calibration_for(model).threshold
+def same_person_threshold(*, model: str) -> float:
+    """The same-person threshold for ``model`` (``Calibration.same_person_threshold``, one comparison
+    at a time, not the index-size search threshold): the one place the guard reads it."""
+    return calibration_for(model).same_person_threshold()
 
 
 def window_start(*, now: datetime | None = None) -> datetime:
@@ -71,7 +72,7 @@ def _same_person_search_ids(
     return selectors.search_ids_of_same_person(
         face_id=face_id,
         model=search.model,
-        max_distance=strict_threshold(model=search.model),
+        max_distance=same_person_threshold(model=search.model),
         since=window_start(),
         statuses=statuses,
         organisation_id=organisation_id,

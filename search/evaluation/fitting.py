@@ -131,7 +131,7 @@ def fit_calibration(
     for name in fitted["operating_points"]:
         table[name] = {}
         for size in INDEX_SIZES:
-            t = cal.threshold_for(size, point=name)
+            t = cal.search_threshold(size, point=name)
             pair_fmr = cal.fmr_at(t)
             tar = ev.tar_far(genuine, impostor, t)[0]
             table[name][str(size)] = {

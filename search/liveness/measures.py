@@ -256,11 +256,11 @@ def _thresholds(given: Thresholds | None) -> tuple[Thresholds, float, float]:
     where not given.
 
     Same person across the frames: the candidate band's one-to-one point
-    (``threshold_for(1, point="candidate")``, a per-comparison false-match rate of 1e-2). The frames
+    (``search_threshold(1, point="candidate")``, a per-comparison false-match rate of 1e-2). The frames
     are seconds apart in one light, so what separates a genuine capture's faces is the pose alone,
     which costs the strict point's recall (head turns of 25 degrees cross it); a second person must
     pass for every frame. The live face against the request's candidates: the distance at a
-    per-comparison false-match rate of 1e-3 (``Calibration.threshold``), since that match releases
+    per-comparison false-match rate of 1e-3 (``Calibration.same_person_threshold()``), since that match releases
     data.
     """
 
@@ -268,8 +268,8 @@ def _thresholds(given: Thresholds | None) -> tuple[Thresholds, float, float]:
     same, reference = chosen.same_person, chosen.reference
     if same is None or reference is None:
         calibration = calibration_for(engine.model_name())
-        same = same if same is not None else calibration.threshold_for(1, point="candidate")
-        reference = reference if reference is not None else float(calibration.threshold)
+        same = same if same is not None else calibration.search_threshold(1, point="candidate")
+        reference = reference if reference is not None else calibration.same_person_threshold()
     return chosen, float(same), float(reference)
 
 

@@ -280,7 +280,7 @@ def _search_run(search: SearchRequest) -> SearchRequest:
     calibration = calibration_for(search.model)
     # The strict point tightens with the index: about a 1 % chance per search of any stranger.
     size = index_size(search.model)
-    threshold = calibration.threshold_for(size, point="strict")
+    threshold = calibration.search_threshold(size, point="strict")
     matches = selectors.face_match_list(
         embedding=list(search.probe_embedding) if search.probe_embedding is not None else [],
         model=search.model,

@@ -54,8 +54,10 @@ def _match_bands(model: str) -> tuple[float, float]:
     from search.calibration import calibration_for, index_size
 
     calibration, size = calibration_for(model), index_size(model)
-    strict = calibration.threshold_for(size, point="strict") * settings.SUBJECT_STRICT_FACTOR
-    loose = calibration.threshold_for(size, point="candidate") * settings.SUBJECT_BORDERLINE_FACTOR
+    strict = calibration.search_threshold(size, point="strict") * settings.SUBJECT_STRICT_FACTOR
+    loose = (
+        calibration.search_threshold(size, point="candidate") * settings.SUBJECT_BORDERLINE_FACTOR
+    )
     return strict, max(strict, loose)
 
 

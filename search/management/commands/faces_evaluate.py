@@ -111,7 +111,7 @@ class Command(BaseCommand):
     def _committed_threshold(self, options: dict[str, Any]) -> float:
         if options["threshold"] is not None:
             return float(options["threshold"])
-        return calibration.calibration_for(engine.model_name()).threshold
+        return calibration.calibration_for(engine.model_name()).same_person_threshold()
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["folds"] < 2:
