@@ -9,6 +9,7 @@ from django.db import transaction
 from compliance.services import audit_record
 from crawling.models import Source
 from crawling.services.sources import CrawlRefused, crawl_gate
+from search.services import source_image_store
 
 
 def import_source_open(*, name: str, actor: Any = None) -> Source:
@@ -57,7 +58,6 @@ def import_source_open(*, name: str, actor: Any = None) -> Source:
 
 def import_file_store(*, source: Source, data: bytes, original_name: str, actor: Any = None) -> Any:
     """Store one imported photo into ``source`` (its own file name only, never a server path)."""
-    from search.services import source_image_store
 
     return source_image_store(
         data=data,

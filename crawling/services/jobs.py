@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,8 @@ from crawling.fetcher import Fetcher
 from crawling.models import CrawlItem, CrawlJob, Source
 from crawling.services.pages import _process_image, _process_page, _seed_sitemaps
 from crawling.services.sources import CrawlRefused, _crawl_gate
+from search.models import Face
+from search.tasks import source_images_analyse
 
 
 def crawl_job_create(*, source: Source, actor: Any = None, ip: str | None = None) -> CrawlJob:
@@ -47,6 +50,7 @@ def crawl_job_create(*, source: Source, actor: Any = None, ip: str | None = None
             audit_record(
                 actor=actor, action="crawling.job.created", target=job, outcome="success", ip=ip
             )
+            # Lazy: crawling.tasks imports crawling.services (a circle at import time).
             from crawling.tasks import crawl_job_run
 
             enqueue_on_commit(crawl_job_run, job.pk)
@@ -88,6 +92,7 @@ def crawl_job_set_status(
         ip=ip,
     )
     if status == CrawlJob.Status.QUEUED:
+        # Lazy: crawling.tasks imports crawling.services (a circle at import time).
         from crawling.tasks import crawl_job_run
 
         enqueue_on_commit(crawl_job_run, job.pk)
@@ -194,8 +199,6 @@ def crawl_job_run(*, job_id: int, budget_seconds: float = 60.0) -> bool:
 
 def _analyse_later(ids: list[int]) -> None:
     if ids:
-        from search.tasks import source_images_analyse
-
         batch = list(ids)
         enqueue_on_commit(source_images_analyse, batch)
 
@@ -211,7 +214,6 @@ def _next_item(job: CrawlJob) -> CrawlItem | None:
 
 def crawl_job_counts(job: CrawlJob) -> dict[str, Any]:
     """The job's counts as ``crawl --wait`` and the progress page show them."""
-    from search.models import Face
 
     image_ids = CrawlItem.objects.filter(job=job, image__isnull=False).values_list(
         "image_id", flat=True
@@ -230,8 +232,8 @@ def crawl_job_counts(job: CrawlJob) -> dict[str, Any]:
 
 def crawl_jobs_requeue_stalled(*, stalled_after_seconds: int = 300) -> int:
     """Re-enqueue running or queued jobs whose worker went away (no heartbeat)."""
-    from datetime import timedelta
 
+    # Lazy: crawling.tasks imports crawling.services (a circle at import time).
     from crawling.tasks import crawl_job_run
 
     cutoff = timezone.now() - timedelta(seconds=stalled_after_seconds)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections import Counter
 from urllib.parse import urlsplit
 
+import imagehash
 from django.utils import timezone
+from PIL import Image
 
 from crawling import extract, jurisdiction
-from crawling.fetcher import Fetcher, FetchRefused, check_address, in_scope
+from crawling.fetcher import OPT_OUT_TOKENS, Fetcher, FetchRefused, check_address, in_scope
 from crawling.models import CrawlItem, CrawlJob
+from search import engine
+from search.models import SourceImage
+from search.services import source_image_store
+from search.stewardship import source_image_perceptual_hash_set
+from search.suppression import suppression_match
 
 
 def _finish(
@@ -169,7 +178,6 @@ def _process_page(
 
 
 def extract_opt_out() -> set[str]:
-    from crawling.fetcher import OPT_OUT_TOKENS
 
     return OPT_OUT_TOKENS
 
@@ -177,9 +185,6 @@ def extract_opt_out() -> set[str]:
 def _process_image(
     job: CrawlJob, item: CrawlItem, fetcher: Fetcher, counts: Counter[str], skipped: Counter[str]
 ) -> int | None:
-    from search import engine
-    from search.services import source_image_store
-    from search.suppression import suppression_match
 
     def skip(reason: str, http_status: int | None = None) -> int | None:
         skipped[reason] += 1
@@ -196,7 +201,6 @@ def _process_image(
         return skip(f"http_{response.status}", response.status)
     if response.robots_tokens() & extract_opt_out():
         return skip("x_robots_tag_opt_out", response.status)
-    import hashlib
 
     digest = hashlib.sha256(response.body).hexdigest()
     found = jurisdiction.signals(
@@ -234,10 +238,6 @@ def _process_image(
 
 
 def _phash(data: bytes) -> str:
-    import io
-
-    import imagehash
-    from PIL import Image
 
     try:
         return str(imagehash.phash(Image.open(io.BytesIO(data)).convert("RGB")))
@@ -247,7 +247,6 @@ def _phash(data: bytes) -> str:
 
 def _near_duplicate(data: bytes, digest: str) -> bool:
     """Another image with the same perceptual hash (resized or recompressed copy), but not the same bytes."""
-    from search.models import SourceImage
 
     value = _phash(data)
     return (
@@ -257,6 +256,5 @@ def _near_duplicate(data: bytes, digest: str) -> bool:
 
 
 def _set_phash(image_id: int, data: bytes) -> None:
-    from search.stewardship import source_image_perceptual_hash_set
 
     source_image_perceptual_hash_set(image_id=image_id, value=_phash(data))

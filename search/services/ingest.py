@@ -23,6 +23,7 @@ from config.storage import StorageUnavailable
 from config.tasks import enqueue
 from search import engine
 from search.models import Face, SourceImage
+from search.suppression import suppression_match, template_suppresses, templates_kept
 
 
 def _excluded(jurisdiction: str) -> bool:
@@ -43,14 +44,12 @@ class StoreResult:
 
 def _template_suppressions_exist(model: str) -> bool:
     """Whether an objector's face template is kept for ``model``: then every photo is analysed before writing."""
-    from search.suppression import templates_kept
 
     return templates_kept(model=model)
 
 
 def _template_match(analysis: engine.Analysis) -> bool:
     """Whether any face of the photo matches an objector's kept template."""
-    from search.suppression import template_suppresses
 
     return any(
         template_suppresses(embedding=f.embedding.tolist(), model=f.model) for f in analysis.faces
@@ -84,7 +83,6 @@ def source_image_store(
 
     Raises ImageRejected for files that are not usable photos; nothing is written then.
     """
-    from search.suppression import suppression_match
 
     decoded = engine.decode_image(data)
     if _excluded(jurisdiction):
@@ -200,6 +198,7 @@ def source_images_analyse(*, image_ids: list[int], isolate_retried: bool = False
         if isolate_retried and len(rows) > 1 and any(row.attempts > 0 for row in rows):
             # A batch with these images died before: one task each, so that one poison photo
             # is quarantined alone instead of taking the whole batch with it.
+            # Lazy: search.tasks imports search.services (a circle at import time).
             from search.tasks import source_images_analyse as analyse_task
 
             ids = [row.pk for row in rows]

@@ -10,6 +10,7 @@ from compliance.services import audit_record
 from config.storage import StorageUnavailable
 from search import engine
 from search.models import Face, SourceImage
+from search.suppression import template_suppresses
 
 
 def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -50,7 +51,6 @@ def faces_reembed(*, limit_images: int | None = None) -> ReembedCounts:
     re-embedded face that an objector's kept template now matches is suppressed, as ingestion would.
     One audit event per photo, in the same transaction; no embedding is logged.
     """
-    from search.suppression import template_suppresses
 
     model, version = engine.model_name(), engine.pipeline_version()
     stale = Face.objects.filter(model=model, status=Face.Status.ACTIVE).exclude(pipeline=version)

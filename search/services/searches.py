@@ -23,7 +23,7 @@ from config import ratelimit
 from config.errors import ApplicationError
 from config.storage import StorageUnavailable
 from config.tasks import enqueue
-from search import engine, selectors
+from search import engine, monitoring, selectors
 from search.calibration import calibration_for, index_size
 from search.models import LawfulBasis, ProbeFace, SearchHit, SearchRequest
 from search.services.ingest import (
@@ -120,6 +120,7 @@ def search_create(
 
 def _search_enqueue(search_id: int) -> None:
     """Queue the search; if the broker is unreachable the row stays pending and the sweeper queues it."""
+    # Lazy: search.tasks imports search.services (a circle at import time).
     from search.tasks import search_process
 
     enqueue(
@@ -302,7 +303,6 @@ def _search_run(search: SearchRequest) -> SearchRequest:
             for i, m in enumerate(matches)
         ]
     )
-    from search import monitoring  # the monitoring guard (docs/monitoring.md)
 
     if monitoring.search_hold_if_repeat(search=search):
         return search  # a repeat search: the results wait for the analyst's confirmation

@@ -20,6 +20,7 @@ def searches_requeue_stuck(*, older_than: timedelta = timedelta(minutes=5)) -> d
     Only pending (and, for images, processing) rows are looked at: a failed or quarantined item
     is never brought back.
     """
+    # Lazy: search.tasks imports search.services (a circle at import time).
     from search.tasks import search_process, source_images_analyse
 
     max_attempts = settings.FACE_TASK_MAX_ATTEMPTS

@@ -7,7 +7,7 @@ import io
 import json
 import secrets
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from compliance.services import audit_record_many
+from crawling.models import Source
+from search.models import SearchHit, SearchRequest
+from search.withholding import withheld_searches
 from subjects.identity import identity_proven
 from subjects.models import (
     AccessPackage,
@@ -27,6 +30,7 @@ from subjects.models import (
 )
 from subjects.services.common import RequestRefused, _audit, _audit_entry, _confirmed_faces, _hash
 from subjects.services.notify import _email, _url, regulator_text, request_language, status_link
+from subjects.templatetags.public_i18n import day_date
 
 
 def _do_access(request: SubjectRequest, **_: Any) -> dict[str, Any]:
@@ -137,7 +141,6 @@ PACKAGE_WITHHELD = gettext_noop(
 def _image_origin(image: Any) -> str:
     """Where a photo came from, as the person is told: 'web_page' (found on a web page) or 'imported_file' (a file
     that a source imported: a local source, or a photo with no web address)."""
-    from crawling.models import Source
 
     if image.source is not None and image.source.kind == Source.Kind.LOCAL:
         return "imported_file"
@@ -148,9 +151,8 @@ def _package_json(request: SubjectRequest, *, second_tier: bool = True) -> str:
     """data.json. ``second_tier`` False (the requester is not shown to be the person): only what exposes nobody —
     purposes, categories, retention, rights, sources and recipients in general, how to complain, and whether we
     hold matching photos as a band; no photo, address, date or organisation."""
+    # Rightward (subjects -> compliance): left here until compliance registers its figures.
     from compliance.models import RetentionPolicy
-    from search.models import SearchHit, SearchRequest
-    from search.withholding import withheld_searches
 
     if not second_tier:
         held = _confirmed_faces(request).values("image_id").distinct().count()
@@ -242,12 +244,9 @@ def _package_json(request: SubjectRequest, *, second_tier: bool = True) -> str:
 
 def _report_context(data: dict[str, Any]) -> dict[str, Any]:
     """data.json's content with its timestamps as dates, for the report a person reads."""
-    from datetime import datetime
 
     def when(value: str) -> Any:
         return datetime.fromisoformat(value) if value else None
-
-    from subjects.templatetags.public_i18n import day_date
 
     def days(times: list[str]) -> str:
         """The days an organisation was shown the photo, each once, in the active language."""

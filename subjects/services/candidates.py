@@ -10,6 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from search import engine
+from search.calibration import calibration_for, index_size
+from search.models import Face
+from search.selectors import face_match_list
 from subjects.abuse import abuse_check
 from subjects.models import (
     Candidate,
@@ -23,7 +27,6 @@ from subjects.services.restriction import _restrict_pending, _restriction_releas
 def selfie_analyse(*, selfie: bytes) -> Any:
     """Decode and analyse a selfie in memory. A photo without one usable face is refused with a reason the
     person can act on (ImageRejected), so that no request is filed on a selfie that can find nothing."""
-    from search import engine
 
     analysis = engine.analyse(engine.decode_image(selfie))
     if not analysis.faces:
@@ -51,7 +54,6 @@ def _match_bands(model: str) -> tuple[float, float]:
     Both are operating points of the calibration for the live index size (search/calibration.json);
     SUBJECT_STRICT_FACTOR / SUBJECT_BORDERLINE_FACTOR (default 1) scale them.
     """
-    from search.calibration import calibration_for, index_size
 
     calibration, size = calibration_for(model), index_size(model)
     strict = calibration.search_threshold(size, point="strict") * settings.SUBJECT_STRICT_FACTOR
@@ -69,8 +71,6 @@ def _locate(
     found_by: str = "selfie",
 ) -> int:
     """Candidates from the selfie's main face (strict and borderline bands) and from the URLs given."""
-    from search.models import Face
-    from search.selectors import face_match_list
 
     count = 0
     if analysis is not None and analysis.faces:
@@ -138,8 +138,6 @@ def candidates_expand(*, request: SubjectRequest) -> int:
     round finds nothing new, within SUBJECT_EXPANSION_MAX_ROUNDS rounds and SUBJECT_EXPANSION_MAX_CANDIDATES
     candidates per request. Only confirmed faces seed a round: a proposal never proposes on its own.
     """
-    from search.models import Face
-    from search.selectors import face_match_list
 
     request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
     seeds = list(

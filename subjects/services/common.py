@@ -8,6 +8,7 @@ from typing import Any
 
 from compliance.services import AuditEntry, audit_record_many, subject_pseudonym
 from config.errors import ApplicationError
+from search.models import Face
 from subjects.models import (
     Candidate,
     RequestType,
@@ -65,7 +66,6 @@ DECIDE_FIRST = {RequestType.ERASURE, RequestType.OBJECTION, RequestType.RESTRICT
 
 
 def _confirmed_faces(request: SubjectRequest) -> Any:
-    from search.models import Face
 
     return Face.objects.filter(
         pk__in=request.candidates.filter(status=Candidate.Status.CONFIRMED).values("face_ref")

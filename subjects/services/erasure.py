@@ -8,8 +8,10 @@ from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy
 
+from accounts.models import Membership, Role
 from compliance.outbox import email_enqueue
 from compliance.services import audit_record
+from search import stewardship
 from subjects.models import (
     ErasureReceipt,
     OrganisationNotice,
@@ -34,7 +36,6 @@ def erase_confirmed(
     """Erase every image holding a confirmed face (search.stewardship.faces_erase: what a legal hold covers
     is kept, restricted, and erased when the hold ends); tell the organisations that received the erased
     ones (Art 19); record the receipt. Returns the receipt and the stewardship's outcome."""
-    from search import stewardship
 
     face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
     outcome = stewardship.faces_erase(
@@ -44,7 +45,6 @@ def erase_confirmed(
 
 
 def _erasure_receipt(request: SubjectRequest, outcome: ErasureOutcome) -> ErasureReceipt:
-    from accounts.models import Membership, Role
 
     for org_id, (_name, cases) in outcome.recipients.items():
         OrganisationNotice.objects.create(
@@ -88,13 +88,11 @@ def _erasure_receipt(request: SubjectRequest, outcome: ErasureOutcome) -> Erasur
 
 def storage_objects_left(*, names: list[str], sha256s: list[str]) -> list[str]:
     """Objects left in storage under erased names (search.stewardship.storage_objects_left)."""
-    from search.stewardship import storage_objects_left as left
 
-    return left(names=names, sha256s=sha256s)
+    return stewardship.storage_objects_left(names=names, sha256s=sha256s)
 
 
 def _do_objection(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[str, Any]:
-    from search import stewardship
 
     # With consent, every confirmed face's template is kept (not only the selfie's): photos of the person
     # unlike the selfie are then refused too. Read them before the erasure deletes the faces.
@@ -131,7 +129,6 @@ def _do_objection(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[
 def _do_rectification(
     request: SubjectRequest, *, rectified_jurisdiction: str = "", actor: Any = None, **_: Any
 ) -> dict[str, Any]:
-    from search import stewardship
 
     code = rectified_jurisdiction.strip().upper()
     if not code:
@@ -158,6 +155,5 @@ def _do_complaint(request: SubjectRequest, **_: Any) -> dict[str, Any]:
 
 def suppression_add(**kwargs: Any) -> int:
     """The suppression list is written by search (search.stewardship.suppression_add); kept for callers."""
-    from search.stewardship import suppression_add as add
 
-    return add(**kwargs)
+    return stewardship.suppression_add(**kwargs)

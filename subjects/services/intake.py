@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -160,7 +161,6 @@ def request_verify(*, token: str, ip: str | None = None) -> SubjectRequest:
 
 def access_request_by_token(*, reference: str, token: str) -> SubjectRequest:
     """The requester's own request (reference plus the secret from their email); 404 otherwise."""
-    from django.http import Http404
 
     request = SubjectRequest.objects.filter(reference=reference).first()
     if request is None:

@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 
 from compliance.outbox import email_enqueue
+from subjects import public_labels
 from subjects.abuse import abuse_signal_open_count
 from subjects.models import (
     SubjectRequest,
@@ -40,9 +41,8 @@ def status_link(request: SubjectRequest) -> str:
 
 def regulator_text() -> str:
     """Where to complain, in the active language (subjects.public_labels owns the wording)."""
-    from subjects.public_labels import regulator_text as text
 
-    return text()
+    return public_labels.regulator_text()
 
 
 def request_language(request: SubjectRequest) -> str:

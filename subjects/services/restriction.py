@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy
 
+from search import stewardship
+from search.models import Face
 from subjects.models import (
     Candidate,
     RequestType,
@@ -24,7 +26,6 @@ def _restrict_pending(request: SubjectRequest, *, actor: Any = None) -> int:
     """Erasure, objection, restriction: the faces the request locates are restricted (never returned by a search)
     from the moment the email is verified, while the proof that the requester is the person is pending. Reversible:
     the restriction this request caused is lifted if it is refused, withdrawn or a candidate rejected."""
-    from search import stewardship
 
     if request.type not in DECIDE_FIRST:
         return 0
@@ -46,7 +47,6 @@ def _restriction_release(
     """Lift the pending restriction this request caused on these faces, unless another reason keeps it: another
     open erasure/objection/restriction request that located them, or a completed restriction (Art 18); what must
     stay out of every search (a hold, an excluded jurisdiction) the stewardship keeps."""
-    from search import stewardship
 
     if request.type not in DECIDE_FIRST or request.verified_at is None or not face_ids:
         return 0
@@ -89,8 +89,6 @@ def _restriction_release(
 
 
 def _do_restriction(request: SubjectRequest, actor: Any = None, **_: Any) -> dict[str, Any]:
-    from search import stewardship
-    from search.models import Face
 
     face_ids = list(_confirmed_faces(request).values_list("pk", flat=True))
     stewardship.faces_restrict(face_ids=face_ids, request_reference=request.reference, actor=actor)
@@ -106,7 +104,6 @@ def restriction_lift(
 ) -> int:
     """Lift a restriction: the requester is told first (Art 18(3)), then the faces become searchable,
     except those that must stay out of every search (search.stewardship.faces_restrict_lift)."""
-    from search import stewardship
 
     if request.type != RequestType.RESTRICTION or request.status != S.COMPLETED:
         raise ValidationError("Only a completed restriction can be lifted.")
