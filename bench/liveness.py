@@ -1,4 +1,4 @@
-"""Live capture checks (search/liveness.py) on synthetic captures: APCER per attack, BPCER, time.
+"""Live capture checks (search/liveness/) on synthetic captures: APCER per attack, BPCER, time.
 
 Data: the people of ../shared/faces/identities.csv with at least two photos that give a synthetic
 webcam scene (one face in a 640x480 window around it; tests/search/liveness_frames.py builds the

@@ -2,9 +2,19 @@
 
 ``faces_evaluate --calibrate --write`` measures the false-match curve on labelled pairs (with a
 normal-tail fit below what it resolves), fits the confidence curve (checked out of sample by
-person) and stores them in ``search/calibration.json`` per model. Searches read the strict point
-for the live index size (``threshold_for(index_size(model))``); subject requests add the looser
-candidate point. ``threshold`` stays for older callers (the distance at FMR 1e-3).
+person) and stores them in ``search/calibration.json`` per model.
+
+Two thresholds, two questions:
+
+- ``search_threshold(index_size, point=...)``: one photo against the whole index (1:N). Every
+  search compares the probe with ``index_size`` faces, so a fixed per-comparison false-match rate
+  would give more strangers per search as the index grows: the threshold tightens with the index
+  size to hold the operating point's ``strangers_per_search``. Customer searches use the "strict"
+  point; subject requests add the looser "candidate" point.
+- ``same_person_threshold()``: are these two faces the same person (1:1, or against a short list)?
+  The repeat-search monitoring guard, the suppression list and the live capture's reference check
+  ask this; the number of comparisons does not grow with the index, so it is one fixed distance, at
+  a per-comparison false-match rate of 1e-3 (the stored ``threshold``).
 """
 
 from __future__ import annotations
@@ -50,7 +60,7 @@ DEFAULT_OPERATING_POINTS: dict[str, dict[str, Any]] = {
 @dataclass(frozen=True)
 class Calibration:
     model: str
-    threshold: float  # cosine distance at a per-comparison FMR of 1e-3 (kept for older callers)
+    threshold: float  # cosine distance at a per-comparison FMR of 1e-3: same_person_threshold()
     slope: float  # confidence = 1 / (1 + exp(slope * (distance - midpoint)))
     midpoint: float
     # (distance, FMR) measured on labelled impostor pairs, distance ascending.
@@ -97,8 +107,14 @@ class Calibration:
             return float(tars[0]), False
         return float(np.interp(distance, dists, tars)), True
 
-    def threshold_for(self, index_size: int, *, point: str = "strict") -> float:
-        """The distance threshold of an operating point for a search of ``index_size`` faces."""
+    def same_person_threshold(self) -> float:
+        """The distance under which two faces are taken for the same person, one comparison at a
+        time (a per-comparison FMR of 1e-3): monitoring, suppression, the capture's reference."""
+        return float(self.threshold)
+
+    def search_threshold(self, index_size: int, *, point: str = "strict") -> float:
+        """The distance threshold of an operating point for a search of ``index_size`` faces (1:N),
+        tighter as the index grows so that the expected strangers per search stay the same."""
         if point not in self.operating_points:
             raise LookupError(
                 f"no operating point {point!r}; known: {', '.join(sorted(self.operating_points))}"

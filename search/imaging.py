@@ -19,18 +19,21 @@ import numpy as np
 from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from config.errors import ApplicationError
+
 logger = logging.getLogger(__name__)
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
 
 
-class ImageRejected(ValueError):
-    """An upload that is not a usable photo. ``code`` is stable, ``message`` is for people."""
+class ImageRejected(ApplicationError, ValueError):
+    """An upload that is not a usable photo. ``code`` is stable, ``message`` is for people. Still a
+    ValueError for callers that catch decoding errors broadly; raised as ``ImageRejected(code, message)``."""
+
+    default_code = "image_rejected"
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Role, User
 from compliance.services import audit_record
+from config.errors import ApplicationError
 from outbox.services import email_enqueue
 from search import selectors
 from search.calibration import calibration_for
@@ -48,9 +49,10 @@ logger = logging.getLogger(__name__)
 _ALERT_LOCK_KEY = 0x6D6F6E69  # "moni"
 
 
-def strict_threshold(*, model: str) -> float:
-    """The strict match threshold for ``model``: the one place the guard reads it."""
-    return calibration_for(model).threshold
+def same_person_threshold(*, model: str) -> float:
+    """The same-person threshold for ``model`` (``Calibration.same_person_threshold``, one comparison
+    at a time, not the index-size search threshold): the one place the guard reads it."""
+    return calibration_for(model).same_person_threshold()
 
 
 def window_start(*, now: datetime | None = None) -> datetime:
@@ -72,7 +74,7 @@ def _same_person_search_ids(
     return selectors.search_ids_of_same_person(
         face_id=face_id,
         model=search.model,
-        max_distance=strict_threshold(model=search.model),
+        max_distance=same_person_threshold(model=search.model),
         since=window_start(),
         statuses=statuses,
         organisation_id=organisation_id,
@@ -113,13 +115,12 @@ def repeats_under_other_cases(*, search: SearchRequest, earlier: list[int]) -> l
     return [pk for pk in earlier if pk in counted]
 
 
-class ConfirmationRefused(Exception):
-    """The search cannot be confirmed or cancelled now (not held, or not this analyst's)."""
+class ConfirmationRefused(ApplicationError):
+    """The search cannot be confirmed or cancelled now: not held (``not_held``, 409), or not this
+    analyst's (``not_your_search``, 403)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    default_code = "not_held"
+    default_status = 409
 
 
 def search_hold_if_repeat(*, search: SearchRequest) -> bool:
@@ -154,11 +155,13 @@ def _held_search_for(*, search_id: int, user: User) -> SearchRequest:
     search = SearchRequest.objects.select_for_update().get(pk=search_id)
     if search.status != SearchRequest.Status.NEEDS_CONFIRMATION:
         raise ConfirmationRefused(
-            "not_held", "This search is not waiting for a repeat-search confirmation."
+            "This search is not waiting for a repeat-search confirmation.", code="not_held"
         )
     if search.user_id != user.pk:
         raise ConfirmationRefused(
-            "not_your_search", "Only the analyst who ran this search can confirm or cancel it."
+            "Only the analyst who ran this search can confirm or cancel it.",
+            code="not_your_search",
+            status=403,
         )
     return search
 

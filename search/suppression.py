@@ -46,7 +46,7 @@ def template_suppresses(*, embedding: list[float], model: str) -> bool:
     templates = Suppression.objects.filter(kind=Suppression.Kind.TEMPLATE, model=model)
     if not templates.exists():
         return False
-    threshold = calibration_for(model).threshold
+    threshold = calibration_for(model).same_person_threshold()
     return (
         templates.annotate(distance=CosineDistance("template", embedding))
         .filter(distance__lte=threshold)

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from compliance.services import audit_record
+from config.errors import ApplicationError
 from search.models import AccessRestrictionBasis, SearchRequest
 
 if TYPE_CHECKING:
@@ -26,12 +27,11 @@ if TYPE_CHECKING:
 R = SearchRequest.AccessRestriction
 
 
-class WithholdingRefused(Exception):
-    """The claim or decision cannot be made in the search's present state (nothing was changed)."""
+class WithholdingRefused(ApplicationError):
+    """The claim or decision cannot be made in the search's present state (nothing was changed; 409)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+    default_code = "withholding_refused"
+    default_status = 409
 
 
 def access_restriction_may_claim(*, search: SearchRequest, user: User) -> bool:
@@ -77,11 +77,11 @@ def search_access_restriction_claim(
         )
     if search.status != SearchRequest.Status.DONE:
         raise WithholdingRefused(
-            "not_finished", "Only a finished search whose results were shown can be withheld."
+            "Only a finished search whose results were shown can be withheld.", code="not_finished"
         )
     if search.access_restriction in (R.PENDING, R.APPROVED):
         raise WithholdingRefused(
-            "already_claimed", "A restriction is already claimed for this search."
+            "A restriction is already claimed for this search.", code="already_claimed"
         )
     now = timezone.now()
     search.access_restriction = R.PENDING
@@ -130,7 +130,9 @@ def search_access_restriction_decide(
         raise ValidationError({"note": "Say why the claim is refused."})
     search = SearchRequest.objects.select_for_update().get(pk=search.pk)
     if search.access_restriction != R.PENDING:
-        raise WithholdingRefused("not_pending", "This search has no claim waiting for a decision.")
+        raise WithholdingRefused(
+            "This search has no claim waiting for a decision.", code="not_pending"
+        )
     search.access_restriction = R.APPROVED if approve else R.REFUSED
     search.access_restriction_decided_by = actor
     search.access_restriction_decided_at = timezone.now()

@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from compliance.services import audit_record
+from config.errors import ApplicationError
 from search import liveness
 from subjects.abuse import abuse_capture_failed
 from subjects.models import Candidate, IdentityProof, LiveCapture, ProofMethod, SubjectRequest
@@ -56,13 +57,14 @@ STORAGE_PREFIX = "live-captures"
 MAGIC = b"LCF1"
 
 
-class CaptureRefused(Exception):
+class CaptureRefused(ApplicationError):
     """The submission cannot be checked at all (no such challenge, too many attempts, request closed).
-    ``reason`` is worded for the requester; ``status`` the HTTP status to answer with."""
+    ``reason`` (= ``message``) is worded for the requester; ``status`` the HTTP status to answer with."""
+
+    default_code = "capture_refused"
 
     def __init__(self, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.reason, self.status = reason, status
+        super().__init__(reason, status=status)
 
 
 # --- Encryption -------------------------------------------------------------------------

@@ -10,10 +10,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.permissions import SUBJECT_REQUESTS
+from accounts.permissions import dpo_required as _dpo_required
 from search.suppression import suppression_hash, suppression_match, template_suppresses  # noqa: F401 (re-exports)
 from subjects.models import AccessPackage, SubjectRequest
 
@@ -21,12 +22,7 @@ from subjects.models import AccessPackage, SubjectRequest
 def dpo_required(*, user: object) -> None:
     """The one check that ``user`` may work data-subject requests (the DPO's permission): views, the capture
     review, withholdings and the identity decision all ask it. Raises PermissionDenied otherwise."""
-    if (
-        user is None
-        or not getattr(user, "is_authenticated", False)
-        or not user.has_perm("accounts.work_subject_requests")
-    ):  # type: ignore[attr-defined]
-        raise PermissionDenied
+    _dpo_required(user=user, permission=SUBJECT_REQUESTS)
 
 
 def organisation_notice_list(*, organisation_id: int, limit: int = 10) -> list[object]:

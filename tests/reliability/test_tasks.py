@@ -1,10 +1,11 @@
 """Face tasks under fault injection, with real worker processes killed for real.
 
 The worker is a real ``celery worker`` (prefork, one child, as ``make run`` starts it) on the
-test database and broker. Two test hooks, read only by ``config.test_settings``:
-``FACE_TEST_HOLD_FILE`` (the task waits while that file exists, so the test can kill it
-mid-search) and ``FACE_TEST_CRASH_SHA256`` (the worker SIGKILLs itself on that photo, as a photo
-that crashes the face model would).
+test database and broker, loading the test-only app ``tests.reliability.fault_worker`` (production
+code carries no hook). Two variables in the worker's environment drive it: ``FACE_TEST_HOLD_FILE``
+(the task waits while that file exists, so the test can kill it mid-search) and
+``FACE_TEST_CRASH_SHA256`` (the worker SIGKILLs itself on that photo, as a photo that crashes the
+face model would).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Worker:
                 "-m",
                 "celery",
                 "-A",
-                "config",
+                "tests.reliability.fault_worker",
                 "worker",
                 "-Q",
                 "gpu",

@@ -1,4 +1,4 @@
-"""Synthetic live captures for the liveness checks (search/liveness.py): a helper, not tests.
+"""Synthetic live captures for the liveness checks (search/liveness/): a helper, not tests.
 
 What a synthetic genuine capture stands for: a person in front of a webcam in one room who looks
 at the camera and then turns their head as asked. It is built from ONE photo of

@@ -26,12 +26,17 @@ def test_committed_points_tighten_with_the_index_and_record_how_they_were_obtain
     """The strict point for 1M faces is stricter than for 10; each point says what it targets; the file
     records the sets, photos, people and folds it was fitted on; the curve is measured, not assumed."""
     cal = committed()
-    assert cal.threshold_for(10) > cal.threshold_for(10_000) > cal.threshold_for(1_000_000) >= 0
-    assert cal.threshold_for(10, point="candidate") > cal.threshold_for(
+    assert (
+        cal.search_threshold(10)
+        > cal.search_threshold(10_000)
+        > cal.search_threshold(1_000_000)
+        >= 0
+    )
+    assert cal.search_threshold(10, point="candidate") > cal.search_threshold(
         10
     )  # the review band errs toward recall
     # At 10,000 faces the strict point keeps the expected strangers per search at its target.
-    assert cal.fmr_at(cal.threshold_for(10_000)) * 10_000 == pytest.approx(0.01, rel=0.05)
+    assert cal.fmr_at(cal.search_threshold(10_000)) * 10_000 == pytest.approx(0.01, rel=0.05)
     entry = calibration._load()[engine.model_name()]
     source = entry["obtained_from"]
     assert source["people"] >= 146 and source["photos"] >= 1210 and source["person_folds"] >= 5
@@ -103,8 +108,10 @@ def test_subject_bands_are_the_strict_and_candidate_points():
     _set_index_size(10_000)
     strict, loose = _match_bands(engine.model_name())
     cal = committed()
-    assert strict == pytest.approx(cal.threshold_for(10_000))
-    assert loose == pytest.approx(cal.threshold_for(10_000, point="candidate")) and loose > strict
+    assert strict == pytest.approx(cal.search_threshold(10_000))
+    assert (
+        loose == pytest.approx(cal.search_threshold(10_000, point="candidate")) and loose > strict
+    )
 
 
 def test_candidate_band_keeps_its_recall_floor_in_a_large_index():
@@ -113,14 +120,16 @@ def test_candidate_band_keeps_its_recall_floor_in_a_large_index():
     nearest first), and stays there at 100M. The strict point has no floor and keeps tightening."""
     cal = committed()
     at_1m, at_100m = (
-        cal.threshold_for(1_000_000, point="candidate"),
-        cal.threshold_for(100_000_000, point="candidate"),
+        cal.search_threshold(1_000_000, point="candidate"),
+        cal.search_threshold(100_000_000, point="candidate"),
     )
     assert cal.fmr_at(at_1m) == pytest.approx(1e-4, rel=0.05)
     assert at_100m == pytest.approx(at_1m)
-    assert cal.threshold_for(100_000_000) <= cal.threshold_for(1_000_000) < at_1m
+    assert cal.search_threshold(100_000_000) <= cal.search_threshold(1_000_000) < at_1m
     # At 10k the band is still set by its 10 strangers per request (FMR 1e-3), above the floor.
-    assert cal.fmr_at(cal.threshold_for(10_000, point="candidate")) == pytest.approx(1e-3, rel=0.05)
+    assert cal.fmr_at(cal.search_threshold(10_000, point="candidate")) == pytest.approx(
+        1e-3, rel=0.05
+    )
 
 
 def test_true_match_rate_at_a_distance_comes_from_the_cross_validated_curve():
@@ -131,8 +140,8 @@ def test_true_match_rate_at_a_distance_comes_from_the_cross_validated_curve():
     row = entry["fmr_curve"][len(entry["fmr_curve"]) // 2]
     assert cal.tar_at(row["distance"]) == (pytest.approx(row["cv_tar"]), True)
     low, high = (
-        cal.tar_at(cal.threshold_for(10_000)),
-        cal.tar_at(cal.threshold_for(10_000, point="candidate")),
+        cal.tar_at(cal.search_threshold(10_000)),
+        cal.tar_at(cal.search_threshold(10_000, point="candidate")),
     )
     assert low is not None and high is not None and 0 <= low[0] < high[0] <= 1
     smallest = min(r["distance"] for r in entry["fmr_curve"])
@@ -153,7 +162,7 @@ def test_analyst_is_told_the_level_a_search_ran_at(indexed, teammate, client):
         services.search_create(user=teammate, image_data=photos.photo("img2.jpg"), **FIELDS)
     )
     assert small.index_size == 10 and small.match_threshold == pytest.approx(
-        committed().threshold_for(10)
+        committed().search_threshold(10)
     )
     client.force_login(teammate)
     page = client.get(reverse("search:detail", args=[small.pk])).content.decode()

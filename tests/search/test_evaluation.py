@@ -161,7 +161,7 @@ D_1E8 = (float(ndtri(1e-8)) - float(ndtri(1e-5)) + 5.0) / 100  # the tail's dist
     ],
 )
 def test_threshold_tightens_with_the_index_size(size, point, expected):
-    assert CAL.threshold_for(size, point=point) == pytest.approx(expected, abs=1e-9)
+    assert CAL.search_threshold(size, point=point) == pytest.approx(expected, abs=1e-9)
 
 
 def test_fmr_at_reads_the_curve_and_the_tail():
@@ -172,4 +172,4 @@ def test_fmr_at_reads_the_curve_and_the_tail():
 
 def test_unknown_operating_point_is_refused():
     with pytest.raises(LookupError, match="no operating point"):
-        CAL.threshold_for(10, point="lenient")
+        CAL.search_threshold(10, point="lenient")

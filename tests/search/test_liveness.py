@@ -1,4 +1,4 @@
-"""The live capture checks (search/liveness.py) with the real face model on synthetic captures built
+"""The live capture checks (search/liveness/) with the real face model on synthetic captures built
 from the shared photos (tests/search/liveness_frames.py says what a synthetic capture stands for).
 
 Each capture is analysed once per check call; the captures are built once per module.

@@ -130,7 +130,7 @@ def test_different_people_searched_raise_no_alert(faces):
 
 def test_two_photos_of_one_person_are_the_same_person_and_another_person_is_not(faces):
     """The real model on real photos: person01's img1 and img4 are within the strict threshold; img3 is not."""
-    threshold = monitoring.strict_threshold(model=faces["img1.jpg"].model)
+    threshold = monitoring.same_person_threshold(model=faces["img1.jpg"].model)
     analyst, _ = _org_with_people("Acme")
     first = completed(analyst, faces["img1.jpg"], "CASE-1")
     second = completed(analyst, faces["img4.jpg"], "CASE-2")

@@ -55,7 +55,7 @@ def test_candidates_near_confirmed_faces_raise_recall_and_the_objector_template_
     cal, size = calibration_for("Dlib"), index_size("Dlib")
     settings.SUBJECT_STRICT_FACTOR = 0.5
     settings.SUBJECT_BORDERLINE_FACTOR = (
-        0.6 * cal.threshold_for(size) / cal.threshold_for(size, point="candidate")
+        0.6 * cal.search_threshold(size) / cal.search_threshold(size, point="candidate")
     )
     mine = {f.pk for n in names for f in store[n].faces.all()}
     theirs = {f.pk for n in OTHERS for f in store[n].faces.all()}
