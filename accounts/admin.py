@@ -12,8 +12,7 @@ from accounts.models import Invitation, Membership, Organisation, User
 from accounts.selectors import user_requires_mfa
 from accounts.services import api_tokens_revoke_on_change, organisation_set_active
 from accounts.staff import staff_email_mark_verified
-from compliance.admin import AuditedModelAdmin
-from compliance.admin_audit import AuditedAdminMixin
+from audit.admin_audit import AuditedAdminMixin, AuditedModelAdmin
 from config.http import client_ip
 
 

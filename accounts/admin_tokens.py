@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from accounts.models import ApiToken
-from compliance.admin import ReadOnlyAdmin
+from audit.admin_audit import ReadOnlyAdmin
 
 
 class ApiTokenAdmin(ReadOnlyAdmin):

@@ -12,6 +12,10 @@ class AccountsConfig(AppConfig):
         from accounts.staff import staff_groups_sync
 
         security_audit.connect()
+        from accounts.audit_actor import audit_actor_fields
+        from audit.services import audit_actor_describer_set
+
+        audit_actor_describer_set(audit_actor_fields)
         mfa.connect()
         # After admin autodiscovery (the admin app is first in INSTALLED_APPS): the hashed tokens' list.
         from django.apps import apps

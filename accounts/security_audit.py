@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_out, user_login_failed
 from django.db.models.signals import post_delete, post_save
 
-from compliance.services import audit_record, subject_pseudonym
+from audit.services import audit_record, subject_pseudonym
 from config.http import client_ip
 
 

@@ -25,7 +25,7 @@ from accounts.tokens import (  # noqa: F401 (re-exported: callers import the tok
     api_token_rotate,
     api_token_touch,
 )
-from compliance.services import audit_record
+from audit.services import audit_record
 
 
 def invitation_token_hash(token: str) -> str:

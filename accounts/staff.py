@@ -69,7 +69,7 @@ def staff_email_mark_verified(*, user: Any, actor: Any = None, ip: str | None = 
     """
     from allauth.account.models import EmailAddress
 
-    from compliance.services import audit_record
+    from audit.services import audit_record
 
     address = EmailAddress.objects.filter(user=user, email__iexact=user.email).first()
     if address is not None and address.verified and address.primary:
@@ -95,7 +95,7 @@ def staff_create(*, email: str, group: str, actor: Any = None) -> StaffCreated:
     from django.core.validators import validate_email
     from django.db import transaction
 
-    from compliance.services import audit_record
+    from audit.services import audit_record
 
     email = email.strip().lower()
     validate_email(email)

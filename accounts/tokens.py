@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
-from compliance.services import audit_record
+from audit.services import audit_record
 
 
 def api_token_hash(key: str) -> str:

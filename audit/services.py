@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from audit.leaves import details_digest_for, leaf_hash_of, leaf_object, leaf_template
 from audit.models import AuditEvent
@@ -78,11 +77,20 @@ def _actor_fields_basic(actor: Any) -> tuple[int | None, str, str, int | None]:
     return actor.pk, getattr(actor, "email", "") or str(actor), "", None
 
 
+ActorDescriber = Callable[[Any], tuple[int | None, str, str, int | None]]
+_actor_describer: ActorDescriber | None = None
+
+
+def audit_actor_describer_set(describe: ActorDescriber) -> None:
+    """Called from accounts' ``ready()``: how an actor's id, label, roles and organisation are
+    recorded (the project's roles live above this app, so they are handed down, not imported)."""
+    global _actor_describer
+    _actor_describer = describe
+
+
 def _actor_fields(actor: Any) -> tuple[int | None, str, str, int | None]:
-    """(id, label, roles, organisation id) of the actor, through settings.AUDIT_ACTOR_FIELDS (the
-    project's roles live outside this app)."""
-    path = getattr(settings, "AUDIT_ACTOR_FIELDS", "")
-    return (import_string(path) if path else _actor_fields_basic)(actor)
+    """(id, label, roles, organisation id) of the actor, through the registered describer."""
+    return (_actor_describer or _actor_fields_basic)(actor)
 
 
 @dataclass(frozen=True)

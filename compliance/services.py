@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from accounts.audit_actor import audit_actor_fields
 from audit.leaves import details_digest_for
 from audit.models import AuditEvent
 from audit.services import (
@@ -41,23 +42,6 @@ __all__ = [
 
 # The old hash chain's first link (events before the transparency log keep their chain columns).
 GENESIS_HASH = "0" * 64
-
-
-def audit_actor_fields(actor: Any) -> tuple[int | None, str, str, int | None]:
-    """(id, label, roles, organisation id) of an actor as the log records it
-    (settings.AUDIT_ACTOR_FIELDS)."""
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return None, "system" if actor is None else "anonymous", "", None
-    from accounts.selectors import membership_for, user_staff_groups
-
-    roles = sorted(user_staff_groups(user=actor))
-    membership = membership_for(user=actor)
-    if membership is not None:
-        roles.append(membership.role)
-    if actor.is_superuser:
-        roles.append("admin")
-    org_id = membership.organisation_id if membership is not None else None
-    return actor.pk, actor.email, ",".join(roles), org_id
 
 
 def audit_event_hashed_fields(event: AuditEvent) -> dict[str, Any]:

@@ -94,8 +94,6 @@ AUDIT_LOG_SIGNING_KEY_GENERATE = not PRODUCTION
 # The sequencer: leaves per batch, and how often it looks for new ones (seconds).
 AUDIT_SEQUENCER_BATCH = env.int("AUDIT_SEQUENCER_BATCH", default=5000)
 AUDIT_SEQUENCER_POLL_SECONDS = env.float("AUDIT_SEQUENCER_POLL_SECONDS", default=0.2)
-# The roles and organisation of an actor, as the audit log records them.
-AUDIT_ACTOR_FIELDS = "compliance.services.audit_actor_fields"
 
 
 def _is_fernet_key(value: str) -> bool:

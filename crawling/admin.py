@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from compliance.admin import AuditedModelAdmin, ReadOnlyAdmin
+from audit.admin_audit import AuditedModelAdmin, ReadOnlyAdmin
 from config.http import client_ip
 from crawling import services
 from crawling.models import CrawlJob, Source

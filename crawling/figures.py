@@ -9,7 +9,7 @@ from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from compliance.models import AuditEvent
+from audit.models import AuditEvent
 from config.figures import Period, Rule, Series, in_period, register
 from crawling.models import CrawlItem
 

@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Role, User
-from compliance.services import audit_record
+from audit.services import audit_record
 from config.errors import ApplicationError
 from outbox.services import email_enqueue
 from search import selectors

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from compliance.services import audit_record
+from audit.services import audit_record
 from config.data_classes import DataClass
 from config.registry import (
     ActiveHolds,

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from compliance.services import audit_record
+from audit.services import audit_record
 from config.registry import ActiveHolds, active_holds
 from search.models import Face, SearchHit, SourceImage, Suppression
 from search.services import storage_files_delete

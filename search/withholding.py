@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from compliance.services import audit_record
+from audit.services import audit_record
 from config.errors import ApplicationError
 from search.models import AccessRestrictionBasis, SearchRequest
 

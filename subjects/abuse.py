@@ -30,7 +30,7 @@ from django.db.models import Count, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from compliance.services import audit_record, subject_pseudonym
+from audit.services import audit_record, subject_pseudonym
 from outbox.services import email_enqueue
 from subjects.models import AbuseSignal, Candidate, SubjectRequest
 
@@ -175,7 +175,7 @@ def _address_variants(request: SubjectRequest, same: list[SubjectRequest]) -> Ab
 
 def capture_failures(*, request: SubjectRequest) -> int:
     """How many times the request failed the live checks (audit events written by the capture flow)."""
-    from compliance.models import AuditEvent
+    from audit.models import AuditEvent
 
     return AuditEvent.objects.filter(
         action=CAPTURE_FAILED,
@@ -205,7 +205,7 @@ def abuse_capture_failed(*, request: SubjectRequest) -> AbuseSignal | None:
 def abuse_capture_sweep(*, hours: int = 48) -> int:
     """Evaluate the capture-failure signal for every request that failed a live check recently, so that it is
     raised even when the capture flow does not call ``abuse_capture_failed`` (periodic)."""
-    from compliance.models import AuditEvent
+    from audit.models import AuditEvent
 
     since = timezone.now() - timedelta(hours=hours)
     ids = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from compliance.admin import PersonalDataAdmin
+from audit.admin_audit import PersonalDataAdmin
 from subjects.models import AccessPackage, Candidate, ErasureReceipt, SubjectRequest
 
 

@@ -39,7 +39,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from compliance.services import audit_record
+from audit.services import audit_record
 from config.errors import ApplicationError
 from search import liveness
 from subjects.abuse import abuse_capture_failed

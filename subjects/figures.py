@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from compliance.models import AuditEvent
+from audit.models import AuditEvent
 from config.figures import Period, Rule, Series, in_period, register
 from search.models import Suppression
 from subjects.models import ErasureReceipt, RequestType, SubjectRequest

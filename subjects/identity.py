@@ -15,7 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from compliance.services import audit_record
+from audit.services import audit_record
 from subjects.models import IdentityProof, ProofMethod, SubjectRequest
 from subjects.selectors import dpo_required
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
-from compliance.services import audit_record, subject_pseudonym
+from audit.services import audit_record, subject_pseudonym
 from config.data_classes import DataClass
 from config.registry import ActiveHolds, SweepOutcome, retention_sweeper_register
 from subjects.models import AccessPackage, SubjectRequest

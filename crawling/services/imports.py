@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
-from compliance.services import audit_record
+from audit.services import audit_record
 from crawling.models import Source
 from crawling.services.sources import CrawlRefused, crawl_gate
 from search.services import source_image_store

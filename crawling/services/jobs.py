@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from compliance.services import audit_record
+from audit.services import audit_record
 from config.tasks import enqueue, enqueue_on_commit
 from crawling.fetcher import Fetcher
 from crawling.models import CrawlItem, CrawlJob, Source

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.permissions import SOURCE_APPROVAL, is_dpo
-from compliance.services import audit_record
+from audit.services import audit_record
 from config.errors import ApplicationError
 from crawling import jurisdiction
 from crawling.fetcher import scope_prefix_error

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from compliance.services import audit_record
+from audit.services import audit_record
 from config.storage import StorageUnavailable
 from config.tasks import enqueue
 from search import engine

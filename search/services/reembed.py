@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from compliance.services import audit_record
+from audit.services import audit_record
 from config.storage import StorageUnavailable
 from search import engine
 from search.models import Face, SourceImage

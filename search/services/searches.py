@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import membership_for, work_access_refusal
-from compliance.services import audit_record
+from audit.services import audit_record
 from config import ratelimit
 from config.errors import ApplicationError
 from config.storage import StorageUnavailable

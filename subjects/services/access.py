@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
-from compliance.services import audit_record_many
+from audit.services import audit_record_many
 from crawling.models import Source
 from search.models import SearchHit, SearchRequest
 from search.withholding import withheld_searches

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from compliance.services import AuditEntry, audit_record_many, subject_pseudonym
+from audit.services import AuditEntry, audit_record_many, subject_pseudonym
 from config.errors import ApplicationError
 from search.models import Face
 from subjects.models import (

@@ -9,8 +9,8 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Membership, Role
+from audit.services import audit_record
 from compliance.outbox import email_enqueue
-from compliance.services import audit_record
 from search import stewardship
 from subjects.models import (
     ErasureReceipt,

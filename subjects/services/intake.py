@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from compliance.services import subject_pseudonym
+from audit.services import subject_pseudonym
 from config import ratelimit
 from subjects import clock
 from subjects.abuse import abuse_check, email_normalise
