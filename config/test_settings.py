@@ -1,7 +1,8 @@
 """Settings for the test suite: the real services, kept apart from development data.
 
-The test database is pytest-django's throwaway ``test_<name>``; Celery and the cache use
-their own Redis logical databases, so a running ``make run`` worker never takes test tasks.
+The test database is pytest-django's throwaway ``test_<name>`` (``test_<name>_gw<N>`` per xdist
+worker); Celery and the cache use their own Redis logical databases, so a running ``make run``
+worker never takes test tasks. tests/plugin.py starts the services and sets the URLs first.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from pathlib import Path
 from config.settings import *  # noqa: F403
 from config.settings import CACHES, REDIS_URL, STORAGES, redis_db_url
 
-REDIS_URL = redis_db_url(REDIS_URL, 2)
+# Under pytest-xdist each worker (gw0, gw1, …) has its own pair of Redis logical databases: its
+# Celery broker and its cache never see another worker's tasks or keys (tests/plugin.py).
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_WORKER_NUMBER = int(_XDIST_WORKER.removeprefix("gw") or 0)
+if 3 + 2 * _WORKER_NUMBER > 15:
+    raise RuntimeError(
+        f"pytest-xdist worker {_XDIST_WORKER} has no Redis databases left (16): use -n 6 or fewer"
+    )
+REDIS_URL = redis_db_url(REDIS_URL, 2 + 2 * _WORKER_NUMBER)
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
-CACHES["default"]["LOCATION"] = redis_db_url(REDIS_URL, 3)
+CACHES["default"]["LOCATION"] = redis_db_url(REDIS_URL, 3 + 2 * _WORKER_NUMBER)
 CACHES["default"]["KEY_PREFIX"] = "test"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

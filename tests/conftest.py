@@ -108,7 +108,11 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[str]:
         "PYTHONUNBUFFERED": "1",
     }
     app.control.purge()
-    log = open(BASE_DIR / ".data" / "test-worker.log", "w")  # noqa: SIM115
+    suffix = (
+        f"-{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+    )
+    (BASE_DIR / ".data").mkdir(exist_ok=True)
+    log = open(BASE_DIR / ".data" / f"test-worker{suffix}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [
             sys.executable,
