@@ -24,8 +24,8 @@ def dpo_required(*, user: object) -> None:
     if (
         user is None
         or not getattr(user, "is_authenticated", False)
-        or not user.has_perm("accounts.work_subject_requests")
-    ):  # type: ignore[attr-defined]
+        or not user.has_perm("accounts.work_subject_requests")  # type: ignore[attr-defined]
+    ):
         raise PermissionDenied
 
 
