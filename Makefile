@@ -36,12 +36,14 @@ browser:
 	  else echo "chromium is missing: the browser test will be skipped (apt-get install chromium)"; fi; \
 	fi
 
-## The gate (make lint), then the whole suite in parallel: one pytest-xdist worker per core (at most 6:
-## each has its own test database, Redis databases and media folder); tests of one xdist_group run on
-## one worker. `make test PYTEST_ARGS="tests/search -n 0"` runs a part serially.
+## The gate (make lint), then the suite in parallel: one pytest-xdist worker per core (at most 6: each
+## has its own test database, Redis databases and media folder; tests of one xdist_group share a
+## worker), then the few tests marked `serial` (they stop the shared PostgreSQL) alone.
+## `make test PYTEST_ARGS=tests/search` runs a part; `TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= auto
 test: install browser lint-checks
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses=6 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses=6 --dist loadgroup -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? = 5 ]  # 5: none selected
 
 ## Production: gunicorn against real servers (DATABASE_URL, REDIS_URL, DJANGO_* set); gunicorn.conf.py
 ## writes the access log to stdout with secret links redacted.
