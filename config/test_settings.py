@@ -15,17 +15,17 @@ from config.settings import *  # noqa: F403
 from config.settings import CACHES, REDIS_URL, STORAGES, redis_db_url
 
 # Under pytest-xdist each worker (gw0, gw1, …) has its own pair of Redis logical databases: its
-# Celery broker and its cache never see another worker's tasks or keys (tests/plugin.py).
+# Celery broker and its cache never see another worker's (or a plain run's: 2 and 3) tasks or keys.
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-_WORKER_NUMBER = int(_XDIST_WORKER.removeprefix("gw") or 0)
-if 3 + 2 * _WORKER_NUMBER > 15:
+_BROKER_DB = 4 + 2 * int(_XDIST_WORKER.removeprefix("gw")) if _XDIST_WORKER else 2
+if _BROKER_DB + 1 > 15:
     raise RuntimeError(
         f"pytest-xdist worker {_XDIST_WORKER} has no Redis databases left (16): use -n 6 or fewer"
     )
-REDIS_URL = redis_db_url(REDIS_URL, 2 + 2 * _WORKER_NUMBER)
+REDIS_URL = redis_db_url(REDIS_URL, _BROKER_DB)
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
-CACHES["default"]["LOCATION"] = redis_db_url(REDIS_URL, 3 + 2 * _WORKER_NUMBER)
+CACHES["default"]["LOCATION"] = redis_db_url(REDIS_URL, _BROKER_DB + 1)
 CACHES["default"]["KEY_PREFIX"] = "test"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -140,7 +140,7 @@ def test_ctrl_c_hands_an_in_flight_task_back_to_the_queue(protected_redis, tmp_p
         "INFO",
     ]
     marker = tmp_path / "marker"
-    # config.test_settings: the broker on db 2 (2 + 2 N for pytest-xdist worker gwN, inherited)
+    # config.test_settings: the broker on db 2 (4 + 2 N for pytest-xdist worker gwN, inherited)
     broker_db = int(urlsplit(settings.CELERY_BROKER_URL).path.strip("/"))
     app = Celery("slow-probe", broker=devservices.redis_url(port, password, db=broker_db))
     app.send_task("tests.reliability.sleep_then_mark", args=[6, str(marker)], queue="slow")
