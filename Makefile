@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install catalogues run test browser serve stop lint clean-data
+.PHONY: install catalogues run test browser serve stop lint lint-checks clean-data
 
 install: $(STAMP)  ## also compiles the gettext catalogues (locale/)
 	@$(BIN)/python -m config.i18n
@@ -36,8 +36,14 @@ browser:
 	  else echo "chromium is missing: the browser test will be skipped (apt-get install chromium)"; fi; \
 	fi
 
-test: install browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+## The gate (make lint), then the suite in parallel: one pytest-xdist worker per core (at most 6: each
+## has its own test database, Redis databases and media folder; tests of one xdist_group share a
+## worker), then the few tests marked `serial` (they stop the shared PostgreSQL) alone.
+## `make test PYTEST_ARGS=tests/search` runs a part; `TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= auto
+test: install browser lint-checks
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses=6 --dist loadgroup -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || [ $$? = 5 ]  # 5: none selected
 
 ## Production: gunicorn against real servers (DATABASE_URL, REDIS_URL, DJANGO_* set); gunicorn.conf.py
 ## writes the access log to stdout with secret links redacted.
@@ -50,7 +56,13 @@ serve: install
 stop: install
 	$(BIN)/python -c 'from config import devservices; devservices.stop_all()'
 
-lint: install
+## The gate: formatting, lint, types, migrations in step with the models, import contracts (when
+## pyproject.toml has them). Starts no server: settings only read the environment.
+lint: install lint-checks
+
+lint-checks:
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
 	$(BIN)/mypy .
+	$(BIN)/python -W "ignore:Got an error checking a consistent migration history:RuntimeWarning" manage.py makemigrations --check --dry-run
+	@if grep -q '^\[tool\.importlinter\]' pyproject.toml; then echo "$(BIN)/lint-imports"; $(BIN)/lint-imports; fi

@@ -16,6 +16,11 @@ from audit.admin_audit import AuditedAdminMixin, AuditedModelAdmin
 from config.http import client_ip
 
 
+def _staff(request: HttpRequest) -> User | None:
+    """The staff member acting in the admin (the admin site lets only logged-in staff in)."""
+    return request.user if isinstance(request.user, User) else None
+
+
 @admin.register(User)
 class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     ordering = ["email"]
@@ -43,12 +48,12 @@ class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
             return
         if was["is_active"] and not obj.is_active:
             api_tokens_revoke_on_change(
-                user=obj, reason="deactivated", actor=request.user, ip=client_ip(request)
-            )  # type: ignore[arg-type]
+                user=obj, reason="deactivated", actor=_staff(request), ip=client_ip(request)
+            )
         elif (was["is_staff"], was["is_superuser"]) != (obj.is_staff, obj.is_superuser):
             api_tokens_revoke_on_change(
-                user=obj, reason="role_changed", actor=request.user, ip=client_ip(request)
-            )  # type: ignore[arg-type]
+                user=obj, reason="role_changed", actor=_staff(request), ip=client_ip(request)
+            )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         # Groups are saved here, after the user. Staff are made by an admin, not by signup:
@@ -59,8 +64,8 @@ class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
             user = form.instance
             if change and set(user.groups.values_list("pk", flat=True)) != before:
                 api_tokens_revoke_on_change(
-                    user=user, reason="role_changed", actor=request.user, ip=client_ip(request)
-                )  # type: ignore[arg-type]
+                    user=user, reason="role_changed", actor=_staff(request), ip=client_ip(request)
+                )
             if user.is_active and user_requires_mfa(user=user):
                 staff_email_mark_verified(user=user, actor=request.user, ip=client_ip(request))
 
@@ -89,8 +94,8 @@ class OrganisationAdmin(AuditedModelAdmin):
         obj.is_active = not wanted
         super().save_model(request, obj, form, change)
         organisation_set_active(
-            organisation=obj, active=wanted, actor=request.user, ip=client_ip(request)
-        )  # type: ignore[arg-type]
+            organisation=obj, active=wanted, actor=_staff(request), ip=client_ip(request)
+        )
         obj.is_active = wanted
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
@@ -111,13 +116,13 @@ class OrganisationAdmin(AuditedModelAdmin):
         now = dict(
             Membership.objects.filter(organisation=form.instance.pk).values_list("user_id", "role")
         )
-        actor, ip = request.user, client_ip(request)
+        actor, ip = _staff(request), client_ip(request)
         for user_id, role in roles.items():
             if user_id not in now or now[user_id] != role:
                 reason = "removed_from_organisation" if user_id not in now else "role_changed"
                 api_tokens_revoke_on_change(
                     user=User.objects.get(pk=user_id), reason=reason, actor=actor, ip=ip
-                )  # type: ignore[arg-type]
+                )
 
 
 @admin.register(Invitation)

@@ -201,11 +201,10 @@ def stop_children(children: list[Child], grace: float = STOP_GRACE_S) -> None:
 
 
 def _media_description(env: dict[str, str]) -> str:
-    """Where media goes, for the banner; with STORAGE=s3 the children get the embedded server's STORAGE_URL
-    (settings started it or found it running), so none of them has to look for it again."""
+    """Where media goes, for the banner; with STORAGE=s3 the runner started (or found) the embedded
+    SeaweedFS and put its STORAGE_URL into the environment the children inherit."""
     from django.conf import settings
 
-    from config import devservices
     from config.storage import S3_BACKEND
 
     default = settings.STORAGES["default"]
@@ -213,12 +212,7 @@ def _media_description(env: dict[str, str]) -> str:
         return f"local disk ({settings.MEDIA_ROOT})"
     options = default["OPTIONS"]
     where = f"S3 {options['endpoint_url'] or 'AWS'} bucket {options['bucket_name']}"
-    if (
-        env.get("STORAGE", "").lower() == "s3"
-        and not env.get("STORAGE_URL")
-        and not env.get("AWS_S3_ENDPOINT_URL")
-    ):
-        env["STORAGE_URL"] = devservices.seaweedfs_url(devservices.data_dir() / "seaweedfs")
+    if env.get("STORAGE_EMBEDDED") == "1":
         where += " (embedded SeaweedFS)"
     return where
 
@@ -231,11 +225,22 @@ def main() -> int:
         os.environ["SITE_URL"] = site_url_for(HOST, port)
     import django
 
-    started_at = time.monotonic()
-    django.setup()  # starts or reuses the embedded PostgreSQL and Redis when the URLs are unset
-    from django.core.management import call_command
-
     from config import devservices
+
+    started_at = time.monotonic()
+    # Settings only read the environment: the runner starts (or reuses) the embedded PostgreSQL,
+    # Redis and, with STORAGE=s3, SeaweedFS for the URLs that are unset, and its children inherit them.
+    devservices.ensure_environment()
+    if (
+        os.environ.get("STORAGE", "").lower() == "s3"
+        and not os.environ.get("STORAGE_URL")
+        and not os.environ.get("AWS_S3_ENDPOINT_URL")
+        and not devservices.production_mode()
+    ):
+        os.environ["STORAGE_URL"] = devservices.ensure_seaweedfs()
+        os.environ["STORAGE_EMBEDDED"] = "1"
+    django.setup()
+    from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=1)
     call_command("ensure_admin")

@@ -1,7 +1,8 @@
 """Project settings, read from the environment (django-environ).
 
-Development defaults: DEBUG on, embedded PostgreSQL + pgvector and bundled Redis started
-on demand when ``DATABASE_URL`` / ``REDIS_URL`` are unset. Production mode
+Development defaults: DEBUG on. Importing settings starts nothing: the entry points (``make run``,
+``manage.py``, the test session) start the embedded PostgreSQL + pgvector and Redis when
+``DATABASE_URL`` / ``REDIS_URL`` are unset (config/devservices/). Production mode
 (``DJANGO_DEBUG=false``) takes everything from the environment and refuses weak settings.
 """
 
@@ -259,29 +260,24 @@ TEMPLATES = [
 
 # --- Services: database and Redis --------------------------------------------
 
-if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
-    # A Unix-socket directory is written percent-encoded in the URL's host part.
-    DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
-elif PRODUCTION:
+# Settings only read the environment: they start nothing. `make run` (config/runner.py), the test
+# session (tests/conftest.py) and manage.py start the embedded servers when the URLs are unset
+# outside production and write DATABASE_URL / REDIS_URL (config.devservices.ensure_environment).
+# Without them (mypy's Django plugin, an import in a shell) a development checkout points at
+# placeholders that fail on first use, never at a server started behind one's back.
+DEV_PLACEHOLDER_DATABASE_URL = "postgres://postgres@localhost:5432/facesearch"
+DEV_PLACEHOLDER_REDIS_URL = "redis://127.0.0.1:6379/0"
+if PRODUCTION and not env.str("DATABASE_URL", default=""):
     raise ImproperlyConfigured("DATABASE_URL must be set in production mode.")
-else:
-    from config import devservices
-
-    DATABASES = {
-        "default": {"ENGINE": "django.db.backends.postgresql", **devservices.ensure_postgres()}
-    }
+DATABASES = {"default": env.db("DATABASE_URL", default=DEV_PLACEHOLDER_DATABASE_URL)}
+# A Unix-socket directory is written percent-encoded in the URL's host part.
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-if env.str("REDIS_URL", default=""):
-    REDIS_URL = env.str("REDIS_URL")
-elif PRODUCTION:
+if PRODUCTION and not env.str("REDIS_URL", default=""):
     raise ImproperlyConfigured("REDIS_URL must be set in production mode.")
-else:
-    from config import devservices
-
-    REDIS_URL = devservices.ensure_redis()
+REDIS_URL = env.str("REDIS_URL", default=DEV_PLACEHOLDER_REDIS_URL)
 
 
 def redis_db_url(url: str, db: int) -> str:

@@ -8,7 +8,7 @@ servers. ``STORAGES["default"]`` is built by :func:`media_storage` from the envi
 - ``STORAGE_URL=s3://KEY:SECRET@HOST:PORT/BUCKET`` (``s3+http://`` for a server without TLS,
   such as the embedded SeaweedFS), or ``AWS_S3_ENDPOINT_URL`` with ``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY`` and ``AWS_STORAGE_BUCKET_NAME``: ``config.s3storage.S3MediaStorage``;
-- ``STORAGE=s3`` alone (development): the embedded SeaweedFS (config/devservices.py), started on demand.
+- ``STORAGE=s3`` alone (development): the embedded SeaweedFS (config/devservices/seaweedfs.py), started on demand.
 
 Objects are private (no ACL grants, signed URLs only); the product never hands out their URLs:
 crops and packages are streamed through its own views, which check who is asking.

@@ -1,7 +1,8 @@
 """Settings for the test suite: the real services, kept apart from development data.
 
-The test database is pytest-django's throwaway ``test_<name>``; Celery and the cache use
-their own Redis logical databases, so a running ``make run`` worker never takes test tasks.
+The test database is pytest-django's throwaway ``test_<name>`` (``test_<name>_gw<N>`` per xdist
+worker); Celery and the cache use their own Redis logical databases, so a running ``make run``
+worker never takes test tasks. tests/plugin.py starts the services and sets the URLs first.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from pathlib import Path
 from config.settings import *  # noqa: F403
 from config.settings import CACHES, REDIS_URL, STORAGES, redis_db_url
 
-REDIS_URL = redis_db_url(REDIS_URL, 2)
+# Under pytest-xdist each worker (gw0, gw1, …) has its own pair of Redis logical databases: its
+# Celery broker and its cache never see another worker's (or a plain run's: 2 and 3) tasks or keys.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_BROKER_DB = 4 + 2 * int(_XDIST_WORKER.removeprefix("gw")) if _XDIST_WORKER else 2
+if _BROKER_DB + 1 > 15:
+    raise RuntimeError(
+        f"pytest-xdist worker {_XDIST_WORKER} has no Redis databases left (16): use -n 6 or fewer"
+    )
+REDIS_URL = redis_db_url(REDIS_URL, _BROKER_DB)
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
-CACHES["default"]["LOCATION"] = redis_db_url(REDIS_URL, 3)
+CACHES["default"]["LOCATION"] = redis_db_url(REDIS_URL, _BROKER_DB + 1)
 CACHES["default"]["KEY_PREFIX"] = "test"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

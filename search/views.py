@@ -70,8 +70,8 @@ def _render_index(
     context = {"form": form, "searches": searches, "membership": membership}
     if getattr(membership, "is_org_admin", False):
         context["alerts"] = monitoring.organisation_alert_list(
-            organisation_id=membership.organisation_id
-        )  # type: ignore[attr-defined]
+            organisation_id=membership.organisation_id  # type: ignore[attr-defined]
+        )
     return render(request, "search/index.html", context, status=status)
 
 

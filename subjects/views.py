@@ -484,14 +484,14 @@ def detail(request: AuthenticatedHttpRequest, reference: str) -> HttpResponse:
                     rectified_jurisdiction=request.POST.get("jurisdiction", ""),
                 )
             elif action == "record_proof":
-                form = IdentityProofForm(request.POST, prefix="proof")
-                if not form.is_valid():
+                proof_form = IdentityProofForm(request.POST, prefix="proof")
+                if not proof_form.is_valid():
                     raise ValidationError("Choose the method and the decision.")
                 identity.identity_proof_record(
                     request=subject_request,
-                    method=form.cleaned_data["method"],
-                    accepted=form.cleaned_data["decision"] == "accepted",
-                    note=form.cleaned_data["note"],
+                    method=proof_form.cleaned_data["method"],
+                    accepted=proof_form.cleaned_data["decision"] == "accepted",
+                    note=proof_form.cleaned_data["note"],
                     actor=request.user,
                     ip=ip,
                 )

@@ -57,6 +57,25 @@ def server_path_markers() -> list[str]:
     return markers
 
 
+class TotpClock:
+    """allauth's clock (the live server runs in this process), moved forward by whole TOTP periods.
+
+    When a journey has used the codes of this window and the next, the next window begins now
+    instead of in up to 30 seconds: the server then accepts the codes an app would show then.
+    """
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def time(self) -> float:
+        from allauth.mfa import app_settings as mfa_settings
+
+        return time.time() + self.steps * mfa_settings.TOTP_PERIOD
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
 @dataclass
 class Step:
     number: int
@@ -78,6 +97,7 @@ class Journey:
     expected_statuses: list[tuple[re.Pattern[str], int]] = field(default_factory=list)
     checked_links: set[str] = field(default_factory=set)
     used_codes: dict[str, set[str]] = field(default_factory=dict)
+    clock: TotpClock = field(default_factory=TotpClock)
     finished: bool = False
     axe: AxeGate = field(default_factory=AxeGate)
     started: float = field(default_factory=time.monotonic)
@@ -290,11 +310,11 @@ class Journey:
         """A code from the authenticator app: never one the server has already taken."""
         used = self.used_codes.setdefault(secret, set())
         for offset in (0, 1):
-            code = factories.totp_code(secret, offset)
+            code = factories.totp_code(secret, self.clock.steps + offset)
             if code not in used:
                 used.add(code)
                 return code
-        time.sleep(30)
+        self.clock.steps += 1  # the next window, now (no 30-second wait)
         return self.totp_code(secret)
 
     def log_in(
@@ -391,8 +411,12 @@ class Journey:
 
 
 @pytest.fixture
-def journey_factory(live_server, settings) -> Iterator[Callable[[str], Journey]]:
+def journey_factory(live_server, settings, monkeypatch) -> Iterator[Callable[[str], Journey]]:
     """Opens chromium; ``journey_factory("name")`` gives a fresh browser context (a new person)."""
+    import allauth.mfa.totp.internal.auth as allauth_totp
+
+    clock = TotpClock()
+    monkeypatch.setattr(allauth_totp, "time", clock)
     # Playwright's sync API runs an event loop in this thread; the ORM calls from the test body
     # are still synchronous and safe here.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -412,7 +436,9 @@ def journey_factory(live_server, settings) -> Iterator[Callable[[str], Journey]]
             )
             context.set_default_timeout(30_000)
             page = context.new_page()
-            journey = Journey(name=name, base=live_server.url, context=context, page=page)
+            journey = Journey(
+                name=name, base=live_server.url, context=context, page=page, clock=clock
+            )
             journey.watch(page)
             journeys.append(journey)
             return journey

@@ -11,6 +11,8 @@ __all__ = ["app", "sleep_then_mark"]
 
 @app.task(name="tests.reliability.sleep_then_mark")
 def sleep_then_mark(seconds: float, marker: str) -> None:
+    with open(marker + ".started", "a") as fh:  # the event a test awaits: the task is running
+        fh.write("started\n")
     time.sleep(seconds)
     with open(marker, "a") as fh:
         fh.write("done\n")

@@ -191,6 +191,7 @@ def test_redis_down_public_request_is_accepted_and_emailed(live_server, redis_do
 # --- PostgreSQL down -----------------------------------------------------------------------------
 
 
+@pytest.mark.serial
 def test_postgres_down_for_10_seconds_gives_503_then_recovers(live_server, analyst):
     """Bad input: every kind of request while PostgreSQL is stopped: 503 (JSON + Retry-After for the API)."""
     from config import devservices

@@ -51,6 +51,7 @@ def test_webp_with_a_jpg_name_is_read_by_content():
     assert engine.analyse(decoded).faces
 
 
+@pytest.mark.real_engine
 def test_batch_gives_the_same_embeddings_as_one_by_one():
     names = ["img1.jpg", "couple.jpg", "img3.jpg"]
     batch = engine.analyse_many([engine.decode_image(photos.photo(n)) for n in names])
