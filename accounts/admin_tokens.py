@@ -22,7 +22,7 @@ class ApiTokenAdmin(ReadOnlyAdmin):
     search_fields = ["user__email", "name"]
     ordering = ["user__email"]
     fields = ["user", "name", "created_at", "expires_at", "last_used_at"]
-    readonly_fields = fields
+    readonly_fields = ["user", "name", "created_at", "expires_at", "last_used_at"]
     list_display_links = None  # nothing more to open: the key itself is not stored
 
     @admin.display(boolean=True, description="Expired")

@@ -274,6 +274,6 @@ def _log_state() -> dict[str, Any]:
     }
 
 
-def _b64(value: bytes | str) -> str:
+def _b64(value: bytes | memoryview | str) -> str:
     raw = bytes.fromhex(value) if isinstance(value, str) else bytes(value)
     return base64.b64encode(raw).decode()

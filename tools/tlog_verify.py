@@ -162,8 +162,8 @@ def verify(bundle: Path, key_file: Path | None, trusted: list[Path]) -> str:
     else:  # the auditor's own copy wins; the bundle's, if any, must be the same key
         key = key_parse(read(key_file), str(key_file))
         if (bundle / "key.vkey").exists():
-            held = key_parse(read(bundle / "key.vkey"), "key.vkey")
-            if held[:2] != key[:2]:
+            bundled = key_parse(read(bundle / "key.vkey"), "key.vkey")
+            if bundled[:2] != key[:2]:
                 raise Fault(f"key.vkey: not the key given with --key ({key[0]}+{key[1].hex()})")
     checkpoints: dict[int, tuple[bytes, str]] = {}
     for path in sorted(
@@ -237,11 +237,11 @@ def verify(bundle: Path, key_file: Path | None, trusted: list[Path]) -> str:
         p = by_pair.get((m, n))
         if p is None:
             raise Fault(f"{where}: no consistency proof between checkpoints {m} and {n}")
-        path = [b64(h, where) for h in p.get("proof", [])]
+        hashes = [b64(h, where) for h in p.get("proof", [])]
         ends = (b64(p.get("from_root", ""), where), b64(p.get("to_root", ""), where))
         if ends != (roots[m], roots[n]):
             raise Fault(f"{where}: roots differ from the checkpoints of sizes {m} and {n}")
-        if not consistency_ok(m, n, roots[m], roots[n], path):
+        if not consistency_ok(m, n, roots[m], roots[n], hashes):
             raise Fault(f"{where}: the tree of size {n} does not extend the tree of size {m}")
     return (
         f"OK: {tree.size} events, {len(sizes)} checkpoints (sizes {sizes[0]}..{sizes[-1]}), "

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from audit.services import audit_record_many
+from config.registry import retention_policies
 from crawling.models import Source
 from search.models import SearchHit, SearchRequest
 from search.withholding import withheld_searches
@@ -151,9 +152,6 @@ def _package_json(request: SubjectRequest, *, second_tier: bool = True) -> str:
     """data.json. ``second_tier`` False (the requester is not shown to be the person): only what exposes nobody —
     purposes, categories, retention, rights, sources and recipients in general, how to complain, and whether we
     hold matching photos as a band; no photo, address, date or organisation."""
-    # Rightward (subjects -> compliance): left here until compliance registers its figures.
-    from compliance.models import RetentionPolicy
-
     if not second_tier:
         held = _confirmed_faces(request).values("image_id").distinct().count()
         return json.dumps(
@@ -171,7 +169,7 @@ def _package_json(request: SubjectRequest, *, second_tier: bool = True) -> str:
                 "recipient_categories": [PACKAGE_RECIPIENT_CATEGORIES],
                 "retention": [
                     {"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
-                    for p in RetentionPolicy.objects.all()
+                    for p in retention_policies()
                 ],
                 "sources": [],
                 "sources_in_general": PACKAGE_SOURCES_GENERAL,
@@ -229,7 +227,7 @@ def _package_json(request: SubjectRequest, *, second_tier: bool = True) -> str:
             "recipients": sorted({r["organisation"] for i in images for r in i["recipients"]}),
             "retention": [
                 {"data": p.get_data_class_display(), "days": p.period_days, "then": p.action}
-                for p in RetentionPolicy.objects.all()
+                for p in retention_policies()
             ],
             # Art 15(1)(g): the sources of this person's photos, not every source we crawl.
             "sources": sorted({i["source"] for i in images}),

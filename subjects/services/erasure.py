@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Membership, Role
 from audit.services import audit_record
-from compliance.outbox import email_enqueue
+from outbox.services import email_enqueue
 from search import stewardship
 from subjects.models import (
     ErasureReceipt,

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 
-from compliance.outbox import email_enqueue
+from outbox.services import email_enqueue
 from subjects import public_labels
 from subjects.abuse import abuse_signal_open_count
 from subjects.models import (
