@@ -1,6 +1,6 @@
 from django.urls import path
 
-from subjects import capture_views, views, withholding_views
+from subjects import capture_views, dpo_views, views, withholding_views
 
 app_name = "subjects"
 urlpatterns = [
@@ -26,7 +26,7 @@ urlpatterns = [
     path("requests/<str:reference>/<str:token>/withdraw/", views.withdraw, name="withdraw"),
     path("requests/<str:reference>/<str:token>/answer/", views.answer, name="answer"),
     path("package/<str:token>/", views.package, name="package"),
-    path("dpo/", views.queue, name="queue"),
+    path("dpo/", dpo_views.queue, name="queue"),
     path("dpo/withholdings/", withholding_views.withholdings, name="withholdings"),
     path(
         "dpo/withholdings/<int:search_id>/decide/",
@@ -35,10 +35,10 @@ urlpatterns = [
     ),
     path("dpo/signals/", withholding_views.abuse_signals, name="abuse_signals"),
     path("dpo/signals/<int:signal_id>/", withholding_views.abuse_signal, name="abuse_signal"),
-    path("dpo/<str:reference>/", views.detail, name="detail"),
+    path("dpo/<str:reference>/", dpo_views.detail, name="detail"),
     path(
         "dpo/<str:reference>/candidates/<int:candidate_id>.jpg",
-        views.candidate_thumbnail,
+        dpo_views.candidate_thumbnail,
         name="candidate_thumbnail",
     ),
     path(
