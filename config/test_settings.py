@@ -40,10 +40,6 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 CRAWL_ALLOW_LOOPBACK = True
 CRAWL_TIMEOUT_SECONDS = 2.0
 CRAWL_RATE_OVERRIDE = 1000.0
-# Test hooks (search.services._test_fault_hook), read here only, never in production settings:
-# the worker SIGKILLs itself on photos with these SHA-256 digests, or waits while this file exists.
-FACE_TEST_CRASH_SHA256 = os.environ.get("FACE_TEST_CRASH_SHA256", "")
-FACE_TEST_HOLD_FILE = os.environ.get("FACE_TEST_HOLD_FILE", "")
 # Audit anchors of the test run go to a throwaway folder, never into the development data.
 AUDIT_ANCHOR_DIR = Path(
     os.environ.setdefault(

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from accounts.permissions import SOURCE_APPROVAL, dpo_required
 from config.http import client_ip
 from crawling import services
 from crawling.forms import SourceEditForm
 from crawling.models import CrawlJob, Source
 
 
-def _require_dpo(request: AuthenticatedHttpRequest) -> None:
-    if not request.user.has_perm("accounts.approve_sources"):
-        raise PermissionDenied
-
-
 @login_required
 @require_GET
 def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Sources awaiting review, approved and suspended, with their latest jobs."""
-    _require_dpo(request)
+    dpo_required(user=request.user, permission=SOURCE_APPROVAL)
     sources = Source.objects.select_related("approved_by").prefetch_related("jobs")
     return render(request, "crawling/index.html", {"sources": sources})
 
@@ -40,7 +36,7 @@ def _source(source_id: int) -> Source:
 @login_required
 def source_edit(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
     """Change what a source declares; if it was approved, it goes back to the DPO for approval."""
-    _require_dpo(request)
+    dpo_required(user=request.user, permission=SOURCE_APPROVAL)
     source = _source(source_id)
     form = SourceEditForm.for_source(source, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -74,7 +70,7 @@ def source_edit(request: AuthenticatedHttpRequest, source_id: int) -> HttpRespon
 @login_required
 @require_POST
 def source_approve(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user, permission=SOURCE_APPROVAL)
     try:
         services.source_approve(
             source=_source(source_id), actor=request.user, ip=client_ip(request)
@@ -89,7 +85,7 @@ def source_approve(request: AuthenticatedHttpRequest, source_id: int) -> HttpRes
 @login_required
 @require_POST
 def source_suspend(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user, permission=SOURCE_APPROVAL)
     try:
         services.source_suspend(
             source=_source(source_id),
@@ -107,7 +103,7 @@ def source_suspend(request: AuthenticatedHttpRequest, source_id: int) -> HttpRes
 @login_required
 @require_POST
 def crawl_start(request: AuthenticatedHttpRequest, source_id: int) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user, permission=SOURCE_APPROVAL)
     try:
         job = services.crawl_job_create(
             source=_source(source_id), actor=request.user, ip=client_ip(request)
@@ -128,7 +124,7 @@ def _job(job_id: int) -> CrawlJob:
 @login_required
 @require_GET
 def job_detail(request: AuthenticatedHttpRequest, job_id: int) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user, permission=SOURCE_APPROVAL)
     job = _job(job_id)
     template = "crawling/_job_progress.html" if request.htmx else "crawling/job.html"  # type: ignore[attr-defined]
     return render(
@@ -141,7 +137,7 @@ def job_detail(request: AuthenticatedHttpRequest, job_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def job_control(request: AuthenticatedHttpRequest, job_id: int) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user, permission=SOURCE_APPROVAL)
     status = {
         "pause": CrawlJob.Status.PAUSED,
         "resume": CrawlJob.Status.QUEUED,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from accounts.permissions import DPO_PAGES, dpo_required
 from accounts.selectors import membership_for
 from config.http import client_ip
 from search import engine, monitoring, selectors, services, withholding
@@ -186,16 +187,11 @@ def cancel_repeat(request: AuthenticatedHttpRequest, search_id: int) -> HttpResp
 # --- Monitoring alerts (DPO) ------------------------------------------------------------
 
 
-def _require_dpo(request: AuthenticatedHttpRequest) -> None:
-    if not request.user.has_perm("accounts.dpo_access"):
-        raise PermissionDenied
-
-
 @login_required
 @require_GET
 def monitoring_alerts(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Open alerts first, then the 50 latest closed ones."""
-    _require_dpo(request)
+    dpo_required(user=request.user, permission=DPO_PAGES)
     return render(
         request,
         "search/monitoring_alerts.html",
@@ -213,7 +209,7 @@ def monitoring_alerts(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def monitoring_alert(request: AuthenticatedHttpRequest, alert_id: int) -> HttpResponse:
     """The DPO's evidence for one alert: organisations, case references, dates and analysts; never the face."""
-    _require_dpo(request)
+    dpo_required(user=request.user, permission=DPO_PAGES)
     alert = monitoring.access_monitoring_alert(user=request.user, alert_id=alert_id)
     return _alert_page(request, alert, AlertCloseForm(), status=200)
 
@@ -234,7 +230,7 @@ def _alert_page(
 @login_required
 @require_POST
 def monitoring_alert_close(request: AuthenticatedHttpRequest, alert_id: int) -> HttpResponse:
-    _require_dpo(request)
+    dpo_required(user=request.user, permission=DPO_PAGES)
     alert = monitoring.access_monitoring_alert(user=request.user, alert_id=alert_id)
     form = AlertCloseForm(request.POST)
     if form.is_valid():
