@@ -42,7 +42,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
     if isinstance(exc, ApplicationError):
         # A service's refusal: its message, its code and its status, nothing changed.
-        return Response(exc.as_body(), status=exc.status)
+        response = Response(exc.as_body(), status=exc.status)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -16,6 +16,8 @@ class ApplicationError(Exception):
 
     default_code = "refused"
     default_status = 400
+    # Seconds to send as Retry-After (a refusal that passes: busy, rate limited), or None.
+    retry_after: int | None = None
 
     def __init__(
         self,

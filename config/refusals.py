@@ -28,7 +28,10 @@ def refusal_response(
 ) -> HttpResponse:
     """The refusal rendered with its message and code, answered with its status."""
     full = {"message": exc.message, "code": exc.code, **(context or {})}
-    return render(request, template, full, status=exc.status)
+    response = render(request, template, full, status=exc.status)
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 class ApplicationErrorMiddleware:

@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.http import client_ip
-from search import engine, monitoring, selectors, services, views, withholding
+from search import monitoring, selectors, services, views, withholding
 from search.api_serializers import (
     ERROR_MEANINGS,
     HELD_MESSAGE,
@@ -103,16 +103,8 @@ class SearchCreateApi(APIView):
                 case_reference=data["case_reference"],
                 ip=client_ip(request._request),
             )
-        except (
-            engine.EngineBusy
-        ) as exc:  # every face slot of this process taken: nothing was stored
-            response = _error(exc.code, exc.message, status.HTTP_503_SERVICE_UNAVAILABLE)
-            response["Retry-After"] = "30"
-            return response
-        except engine.ImageRejected as exc:
-            return _error(exc.code, exc.message, status.HTTP_400_BAD_REQUEST)
-        except services.SearchLimitExceeded as exc:
-            return _error("limit_exceeded", exc.reason, status.HTTP_429_TOO_MANY_REQUESTS)
+        # A refusal (an unusable photo 400, the face slots busy 503 with Retry-After, the quota 429)
+        # is a config.errors.ApplicationError: config.api_errors answers it.
         except ValidationError as exc:
             return _error("invalid", " ".join(exc.messages), status.HTTP_400_BAD_REQUEST)
         url = request.build_absolute_uri(reverse("api-search-detail", args=[search.pk]))
@@ -307,8 +299,6 @@ class SearchRepeatConfirmApi(APIView):
             )
         except ValidationError as exc:
             return _error("invalid", " ".join(exc.messages), status.HTTP_400_BAD_REQUEST)
-        except monitoring.ConfirmationRefused as exc:
-            return _refused(exc)
         return SearchDetailApi().get(request, search_id)
 
 
@@ -337,12 +327,9 @@ class SearchRepeatCancelApi(APIView):
     )
     def post(self, request: Request, search_id: int) -> Response:
         search = _access_search(request, search_id)
-        try:
-            monitoring.search_repeat_cancel(
-                search=search, user=request.user, ip=client_ip(request._request)
-            )  # type: ignore[arg-type]
-        except monitoring.ConfirmationRefused as exc:
-            return _refused(exc)
+        monitoring.search_repeat_cancel(
+            search=search, user=request.user, ip=client_ip(request._request)
+        )  # type: ignore[arg-type]
         return SearchDetailApi().get(request, search_id)
 
 
@@ -399,16 +386,9 @@ class SearchAccessRestrictionClaimApi(APIView):
             return _error("not_allowed", str(exc), status.HTTP_403_FORBIDDEN)
         except ValidationError as exc:
             return _error("invalid", " ".join(exc.messages), status.HTTP_400_BAD_REQUEST)
-        except withholding.WithholdingRefused as exc:
-            return _error(exc.code, exc.message, status.HTTP_409_CONFLICT)
         return Response(
             self.AccessRestrictionOutputSerializer(search).data, status=status.HTTP_201_CREATED
         )
-
-
-def _refused(exc: monitoring.ConfirmationRefused) -> Response:
-    code = status.HTTP_403_FORBIDDEN if exc.code == "not_your_search" else status.HTTP_409_CONFLICT
-    return _error(exc.code, exc.message, code)
 
 
 class _JpegApi(APIView):

@@ -183,7 +183,11 @@ def _bounded(image: Image.Image) -> Image.Image:
 
 
 class EngineBusy(ImageRejected):
-    """Too many photos are being decoded or analysed in this process: try again shortly."""
+    """Too many photos are being decoded or analysed in this process: try again shortly (503, nothing
+    was stored)."""
+
+    default_status = 503
+    retry_after = 30
 
     def __init__(self) -> None:
         super().__init__("busy", "The face service is busy: try again in a minute.")

@@ -25,6 +25,9 @@ def worker_id() -> str:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args) -> Iterator[None]:
     """Before pytest-django imports settings: the services, and this process's own folders."""
+    # Importing the ``config`` package loads config/celery.py, whose setdefault would otherwise name
+    # the development settings in the environment, which pytest-django prefers to the ini's.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
     from config import devservices
 
     devservices.ensure_environment()
