@@ -147,3 +147,20 @@ _DETAILS_ENCODER = json.JSONEncoder(
 def details_digest_for(details: dict[str, Any]) -> str:
     """SHA-256 (hex) of the details' canonical JSON (sorted keys, no spaces, UTF-8)."""
     return hashlib.sha256(_DETAILS_ENCODER.encode(details).encode()).hexdigest()
+
+
+def details_fault(
+    rows: list[tuple[int, str, str, bool]], redacted_text: str
+) -> tuple[int, str] | None:
+    """The first of ``rows`` (seq, details as JSON text, details digest, redacted?) whose details
+    do not match their digest, or a redacted row that still holds details, as (seq, reason); None
+    when all match. Pure, so verification can run it in another process beside the tree."""
+    redacted = json.loads(redacted_text)
+    for seq, text, digest, is_redacted in rows:
+        stored = json.loads(text)
+        if not is_redacted:
+            if details_digest_for(stored) != digest:
+                return seq, "details do not match their digest"
+        elif stored != redacted:
+            return seq, "redacted row holds details"
+    return None
