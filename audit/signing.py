@@ -25,12 +25,16 @@ _cache: dict[str, Ed25519PrivateKey] = {}
 
 
 def log_origin() -> str:
-    """The log's name: settings.AUDIT_LOG_ORIGIN, or ``<host of SITE_URL>/transparency/log``."""
+    """The log's name: settings.AUDIT_LOG_ORIGIN, or ``<host name of SITE_URL>/transparency/log``.
+
+    The name is part of every checkpoint's signature line, so it must not change during the log's
+    life: the port is left out (``make run`` moves to the next free port when its own is busy), and
+    a production deployment sets AUDIT_LOG_ORIGIN once and keeps it when its address changes."""
     origin = getattr(settings, "AUDIT_LOG_ORIGIN", "")
     if origin:
         return origin
     parts = urlsplit(getattr(settings, "SITE_URL", "") or "http://localhost")
-    return f"{parts.netloc or 'localhost'}/transparency/log"
+    return f"{parts.hostname or 'localhost'}/transparency/log"
 
 
 def key_file_create(path: Path) -> None:

@@ -68,3 +68,6 @@ compile_catalogues()
 # poses of the live capture's challenge so that a fake camera file can follow it (the nonce stays random).
 # None: random, as in production. tests/browser/test_capture_journey.py sets it per test.
 CAPTURE_TEST_CHALLENGE_SEED = None
+# The log's name is fixed for the whole run: live-server tests each serve another address, and a
+# checkpoint signed under one name does not verify under another (audit/signing.py).
+AUDIT_LOG_ORIGIN = "facesearch.test/transparency/log"

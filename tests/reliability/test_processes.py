@@ -296,6 +296,7 @@ def _start_runner(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, int]:
     return runner, log, port
 
 
+@pytest.mark.serial  # the whole runner and its children: alone, after the parallel run
 def test_runner_killed_hard_takes_its_children_with_it(tmp_path):
     """kill -9 of the runner itself (no chance to clean up): web, worker and beat still go."""
     runner, log, port = _start_runner(tmp_path)
@@ -331,6 +332,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.serial  # the whole runner and its children: alone, after the parallel run
 def test_runner_restarts_a_killed_worker_and_stops_everything_in_under_5_s(tmp_path):
     """kill -9 the worker (twice) and beat: each comes back, the web keeps answering; Ctrl-C stops all in < 5 s."""
     port = devservices.free_port()
