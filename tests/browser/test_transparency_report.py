@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from compliance import transparency
 from audit.tlog import sequence_all
+from compliance import transparency
 from compliance.services import audit_record
 from search.models import LawfulBasis, SearchRequest
 from tests.accounts import factories
