@@ -1,4 +1,4 @@
-"""Shared by the logs, broker and bad-input invariant modules: the real servers and their helpers."""
+"""Shared by the logs and bad-input invariant modules: the real servers (runserver, gunicorn) on loopback."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from config import devservices
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
-# --- no secret in logs --------------------------------------------------------------------------------------
+# --- the real servers, as `make run` and `make serve` start them --------------------------------------------
 
 
 def _wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
