@@ -1,4 +1,4 @@
-"""Shared by the logs and bad-input invariant modules: the real servers (runserver, gunicorn) on loopback."""
+"""Shared by the logs and bad-input invariant modules: the real servers on loopback."""
 
 from __future__ import annotations
 
