@@ -1,4 +1,4 @@
-"""Shared by the accounts invariant modules: the organisation under test, its clients and fixtures."""
+"""Shared by the accounts invariant modules: the organisation under test, its clients, its fixture."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shared by the ingestion and results invariant modules: media and work fixtures, photos, requests."""
+"""Shared by the ingestion and results invariant modules: autouse fixtures, requests, API client."""
 
 from __future__ import annotations
 

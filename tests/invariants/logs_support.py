@@ -19,7 +19,7 @@ from config import devservices
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
-# --- the real servers, as `make run` and `make serve` start them --------------------------------------------
+# --- the real servers, as `make run` and `make serve` start them ----------------------------------
 
 
 def _wait_until_up(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
