@@ -1,4 +1,4 @@
-"""Shared by the accounts invariant modules: the organisation under test, its clients, its fixture."""
+"""Shared by the accounts invariant modules: the organisation under test and its clients."""
 
 from __future__ import annotations
 
