@@ -26,7 +26,7 @@ from audit.tlog import sequence_all
 from subjects import services
 from subjects.models import ErasureReceipt
 from tests.audit import rfc9162_reference as ref
-from tests.subjects.test_requests import link, submit, verify
+from tests.subjects.requests_support import link, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails go out on commit
 

@@ -23,7 +23,7 @@ from subjects.models import Candidate, SubjectRequest
 from tests.browser.conftest import RAW_TIMESTAMP, requires_chromium, server_path_markers
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import prove_identity
+from tests.subjects.requests_support import prove_identity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), requires_chromium]
 

@@ -155,7 +155,7 @@ def test_a_person_checks_their_erasure_receipt_from_the_status_page(journey_fact
     from django.test import Client
 
     from subjects import services
-    from tests.subjects.test_requests import link, submit, verify
+    from tests.subjects.requests_support import link, submit, verify
 
     client = Client()
     req = submit(client, "erasure")

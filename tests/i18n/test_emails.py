@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 from subjects import services
 from subjects.models import SubjectRequest
 from tests.i18n.test_public_pages import english_left
-from tests.subjects.test_requests import link
+from tests.subjects.requests_support import link
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails go out on commit
 

@@ -26,7 +26,7 @@ from config.i18n import LOCALE_DIR
 from subjects import services
 from subjects.forms import SubjectRequestForm
 from subjects.models import RequestType, SubjectRequest
-from tests.subjects.test_requests import link, prove_identity
+from tests.subjects.requests_support import link, prove_identity
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails go out on commit
 

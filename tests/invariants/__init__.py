@@ -5,3 +5,13 @@ Each module holds the rows for one area, as a table (``pytest.mark.parametrize``
 Redis, storage, the face model where faces matter) and asserts what a person would check.
 Add a row whenever a path is added.
 """
+
+import pytest
+
+# The helpers that the split modules share keep pytest's detailed assertion messages.
+pytest.register_assert_rewrite(
+    "tests.invariants.accounts_support",
+    "tests.invariants.admin_support",
+    "tests.invariants.ingest_support",
+    "tests.invariants.logs_support",
+)

@@ -37,7 +37,7 @@ from tests.browser.test_smoke import CHROMIUM
 from tests.browser.test_staff_pages import _login, browser  # noqa: F401 (the fixture)
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import prove_identity
+from tests.subjects.requests_support import prove_identity
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails and file deletions happen on commit
 

@@ -402,7 +402,7 @@ def access_package(client, dpo, owner):
         SearchHit.objects.create(
             search=search, face=imported.faces.get(), distance=0.03, confidence=0.9, rank=1
         )
-    from tests.subjects.test_requests import approve_all, link, submit, verify
+    from tests.subjects.requests_support import approve_all, link, submit, verify
 
     req = submit(client, "access", selfie=photos.photo("img2.jpg"))
     verify(client)

@@ -34,7 +34,7 @@ from tests.reliability.test_tasks import Worker, wait_for
 from tests.search import photos
 from tests.search.conftest import index_photos
 from tests.search.test_search import upload
-from tests.subjects.test_requests import approve_all, link, submit, verify
+from tests.subjects.requests_support import approve_all, link, submit, verify
 
 FIELDS = {
     "purpose": "Identify a fraud suspect",

@@ -20,7 +20,7 @@ from subjects.abuse import email_normalise
 from subjects.models import AbuseSignal, SubjectRequest
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import submit
+from tests.subjects.requests_support import submit
 
 pytestmark = pytest.mark.django_db(transaction=True)  # alerts go out on commit
 

@@ -17,7 +17,7 @@ from search.models import SearchHit, SearchRequest
 from subjects import services
 from subjects.models import SubjectRequest
 from tests.search import photos
-from tests.subjects.test_requests import approve_all, link, submit, verify
+from tests.subjects.requests_support import approve_all, link, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,7 +19,7 @@ from subjects.models import Candidate, SubjectRequest
 from tests.browser import django_connections_checked
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import prove_identity
+from tests.subjects.requests_support import prove_identity
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

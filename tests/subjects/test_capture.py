@@ -31,7 +31,7 @@ from subjects.models import Candidate, IdentityProof, LiveCapture, SubjectReques
 from tests.search import liveness_frames as frames_
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import submit, verify
+from tests.subjects.requests_support import submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,7 +16,7 @@ from subjects.models import Candidate, SubjectRequest, Suppression
 from subjects.selectors import template_suppresses
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import prove_identity, submit, verify
+from tests.subjects.requests_support import prove_identity, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

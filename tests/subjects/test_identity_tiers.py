@@ -27,7 +27,7 @@ from subjects import services
 from subjects.models import AccessPackage, Candidate, SubjectRequest
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import link, prove_identity, submit, verify
+from tests.subjects.requests_support import link, prove_identity, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)  # emails go out on commit
 

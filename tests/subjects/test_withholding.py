@@ -29,7 +29,7 @@ from subjects.models import ProofMethod, SubjectRequest
 from tests.accounts.factories import api_token
 from tests.search import photos
 from tests.search.conftest import index_photos
-from tests.subjects.test_requests import approve_all, link, submit, verify
+from tests.subjects.requests_support import approve_all, link, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,10 +1,10 @@
-"""Invariant matrix: ingestion decides before writing; a stored result shows only what may be shown now;
-the face work on a web process is bounded; a tiny face is "too small".
+"""Invariant matrix: ingestion decides before writing; the face work on a web process is bounded; a
+tiny face is "too small".
 
 Every row drives the real services (PostgreSQL + pgvector, media storage, the Dlib model on the shared
 photos of ../shared/faces) through the path a person uses: the rights portal's forms for the objection,
-restriction and rectification, ``import_images``, the crawler against a site on loopback, the search
-pages and the API. person01 is img1, img2, img4, img5 (see identities.csv); img3 and img47 are others.
+``import_images``, the crawler against a site on loopback, the search pages and the API. person01 is
+img1, img2, img4, img5 (see identities.csv); img3 and img47 are others.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -27,49 +25,24 @@ from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
 from PIL import Image
-from rest_framework.test import APIClient
 
 from compliance.models import AuditEvent
 from search import engine, services
-from search.models import Face, SearchRequest, SourceImage
-from subjects import services as subject_services
+from search.models import SearchRequest, SourceImage
 from subjects.models import SubjectRequest
-from tests.accounts import factories
+from tests.invariants.ingest_support import (
+    FIELDS,
+    _empty_media,  # noqa: F401 (an autouse fixture)
+    _work_in_process,  # noqa: F401 (an autouse fixture)
+    rights_request,
+    token_client,
+)
 from tests.search import photos
-from tests.search.conftest import index_photos
-from tests.subjects.test_requests import approve_all, submit, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the rights portal's emails go out on commit
 
-FIELDS = {
-    "purpose": "Identify a fraud suspect",
-    "lawful_basis": "legitimate_interests",
-    "case_reference": "CASE-18",
-}
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _empty_media():
-    """Files outlive the test's rows; each row starts with empty media storage."""
-    root = Path(settings.MEDIA_ROOT)
-    for child in root.iterdir() if root.exists() else []:
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
-    yield
-
-
-@pytest.fixture(autouse=True)
-def _work_in_process(monkeypatch):
-    """The rows run the workers' services themselves; nothing is left queued in the broker."""
-    from crawling import tasks as crawl_tasks
-    from search import tasks as search_tasks
-
-    for task in (
-        search_tasks.search_process,
-        search_tasks.source_images_analyse,
-        crawl_tasks.crawl_job_run,
-    ):
-        monkeypatch.setattr(task, "delay", lambda *args, **kwargs: None)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -104,18 +77,6 @@ def tiny_face_photo(face_side: int = 35) -> bytes:
     out = io.BytesIO()
     canvas.save(out, format="JPEG", quality=92)
     return out.getvalue()
-
-
-def rights_request(client, dpo, kind: str, **execute) -> SubjectRequest:
-    """person01 files ``kind`` on the rights portal with selfie img2, confirms it by email; the DPO confirms
-    the faces found and carries it out."""
-    extra = {"consent_keep_template": "on"} if kind == "objection" else {}
-    if kind == "rectification":
-        extra["correction"] = "I live in the United Kingdom"
-    req = submit(client, kind, selfie=photos.photo("img2.jpg"), **extra)
-    verify(client)
-    req = approve_all(SubjectRequest.objects.get(pk=req.pk), dpo)
-    return subject_services.request_execute(request=req, actor=dpo, **execute)
 
 
 def local_source(dpo, name: str = "press kit"):
@@ -170,22 +131,6 @@ def crawl(dpo, images: dict[str, bytes]):
         while crawling.crawl_job_run(job_id=job.pk, budget_seconds=30):
             pass
     return CrawlJob.objects.get(pk=job.pk)
-
-
-def token_client(user) -> APIClient:
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {factories.api_token(user)}")
-    return api
-
-
-def finished_search(user) -> SearchRequest:
-    """A search for person01 (probe img2) run to the end as the worker runs it."""
-    search = services.search_create(user=user, image_data=photos.photo("img2.jpg"), **FIELDS)
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        services.search_process_probe(search_id=search.pk)
-    search.refresh_from_db()
-    assert search.status == SearchRequest.Status.DONE, search.error
-    return search
 
 
 # --- suppression (objection): decided before anything is written ------------------------------
@@ -294,117 +239,6 @@ def test_an_objectors_photo_is_refused_before_anything_is_written(client, dpo, t
     assert not AuditEvent.objects.filter(
         details__icontains=sha(data)
     ).exists()  # not even its hash in the log
-
-
-# --- restriction and excluded jurisdiction: results already shown --------------------------------
-
-
-def _restrict(client, dpo):
-    rights_request(client, dpo, "restriction")
-
-
-def _rectify_to_excluded(client, dpo):
-    rights_request(client, dpo, "rectification", rectified_jurisdiction="gb")  # GB is excluded
-
-
-def _exclude_by_policy(client, dpo, settings):
-    settings.EXCLUDED_JURISDICTIONS = [*settings.EXCLUDED_JURISDICTIONS, "FR"]
-
-
-def _page(teammate, search, face_id):
-    from django.test import Client
-
-    web = Client()
-    web.force_login(teammate)
-    html = web.get(reverse("search:detail", args=[search.pk])).content.decode()
-    html += web.get(reverse("search:status", args=[search.pk])).content.decode()
-    shown = (
-        reverse("search:hit_thumbnail", args=[search.pk, face_id]) in html
-        or "img1.jpg.html" in html
-    )
-    return shown, html
-
-
-def _crop(teammate, search, face_id):
-    from django.test import Client
-
-    web = Client()
-    web.force_login(teammate)
-    response = web.get(reverse("search:hit_thumbnail", args=[search.pk, face_id]))
-    return response.status_code == 200, response.status_code
-
-
-def _api_list(teammate, search, face_id):
-    body = token_client(teammate).get(reverse("api-search-detail", args=[search.pk])).json()
-    return face_id in [h["face_id"] for h in body["hits"]], body
-
-
-def _api_crop(teammate, search, face_id):
-    response = token_client(teammate).get(
-        reverse("api-search-hit-crop", args=[search.pk, face_id]), HTTP_ACCEPT="image/*"
-    )
-    return response.status_code == 200, response.status_code
-
-
-CHANGES = {"restriction": _restrict, "rectified to an excluded jurisdiction": _rectify_to_excluded}
-VIEWS = {
-    "earlier result page": _page,
-    "crop URL": _crop,
-    "API hit list": _api_list,
-    "API crop": _api_crop,
-}
-
-
-@pytest.mark.parametrize(
-    ("change", "view"),
-    [pytest.param(c, v, id=f"{c} × {v}") for c in CHANGES for v in VIEWS]
-    + [
-        pytest.param(
-            "excluded by policy", v, id=f"excluded jurisdiction (FR added to the list) × {v}"
-        )
-        for v in VIEWS
-    ],
-)
-def test_a_face_no_longer_active_vanishes_from_results_already_shown(
-    client, dpo, teammate, settings, change, view
-):
-    """teammate's search (probe img2) found person01's img1; then the change. The earlier result must no
-    longer show that face anywhere and its crop must 404; someone else's face (img3) is untouched."""
-    indexed = index_photos("img1.jpg", "img3.jpg", jurisdiction="FR")
-    search = finished_search(teammate)
-    face_id = indexed["img1.jpg"].faces.get().pk
-    check = VIEWS[view]
-    assert check(teammate, search, face_id)[0], "shown before the change"
-    if change == "excluded by policy":
-        _exclude_by_policy(client, dpo, settings)
-    else:
-        CHANGES[change](client, dpo)
-        # Rectified to an excluded country, the photo is erased (search.stewardship.faces_set_jurisdiction);
-        # restricted, it stays but is no longer active.
-        face = Face.objects.filter(pk=face_id).first()
-        assert face is None or face.status != Face.Status.ACTIVE or face.jurisdiction == "GB"
-    shown, evidence = check(teammate, search, face_id)
-    assert not shown, evidence
-
-
-def test_the_index_size_on_a_result_is_dated(teammate):
-    """Row "index size × earlier result page and API": the count is said to be the index on the search's
-    date (a historical fact), in the page and in the API (operating_point.searched_at)."""
-    index_photos("img1.jpg", "img3.jpg")
-    search = finished_search(teammate)
-    from django.test import Client
-
-    web = Client()
-    web.force_login(teammate)
-    html = web.get(reverse("search:status", args=[search.pk])).content.decode()
-    when = search.completed_at.strftime("%Y-%m-%d")
-    assert re.search(
-        rf"Searched against {search.index_size} faces? on {when} \d\d:\d\d: the index at that moment",
-        html,
-    ), html
-    body = token_client(teammate).get(reverse("api-search-detail", args=[search.pk])).json()
-    assert body["operating_point"]["index_size"] == search.index_size
-    assert body["operating_point"]["searched_at"].startswith(when)
 
 
 # --- a tiny face is "too small", on every path ----------------------------------------------------
