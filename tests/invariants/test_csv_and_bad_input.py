@@ -40,6 +40,8 @@ def _export_command(client, auditor) -> str:
 
     audit_record(actor=auditor, action="tests.csv", target="tests.csv", outcome="success")
     out = Path(settings.AUDIT_ANCHOR_DIR) / f"export-{secrets.token_hex(4)}.csv"
+    # Alone in its process, nothing has made the anchor folder yet (it ran after the log tests before).
+    out.parent.mkdir(parents=True, exist_ok=True)
     call_command("audit_export", "--format", "csv", "--output", str(out))
     try:
         return out.read_text()
