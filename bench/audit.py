@@ -46,6 +46,9 @@ PLAIN_INSERT = (
 # chained (audit_record) or plain (the peer).
 WRITER = f"""
 import django, json, sys, time
+from config.devservices import ensure_environment  # noqa: E402
+
+ensure_environment()  # settings start nothing: like manage.py, the bench starts the servers
 django.setup()
 from django.conf import settings
 settings.DEBUG = False
@@ -235,6 +238,9 @@ def main() -> None:
     import django
     from django.conf import settings
 
+    from config.devservices import ensure_environment
+
+    ensure_environment()  # settings start nothing: like manage.py, the bench starts the servers
     django.setup()
     # As in production: DEBUG's query log (development default) roughly halves every rate here.
     settings.DEBUG = False

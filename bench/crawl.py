@@ -69,6 +69,9 @@ def main() -> None:
     import django
     from django.conf import settings
 
+    from config.devservices import ensure_environment
+
+    ensure_environment()  # settings start nothing: like manage.py, the bench starts the servers
     django.setup()
     from django.db import connection
 

@@ -80,6 +80,9 @@ def _child(case: str, path: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
+    from config.devservices import ensure_environment
+
+    ensure_environment()  # settings start nothing: like manage.py, the bench starts the servers
     django.setup()
     import numpy  # noqa: F401 - imported before the baseline is taken
     import PIL.PngImagePlugin  # noqa: F401

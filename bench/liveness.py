@@ -72,6 +72,9 @@ def main() -> None:
 
     import django
 
+    from config.devservices import ensure_environment
+
+    ensure_environment()  # settings start nothing: like manage.py, the bench starts the servers
     django.setup()
     from search import engine, liveness
     from tests.search import liveness_frames as lf

@@ -30,6 +30,9 @@ def _django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
+    from config.devservices import ensure_environment
+
+    ensure_environment()  # settings start nothing: like manage.py, the bench starts the servers
     django.setup()
 
 

@@ -35,6 +35,9 @@ def main() -> None:
 
     import django
 
+    from config.devservices import ensure_environment
+
+    ensure_environment()  # settings start nothing: like manage.py, the bench starts the servers
     django.setup()
     import numpy as np
     from django.db import connection, transaction

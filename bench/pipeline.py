@@ -325,6 +325,9 @@ def main() -> None:
 
     import django
 
+    from config.devservices import ensure_environment
+
+    ensure_environment()  # settings start nothing: like manage.py, the bench starts the servers
     django.setup()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     report: dict[str, Any] = {"loadavg_start": load, "out_of_sample": True, "datasets": {}}

@@ -228,6 +228,9 @@ def selector_rows(
     os.environ["EXCLUDED_JURISDICTIONS"] = ",".join(EXCLUDED_JURISDICTIONS)
     import django
 
+    from config.devservices import ensure_environment
+
+    ensure_environment()  # settings start nothing: like manage.py, the bench starts the servers
     django.setup()
     from django.conf import settings
     from django.db import connection

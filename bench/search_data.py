@@ -69,6 +69,9 @@ def embed_photos(photos: list[tuple[Path, str]], out: Path) -> None:
     sys.path.insert(0, str(BASE_DIR))
     import django
 
+    from config.devservices import ensure_environment
+
+    ensure_environment()  # settings start nothing: like manage.py, the bench starts the servers
     django.setup()
     from search import engine
 
