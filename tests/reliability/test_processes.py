@@ -313,7 +313,9 @@ def test_runner_killed_hard_takes_its_children_with_it(tmp_path):
         runner.kill()
         runner.wait()
         _wait_for(
-            lambda: not any(_alive(pid) for pid in children), 20, "the orphaned children to exit"
+            lambda: not any(_alive(pid) for pid in children),
+            60,  # a worker killed while still booting finishes its boot first
+            "the orphaned children to exit",
         )
     finally:
         if runner.poll() is None:
